@@ -1,0 +1,288 @@
+//! Authorization: account owners may do anything in their account, workspace
+//! members may use the workspace's container, and container ACLs
+//! (`X-Container-Read`, `X-Container-Write`, Swift's V1 syntax) grant the rest.
+//!
+//! ACL elements: `.r:*` / `.r:<host>` / `.r:.<domain suffix>` / `.r:-<host>`
+//! (referrer, read only), `.rlistings` (listing, together with a `.r:`),
+//! and TempAuth groups: `<account>`, `<account>:<user>`, `AUTH_<account>`.
+
+use super::Identity;
+use crate::index::ContainerInfo;
+
+/// What a request wants to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Account requests and container PUT/POST/DELETE: owners only.
+    Manage,
+    /// Container GET/HEAD.
+    List,
+    /// Object GET/HEAD.
+    Read,
+    /// Object PUT/POST/DELETE/COPY.
+    Write,
+}
+
+/// Whether `identity` (or an anonymous caller coming from `referrer`) may
+/// perform `access` in `account`, on `container` if the request names one.
+pub fn is_allowed(
+    identity: Option<&Identity>,
+    account: &str,
+    container: Option<(&str, Option<&ContainerInfo>)>,
+    access: Access,
+    referrer: Option<&str>,
+) -> bool {
+    if identity.is_some_and(|id| id.owns(account)) {
+        return true;
+    }
+    let Some((container_name, info)) = container else {
+        return false;
+    };
+    if access == Access::Manage {
+        return false;
+    }
+    if let Some(identity) = identity {
+        let grant = identity
+            .workspaces
+            .iter()
+            .find(|w| w.account == account && w.container == container_name);
+        if grant.is_some_and(|g| g.can_write || access != Access::Write) {
+            return true;
+        }
+    }
+    let Some(info) = info else {
+        return false;
+    };
+    let acl = match access {
+        Access::Write => info.write_acl.as_deref(),
+        _ => info.read_acl.as_deref(),
+    };
+    let Some(acl) = acl else {
+        return false;
+    };
+    let elements: Vec<&str> = acl
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .collect();
+    if let Some(identity) = identity {
+        let groups = [
+            identity.account_name().to_owned(),
+            format!("{}:{}", identity.account_name(), identity.user_name),
+            identity.account.clone(),
+        ];
+        if elements.iter().any(|e| groups.iter().any(|g| g == e)) {
+            return true;
+        }
+    }
+    if access == Access::Write {
+        return false;
+    }
+    let referrer_ok = referrer_allowed(&elements, referrer);
+    match access {
+        Access::Read => referrer_ok,
+        _ => referrer_ok && elements.contains(&".rlistings"),
+    }
+}
+
+/// Swift's `referrer_allowed`: the last matching `.r:` element decides.
+fn referrer_allowed(elements: &[&str], referrer: Option<&str>) -> bool {
+    let host = referrer.map(referrer_host).unwrap_or_default();
+    let mut allowed = false;
+    for rule in elements.iter().filter_map(|e| e.strip_prefix(".r:")) {
+        let (negated, pattern) = match rule.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, rule),
+        };
+        let matches = pattern == "*"
+            || pattern == host
+            || (pattern.starts_with('.') && host.ends_with(pattern));
+        if matches {
+            allowed = !negated;
+        }
+    }
+    allowed
+}
+
+fn referrer_host(referrer: &str) -> &str {
+    let after_scheme = referrer
+        .split_once("://")
+        .map_or(referrer, |(_, rest)| rest);
+    let authority = after_scheme.split('/').next().unwrap_or_default();
+    let host = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    host.split(':').next().unwrap_or_default()
+}
+
+/// Normalizes an ACL header as Swift does (`.referrer:` → `.r:`, spaces
+/// stripped) and rejects referrer elements in a write ACL.
+pub fn normalize(raw: &str, is_read: bool) -> Result<String, String> {
+    let mut elements = Vec::new();
+    for element in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let element = element
+            .strip_prefix(".referrer:")
+            .or_else(|| element.strip_prefix(".ref:"))
+            .map_or_else(|| element.to_owned(), |rest| format!(".r:{rest}"));
+        if element.starts_with('.') {
+            let known = element.starts_with(".r:") || element == ".rlistings";
+            if !known || !is_read {
+                return Err(format!("Referrers not allowed in write ACL: {element:?}"));
+            }
+            if element == ".r:" || element == ".r:-" {
+                return Err(format!(
+                    "No host/domain value after referrer designation in ACL: {element:?}"
+                ));
+            }
+        }
+        elements.push(element);
+    }
+    Ok(elements.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::WorkspaceGrant;
+    use crate::timestamp::Timestamp;
+
+    fn identity(account: &str, user: &str, admin: bool) -> Identity {
+        Identity {
+            user_name: user.into(),
+            account: format!("AUTH_{account}"),
+            account_admin: admin,
+            workspaces: vec![WorkspaceGrant {
+                account: "AUTH_bob".into(),
+                container: "shared".into(),
+                can_write: false,
+            }],
+        }
+    }
+
+    fn container(read: Option<&str>, write: Option<&str>) -> ContainerInfo {
+        ContainerInfo {
+            name: "c".into(),
+            created: Timestamp::from_micros(0),
+            modified: Timestamp::from_micros(0),
+            meta: Default::default(),
+            read_acl: read.map(Into::into),
+            write_acl: write.map(Into::into),
+            object_count: 0,
+            bytes_used: 0,
+        }
+    }
+
+    #[test]
+    fn owners_manage_and_others_need_grants() {
+        let alice = identity("alice", "alice", true);
+        let helper = identity("alice", "helper", false);
+        let info = container(None, Some("alice:helper"));
+        let target = Some(("c", Some(&info)));
+        assert!(is_allowed(
+            Some(&alice),
+            "AUTH_alice",
+            None,
+            Access::Manage,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&helper),
+            "AUTH_alice",
+            None,
+            Access::Manage,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&helper),
+            "AUTH_alice",
+            target,
+            Access::Manage,
+            None
+        ));
+        assert!(is_allowed(
+            Some(&helper),
+            "AUTH_alice",
+            target,
+            Access::Write,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&helper),
+            "AUTH_alice",
+            target,
+            Access::Read,
+            None
+        ));
+        assert!(!is_allowed(None, "AUTH_alice", target, Access::Read, None));
+    }
+
+    #[test]
+    fn workspace_members_follow_their_role() {
+        let alice = identity("alice", "alice", true);
+        let shared = Some(("shared", None));
+        assert!(is_allowed(
+            Some(&alice),
+            "AUTH_bob",
+            shared,
+            Access::Read,
+            None
+        ));
+        assert!(is_allowed(
+            Some(&alice),
+            "AUTH_bob",
+            shared,
+            Access::List,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&alice),
+            "AUTH_bob",
+            shared,
+            Access::Write,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&alice),
+            "AUTH_bob",
+            Some(("other", None)),
+            Access::Read,
+            None
+        ));
+    }
+
+    #[test]
+    fn referrer_rules_and_listings() {
+        let public = container(Some(".r:*"), None);
+        let listed = container(Some(".r:*,.rlistings"), None);
+        let domain = container(Some(".r:.example.com,.r:-bad.example.com"), None);
+        let read = |info: &ContainerInfo, access, referrer| {
+            is_allowed(None, "AUTH_a", Some(("c", Some(info))), access, referrer)
+        };
+        assert!(read(&public, Access::Read, None));
+        assert!(!read(&public, Access::List, None));
+        assert!(read(&listed, Access::List, None));
+        assert!(!read(&listed, Access::Write, None));
+        assert!(read(
+            &domain,
+            Access::Read,
+            Some("https://www.example.com/page")
+        ));
+        assert!(!read(
+            &domain,
+            Access::Read,
+            Some("https://bad.example.com/")
+        ));
+        assert!(!read(&domain, Access::Read, None));
+    }
+
+    #[test]
+    fn normalization_matches_swift() {
+        assert_eq!(
+            normalize(" .referrer:* , .rlistings ", true).unwrap(),
+            ".r:*,.rlistings"
+        );
+        assert_eq!(normalize("a:b,c", false).unwrap(), "a:b,c");
+        assert!(normalize(".r:*", false).is_err());
+        assert!(normalize(".r:", true).is_err());
+        assert!(normalize(".bogus", true).is_err());
+    }
+}

@@ -1,0 +1,107 @@
+//! Settings of `nimbus-proxy`: built-in defaults, then an optional TOML file,
+//! then `NIMBUS_PROXY_*` environment variables (nested keys with `__`, e.g.
+//! `NIMBUS_PROXY_STORAGE__SCHEME=s3`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+/// Everything the proxy needs to start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settings {
+    /// Where to listen; port 0 picks a free port.
+    pub listen: SocketAddr,
+    /// Base URL clients reach the proxy at, used in `X-Storage-Url`. `None`
+    /// derives it from the request's `Host`.
+    pub public_url: Option<String>,
+    /// The proxy's own PostgreSQL database (the object index).
+    pub database_url: String,
+    /// RabbitMQ carrying the metadata RPC.
+    pub amqp_url: String,
+    /// AMQP URL handed to clients at authentication; defaults to `amqp_url`.
+    pub public_amqp_url: Option<String>,
+    /// Prefix of the RPC exchanges and queues (see `nimbus_protocol::Topology`).
+    pub queue_prefix: String,
+    /// Lifetime of TempAuth tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// How long a validated token is trusted without asking the metadata servers.
+    pub token_cache_secs: u64,
+    /// Where object bytes go.
+    pub storage: StorageSettings,
+}
+
+/// An opendal service by scheme name (`fs`, `swift`, `s3`) and its options, as
+/// documented by opendal (e.g. `root` for `fs`; `endpoint`, `container`,
+/// `token` for `swift`; `bucket`, `region`, `endpoint` for `s3`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StorageSettings {
+    pub scheme: String,
+    pub options: BTreeMap<String, String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            database_url: "postgres://postgres@127.0.0.1:5432/nimbus_proxy".into(),
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            public_amqp_url: None,
+            queue_prefix: "nimbus".into(),
+            token_ttl_secs: 86_400,
+            token_cache_secs: 30,
+            storage: StorageSettings {
+                scheme: "fs".into(),
+                options: BTreeMap::from([("root".into(), "./data/objects".into())]),
+            },
+        }
+    }
+}
+
+impl Settings {
+    /// Loads the defaults, overridden by `file` (when given) and the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed("NIMBUS_PROXY_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    pub fn token_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.token_cache_secs)
+    }
+
+    /// The AMQP URL clients should use for the metadata RPC.
+    pub fn client_amqp_url(&self) -> &str {
+        self.public_amqp_url.as_deref().unwrap_or(&self.amqp_url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::result_large_err)] // the closure's type is figment's `Jail` API
+    fn environment_overrides_defaults_and_nested_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NIMBUS_PROXY_DATABASE_URL", "postgres://db/x");
+            jail.set_env("NIMBUS_PROXY_STORAGE__SCHEME", "memory");
+            let settings = Settings::load(None).map_err(|e| *e)?;
+            assert_eq!(settings.database_url, "postgres://db/x");
+            assert_eq!(settings.storage.scheme, "memory");
+            assert_eq!(settings.listen.port(), 8080);
+            assert_eq!(settings.client_amqp_url(), settings.amqp_url);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,211 @@
+//! Every way a Swift request can fail, and the one place that turns a failure
+//! into Swift's status code, headers and body.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::blobs::BlobError;
+use crate::index::IndexError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwiftError {
+    /// No token, or a wrong or expired one. Carries the account for the realm.
+    #[error("authentication required")]
+    Unauthorized { realm: String },
+    #[error("access denied")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// Bad input; Swift answers these in plain text with an explanation.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("container not empty")]
+    ContainerNotEmpty,
+    #[error("missing Content-Length")]
+    LengthRequired,
+    /// A precondition (`If-None-Match: *`, invalid UTF-8 in a name, ...) failed;
+    /// the message is the body.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(&'static str),
+    #[error("request entity too large")]
+    TooLarge,
+    #[error("range not satisfiable for an object of {size} bytes")]
+    RangeNotSatisfiable { size: u64 },
+    #[error("the body does not match the ETag sent")]
+    EtagMismatch,
+    #[error("the client stopped sending the body")]
+    ClientDisconnect,
+    #[error("the metadata servers are unavailable: {0}")]
+    RpcUnavailable(#[source] nimbus_protocol::ClientError),
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error("reading stored bytes failed: {0}")]
+    ReadFailed(#[source] std::io::Error),
+}
+
+impl SwiftError {
+    fn title_and_text(&self) -> (&'static str, &'static str) {
+        match self {
+            SwiftError::Unauthorized { .. } => (
+                "Unauthorized",
+                "This server could not verify that you are authorized to access the document you requested.",
+            ),
+            SwiftError::Forbidden => ("Forbidden", "Access was denied to this resource."),
+            SwiftError::NotFound => ("Not Found", "The resource could not be found."),
+            SwiftError::MethodNotAllowed => (
+                "Method Not Allowed",
+                "The method is not allowed for this resource.",
+            ),
+            SwiftError::ContainerNotEmpty => (
+                "Conflict",
+                "There was a conflict when trying to complete your request.",
+            ),
+            SwiftError::TooLarge => (
+                "Request Entity Too Large",
+                "The body of your request was too large for this server.",
+            ),
+            SwiftError::RangeNotSatisfiable { .. } => (
+                "Requested Range Not Satisfiable",
+                "The Range requested is not available.",
+            ),
+            SwiftError::EtagMismatch => (
+                "Unprocessable Entity",
+                "Unable to process the contained instructions",
+            ),
+            SwiftError::ClientDisconnect => (
+                "Client Disconnect",
+                "The client was disconnected during request.",
+            ),
+            SwiftError::RpcUnavailable(_) => (
+                "Service Unavailable",
+                "The server is currently unavailable. Please try again at a later time.",
+            ),
+            SwiftError::BadRequest(_)
+            | SwiftError::LengthRequired
+            | SwiftError::PreconditionFailed(_)
+            | SwiftError::Index(_)
+            | SwiftError::Blob(_)
+            | SwiftError::ReadFailed(_) => (
+                "Internal Error",
+                "An error occurred while processing your request.",
+            ),
+        }
+    }
+}
+
+impl ResponseError for SwiftError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            SwiftError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            SwiftError::Forbidden => StatusCode::FORBIDDEN,
+            SwiftError::NotFound => StatusCode::NOT_FOUND,
+            SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            SwiftError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            SwiftError::ContainerNotEmpty => StatusCode::CONFLICT,
+            SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
+            SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            SwiftError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SwiftError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            SwiftError::EtagMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            SwiftError::ClientDisconnect => {
+                StatusCode::from_u16(499).expect("499 is a valid status code")
+            }
+            SwiftError::RpcUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            SwiftError::Index(_) | SwiftError::Blob(_) | SwiftError::ReadFailed(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut response = HttpResponse::build(status);
+        if status.is_server_error() {
+            tracing::error!(error = %self, cause = ?std::error::Error::source(self), "request failed");
+        }
+        let plain_text = match self {
+            SwiftError::BadRequest(message) => Some(message.clone()),
+            SwiftError::LengthRequired => Some("Missing Content-Length header.".to_owned()),
+            SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
+            _ => None,
+        };
+        if let Some(text) = plain_text {
+            return response.content_type(ContentType::plaintext()).body(text);
+        }
+        match self {
+            SwiftError::Unauthorized { realm } => {
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, format!("Swift realm=\"{realm}\"")));
+            }
+            SwiftError::RangeNotSatisfiable { size } => {
+                response.insert_header((header::CONTENT_RANGE, format!("bytes */{size}")));
+            }
+            _ => {}
+        }
+        let (title, text) = self.title_and_text();
+        response
+            .content_type(ContentType::html())
+            .body(html_page(title, text))
+    }
+}
+
+/// Swift's small HTML bodies: `<html><h1>Title</h1><p>Text</p></html>`.
+pub fn html_page(title: &str, text: &str) -> String {
+    format!("<html><h1>{title}</h1><p>{text}</p></html>")
+}
+
+/// Body of `202 Accepted` replies.
+pub fn accepted_page() -> String {
+    html_page("Accepted", "The request is accepted for processing.")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_bodies_follow_swift() {
+        let cases: Vec<(SwiftError, u16)> = vec![
+            (
+                SwiftError::Unauthorized {
+                    realm: "AUTH_a".into(),
+                },
+                401,
+            ),
+            (SwiftError::LengthRequired, 411),
+            (SwiftError::EtagMismatch, 422),
+            (SwiftError::RangeNotSatisfiable { size: 11 }, 416),
+            (SwiftError::ContainerNotEmpty, 409),
+        ];
+        for (error, status) in cases {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status, "{error}");
+        }
+        let unauthorized = SwiftError::Unauthorized {
+            realm: "AUTH_a".into(),
+        }
+        .error_response();
+        assert_eq!(
+            unauthorized
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap(),
+            "Swift realm=\"AUTH_a\""
+        );
+        let range = SwiftError::RangeNotSatisfiable { size: 11 }.error_response();
+        assert_eq!(
+            range.headers().get(header::CONTENT_RANGE).unwrap(),
+            "bytes */11"
+        );
+        let length = SwiftError::LengthRequired.error_response();
+        assert_eq!(
+            length.headers().get(header::CONTENT_TYPE).unwrap(),
+            "text/plain; charset=utf-8"
+        );
+    }
+}

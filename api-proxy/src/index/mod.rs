@@ -1,0 +1,212 @@
+//! The object index: which accounts, containers and objects exist, with their
+//! sizes, ETags, metadata and timestamps. It is the proxy's own data, kept
+//! behind the [`ObjectIndex`] trait; [`postgres::PgIndex`] implements it.
+//!
+//! The index offers plain range scans; Swift's listing rules (delimiters,
+//! markers) are applied on top of them by `swift::listing`.
+
+pub mod postgres;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use crate::timestamp::Timestamp;
+
+/// User metadata: lower-case key (without the `x-*-meta-` prefix) → value.
+pub type Metadata = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("object index: {0}")]
+pub struct IndexError(#[from] sqlx::Error);
+
+/// Keys to set and keys to drop, as account and container POSTs send them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetadataUpdate {
+    pub set: Metadata,
+    pub remove: Vec<String>,
+}
+
+/// A new value for one container ACL: `Some(None)` clears it.
+pub type AclUpdate = Option<Option<String>>;
+
+/// What a container PUT or POST changes.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerUpdate {
+    pub meta: MetadataUpdate,
+    pub read_acl: AclUpdate,
+    pub write_acl: AclUpdate,
+}
+
+impl ContainerUpdate {
+    pub fn is_empty(&self) -> bool {
+        self.meta.set.is_empty()
+            && self.meta.remove.is_empty()
+            && self.read_acl.is_none()
+            && self.write_acl.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccountInfo {
+    /// `None` until the account is first written to.
+    pub created: Option<Timestamp>,
+    pub meta: Metadata,
+    pub container_count: u64,
+    pub object_count: u64,
+    pub bytes_used: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub name: String,
+    pub created: Timestamp,
+    pub modified: Timestamp,
+    pub meta: Metadata,
+    pub read_acl: Option<String>,
+    pub write_acl: Option<String>,
+    pub object_count: u64,
+    pub bytes_used: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRecord {
+    pub name: String,
+    pub blob_key: String,
+    pub size: u64,
+    /// MD5 of the bytes, lower-case hex.
+    pub etag: String,
+    pub content_type: String,
+    pub meta: Metadata,
+    pub modified: Timestamp,
+    /// Set when the object is a large-object manifest.
+    pub manifest: Option<Manifest>,
+}
+
+/// The two kinds of Swift large objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Manifest {
+    /// A DLO: the concatenation of the objects under `<container>/<prefix>`.
+    /// The object's own bytes (usually none) are not served.
+    Dynamic { container_and_prefix: String },
+    /// An SLO: the blob holds the JSON manifest (`manifest_size` bytes) naming
+    /// the segments; `size` and `etag` are those of the concatenation.
+    Static { manifest_size: u64 },
+}
+
+/// One end of a range scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bound {
+    pub name: String,
+    pub inclusive: bool,
+}
+
+/// A scan over names in UTF-8 byte order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListRange {
+    pub prefix: String,
+    pub lower: Option<Bound>,
+    pub upper: Option<Bound>,
+    /// Descending order.
+    pub reverse: bool,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Stored,
+    /// The container does not exist; nothing was stored.
+    ContainerMissing,
+    /// `overwrite` was false and the object exists; nothing was stored.
+    AlreadyExists,
+}
+
+/// The result of storing an object, with the blob it replaced (now unreferenced).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PutResult {
+    pub outcome: PutOutcome,
+    pub replaced_blob: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteContainerOutcome {
+    Deleted,
+    NotFound,
+    NotEmpty,
+}
+
+#[async_trait]
+pub trait ObjectIndex: Send + Sync {
+    async fn account(&self, account: &str) -> Result<AccountInfo, IndexError>;
+    async fn update_account(&self, account: &str, meta: &MetadataUpdate) -> Result<(), IndexError>;
+    /// Containers with their object counts and bytes.
+    async fn list_containers(
+        &self,
+        account: &str,
+        range: &ListRange,
+    ) -> Result<Vec<ContainerInfo>, IndexError>;
+
+    /// Creates the container, or applies `update` to it when it exists.
+    /// Returns whether it was created.
+    async fn put_container(
+        &self,
+        account: &str,
+        container: &str,
+        update: &ContainerUpdate,
+    ) -> Result<bool, IndexError>;
+    async fn container(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerInfo>, IndexError>;
+    /// Returns whether the container exists.
+    async fn update_container(
+        &self,
+        account: &str,
+        container: &str,
+        update: &ContainerUpdate,
+    ) -> Result<bool, IndexError>;
+    async fn delete_container(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<DeleteContainerOutcome, IndexError>;
+
+    async fn list_objects(
+        &self,
+        account: &str,
+        container: &str,
+        range: &ListRange,
+    ) -> Result<Vec<ObjectRecord>, IndexError>;
+    async fn object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<ObjectRecord>, IndexError>;
+    /// Makes `object` visible, atomically replacing an older version unless
+    /// `overwrite` is false.
+    async fn put_object(
+        &self,
+        account: &str,
+        container: &str,
+        object: &ObjectRecord,
+        overwrite: bool,
+    ) -> Result<PutResult, IndexError>;
+    /// Replaces an object's metadata and content type. Returns whether it exists.
+    async fn update_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        meta: &Metadata,
+        content_type: &str,
+    ) -> Result<bool, IndexError>;
+    /// Removes the object and returns its blob key, or `None` if it did not exist.
+    async fn delete_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<String>, IndexError>;
+}

@@ -1,0 +1,523 @@
+//! [`ObjectIndex`] on PostgreSQL, with the migrations under `migrations/proxy/`.
+
+use async_trait::async_trait;
+use sqlx::migrate::MigrateDatabase;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::types::Json;
+use sqlx::{PgPool, Postgres};
+
+use super::{
+    AccountInfo, ContainerInfo, ContainerUpdate, DeleteContainerOutcome, IndexError, ListRange,
+    Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord, PutOutcome, PutResult,
+};
+use crate::timestamp::Timestamp;
+
+/// PostgreSQL's code for a foreign-key violation.
+const FOREIGN_KEY_VIOLATION: &str = "23503";
+
+#[derive(Clone)]
+pub struct PgIndex {
+    pool: PgPool,
+}
+
+impl PgIndex {
+    /// Connects, creating the database when it does not exist yet, and
+    /// applies the migrations.
+    pub async fn connect(database_url: &str) -> Result<Self, IndexError> {
+        if !Postgres::database_exists(database_url).await? {
+            Postgres::create_database(database_url).await?;
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .connect(database_url)
+            .await?;
+        sqlx::migrate!("../migrations/proxy")
+            .run(&pool)
+            .await
+            .map_err(sqlx::Error::from)?;
+        Ok(Self { pool })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ContainerRow {
+    name: String,
+    created_us: i64,
+    modified_us: i64,
+    meta: Json<Metadata>,
+    read_acl: Option<String>,
+    write_acl: Option<String>,
+    object_count: i64,
+    bytes_used: i64,
+}
+
+impl From<ContainerRow> for ContainerInfo {
+    fn from(row: ContainerRow) -> Self {
+        Self {
+            name: row.name,
+            created: Timestamp::from_micros(row.created_us),
+            modified: Timestamp::from_micros(row.modified_us),
+            meta: row.meta.0,
+            read_acl: row.read_acl,
+            write_acl: row.write_acl,
+            object_count: non_negative(row.object_count),
+            bytes_used: non_negative(row.bytes_used),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct ObjectRow {
+    name: String,
+    blob_key: String,
+    size: i64,
+    etag: String,
+    content_type: String,
+    meta: Json<Metadata>,
+    modified_us: i64,
+    dlo_manifest: Option<String>,
+    slo_manifest_size: Option<i64>,
+}
+
+impl From<ObjectRow> for ObjectRecord {
+    fn from(row: ObjectRow) -> Self {
+        Self {
+            name: row.name,
+            blob_key: row.blob_key,
+            size: non_negative(row.size),
+            etag: row.etag,
+            content_type: row.content_type,
+            meta: row.meta.0,
+            modified: Timestamp::from_micros(row.modified_us),
+            manifest: match (row.dlo_manifest, row.slo_manifest_size) {
+                (Some(container_and_prefix), _) => Some(Manifest::Dynamic {
+                    container_and_prefix,
+                }),
+                (None, Some(size)) => Some(Manifest::Static {
+                    manifest_size: non_negative(size),
+                }),
+                (None, None) => None,
+            },
+        }
+    }
+}
+
+fn non_negative(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+fn as_sql_size(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn as_sql_limit(value: usize) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Splits a [`ListRange`] into the bind values of the range-scan queries:
+/// `$2`/`$3` lower bound and inclusiveness, `$4`/`$5` upper bound.
+fn bounds(range: &ListRange) -> (Option<&str>, bool, Option<&str>, bool) {
+    (
+        range.lower.as_ref().map(|b| b.name.as_str()),
+        range.lower.as_ref().is_some_and(|b| b.inclusive),
+        range.upper.as_ref().map(|b| b.name.as_str()),
+        range.upper.as_ref().is_some_and(|b| b.inclusive),
+    )
+}
+
+/// A scan in `$order` over names starting with `$1`, between the bounds
+/// `$2`..`$5`, at most `$6` rows; `$select` filters on the scope (`$7`, `$8`).
+macro_rules! range_scan {
+    ($select:literal, $order:literal) => {
+        concat!(
+            $select,
+            " AND starts_with(name, $1)
+              AND ($2::text IS NULL OR name > $2 OR ($3 AND name = $2))
+              AND ($4::text IS NULL OR name < $4 OR ($5 AND name = $4))
+              ORDER BY name ",
+            $order,
+            " LIMIT $6"
+        )
+    };
+}
+
+macro_rules! container_scan {
+    ($order:literal) => {
+        range_scan!(
+            "SELECT c.name, c.created_us, c.modified_us, c.meta, c.read_acl, c.write_acl,
+                    (SELECT count(*) FROM objects o
+                      WHERE o.account = c.account AND o.container = c.name) AS object_count,
+                    (SELECT coalesce(sum(o.size), 0)::bigint FROM objects o
+                      WHERE o.account = c.account AND o.container = c.name) AS bytes_used
+               FROM containers c WHERE c.account = $7",
+            $order
+        )
+    };
+}
+
+macro_rules! object_scan {
+    ($order:literal) => {
+        range_scan!(
+            "SELECT name, blob_key, size, etag, content_type, meta, modified_us, dlo_manifest,
+                    slo_manifest_size
+               FROM objects WHERE account = $7 AND container = $8",
+            $order
+        )
+    };
+}
+
+impl PgIndex {
+    async fn ensure_account(
+        executor: impl sqlx::PgExecutor<'_>,
+        account: &str,
+    ) -> Result<(), IndexError> {
+        sqlx::query(
+            "INSERT INTO accounts (name, created_us) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(Timestamp::now().as_micros())
+        .execute(executor)
+        .await?;
+        Ok(())
+    }
+
+    async fn apply_container_update(
+        executor: impl sqlx::PgExecutor<'_>,
+        account: &str,
+        container: &str,
+        update: &ContainerUpdate,
+    ) -> Result<bool, IndexError> {
+        let result = sqlx::query(
+            "UPDATE containers
+                SET meta = (meta || $3) - $4::text[],
+                    read_acl = CASE WHEN $5 THEN $6 ELSE read_acl END,
+                    write_acl = CASE WHEN $7 THEN $8 ELSE write_acl END,
+                    modified_us = $9
+              WHERE account = $1 AND name = $2",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(Json(&update.meta.set))
+        .bind(&update.meta.remove)
+        .bind(update.read_acl.is_some())
+        .bind(update.read_acl.clone().flatten())
+        .bind(update.write_acl.is_some())
+        .bind(update.write_acl.clone().flatten())
+        .bind(Timestamp::now().as_micros())
+        .execute(executor)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+}
+
+#[async_trait]
+impl ObjectIndex for PgIndex {
+    async fn account(&self, account: &str) -> Result<AccountInfo, IndexError> {
+        let row: Option<(i64, Json<Metadata>)> =
+            sqlx::query_as("SELECT created_us, meta FROM accounts WHERE name = $1")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some((created_us, meta)) = row else {
+            return Ok(AccountInfo::default());
+        };
+        let (container_count, object_count, bytes_used): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM containers WHERE account = $1),
+                    (SELECT count(*) FROM objects WHERE account = $1),
+                    (SELECT coalesce(sum(size), 0)::bigint FROM objects WHERE account = $1)",
+        )
+        .bind(account)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(AccountInfo {
+            created: Some(Timestamp::from_micros(created_us)),
+            meta: meta.0,
+            container_count: non_negative(container_count),
+            object_count: non_negative(object_count),
+            bytes_used: non_negative(bytes_used),
+        })
+    }
+
+    async fn update_account(&self, account: &str, meta: &MetadataUpdate) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_account(&mut *tx, account).await?;
+        sqlx::query("UPDATE accounts SET meta = (meta || $2) - $3::text[] WHERE name = $1")
+            .bind(account)
+            .bind(Json(&meta.set))
+            .bind(&meta.remove)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn list_containers(
+        &self,
+        account: &str,
+        range: &ListRange,
+    ) -> Result<Vec<ContainerInfo>, IndexError> {
+        let sql = if range.reverse {
+            container_scan!("DESC")
+        } else {
+            container_scan!("ASC")
+        };
+        let (lower, lower_inclusive, upper, upper_inclusive) = bounds(range);
+        let rows: Vec<ContainerRow> = sqlx::query_as(sql)
+            .bind(&range.prefix)
+            .bind(lower)
+            .bind(lower_inclusive)
+            .bind(upper)
+            .bind(upper_inclusive)
+            .bind(as_sql_limit(range.limit))
+            .bind(account)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(ContainerInfo::from).collect())
+    }
+
+    async fn put_container(
+        &self,
+        account: &str,
+        container: &str,
+        update: &ContainerUpdate,
+    ) -> Result<bool, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_account(&mut *tx, account).await?;
+        let now = Timestamp::now().as_micros();
+        let inserted = sqlx::query(
+            "INSERT INTO containers (account, name, created_us, modified_us)
+             VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if !update.is_empty() {
+            Self::apply_container_update(&mut *tx, account, container, update).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn container(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerInfo>, IndexError> {
+        let range = ListRange {
+            prefix: String::new(),
+            lower: Some(super::Bound {
+                name: container.to_owned(),
+                inclusive: true,
+            }),
+            upper: Some(super::Bound {
+                name: container.to_owned(),
+                inclusive: true,
+            }),
+            reverse: false,
+            limit: 1,
+        };
+        Ok(self.list_containers(account, &range).await?.pop())
+    }
+
+    async fn update_container(
+        &self,
+        account: &str,
+        container: &str,
+        update: &ContainerUpdate,
+    ) -> Result<bool, IndexError> {
+        Self::apply_container_update(&self.pool, account, container, update).await
+    }
+
+    async fn delete_container(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<DeleteContainerOutcome, IndexError> {
+        let result = sqlx::query("DELETE FROM containers WHERE account = $1 AND name = $2")
+            .bind(account)
+            .bind(container)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(done) if done.rows_affected() == 1 => Ok(DeleteContainerOutcome::Deleted),
+            Ok(_) => Ok(DeleteContainerOutcome::NotFound),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
+                Ok(DeleteContainerOutcome::NotEmpty)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn list_objects(
+        &self,
+        account: &str,
+        container: &str,
+        range: &ListRange,
+    ) -> Result<Vec<ObjectRecord>, IndexError> {
+        let sql = if range.reverse {
+            object_scan!("DESC")
+        } else {
+            object_scan!("ASC")
+        };
+        let (lower, lower_inclusive, upper, upper_inclusive) = bounds(range);
+        let rows: Vec<ObjectRow> = sqlx::query_as(sql)
+            .bind(&range.prefix)
+            .bind(lower)
+            .bind(lower_inclusive)
+            .bind(upper)
+            .bind(upper_inclusive)
+            .bind(as_sql_limit(range.limit))
+            .bind(account)
+            .bind(container)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(ObjectRecord::from).collect())
+    }
+
+    async fn object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<ObjectRecord>, IndexError> {
+        let row: Option<ObjectRow> = sqlx::query_as(
+            "SELECT name, blob_key, size, etag, content_type, meta, modified_us, dlo_manifest,
+                    slo_manifest_size
+               FROM objects WHERE account = $1 AND container = $2 AND name = $3",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(ObjectRecord::from))
+    }
+
+    async fn put_object(
+        &self,
+        account: &str,
+        container: &str,
+        object: &ObjectRecord,
+        overwrite: bool,
+    ) -> Result<PutResult, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let container_exists: Option<(i32,)> =
+            sqlx::query_as("SELECT 1 FROM containers WHERE account = $1 AND name = $2 FOR SHARE")
+                .bind(account)
+                .bind(container)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if container_exists.is_none() {
+            return Ok(PutResult {
+                outcome: PutOutcome::ContainerMissing,
+                replaced_blob: None,
+            });
+        }
+        let (dlo_manifest, slo_manifest_size) = match &object.manifest {
+            Some(Manifest::Dynamic {
+                container_and_prefix,
+            }) => (Some(container_and_prefix.as_str()), None),
+            Some(Manifest::Static { manifest_size }) => (None, Some(as_sql_size(*manifest_size))),
+            None => (None, None),
+        };
+        // Lock the current version if there is one; otherwise insert, and if a
+        // concurrent upload inserted first, go round again to replace it.
+        loop {
+            let current: Option<(String,)> = sqlx::query_as(
+                "SELECT blob_key FROM objects
+                  WHERE account = $1 AND container = $2 AND name = $3 FOR UPDATE",
+            )
+            .bind(account)
+            .bind(container)
+            .bind(&object.name)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let statement = match (&current, overwrite) {
+                (Some(_), false) => {
+                    return Ok(PutResult {
+                        outcome: PutOutcome::AlreadyExists,
+                        replaced_blob: None,
+                    });
+                }
+                (Some(_), true) => {
+                    "UPDATE objects SET blob_key = $4, size = $5, etag = $6, content_type = $7,
+                            meta = $8, modified_us = $9, dlo_manifest = $10, slo_manifest_size = $11
+                      WHERE account = $1 AND container = $2 AND name = $3"
+                }
+                (None, _) => {
+                    "INSERT INTO objects (account, container, name, blob_key, size, etag,
+                                          content_type, meta, modified_us, dlo_manifest,
+                                          slo_manifest_size)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
+                }
+            };
+            let written = sqlx::query(statement)
+                .bind(account)
+                .bind(container)
+                .bind(&object.name)
+                .bind(&object.blob_key)
+                .bind(as_sql_size(object.size))
+                .bind(&object.etag)
+                .bind(&object.content_type)
+                .bind(Json(&object.meta))
+                .bind(object.modified.as_micros())
+                .bind(dlo_manifest)
+                .bind(slo_manifest_size)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if written == 1 {
+                tx.commit().await?;
+                return Ok(PutResult {
+                    outcome: PutOutcome::Stored,
+                    replaced_blob: current.map(|(key,)| key),
+                });
+            }
+        }
+    }
+
+    async fn update_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        meta: &Metadata,
+        content_type: &str,
+    ) -> Result<bool, IndexError> {
+        let result = sqlx::query(
+            "UPDATE objects SET meta = $4, content_type = $5, modified_us = $6
+              WHERE account = $1 AND container = $2 AND name = $3",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .bind(Json(meta))
+        .bind(content_type)
+        .bind(Timestamp::now().as_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn delete_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<String>, IndexError> {
+        let deleted: Option<(String,)> = sqlx::query_as(
+            "DELETE FROM objects WHERE account = $1 AND container = $2 AND name = $3
+             RETURNING blob_key",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(deleted.map(|(key,)| key))
+    }
+}

@@ -1,0 +1,107 @@
+//! Building and running the HTTP server. Every client that is bound to a
+//! runtime (sqlx pool, opendal operator, AMQP connection) is created here,
+//! before `HttpServer::new`, and shared with the workers through `web::Data`.
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use nimbus_protocol::client::ClientOptions;
+use nimbus_protocol::{RpcClient, Topology};
+use tracing_actix_web::TracingLogger;
+
+use crate::auth::{Authenticator, tempauth};
+use crate::blobs::{BlobStore, OpendalBlobStore};
+use crate::config::Settings;
+use crate::index::ObjectIndex;
+use crate::index::postgres::PgIndex;
+use crate::stamp::stamp_response;
+use crate::swift;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub settings: Settings,
+    pub index: Arc<dyn ObjectIndex>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub auth: Authenticator,
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Connects to the database (migrating it), the object store and the
+    /// metadata RPC, and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let index: Arc<dyn ObjectIndex> = Arc::new(
+            PgIndex::connect(&settings.database_url)
+                .await
+                .context("cannot open the object index database")?,
+        );
+        let blobs: Arc<dyn BlobStore> = Arc::new(
+            OpendalBlobStore::from_settings(&settings.storage)
+                .context("cannot configure the object store")?,
+        );
+        let rpc = RpcClient::connect(
+            &settings.amqp_url,
+            Topology::new(settings.queue_prefix.clone()),
+            ClientOptions::default(),
+        )
+        .await?;
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let auth = Authenticator::new(rpc, Arc::clone(&index), settings.token_cache_ttl());
+        let state = web::Data::new(AppState {
+            settings,
+            index,
+            blobs,
+            auth,
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(from_fn(stamp_response))
+                .wrap(TracingLogger::default())
+                .route("/info", web::get().to(swift::info::get))
+                .route("/auth/v1.0", web::get().to(tempauth::get_token))
+                .route(
+                    "/auth/v1/{account}/auth",
+                    web::get().to(tempauth::get_token),
+                )
+                .route("/v1.0", web::get().to(tempauth::get_token))
+                .default_service(web::to(swift::dispatch))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .run();
+        tracing::info!(port, "nimbus-proxy listening");
+        Ok(Self { port, server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then lets requests in flight finish.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()>,
+    ) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let mut server = std::pin::pin!(self.server);
+        tokio::select! {
+            result = &mut server => return result,
+            () = shutdown => {}
+        }
+        tracing::info!("shutting down");
+        handle.stop(true).await;
+        server.await
+    }
+}

@@ -1,0 +1,79 @@
+//! `/v1/{account}`: HEAD and GET (container listing), POST (metadata), and
+//! bulk delete (`POST` or `DELETE` with `?bulk-delete`). Accounts are created
+//! implicitly; PUT and DELETE of an account are not allowed.
+
+use actix_web::http::Method;
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+
+use super::listing::{self, ListingParams};
+use super::metadata::{self, Scope};
+use super::{RequestContext, bulk};
+use crate::error::SwiftError;
+use crate::index::AccountInfo;
+use crate::timestamp::Timestamp;
+
+pub async fn handle(
+    context: RequestContext,
+    payload: web::Payload,
+) -> Result<HttpResponse, SwiftError> {
+    let method = context.req.method().clone();
+    if context.query_value("bulk-delete").is_some()
+        && (method == Method::POST || method == Method::DELETE)
+    {
+        return bulk::delete(&context, payload).await;
+    }
+    match method {
+        Method::HEAD | Method::GET => read(&context, method == Method::GET).await,
+        Method::POST => {
+            context.authorize_account()?;
+            let update = metadata::read_update(context.req.headers(), Scope::Account)?;
+            context
+                .state
+                .index
+                .update_account(&context.account, &update)
+                .await?;
+            Ok(HttpResponse::NoContent().finish())
+        }
+        _ => Err(SwiftError::MethodNotAllowed),
+    }
+}
+
+fn account_headers(info: &AccountInfo) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(("X-Account-Container-Count", info.container_count))
+        .insert_header(("X-Account-Object-Count", info.object_count))
+        .insert_header(("X-Account-Bytes-Used", info.bytes_used))
+        .insert_header((
+            "X-Timestamp",
+            info.created.unwrap_or_else(Timestamp::now).x_timestamp(),
+        ))
+        .insert_header(("Accept-Ranges", "bytes"));
+    metadata::write(&mut response, Scope::Account, &info.meta);
+    response
+}
+
+async fn read(context: &RequestContext, with_listing: bool) -> Result<HttpResponse, SwiftError> {
+    context.authorize_account()?;
+    let index = &context.state.index;
+    let info = index.account(&context.account).await?;
+    let mut response = account_headers(&info);
+    if !with_listing {
+        return Ok(response
+            .status(actix_web::http::StatusCode::NO_CONTENT)
+            .content_type("text/plain; charset=utf-8")
+            .finish());
+    }
+    let params = ListingParams::parse(&context.query, context.req.headers())?;
+    let entries = listing::collect(&params, async |range| {
+        index.list_containers(&context.account, &range).await
+    })
+    .await?;
+    Ok(listing::render(
+        response,
+        &entries,
+        params.format,
+        "account",
+        &context.account,
+    ))
+}

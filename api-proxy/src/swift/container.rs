@@ -1,0 +1,148 @@
+//! `/v1/{account}/{container}`: PUT (create or update), POST (metadata and
+//! ACLs), HEAD, GET (object listing) and DELETE (only when empty).
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpResponse, HttpResponseBuilder};
+
+use super::RequestContext;
+use super::listing::{self, ListingParams, STORAGE_POLICY};
+use super::metadata::{self, Scope};
+use crate::auth::acl::{self, Access};
+use crate::error::{SwiftError, accepted_page};
+use crate::index::{AclUpdate, ContainerInfo, ContainerUpdate, DeleteContainerOutcome};
+
+pub async fn handle(context: RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
+    match context.req.method().clone() {
+        Method::PUT => put(&context, container).await,
+        Method::POST => post(&context, container).await,
+        Method::HEAD => read(&context, container, false).await,
+        Method::GET => read(&context, container, true).await,
+        Method::DELETE => delete(&context, container).await,
+        _ => Err(SwiftError::MethodNotAllowed),
+    }
+}
+
+/// One ACL header: absent → unchanged; empty or `X-Remove-…` → cleared.
+fn read_acl(context: &RequestContext, name: &str, is_read: bool) -> Result<AclUpdate, SwiftError> {
+    if context
+        .req
+        .headers()
+        .contains_key(format!("x-remove-{name}").as_str())
+    {
+        return Ok(Some(None));
+    }
+    let Some(raw) = context.req.headers().get(name) else {
+        return Ok(None);
+    };
+    let raw = raw
+        .to_str()
+        .map_err(|_| SwiftError::BadRequest(format!("{name} must be ASCII")))?;
+    let normalized = acl::normalize(raw, is_read).map_err(SwiftError::BadRequest)?;
+    Ok(Some((!normalized.is_empty()).then_some(normalized)))
+}
+
+fn read_update(context: &RequestContext) -> Result<ContainerUpdate, SwiftError> {
+    Ok(ContainerUpdate {
+        meta: metadata::read_update(context.req.headers(), Scope::Container)?,
+        read_acl: read_acl(context, "x-container-read", true)?,
+        write_acl: read_acl(context, "x-container-write", false)?,
+    })
+}
+
+async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
+    context.authorize_account()?;
+    let update = read_update(context)?;
+    let created = context
+        .state
+        .index
+        .put_container(&context.account, container, &update)
+        .await?;
+    Ok(if created {
+        HttpResponse::Created()
+            .content_type("text/html; charset=UTF-8")
+            .finish()
+    } else {
+        HttpResponse::Accepted()
+            .content_type("text/html; charset=UTF-8")
+            .body(accepted_page())
+    })
+}
+
+async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
+    context.authorize_account()?;
+    let update = read_update(context)?;
+    let found = context
+        .state
+        .index
+        .update_container(&context.account, container, &update)
+        .await?;
+    if !found {
+        return Err(SwiftError::NotFound);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header(("X-Container-Object-Count", info.object_count))
+        .insert_header(("X-Container-Bytes-Used", info.bytes_used))
+        .insert_header(("X-Timestamp", info.created.x_timestamp()))
+        .insert_header(("Last-Modified", info.modified.http_date()))
+        .insert_header(("X-Storage-Policy", STORAGE_POLICY))
+        .insert_header(("Accept-Ranges", "bytes"));
+    metadata::write(&mut response, Scope::Container, &info.meta);
+    if show_acls {
+        if let Some(read) = &info.read_acl {
+            response.insert_header(("X-Container-Read", read.as_str()));
+        }
+        if let Some(write) = &info.write_acl {
+            response.insert_header(("X-Container-Write", write.as_str()));
+        }
+    }
+    response
+}
+
+async fn read(
+    context: &RequestContext,
+    container: &str,
+    with_listing: bool,
+) -> Result<HttpResponse, SwiftError> {
+    let info = context.authorize_container(container, Access::List).await?;
+    let mut response = container_headers(&info, context.is_owner());
+    if !with_listing {
+        return Ok(response
+            .status(StatusCode::NO_CONTENT)
+            .content_type("text/plain; charset=utf-8")
+            .finish());
+    }
+    let params = ListingParams::parse(&context.query, context.req.headers())?;
+    let index = &context.state.index;
+    let entries = listing::collect(&params, async |range| {
+        index
+            .list_objects(&context.account, container, &range)
+            .await
+    })
+    .await?;
+    Ok(listing::render(
+        response,
+        &entries,
+        params.format,
+        "container",
+        container,
+    ))
+}
+
+async fn delete(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
+    context.authorize_account()?;
+    match context
+        .state
+        .index
+        .delete_container(&context.account, container)
+        .await?
+    {
+        DeleteContainerOutcome::Deleted => Ok(HttpResponse::NoContent().finish()),
+        DeleteContainerOutcome::NotFound => Err(SwiftError::NotFound),
+        DeleteContainerOutcome::NotEmpty => Err(SwiftError::ContainerNotEmpty),
+    }
+}

@@ -1,0 +1,195 @@
+//! The Swift API under `/v1/`: [`dispatch`] parses the path into a
+//! [`path::Target`], identifies the caller, and hands the request to the
+//! account, container or object handlers.
+
+pub mod account;
+pub mod body;
+pub mod bulk;
+pub mod container;
+pub mod info;
+pub mod listing;
+pub mod metadata;
+pub mod object;
+pub mod path;
+pub mod range;
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use crate::auth::Identity;
+use crate::auth::acl::{self, Access};
+use crate::error::SwiftError;
+use crate::index::ContainerInfo;
+use crate::startup::AppState;
+use path::Target;
+
+/// One Swift request: who asks, about which account, with which parameters.
+pub struct RequestContext {
+    pub req: HttpRequest,
+    pub state: web::Data<AppState>,
+    pub identity: Option<Arc<Identity>>,
+    pub account: String,
+    /// The decoded query string, in order.
+    pub query: Vec<(String, String)>,
+}
+
+impl RequestContext {
+    pub fn query_value(&self, key: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Whether the caller administers the account of this request.
+    pub fn is_owner(&self) -> bool {
+        self.identity
+            .as_ref()
+            .is_some_and(|id| id.owns(&self.account))
+    }
+
+    fn denied(&self) -> SwiftError {
+        match self.identity {
+            Some(_) => SwiftError::Forbidden,
+            None => SwiftError::Unauthorized {
+                realm: self.account.clone(),
+            },
+        }
+    }
+
+    /// Checks an account-wide request (owners only).
+    pub fn authorize_account(&self) -> Result<(), SwiftError> {
+        if acl::is_allowed(
+            self.identity.as_deref(),
+            &self.account,
+            None,
+            Access::Manage,
+            None,
+        ) {
+            Ok(())
+        } else {
+            Err(self.denied())
+        }
+    }
+
+    /// Checks `access` to `container` in this request's account and returns
+    /// the container; a missing container is 404 for those who could see it.
+    pub async fn authorize_container(
+        &self,
+        container: &str,
+        access: Access,
+    ) -> Result<ContainerInfo, SwiftError> {
+        self.authorize_container_in(&self.account, container, access)
+            .await
+    }
+
+    /// [`Self::authorize_container`] for a container of any account (copies
+    /// and large-object segments may name another account).
+    pub async fn authorize_container_in(
+        &self,
+        account: &str,
+        container: &str,
+        access: Access,
+    ) -> Result<ContainerInfo, SwiftError> {
+        let info = self.state.index.container(account, container).await?;
+        let referrer = self.header(header::REFERER.as_str());
+        let allowed = acl::is_allowed(
+            self.identity.as_deref(),
+            account,
+            Some((container, info.as_ref())),
+            access,
+            referrer,
+        );
+        match (allowed, info) {
+            (true, Some(info)) => Ok(info),
+            (true, None) => Err(SwiftError::NotFound),
+            (false, _) => Err(self.denied()),
+        }
+    }
+}
+
+/// Splits and decodes a query string (`+` is a space).
+fn parse_query(raw: &str) -> Result<Vec<(String, String)>, SwiftError> {
+    raw.split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((
+                path::decode(&key.replace('+', " "))?,
+                path::decode(&value.replace('+', " "))?,
+            ))
+        })
+        .collect()
+}
+
+/// The token a request carries, if any.
+fn token(req: &HttpRequest) -> Option<&str> {
+    ["x-auth-token", "x-storage-token"]
+        .iter()
+        .find_map(|name| req.headers().get(*name))
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+}
+
+/// Entry point of every `/v1/...` request.
+pub async fn dispatch(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, SwiftError> {
+    let target = path::parse(req.uri().path())?;
+    let query = parse_query(req.uri().query().unwrap_or_default())?;
+    let identity = match token(&req) {
+        Some(token) => {
+            Some(
+                state
+                    .auth
+                    .identify(token)
+                    .await?
+                    .ok_or_else(|| SwiftError::Unauthorized {
+                        realm: target.account().to_owned(),
+                    })?,
+            )
+        }
+        None => None,
+    };
+    let context = RequestContext {
+        req,
+        state,
+        identity,
+        account: target.account().to_owned(),
+        query,
+    };
+    match target {
+        Target::Account { .. } => account::handle(context, payload).await,
+        Target::Container { container, .. } => container::handle(context, &container).await,
+        Target::Object {
+            container, object, ..
+        } => object::handle(context, &container, &object, payload).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode() {
+        assert_eq!(
+            parse_query("prefix=a%2Fb&delimiter=/&bulk-delete&x=a+b").unwrap(),
+            vec![
+                ("prefix".into(), "a/b".into()),
+                ("delimiter".into(), "/".into()),
+                ("bulk-delete".into(), String::new()),
+                ("x".into(), "a b".into()),
+            ]
+        );
+        assert!(parse_query("prefix=%FF").is_err());
+    }
+}

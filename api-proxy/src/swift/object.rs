@@ -1,0 +1,638 @@
+//! `/v1/{account}/{container}/{object}`: PUT (streamed, MD5-checked, or a
+//! server-side copy with `X-Copy-From`), GET and HEAD (ranges, conditional
+//! requests, dynamic large objects), POST (metadata), DELETE and COPY.
+//!
+//! A PUT writes a fresh blob first and only then commits the index row that
+//! points at it, so readers never see a partial object and a failed upload
+//! leaves nothing behind.
+
+use std::sync::Arc;
+
+use actix_web::body::SizedStream;
+use actix_web::error::PayloadError;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HttpDate};
+use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use futures::TryStreamExt;
+use md5::{Digest, Md5};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use uuid::Uuid;
+
+use super::RequestContext;
+use super::body::{self, MAX_FILE_SIZE, Piece};
+use super::metadata::{self, Scope};
+use super::path::{self, check_container_name};
+use super::range::{self, RangeRequest};
+use crate::auth::acl::Access;
+use crate::error::{SwiftError, accepted_page, html_page};
+use crate::index::{Bound, ListRange, ObjectRecord, PutOutcome};
+use crate::timestamp::Timestamp;
+
+/// What Swift's `quote()` leaves unescaped in `X-Copied-From`.
+const URL_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/');
+
+pub async fn handle(
+    context: RequestContext,
+    container: &str,
+    object: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, SwiftError> {
+    match context.req.method().as_str() {
+        "GET" => read(&context, container, object, true).await,
+        "HEAD" => read(&context, container, object, false).await,
+        "PUT" => put(&context, container, object, payload).await,
+        "POST" => post(&context, container, object).await,
+        "DELETE" => delete(&context, container, object).await,
+        "COPY" => copy(&context, container, object).await,
+        _ => Err(SwiftError::MethodNotAllowed),
+    }
+}
+
+/// An object as clients see it: a plain object is one piece, a dynamic
+/// large object the concatenation of its segments.
+struct Resolved {
+    record: ObjectRecord,
+    pieces: Vec<Piece>,
+    size: u64,
+    /// The `ETag` header value (quoted for large objects).
+    etag: String,
+}
+
+impl Resolved {
+    fn etag_value(&self) -> &str {
+        self.etag.trim_matches('"')
+    }
+}
+
+async fn load(
+    context: &RequestContext,
+    account: &str,
+    container: &str,
+    object: &str,
+) -> Result<ObjectRecord, SwiftError> {
+    context
+        .state
+        .index
+        .object(account, container, object)
+        .await?
+        .ok_or(SwiftError::NotFound)
+}
+
+/// Resolves a record to its bytes; with `?multipart-manifest=get` a manifest
+/// is served as itself.
+async fn resolve(
+    context: &RequestContext,
+    account: &str,
+    record: ObjectRecord,
+) -> Result<Resolved, SwiftError> {
+    let as_manifest = context.query_value("multipart-manifest") == Some("get");
+    let Some((segment_container, prefix)) = record
+        .dlo_manifest
+        .as_deref()
+        .filter(|_| !as_manifest)
+        .and_then(|m| m.split_once('/'))
+    else {
+        return Ok(Resolved {
+            pieces: vec![Piece {
+                blob_key: record.blob_key.clone(),
+                len: record.size,
+            }],
+            size: record.size,
+            etag: record.etag.clone(),
+            record,
+        });
+    };
+    context
+        .authorize_container_in(account, segment_container, Access::Read)
+        .await?;
+    let index = &context.state.index;
+    let mut segments = Vec::new();
+    loop {
+        let page = index
+            .list_objects(
+                account,
+                segment_container,
+                &ListRange {
+                    prefix: prefix.to_owned(),
+                    lower: segments.last().map(|s: &ObjectRecord| Bound {
+                        name: s.name.clone(),
+                        inclusive: false,
+                    }),
+                    upper: None,
+                    reverse: false,
+                    limit: super::listing::LISTING_LIMIT,
+                },
+            )
+            .await?;
+        let done = page.len() < super::listing::LISTING_LIMIT;
+        segments.extend(page);
+        if done {
+            break;
+        }
+    }
+    let mut md5 = Md5::new();
+    for segment in &segments {
+        md5.update(segment.etag.as_bytes());
+    }
+    Ok(Resolved {
+        pieces: segments
+            .iter()
+            .map(|s| Piece {
+                blob_key: s.blob_key.clone(),
+                len: s.size,
+            })
+            .collect(),
+        size: segments.iter().map(|s| s.size).sum(),
+        etag: format!("\"{}\"", hex::encode(md5.finalize())),
+        record,
+    })
+}
+
+fn object_headers(object: &Resolved) -> HttpResponseBuilder {
+    let record = &object.record;
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::CONTENT_TYPE, record.content_type.as_str()))
+        .insert_header((header::ETAG, object.etag.as_str()))
+        .insert_header((header::LAST_MODIFIED, record.modified.http_date()))
+        .insert_header(("X-Timestamp", record.modified.x_timestamp()))
+        .insert_header((header::ACCEPT_RANGES, "bytes"));
+    if let Some(manifest) = &record.dlo_manifest {
+        response.insert_header(("X-Object-Manifest", manifest.as_str()));
+    }
+    metadata::write(&mut response, Scope::Object, &record.meta);
+    response
+}
+
+/// The outcome of `If-*` headers on a read.
+enum Condition {
+    Proceed,
+    NotModified,
+    Failed,
+}
+
+fn etag_matches(list: &str, etag: &str) -> bool {
+    list.split(',')
+        .map(|candidate| candidate.trim().trim_start_matches("W/").trim_matches('"'))
+        .any(|candidate| candidate == "*" || candidate == etag)
+}
+
+fn http_date(context: &RequestContext, name: &str) -> Option<u64> {
+    let date: HttpDate = context.header(name)?.parse().ok()?;
+    std::time::SystemTime::from(date)
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+fn evaluate_conditions(context: &RequestContext, object: &Resolved) -> Condition {
+    let etag = object.etag_value();
+    let modified = object.record.modified.ceil_seconds();
+    if let Some(list) = context.header("if-match")
+        && !etag_matches(list, etag)
+    {
+        return Condition::Failed;
+    }
+    if let Some(list) = context.header("if-none-match") {
+        if etag_matches(list, etag) {
+            return Condition::NotModified;
+        }
+    } else if http_date(context, "if-modified-since").is_some_and(|since| modified <= since) {
+        return Condition::NotModified;
+    }
+    if context.header("if-match").is_none()
+        && http_date(context, "if-unmodified-since").is_some_and(|since| modified > since)
+    {
+        return Condition::Failed;
+    }
+    Condition::Proceed
+}
+
+async fn read(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+    with_body: bool,
+) -> Result<HttpResponse, SwiftError> {
+    context.authorize_container(container, Access::Read).await?;
+    let record = load(context, &context.account, container, object).await?;
+    let object = resolve(context, &context.account, record).await?;
+    let mut response = object_headers(&object);
+    match evaluate_conditions(context, &object) {
+        Condition::Proceed => {}
+        Condition::NotModified => return Ok(response.status(StatusCode::NOT_MODIFIED).finish()),
+        Condition::Failed => {
+            return Ok(response
+                .status(StatusCode::PRECONDITION_FAILED)
+                .content_type("text/html; charset=UTF-8")
+                .body(html_page(
+                    "Precondition Failed",
+                    "A precondition for this request was not met.",
+                )));
+        }
+    }
+    let blobs = Arc::clone(&context.state.blobs);
+    let size = object.size;
+    if !with_body {
+        return Ok(response.body(SizedStream::new(
+            size,
+            futures::stream::empty::<Result<_, std::io::Error>>(),
+        )));
+    }
+    let range_header = context.header(header::RANGE.as_str());
+    match range::resolve(range_header, size) {
+        RangeRequest::Full => {
+            let stream = body::stream_range(blobs, &object.pieces, 0..size);
+            Ok(response.body(SizedStream::new(size, stream)))
+        }
+        RangeRequest::Partial(ranges) if ranges.len() == 1 => {
+            let range = ranges[0].clone();
+            let length = range.end - range.start;
+            let content_range = format!("bytes {}-{}/{size}", range.start, range.end - 1);
+            let stream = body::stream_range(blobs, &object.pieces, range);
+            Ok(response
+                .status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((header::CONTENT_RANGE, content_range))
+                .body(SizedStream::new(length, stream)))
+        }
+        RangeRequest::Partial(ranges) => {
+            let boundary = Uuid::new_v4().simple().to_string();
+            let (stream, length) = body::multipart_ranges(
+                blobs,
+                &object.pieces,
+                &ranges,
+                size,
+                &object.record.content_type,
+                &boundary,
+            );
+            Ok(response
+                .status(StatusCode::PARTIAL_CONTENT)
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    format!("multipart/byteranges;boundary={boundary}"),
+                ))
+                .body(SizedStream::new(length, stream)))
+        }
+        RangeRequest::Unsatisfiable => Err(SwiftError::RangeNotSatisfiable { size }),
+    }
+}
+
+/// Content type by file extension, for PUTs that name none.
+fn guess_content_type(name: &str) -> &'static str {
+    let extension = name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+        .unwrap_or_default();
+    match extension.as_str() {
+        "txt" | "text" | "log" | "md" => "text/plain",
+        "html" | "htm" => "text/html",
+        "css" => "text/css",
+        "csv" => "text/csv",
+        "js" => "text/javascript",
+        "json" => "application/json",
+        "xml" => "application/xml",
+        "pdf" => "application/pdf",
+        "zip" => "application/zip",
+        "gz" => "application/gzip",
+        "tar" => "application/x-tar",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "webp" => "image/webp",
+        "mp3" => "audio/mpeg",
+        "mp4" => "video/mp4",
+        _ => "application/octet-stream",
+    }
+}
+
+fn requested_content_type(context: &RequestContext, object: &str) -> Option<String> {
+    let detect = context
+        .header("x-detect-content-type")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    if detect {
+        return Some(guess_content_type(object).to_owned());
+    }
+    context
+        .header(header::CONTENT_TYPE.as_str())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+}
+
+fn payload_error(error: PayloadError) -> SwiftError {
+    match error {
+        PayloadError::Overflow => SwiftError::TooLarge,
+        _ => SwiftError::ClientDisconnect,
+    }
+}
+
+/// `X-Object-Manifest: <container>/<prefix>`, percent-decoded.
+fn read_manifest(context: &RequestContext) -> Result<Option<String>, SwiftError> {
+    let Some(raw) = context.header("x-object-manifest") else {
+        return Ok(None);
+    };
+    let bad = || {
+        SwiftError::BadRequest("X-Object-Manifest must be in the format container/prefix".into())
+    };
+    let decoded = path::decode(raw.trim_start_matches('/'))?;
+    let (container, _) = decoded.split_once('/').ok_or_else(bad)?;
+    check_container_name(container).map_err(|_| bad())?;
+    Ok(Some(decoded))
+}
+
+/// Makes a stored blob visible as `record`, or removes it if that fails.
+async fn commit(
+    context: &RequestContext,
+    account: &str,
+    container: &str,
+    record: &ObjectRecord,
+    overwrite: bool,
+) -> Result<(), SwiftError> {
+    let blobs = context.state.blobs.as_ref();
+    let result = match context
+        .state
+        .index
+        .put_object(account, container, record, overwrite)
+        .await
+    {
+        Ok(result) => result,
+        Err(error) => {
+            body::discard(blobs, &record.blob_key).await;
+            return Err(error.into());
+        }
+    };
+    match result.outcome {
+        PutOutcome::Stored => {
+            if let Some(replaced) = result.replaced_blob {
+                body::discard(blobs, &replaced).await;
+            }
+            Ok(())
+        }
+        PutOutcome::ContainerMissing => {
+            body::discard(blobs, &record.blob_key).await;
+            Err(SwiftError::NotFound)
+        }
+        PutOutcome::AlreadyExists => {
+            body::discard(blobs, &record.blob_key).await;
+            Err(SwiftError::PreconditionFailed("The object already exists."))
+        }
+    }
+}
+
+fn created(record: &ObjectRecord, etag: &str) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Created();
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::LAST_MODIFIED, record.modified.http_date()))
+        .insert_header(("X-Timestamp", record.modified.x_timestamp()))
+        .content_type("text/html; charset=UTF-8");
+    response
+}
+
+async fn put(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, SwiftError> {
+    context
+        .authorize_container(container, Access::Write)
+        .await?;
+    let content_length = match context.header(header::CONTENT_LENGTH.as_str()) {
+        Some(raw) => Some(
+            raw.parse::<u64>()
+                .map_err(|_| SwiftError::BadRequest("Invalid Content-Length header.".into()))?,
+        ),
+        None => None,
+    };
+    if let Some(source) = context.header("x-copy-from") {
+        if content_length.is_some_and(|length| length > 0) {
+            return Err(SwiftError::BadRequest(
+                "Copy requests require a zero byte body".into(),
+            ));
+        }
+        let (source_container, source_object) = path::parse_container_object(source)?;
+        let source_account = context
+            .header("x-copy-from-account")
+            .map_or_else(|| context.account.clone(), str::to_owned);
+        let source = (
+            source_account.as_str(),
+            source_container.as_str(),
+            source_object.as_str(),
+        );
+        return copy_object(context, source, (container, object)).await;
+    }
+    let chunked = context
+        .header(header::TRANSFER_ENCODING.as_str())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    match content_length {
+        None if !chunked => return Err(SwiftError::LengthRequired),
+        Some(length) if length > MAX_FILE_SIZE => return Err(SwiftError::TooLarge),
+        _ => {}
+    }
+    let meta = metadata::read_object_metadata(context.req.headers())?;
+    let overwrite = match context.header("if-none-match") {
+        None => true,
+        Some("*") => false,
+        Some(_) => {
+            return Err(SwiftError::BadRequest(
+                "If-None-Match only supports *".into(),
+            ));
+        }
+    };
+    if !overwrite
+        && context
+            .state
+            .index
+            .object(&context.account, container, object)
+            .await?
+            .is_some()
+    {
+        return Err(SwiftError::PreconditionFailed("The object already exists."));
+    }
+    let dlo_manifest = read_manifest(context)?;
+    let content_type = requested_content_type(context, object)
+        .unwrap_or_else(|| guess_content_type(object).to_owned());
+    let expected_etag = context
+        .header(header::ETAG.as_str())
+        .map(|e| e.trim_matches('"').to_ascii_lowercase());
+
+    let stored = body::store(
+        context.state.blobs.as_ref(),
+        payload.map_err(payload_error),
+        MAX_FILE_SIZE,
+    )
+    .await?;
+    if expected_etag.is_some_and(|expected| expected != stored.etag) {
+        body::discard(context.state.blobs.as_ref(), &stored.key).await;
+        return Err(SwiftError::EtagMismatch);
+    }
+    let record = ObjectRecord {
+        name: object.to_owned(),
+        blob_key: stored.key,
+        size: stored.size,
+        etag: stored.etag,
+        content_type,
+        meta,
+        modified: Timestamp::now(),
+        dlo_manifest,
+    };
+    commit(context, &context.account, container, &record, overwrite).await?;
+    Ok(created(&record, &record.etag).finish())
+}
+
+/// Server-side copy of `source` (account, container, object) to
+/// `destination` (container, object) in this request's account.
+async fn copy_object(
+    context: &RequestContext,
+    source: (&str, &str, &str),
+    destination: (&str, &str),
+) -> Result<HttpResponse, SwiftError> {
+    let (source_account, source_container, source_object) = source;
+    let (container, object) = destination;
+    context
+        .authorize_container_in(source_account, source_container, Access::Read)
+        .await?;
+    let record = load(context, source_account, source_container, source_object).await?;
+    let source_modified = record.modified;
+    let copy_manifest = context.query_value("multipart-manifest") == Some("get");
+    let resolved = resolve(context, source_account, record).await?;
+
+    let fresh = context
+        .header("x-fresh-metadata")
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let mut meta = if fresh {
+        Default::default()
+    } else {
+        resolved.record.meta.clone()
+    };
+    meta.extend(metadata::read_object_metadata(context.req.headers())?);
+    let content_type = requested_content_type(context, object)
+        .unwrap_or_else(|| resolved.record.content_type.clone());
+
+    let bytes = body::stream_range(
+        Arc::clone(&context.state.blobs),
+        &resolved.pieces,
+        0..resolved.size,
+    )
+    .map_err(SwiftError::ReadFailed);
+    let stored = body::store(context.state.blobs.as_ref(), bytes, MAX_FILE_SIZE).await?;
+    let record = ObjectRecord {
+        name: object.to_owned(),
+        blob_key: stored.key,
+        size: stored.size,
+        etag: stored.etag,
+        content_type,
+        meta,
+        modified: Timestamp::now(),
+        dlo_manifest: resolved.record.dlo_manifest.filter(|_| copy_manifest),
+    };
+    commit(context, &context.account, container, &record, true).await?;
+    let copied_from = format!(
+        "{}/{}",
+        utf8_percent_encode(source_container, URL_QUOTE),
+        utf8_percent_encode(source_object, URL_QUOTE)
+    );
+    Ok(created(&record, &record.etag)
+        .insert_header(("X-Copied-From", copied_from))
+        .insert_header(("X-Copied-From-Account", source_account))
+        .insert_header((
+            "X-Copied-From-Last-Modified",
+            source_modified.ceil_seconds().to_string(),
+        ))
+        .finish())
+}
+
+async fn copy(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+) -> Result<HttpResponse, SwiftError> {
+    let destination = context
+        .header("destination")
+        .ok_or(SwiftError::PreconditionFailed(
+            "You must specify a Destination header",
+        ))?;
+    let (destination_container, destination_object) = path::parse_container_object(destination)?;
+    if let Some(account) = context.header("destination-account")
+        && account != context.account
+    {
+        return Err(SwiftError::BadRequest(
+            "Copies to another account are made with PUT and X-Copy-From-Account".into(),
+        ));
+    }
+    context
+        .authorize_container(&destination_container, Access::Write)
+        .await?;
+    copy_object(
+        context,
+        (&context.account, container, object),
+        (&destination_container, &destination_object),
+    )
+    .await
+}
+
+async fn post(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+) -> Result<HttpResponse, SwiftError> {
+    context
+        .authorize_container(container, Access::Write)
+        .await?;
+    let meta = metadata::read_object_metadata(context.req.headers())?;
+    let record = load(context, &context.account, container, object).await?;
+    let content_type = context
+        .header(header::CONTENT_TYPE.as_str())
+        .filter(|v| !v.is_empty())
+        .map_or(record.content_type, str::to_owned);
+    let found = context
+        .state
+        .index
+        .update_object(&context.account, container, object, &meta, &content_type)
+        .await?;
+    if !found {
+        return Err(SwiftError::NotFound);
+    }
+    Ok(HttpResponse::Accepted()
+        .content_type("text/html; charset=UTF-8")
+        .body(accepted_page()))
+}
+
+async fn delete(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+) -> Result<HttpResponse, SwiftError> {
+    context
+        .authorize_container(container, Access::Write)
+        .await?;
+    let blob = context
+        .state
+        .index
+        .delete_object(&context.account, container, object)
+        .await?
+        .ok_or(SwiftError::NotFound)?;
+    body::discard(context.state.blobs.as_ref(), &blob).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etag_lists_and_content_types() {
+        assert!(etag_matches("\"abc\", \"def\"", "def"));
+        assert!(etag_matches("*", "abc"));
+        assert!(etag_matches("W/\"abc\"", "abc"));
+        assert!(!etag_matches("\"abc\"", "abd"));
+        assert_eq!(guess_content_type("a/b.TXT"), "text/plain");
+        assert_eq!(guess_content_type("noext"), "application/octet-stream");
+    }
+}

@@ -1,0 +1,25 @@
+//! Wire contract between every Nimbus component.
+//!
+//! Nimbus keeps metadata and data apart (the StackSync principle): file bytes
+//! travel over HTTP to the object store, metadata travels as JSON messages over
+//! RabbitMQ to a pool of stateless metadata servers. This crate is the only code
+//! the binaries share, and it holds exactly that contract:
+//!
+//! * [`rpc`]: the request envelope, every operation with its reply type, and the
+//!   error codes a caller can act on;
+//! * [`notify`]: the push message a metadata server publishes after a commit;
+//! * [`topology`]: the names of exchanges, queues and routing keys, derived from
+//!   one configurable prefix so that deployments and test runs can share a broker;
+//! * [`names`]: the rules for item names and chunk ids, enforced on both sides
+//!   of every interface;
+//! * [`client`]: the AMQP RPC client used by the proxy, the desktop client and
+//!   the tests, and a listener for push notifications.
+
+pub mod client;
+pub mod names;
+pub mod notify;
+pub mod rpc;
+pub mod topology;
+
+pub use client::{ClientError, NotificationListener, RpcClient};
+pub use topology::Topology;

@@ -1,0 +1,508 @@
+//! The metadata RPC: one JSON request envelope, one operation per variant, and
+//! a reply that is either the operation's result or an [`RpcError`].
+//!
+//! ```json
+//! {"request_id":"…","token":"…","op":"getChanges","workspace_id":"…","since":41}
+//! {"ok":{"items":[…],"revision":42,"next_page":null}}
+//! {"error":{"code":"forbidden","message":"…"}}
+//! ```
+//!
+//! The caller never names itself: the server derives user and device from the
+//! bearer `token` (or, for `login`, from the credentials). A request id
+//! identifies one logical request across retries: a re-sent `commit` with the
+//! same id returns the first answer and changes nothing.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// A workspace revision. Every commit that changes a workspace bumps it by one;
+/// `getChanges` takes it as its cursor.
+pub type Revision = u64;
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type TimestampMillis = i64;
+
+/// A device's bearer token. Its `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DeviceToken(pub String);
+
+impl fmt::Debug for DeviceToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeviceToken(<redacted>)")
+    }
+}
+
+/// A password in transit. Its `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Password(pub String);
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// What travels on the request queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Request {
+    pub request_id: Uuid,
+    /// Required by every operation except `login`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<DeviceToken>,
+    #[serde(flatten)]
+    pub operation: Operation,
+}
+
+/// Every operation a metadata server answers, tagged by `op`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "camelCase")]
+pub enum Operation {
+    /// Credentials + device name → a new device and its token. Reply: [`LoginReply`].
+    Login(LoginArgs),
+    /// Revokes the caller's token. Reply: `null`.
+    Logout,
+    /// Registers another device of the caller's user. Reply: [`LoginReply`].
+    RegisterDevice(DeviceArgs),
+    /// Updates the caller's device description. Reply: [`DeviceInfo`].
+    UpdateDevice(DeviceArgs),
+    /// Reply: `Vec<DeviceInfo>` of the caller's user.
+    ListDevices,
+    /// Revokes one of the caller's user's devices. Reply: `null`.
+    RevokeDevice { device_id: Uuid },
+    /// Reply: [`Account`].
+    GetAccount,
+    /// Reply: `Vec<WorkspaceInfo>`.
+    GetWorkspaces,
+    /// Reply: [`Changes`].
+    GetChanges(GetChangesArgs),
+    /// Reply: [`CommitReply`].
+    Commit(CommitArgs),
+}
+
+impl Operation {
+    /// The operation's wire name, for logs and metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Operation::Login(_) => "login",
+            Operation::Logout => "logout",
+            Operation::RegisterDevice(_) => "registerDevice",
+            Operation::UpdateDevice(_) => "updateDevice",
+            Operation::ListDevices => "listDevices",
+            Operation::RevokeDevice { .. } => "revokeDevice",
+            Operation::GetAccount => "getAccount",
+            Operation::GetWorkspaces => "getWorkspaces",
+            Operation::GetChanges(_) => "getChanges",
+            Operation::Commit(_) => "commit",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginArgs {
+    pub username: String,
+    pub password: Password,
+    #[serde(flatten)]
+    pub device: DeviceArgs,
+    /// A token that expires after this many seconds (Swift TempAuth tokens);
+    /// `None` for a device token that lives until revoked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct DeviceArgs {
+    pub device_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoginReply {
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub token: DeviceToken,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<TimestampMillis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: Uuid,
+    pub name: String,
+    pub os: Option<String>,
+    pub app_version: Option<String>,
+    pub created_at: TimestampMillis,
+    pub last_seen_at: TimestampMillis,
+    pub revoked: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub device_id: Uuid,
+    pub quota_limit: u64,
+    pub quota_used: u64,
+    /// The Swift account (tenant) that holds the user's containers,
+    /// `AUTH_<account name>`.
+    pub storage_account: String,
+    /// Whether the user administers that account (Swift's `.admin`).
+    pub account_admin: bool,
+    /// Public URL of the object store, e.g. `http://127.0.0.1:8080/v1/AUTH_alice`.
+    pub storage_url: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EncryptionMode {
+    /// Plain chunks (still compressed).
+    None,
+    /// Encrypted at rest with a server key; the web UI can read it.
+    Server,
+    /// End to end: keys never leave the devices.
+    Client,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Editor,
+    Viewer,
+}
+
+impl Role {
+    pub fn can_write(self) -> bool {
+        matches!(self, Role::Owner | Role::Editor)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceInfo {
+    pub workspace_id: Uuid,
+    /// This member's name for the workspace's folder.
+    pub name: String,
+    pub owner_id: Uuid,
+    pub role: Role,
+    pub encryption: EncryptionMode,
+    pub revision: Revision,
+    /// The object-store container holding the workspace's chunks.
+    pub container: String,
+    /// The Swift account that holds `container`.
+    pub storage_account: String,
+    /// Where this member mounts the workspace (`None`: the top of the sync folder).
+    pub mount_parent: Option<Uuid>,
+    pub is_default: bool,
+}
+
+/// Page size of `getChanges` when the caller names none, and the largest allowed.
+pub const DEFAULT_CHANGES_PAGE: u32 = 1000;
+pub const MAX_CHANGES_PAGE: u32 = 5000;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct GetChangesArgs {
+    pub workspace_id: Uuid,
+    /// Items changed after this revision are returned (0: everything).
+    pub since: Revision,
+    /// To read the next page of the same delta: the `next_page` of the previous reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageCursor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+/// Position inside a delta: items are ordered by (revision, id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageCursor {
+    pub revision: Revision,
+    pub item_id: Uuid,
+}
+
+/// A page of the delta: the latest state of every item changed after `since`.
+///
+/// Items come in commit order, but an item's parent may come later in the
+/// delta than the item (when the parent changed again since): apply a whole
+/// delta before acting on it. When `next_page` is `None` the delta is complete
+/// and `revision` is the cursor for the next call.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Changes {
+    pub items: Vec<ItemState>,
+    pub revision: Revision,
+    pub next_page: Option<PageCursor>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VersionStatus {
+    New,
+    Changed,
+    Renamed,
+    Moved,
+    Deleted,
+}
+
+impl VersionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VersionStatus::New => "NEW",
+            VersionStatus::Changed => "CHANGED",
+            VersionStatus::Renamed => "RENAMED",
+            VersionStatus::Moved => "MOVED",
+            VersionStatus::Deleted => "DELETED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "NEW" => VersionStatus::New,
+            "CHANGED" => VersionStatus::Changed,
+            "RENAMED" => VersionStatus::Renamed,
+            "MOVED" => VersionStatus::Moved,
+            "DELETED" => VersionStatus::Deleted,
+            _ => return None,
+        })
+    }
+}
+
+/// One chunk of a file version, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkRef {
+    /// Keyed BLAKE3 of the plaintext, 64 hex digits; also the object name.
+    pub id: String,
+    /// Plaintext length in bytes.
+    pub size: u32,
+}
+
+/// The content of a file version: what a device needs to rebuild its bytes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub size: u64,
+    /// `algorithm:hex` of the whole plaintext, e.g. `blake3:…`.
+    pub content_hash: Option<String>,
+    pub chunks: Vec<ChunkRef>,
+    /// How the chunks were cut (algorithm, version, sizes), recorded with each
+    /// version so that a later chunker change cannot misread old versions.
+    pub chunker: Option<String>,
+}
+
+/// The latest state of an item, as `getChanges` and conflicts report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemState {
+    pub id: Uuid,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    pub is_folder: bool,
+    pub deleted: bool,
+    pub version: u64,
+    pub status: VersionStatus,
+    pub revision: Revision,
+    pub device_id: Uuid,
+    pub modified_at: TimestampMillis,
+    pub committed_at: TimestampMillis,
+    #[serde(flatten)]
+    pub content: Content,
+}
+
+/// Largest number of items in one commit.
+pub const MAX_COMMIT_ITEMS: usize = 10_000;
+/// Largest number of chunks in one file version (16 TiB at 4 MiB average).
+pub const MAX_CHUNKS_PER_VERSION: usize = 4_194_304;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommitArgs {
+    pub workspace_id: Uuid,
+    pub items: Vec<CommitItem>,
+}
+
+/// The new state of one item, based on the version the device last saw.
+///
+/// New items get a random id chosen by the device (UUID v4 or v7) and
+/// `base_version` 0; a child may name a folder created earlier in the same
+/// batch as its parent. The server derives the version status (new, changed,
+/// renamed, moved, deleted) by comparing with the current version.
+///
+/// A folder is deleted only together with, or after, everything in it: a
+/// device that did not see an item cannot delete it by deleting its folder.
+/// Folder deletions in a batch are applied after its other items, the last
+/// listed first, so a batch may list a tree parents-first throughout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitItem {
+    pub id: Uuid,
+    pub base_version: u64,
+    pub parent_id: Option<Uuid>,
+    pub name: String,
+    pub is_folder: bool,
+    #[serde(default)]
+    pub deleted: bool,
+    pub modified_at: TimestampMillis,
+    #[serde(flatten)]
+    pub content: Content,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitReply {
+    /// The workspace revision after this commit (unchanged if nothing was committed).
+    pub revision: Revision,
+    /// One result per item, in the order of the request.
+    pub results: Vec<ItemResult>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemResult {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub outcome: ItemOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum ItemOutcome {
+    /// Stored as `version`.
+    Committed { version: u64, status: VersionStatus },
+    /// Identical to the current version: nothing to store.
+    Unchanged { version: u64 },
+    /// Another device committed first: `current` is the server's version
+    /// (`None` if the id is unknown although `base_version` named one).
+    Conflict { current: Option<Box<ItemState>> },
+    /// Not valid in this workspace; nothing stored for this item.
+    Refused { code: RefusalCode, message: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefusalCode {
+    InvalidItem,
+    NameTaken,
+    ParentMissing,
+    ParentNotFolder,
+    ParentRefused,
+    MoveIntoItself,
+    /// A folder is deleted only after (or with) every live item in it.
+    FolderNotEmpty,
+    KindChange,
+    IdInUse,
+}
+
+/// What the request queue carries back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Response {
+    Ok(serde_json::Value),
+    Error(RpcError),
+}
+
+/// An error a caller can act on: `code` is stable, `message` is for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{message} ({code:?})")]
+pub struct RpcError {
+    pub code: ErrorCode,
+    pub message: String,
+    /// For `too_many_attempts` and `unavailable`: when trying again makes sense.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl RpcError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or its arguments are invalid.
+    BadRequest,
+    /// No token, or a token that is unknown, revoked or expired.
+    Unauthenticated,
+    /// Wrong user name or password.
+    InvalidCredentials,
+    /// Too many failed logins; wait `retry_after_secs`.
+    TooManyAttempts,
+    /// The account is disabled by an administrator.
+    AccountDisabled,
+    /// Authenticated, but the workspace or device is not the caller's
+    /// (also used when it does not exist, so existence does not leak).
+    Forbidden,
+    /// The commit would exceed the owner's quota; nothing was written.
+    QuotaExceeded,
+    /// The request id was already used for a different request.
+    RequestIdReused,
+    /// A dependency (the database) is down; retry later.
+    Unavailable,
+    /// A bug on the server; the message says where to look.
+    Internal,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_in_the_documented_shape() {
+        let request = Request {
+            request_id: Uuid::nil(),
+            token: Some(DeviceToken("secret".into())),
+            operation: Operation::GetChanges(GetChangesArgs {
+                workspace_id: Uuid::nil(),
+                since: 41,
+                page: None,
+                limit: None,
+            }),
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["op"], "getChanges");
+        assert_eq!(json["since"], 41);
+        assert_eq!(json["token"], "secret");
+        let back: Request = serde_json::from_value(json).unwrap();
+        assert!(matches!(back.operation, Operation::GetChanges(a) if a.since == 41));
+
+        let logout: Request = serde_json::from_str(
+            r#"{"request_id":"00000000-0000-0000-0000-000000000000","op":"logout"}"#,
+        )
+        .unwrap();
+        assert!(matches!(logout.operation, Operation::Logout));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let args = LoginArgs {
+            username: "alice".into(),
+            password: Password("hunter2".into()),
+            device: DeviceArgs::default(),
+            token_ttl_secs: None,
+        };
+        let token = DeviceToken("tok-secret".into());
+        let shown = format!("{args:?} {token:?}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("tok-secret"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn outcomes_are_tagged() {
+        let result = ItemResult {
+            id: Uuid::nil(),
+            outcome: ItemOutcome::Committed {
+                version: 2,
+                status: VersionStatus::Renamed,
+            },
+        };
+        let json = serde_json::to_value(&result).unwrap();
+        assert_eq!(json["outcome"], "committed");
+        assert_eq!(json["status"], "RENAMED");
+    }
+}

@@ -1,0 +1,94 @@
+# Shared by the scripts: install and start PostgreSQL and RabbitMQ when they
+# are missing, and prepare the database role. Sourced, not run.
+#
+# Works on Debian and Ubuntu, with or without systemd (containers, CI), as
+# root or as a user with sudo.
+
+NIMBUS_DB_ROLE=${NIMBUS_DB_ROLE:-nimbus}
+NIMBUS_DB_PASSWORD=${NIMBUS_DB_PASSWORD:-nimbus}
+NIMBUS_PG_HOST=${NIMBUS_PG_HOST:-127.0.0.1}
+NIMBUS_PG_PORT=${NIMBUS_PG_PORT:-5432}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/nimbus/target}
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+as_postgres() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi
+}
+
+has_systemd() { [ -d /run/systemd/system ]; }
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+wait_for() { # wait_for SECONDS DESCRIPTION COMMAND...
+    local seconds=$1 what=$2; shift 2
+    for _ in $(seq "$seconds"); do
+        "$@" && return 0
+        sleep 1
+    done
+    die "$what did not come up within $seconds s"
+}
+
+apt_updated=
+install_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    command -v apt-get >/dev/null || die "install ${missing[*]} with your package manager, then run this again"
+    say "installing ${missing[*]}"
+    if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+ensure_postgres() {
+    if ! pg_isready -q -h "$NIMBUS_PG_HOST" -p "$NIMBUS_PG_PORT" 2>/dev/null; then
+        install_packages postgresql
+        say "starting PostgreSQL"
+        if has_systemd; then
+            as_root systemctl start postgresql
+        else
+            local version
+            version=$(ls /etc/postgresql | sort -V | tail -n 1)
+            as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start
+        fi
+        wait_for 60 PostgreSQL pg_isready -q -h "$NIMBUS_PG_HOST" -p "$NIMBUS_PG_PORT"
+    fi
+    # A login role for Nimbus that may create databases (the tests make one each).
+    as_postgres psql -q -v ON_ERROR_STOP=1 -d postgres >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$NIMBUS_DB_ROLE') THEN
+    CREATE ROLE $NIMBUS_DB_ROLE LOGIN CREATEDB PASSWORD '$NIMBUS_DB_PASSWORD';
+  END IF;
+END \$\$;
+SQL
+}
+
+# ensure_database NAME: create it, owned by the Nimbus role, if absent.
+ensure_database() {
+    if ! as_postgres psql -Atq -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'" | grep -q 1; then
+        as_postgres createdb -O "$NIMBUS_DB_ROLE" "$1"
+    fi
+}
+
+database_url() { # database_url NAME
+    echo "postgres://$NIMBUS_DB_ROLE:$NIMBUS_DB_PASSWORD@$NIMBUS_PG_HOST:$NIMBUS_PG_PORT/$1"
+}
+
+ensure_rabbitmq() {
+    port_open 127.0.0.1 5672 && return 0
+    install_packages rabbitmq-server
+    say "starting RabbitMQ"
+    if has_systemd; then
+        as_root systemctl start rabbitmq-server
+    else
+        as_root rabbitmq-server -detached
+    fi
+    wait_for 90 RabbitMQ port_open 127.0.0.1 5672
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs every test: formatting, lints, unit and integration tests against the
+# real PostgreSQL and RabbitMQ (installed and started when absent).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_postgres
+ensure_rabbitmq
+
+# Test databases of earlier runs that crashed before dropping them.
+stale=$(as_postgres psql -Atq -d postgres -c "
+    SELECT datname FROM pg_database d
+    WHERE (datname LIKE 'nimbus\_test\_%' OR datname LIKE 'nimbus\_bench\_%')
+      AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")
+for database in $stale; do
+    as_postgres dropdb --if-exists "$database"
+done
+
+export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
+export NIMBUS_TEST_AMQP_URL=${NIMBUS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+
+say "cargo fmt --check"
+cargo fmt --all --check
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+say "cargo test"
+cargo test --workspace --locked

@@ -1,0 +1,103 @@
+//! Administration of users, shared by the `nimbus-server user …` commands,
+//! the setup script and the tests.
+
+use anyhow::{Context, bail};
+
+use crate::auth::hash_password;
+use crate::storage::{MetadataStore, NewUser, User};
+
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// A user to create.
+#[derive(Debug, Clone)]
+pub struct AddUser {
+    pub username: String,
+    pub password: String,
+    pub email: Option<String>,
+    pub quota_bytes: u64,
+    pub is_admin: bool,
+    /// Join this existing account instead of getting one of one's own.
+    pub account: Option<String>,
+    pub account_admin: bool,
+}
+
+/// User names are lowercase so that they are unique whatever the client
+/// does with case, and safe in URLs (`/v1/AUTH_<name>`).
+pub fn validate_username(username: &str) -> anyhow::Result<()> {
+    let valid = (1..=64).contains(&username.len())
+        && username
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        && username
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b));
+    if !valid {
+        bail!(
+            "{username:?} is not a valid user name: use 1 to 64 lowercase letters, digits, \
+             '.', '_' or '-', starting with a letter or digit"
+        );
+    }
+    Ok(())
+}
+
+pub fn validate_password(password: &str) -> anyhow::Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        bail!("the password must have at least {MIN_PASSWORD_LEN} characters");
+    }
+    Ok(())
+}
+
+pub async fn add_user(store: &dyn MetadataStore, user: AddUser) -> anyhow::Result<User> {
+    validate_username(&user.username)?;
+    if let Some(account) = &user.account {
+        validate_username(account).context("account names follow the rules of user names")?;
+    }
+    validate_password(&user.password)?;
+    let password = user.password;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    Ok(store
+        .create_user(NewUser {
+            username: user.username,
+            account: user.account,
+            account_admin: user.account_admin,
+            email: user.email,
+            password_hash,
+            quota_limit: user.quota_bytes,
+            is_admin: user.is_admin,
+        })
+        .await?)
+}
+
+/// Sets a new password and revokes every device of the user.
+pub async fn reset_password(
+    store: &dyn MetadataStore,
+    username: &str,
+    password: String,
+) -> anyhow::Result<()> {
+    validate_password(&password)?;
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await?
+        .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    if !store.set_password_hash(username, &password_hash).await? {
+        bail!("there is no user named {username:?}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames() {
+        for ok in ["alice", "a", "bob.smith", "x_1-2", "0day"] {
+            assert!(validate_username(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Alice", "-x", ".x", "a b", "a/b", "é", &"a".repeat(65)] {
+            assert!(validate_username(bad).is_err(), "{bad}");
+        }
+    }
+}

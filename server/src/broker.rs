@@ -1,0 +1,394 @@
+//! The AMQP side of a metadata server: declares the topology, consumes the
+//! request queue, and answers.
+//!
+//! Delivery guarantees:
+//! * a request is acked only after its answer is durable and published, so a
+//!   server killed at any point loses nothing: the broker redelivers its
+//!   un-acked requests to another server (commits are idempotent);
+//! * a message that cannot be parsed is rejected to the dead-letter queue
+//!   (and answered with an error when it names a reply address);
+//! * a request that fails because the database is down goes back to the queue
+//!   after a pause, for this or another server to retry;
+//! * a lost broker connection is re-established with backoff;
+//! * on shutdown the server stops consuming, finishes the requests in flight,
+//!   and only then closes the connection.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, BasicRejectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
+use nimbus_protocol::Topology;
+use nimbus_protocol::client::redact_url;
+use nimbus_protocol::notify::Notification;
+use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
+use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{QueueType, Settings};
+use crate::rpc::{self, ServerState};
+
+/// How long a request that hit an unavailable database waits before it goes
+/// back to the queue.
+const RETRY_PAUSE: Duration = Duration::from_secs(1);
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+
+pub struct BrokerSettings {
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub queue_type: QueueType,
+    pub prefetch: u16,
+    pub idle_queue_expiry_secs: Option<u32>,
+}
+
+impl From<&Settings> for BrokerSettings {
+    fn from(settings: &Settings) -> Self {
+        Self {
+            amqp_url: settings.amqp_url.clone(),
+            topology: Topology::new(settings.queue_prefix.clone()),
+            queue_type: settings.queue_type,
+            prefetch: settings.prefetch,
+            idle_queue_expiry_secs: settings.idle_queue_expiry_secs,
+        }
+    }
+}
+
+/// A live connection: requests arrive on `consumer`, answers leave on `publisher`.
+struct Session {
+    connection: Connection,
+    consume_channel: Channel,
+    consumer: Consumer,
+    consumer_tag: String,
+    publisher: Channel,
+}
+
+/// Serves requests until `shutdown` is cancelled.
+pub async fn run(
+    settings: BrokerSettings,
+    state: Arc<ServerState>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let tracker = TaskTracker::new();
+    let mut delay = Duration::from_millis(100);
+    let url = redact_url(&settings.amqp_url);
+    'serving: loop {
+        let session = tokio::select! {
+            session = open_session(&settings) => session,
+            () = shutdown.cancelled() => break 'serving,
+        };
+        let mut session = match session {
+            Ok(session) => session,
+            Err(error) => {
+                tracing::warn!(%url, %error, retry_in = ?delay, "cannot reach RabbitMQ");
+                tokio::select! {
+                    () = tokio::time::sleep(delay) => {}
+                    () = shutdown.cancelled() => break 'serving,
+                }
+                delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+                continue;
+            }
+        };
+        delay = Duration::from_millis(100);
+        tracing::info!(%url, queue = %settings.topology.rpc_queue(), "serving requests");
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => {
+                    // No new deliveries; those prefetched but not started go back
+                    // to the queue when the channel closes.
+                    let _ = session
+                        .consume_channel
+                        .basic_cancel(session.consumer_tag.as_str().into(), BasicCancelOptions::default())
+                        .await;
+                    tracker.close();
+                    tracker.wait().await;
+                    let _ = session.connection.close(200, "shutting down".into()).await;
+                    break 'serving;
+                }
+                next = session.consumer.next() => match next {
+                    Some(Ok(delivery)) => {
+                        let state = state.clone();
+                        let publisher = session.publisher.clone();
+                        let topology = settings.topology.clone();
+                        tracker.spawn(async move {
+                            handle_delivery(&state, &publisher, &topology, delivery).await;
+                        });
+                    }
+                    Some(Err(error)) => {
+                        tracing::warn!(%error, "lost the RabbitMQ connection; reconnecting");
+                        break;
+                    }
+                    None => {
+                        tracing::warn!("the broker closed the request consumer; reconnecting");
+                        break;
+                    }
+                },
+            }
+        }
+    }
+    tracker.close();
+    tracker.wait().await;
+    tracing::info!(
+        requests = state.requests_handled.load(Ordering::Relaxed),
+        "stopped"
+    );
+    Ok(())
+}
+
+async fn open_session(settings: &BrokerSettings) -> lapin::Result<Session> {
+    let connection = Connection::connect(
+        &settings.amqp_url,
+        ConnectionProperties::default()
+            .with_connection_name(format!("nimbus-server {}", settings.topology.prefix()).into()),
+    )
+    .await?;
+    let consume_channel = connection.create_channel().await?;
+    declare_topology(&consume_channel, settings).await?;
+    consume_channel
+        .basic_qos(settings.prefetch, BasicQosOptions::default())
+        .await?;
+    let consumer = consume_channel
+        .basic_consume(
+            settings.topology.rpc_queue().into(),
+            "".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    let consumer_tag = consumer.tag().to_string();
+    let publisher = connection.create_channel().await?;
+    Ok(Session {
+        connection,
+        consume_channel,
+        consumer,
+        consumer_tag,
+        publisher,
+    })
+}
+
+/// Declares every exchange and queue (idempotent; all servers do it).
+pub async fn declare_topology(channel: &Channel, settings: &BrokerSettings) -> lapin::Result<()> {
+    let topology = &settings.topology;
+    let durable_exchange = ExchangeDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    let durable_queue = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for (name, kind) in [
+        (topology.rpc_exchange(), ExchangeKind::Direct),
+        (topology.dead_letter_exchange(), ExchangeKind::Fanout),
+        (topology.notify_exchange(), ExchangeKind::Topic),
+    ] {
+        channel
+            .exchange_declare(name.into(), kind, durable_exchange, FieldTable::default())
+            .await?;
+    }
+    let mut queue_arguments = FieldTable::default();
+    if settings.queue_type == QueueType::Quorum {
+        queue_arguments.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+    }
+    if let Some(secs) = settings.idle_queue_expiry_secs {
+        queue_arguments.insert(
+            "x-expires".into(),
+            AMQPValue::LongUInt(secs.saturating_mul(1000)),
+        );
+    }
+    channel
+        .queue_declare(
+            topology.dead_letter_queue().into(),
+            durable_queue,
+            queue_arguments.clone(),
+        )
+        .await?;
+    channel
+        .queue_bind(
+            topology.dead_letter_queue().into(),
+            topology.dead_letter_exchange().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    queue_arguments.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString(topology.dead_letter_exchange().into()),
+    );
+    channel
+        .queue_declare(topology.rpc_queue().into(), durable_queue, queue_arguments)
+        .await?;
+    channel
+        .queue_bind(
+            topology.rpc_queue().into(),
+            topology.rpc_exchange().into(),
+            REQUEST_ROUTING_KEY.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+    Ok(())
+}
+
+async fn handle_delivery(
+    state: &ServerState,
+    publisher: &Channel,
+    topology: &Topology,
+    delivery: Delivery,
+) {
+    let reply_to = delivery
+        .properties
+        .reply_to()
+        .as_ref()
+        .map(|r| r.to_string());
+    let correlation_id = delivery.properties.correlation_id().clone();
+    let request: Request = match serde_json::from_slice(&delivery.data) {
+        Ok(request) => request,
+        Err(error) => {
+            tracing::warn!(%error, bytes = delivery.data.len(), "dead-lettering an unparseable request");
+            if let Some(reply_to) = &reply_to {
+                let refusal = Response::Error(RpcError::new(
+                    ErrorCode::BadRequest,
+                    format!("the request cannot be parsed: {error}"),
+                ));
+                publish_reply(publisher, reply_to, correlation_id, &refusal).await;
+            }
+            if let Err(error) = delivery.reject(BasicRejectOptions { requeue: false }).await {
+                tracing::warn!(%error, "could not reject a request");
+            }
+            return;
+        }
+    };
+
+    let operation = request.operation.name();
+    let request_id = request.request_id;
+    state.requests_handled.fetch_add(1, Ordering::Relaxed);
+    let started = Instant::now();
+    let response = match rpc::dispatch(state, request).await {
+        Ok(reply) => {
+            if let Some(notification) = &reply.notification {
+                publish_notification(publisher, topology, notification).await;
+            }
+            Response::Ok(reply.body)
+        }
+        Err(error) if error.is_transient() => {
+            tracing::warn!(operation, %request_id, %error, "database unavailable; requeueing the request");
+            tokio::time::sleep(RETRY_PAUSE).await;
+            if let Err(error) = delivery
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    multiple: false,
+                })
+                .await
+            {
+                tracing::warn!(%error, "could not requeue a request; the broker will redeliver it");
+            }
+            return;
+        }
+        Err(error) => {
+            let refusal = error.to_rpc();
+            if refusal.code == ErrorCode::Internal {
+                tracing::error!(operation, %request_id, error = ?error, "request failed");
+            }
+            Response::Error(refusal)
+        }
+    };
+    match &reply_to {
+        Some(reply_to) => publish_reply(publisher, reply_to, correlation_id, &response).await,
+        None => tracing::warn!(operation, %request_id, "request without reply_to; answer dropped"),
+    }
+    if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+        // The broker redelivers it; idempotency makes that harmless.
+        tracing::warn!(%error, operation, %request_id, "could not ack a request");
+    }
+    let outcome = match &response {
+        Response::Ok(_) => "ok",
+        Response::Error(e) => error_code_name(e.code),
+    };
+    tracing::info!(
+        operation,
+        %request_id,
+        outcome,
+        elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "request"
+    );
+}
+
+fn error_code_name(code: ErrorCode) -> &'static str {
+    match code {
+        ErrorCode::BadRequest => "bad_request",
+        ErrorCode::Unauthenticated => "unauthenticated",
+        ErrorCode::InvalidCredentials => "invalid_credentials",
+        ErrorCode::TooManyAttempts => "too_many_attempts",
+        ErrorCode::AccountDisabled => "account_disabled",
+        ErrorCode::Forbidden => "forbidden",
+        ErrorCode::QuotaExceeded => "quota_exceeded",
+        ErrorCode::RequestIdReused => "request_id_reused",
+        ErrorCode::Unavailable => "unavailable",
+        ErrorCode::Internal => "internal",
+    }
+}
+
+async fn publish_reply(
+    publisher: &Channel,
+    reply_to: &str,
+    correlation_id: Option<lapin::types::ShortString>,
+    response: &Response,
+) {
+    let body = match serde_json::to_vec(response) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a reply");
+            return;
+        }
+    };
+    let mut properties = BasicProperties::default().with_content_type("application/json".into());
+    if let Some(correlation_id) = correlation_id {
+        properties = properties.with_correlation_id(correlation_id);
+    }
+    if let Err(error) = publisher
+        .basic_publish(
+            "".into(),
+            reply_to.into(),
+            BasicPublishOptions::default(),
+            &body,
+            properties,
+        )
+        .await
+    {
+        tracing::warn!(%error, "could not publish a reply; the caller will retry");
+    }
+}
+
+async fn publish_notification(
+    publisher: &Channel,
+    topology: &Topology,
+    notification: &Notification,
+) {
+    let body = serde_json::to_vec(notification).expect("a notification always encodes");
+    if let Err(error) = publisher
+        .basic_publish(
+            topology.notify_exchange().into(),
+            Topology::workspace_key(notification.workspace_id).into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+    {
+        // Devices also catch up by cursor when they reconnect.
+        tracing::warn!(%error, workspace_id = %notification.workspace_id, "could not publish a notification");
+    }
+}

@@ -1,0 +1,77 @@
+//! Settings of the metadata server: defaults that work on one machine,
+//! overridden by a TOML file, overridden by `NIMBUS_*` environment variables
+//! (`NIMBUS_DATABASE_URL`, `NIMBUS_AMQP_URL`, `NIMBUS_QUEUE_PREFIX`, ...).
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// PostgreSQL URL of the metadata database.
+    pub database_url: String,
+    /// Most connections a server opens to the database.
+    pub database_pool_size: u32,
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// Prefix of every exchange and queue name, so that deployments and test
+    /// runs can share one broker.
+    pub queue_prefix: String,
+    /// `classic` on one broker; `quorum` on a RabbitMQ cluster.
+    pub queue_type: QueueType,
+    /// Requests a server works on at once (AMQP prefetch).
+    pub prefetch: u16,
+    /// Delete the queues after this many seconds without consumers (for
+    /// throw-away deployments such as test runs); `None` keeps them.
+    pub idle_queue_expiry_secs: Option<u32>,
+    /// Public base URL of the object store (the proxy), reported by `getAccount`.
+    pub storage_url: String,
+    /// Quota of a new user, in bytes.
+    pub default_quota_bytes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueueType {
+    Classic,
+    Quorum,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: "postgres://postgres@127.0.0.1:5432/nimbus".into(),
+            database_pool_size: 16,
+            amqp_url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            queue_prefix: "nimbus".into(),
+            queue_type: QueueType::Classic,
+            prefetch: 64,
+            idle_queue_expiry_secs: None,
+            storage_url: "http://127.0.0.1:8080".into(),
+            default_quota_bytes: 10 << 30,
+        }
+    }
+}
+
+impl Settings {
+    /// Defaults, then the file (if given), then the environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut figment = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = config_file {
+            if !path.exists() {
+                return Err(Box::new(figment::Error::from(format!(
+                    "the configuration file {} does not exist",
+                    path.display()
+                ))));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment
+            .merge(Env::prefixed("NIMBUS_"))
+            .extract()
+            .map_err(Box::new)
+    }
+}

@@ -1,0 +1,69 @@
+//! Errors of the operations, and their mapping to protocol errors, in one place.
+
+use std::time::Duration;
+
+use nimbus_protocol::rpc::{ErrorCode, RpcError};
+use thiserror::Error;
+
+use crate::storage::StoreError;
+
+#[derive(Debug, Error)]
+pub enum OperationError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("this request needs a valid device token; log in again")]
+    Unauthenticated,
+    #[error("wrong user name or password")]
+    InvalidCredentials,
+    #[error("too many failed logins for this user; try again in {} s", .0.as_secs().max(1))]
+    TooManyAttempts(Duration),
+    #[error("this account is disabled; ask your administrator")]
+    AccountDisabled,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl OperationError {
+    /// Whether the request should be retried later rather than answered:
+    /// the database is down, and another attempt (maybe by another server)
+    /// can succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OperationError::Store(StoreError::Unavailable(_)))
+    }
+
+    pub fn to_rpc(&self) -> RpcError {
+        let code = match self {
+            OperationError::BadRequest(_) => ErrorCode::BadRequest,
+            OperationError::Unauthenticated => ErrorCode::Unauthenticated,
+            OperationError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            OperationError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
+            OperationError::AccountDisabled => ErrorCode::AccountDisabled,
+            OperationError::Forbidden(_) => ErrorCode::Forbidden,
+            OperationError::Store(StoreError::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
+            OperationError::Store(StoreError::RequestIdReused(_)) => ErrorCode::RequestIdReused,
+            OperationError::Store(StoreError::AlreadyExists(_)) => ErrorCode::BadRequest,
+            OperationError::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
+            OperationError::Store(StoreError::Database(_) | StoreError::Corrupt(_)) => {
+                ErrorCode::Internal
+            }
+        };
+        let message = match self {
+            // Details of internal failures stay in the server's log.
+            OperationError::Store(StoreError::Database(_) | StoreError::Corrupt(_)) => {
+                "internal error in the metadata server; see its log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        RpcError {
+            code,
+            message,
+            retry_after_secs: match self {
+                OperationError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
+                OperationError::Store(StoreError::Unavailable(_)) => Some(5),
+                _ => None,
+            },
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The Nimbus metadata server.
+//!
+//! Metadata servers are stateless workers: they all consume one durable
+//! RabbitMQ queue (competing consumers; adding a server adds capacity, killing
+//! one loses nothing), keep metadata in PostgreSQL, and publish a notification
+//! per workspace after each commit. File bytes never pass through them.
+//!
+//! * [`startup`]: [`startup::Application`] builds a server from [`config::Settings`]
+//!   and runs it until stopped;
+//! * [`broker`]: the AMQP consumer loop, acks, dead-lettering, reconnection;
+//! * [`rpc`]: one module per operation (`login`, `getChanges`, `commit`, ...);
+//! * [`commit_plan`]: the rules of a commit as a pure function;
+//! * [`storage`]: the [`storage::MetadataStore`] trait and its PostgreSQL implementation;
+//! * [`auth`]: passwords, device tokens, login slow-down;
+//! * [`admin`]: user administration for the command line and scripts.
+
+pub mod admin;
+pub mod auth;
+pub mod broker;
+pub mod commit_plan;
+pub mod config;
+pub mod error;
+pub mod rpc;
+pub mod startup;
+pub mod storage;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,211 @@
+//! `nimbus-server`: run a metadata server, migrate its database, manage users.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use nimbus_server::admin::{self, AddUser};
+use nimbus_server::startup::connect_store;
+use nimbus_server::{Application, Settings, telemetry};
+use rand::Rng;
+
+#[derive(Parser)]
+#[command(name = "nimbus-server", version, about = "Nimbus metadata server")]
+struct Cli {
+    /// TOML configuration file; NIMBUS_* environment variables override it.
+    #[arg(long, short, env = "NIMBUS_CONFIG", global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve metadata requests until SIGTERM or Ctrl-C.
+    Serve,
+    /// Create the database schema or bring it up to date, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user with a default workspace. Without --password-stdin a random
+    /// password is generated and printed once.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Quota in GiB (default: the server's default_quota_bytes).
+        #[arg(long)]
+        quota_gib: Option<u64>,
+        /// Make the user an administrator of this Nimbus installation.
+        #[arg(long)]
+        admin: bool,
+        /// Join an existing account (tenant) instead of getting a new one.
+        #[arg(long)]
+        account: Option<String>,
+        /// With --account: join as a plain user rather than an account administrator.
+        #[arg(long, requires = "account")]
+        no_account_admin: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users with their quota and state.
+    List,
+    /// Disable a user: logins and all of the user's tokens stop working.
+    Disable { username: String },
+    /// Enable a disabled user again.
+    Enable { username: String },
+    /// Set a new password and revoke all of the user's devices.
+    ResetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => {
+            let application = Application::build(settings).await?;
+            application.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            connect_store(&settings).await?;
+            eprintln!("the metadata database is up to date");
+            Ok(())
+        }
+        Command::User(command) => run_user_command(&settings, command).await,
+    }
+}
+
+async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let store = connect_store(settings).await?;
+    match command {
+        UserCommand::Add {
+            username,
+            email,
+            quota_gib,
+            admin,
+            account,
+            no_account_admin,
+            password_stdin,
+        } => {
+            let (password, generated) = password_from(password_stdin)?;
+            let user = admin::add_user(
+                store.as_ref(),
+                AddUser {
+                    username,
+                    password: password.clone(),
+                    email,
+                    quota_bytes: quota_gib.map_or(settings.default_quota_bytes, |g| g << 30),
+                    is_admin: admin,
+                    account_admin: account.is_none() || !no_account_admin,
+                    account,
+                },
+            )
+            .await?;
+            println!(
+                "created user {} (account AUTH_{})",
+                user.username, user.account
+            );
+            if generated {
+                println!("password: {password}");
+            }
+        }
+        UserCommand::List => {
+            println!(
+                "{:<24} {:<24} {:>12} {:>12}  flags",
+                "user", "account", "used MiB", "quota MiB"
+            );
+            for user in store.list_users().await? {
+                let flags = [
+                    (user.is_admin, "admin"),
+                    (user.account_admin, "account-admin"),
+                    (user.disabled, "disabled"),
+                ]
+                .iter()
+                .filter(|(set, _)| *set)
+                .map(|(_, name)| *name)
+                .collect::<Vec<_>>()
+                .join(",");
+                println!(
+                    "{:<24} {:<24} {:>12} {:>12}  {flags}",
+                    user.username,
+                    user.account,
+                    user.quota_used >> 20,
+                    user.quota_limit >> 20
+                );
+            }
+        }
+        UserCommand::Disable { username } => set_disabled(store.as_ref(), &username, true).await?,
+        UserCommand::Enable { username } => set_disabled(store.as_ref(), &username, false).await?,
+        UserCommand::ResetPassword {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = password_from(password_stdin)?;
+            admin::reset_password(store.as_ref(), &username, password.clone()).await?;
+            println!("password of {username} reset; all of its devices must log in again");
+            if generated {
+                println!("password: {password}");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn set_disabled(
+    store: &dyn nimbus_server::storage::MetadataStore,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    if !store.set_user_disabled(username, disabled).await? {
+        anyhow::bail!("there is no user named {username:?}");
+    }
+    println!(
+        "{username} {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(())
+}
+
+/// The password from standard input, or a generated one (`true`).
+fn password_from(stdin: bool) -> anyhow::Result<(String, bool)> {
+    if stdin {
+        let mut input = String::new();
+        std::io::stdin()
+            .read_to_string(&mut input)
+            .context("cannot read the password from standard input")?;
+        let password = input.lines().next().unwrap_or_default().to_owned();
+        return Ok((password, false));
+    }
+    let mut bytes = [0u8; 12];
+    rand::rng().fill_bytes(&mut bytes);
+    Ok((hex::encode(bytes), true))
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutdown requested; finishing requests in flight");
+}

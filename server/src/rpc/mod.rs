@@ -1,0 +1,126 @@
+//! The operations a metadata server answers, one module each.
+//!
+//! [`dispatch`] authenticates the request (every operation but `login` needs a
+//! device token; the user and device come from the token, never from the
+//! message), then hands it to the operation's `run`. An operation returns the
+//! JSON body of its reply and, when it changed a workspace, the notification
+//! to publish once the change is durable.
+
+mod commit;
+mod get_account;
+mod get_changes;
+mod get_workspaces;
+mod list_devices;
+mod login;
+mod logout;
+mod register_device;
+mod revoke_device;
+mod update_device;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nimbus_protocol::notify::Notification;
+use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::auth::token_hash;
+use crate::error::OperationError;
+use crate::storage::{Caller, MetadataStore};
+
+/// What every operation may use.
+pub struct ServerState {
+    pub store: Arc<dyn MetadataStore>,
+    /// Public base URL of the object store (the proxy), for `getAccount`.
+    pub storage_url: String,
+    /// Requests this server has taken on (parsed), for logs and load tests.
+    pub requests_handled: AtomicU64,
+}
+
+/// An operation's answer.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: serde_json::Value,
+    /// Published after the reply's change is durable.
+    pub notification: Option<Notification>,
+}
+
+impl Reply {
+    fn json(body: impl Serialize) -> Result<Self, OperationError> {
+        Ok(Self {
+            body: serde_json::to_value(body)
+                .map_err(|e| OperationError::BadRequest(format!("cannot encode the reply: {e}")))?,
+            notification: None,
+        })
+    }
+}
+
+pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, OperationError> {
+    let Request {
+        request_id,
+        token,
+        operation,
+    } = request;
+    if let Operation::Login(args) = operation {
+        return login::run(state, args).await;
+    }
+    let caller = authenticate(state, token.as_ref()).await?;
+    match operation {
+        Operation::Login(_) => unreachable!("handled before authentication"),
+        Operation::Logout => logout::run(state, &caller).await,
+        Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
+        Operation::UpdateDevice(args) => update_device::run(state, &caller, args).await,
+        Operation::ListDevices => list_devices::run(state, &caller).await,
+        Operation::RevokeDevice { device_id } => {
+            revoke_device::run(state, &caller, device_id).await
+        }
+        Operation::GetAccount => get_account::run(state, &caller).await,
+        Operation::GetWorkspaces => get_workspaces::run(state, &caller).await,
+        Operation::GetChanges(args) => get_changes::run(state, &caller, args).await,
+        Operation::Commit(args) => commit::run(state, &caller, request_id, args).await,
+    }
+}
+
+async fn authenticate(
+    state: &ServerState,
+    token: Option<&DeviceToken>,
+) -> Result<Caller, OperationError> {
+    let token = token.ok_or(OperationError::Unauthenticated)?;
+    state
+        .store
+        .authenticate(&token_hash(token))
+        .await?
+        .ok_or(OperationError::Unauthenticated)
+}
+
+/// The caller's role in a workspace; refuses non-members, and read-only
+/// members when `write` is asked. A workspace that does not exist is refused
+/// the same way, so that ids do not leak.
+async fn require_role(
+    state: &ServerState,
+    caller: &Caller,
+    workspace_id: Uuid,
+    write: bool,
+) -> Result<Role, OperationError> {
+    let role = state
+        .store
+        .role_in(workspace_id, caller.user_id)
+        .await?
+        .ok_or(OperationError::Forbidden(
+            "this workspace does not exist or you are not a member of it",
+        ))?;
+    if write && !role.can_write() {
+        return Err(OperationError::Forbidden(
+            "you can read this workspace but not change it",
+        ));
+    }
+    Ok(role)
+}
+
+fn now_millis() -> TimestampMillis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,103 @@
+//! Building a server from its settings, and running it until told to stop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::Context;
+use backon::{ExponentialBuilder, Retryable};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{self, BrokerSettings};
+use crate::config::Settings;
+use crate::rpc::ServerState;
+use crate::storage::postgres::PgStore;
+use crate::storage::{MetadataStore, StoreError};
+
+pub struct Application {
+    state: Arc<ServerState>,
+    broker: BrokerSettings,
+}
+
+impl Application {
+    /// Opens the database (waiting up to about half a minute for it to come
+    /// up) and applies pending migrations. Migrations take a database lock,
+    /// so several servers may start at once.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = connect_store(&settings).await?;
+        Ok(Self {
+            state: Arc::new(ServerState {
+                store,
+                storage_url: settings.storage_url.clone(),
+                requests_handled: AtomicU64::new(0),
+            }),
+            broker: BrokerSettings::from(&settings),
+        })
+    }
+
+    pub fn store(&self) -> Arc<dyn MetadataStore> {
+        self.state.store.clone()
+    }
+
+    /// Shared state, e.g. to read how many requests this server handled.
+    pub fn state(&self) -> Arc<ServerState> {
+        self.state.clone()
+    }
+
+    /// Serves requests until `shutdown` completes, then finishes the requests
+    /// in flight and returns.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let token = CancellationToken::new();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
+        tokio::spawn(purge_old_answers(self.state.store.clone(), token.clone()));
+        broker::run(self.broker, self.state, token).await
+    }
+}
+
+/// Answers to commits are kept this long for re-sent commits: a week.
+const KEEP_ANSWERS_SECS: u64 = 7 * 24 * 3600;
+
+/// Forgets old commit answers once an hour. Every server does it; the
+/// deletes are idempotent.
+async fn purge_old_answers(store: Arc<dyn MetadataStore>, stop: CancellationToken) {
+    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            _ = every_hour.tick() => {}
+            () = stop.cancelled() => return,
+        }
+        match store.purge_processed_requests(KEEP_ANSWERS_SECS).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot old commit answers"),
+            Err(error) => tracing::warn!(%error, "could not purge old commit answers"),
+        }
+    }
+}
+
+/// Opens the store named by the settings and brings its schema up to date.
+pub async fn connect_store(settings: &Settings) -> anyhow::Result<Arc<dyn MetadataStore>> {
+    let store = PgStore::connect_lazy(&settings.database_url, settings.database_pool_size)
+        .context("the database URL is not valid (NIMBUS_DATABASE_URL)")?;
+    (|| store.migrate())
+        .retry(
+            ExponentialBuilder::default()
+                .with_max_delay(Duration::from_secs(5))
+                .with_max_times(8),
+        )
+        .when(|e| matches!(e, StoreError::Unavailable(_)))
+        .notify(|error, wait| tracing::warn!(%error, ?wait, "database not reachable yet"))
+        .await
+        .context(
+            "cannot prepare the metadata database: is PostgreSQL running, does the database \
+             exist, and is NIMBUS_DATABASE_URL right?",
+        )?;
+    Ok(Arc::new(store))
+}

@@ -1,0 +1,179 @@
+//! The metadata store: every piece of state the metadata servers keep.
+//!
+//! Operations (`crate::rpc`) talk to a [`MetadataStore`], never to SQL, so that
+//! the embedded SQLite store can sit beside [`postgres::PgStore`] without
+//! touching them. The rules of a commit live in [`crate::commit_plan`], a pure
+//! function; a store only loads the snapshot the planner needs, runs it inside
+//! one transaction and writes the plan.
+
+pub mod postgres;
+
+use async_trait::async_trait;
+use nimbus_protocol::rpc::{
+    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, PageCursor, Revision, Role,
+    TimestampMillis, WorkspaceInfo,
+};
+use thiserror::Error;
+use uuid::Uuid;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database cannot be reached; the request should be retried later.
+    #[error("the metadata database is unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A uniqueness rule was violated (e.g. a user name that exists).
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The commit would exceed the workspace owner's quota.
+    #[error("the commit needs {needed} more bytes but only {available} are left in the quota")]
+    QuotaExceeded { needed: u64, available: u64 },
+    /// The request id was already used with different arguments.
+    #[error("request id {0} was already used for a different request")]
+    RequestIdReused(Uuid),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        match &error {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Protocol(_) => StoreError::Unavailable(error),
+            sqlx::Error::Database(db)
+                // admin_shutdown, crash_shutdown, cannot_connect_now
+                if matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03")) =>
+            {
+                StoreError::Unavailable(error)
+            }
+            _ => StoreError::Database(error),
+        }
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A user as the administration and login see it.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    pub username: String,
+    pub account: String,
+    pub account_admin: bool,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub quota_limit: u64,
+    pub quota_used: u64,
+    pub is_admin: bool,
+    pub disabled: bool,
+    pub failed_logins: u32,
+    pub last_failed_login_at: Option<TimestampMillis>,
+    pub created_at: TimestampMillis,
+}
+
+/// What the administrator gives when adding a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    /// Defaults to the user name: every user has an account of their own.
+    pub account: Option<String>,
+    pub account_admin: bool,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub quota_limit: u64,
+    pub is_admin: bool,
+}
+
+/// The authenticated caller of a request, derived from its token.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub device_id: Uuid,
+    pub username: String,
+    pub account: String,
+    pub account_admin: bool,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub quota_limit: u64,
+    pub quota_used: u64,
+}
+
+/// The device row created by a login or registration.
+#[derive(Debug, Clone)]
+pub struct NewDevice<'a> {
+    pub user_id: Uuid,
+    pub device: &'a DeviceArgs,
+    pub token_hash: [u8; 32],
+    pub expires_at: Option<TimestampMillis>,
+}
+
+/// Who commits, under which request id, and a fingerprint of the arguments
+/// for the idempotency check.
+#[derive(Debug, Clone)]
+pub struct CommitContext {
+    pub request_id: Uuid,
+    pub device_id: Uuid,
+    pub fingerprint: [u8; 32],
+}
+
+/// The result of a commit: the reply, and whether it is a replay of an
+/// earlier answer to the same request id.
+#[derive(Debug, Clone)]
+pub struct CommitOutcome {
+    pub reply: CommitReply,
+    /// The revision written by this request, if it wrote anything.
+    pub written_revision: Option<Revision>,
+    pub replayed: bool,
+}
+
+#[async_trait]
+pub trait MetadataStore: Send + Sync + 'static {
+    /// Applies pending schema migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Creates a user with a default workspace and its membership, atomically.
+    async fn create_user(&self, new_user: NewUser) -> StoreResult<User>;
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Returns false when there is no such user.
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool>;
+    /// Also revokes every device of the user. Returns false when there is no such user.
+    async fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    async fn record_login_failure(&self, user_id: Uuid) -> StoreResult<()>;
+    async fn clear_login_failures(&self, user_id: Uuid) -> StoreResult<()>;
+
+    async fn create_device(&self, device: NewDevice<'_>) -> StoreResult<Uuid>;
+    /// The caller a live (unrevoked, unexpired) token belongs to, if its user is enabled.
+    async fn authenticate(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Caller>>;
+    async fn update_device(&self, device_id: Uuid, device: &DeviceArgs) -> StoreResult<DeviceInfo>;
+    async fn list_devices(&self, user_id: Uuid) -> StoreResult<Vec<DeviceInfo>>;
+    /// Returns false when the device is not the user's.
+    async fn revoke_device(&self, user_id: Uuid, device_id: Uuid) -> StoreResult<bool>;
+
+    async fn workspaces_of(&self, user_id: Uuid) -> StoreResult<Vec<WorkspaceInfo>>;
+    /// The user's role in the workspace, `None` when not a member.
+    async fn role_in(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>>;
+    /// One page of the items changed after `since`.
+    async fn changes(
+        &self,
+        workspace_id: Uuid,
+        since: Revision,
+        page: Option<PageCursor>,
+        limit: u32,
+    ) -> StoreResult<Changes>;
+    /// Forgets the answers of commits older than `max_age_secs`; a device
+    /// re-sends a commit within minutes, never days.
+    async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64>;
+    /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
+    async fn commit(
+        &self,
+        context: &CommitContext,
+        args: &CommitArgs,
+    ) -> StoreResult<CommitOutcome>;
+}

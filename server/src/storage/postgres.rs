@@ -1,0 +1,995 @@
+//! [`MetadataStore`] on PostgreSQL.
+//!
+//! A commit runs in one transaction that first locks its workspace row: commits
+//! to one workspace are serialised (which makes the revision counter and the
+//! name checks exact), commits to different workspaces run in parallel. The
+//! work per commit is a fixed number of statements whatever the batch size:
+//! the snapshot is loaded with set-based queries and the plan is written with
+//! `UNNEST` arrays.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use nimbus_protocol::rpc::{
+    Changes, ChunkRef, CommitArgs, CommitReply, Content, DeviceArgs, DeviceInfo, EncryptionMode,
+    ItemOutcome, ItemResult, ItemState, PageCursor, Revision, Role, VersionStatus, WorkspaceInfo,
+};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::types::Json;
+use sqlx::{FromRow, PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{
+    Caller, CommitContext, CommitOutcome, MetadataStore, NewDevice, NewUser, StoreError,
+    StoreResult, User,
+};
+use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// Name of the default workspace a new user gets.
+const DEFAULT_WORKSPACE_NAME: &str = "Nimbus";
+
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Opens a pool. Connections are made on demand, so a database that is
+    /// down at start or restarts later is picked up again without a restart.
+    pub fn connect_lazy(database_url: &str, max_connections: u32) -> StoreResult<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_lazy(database_url)
+            .map_err(StoreError::Database)?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+fn unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
+fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+/// `timestamptz` as milliseconds since the epoch, in SQL.
+macro_rules! millis {
+    ($column:literal) => {
+        concat!("(extract(epoch from ", $column, ") * 1000)::bigint")
+    };
+}
+
+macro_rules! user_columns {
+    () => {
+        concat!(
+            "id, username, account, account_admin, email, password_hash, quota_limit, quota_used, \
+             is_admin, disabled, failed_logins, ",
+            millis!("last_failed_login_at"),
+            " AS last_failed_login_at, ",
+            millis!("created_at"),
+            " AS created_at"
+        )
+    };
+}
+
+/// The latest state of an item with its workspace, from `items i` joined to
+/// `item_versions v` at the latest version.
+macro_rules! item_columns {
+    () => {
+        concat!(
+            "i.id, i.workspace_id, i.parent_id, i.name, i.is_folder, i.deleted, \
+             i.latest_version, v.status, i.revision, v.device_id, v.modified_at, ",
+            millis!("v.committed_at"),
+            " AS committed_at, v.size, v.content_hash, v.chunker"
+        )
+    };
+}
+
+macro_rules! latest_version_join {
+    () => {
+        " JOIN item_versions v ON v.item_id = i.id AND v.version = i.latest_version "
+    };
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: Uuid,
+    username: String,
+    account: String,
+    account_admin: bool,
+    email: Option<String>,
+    password_hash: String,
+    quota_limit: i64,
+    quota_used: i64,
+    is_admin: bool,
+    disabled: bool,
+    failed_logins: i32,
+    last_failed_login_at: Option<i64>,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        User {
+            id: row.id,
+            username: row.username,
+            account: row.account,
+            account_admin: row.account_admin,
+            email: row.email,
+            password_hash: row.password_hash,
+            quota_limit: to_u64(row.quota_limit),
+            quota_used: to_u64(row.quota_used),
+            is_admin: row.is_admin,
+            disabled: row.disabled,
+            failed_logins: u32::try_from(row.failed_logins).unwrap_or(0),
+            last_failed_login_at: row.last_failed_login_at,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct DeviceRow {
+    id: Uuid,
+    name: String,
+    os: Option<String>,
+    app_version: Option<String>,
+    created_at: i64,
+    last_seen_at: i64,
+    revoked: bool,
+}
+
+impl From<DeviceRow> for DeviceInfo {
+    fn from(row: DeviceRow) -> Self {
+        DeviceInfo {
+            device_id: row.id,
+            name: row.name,
+            os: row.os,
+            app_version: row.app_version,
+            created_at: row.created_at,
+            last_seen_at: row.last_seen_at,
+            revoked: row.revoked,
+        }
+    }
+}
+
+const DEVICE_COLUMNS: &str = concat!(
+    "id, name, os, app_version, ",
+    millis!("created_at"),
+    " AS created_at, ",
+    millis!("last_seen_at"),
+    " AS last_seen_at, revoked_at IS NOT NULL AS revoked"
+);
+
+#[derive(FromRow)]
+struct ItemRow {
+    id: Uuid,
+    workspace_id: Uuid,
+    parent_id: Option<Uuid>,
+    name: String,
+    is_folder: bool,
+    deleted: bool,
+    latest_version: i64,
+    status: String,
+    revision: i64,
+    device_id: Uuid,
+    modified_at: i64,
+    committed_at: i64,
+    size: i64,
+    content_hash: Option<String>,
+    chunker: Option<String>,
+}
+
+impl ItemRow {
+    fn into_snapshot_item(self) -> StoreResult<SnapshotItem> {
+        let status = VersionStatus::parse(&self.status).ok_or_else(|| {
+            StoreError::Corrupt(format!("unknown version status {}", self.status))
+        })?;
+        Ok(SnapshotItem {
+            workspace_id: self.workspace_id,
+            state: ItemState {
+                id: self.id,
+                parent_id: self.parent_id,
+                name: self.name,
+                is_folder: self.is_folder,
+                deleted: self.deleted,
+                version: to_u64(self.latest_version),
+                status,
+                revision: to_u64(self.revision),
+                device_id: self.device_id,
+                modified_at: self.modified_at,
+                committed_at: self.committed_at,
+                content: Content {
+                    size: to_u64(self.size),
+                    content_hash: self.content_hash,
+                    chunks: Vec::new(),
+                    chunker: self.chunker,
+                },
+            },
+        })
+    }
+}
+
+#[derive(FromRow)]
+struct WorkspaceRow {
+    id: Uuid,
+    mount_name: String,
+    owner_id: Uuid,
+    role: String,
+    encryption: String,
+    revision: i64,
+    container: String,
+    owner_account: String,
+    mount_parent: Option<Uuid>,
+    is_default: bool,
+}
+
+fn parse_role(role: &str) -> StoreResult<Role> {
+    match role {
+        "owner" => Ok(Role::Owner),
+        "editor" => Ok(Role::Editor),
+        "viewer" => Ok(Role::Viewer),
+        other => Err(StoreError::Corrupt(format!("unknown role {other}"))),
+    }
+}
+
+fn parse_encryption(mode: &str) -> StoreResult<EncryptionMode> {
+    match mode {
+        "none" => Ok(EncryptionMode::None),
+        "server" => Ok(EncryptionMode::Server),
+        "client" => Ok(EncryptionMode::Client),
+        other => Err(StoreError::Corrupt(format!(
+            "unknown encryption mode {other}"
+        ))),
+    }
+}
+
+/// The Swift account name of a tenant.
+pub fn storage_account(account: &str) -> String {
+    format!("AUTH_{account}")
+}
+
+/// Loads the ordered chunk lists of the given (item, version) pairs.
+async fn load_chunks(
+    connection: &mut PgConnection,
+    versions: &[(Uuid, u64)],
+) -> StoreResult<HashMap<Uuid, Vec<ChunkRef>>> {
+    let mut chunks: HashMap<Uuid, Vec<ChunkRef>> = HashMap::new();
+    if versions.is_empty() {
+        return Ok(chunks);
+    }
+    let ids: Vec<Uuid> = versions.iter().map(|(id, _)| *id).collect();
+    let numbers: Vec<i64> = versions.iter().map(|(_, v)| to_i64(*v)).collect();
+    let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
+        "SELECT c.item_id, c.chunk_id, c.size FROM version_chunks c \
+         JOIN UNNEST($1::uuid[], $2::bigint[]) AS wanted(item_id, version) \
+           ON c.item_id = wanted.item_id AND c.version = wanted.version \
+         ORDER BY c.item_id, c.position",
+    )
+    .bind(&ids)
+    .bind(&numbers)
+    .fetch_all(&mut *connection)
+    .await?;
+    for (item_id, id, size) in rows {
+        chunks.entry(item_id).or_default().push(ChunkRef {
+            id,
+            size: u32::try_from(size).unwrap_or(0),
+        });
+    }
+    Ok(chunks)
+}
+
+/// Loads what [`plan_commit`] needs (see [`Snapshot`]).
+async fn load_snapshot(
+    tx: &mut Transaction<'_, Postgres>,
+    workspace_id: Uuid,
+    args: &CommitArgs,
+) -> StoreResult<Snapshot> {
+    let mut seeds: Vec<Uuid> = args.items.iter().map(|i| i.id).collect();
+    seeds.extend(args.items.iter().filter_map(|i| i.parent_id));
+    seeds.sort_unstable();
+    seeds.dedup();
+    let mut rows: Vec<ItemRow> = sqlx::query_as(concat!(
+        "WITH RECURSIVE tree AS ( \
+           SELECT id, parent_id FROM items WHERE id = ANY($1) \
+           UNION \
+           SELECT p.id, p.parent_id FROM items p JOIN tree t ON p.id = t.parent_id) \
+         SELECT ",
+        item_columns!(),
+        " FROM tree JOIN items i ON i.id = tree.id",
+        latest_version_join!()
+    ))
+    .bind(&seeds)
+    .fetch_all(&mut **tx)
+    .await?;
+
+    let (parents, names): (Vec<Uuid>, Vec<&str>) = args
+        .items
+        .iter()
+        .filter(|i| !i.deleted)
+        .map(|i| (i.parent_id.unwrap_or(Uuid::nil()), i.name.as_str()))
+        .unzip();
+    rows.extend(
+        sqlx::query_as::<_, ItemRow>(concat!(
+            "SELECT ",
+            item_columns!(),
+            " FROM items i",
+            latest_version_join!(),
+            "WHERE i.workspace_id = $1 AND NOT i.deleted \
+               AND (coalesce(i.parent_id, '00000000-0000-0000-0000-000000000000'), i.name) IN \
+                   (SELECT * FROM UNNEST($2::uuid[], $3::text[]))"
+        ))
+        .bind(workspace_id)
+        .bind(&parents)
+        .bind(&names)
+        .fetch_all(&mut **tx)
+        .await?,
+    );
+
+    let deleted_folders: Vec<Uuid> = args
+        .items
+        .iter()
+        .filter(|i| i.deleted && i.is_folder)
+        .map(|i| i.id)
+        .collect();
+    if !deleted_folders.is_empty() {
+        rows.extend(
+            sqlx::query_as::<_, ItemRow>(concat!(
+                "SELECT ",
+                item_columns!(),
+                " FROM items i",
+                latest_version_join!(),
+                "WHERE i.parent_id = ANY($1) AND NOT i.deleted"
+            ))
+            .bind(&deleted_folders)
+            .fetch_all(&mut **tx)
+            .await?,
+        );
+    }
+
+    let mut items = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let item = row.into_snapshot_item()?;
+        items.insert(item.state.id, item);
+    }
+    Ok(Snapshot {
+        workspace_id,
+        items,
+    })
+}
+
+/// Writes the plan's versions as workspace revision `revision`.
+async fn write_plan(
+    tx: &mut Transaction<'_, Postgres>,
+    workspace_id: Uuid,
+    device_id: Uuid,
+    revision: i64,
+    plan: &Plan,
+) -> StoreResult<()> {
+    let writes = &plan.writes;
+    let ids: Vec<Uuid> = writes.iter().map(|w| w.item_id).collect();
+    let parents: Vec<Option<Uuid>> = writes.iter().map(|w| w.parent_id).collect();
+    let names: Vec<&str> = writes.iter().map(|w| w.name.as_str()).collect();
+    let folders: Vec<bool> = writes.iter().map(|w| w.is_folder).collect();
+    let versions: Vec<i64> = writes.iter().map(|w| to_i64(w.version)).collect();
+    let deleted: Vec<bool> = writes.iter().map(|w| w.deleted).collect();
+
+    let upserted = sqlx::query(
+        "INSERT INTO items (id, workspace_id, parent_id, name, is_folder, latest_version, deleted, revision) \
+         SELECT u.id, $1, u.parent_id, u.name, u.is_folder, u.version, u.deleted, $2 \
+         FROM UNNEST($3::uuid[], $4::uuid[], $5::text[], $6::bool[], $7::bigint[], $8::bool[]) \
+              WITH ORDINALITY AS u(id, parent_id, name, is_folder, version, deleted, position) \
+         ORDER BY u.position \
+         ON CONFLICT (id) DO UPDATE SET parent_id = EXCLUDED.parent_id, name = EXCLUDED.name, \
+             latest_version = EXCLUDED.latest_version, deleted = EXCLUDED.deleted, \
+             revision = EXCLUDED.revision \
+         WHERE items.workspace_id = EXCLUDED.workspace_id",
+    )
+    .bind(workspace_id)
+    .bind(revision)
+    .bind(&ids)
+    .bind(&parents)
+    .bind(&names)
+    .bind(&folders)
+    .bind(&versions)
+    .bind(&deleted)
+    .execute(&mut **tx)
+    .await?
+    .rows_affected();
+    if upserted != writes.len() as u64 {
+        // Only possible when another workspace created the same id concurrently.
+        return Err(StoreError::Corrupt(
+            "an item id of this commit was taken by another workspace; retry with new ids".into(),
+        ));
+    }
+
+    let statuses: Vec<&str> = writes.iter().map(|w| w.status.as_str()).collect();
+    let sizes: Vec<i64> = writes.iter().map(|w| to_i64(w.content.size)).collect();
+    let hashes: Vec<Option<&str>> = writes
+        .iter()
+        .map(|w| w.content.content_hash.as_deref())
+        .collect();
+    let chunkers: Vec<Option<&str>> = writes
+        .iter()
+        .map(|w| w.content.chunker.as_deref())
+        .collect();
+    let modified: Vec<i64> = writes.iter().map(|w| w.modified_at).collect();
+    sqlx::query(
+        "INSERT INTO item_versions (item_id, version, device_id, status, parent_id, name, deleted, \
+                                    size, content_hash, chunker, modified_at, revision) \
+         SELECT u.item_id, u.version, $1, u.status, u.parent_id, u.name, u.deleted, u.size, \
+                u.content_hash, u.chunker, u.modified_at, $2 \
+         FROM UNNEST($3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::bool[], \
+                     $9::bigint[], $10::text[], $11::text[], $12::bigint[]) \
+              AS u(item_id, version, status, parent_id, name, deleted, size, content_hash, chunker, modified_at)",
+    )
+    .bind(device_id)
+    .bind(revision)
+    .bind(&ids)
+    .bind(&versions)
+    .bind(&statuses)
+    .bind(&parents)
+    .bind(&names)
+    .bind(&deleted)
+    .bind(&sizes)
+    .bind(&hashes)
+    .bind(&chunkers)
+    .bind(&modified)
+    .execute(&mut **tx)
+    .await?;
+
+    let mut chunk_items = Vec::new();
+    let mut chunk_versions = Vec::new();
+    let mut positions = Vec::new();
+    let mut chunk_ids = Vec::new();
+    let mut chunk_sizes = Vec::new();
+    for write in writes {
+        for (position, chunk) in write.content.chunks.iter().enumerate() {
+            chunk_items.push(write.item_id);
+            chunk_versions.push(to_i64(write.version));
+            positions.push(i32::try_from(position).unwrap_or(i32::MAX));
+            chunk_ids.push(chunk.id.as_str());
+            chunk_sizes.push(i32::try_from(chunk.size).unwrap_or(i32::MAX));
+        }
+    }
+    if !chunk_items.is_empty() {
+        sqlx::query(
+            "INSERT INTO version_chunks (item_id, version, position, chunk_id, size) \
+             SELECT * FROM UNNEST($1::uuid[], $2::bigint[], $3::int[], $4::text[], $5::int[])",
+        )
+        .bind(&chunk_items)
+        .bind(&chunk_versions)
+        .bind(&positions)
+        .bind(&chunk_ids)
+        .bind(&chunk_sizes)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl MetadataStore for PgStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR.run(&self.pool).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(inner) => StoreError::from(inner),
+            other => StoreError::Corrupt(format!("migrations: {other}")),
+        })
+    }
+
+    async fn create_user(&self, new_user: NewUser) -> StoreResult<User> {
+        let mut tx = self.pool.begin().await?;
+        let user_id = Uuid::new_v4();
+        let account = new_user
+            .account
+            .unwrap_or_else(|| new_user.username.clone());
+        let inserted = sqlx::query_as::<_, UserRow>(concat!(
+            "INSERT INTO users (id, username, account, account_admin, email, password_hash, quota_limit, is_admin) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
+            user_columns!()
+        ))
+        .bind(user_id)
+        .bind(&new_user.username)
+        .bind(&account)
+        .bind(new_user.account_admin)
+        .bind(&new_user.email)
+        .bind(&new_user.password_hash)
+        .bind(to_i64(new_user.quota_limit))
+        .bind(new_user.is_admin)
+        .fetch_one(&mut *tx)
+        .await;
+        let user = match inserted {
+            Ok(row) => User::from(row),
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(format!(
+                    "a user named {:?} already exists",
+                    new_user.username
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let workspace_id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO workspaces (id, owner_id, name, encryption, container, is_default) \
+             VALUES ($1, $2, $3, 'none', $4, true)",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(DEFAULT_WORKSPACE_NAME)
+        .bind(workspace_id.to_string())
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO workspace_members (workspace_id, user_id, role, mount_name) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .bind(DEFAULT_WORKSPACE_NAME)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(user)
+    }
+
+    async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>> {
+        let row: Option<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users WHERE username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(User::from))
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        let rows: Vec<UserRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            user_columns!(),
+            " FROM users ORDER BY username"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(User::from).collect())
+    }
+
+    async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool> {
+        let result = sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
+            .bind(username)
+            .bind(disabled)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let user_id: Option<Uuid> = sqlx::query_scalar(
+            "UPDATE users SET password_hash = $2, failed_logins = 0, last_failed_login_at = NULL \
+             WHERE username = $1 RETURNING id",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(user_id) = user_id else {
+            return Ok(false);
+        };
+        sqlx::query(
+            "UPDATE devices SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn record_login_failure(&self, user_id: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = now() \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, user_id: Uuid) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE users SET failed_logins = 0, last_failed_login_at = NULL \
+             WHERE id = $1 AND failed_logins > 0",
+        )
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn create_device(&self, device: NewDevice<'_>) -> StoreResult<Uuid> {
+        let device_id = Uuid::new_v4();
+        sqlx::query(
+            "INSERT INTO devices (id, user_id, name, os, app_version, token_hash, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))",
+        )
+        .bind(device_id)
+        .bind(device.user_id)
+        .bind(&device.device.device_name)
+        .bind(&device.device.os)
+        .bind(&device.device.app_version)
+        .bind(&device.token_hash[..])
+        .bind(device.expires_at.map(|ms| ms as f64))
+        .execute(&self.pool)
+        .await?;
+        Ok(device_id)
+    }
+
+    async fn authenticate(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Caller>> {
+        type Row = (
+            Uuid,
+            Uuid,
+            String,
+            String,
+            bool,
+            Option<String>,
+            bool,
+            i64,
+            i64,
+            bool,
+        );
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT d.id, d.user_id, u.username, u.account, u.account_admin, u.email, u.is_admin, \
+                    u.quota_limit, u.quota_used, d.last_seen_at < now() - interval '1 minute' \
+             FROM devices d JOIN users u ON u.id = d.user_id \
+             WHERE d.token_hash = $1 AND d.revoked_at IS NULL \
+               AND (d.expires_at IS NULL OR d.expires_at > now()) AND NOT u.disabled",
+        )
+        .bind(&token_hash[..])
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((
+            device_id,
+            user_id,
+            username,
+            account,
+            account_admin,
+            email,
+            is_admin,
+            limit,
+            used,
+            stale,
+        )) = row
+        else {
+            return Ok(None);
+        };
+        if stale {
+            // Recorded at most once a minute, so that reads stay reads.
+            sqlx::query("UPDATE devices SET last_seen_at = now() WHERE id = $1")
+                .bind(device_id)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(Some(Caller {
+            user_id,
+            device_id,
+            username,
+            account,
+            account_admin,
+            email,
+            is_admin,
+            quota_limit: to_u64(limit),
+            quota_used: to_u64(used),
+        }))
+    }
+
+    async fn update_device(&self, device_id: Uuid, device: &DeviceArgs) -> StoreResult<DeviceInfo> {
+        let row: DeviceRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "UPDATE devices SET name = $2, os = $3, app_version = $4, last_seen_at = now() \
+             WHERE id = $1 RETURNING {DEVICE_COLUMNS}"
+        )))
+        .bind(device_id)
+        .bind(&device.device_name)
+        .bind(&device.os)
+        .bind(&device.app_version)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.into())
+    }
+
+    async fn list_devices(&self, user_id: Uuid) -> StoreResult<Vec<DeviceInfo>> {
+        let rows: Vec<DeviceRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at"
+        )))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(DeviceInfo::from).collect())
+    }
+
+    async fn revoke_device(&self, user_id: Uuid, device_id: Uuid) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) \
+             WHERE id = $1 AND user_id = $2",
+        )
+        .bind(device_id)
+        .bind(user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn workspaces_of(&self, user_id: Uuid) -> StoreResult<Vec<WorkspaceInfo>> {
+        let rows: Vec<WorkspaceRow> = sqlx::query_as(
+            "SELECT w.id, m.mount_name, w.owner_id, m.role, w.encryption, w.revision, w.container, \
+                    o.account AS owner_account, m.mount_parent, \
+                    (w.is_default AND w.owner_id = m.user_id) AS is_default \
+             FROM workspace_members m \
+             JOIN workspaces w ON w.id = m.workspace_id \
+             JOIN users o ON o.id = w.owner_id \
+             WHERE m.user_id = $1 \
+             ORDER BY is_default DESC, w.created_at, w.id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(WorkspaceInfo {
+                    workspace_id: row.id,
+                    name: row.mount_name,
+                    owner_id: row.owner_id,
+                    role: parse_role(&row.role)?,
+                    encryption: parse_encryption(&row.encryption)?,
+                    revision: to_u64(row.revision),
+                    container: row.container,
+                    storage_account: storage_account(&row.owner_account),
+                    mount_parent: row.mount_parent,
+                    is_default: row.is_default,
+                })
+            })
+            .collect()
+    }
+
+    async fn role_in(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>> {
+        let role: Option<String> = sqlx::query_scalar(
+            "SELECT role FROM workspace_members WHERE workspace_id = $1 AND user_id = $2",
+        )
+        .bind(workspace_id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        role.as_deref().map(parse_role).transpose()
+    }
+
+    async fn changes(
+        &self,
+        workspace_id: Uuid,
+        since: Revision,
+        page: Option<PageCursor>,
+        limit: u32,
+    ) -> StoreResult<Changes> {
+        let mut tx = self.pool.begin().await?;
+        // One snapshot for the items and the revision they add up to.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            .execute(&mut *tx)
+            .await?;
+        let revision: i64 = sqlx::query_scalar("SELECT revision FROM workspaces WHERE id = $1")
+            .bind(workspace_id)
+            .fetch_one(&mut *tx)
+            .await?;
+        let after = page.unwrap_or(PageCursor {
+            revision: since,
+            item_id: Uuid::nil(),
+        });
+        let mut rows: Vec<ItemRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            item_columns!(),
+            " FROM items i",
+            latest_version_join!(),
+            "WHERE i.workspace_id = $1 AND i.revision > $2 AND (i.revision, i.id) > ($3, $4) \
+             ORDER BY i.revision, i.id LIMIT $5"
+        ))
+        .bind(workspace_id)
+        .bind(to_i64(since))
+        .bind(to_i64(after.revision))
+        .bind(after.item_id)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&mut *tx)
+        .await?;
+        let more = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let mut items = rows
+            .into_iter()
+            .map(|row| row.into_snapshot_item().map(|item| item.state))
+            .collect::<StoreResult<Vec<ItemState>>>()?;
+        let versions: Vec<(Uuid, u64)> = items
+            .iter()
+            .filter(|i| !i.is_folder && !i.deleted)
+            .map(|i| (i.id, i.version))
+            .collect();
+        let mut chunks = load_chunks(&mut tx, &versions).await?;
+        for item in &mut items {
+            if let Some(list) = chunks.remove(&item.id) {
+                item.content.chunks = list;
+            }
+        }
+        tx.commit().await?;
+        let next_page = if more {
+            items.last().map(|last| PageCursor {
+                revision: last.revision,
+                item_id: last.id,
+            })
+        } else {
+            None
+        };
+        Ok(Changes {
+            items,
+            revision: to_u64(revision),
+            next_page,
+        })
+    }
+
+    async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM processed_requests WHERE created_at < now() - make_interval(secs => $1)",
+        )
+        .bind(max_age_secs as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn commit(
+        &self,
+        context: &CommitContext,
+        args: &CommitArgs,
+    ) -> StoreResult<CommitOutcome> {
+        let mut tx = self.pool.begin().await?;
+        let (revision, owner_id): (i64, Uuid) =
+            sqlx::query_as("SELECT revision, owner_id FROM workspaces WHERE id = $1 FOR UPDATE")
+                .bind(args.workspace_id)
+                .fetch_one(&mut *tx)
+                .await?;
+
+        // The workspace lock also serialises re-sends of one request.
+        let earlier: Option<(Uuid, Uuid, Vec<u8>, Json<CommitReply>)> = sqlx::query_as(
+            "SELECT device_id, workspace_id, fingerprint, response FROM processed_requests \
+             WHERE request_id = $1",
+        )
+        .bind(context.request_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((device_id, workspace_id, fingerprint, Json(reply))) = earlier {
+            if device_id != context.device_id
+                || workspace_id != args.workspace_id
+                || fingerprint != context.fingerprint
+            {
+                return Err(StoreError::RequestIdReused(context.request_id));
+            }
+            let written_revision = reply
+                .results
+                .iter()
+                .any(|r| matches!(r.outcome, ItemOutcome::Committed { .. }))
+                .then_some(reply.revision);
+            return Ok(CommitOutcome {
+                reply,
+                written_revision,
+                replayed: true,
+            });
+        }
+
+        let snapshot = load_snapshot(&mut tx, args.workspace_id, args).await?;
+        let mut plan = plan_commit(snapshot, &args.items);
+
+        if plan.quota_delta > 0 {
+            let (used, limit): (i64, i64) = sqlx::query_as(
+                "SELECT quota_used, quota_limit FROM users WHERE id = $1 FOR UPDATE",
+            )
+            .bind(owner_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            if used + plan.quota_delta > limit {
+                return Err(StoreError::QuotaExceeded {
+                    needed: to_u64(plan.quota_delta),
+                    available: to_u64(limit - used),
+                });
+            }
+        }
+
+        let conflicted: Vec<(Uuid, u64)> = plan
+            .outcomes
+            .iter()
+            .filter_map(|o| match o {
+                ItemOutcome::Conflict { current: Some(s) } if !s.is_folder && !s.deleted => {
+                    Some((s.id, s.version))
+                }
+                _ => None,
+            })
+            .collect();
+        let mut conflict_chunks = load_chunks(&mut tx, &conflicted).await?;
+        for outcome in &mut plan.outcomes {
+            if let ItemOutcome::Conflict {
+                current: Some(state),
+            } = outcome
+                && let Some(list) = conflict_chunks.remove(&state.id)
+            {
+                state.content.chunks = list;
+            }
+        }
+
+        let written_revision = if plan.writes.is_empty() {
+            None
+        } else {
+            let new_revision = revision + 1;
+            write_plan(
+                &mut tx,
+                args.workspace_id,
+                context.device_id,
+                new_revision,
+                &plan,
+            )
+            .await?;
+            sqlx::query("UPDATE workspaces SET revision = $2 WHERE id = $1")
+                .bind(args.workspace_id)
+                .bind(new_revision)
+                .execute(&mut *tx)
+                .await?;
+            if plan.quota_delta != 0 {
+                sqlx::query(
+                    "UPDATE users SET quota_used = greatest(0, quota_used + $2) WHERE id = $1",
+                )
+                .bind(owner_id)
+                .bind(plan.quota_delta)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Some(to_u64(new_revision))
+        };
+
+        let reply = CommitReply {
+            revision: written_revision.unwrap_or(to_u64(revision)),
+            results: args
+                .items
+                .iter()
+                .zip(plan.outcomes)
+                .map(|(item, outcome)| ItemResult {
+                    id: item.id,
+                    outcome,
+                })
+                .collect(),
+        };
+        sqlx::query(
+            "INSERT INTO processed_requests (request_id, device_id, workspace_id, fingerprint, response) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(context.request_id)
+        .bind(context.device_id)
+        .bind(args.workspace_id)
+        .bind(&context.fingerprint[..])
+        .bind(Json(&reply))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(CommitOutcome {
+            reply,
+            written_revision,
+            replayed: false,
+        })
+    }
+}

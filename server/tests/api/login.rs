@@ -1,0 +1,157 @@
+use nimbus_protocol::rpc::{DeviceArgs, DeviceInfo, ErrorCode, LoginReply, Operation};
+
+use crate::helpers::{PASSWORD, login_args, spawn_app};
+
+#[tokio::test]
+async fn good_login_gives_a_working_token_and_bad_ones_do_not() {
+    let app = spawn_app().await;
+    app.add_user("alice").await;
+
+    let reply = app
+        .client
+        .login(login_args("alice", PASSWORD, "laptop"))
+        .await
+        .unwrap();
+    let account = app.client.get_account(&reply.token).await.unwrap();
+    assert_eq!(account.username, "alice");
+    assert_eq!(account.device_id, reply.device_id);
+    assert_eq!(account.storage_account, "AUTH_alice");
+    assert_eq!(account.storage_url, "http://127.0.0.1:8080/v1/AUTH_alice");
+    assert_eq!((account.quota_used, account.quota_limit), (0, 1 << 30));
+
+    for (user, password) in [
+        ("alice", "wrong password"),
+        ("nobody", PASSWORD),
+        ("alice", ""),
+    ] {
+        let error = app
+            .client
+            .login(login_args(user, password, "laptop"))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.rpc_code(),
+            Some(ErrorCode::InvalidCredentials),
+            "{user}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failures_slow_down_further_attempts() {
+    let app = spawn_app().await;
+    app.add_user("alice").await;
+    for _ in 0..5 {
+        let error = app
+            .client
+            .login(login_args("alice", "guess", "x"))
+            .await
+            .unwrap_err();
+        assert_eq!(error.rpc_code(), Some(ErrorCode::InvalidCredentials));
+    }
+    // Even the right password has to wait now.
+    let error = app
+        .client
+        .login(login_args("alice", PASSWORD, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::TooManyAttempts));
+    match error {
+        nimbus_protocol::ClientError::Rpc(e) => assert!(e.retry_after_secs.unwrap() >= 1),
+        other => panic!("{other}"),
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.client
+        .login(login_args("alice", PASSWORD, "x"))
+        .await
+        .unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn requests_without_a_valid_token_are_refused() {
+    let app = spawn_app().await;
+    let (token, _) = app.user_with_device("alice").await;
+    let forged = nimbus_protocol::rpc::DeviceToken(format!("{}0", &token.0[..token.0.len() - 1]));
+    for token in [None, Some(&forged)] {
+        let error = app
+            .client
+            .call::<serde_json::Value>(token, Operation::GetWorkspaces)
+            .await
+            .unwrap_err();
+        assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_and_revocation_end_a_token_and_disabling_ends_them_all() {
+    let app = spawn_app().await;
+    let (laptop, _) = app.user_with_device("alice").await;
+    let phone = app.login("alice", "phone").await;
+
+    // A second device registered from the first.
+    let tablet: LoginReply = app
+        .client
+        .call(
+            Some(&laptop),
+            Operation::RegisterDevice(DeviceArgs {
+                device_name: "tablet".into(),
+                os: None,
+                app_version: None,
+            }),
+        )
+        .await
+        .unwrap();
+
+    app.client.logout(&phone).await.unwrap();
+    let error = app.client.get_account(&phone).await.unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
+
+    let _: () = app
+        .client
+        .call(
+            Some(&laptop),
+            Operation::RevokeDevice {
+                device_id: tablet.device_id,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(app.client.get_account(&tablet.token).await.is_err());
+
+    let devices: Vec<DeviceInfo> = app
+        .client
+        .call(Some(&laptop), Operation::ListDevices)
+        .await
+        .unwrap();
+    assert_eq!(devices.len(), 3);
+    assert_eq!(devices.iter().filter(|d| d.revoked).count(), 2);
+
+    assert!(app.store.set_user_disabled("alice", true).await.unwrap());
+    let error = app.client.get_account(&laptop).await.unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
+    let error = app
+        .client
+        .login(login_args("alice", PASSWORD, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::AccountDisabled));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expiring_tokens_expire() {
+    let app = spawn_app().await;
+    app.add_user("alice").await;
+    let mut args = login_args("alice", PASSWORD, "swift");
+    args.token_ttl_secs = Some(1);
+    let reply = app.client.login(args).await.unwrap();
+    assert!(reply.expires_at.is_some());
+    app.client.get_account(&reply.token).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let error = app.client.get_account(&reply.token).await.unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
+    app.stop().await;
+}
