@@ -12,12 +12,14 @@
 //!   one configurable prefix so that deployments and test runs can share a broker;
 //! * [`names`]: the rules for item names and chunk ids, enforced on both sides
 //!   of every interface;
+//! * [`oauth1`]: OAuth 1.0a signature verification for the REST API;
 //! * [`client`]: the AMQP RPC client used by the proxy, the desktop client and
 //!   the tests, and a listener for push notifications.
 
 pub mod client;
 pub mod names;
 pub mod notify;
+pub mod oauth1;
 pub mod rpc;
 pub mod topology;
 

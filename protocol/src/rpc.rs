@@ -17,6 +17,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::oauth1::OAuthRequest;
+
 /// A workspace revision. Every commit that changes a workspace bumps it by one;
 /// `getChanges` takes it as its cursor.
 pub type Revision = u64;
@@ -81,6 +83,25 @@ pub enum Operation {
     GetChanges(GetChangesArgs),
     /// Reply: [`CommitReply`].
     Commit(CommitArgs),
+    /// OAuth step 1, signed by the consumer. Reply: [`OAuthTokenReply`].
+    OauthRequestToken { request: OAuthRequest },
+    /// What the authorize page shows about a request token. Reply: [`OAuthRequestInfo`].
+    OauthRequestInfo { request_token: String },
+    /// OAuth step 2: the user logs in on the authorize page and allows access.
+    /// Reply: [`OAuthAuthorizeReply`].
+    OauthAuthorize {
+        request_token: String,
+        username: String,
+        password: Password,
+    },
+    /// OAuth step 3, signed with the request token. Reply: [`OAuthTokenReply`].
+    OauthAccessToken { request: OAuthRequest },
+    /// Verifies a request signed with an access token. Reply: [`OAuthIdentity`].
+    OauthAuthenticate { request: OAuthRequest },
+    /// The caller's user's OAuth access tokens. Reply: `Vec<OAuthTokenInfo>`.
+    ListOauthTokens,
+    /// Revokes one of the caller's user's OAuth access tokens. Reply: `null`.
+    RevokeOauthToken { access_token: String },
 }
 
 impl Operation {
@@ -97,8 +118,53 @@ impl Operation {
             Operation::GetWorkspaces => "getWorkspaces",
             Operation::GetChanges(_) => "getChanges",
             Operation::Commit(_) => "commit",
+            Operation::OauthRequestToken { .. } => "oauthRequestToken",
+            Operation::OauthRequestInfo { .. } => "oauthRequestInfo",
+            Operation::OauthAuthorize { .. } => "oauthAuthorize",
+            Operation::OauthAccessToken { .. } => "oauthAccessToken",
+            Operation::OauthAuthenticate { .. } => "oauthAuthenticate",
+            Operation::ListOauthTokens => "listOauthTokens",
+            Operation::RevokeOauthToken { .. } => "revokeOauthToken",
         }
     }
+}
+
+/// A request or access token with its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthTokenReply {
+    pub token: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthRequestInfo {
+    pub consumer_name: String,
+}
+
+/// Where the authorize page sends the user: `callback` is a URL, or `oob`
+/// when the application shows the verifier to the user.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthAuthorizeReply {
+    pub request_token: String,
+    pub verifier: String,
+    pub callback: String,
+}
+
+/// Who signed a request with an access token, and the token of the device
+/// bound to that access token, for the RPC calls made on the user's behalf.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OAuthIdentity {
+    pub user_id: Uuid,
+    pub consumer_key: String,
+    pub device_token: DeviceToken,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthTokenInfo {
+    pub token: String,
+    pub consumer_name: String,
+    pub device_id: Uuid,
+    pub created_at: TimestampMillis,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -3,8 +3,8 @@
 
 use anyhow::{Context, bail};
 
-use crate::auth::hash_password;
-use crate::storage::{MetadataStore, NewUser, User};
+use crate::auth::{hash_password, random_secret};
+use crate::storage::{MetadataStore, NewUser, OAuthConsumer, User};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -85,6 +85,32 @@ pub async fn reset_password(
         bail!("there is no user named {username:?}");
     }
     Ok(())
+}
+
+/// Registers an OAuth application with a fresh key and secret.
+pub async fn add_oauth_consumer(
+    store: &dyn MetadataStore,
+    name: &str,
+    callback_url: Option<String>,
+) -> anyhow::Result<OAuthConsumer> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        bail!("an application name has 1 to 100 printable characters");
+    }
+    if callback_url
+        .as_ref()
+        .is_some_and(|url| !(url.starts_with("https://") || url.starts_with("http://")))
+    {
+        bail!("the callback must be an http(s) URL");
+    }
+    let consumer = OAuthConsumer {
+        key: random_secret("ock_")[..36].to_owned(),
+        secret: random_secret(""),
+        name: name.to_owned(),
+        callback_url,
+    };
+    store.add_oauth_consumer(&consumer).await?;
+    Ok(consumer)
 }
 
 #[cfg(test)]

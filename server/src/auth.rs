@@ -51,11 +51,25 @@ pub fn decoy_password_hash() -> &'static str {
 
 /// A fresh device token and the hash to store.
 pub fn new_token() -> (DeviceToken, [u8; 32]) {
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let token = DeviceToken(format!("{TOKEN_PREFIX}{}", hex::encode(secret)));
+    let token = DeviceToken(random_secret(TOKEN_PREFIX));
     let hash = token_hash(&token);
     (token, hash)
+}
+
+/// A random secret of 256 bits as hex, with a recognisable prefix.
+pub fn random_secret(prefix: &str) -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    format!("{prefix}{}", hex::encode(secret))
+}
+
+/// The bearer token of the device bound to an OAuth access token: derived
+/// from the access token's secret, so it need not be stored.
+pub fn oauth_device_token(access_secret: &str) -> DeviceToken {
+    let mut hasher = Sha256::new();
+    hasher.update(b"nimbus oauth device token\0");
+    hasher.update(access_secret.as_bytes());
+    DeviceToken(format!("{TOKEN_PREFIX}{}", hex::encode(hasher.finalize())))
 }
 
 pub fn token_hash(token: &DeviceToken) -> [u8; 32] {

@@ -31,6 +31,9 @@ pub struct Settings {
     pub storage_url: String,
     /// Quota of a new user, in bytes.
     pub default_quota_bytes: u64,
+    /// Accept OAuth PLAINTEXT signatures on plain-http URLs (local trials
+    /// only: the signature is the secret itself).
+    pub oauth_plaintext_over_http: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +55,7 @@ impl Default for Settings {
             idle_queue_expiry_secs: None,
             storage_url: "http://127.0.0.1:8080".into(),
             default_quota_bytes: 10 << 30,
+            oauth_plaintext_over_http: false,
         }
     }
 }

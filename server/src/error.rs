@@ -21,6 +21,9 @@ pub enum OperationError {
     AccountDisabled,
     #[error("{0}")]
     Forbidden(&'static str),
+    /// An OAuth request that does not verify; the text says why.
+    #[error("OAuth: {0}")]
+    OAuth(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -36,7 +39,9 @@ impl OperationError {
     pub fn to_rpc(&self) -> RpcError {
         let code = match self {
             OperationError::BadRequest(_) => ErrorCode::BadRequest,
-            OperationError::Unauthenticated => ErrorCode::Unauthenticated,
+            OperationError::Unauthenticated | OperationError::OAuth(_) => {
+                ErrorCode::Unauthenticated
+            }
             OperationError::InvalidCredentials => ErrorCode::InvalidCredentials,
             OperationError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
             OperationError::AccountDisabled => ErrorCode::AccountDisabled,

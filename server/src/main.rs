@@ -29,6 +29,26 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the applications (OAuth consumers) that may use the REST API.
+    #[command(subcommand)]
+    Oauth(OauthCommand),
+}
+
+#[derive(Subcommand)]
+enum OauthCommand {
+    /// Register an application; prints its consumer key and secret once.
+    AddConsumer {
+        /// The name users see when asked to allow access.
+        name: String,
+        /// URL prefix the application may send users back to after they
+        /// allow access (without it, only the out-of-band "oob" flow works).
+        #[arg(long)]
+        callback: Option<String>,
+    },
+    /// List registered applications.
+    ListConsumers,
+    /// Remove an application and end every access it was given.
+    RemoveConsumer { consumer_key: String },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +105,7 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(command) => run_user_command(&settings, command).await,
+        Command::Oauth(command) => run_oauth_command(&settings, command).await,
     }
 }
 
@@ -159,6 +180,35 @@ async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::
             if generated {
                 println!("password: {password}");
             }
+        }
+    }
+    Ok(())
+}
+
+async fn run_oauth_command(settings: &Settings, command: OauthCommand) -> anyhow::Result<()> {
+    let store = connect_store(settings).await?;
+    match command {
+        OauthCommand::AddConsumer { name, callback } => {
+            let consumer = admin::add_oauth_consumer(store.as_ref(), &name, callback).await?;
+            println!("registered {}", consumer.name);
+            println!("consumer key:    {}", consumer.key);
+            println!("consumer secret: {}", consumer.secret);
+        }
+        OauthCommand::ListConsumers => {
+            for consumer in store.list_oauth_consumers().await? {
+                println!(
+                    "{}  {}  {}",
+                    consumer.key,
+                    consumer.name,
+                    consumer.callback_url.as_deref().unwrap_or("(oob only)")
+                );
+            }
+        }
+        OauthCommand::RemoveConsumer { consumer_key } => {
+            if !store.remove_oauth_consumer(&consumer_key).await? {
+                anyhow::bail!("there is no application with consumer key {consumer_key:?}");
+            }
+            println!("removed {consumer_key}");
         }
     }
     Ok(())

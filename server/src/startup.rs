@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, BrokerSettings};
 use crate::config::Settings;
-use crate::rpc::ServerState;
+use crate::rpc::{OAUTH_TIMESTAMP_WINDOW_SECS, ServerState};
 use crate::storage::postgres::PgStore;
 use crate::storage::{MetadataStore, StoreError};
 
@@ -31,6 +31,7 @@ impl Application {
                 store,
                 storage_url: settings.storage_url.clone(),
                 requests_handled: AtomicU64::new(0),
+                oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
             }),
             broker: BrokerSettings::from(&settings),
         })
@@ -57,7 +58,7 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
-        tokio::spawn(purge_old_answers(self.state.store.clone(), token.clone()));
+        tokio::spawn(purge_old_records(self.state.store.clone(), token.clone()));
         broker::run(self.broker, self.state, token).await
     }
 }
@@ -65,9 +66,9 @@ impl Application {
 /// Answers to commits are kept this long for re-sent commits: a week.
 const KEEP_ANSWERS_SECS: u64 = 7 * 24 * 3600;
 
-/// Forgets old commit answers once an hour. Every server does it; the
+/// Forgets old commit answers and OAuth nonces once an hour. Every server does it; the
 /// deletes are idempotent.
-async fn purge_old_answers(store: Arc<dyn MetadataStore>, stop: CancellationToken) {
+async fn purge_old_records(store: Arc<dyn MetadataStore>, stop: CancellationToken) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         tokio::select! {
@@ -78,6 +79,10 @@ async fn purge_old_answers(store: Arc<dyn MetadataStore>, stop: CancellationToke
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "forgot old commit answers"),
             Err(error) => tracing::warn!(%error, "could not purge old commit answers"),
+        }
+        // Past the timestamp window a replayed nonce is refused as stale anyway.
+        if let Err(error) = store.purge_nonces(2 * OAUTH_TIMESTAMP_WINDOW_SECS).await {
+            tracing::warn!(%error, "could not purge old OAuth nonces");
         }
     }
 }

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use nimbus_protocol::rpc::{LoginArgs, LoginReply};
+use nimbus_protocol::rpc::{LoginArgs, LoginReply, Password};
 
 use super::register_device::{issue_device, validate_device};
 use super::{Reply, ServerState, now_millis};
 use crate::auth::{decoy_password_hash, login_delay, verify_password};
 use crate::error::OperationError;
+use crate::storage::User;
 
 const MAX_USERNAME_LEN: usize = 64;
 const MAX_PASSWORD_LEN: usize = 1024;
@@ -21,9 +22,6 @@ const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 
 pub async fn run(state: &ServerState, args: LoginArgs) -> Result<Reply, OperationError> {
     validate_device(&args.device)?;
-    if args.username.len() > MAX_USERNAME_LEN || args.password.0.len() > MAX_PASSWORD_LEN {
-        return Err(OperationError::InvalidCredentials);
-    }
     let ttl = match args.token_ttl_secs {
         Some(0) => {
             return Err(OperationError::BadRequest(
@@ -33,24 +31,42 @@ pub async fn run(state: &ServerState, args: LoginArgs) -> Result<Reply, Operatio
         Some(secs) => Some(secs.min(MAX_TOKEN_TTL_SECS)),
         None => None,
     };
+    let user = check_password(state, &args.username, args.password).await?;
+    let expires_at = ttl.map(|secs| now_millis() + i64::try_from(secs * 1000).unwrap_or(i64::MAX));
+    let (device_id, token) = issue_device(state, user.id, &args.device, expires_at).await?;
+    tracing::info!(username = %user.username, %device_id, "login");
+    Reply::json(LoginReply {
+        user_id: user.id,
+        device_id,
+        token,
+        expires_at,
+    })
+}
 
-    let user = state.store.user_by_name(&args.username).await?;
+/// The user whose password this is, with the per-user slow-down applied;
+/// shared by `login` and the OAuth authorize page.
+pub(super) async fn check_password(
+    state: &ServerState,
+    username: &str,
+    password: Password,
+) -> Result<User, OperationError> {
+    if username.len() > MAX_USERNAME_LEN || password.0.len() > MAX_PASSWORD_LEN {
+        return Err(OperationError::InvalidCredentials);
+    }
+    let user = state.store.user_by_name(username).await?;
     let stored_hash = user.as_ref().map_or_else(
         || decoy_password_hash().to_owned(),
         |u| u.password_hash.clone(),
     );
-    if let Some(user) = &user
-        && let Some(last_failure) = user.last_failed_login_at
-    {
-        let wait = login_delay(user.failed_logins);
+    if let Some(last_failure) = user.as_ref().and_then(|u| u.last_failed_login_at) {
+        let wait = login_delay(user.as_ref().map_or(0, |u| u.failed_logins));
         let elapsed =
             Duration::from_millis(u64::try_from(now_millis() - last_failure).unwrap_or(0));
         if elapsed < wait {
             return Err(OperationError::TooManyAttempts(wait - elapsed));
         }
     }
-
-    let password = args.password.0;
+    let password = password.0;
     let matches = tokio::task::spawn_blocking(move || verify_password(&password, &stored_hash))
         .await
         .unwrap_or(false);
@@ -68,13 +84,5 @@ pub async fn run(state: &ServerState, args: LoginArgs) -> Result<Reply, Operatio
     if user.failed_logins > 0 {
         state.store.clear_login_failures(user.id).await?;
     }
-    let expires_at = ttl.map(|secs| now_millis() + i64::try_from(secs * 1000).unwrap_or(i64::MAX));
-    let (device_id, token) = issue_device(state, user.id, &args.device, expires_at).await?;
-    tracing::info!(username = %user.username, %device_id, "login");
-    Reply::json(LoginReply {
-        user_id: user.id,
-        device_id,
-        token,
-        expires_at,
-    })
+    Ok(user)
 }

@@ -11,10 +11,18 @@ mod get_account;
 mod get_changes;
 mod get_workspaces;
 mod list_devices;
+mod list_oauth_tokens;
 mod login;
 mod logout;
+mod oauth;
+mod oauth_access_token;
+mod oauth_authenticate;
+mod oauth_authorize;
+mod oauth_request_info;
+mod oauth_request_token;
 mod register_device;
 mod revoke_device;
+mod revoke_oauth_token;
 mod update_device;
 
 use std::sync::Arc;
@@ -25,6 +33,8 @@ use nimbus_protocol::notify::Notification;
 use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
 use serde::Serialize;
 use uuid::Uuid;
+
+pub use oauth::OAUTH_TIMESTAMP_WINDOW_SECS;
 
 use crate::auth::token_hash;
 use crate::error::OperationError;
@@ -37,6 +47,8 @@ pub struct ServerState {
     pub storage_url: String,
     /// Requests this server has taken on (parsed), for logs and load tests.
     pub requests_handled: AtomicU64,
+    /// See [`crate::config::Settings::oauth_plaintext_over_http`].
+    pub oauth_plaintext_over_http: bool,
 }
 
 /// An operation's answer.
@@ -63,12 +75,36 @@ pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, Op
         token,
         operation,
     } = request;
-    if let Operation::Login(args) = operation {
-        return login::run(state, args).await;
-    }
+    // Operations that authenticate by password or OAuth signature.
+    let operation = match operation {
+        Operation::Login(args) => return login::run(state, args).await,
+        Operation::OauthRequestToken { request } => {
+            return oauth_request_token::run(state, request).await;
+        }
+        Operation::OauthRequestInfo { request_token } => {
+            return oauth_request_info::run(state, &request_token).await;
+        }
+        Operation::OauthAuthorize {
+            request_token,
+            username,
+            password,
+        } => return oauth_authorize::run(state, &request_token, &username, password).await,
+        Operation::OauthAccessToken { request } => {
+            return oauth_access_token::run(state, request).await;
+        }
+        Operation::OauthAuthenticate { request } => {
+            return oauth_authenticate::run(state, request).await;
+        }
+        other => other,
+    };
     let caller = authenticate(state, token.as_ref()).await?;
     match operation {
-        Operation::Login(_) => unreachable!("handled before authentication"),
+        Operation::Login(_)
+        | Operation::OauthRequestToken { .. }
+        | Operation::OauthRequestInfo { .. }
+        | Operation::OauthAuthorize { .. }
+        | Operation::OauthAccessToken { .. }
+        | Operation::OauthAuthenticate { .. } => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, &caller).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
         Operation::UpdateDevice(args) => update_device::run(state, &caller, args).await,
@@ -80,6 +116,10 @@ pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, Op
         Operation::GetWorkspaces => get_workspaces::run(state, &caller).await,
         Operation::GetChanges(args) => get_changes::run(state, &caller, args).await,
         Operation::Commit(args) => commit::run(state, &caller, request_id, args).await,
+        Operation::ListOauthTokens => list_oauth_tokens::run(state, &caller).await,
+        Operation::RevokeOauthToken { access_token } => {
+            revoke_oauth_token::run(state, &caller, &access_token).await
+        }
     }
 }
 

@@ -57,6 +57,7 @@ pub(super) async fn issue_device(
     let device_id = state
         .store
         .create_device(NewDevice {
+            device_id: None,
             user_id,
             device,
             token_hash,

@@ -10,8 +10,8 @@ pub mod postgres;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, PageCursor, Revision, Role,
-    TimestampMillis, WorkspaceInfo,
+    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, OAuthTokenInfo, PageCursor, Revision,
+    Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -107,10 +107,42 @@ pub struct Caller {
 /// The device row created by a login or registration.
 #[derive(Debug, Clone)]
 pub struct NewDevice<'a> {
+    /// Chosen by the store when `None`.
+    pub device_id: Option<Uuid>,
     pub user_id: Uuid,
     pub device: &'a DeviceArgs,
     pub token_hash: [u8; 32],
     pub expires_at: Option<TimestampMillis>,
+}
+
+/// A registered OAuth application.
+#[derive(Debug, Clone)]
+pub struct OAuthConsumer {
+    pub key: String,
+    pub secret: String,
+    pub name: String,
+    pub callback_url: Option<String>,
+}
+
+/// An OAuth request token, before and after the user allowed access.
+#[derive(Debug, Clone)]
+pub struct RequestToken {
+    pub token: String,
+    pub secret: String,
+    pub consumer_key: String,
+    pub callback: String,
+    pub verifier: Option<String>,
+    pub user_id: Option<Uuid>,
+}
+
+/// An OAuth access token and the device it is bound to.
+#[derive(Debug, Clone)]
+pub struct AccessToken {
+    pub token: String,
+    pub secret: String,
+    pub consumer_key: String,
+    pub user_id: Uuid,
+    pub device_id: Uuid,
 }
 
 /// Who commits, under which request id, and a fingerprint of the arguments
@@ -167,6 +199,43 @@ pub trait MetadataStore: Send + Sync + 'static {
         page: Option<PageCursor>,
         limit: u32,
     ) -> StoreResult<Changes>;
+    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer) -> StoreResult<()>;
+    async fn list_oauth_consumers(&self) -> StoreResult<Vec<OAuthConsumer>>;
+    /// Also ends every token issued to it. Returns false when there is no such consumer.
+    async fn remove_oauth_consumer(&self, key: &str) -> StoreResult<bool>;
+    async fn oauth_consumer(&self, key: &str) -> StoreResult<Option<OAuthConsumer>>;
+    /// Records a nonce; false when (consumer, token, nonce) was seen before.
+    async fn remember_nonce(
+        &self,
+        consumer_key: &str,
+        token: &str,
+        nonce: &str,
+    ) -> StoreResult<bool>;
+    async fn purge_nonces(&self, max_age_secs: u64) -> StoreResult<u64>;
+    async fn create_request_token(&self, token: &RequestToken, ttl_secs: u64) -> StoreResult<()>;
+    /// An unexpired request token.
+    async fn request_token(&self, token: &str) -> StoreResult<Option<RequestToken>>;
+    /// Marks an unexpired, not yet authorized request token as allowed by the user.
+    async fn authorize_request_token(
+        &self,
+        token: &str,
+        user_id: Uuid,
+        verifier: &str,
+    ) -> StoreResult<bool>;
+    /// Consumes the request token and creates the device and the access token,
+    /// atomically. False when the request token was already used.
+    async fn exchange_request_token(
+        &self,
+        request_token: &str,
+        access: &AccessToken,
+        device: NewDevice<'_>,
+    ) -> StoreResult<bool>;
+    /// A live access token (its device not revoked, its user enabled).
+    async fn access_token(&self, token: &str) -> StoreResult<Option<AccessToken>>;
+    async fn list_access_tokens(&self, user_id: Uuid) -> StoreResult<Vec<OAuthTokenInfo>>;
+    /// Deletes the access token and revokes its device. False when not the user's.
+    async fn revoke_access_token(&self, user_id: Uuid, token: &str) -> StoreResult<bool>;
+
     /// Forgets the answers of commits older than `max_age_secs`; a device
     /// re-sends a commit within minutes, never days.
     async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64>;

@@ -13,7 +13,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, ChunkRef, CommitArgs, CommitReply, Content, DeviceArgs, DeviceInfo, EncryptionMode,
-    ItemOutcome, ItemResult, ItemState, PageCursor, Revision, Role, VersionStatus, WorkspaceInfo,
+    ItemOutcome, ItemResult, ItemState, OAuthTokenInfo, PageCursor, Revision, Role, VersionStatus,
+    WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -21,8 +22,8 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    Caller, CommitContext, CommitOutcome, MetadataStore, NewDevice, NewUser, StoreError,
-    StoreResult, User,
+    AccessToken, Caller, CommitContext, CommitOutcome, MetadataStore, NewDevice, NewUser,
+    OAuthConsumer, RequestToken, StoreError, StoreResult, User,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 
@@ -260,6 +261,27 @@ fn parse_encryption(mode: &str) -> StoreResult<EncryptionMode> {
 /// The Swift account name of a tenant.
 pub fn storage_account(account: &str) -> String {
     format!("AUTH_{account}")
+}
+
+async fn insert_device<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    device: NewDevice<'_>,
+) -> StoreResult<Uuid> {
+    let device_id = device.device_id.unwrap_or_else(Uuid::new_v4);
+    sqlx::query(
+        "INSERT INTO devices (id, user_id, name, os, app_version, token_hash, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))",
+    )
+    .bind(device_id)
+    .bind(device.user_id)
+    .bind(&device.device.device_name)
+    .bind(&device.device.os)
+    .bind(&device.device.app_version)
+    .bind(&device.token_hash[..])
+    .bind(device.expires_at.map(|ms| ms as f64))
+    .execute(executor)
+    .await?;
+    Ok(device_id)
 }
 
 /// Loads the ordered chunk lists of the given (item, version) pairs.
@@ -623,21 +645,253 @@ impl MetadataStore for PgStore {
     }
 
     async fn create_device(&self, device: NewDevice<'_>) -> StoreResult<Uuid> {
-        let device_id = Uuid::new_v4();
+        insert_device(&self.pool, device).await
+    }
+
+    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer) -> StoreResult<()> {
         sqlx::query(
-            "INSERT INTO devices (id, user_id, name, os, app_version, token_hash, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, to_timestamp($7::float8 / 1000))",
+            "INSERT INTO oauth_consumers (consumer_key, consumer_secret, name, callback_url) \
+             VALUES ($1, $2, $3, $4)",
         )
-        .bind(device_id)
-        .bind(device.user_id)
-        .bind(&device.device.device_name)
-        .bind(&device.device.os)
-        .bind(&device.device.app_version)
-        .bind(&device.token_hash[..])
-        .bind(device.expires_at.map(|ms| ms as f64))
+        .bind(&consumer.key)
+        .bind(&consumer.secret)
+        .bind(&consumer.name)
+        .bind(&consumer.callback_url)
         .execute(&self.pool)
         .await?;
-        Ok(device_id)
+        Ok(())
+    }
+
+    async fn list_oauth_consumers(&self) -> StoreResult<Vec<OAuthConsumer>> {
+        let rows: Vec<(String, String, String, Option<String>)> = sqlx::query_as(
+            "SELECT consumer_key, consumer_secret, name, callback_url FROM oauth_consumers \
+             ORDER BY created_at",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(key, secret, name, callback_url)| OAuthConsumer {
+                key,
+                secret,
+                name,
+                callback_url,
+            })
+            .collect())
+    }
+
+    async fn remove_oauth_consumer(&self, key: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) \
+             WHERE id IN (SELECT device_id FROM oauth_access_tokens WHERE consumer_key = $1)",
+        )
+        .bind(key)
+        .execute(&mut *tx)
+        .await?;
+        let removed = sqlx::query("DELETE FROM oauth_consumers WHERE consumer_key = $1")
+            .bind(key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(removed == 1)
+    }
+
+    async fn oauth_consumer(&self, key: &str) -> StoreResult<Option<OAuthConsumer>> {
+        let row: Option<(String, String, Option<String>)> = sqlx::query_as(
+            "SELECT consumer_secret, name, callback_url FROM oauth_consumers WHERE consumer_key = $1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(secret, name, callback_url)| OAuthConsumer {
+            key: key.to_owned(),
+            secret,
+            name,
+            callback_url,
+        }))
+    }
+
+    async fn remember_nonce(
+        &self,
+        consumer_key: &str,
+        token: &str,
+        nonce: &str,
+    ) -> StoreResult<bool> {
+        let inserted = sqlx::query(
+            "INSERT INTO oauth_nonces (consumer_key, token, nonce) VALUES ($1, $2, $3) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(consumer_key)
+        .bind(token)
+        .bind(nonce)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
+    }
+
+    async fn purge_nonces(&self, max_age_secs: u64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM oauth_nonces WHERE seen_at < now() - make_interval(secs => $1)",
+        )
+        .bind(max_age_secs as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn create_request_token(&self, token: &RequestToken, ttl_secs: u64) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO oauth_request_tokens (token, secret, consumer_key, callback, expires_at) \
+             VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))",
+        )
+        .bind(&token.token)
+        .bind(&token.secret)
+        .bind(&token.consumer_key)
+        .bind(&token.callback)
+        .bind(ttl_secs as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn request_token(&self, token: &str) -> StoreResult<Option<RequestToken>> {
+        type Row = (String, String, String, Option<String>, Option<Uuid>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT secret, consumer_key, callback, verifier, user_id FROM oauth_request_tokens \
+             WHERE token = $1 AND expires_at > now()",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(
+            |(secret, consumer_key, callback, verifier, user_id)| RequestToken {
+                token: token.to_owned(),
+                secret,
+                consumer_key,
+                callback,
+                verifier,
+                user_id,
+            },
+        ))
+    }
+
+    async fn authorize_request_token(
+        &self,
+        token: &str,
+        user_id: Uuid,
+        verifier: &str,
+    ) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE oauth_request_tokens SET user_id = $2, verifier = $3 \
+             WHERE token = $1 AND user_id IS NULL AND expires_at > now()",
+        )
+        .bind(token)
+        .bind(user_id)
+        .bind(verifier)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(updated == 1)
+    }
+
+    async fn exchange_request_token(
+        &self,
+        request_token: &str,
+        access: &AccessToken,
+        device: NewDevice<'_>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let consumed = sqlx::query("DELETE FROM oauth_request_tokens WHERE token = $1")
+            .bind(request_token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if consumed != 1 {
+            return Ok(false);
+        }
+        let device_id = insert_device(&mut *tx, device).await?;
+        sqlx::query(
+            "INSERT INTO oauth_access_tokens (token, secret, consumer_key, user_id, device_id) \
+             VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&access.token)
+        .bind(&access.secret)
+        .bind(&access.consumer_key)
+        .bind(access.user_id)
+        .bind(device_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn access_token(&self, token: &str) -> StoreResult<Option<AccessToken>> {
+        let row: Option<(String, String, Uuid, Uuid)> = sqlx::query_as(
+            "SELECT t.secret, t.consumer_key, t.user_id, t.device_id \
+             FROM oauth_access_tokens t \
+             JOIN devices d ON d.id = t.device_id JOIN users u ON u.id = t.user_id \
+             WHERE t.token = $1 AND d.revoked_at IS NULL AND NOT u.disabled",
+        )
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(
+            row.map(|(secret, consumer_key, user_id, device_id)| AccessToken {
+                token: token.to_owned(),
+                secret,
+                consumer_key,
+                user_id,
+                device_id,
+            }),
+        )
+    }
+
+    async fn list_access_tokens(&self, user_id: Uuid) -> StoreResult<Vec<OAuthTokenInfo>> {
+        let rows: Vec<(String, String, Uuid, i64)> = sqlx::query_as(concat!(
+            "SELECT t.token, c.name, t.device_id, ",
+            millis!("t.created_at"),
+            " FROM oauth_access_tokens t \
+              JOIN oauth_consumers c ON c.consumer_key = t.consumer_key \
+              JOIN devices d ON d.id = t.device_id \
+              WHERE t.user_id = $1 AND d.revoked_at IS NULL ORDER BY t.created_at"
+        ))
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(token, consumer_name, device_id, created_at)| OAuthTokenInfo {
+                    token,
+                    consumer_name,
+                    device_id,
+                    created_at,
+                },
+            )
+            .collect())
+    }
+
+    async fn revoke_access_token(&self, user_id: Uuid, token: &str) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let device_id: Option<Uuid> = sqlx::query_scalar(
+            "DELETE FROM oauth_access_tokens WHERE token = $1 AND user_id = $2 RETURNING device_id",
+        )
+        .bind(token)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(device_id) = device_id else {
+            return Ok(false);
+        };
+        sqlx::query("UPDATE devices SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1")
+            .bind(device_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     async fn authenticate(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Caller>> {

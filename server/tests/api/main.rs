@@ -10,3 +10,4 @@ mod cli;
 mod commit;
 mod faults;
 mod login;
+mod oauth;
