@@ -299,7 +299,10 @@ impl RpcClient {
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(correlation_id.as_str().into())
             .with_content_type("application/json".into())
-            .with_delivery_mode(2);
+            .with_delivery_mode(2)
+            // A request nobody took in time is dropped by the broker instead
+            // of being worked on after its caller has given up (and re-sent it).
+            .with_expiration(self.inner.options.timeout.as_millis().to_string().into());
         let published = channel
             .basic_publish(
                 self.inner.topology.rpc_exchange().into(),

@@ -83,6 +83,18 @@ pub enum Operation {
     GetChanges(GetChangesArgs),
     /// Reply: [`CommitReply`].
     Commit(CommitArgs),
+    /// The latest state of one item (with its chunks), in whichever of the
+    /// caller's workspaces it is. Reply: [`LocatedItem`].
+    GetItem { item_id: Uuid },
+    /// The live items directly in a folder (`None`: the top of the
+    /// workspace). Reply: `Vec<ItemState>`.
+    ListFolder {
+        workspace_id: Uuid,
+        folder_id: Option<Uuid>,
+    },
+    /// Every version of an item, newest first, each with its own name, place
+    /// and chunks. Reply: [`ItemHistory`].
+    GetVersions { item_id: Uuid },
     /// OAuth step 1, signed by the consumer. Reply: [`OAuthTokenReply`].
     OauthRequestToken { request: OAuthRequest },
     /// What the authorize page shows about a request token. Reply: [`OAuthRequestInfo`].
@@ -118,6 +130,9 @@ impl Operation {
             Operation::GetWorkspaces => "getWorkspaces",
             Operation::GetChanges(_) => "getChanges",
             Operation::Commit(_) => "commit",
+            Operation::GetItem { .. } => "getItem",
+            Operation::ListFolder { .. } => "listFolder",
+            Operation::GetVersions { .. } => "getVersions",
             Operation::OauthRequestToken { .. } => "oauthRequestToken",
             Operation::OauthRequestInfo { .. } => "oauthRequestInfo",
             Operation::OauthAuthorize { .. } => "oauthAuthorize",
@@ -377,6 +392,20 @@ pub struct ItemState {
     pub content: Content,
 }
 
+/// An item and the workspace it lives in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocatedItem {
+    pub workspace_id: Uuid,
+    pub item: ItemState,
+}
+
+/// The versions of an item, newest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemHistory {
+    pub workspace_id: Uuid,
+    pub versions: Vec<ItemState>,
+}
+
 /// Largest number of items in one commit.
 pub const MAX_COMMIT_ITEMS: usize = 10_000;
 /// Largest number of chunks in one file version (16 TiB at 4 MiB average).
@@ -499,7 +528,7 @@ pub enum ErrorCode {
     TooManyAttempts,
     /// The account is disabled by an administrator.
     AccountDisabled,
-    /// Authenticated, but the workspace or device is not the caller's
+    /// Authenticated, but the workspace, item or device is not the caller's
     /// (also used when it does not exist, so existence does not leak).
     Forbidden,
     /// The commit would exceed the owner's quota; nothing was written.

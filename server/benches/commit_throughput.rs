@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
@@ -55,6 +55,12 @@ const THROUGHPUT_WARM_UP: Duration = Duration::from_secs(2);
 const PACED_RATE: f64 = 200.0;
 const PACED_WARM_UP: Duration = Duration::from_secs(1);
 const PACED_MAX_ITEMS: u64 = 5;
+/// An open-loop client that already waits for this many commits skips the
+/// next one (counted as failed), so that an overloaded server cannot pile up
+/// minutes of backlog in the queue.
+const PACED_MAX_IN_FLIGHT: usize = 25;
+/// Longest wait for the servers to empty the queue after a scenario.
+const MAX_DRAIN: Duration = Duration::from_secs(60);
 const BASELINE_WARM_UP: Duration = Duration::from_millis(500);
 const BASELINE_WINDOW: Duration = Duration::from_secs(3);
 
@@ -703,6 +709,9 @@ struct Sample {
     /// Failed operations (whole run, warm-up included).
     errors: u64,
     first_error: Option<String>,
+    /// Open loop: commits not sent because the client already waited for
+    /// [`PACED_MAX_IN_FLIGHT`] answers.
+    skipped: u64,
 }
 
 impl Sample {
@@ -713,6 +722,7 @@ impl Sample {
         self.chunks += other.chunks;
         self.not_committed += other.not_committed;
         self.errors += other.errors;
+        self.skipped += other.skipped;
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
@@ -791,18 +801,30 @@ async fn open_loop(
                 let mut due = start + period.mul_f64(worker as f64 / workers as f64);
                 let mut seq = 0;
                 let mut in_flight = Vec::new();
+                let waiting = Arc::new(AtomicUsize::new(0));
+                let mut skipped = 0;
                 while due < until {
                     tokio::time::sleep_until(due.into()).await;
-                    let op = op.clone();
-                    let this_due = due;
-                    in_flight.push(tokio::spawn(async move {
-                        let result = op(worker, seq).await;
-                        (this_due, result, Instant::now())
-                    }));
+                    if waiting.load(Ordering::Relaxed) >= PACED_MAX_IN_FLIGHT {
+                        skipped += 1;
+                    } else {
+                        waiting.fetch_add(1, Ordering::Relaxed);
+                        let op = op.clone();
+                        let this_due = due;
+                        let waiting = waiting.clone();
+                        in_flight.push(tokio::spawn(async move {
+                            let result = op(worker, seq).await;
+                            waiting.fetch_sub(1, Ordering::Relaxed);
+                            (this_due, result, Instant::now())
+                        }));
+                    }
                     seq += 1;
                     due += period;
                 }
-                let mut sample = Sample::default();
+                let mut sample = Sample {
+                    skipped,
+                    ..Sample::default()
+                };
                 for call in in_flight {
                     match call.await {
                         Ok((_, Err(error), _)) => sample.error(error),
@@ -857,6 +879,9 @@ struct Row {
     errors: u64,
     not_committed: u64,
     first_error: Option<String>,
+    skipped: u64,
+    /// How long the servers still worked on queued requests after the scenario.
+    drain: Duration,
     /// Requests taken by each server instance during the scenario.
     split: Vec<u64>,
     cpu: CpuUse,
@@ -872,6 +897,7 @@ async fn measure(
     let cpu_before = CpuSnapshot::take();
     let sample = load.await;
     let cpu = CpuSnapshot::take().since(&cpu_before);
+    let drain = drain(instances).await;
     let split = instances
         .iter()
         .zip(before)
@@ -894,11 +920,31 @@ async fn measure(
         p99_ms: percentile_ms(&latencies, 0.99),
         max_ms: latencies.last().map_or(f64::NAN, |&us| us as f64 / 1000.0),
         errors: sample.errors,
+        skipped: sample.skipped,
+        drain,
         not_committed: sample.not_committed,
         first_error: sample.first_error,
         split,
         cpu,
     }
+}
+
+/// Waits until no server has taken a new request for a while: requests that
+/// clients gave up on are still in the queue after an overload, and would
+/// otherwise delay the next scenario.
+async fn drain(instances: &[Instance]) -> Duration {
+    let started = Instant::now();
+    let handled = || -> u64 { instances.iter().map(Instance::requests_handled).sum() };
+    let mut last = handled();
+    while started.elapsed() < MAX_DRAIN {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = handled();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    started.elapsed().saturating_sub(Duration::from_millis(300))
 }
 
 /// Nearest-rank percentile of sorted microseconds, in milliseconds.
@@ -1031,7 +1077,8 @@ impl CpuSnapshot {
 
 fn print_table(rows: &[Row]) {
     println!(
-        "{:<46} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>5} {:>9}  {}",
+        "{:<46} {:>4} {:>9} {:>9} {:>7} {:>8} {:>8} {:>8} {:>5} {:>9}  \
+         cpu cores: nimbus+clients / postgres / rabbitmq / other / idle",
         "scenario",
         "inst",
         "ops/s",
@@ -1042,7 +1089,6 @@ fn print_table(rows: &[Row]) {
         "max ms",
         "fail",
         "req split",
-        "cpu cores: nimbus+clients / postgres / rabbitmq / other / idle"
     );
     println!("{}", "-".repeat(176));
     for row in rows {
@@ -1083,7 +1129,7 @@ fn print_table(rows: &[Row]) {
             row.p50_ms,
             row.p99_ms,
             row.max_ms,
-            row.errors + row.not_committed,
+            row.errors + row.not_committed + row.skipped,
             split,
             cpu.bench,
             cpu.postgres,
@@ -1093,20 +1139,31 @@ fn print_table(rows: &[Row]) {
         );
     }
     for row in rows {
-        if row.errors > 0 || row.not_committed > 0 {
+        if row.errors > 0 || row.not_committed > 0 || row.skipped > 0 {
             println!(
-                "  ! {} ({} inst): {} failed calls, {} items not committed; first error: {}",
+                "  ! {} ({} inst): {} failed calls, {} items not committed, {} commits not sent \
+                 (client already waiting for {PACED_MAX_IN_FLIGHT}); first error: {}",
                 row.label,
                 row.instances,
                 row.errors,
                 row.not_committed,
+                row.skipped,
                 row.first_error.as_deref().unwrap_or("-")
+            );
+        }
+        if row.drain >= Duration::from_millis(500) {
+            println!(
+                "  ! {} ({} inst): the servers needed {:.1} s more to empty the queue after the \
+                 clients stopped",
+                row.label,
+                row.instances,
+                row.drain.as_secs_f64()
             );
         }
     }
     println!(
         "  ops/s: commits (or calls, or SQL transactions) per second; items/s: files committed per \
-         second; fail: failed calls + items not committed"
+         second; fail: failed calls + items not committed + commits not sent"
     );
     println!(
         "  closed loop: a client sends its next request when the previous one answered; B is an \

@@ -6,7 +6,9 @@
 //!   server killed at any point loses nothing: the broker redelivers its
 //!   un-acked requests to another server (commits are idempotent);
 //! * a message that cannot be parsed is rejected to the dead-letter queue
-//!   (and answered with an error when it names a reply address);
+//!   (and answered with an error when it names a reply address); requests
+//!   that expired unanswered (their caller gave up and re-sent them) land
+//!   there too, and the queue keeps the newest 10,000;
 //! * a request that fails because the database is down goes back to the queue
 //!   after a pause, for this or another server to retry;
 //! * a lost broker connection is re-established with backoff;
@@ -41,6 +43,8 @@ use crate::rpc::{self, ServerState};
 /// back to the queue.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+/// How many dead-lettered requests the dead-letter queue keeps.
+const DEAD_LETTERS_KEPT: u32 = 10_000;
 
 pub struct BrokerSettings {
     pub amqp_url: String,
@@ -207,11 +211,17 @@ pub async fn declare_topology(channel: &Channel, settings: &BrokerSettings) -> l
             AMQPValue::LongUInt(secs.saturating_mul(1000)),
         );
     }
+    // Expired requests are dead-lettered too; keep the newest ones only.
+    let mut dead_arguments = queue_arguments.clone();
+    dead_arguments.insert(
+        "x-max-length".into(),
+        AMQPValue::LongUInt(DEAD_LETTERS_KEPT),
+    );
     channel
         .queue_declare(
             topology.dead_letter_queue().into(),
             durable_queue,
-            queue_arguments.clone(),
+            dead_arguments,
         )
         .await?;
     channel

@@ -9,8 +9,11 @@
 mod commit;
 mod get_account;
 mod get_changes;
+mod get_item;
+mod get_versions;
 mod get_workspaces;
 mod list_devices;
+mod list_folder;
 mod list_oauth_tokens;
 mod login;
 mod logout;
@@ -116,6 +119,12 @@ pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, Op
         Operation::GetWorkspaces => get_workspaces::run(state, &caller).await,
         Operation::GetChanges(args) => get_changes::run(state, &caller, args).await,
         Operation::Commit(args) => commit::run(state, &caller, request_id, args).await,
+        Operation::GetItem { item_id } => get_item::run(state, &caller, item_id).await,
+        Operation::ListFolder {
+            workspace_id,
+            folder_id,
+        } => list_folder::run(state, &caller, workspace_id, folder_id).await,
+        Operation::GetVersions { item_id } => get_versions::run(state, &caller, item_id).await,
         Operation::ListOauthTokens => list_oauth_tokens::run(state, &caller).await,
         Operation::RevokeOauthToken { access_token } => {
             revoke_oauth_token::run(state, &caller, &access_token).await

@@ -10,8 +10,8 @@ pub mod postgres;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, OAuthTokenInfo, PageCursor, Revision,
-    Role, TimestampMillis, WorkspaceInfo,
+    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, ItemState, OAuthTokenInfo,
+    PageCursor, Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -239,6 +239,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets the answers of commits older than `max_age_secs`; a device
     /// re-sends a commit within minutes, never days.
     async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64>;
+    /// The latest state of an item (chunks included) and its workspace.
+    async fn item(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, ItemState)>>;
+    /// The live items directly in a folder (`None`: the workspace's top).
+    async fn children(
+        &self,
+        workspace_id: Uuid,
+        folder_id: Option<Uuid>,
+    ) -> StoreResult<Vec<ItemState>>;
+    /// Every version of an item, newest first, and its workspace.
+    async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
     async fn commit(
         &self,

@@ -314,6 +314,49 @@ async fn load_chunks(
     Ok(chunks)
 }
 
+/// Fills in the chunk lists of live file states (each its own version).
+async fn with_chunks(
+    connection: &mut PgConnection,
+    mut states: Vec<ItemState>,
+) -> StoreResult<Vec<ItemState>> {
+    let versions: Vec<(Uuid, u64)> = states
+        .iter()
+        .filter(|s| !s.is_folder && !s.deleted)
+        .map(|s| (s.id, s.version))
+        .collect();
+    if versions.is_empty() {
+        return Ok(states);
+    }
+    let ids: Vec<Uuid> = versions.iter().map(|(id, _)| *id).collect();
+    let numbers: Vec<i64> = versions.iter().map(|(_, v)| to_i64(*v)).collect();
+    let rows: Vec<(Uuid, i64, String, i32)> = sqlx::query_as(
+        "SELECT c.item_id, c.version, c.chunk_id, c.size FROM version_chunks c \
+         JOIN UNNEST($1::uuid[], $2::bigint[]) AS wanted(item_id, version) \
+           ON c.item_id = wanted.item_id AND c.version = wanted.version \
+         ORDER BY c.item_id, c.version, c.position",
+    )
+    .bind(&ids)
+    .bind(&numbers)
+    .fetch_all(&mut *connection)
+    .await?;
+    let mut chunks: HashMap<(Uuid, u64), Vec<ChunkRef>> = HashMap::new();
+    for (item_id, version, id, size) in rows {
+        chunks
+            .entry((item_id, to_u64(version)))
+            .or_default()
+            .push(ChunkRef {
+                id,
+                size: u32::try_from(size).unwrap_or(0),
+            });
+    }
+    for state in &mut states {
+        if let Some(list) = chunks.remove(&(state.id, state.version)) {
+            state.content.chunks = list;
+        }
+    }
+    Ok(states)
+}
+
 /// Loads what [`plan_commit`] needs (see [`Snapshot`]).
 async fn load_snapshot(
     tx: &mut Transaction<'_, Postgres>,
@@ -324,6 +367,8 @@ async fn load_snapshot(
     seeds.extend(args.items.iter().filter_map(|i| i.parent_id));
     seeds.sort_unstable();
     seeds.dedup();
+    // `= ANY(ARRAY(...))` rather than a join with the CTE: PostgreSQL cannot
+    // estimate the CTE's size and would hash-join a scan of the whole table.
     let mut rows: Vec<ItemRow> = sqlx::query_as(concat!(
         "WITH RECURSIVE tree AS ( \
            SELECT id, parent_id FROM items WHERE id = ANY($1) \
@@ -331,8 +376,9 @@ async fn load_snapshot(
            SELECT p.id, p.parent_id FROM items p JOIN tree t ON p.id = t.parent_id) \
          SELECT ",
         item_columns!(),
-        " FROM tree JOIN items i ON i.id = tree.id",
-        latest_version_join!()
+        " FROM items i",
+        latest_version_join!(),
+        "WHERE i.id = ANY(ARRAY(SELECT id FROM tree))"
     ))
     .bind(&seeds)
     .fetch_all(&mut **tx)
@@ -1097,6 +1143,77 @@ impl MetadataStore for PgStore {
             revision: to_u64(revision),
             next_page,
         })
+    }
+
+    async fn item(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, ItemState)>> {
+        let mut connection = self.pool.acquire().await?;
+        let row: Option<ItemRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            item_columns!(),
+            " FROM items i",
+            latest_version_join!(),
+            "WHERE i.id = $1"
+        ))
+        .bind(item_id)
+        .fetch_optional(&mut *connection)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let item = row.into_snapshot_item()?;
+        let mut states = with_chunks(&mut connection, vec![item.state]).await?;
+        Ok(states.pop().map(|state| (item.workspace_id, state)))
+    }
+
+    async fn children(
+        &self,
+        workspace_id: Uuid,
+        folder_id: Option<Uuid>,
+    ) -> StoreResult<Vec<ItemState>> {
+        let mut connection = self.pool.acquire().await?;
+        let rows: Vec<ItemRow> = sqlx::query_as(concat!(
+            "SELECT ",
+            item_columns!(),
+            " FROM items i",
+            latest_version_join!(),
+            "WHERE i.workspace_id = $1 AND i.parent_id IS NOT DISTINCT FROM $2 AND NOT i.deleted \
+             ORDER BY i.is_folder DESC, i.name"
+        ))
+        .bind(workspace_id)
+        .bind(folder_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        let states = rows
+            .into_iter()
+            .map(|row| row.into_snapshot_item().map(|item| item.state))
+            .collect::<StoreResult<Vec<_>>>()?;
+        with_chunks(&mut connection, states).await
+    }
+
+    async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>> {
+        let mut connection = self.pool.acquire().await?;
+        let rows: Vec<ItemRow> = sqlx::query_as(concat!(
+            "SELECT i.id, i.workspace_id, v.parent_id, v.name, i.is_folder, v.deleted, \
+                    v.version AS latest_version, v.status, v.revision, v.device_id, v.modified_at, ",
+            millis!("v.committed_at"),
+            " AS committed_at, v.size, v.content_hash, v.chunker \
+              FROM items i JOIN item_versions v ON v.item_id = i.id \
+              WHERE i.id = $1 ORDER BY v.version DESC"
+        ))
+        .bind(item_id)
+        .fetch_all(&mut *connection)
+        .await?;
+        let Some(workspace_id) = rows.first().map(|row| row.workspace_id) else {
+            return Ok(None);
+        };
+        let states = rows
+            .into_iter()
+            .map(|row| row.into_snapshot_item().map(|item| item.state))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Some((
+            workspace_id,
+            with_chunks(&mut connection, states).await?,
+        )))
     }
 
     async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64> {

@@ -9,5 +9,6 @@ mod changes;
 mod cli;
 mod commit;
 mod faults;
+mod items;
 mod login;
 mod oauth;
