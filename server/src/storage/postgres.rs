@@ -1232,20 +1232,43 @@ impl MetadataStore for PgStore {
         args: &CommitArgs,
     ) -> StoreResult<CommitOutcome> {
         let mut tx = self.pool.begin().await?;
-        let (revision, owner_id): (i64, Uuid) =
-            sqlx::query_as("SELECT revision, owner_id FROM workspaces WHERE id = $1 FOR UPDATE")
-                .bind(args.workspace_id)
-                .fetch_one(&mut *tx)
-                .await?;
-
-        // The workspace lock also serialises re-sends of one request.
-        let earlier: Option<(Uuid, Uuid, Vec<u8>, Json<CommitReply>)> = sqlx::query_as(
-            "SELECT device_id, workspace_id, fingerprint, response FROM processed_requests \
-             WHERE request_id = $1",
+        // Lock the workspace and look for an earlier answer in one round trip;
+        // the lock also serialises re-sends of one request.
+        type Locked = (
+            i64,
+            Uuid,
+            Option<Uuid>,
+            Option<Uuid>,
+            Option<Vec<u8>>,
+            Option<Json<CommitReply>>,
+        );
+        let (
+            revision,
+            owner_id,
+            earlier_device,
+            earlier_workspace,
+            earlier_fingerprint,
+            earlier_reply,
+        ): Locked = sqlx::query_as(
+            "SELECT w.revision, w.owner_id, p.device_id, p.workspace_id, p.fingerprint, p.response \
+                 FROM workspaces w LEFT JOIN processed_requests p ON p.request_id = $2 \
+                 WHERE w.id = $1 FOR UPDATE OF w",
         )
+        .bind(args.workspace_id)
         .bind(context.request_id)
-        .fetch_optional(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
+        let earlier = match (
+            earlier_device,
+            earlier_workspace,
+            earlier_fingerprint,
+            earlier_reply,
+        ) {
+            (Some(device), Some(workspace), Some(fingerprint), Some(reply)) => {
+                Some((device, workspace, fingerprint, reply))
+            }
+            _ => None,
+        };
         if let Some((device_id, workspace_id, fingerprint, Json(reply))) = earlier {
             if device_id != context.device_id
                 || workspace_id != args.workspace_id
@@ -1267,21 +1290,6 @@ impl MetadataStore for PgStore {
 
         let snapshot = load_snapshot(&mut tx, args.workspace_id, args).await?;
         let mut plan = plan_commit(snapshot, &args.items);
-
-        if plan.quota_delta > 0 {
-            let (used, limit): (i64, i64) = sqlx::query_as(
-                "SELECT quota_used, quota_limit FROM users WHERE id = $1 FOR UPDATE",
-            )
-            .bind(owner_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            if used + plan.quota_delta > limit {
-                return Err(StoreError::QuotaExceeded {
-                    needed: to_u64(plan.quota_delta),
-                    available: to_u64(limit - used),
-                });
-            }
-        }
 
         let conflicted: Vec<(Uuid, u64)> = plan
             .outcomes
@@ -1322,13 +1330,27 @@ impl MetadataStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
             if plan.quota_delta != 0 {
-                sqlx::query(
-                    "UPDATE users SET quota_used = greatest(0, quota_used + $2) WHERE id = $1",
+                // Charged only if it fits; growing past the limit rolls back.
+                let charged: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE users SET quota_used = greatest(0, quota_used + $2) \
+                     WHERE id = $1 AND ($2 <= 0 OR quota_used + $2 <= quota_limit) \
+                     RETURNING quota_used, quota_limit",
                 )
                 .bind(owner_id)
                 .bind(plan.quota_delta)
-                .execute(&mut *tx)
+                .fetch_optional(&mut *tx)
                 .await?;
+                if charged.is_none() {
+                    let (used, limit): (i64, i64) =
+                        sqlx::query_as("SELECT quota_used, quota_limit FROM users WHERE id = $1")
+                            .bind(owner_id)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                    return Err(StoreError::QuotaExceeded {
+                        needed: to_u64(plan.quota_delta),
+                        available: to_u64(limit - used),
+                    });
+                }
             }
             Some(to_u64(new_revision))
         };

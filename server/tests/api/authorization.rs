@@ -61,16 +61,7 @@ async fn another_users_workspace_is_refused_for_every_operation() {
 
     // An item id of alice's cannot be hijacked from mallory's workspace.
     let alice_items = app
-        .client
-        .get_changes(
-            &alice,
-            GetChangesArgs {
-                workspace_id: alice_ws.workspace_id,
-                since: 0,
-                page: None,
-                limit: None,
-            },
-        )
+        .changes_since(&alice, alice_ws.workspace_id, 0)
         .await
         .unwrap();
     let mut hijack = new_file(None, "hijack.txt", 3, 10);
@@ -84,16 +75,7 @@ async fn another_users_workspace_is_refused_for_every_operation() {
         }
     ));
     let again = app
-        .client
-        .get_changes(
-            &alice,
-            GetChangesArgs {
-                workspace_id: alice_ws.workspace_id,
-                since: 0,
-                page: None,
-                limit: None,
-            },
-        )
+        .changes_since(&alice, alice_ws.workspace_id, 0)
         .await
         .unwrap();
     assert_eq!(

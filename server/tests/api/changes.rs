@@ -5,22 +5,12 @@ use uuid::Uuid;
 
 use crate::helpers::{based_on, new_file, new_folder, spawn_app};
 
-fn since(workspace_id: Uuid, since: u64) -> GetChangesArgs {
-    GetChangesArgs {
-        workspace_id,
-        since,
-        page: None,
-        limit: None,
-    }
-}
-
 #[tokio::test]
 async fn changes_from_zero_and_from_a_cursor() {
     let app = spawn_app().await;
     let (token, workspace) = app.user_with_device("alice").await;
     let empty = app
-        .client
-        .get_changes(&token, since(workspace.workspace_id, 0))
+        .changes_since(&token, workspace.workspace_id, 0)
         .await
         .unwrap();
     assert!(empty.items.is_empty());
@@ -38,8 +28,7 @@ async fn changes_from_zero_and_from_a_cursor() {
     assert_eq!(second.revision, 2);
 
     let all = app
-        .client
-        .get_changes(&token, since(workspace.workspace_id, 0))
+        .changes_since(&token, workspace.workspace_id, 0)
         .await
         .unwrap();
     assert_eq!(all.revision, 2);
@@ -56,8 +45,7 @@ async fn changes_from_zero_and_from_a_cursor() {
     assert_eq!(stored_report.revision, 1);
 
     let delta = app
-        .client
-        .get_changes(&token, since(workspace.workspace_id, 1))
+        .changes_since(&token, workspace.workspace_id, 1)
         .await
         .unwrap();
     assert_eq!(delta.items.len(), 1);
@@ -68,8 +56,7 @@ async fn changes_from_zero_and_from_a_cursor() {
     renamed.name = "holiday.jpg".into();
     app.commit(&token, &workspace, vec![renamed]).await;
     let delta = app
-        .client
-        .get_changes(&token, since(workspace.workspace_id, 2))
+        .changes_since(&token, workspace.workspace_id, 2)
         .await
         .unwrap();
     assert_eq!(delta.items.len(), 1);
@@ -78,8 +65,7 @@ async fn changes_from_zero_and_from_a_cursor() {
     assert_eq!(delta.revision, 3);
 
     let nothing = app
-        .client
-        .get_changes(&token, since(workspace.workspace_id, 3))
+        .changes_since(&token, workspace.workspace_id, 3)
         .await
         .unwrap();
     assert!(nothing.items.is_empty());

@@ -1,6 +1,4 @@
-use nimbus_protocol::rpc::{
-    CommitArgs, ErrorCode, GetChangesArgs, ItemOutcome, RefusalCode, VersionStatus,
-};
+use nimbus_protocol::rpc::{CommitArgs, ErrorCode, ItemOutcome, RefusalCode, VersionStatus};
 use uuid::Uuid;
 
 use crate::helpers::{based_on, content, new_file, new_folder, spawn_app};
@@ -127,16 +125,7 @@ async fn a_resent_commit_changes_nothing() {
     assert_eq!(first, second);
     assert_eq!(first.revision, 1);
     let changes = app
-        .client
-        .get_changes(
-            &token,
-            GetChangesArgs {
-                workspace_id: workspace.workspace_id,
-                since: 0,
-                page: None,
-                limit: None,
-            },
-        )
+        .changes_since(&token, workspace.workspace_id, 0)
         .await
         .unwrap();
     assert_eq!(changes.revision, 1);
@@ -274,16 +263,7 @@ async fn renames_moves_and_deletes() {
     let reply = app.commit(&token, &workspace, vec![reuse]).await;
     assert!(committed(&reply.results[0].outcome).is_some());
     let changes = app
-        .client
-        .get_changes(
-            &token,
-            GetChangesArgs {
-                workspace_id: workspace.workspace_id,
-                since: 0,
-                page: None,
-                limit: None,
-            },
-        )
+        .changes_since(&token, workspace.workspace_id, 0)
         .await
         .unwrap();
     let tombstone = changes.items.iter().find(|i| i.id == file.id).unwrap();

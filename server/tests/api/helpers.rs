@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceArgs, DeviceToken, LoginArgs,
-    Password, WorkspaceInfo,
+    Changes, ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceArgs, DeviceToken,
+    GetChangesArgs, LoginArgs, Password, WorkspaceInfo,
 };
 use nimbus_protocol::{RpcClient, Topology};
 use nimbus_server::admin::{self, AddUser};
@@ -167,6 +167,26 @@ impl TestApp {
             .into_iter()
             .find(|w| w.is_default)
             .expect("every user has a default workspace")
+    }
+
+    /// The whole delta of a workspace after `since` (one page).
+    pub async fn changes_since(
+        &self,
+        token: &DeviceToken,
+        workspace_id: Uuid,
+        since: u64,
+    ) -> Result<Changes, nimbus_protocol::ClientError> {
+        self.client
+            .get_changes(
+                token,
+                GetChangesArgs {
+                    workspace_id,
+                    since,
+                    page: None,
+                    limit: None,
+                },
+            )
+            .await
     }
 
     pub async fn commit(
