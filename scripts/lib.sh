@@ -92,3 +92,14 @@ ensure_rabbitmq() {
     fi
     wait_for 90 RabbitMQ port_open 127.0.0.1 5672
 }
+
+# A Python virtual environment for the test clients written in Python
+# (python-swiftclient, requests-oauthlib), kept beside the cargo cache.
+ensure_python_clients() {
+    local venv=${NIMBUS_VENV:-$HOME/.cache/nimbus/venv}
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" 2>/dev/null || { install_packages python3-venv; python3 -m venv "$venv"; }
+    fi
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
+    export PATH="$venv/bin:$PATH"
+}

@@ -26,3 +26,8 @@ say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo test"
 cargo test --workspace --locked
+
+say "real Swift clients against the proxy (python-swiftclient, rclone)"
+ensure_python_clients python-swiftclient
+install_packages rclone
+cargo test --locked -p nimbus-proxy --test api -- --ignored

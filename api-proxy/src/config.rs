@@ -18,6 +18,12 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Base URL clients reach the proxy at, used in `X-Storage-Url`. `None`
     /// derives it from the request's `Host`.
+    ///
+    /// OAuth 1.0a signatures (REST API v2) are checked against this URL,
+    /// never against `Host` or `X-Forwarded-*`; `None` means
+    /// `http://<listen address>`, right only when clients reach the proxy
+    /// directly. Behind TLS or a load balancer, set it (e.g.
+    /// `https://cloud.example.org`).
     pub public_url: Option<String>,
     /// The proxy's own PostgreSQL database (the object index).
     pub database_url: String,

@@ -24,6 +24,9 @@ pub enum SwiftError {
     BadRequest(String),
     #[error("container not empty")]
     ContainerNotEmpty,
+    /// A segment of a large object is missing or changed.
+    #[error("large object segment {0} is no longer valid")]
+    SegmentInvalid(String),
     #[error("missing Content-Length")]
     LengthRequired,
     /// A precondition (`If-None-Match: *`, invalid UTF-8 in a name, ...) failed;
@@ -61,7 +64,7 @@ impl SwiftError {
                 "Method Not Allowed",
                 "The method is not allowed for this resource.",
             ),
-            SwiftError::ContainerNotEmpty => (
+            SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => (
                 "Conflict",
                 "There was a conflict when trying to complete your request.",
             ),
@@ -106,7 +109,7 @@ impl ResponseError for SwiftError {
             SwiftError::NotFound => StatusCode::NOT_FOUND,
             SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SwiftError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            SwiftError::ContainerNotEmpty => StatusCode::CONFLICT,
+            SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => StatusCode::CONFLICT,
             SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             SwiftError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,

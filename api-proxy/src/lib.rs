@@ -7,18 +7,51 @@
 //!   RPC, a short-lived token cache, and authorization (owners, workspace
 //!   members, container ACLs);
 //! * [`index`]: the object index (containers, objects, metadata) in the
-//!   proxy's own PostgreSQL database;
+//!   proxy's own PostgreSQL database (`migrations/proxy/`);
 //! * [`blobs`]: the bytes, in an opendal operator (fs, Swift or S3);
 //! * [`error`]: every failure and its Swift status, in one place.
 //!
-//! Workspaces are containers: a workspace's container (named by its UUID) in
-//! its owner's account is created when the owner is first seen.
+//! # Decisions
+//!
+//! * **Blobs are immutable and named by fresh UUIDs**, never by object names:
+//!   no name (`../x`, NUL, 1 KiB of slashes) can reach the backend's paths.
+//!   A PUT streams the body into a new blob while hashing it (MD5, for the
+//!   ETag), and only then commits the index row pointing at it; an overwrite
+//!   swaps the row in one transaction and deletes the old blob afterwards. So
+//!   readers never see a partial object, and a failed upload (ETag mismatch,
+//!   client gone, too large, container deleted meanwhile) deletes its blob.
+//!   A crash between the two steps can leave an unreferenced blob; it is never
+//!   served (there is no sweeper yet).
+//! * **Memory is constant** per request: bodies are streamed in both
+//!   directions (ranges and multi-range answers included); only SLO manifests
+//!   (≤ 8 MiB) and bulk-delete bodies are read whole.
+//! * **Counters are exact**: account and container counts and bytes are
+//!   aggregated from the index on request (real Swift's are eventually
+//!   consistent).
+//! * **Tokens are the metadata servers' device tokens.** TempAuth logs the user
+//!   in over the RPC with a token lifetime; any request's token is checked with
+//!   `getAccount` + `getWorkspaces` and the answer cached for
+//!   `token_cache_secs` (30 s), so a revoked token works at most that long.
+//!   The TempAuth reply adds `X-Nimbus-Rpc-Url` and `X-Nimbus-Rpc-Prefix`.
+//! * **Who may do what**: an account's admin users own it; other users of the
+//!   account and anonymous callers need container ACLs (`account`,
+//!   `account:user`, `AUTH_account`, `.r:`, `.rlistings`); members of a shared
+//!   workspace may read its container, and write if their role can. A
+//!   workspace's container (its UUID) in the owner's account is created when
+//!   the owner's token is first seen.
+//! * **Deliberate differences from Swift**: container and account names `.`
+//!   and `..` are refused (400) because URL normalizers would rewrite them;
+//!   SLO segments must be plain objects (no nested manifests, no inline
+//!   `data` segments); no `X-Delete-At`, account ACLs, tempurl or Keystone
+//!   (and `/info` says so by not listing them).
 
 pub mod auth;
 pub mod blobs;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod oauth;
+pub mod rest;
 pub mod stamp;
 pub mod startup;
 pub mod swift;

@@ -57,6 +57,11 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
+        let rest = web::Data::new(crate::rest::RestState::from_settings(
+            rpc.clone(),
+            &settings,
+            listener.local_addr()?,
+        ));
         let auth = Authenticator::new(rpc, Arc::clone(&index), settings.token_cache_ttl());
         let state = web::Data::new(AppState {
             settings,
@@ -76,8 +81,13 @@ impl Application {
                     web::get().to(tempauth::get_token),
                 )
                 .route("/v1.0", web::get().to(tempauth::get_token))
+                .app_data(rest.clone())
+                .configure(crate::oauth::configure)
+                .configure(crate::rest::configure)
                 .default_service(web::to(swift::dispatch))
         })
+        // Without it, small responses wait for the client's delayed ACK (~40 ms).
+        .tcp_nodelay(true)
         .listen(listener)?
         .disable_signals()
         .run();
@@ -101,7 +111,8 @@ impl Application {
             () = shutdown => {}
         }
         tracing::info!("shutting down");
-        handle.stop(true).await;
-        server.await
+        // The server future carries out the stop, so keep polling it.
+        let (result, ()) = tokio::join!(server, handle.stop(true));
+        result
     }
 }

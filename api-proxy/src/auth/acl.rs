@@ -7,7 +7,7 @@
 //! and TempAuth groups: `<account>`, `<account>:<user>`, `AUTH_<account>`.
 
 use super::Identity;
-use crate::index::ContainerInfo;
+use crate::index::ContainerAcl;
 
 /// What a request wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,7 +27,7 @@ pub enum Access {
 pub fn is_allowed(
     identity: Option<&Identity>,
     account: &str,
-    container: Option<(&str, Option<&ContainerInfo>)>,
+    container: Option<(&str, Option<&ContainerAcl>)>,
     access: Access,
     referrer: Option<&str>,
 ) -> bool {
@@ -53,8 +53,8 @@ pub fn is_allowed(
         return false;
     };
     let acl = match access {
-        Access::Write => info.write_acl.as_deref(),
-        _ => info.read_acl.as_deref(),
+        Access::Write => info.write.as_deref(),
+        _ => info.read.as_deref(),
     };
     let Some(acl) = acl else {
         return false;
@@ -143,7 +143,6 @@ pub fn normalize(raw: &str, is_read: bool) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::auth::WorkspaceGrant;
-    use crate::timestamp::Timestamp;
 
     fn identity(account: &str, user: &str, admin: bool) -> Identity {
         Identity {
@@ -158,16 +157,10 @@ mod tests {
         }
     }
 
-    fn container(read: Option<&str>, write: Option<&str>) -> ContainerInfo {
-        ContainerInfo {
-            name: "c".into(),
-            created: Timestamp::from_micros(0),
-            modified: Timestamp::from_micros(0),
-            meta: Default::default(),
-            read_acl: read.map(Into::into),
-            write_acl: write.map(Into::into),
-            object_count: 0,
-            bytes_used: 0,
+    fn container(read: Option<&str>, write: Option<&str>) -> ContainerAcl {
+        ContainerAcl {
+            read: read.map(Into::into),
+            write: write.map(Into::into),
         }
     }
 
@@ -254,7 +247,7 @@ mod tests {
         let public = container(Some(".r:*"), None);
         let listed = container(Some(".r:*,.rlistings"), None);
         let domain = container(Some(".r:.example.com,.r:-bad.example.com"), None);
-        let read = |info: &ContainerInfo, access, referrer| {
+        let read = |info: &ContainerAcl, access, referrer| {
             is_allowed(None, "AUTH_a", Some(("c", Some(info))), access, referrer)
         };
         assert!(read(&public, Access::Read, None));

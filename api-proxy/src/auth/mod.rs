@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use nimbus_protocol::RpcClient;
-use nimbus_protocol::rpc::{Account, DeviceToken, ErrorCode, Role, WorkspaceInfo};
+use nimbus_protocol::rpc::{
+    Account, DeviceArgs, DeviceToken, ErrorCode, LoginArgs, Password, Role, WorkspaceInfo,
+};
 
 use crate::error::SwiftError;
 use crate::index::{ContainerUpdate, ObjectIndex};
@@ -114,7 +116,6 @@ impl Authenticator {
         key: &str,
         token_ttl_secs: u64,
     ) -> Result<LoginOutcome, SwiftError> {
-        use nimbus_protocol::rpc::{DeviceArgs, LoginArgs, Password};
         let args = LoginArgs {
             username: user.to_owned(),
             password: Password(key.to_owned()),

@@ -57,14 +57,20 @@ pub struct AccountInfo {
     pub bytes_used: u64,
 }
 
+/// A container's ACLs (`X-Container-Read`, `X-Container-Write`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerAcl {
+    pub read: Option<String>,
+    pub write: Option<String>,
+}
+
 #[derive(Debug, Clone)]
 pub struct ContainerInfo {
     pub name: String,
     pub created: Timestamp,
     pub modified: Timestamp,
     pub meta: Metadata,
-    pub read_acl: Option<String>,
-    pub write_acl: Option<String>,
+    pub acl: ContainerAcl,
     pub object_count: u64,
     pub bytes_used: u64,
 }
@@ -154,11 +160,19 @@ pub trait ObjectIndex: Send + Sync {
         container: &str,
         update: &ContainerUpdate,
     ) -> Result<bool, IndexError>;
+    /// The container with its object count and bytes (an aggregate: use
+    /// [`Self::container_acl`] where only existence and ACLs matter).
     async fn container(
         &self,
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerInfo>, IndexError>;
+    /// The container's ACLs, or `None` when it does not exist.
+    async fn container_acl(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerAcl>, IndexError>;
     /// Returns whether the container exists.
     async fn update_container(
         &self,

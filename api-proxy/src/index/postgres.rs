@@ -7,8 +7,9 @@ use sqlx::types::Json;
 use sqlx::{PgPool, Postgres};
 
 use super::{
-    AccountInfo, ContainerInfo, ContainerUpdate, DeleteContainerOutcome, IndexError, ListRange,
-    Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord, PutOutcome, PutResult,
+    AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, DeleteContainerOutcome, IndexError,
+    ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord, PutOutcome,
+    PutResult,
 };
 use crate::timestamp::Timestamp;
 
@@ -58,8 +59,10 @@ impl From<ContainerRow> for ContainerInfo {
             created: Timestamp::from_micros(row.created_us),
             modified: Timestamp::from_micros(row.modified_us),
             meta: row.meta.0,
-            read_acl: row.read_acl,
-            write_acl: row.write_acl,
+            acl: ContainerAcl {
+                read: row.read_acl,
+                write: row.write_acl,
+            },
             object_count: non_negative(row.object_count),
             bytes_used: non_negative(row.bytes_used),
         }
@@ -321,6 +324,21 @@ impl ObjectIndex for PgIndex {
             limit: 1,
         };
         Ok(self.list_containers(account, &range).await?.pop())
+    }
+
+    async fn container_acl(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<ContainerAcl>, IndexError> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT read_acl, write_acl FROM containers WHERE account = $1 AND name = $2",
+        )
+        .bind(account)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(read, write)| ContainerAcl { read, write }))
     }
 
     async fn update_container(

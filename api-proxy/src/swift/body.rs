@@ -16,11 +16,23 @@ use crate::error::SwiftError;
 /// `max_file_size`: 5 GiB + 2 bytes, as Swift.
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 + 2;
 
-/// A blob that holds a contiguous part of an object.
+/// A contiguous part of an object: `len` bytes of a blob from `offset` on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
     pub blob_key: String,
+    pub offset: u64,
     pub len: u64,
+}
+
+impl Piece {
+    /// A whole blob of `len` bytes.
+    pub fn whole(blob_key: &str, len: u64) -> Self {
+        Self {
+            blob_key: blob_key.to_owned(),
+            offset: 0,
+            len,
+        }
+    }
 }
 
 /// A completely written blob, not yet referenced by the index.
@@ -96,7 +108,8 @@ pub fn stream_range(blobs: Arc<dyn BlobStore>, pieces: &[Piece], range: Range<u6
         offset = end;
         let (from, to) = (range.start.max(start), range.end.min(end));
         if from < to {
-            parts.push((piece.blob_key.clone(), from - start..to - start));
+            let within = piece.offset + (from - start)..piece.offset + (to - start);
+            parts.push((piece.blob_key.clone(), within));
         }
     }
     stream::iter(parts)
@@ -195,11 +208,25 @@ mod tests {
             b"o wo"
         );
         let middles = [
-            Piece { blob_key: first.key.clone(), offset: 1, len: 3 },
-            Piece { blob_key: second.key.clone(), offset: 2, len: 2 },
+            Piece {
+                blob_key: first.key.clone(),
+                offset: 1,
+                len: 3,
+            },
+            Piece {
+                blob_key: second.key.clone(),
+                offset: 2,
+                len: 2,
+            },
         ];
-        assert_eq!(collect(stream_range(blobs.clone(), &middles, 0..5)).await, b"ellrl");
-        assert_eq!(collect(stream_range(blobs.clone(), &middles, 2..4)).await, b"lr");
+        assert_eq!(
+            collect(stream_range(blobs.clone(), &middles, 0..5)).await,
+            b"ellrl"
+        );
+        assert_eq!(
+            collect(stream_range(blobs.clone(), &middles, 2..4)).await,
+            b"lr"
+        );
 
         let (body, length) = multipart_ranges(
             blobs.clone(),

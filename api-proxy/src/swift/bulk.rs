@@ -1,6 +1,7 @@
 //! Bulk delete (`POST` or `DELETE /v1/{account}?bulk-delete`): the body lists
 //! URL-encoded `/container/object` or `/container` paths, one per line. Each
 //! is authorized and deleted on its own; the reply counts what happened.
+//! [`Report`] also answers `DELETE ?multipart-manifest=delete`.
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
@@ -19,11 +20,71 @@ pub const MAX_FAILED_DELETES: usize = 1_000;
 /// The longest line a request may hold: an encoded container and object name.
 const MAX_LINE: usize = 3 * (path::MAX_CONTAINER_NAME_LENGTH + path::MAX_OBJECT_NAME_LENGTH + 2);
 
-#[derive(Default)]
-struct Report {
+/// What a bulk delete did.
+#[derive(Debug, Default)]
+pub struct Report {
     deleted: usize,
     not_found: usize,
     errors: Vec<(String, &'static str)>,
+}
+
+impl Report {
+    /// Counts the outcome of deleting `path` (`Ok(false)`: it did not exist).
+    pub fn record(&mut self, path: &str, outcome: Result<bool, SwiftError>) {
+        match outcome {
+            Ok(true) => self.deleted += 1,
+            Ok(false) | Err(SwiftError::NotFound) => self.not_found += 1,
+            Err(error) => self.errors.push((path.to_owned(), status_line(&error))),
+        }
+    }
+
+    fn too_many_failures(&self) -> bool {
+        self.errors.len() >= MAX_FAILED_DELETES
+    }
+
+    /// The reply: JSON when the client accepts it, else plain text.
+    pub fn respond(&self, context: &RequestContext) -> HttpResponse {
+        let status = if self.errors.is_empty() {
+            "200 OK"
+        } else {
+            "400 Bad Request"
+        };
+        let wants_json = context
+            .header(header::ACCEPT.as_str())
+            .is_some_and(|accept| accept.contains("json"));
+        if wants_json {
+            let body = json!({
+                "Number Deleted": self.deleted,
+                "Number Not Found": self.not_found,
+                "Response Body": "",
+                "Response Status": status,
+                "Errors": self.errors.iter().map(|(p, s)| json!([p, s])).collect::<Vec<_>>(),
+            });
+            return HttpResponse::Ok()
+                .content_type("application/json; charset=utf-8")
+                .body(body.to_string());
+        }
+        let mut text = format!(
+            "Number Deleted: {}\nNumber Not Found: {}\nResponse Body: \nResponse Status: {status}\nErrors:\n",
+            self.deleted, self.not_found
+        );
+        for (path, status) in &self.errors {
+            text.push_str(&format!("{path}, {status}\n"));
+        }
+        HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(text)
+    }
+}
+
+fn status_line(error: &SwiftError) -> &'static str {
+    match error {
+        SwiftError::Unauthorized { .. } => "401 Unauthorized",
+        SwiftError::Forbidden => "403 Forbidden",
+        SwiftError::ContainerNotEmpty => "409 Conflict",
+        SwiftError::BadRequest(_) | SwiftError::PreconditionFailed(_) => "400 Bad Request",
+        _ => "500 Internal Error",
+    }
 }
 
 async fn read_body(mut payload: web::Payload) -> Result<String, SwiftError> {
@@ -38,47 +99,52 @@ async fn read_body(mut payload: web::Payload) -> Result<String, SwiftError> {
     String::from_utf8(body).map_err(|_| SwiftError::BadRequest("Invalid UTF-8 in body".into()))
 }
 
-/// Deletes one listed path; `Ok(false)` means it did not exist.
-async fn delete_one(context: &RequestContext, line: &str) -> Result<bool, SwiftError> {
+/// Deletes an object the caller may write; `Ok(false)` means it did not exist.
+pub async fn delete_object(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+) -> Result<bool, SwiftError> {
+    context
+        .authorize_container(container, Access::Write)
+        .await?;
+    let deleted = context
+        .state
+        .index
+        .delete_object(&context.account, container, object)
+        .await?;
+    let Some(blob) = deleted else {
+        return Ok(false);
+    };
+    body::discard(context.state.blobs.as_ref(), &blob).await;
+    Ok(true)
+}
+
+/// Deletes one listed path.
+async fn delete_path(context: &RequestContext, line: &str) -> Result<bool, SwiftError> {
     let decoded = path::decode(line)?;
     let trimmed = decoded.trim_start_matches('/');
-    let index = &context.state.index;
     match trimmed.split_once('/') {
         Some((container, object)) if !object.is_empty() => {
             path::check_container_name(container)?;
             path::check_object_name(object)?;
-            context
-                .authorize_container(container, Access::Write)
-                .await?;
-            let Some(blob) = index
-                .delete_object(&context.account, container, object)
-                .await?
-            else {
-                return Ok(false);
-            };
-            body::discard(context.state.blobs.as_ref(), &blob).await;
-            Ok(true)
+            delete_object(context, container, object).await
         }
         _ => {
             let container = trimmed.trim_end_matches('/');
             path::check_container_name(container)?;
             context.authorize_account()?;
-            match index.delete_container(&context.account, container).await? {
+            match context
+                .state
+                .index
+                .delete_container(&context.account, container)
+                .await?
+            {
                 DeleteContainerOutcome::Deleted => Ok(true),
                 DeleteContainerOutcome::NotFound => Ok(false),
                 DeleteContainerOutcome::NotEmpty => Err(SwiftError::ContainerNotEmpty),
             }
         }
-    }
-}
-
-fn status_line(error: &SwiftError) -> &'static str {
-    match error {
-        SwiftError::Unauthorized { .. } => "401 Unauthorized",
-        SwiftError::Forbidden => "403 Forbidden",
-        SwiftError::ContainerNotEmpty => "409 Conflict",
-        SwiftError::BadRequest(_) | SwiftError::PreconditionFailed(_) => "400 Bad Request",
-        _ => "500 Internal Error",
     }
 }
 
@@ -102,45 +168,10 @@ pub async fn delete(
     }
     let mut report = Report::default();
     for line in lines {
-        match delete_one(context, line).await {
-            Ok(true) => report.deleted += 1,
-            Ok(false) | Err(SwiftError::NotFound) => report.not_found += 1,
-            Err(error) => {
-                report.errors.push((line.to_owned(), status_line(&error)));
-                if report.errors.len() >= MAX_FAILED_DELETES {
-                    break;
-                }
-            }
+        report.record(line, delete_path(context, line).await);
+        if report.too_many_failures() {
+            break;
         }
     }
-    let status = if report.errors.is_empty() {
-        "200 OK"
-    } else {
-        "400 Bad Request"
-    };
-    let wants_json = context
-        .header(header::ACCEPT.as_str())
-        .is_some_and(|accept| accept.contains("json"));
-    if wants_json {
-        let body = json!({
-            "Number Deleted": report.deleted,
-            "Number Not Found": report.not_found,
-            "Response Body": "",
-            "Response Status": status,
-            "Errors": report.errors.iter().map(|(p, s)| json!([p, s])).collect::<Vec<_>>(),
-        });
-        return Ok(HttpResponse::Ok()
-            .content_type("application/json; charset=utf-8")
-            .body(body.to_string()));
-    }
-    let mut text = format!(
-        "Number Deleted: {}\nNumber Not Found: {}\nResponse Body: \nResponse Status: {status}\nErrors:\n",
-        report.deleted, report.not_found
-    );
-    for (path, status) in &report.errors {
-        text.push_str(&format!("{path}, {status}\n"));
-    }
-    Ok(HttpResponse::Ok()
-        .content_type("text/plain; charset=utf-8")
-        .body(text))
+    Ok(report.respond(context))
 }

@@ -93,10 +93,10 @@ fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuild
         .insert_header(("Accept-Ranges", "bytes"));
     metadata::write(&mut response, Scope::Container, &info.meta);
     if show_acls {
-        if let Some(read) = &info.read_acl {
+        if let Some(read) = &info.acl.read {
             response.insert_header(("X-Container-Read", read.as_str()));
         }
-        if let Some(write) = &info.write_acl {
+        if let Some(write) = &info.acl.write {
             response.insert_header(("X-Container-Write", write.as_str()));
         }
     }
@@ -108,7 +108,13 @@ async fn read(
     container: &str,
     with_listing: bool,
 ) -> Result<HttpResponse, SwiftError> {
-    let info = context.authorize_container(container, Access::List).await?;
+    context.authorize_container(container, Access::List).await?;
+    let info = context
+        .state
+        .index
+        .container(&context.account, container)
+        .await?
+        .ok_or(SwiftError::NotFound)?;
     let mut response = container_headers(&info, context.is_owner());
     if !with_listing {
         return Ok(response

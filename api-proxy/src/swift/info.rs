@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::body::MAX_FILE_SIZE;
 use super::bulk::{MAX_DELETES_PER_REQUEST, MAX_FAILED_DELETES};
+use super::large::{MAX_MANIFEST_SEGMENTS, MAX_MANIFEST_SIZE, MIN_SEGMENT_SIZE};
 use super::listing::{LISTING_LIMIT, STORAGE_POLICY};
 use super::metadata::{
     MAX_META_COUNT, MAX_META_NAME_LENGTH, MAX_META_OVERALL_SIZE, MAX_META_VALUE_LENGTH,
@@ -39,6 +40,11 @@ pub fn document() -> serde_json::Value {
         },
         "tempauth": {"account_acls": false},
         "dlo": {},
+        "slo": {
+            "max_manifest_segments": MAX_MANIFEST_SEGMENTS,
+            "max_manifest_size": MAX_MANIFEST_SIZE,
+            "min_segment_size": MIN_SEGMENT_SIZE,
+        },
         "bulk_delete": {
             "max_deletes_per_request": MAX_DELETES_PER_REQUEST,
             "max_failed_deletes": MAX_FAILED_DELETES,

@@ -7,6 +7,7 @@ pub mod body;
 pub mod bulk;
 pub mod container;
 pub mod info;
+pub mod large;
 pub mod listing;
 pub mod metadata;
 pub mod object;
@@ -21,7 +22,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::Identity;
 use crate::auth::acl::{self, Access};
 use crate::error::SwiftError;
-use crate::index::ContainerInfo;
 use crate::startup::AppState;
 use path::Target;
 
@@ -78,13 +78,13 @@ impl RequestContext {
         }
     }
 
-    /// Checks `access` to `container` in this request's account and returns
-    /// the container; a missing container is 404 for those who could see it.
+    /// Checks `access` to `container` in this request's account; a missing
+    /// container is 404 for those who could see it.
     pub async fn authorize_container(
         &self,
         container: &str,
         access: Access,
-    ) -> Result<ContainerInfo, SwiftError> {
+    ) -> Result<(), SwiftError> {
         self.authorize_container_in(&self.account, container, access)
             .await
     }
@@ -96,18 +96,18 @@ impl RequestContext {
         account: &str,
         container: &str,
         access: Access,
-    ) -> Result<ContainerInfo, SwiftError> {
-        let info = self.state.index.container(account, container).await?;
+    ) -> Result<(), SwiftError> {
+        let acl = self.state.index.container_acl(account, container).await?;
         let referrer = self.header(header::REFERER.as_str());
         let allowed = acl::is_allowed(
             self.identity.as_deref(),
             account,
-            Some((container, info.as_ref())),
+            Some((container, acl.as_ref())),
             access,
             referrer,
         );
-        match (allowed, info) {
-            (true, Some(info)) => Ok(info),
+        match (allowed, acl) {
+            (true, Some(_)) => Ok(()),
             (true, None) => Err(SwiftError::NotFound),
             (false, _) => Err(self.denied()),
         }

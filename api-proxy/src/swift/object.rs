@@ -14,18 +14,18 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use futures::TryStreamExt;
-use md5::{Digest, Md5};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use uuid::Uuid;
 
-use super::RequestContext;
-use super::body::{self, MAX_FILE_SIZE, Piece};
+use super::body::{self, MAX_FILE_SIZE};
+use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, check_container_name};
 use super::range::{self, RangeRequest};
+use super::{RequestContext, bulk};
 use crate::auth::acl::Access;
 use crate::error::{SwiftError, accepted_page, html_page};
-use crate::index::{Bound, ListRange, ObjectRecord, PutOutcome};
+use crate::index::{Manifest, ObjectRecord, PutOutcome};
 use crate::timestamp::Timestamp;
 
 /// What Swift's `quote()` leaves unescaped in `X-Copied-From`.
@@ -53,22 +53,6 @@ pub async fn handle(
     }
 }
 
-/// An object as clients see it: a plain object is one piece, a dynamic
-/// large object the concatenation of its segments.
-struct Resolved {
-    record: ObjectRecord,
-    pieces: Vec<Piece>,
-    size: u64,
-    /// The `ETag` header value (quoted for large objects).
-    etag: String,
-}
-
-impl Resolved {
-    fn etag_value(&self) -> &str {
-        self.etag.trim_matches('"')
-    }
-}
-
 async fn load(
     context: &RequestContext,
     account: &str,
@@ -83,87 +67,28 @@ async fn load(
         .ok_or(SwiftError::NotFound)
 }
 
-/// Resolves a record to its bytes; with `?multipart-manifest=get` a manifest
-/// is served as itself.
-async fn resolve(
-    context: &RequestContext,
-    account: &str,
-    record: ObjectRecord,
-) -> Result<Resolved, SwiftError> {
-    let as_manifest = context.query_value("multipart-manifest") == Some("get");
-    let Some((segment_container, prefix)) = record
-        .dlo_manifest
-        .as_deref()
-        .filter(|_| !as_manifest)
-        .and_then(|m| m.split_once('/'))
-    else {
-        return Ok(Resolved {
-            pieces: vec![Piece {
-                blob_key: record.blob_key.clone(),
-                len: record.size,
-            }],
-            size: record.size,
-            etag: record.etag.clone(),
-            record,
-        });
-    };
-    context
-        .authorize_container_in(account, segment_container, Access::Read)
-        .await?;
-    let index = &context.state.index;
-    let mut segments = Vec::new();
-    loop {
-        let page = index
-            .list_objects(
-                account,
-                segment_container,
-                &ListRange {
-                    prefix: prefix.to_owned(),
-                    lower: segments.last().map(|s: &ObjectRecord| Bound {
-                        name: s.name.clone(),
-                        inclusive: false,
-                    }),
-                    upper: None,
-                    reverse: false,
-                    limit: super::listing::LISTING_LIMIT,
-                },
-            )
-            .await?;
-        let done = page.len() < super::listing::LISTING_LIMIT;
-        segments.extend(page);
-        if done {
-            break;
-        }
-    }
-    let mut md5 = Md5::new();
-    for segment in &segments {
-        md5.update(segment.etag.as_bytes());
-    }
-    Ok(Resolved {
-        pieces: segments
-            .iter()
-            .map(|s| Piece {
-                blob_key: s.blob_key.clone(),
-                len: s.size,
-            })
-            .collect(),
-        size: segments.iter().map(|s| s.size).sum(),
-        etag: format!("\"{}\"", hex::encode(md5.finalize())),
-        record,
-    })
-}
-
 fn object_headers(object: &Resolved) -> HttpResponseBuilder {
     let record = &object.record;
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CONTENT_TYPE, record.content_type.as_str()))
+        .insert_header((header::CONTENT_TYPE, object.content_type.as_str()))
         .insert_header((header::ETAG, object.etag.as_str()))
         .insert_header((header::LAST_MODIFIED, record.modified.http_date()))
         .insert_header(("X-Timestamp", record.modified.x_timestamp()))
         .insert_header((header::ACCEPT_RANGES, "bytes"));
-    if let Some(manifest) = &record.dlo_manifest {
-        response.insert_header(("X-Object-Manifest", manifest.as_str()));
+    match &record.manifest {
+        Some(Manifest::Dynamic {
+            container_and_prefix,
+        }) => {
+            response.insert_header(("X-Object-Manifest", container_and_prefix.as_str()));
+        }
+        Some(Manifest::Static { .. }) => {
+            response.insert_header(("X-Static-Large-Object", "True"));
+        }
+        None => {}
+    }
+    if let Some(manifest_etag) = &object.manifest_etag {
+        response.insert_header(("X-Manifest-Etag", manifest_etag.as_str()));
     }
     metadata::write(&mut response, Scope::Object, &record.meta);
     response
@@ -221,7 +146,7 @@ async fn read(
 ) -> Result<HttpResponse, SwiftError> {
     context.authorize_container(container, Access::Read).await?;
     let record = load(context, &context.account, container, object).await?;
-    let object = resolve(context, &context.account, record).await?;
+    let object = large::resolve(context, &context.account, record).await?;
     let mut response = object_headers(&object);
     match evaluate_conditions(context, &object) {
         Condition::Proceed => {}
@@ -332,7 +257,7 @@ fn payload_error(error: PayloadError) -> SwiftError {
 }
 
 /// `X-Object-Manifest: <container>/<prefix>`, percent-decoded.
-fn read_manifest(context: &RequestContext) -> Result<Option<String>, SwiftError> {
+fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<Manifest>, SwiftError> {
     let Some(raw) = context.header("x-object-manifest") else {
         return Ok(None);
     };
@@ -342,7 +267,9 @@ fn read_manifest(context: &RequestContext) -> Result<Option<String>, SwiftError>
     let decoded = path::decode(raw.trim_start_matches('/'))?;
     let (container, _) = decoded.split_once('/').ok_or_else(bad)?;
     check_container_name(container).map_err(|_| bad())?;
-    Ok(Some(decoded))
+    Ok(Some(Manifest::Dynamic {
+        container_and_prefix: decoded,
+    }))
 }
 
 /// Makes a stored blob visible as `record`, or removes it if that fails.
@@ -394,6 +321,34 @@ fn created(record: &ObjectRecord, etag: &str) -> HttpResponseBuilder {
     response
 }
 
+/// `PUT ?multipart-manifest=put`: stores a static large object.
+async fn put_static_manifest(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+    payload: web::Payload,
+) -> Result<HttpResponse, SwiftError> {
+    let meta = metadata::read_object_metadata(context.req.headers())?;
+    let content_type = requested_content_type(context, object)
+        .unwrap_or_else(|| guess_content_type(object).to_owned());
+    let manifest = large::read_new_manifest(context, payload).await?;
+    let stored = large::store_manifest(context, &manifest).await?;
+    let record = ObjectRecord {
+        name: object.to_owned(),
+        blob_key: stored.key,
+        size: manifest.size,
+        etag: manifest.etag,
+        content_type,
+        meta,
+        modified: Timestamp::now(),
+        manifest: Some(Manifest::Static {
+            manifest_size: stored.size,
+        }),
+    };
+    commit(context, &context.account, container, &record, true).await?;
+    Ok(created(&record, &format!("\"{}\"", record.etag)).finish())
+}
+
 async fn put(
     context: &RequestContext,
     container: &str,
@@ -410,6 +365,9 @@ async fn put(
         ),
         None => None,
     };
+    if context.query_value("multipart-manifest") == Some("put") {
+        return put_static_manifest(context, container, object, payload).await;
+    }
     if let Some(source) = context.header("x-copy-from") {
         if content_length.is_some_and(|length| length > 0) {
             return Err(SwiftError::BadRequest(
@@ -455,7 +413,7 @@ async fn put(
     {
         return Err(SwiftError::PreconditionFailed("The object already exists."));
     }
-    let dlo_manifest = read_manifest(context)?;
+    let manifest = read_dynamic_manifest(context)?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| guess_content_type(object).to_owned());
     let expected_etag = context
@@ -480,7 +438,7 @@ async fn put(
         content_type,
         meta,
         modified: Timestamp::now(),
-        dlo_manifest,
+        manifest,
     };
     commit(context, &context.account, container, &record, overwrite).await?;
     Ok(created(&record, &record.etag).finish())
@@ -501,7 +459,7 @@ async fn copy_object(
     let record = load(context, source_account, source_container, source_object).await?;
     let source_modified = record.modified;
     let copy_manifest = context.query_value("multipart-manifest") == Some("get");
-    let resolved = resolve(context, source_account, record).await?;
+    let resolved = large::resolve(context, source_account, record).await?;
 
     let fresh = context
         .header("x-fresh-metadata")
@@ -522,15 +480,22 @@ async fn copy_object(
     )
     .map_err(SwiftError::ReadFailed);
     let stored = body::store(context.state.blobs.as_ref(), bytes, MAX_FILE_SIZE).await?;
+    // A manifest copied as itself keeps what it stands for.
+    let (size, etag, manifest) = match resolved.record.manifest {
+        Some(manifest) if copy_manifest => {
+            (resolved.record.size, resolved.record.etag, Some(manifest))
+        }
+        _ => (stored.size, stored.etag, None),
+    };
     let record = ObjectRecord {
         name: object.to_owned(),
         blob_key: stored.key,
-        size: stored.size,
-        etag: stored.etag,
+        size,
+        etag,
         content_type,
         meta,
         modified: Timestamp::now(),
-        dlo_manifest: resolved.record.dlo_manifest.filter(|_| copy_manifest),
+        manifest,
     };
     commit(context, &context.account, container, &record, true).await?;
     let copied_from = format!(
@@ -612,13 +577,15 @@ async fn delete(
     context
         .authorize_container(container, Access::Write)
         .await?;
-    let blob = context
-        .state
-        .index
-        .delete_object(&context.account, container, object)
-        .await?
-        .ok_or(SwiftError::NotFound)?;
-    body::discard(context.state.blobs.as_ref(), &blob).await;
+    if context.query_value("multipart-manifest") == Some("delete") {
+        let record = load(context, &context.account, container, object).await?;
+        if let Some(Manifest::Static { manifest_size }) = record.manifest {
+            return large::delete_static(context, container, object, record, manifest_size).await;
+        }
+    }
+    if !bulk::delete_object(context, container, object).await? {
+        return Err(SwiftError::NotFound);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

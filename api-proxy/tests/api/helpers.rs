@@ -14,8 +14,17 @@ use sqlx::Postgres;
 use sqlx::migrate::MigrateDatabase;
 use uuid::Uuid;
 
-const POSTGRES: &str = "postgres://postgres@127.0.0.1:5432";
-const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+/// The PostgreSQL server (without a database name) that test databases go to.
+fn postgres() -> String {
+    let url = std::env::var("NIMBUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    url[..url.rfind('/').expect("a database URL has a path")].to_owned()
+}
+
+fn amqp() -> String {
+    std::env::var("NIMBUS_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
 
 pub struct TestApp {
     pub address: String,
@@ -42,8 +51,8 @@ pub async fn spawn_app() -> TestApp {
 
     let settings = Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("{POSTGRES}/proxy_{run}"),
-        amqp_url: AMQP.into(),
+        database_url: format!("{}/nimbus_test_proxy_{run}", postgres()),
+        amqp_url: amqp(),
         queue_prefix: prefix.clone(),
         storage: StorageSettings {
             scheme: "fs".into(),
@@ -57,11 +66,11 @@ pub async fn spawn_app() -> TestApp {
     let address = format!("http://127.0.0.1:{}", proxy.port());
     tokio::spawn(proxy.run_until_stopped(std::future::pending()));
 
-    let server_db = format!("{POSTGRES}/server_{run}");
+    let server_db = format!("{}/nimbus_test_server_{run}", postgres());
     Postgres::create_database(&server_db).await.unwrap();
     let server_settings = nimbus_server::config::Settings {
         database_url: server_db,
-        amqp_url: AMQP.into(),
+        amqp_url: amqp(),
         queue_prefix: prefix,
         idle_queue_expiry_secs: Some(60),
         storage_url: address.clone(),

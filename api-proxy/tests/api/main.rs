@@ -5,4 +5,8 @@ mod auth;
 mod clients;
 mod containers;
 mod helpers;
+mod oauth;
 mod objects;
+mod real_swift;
+mod rest;
+mod startup;

@@ -599,6 +599,139 @@ async fn info_advertises_what_is_implemented() {
     assert_eq!(info["swift"]["max_object_name_length"], 1024);
     assert_eq!(info["swift"]["container_listing_limit"], 10000);
     assert_eq!(info["bulk_delete"]["max_deletes_per_request"], 10000);
-    assert!(info.get("slo").is_none());
+    assert_eq!(info["slo"]["max_manifest_segments"], 1000);
     assert!(info.get("tempurl").is_none());
+}
+
+#[tokio::test]
+async fn static_large_objects_put_get_and_delete() {
+    let (app, alice) = app_with_container().await;
+    alice
+        .request(&app.client, "PUT", "segs")
+        .send()
+        .await
+        .unwrap();
+    for (name, part) in [("s1", "hello "), ("s2", "large "), ("s3", "world!")] {
+        alice
+            .request(&app.client, "PUT", &format!("segs/{name}"))
+            .body(part)
+            .send()
+            .await
+            .unwrap();
+    }
+    let manifest = serde_json::json!([
+        {"path": "/segs/s1", "etag": md5_hex(b"hello "), "size_bytes": 6},
+        {"path": "segs/s2", "etag": null, "size_bytes": null},
+        {"path": "/segs/s3", "range": "0-4"},
+    ]);
+    let put = alice
+        .request(&app.client, "PUT", "c/slo?multipart-manifest=put")
+        .json(&manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let slo_etag = md5_hex(
+        format!(
+            "{}{}{}:0-4;",
+            md5_hex(b"hello "),
+            md5_hex(b"large "),
+            md5_hex(b"world!")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(
+        put.headers()["etag"].to_str().unwrap(),
+        format!("\"{slo_etag}\"")
+    );
+
+    let get = alice
+        .request(&app.client, "GET", "c/slo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200);
+    assert_eq!(get.headers()["x-static-large-object"], "True");
+    assert_eq!(
+        get.headers()["etag"].to_str().unwrap(),
+        format!("\"{slo_etag}\"")
+    );
+    assert_eq!(get.headers()["content-length"], "17");
+    assert_eq!(get.text().await.unwrap(), "hello large world");
+    let range = alice
+        .request(&app.client, "GET", "c/slo")
+        .header("Range", "bytes=10-15")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(range.text().await.unwrap(), "e worl");
+    let listing: Vec<serde_json::Value> = alice
+        .request(&app.client, "GET", "c?format=json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listing[0]["bytes"], 17);
+    let stored: Vec<serde_json::Value> = alice
+        .request(&app.client, "GET", "c/slo?multipart-manifest=get")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored[1]["name"], "/segs/s2");
+    assert_eq!(stored[1]["bytes"], 6);
+    assert_eq!(stored[2]["range"], "0-4");
+
+    let bad = serde_json::json!([
+        {"path": "/segs/missing"},
+        {"path": "/segs/s1", "etag": "0123"},
+        {"path": "/segs/s2", "size_bytes": 99},
+    ]);
+    let files = app.stored_files();
+    let refused = alice
+        .request(&app.client, "PUT", "c/bad?multipart-manifest=put")
+        .json(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.text().await.unwrap(),
+        "Errors:\n/segs/missing, 404 Not Found\n/segs/s1, Etag Mismatch\n/segs/s2, Size Mismatch\n"
+    );
+    assert_eq!(app.stored_files(), files);
+
+    // A changed segment invalidates the object.
+    alice
+        .request(&app.client, "PUT", "segs/s2")
+        .body("LARGE ")
+        .send()
+        .await
+        .unwrap();
+    let conflict = alice
+        .request(&app.client, "GET", "c/slo")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conflict.status(), 409);
+    let deleted = alice
+        .request(&app.client, "DELETE", "c/slo?multipart-manifest=delete")
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let report: serde_json::Value = deleted.json().await.unwrap();
+    assert_eq!(report["Number Deleted"], 4);
+    let segments = alice
+        .request(&app.client, "GET", "segs")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(segments.status(), 204);
+    assert_eq!(app.stored_files(), files - 4);
 }

@@ -1,0 +1,500 @@
+//! The OAuth 1.0a provider (RFC 5849) of the REST API.
+//!
+//! * `POST|GET /oauth/request_token`, signed by the consumer (with
+//!   `oauth_callback`: a URL, or `oob`);
+//! * `GET /oauth/authorize?oauth_token=…`: an HTML page where the user logs in
+//!   and allows (or denies) the application; `POST /oauth/authorize` carries
+//!   out the choice and redirects to `callback?oauth_token=…&oauth_verifier=…`,
+//!   or shows the verifier when the callback is `oob`;
+//! * `POST|GET /oauth/access_token`, signed with the request token and
+//!   carrying `oauth_verifier`;
+//! * `GET /oauth/tokens` and `DELETE /oauth/tokens/{token}`: the user lists and
+//!   revokes the access tokens granted to applications. These take the user's
+//!   own token (`X-Auth-Token`, from `/auth/v1.0`), not an OAuth signature:
+//!   an application cannot see or revoke the grants of others.
+//!
+//! The proxy only parses: [`signed_request`] collects the header, query and
+//! form-body parameters and builds the signature base string with the base
+//! URI taken from the configured public URL ([`crate::rest::RestState`]),
+//! never from `Host` or `X-Forwarded-*`. The metadata servers hold the
+//! secrets and check signature (HMAC-SHA1 in constant time, PLAINTEXT only
+//! over https unless allowed), timestamp window and nonce replay; any refusal
+//! is a 401 with the server's reason.
+
+mod page;
+
+use actix_web::http::header::{self, ContentType};
+use actix_web::{HttpRequest, HttpResponse, web};
+use nimbus_protocol::oauth1::{OAuthRequest, RequestParts, base_uri};
+use nimbus_protocol::rpc::{
+    DeviceToken, OAuthAuthorizeReply, OAuthIdentity, OAuthRequestInfo, OAuthTokenInfo,
+    OAuthTokenReply, Operation, Password,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::rest::RestState;
+use crate::rest::error::RestError;
+
+/// Who signed a REST request: the user and the device bound to the access
+/// token, whose token the proxy uses for the RPC calls made on their behalf.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: Uuid,
+    pub consumer_key: String,
+    pub device_token: DeviceToken,
+}
+
+/// Whether the body is `application/x-www-form-urlencoded` (and so signed).
+pub fn is_form(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+/// Parses the OAuth parameters of `req` (RFC 5849 §3.4.1): `form_body` is the
+/// body when [`is_form`] holds.
+pub fn signed_request(
+    public_url: &str,
+    req: &HttpRequest,
+    form_body: Option<&[u8]>,
+) -> Result<OAuthRequest, RestError> {
+    let base = base_uri(public_url, req.uri().path())
+        .map_err(|e| RestError::Internal(format!("the configured public_url: {e}")))?;
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str())
+        .transpose()
+        .map_err(|_| RestError::Unauthorized("the Authorization header is not ASCII".into()))?;
+    OAuthRequest::parse(&RequestParts {
+        method: req.method().as_str(),
+        base_uri: &base,
+        query: req.uri().query().unwrap_or_default(),
+        form_body,
+        authorization,
+    })
+    .map_err(|e| RestError::Unauthorized(e.to_string()))
+}
+
+/// Authenticates a request signed with an access token.
+pub async fn authenticate(
+    state: &RestState,
+    req: &HttpRequest,
+    form_body: Option<&[u8]>,
+) -> Result<Caller, RestError> {
+    let request = signed_request(&state.public_url, req, form_body)?;
+    if request.token.is_none() {
+        return Err(RestError::Unauthorized(
+            "the request is not signed with an access token (oauth_token is missing)".into(),
+        ));
+    }
+    let identity: OAuthIdentity = state
+        .rpc
+        .call(None, Operation::OauthAuthenticate { request })
+        .await
+        .map_err(RestError::from_rpc)?;
+    Ok(Caller {
+        user_id: identity.user_id,
+        consumer_key: identity.consumer_key,
+        device_token: identity.device_token,
+    })
+}
+
+/// The form body when the request has one.
+fn form_body<'a>(req: &HttpRequest, body: &'a web::Bytes) -> Option<&'a [u8]> {
+    is_form(req).then_some(&body[..])
+}
+
+fn token_reply(reply: &OAuthTokenReply, callback_confirmed: bool) -> HttpResponse {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("oauth_token", &reply.token)
+        .append_pair("oauth_token_secret", &reply.secret);
+    if callback_confirmed {
+        form.append_pair("oauth_callback_confirmed", "true");
+    }
+    HttpResponse::Ok()
+        .content_type("application/x-www-form-urlencoded")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(form.finish())
+}
+
+/// `/oauth/request_token`: temporary credentials (RFC 5849 §2.1).
+pub async fn request_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let request = signed_request(&state.public_url, &req, form_body(&req, &body))?;
+    if request.callback.is_none() {
+        return Err(RestError::BadRequest(
+            "oauth_callback is required: a URL, or \"oob\"".into(),
+        ));
+    }
+    let reply: OAuthTokenReply = state
+        .rpc
+        .call(None, Operation::OauthRequestToken { request })
+        .await
+        .map_err(RestError::from_rpc)?;
+    Ok(token_reply(&reply, true))
+}
+
+/// `/oauth/access_token`: token credentials (RFC 5849 §2.3).
+pub async fn access_token(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let request = signed_request(&state.public_url, &req, form_body(&req, &body))?;
+    if request.token.is_none() || request.verifier.is_none() {
+        return Err(RestError::BadRequest(
+            "oauth_token (the request token) and oauth_verifier are required".into(),
+        ));
+    }
+    let reply: OAuthTokenReply = state
+        .rpc
+        .call(None, Operation::OauthAccessToken { request })
+        .await
+        .map_err(RestError::from_rpc)?;
+    Ok(token_reply(&reply, false))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AuthorizeQuery {
+    pub oauth_token: Option<String>,
+}
+
+/// `GET /oauth/authorize`: the login and consent page.
+pub async fn authorize_page(
+    query: web::Query<AuthorizeQuery>,
+    state: web::Data<RestState>,
+) -> HttpResponse {
+    let Some(request_token) = query.oauth_token.as_deref().filter(|t| !t.is_empty()) else {
+        return page::respond(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            &page::message(
+                "Missing request token",
+                "This page must be opened with the oauth_token the application received.",
+            ),
+        );
+    };
+    match request_info(&state, request_token).await {
+        Ok(info) => page::respond(
+            actix_web::http::StatusCode::OK,
+            &page::login_form(&info.consumer_name, request_token, None),
+        ),
+        Err(response) => response,
+    }
+}
+
+async fn request_info(
+    state: &RestState,
+    request_token: &str,
+) -> Result<OAuthRequestInfo, HttpResponse> {
+    state
+        .rpc
+        .call(
+            None,
+            Operation::OauthRequestInfo {
+                request_token: request_token.to_owned(),
+            },
+        )
+        .await
+        .map_err(|error| match RestError::from_rpc(error) {
+            RestError::Unavailable(_) | RestError::Internal(_) => page::respond(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                &page::message("Try again later", "The service is unavailable right now."),
+            ),
+            _ => page::respond(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                &page::message(
+                    "Unknown request",
+                    "This authorization request is unknown, expired or already used. \
+                     Start again from the application.",
+                ),
+            ),
+        })
+}
+
+#[derive(Deserialize)]
+pub struct AuthorizeForm {
+    pub oauth_token: String,
+    pub username: String,
+    pub password: String,
+    /// `allow` or `deny`.
+    pub action: String,
+}
+
+/// `POST /oauth/authorize`: the user's decision.
+pub async fn authorize_submit(
+    form: web::Form<AuthorizeForm>,
+    state: web::Data<RestState>,
+) -> HttpResponse {
+    let form = form.into_inner();
+    let info = match request_info(&state, &form.oauth_token).await {
+        Ok(info) => info,
+        Err(response) => return response,
+    };
+    if form.action != "allow" {
+        return page::respond(
+            actix_web::http::StatusCode::OK,
+            &page::message(
+                "Access not granted",
+                &format!("{} was not given access to your files.", info.consumer_name),
+            ),
+        );
+    }
+    let reply: Result<OAuthAuthorizeReply, _> = state
+        .rpc
+        .call(
+            None,
+            Operation::OauthAuthorize {
+                request_token: form.oauth_token.clone(),
+                username: form.username.trim().to_owned(),
+                password: Password(form.password),
+            },
+        )
+        .await;
+    match reply {
+        Ok(reply) if reply.callback == "oob" => page::respond(
+            actix_web::http::StatusCode::OK,
+            &page::verifier(&info.consumer_name, &reply.verifier),
+        ),
+        Ok(reply) => HttpResponse::Found()
+            .insert_header((header::LOCATION, callback_location(&reply)))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .finish(),
+        Err(error) => match RestError::from_rpc(error) {
+            RestError::Unauthorized(_) | RestError::Forbidden(_) => page::respond(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                &page::login_form(
+                    &info.consumer_name,
+                    &form.oauth_token,
+                    Some("Wrong user name or password."),
+                ),
+            ),
+            other => page::respond(
+                actix_web::ResponseError::status_code(&other),
+                &page::message("Access not granted", &other.to_string()),
+            ),
+        },
+    }
+}
+
+/// `callback?oauth_token=…&oauth_verifier=…` (RFC 5849 §2.2).
+fn callback_location(reply: &OAuthAuthorizeReply) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("oauth_token", &reply.request_token)
+        .append_pair("oauth_verifier", &reply.verifier)
+        .finish();
+    let separator = if reply.callback.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
+    format!("{}{separator}{query}", reply.callback)
+}
+
+/// The user's own token, for the token management endpoints.
+fn user_token(req: &HttpRequest) -> Result<DeviceToken, RestError> {
+    req.headers()
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .filter(|t| !t.is_empty())
+        .map(|t| DeviceToken(t.to_owned()))
+        .ok_or_else(|| {
+            RestError::Unauthorized(
+                "send the user's X-Auth-Token (from /auth/v1.0) to manage OAuth grants".into(),
+            )
+        })
+}
+
+/// `GET /oauth/tokens`: the access tokens the user granted.
+pub async fn list_tokens(
+    req: HttpRequest,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let token = user_token(&req)?;
+    let tokens: Vec<OAuthTokenInfo> = state
+        .rpc
+        .call(Some(&token), Operation::ListOauthTokens)
+        .await
+        .map_err(RestError::from_rpc)?;
+    let body: Vec<_> = tokens
+        .into_iter()
+        .map(|t| {
+            serde_json::json!({
+                "token": t.token,
+                "consumer_name": t.consumer_name,
+                "device_id": t.device_id,
+                "created_at": crate::rest::json::millis_to_rfc3339(t.created_at),
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type(ContentType::json())
+        .json(body))
+}
+
+/// `DELETE /oauth/tokens/{token}`: revokes one grant (and its device).
+pub async fn revoke_token(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let token = user_token(&req)?;
+    let access_token = path.into_inner();
+    let listed: Vec<OAuthTokenInfo> = state
+        .rpc
+        .call(Some(&token), Operation::ListOauthTokens)
+        .await
+        .map_err(RestError::from_rpc)?;
+    if !listed.iter().any(|t| t.token == access_token) {
+        return Err(RestError::NotFound("no such access token".into()));
+    }
+    let () = state
+        .rpc
+        .call(Some(&token), Operation::RevokeOauthToken { access_token })
+        .await
+        .map_err(RestError::from_rpc)?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Mounts the OAuth endpoints.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/oauth/request_token", web::post().to(request_token))
+        .route("/oauth/request_token", web::get().to(request_token))
+        .route("/oauth/access_token", web::post().to(access_token))
+        .route("/oauth/access_token", web::get().to(access_token))
+        .route("/oauth/authorize", web::get().to(authorize_page))
+        .route("/oauth/authorize", web::post().to(authorize_submit))
+        .route("/oauth/tokens", web::get().to(list_tokens))
+        .route("/oauth/tokens/{token}", web::delete().to(revoke_token));
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    /// RFC 5849 §1.2: the photos example, as an HTTP request reaching the proxy.
+    #[test]
+    fn the_rfc_5849_photos_example_verifies() {
+        let header = |signature: &str| {
+            format!(
+                "OAuth realm=\"Photos\", oauth_consumer_key=\"dpf43f3p2l4k3l03\", \
+                 oauth_token=\"nnch734d00sl2jdk\", oauth_signature_method=\"HMAC-SHA1\", \
+                 oauth_timestamp=\"137131202\", oauth_nonce=\"chapoH\", \
+                 oauth_signature=\"{signature}\""
+            )
+        };
+        let request = |signature: &str| {
+            TestRequest::get()
+                .uri("/photos?file=vacation.jpg&size=original")
+                .insert_header(("Host", "attacker.example"))
+                .insert_header(("X-Forwarded-Host", "attacker.example"))
+                .insert_header((header::AUTHORIZATION, header(signature)))
+                .to_http_request()
+        };
+        let parsed = signed_request(
+            "http://photos.example.net",
+            &request("MdpQcU8iPSUjWoN%2FUDMsK2sui9I%3D"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            parsed.base_string(),
+            "GET&http%3A%2F%2Fphotos.example.net%2Fphotos&file%3Dvacation.jpg%26\
+             oauth_consumer_key%3Ddpf43f3p2l4k3l03%26oauth_nonce%3DchapoH%26\
+             oauth_signature_method%3DHMAC-SHA1%26oauth_timestamp%3D137131202%26\
+             oauth_token%3Dnnch734d00sl2jdk%26size%3Doriginal"
+        );
+        parsed
+            .verify("kd94hf93k423kf44", Some("pfkkdhi9sl3r4s00"))
+            .unwrap();
+        // One bit off, or the wrong token secret: refused.
+        let tampered = signed_request(
+            "http://photos.example.net",
+            &request("MdpQcU8iPSUjWoN%2FUDMsK2sui9J%3D"),
+            None,
+        )
+        .unwrap();
+        assert!(
+            tampered
+                .verify("kd94hf93k423kf44", Some("pfkkdhi9sl3r4s00"))
+                .is_err()
+        );
+        assert!(parsed.verify("kd94hf93k423kf44", Some("wrong")).is_err());
+    }
+
+    /// RFC 5849 §3.4.1.1: query, form body and header parameters all signed.
+    #[test]
+    fn the_rfc_5849_base_string_example_includes_query_and_form_body() {
+        let req = TestRequest::post()
+            .uri("/request?b5=%3D%253D&a3=a&c%40=&a2=r%20b")
+            .insert_header((header::CONTENT_TYPE, "application/x-www-form-urlencoded"))
+            .insert_header((
+                header::AUTHORIZATION,
+                "OAuth realm=\"Example\", oauth_consumer_key=\"9djdj82h48djs9d2\", \
+                 oauth_token=\"kkk9d7dh3k39sjv7\", oauth_signature_method=\"HMAC-SHA1\", \
+                 oauth_timestamp=\"137131201\", oauth_nonce=\"7d8f3e4a\", \
+                 oauth_signature=\"bYT5CMsGcbgUdFHObYMEfcx6bsw%3D\"",
+            ))
+            .to_http_request();
+        assert!(is_form(&req));
+        let parsed = signed_request("HTTP://Example.com:80/", &req, Some(b"c2&a3=2+q")).unwrap();
+        assert_eq!(
+            parsed.base_string(),
+            "POST&http%3A%2F%2Fexample.com%2Frequest&a2%3Dr%2520b%26a3%3D2%2520q%26a3%3Da%26\
+             b5%3D%253D%25253D%26c%2540%3D%26c2%3D%26oauth_consumer_key%3D9djdj82h48djs9d2%26\
+             oauth_nonce%3D7d8f3e4a%26oauth_signature_method%3DHMAC-SHA1%26\
+             oauth_timestamp%3D137131201%26oauth_token%3Dkkk9d7dh3k39sjv7"
+        );
+    }
+
+    /// RFC 5849 §3.4.4: PLAINTEXT is the encoded secrets joined by `&`.
+    #[test]
+    fn the_rfc_5849_plaintext_example_verifies() {
+        let req = TestRequest::post()
+            .uri("/initiate")
+            .insert_header((
+                header::AUTHORIZATION,
+                "OAuth oauth_consumer_key=\"dpf43f3p2l4k3l03\", \
+                 oauth_signature_method=\"PLAINTEXT\", oauth_callback=\"oob\", \
+                 oauth_signature=\"djr9rjt0jd78jf88%26jjd99%2524tj88uiths3\"",
+            ))
+            .to_http_request();
+        let parsed = signed_request("https://photos.example.net", &req, None).unwrap();
+        assert!(parsed.over_https());
+        parsed
+            .verify("djr9rjt0jd78jf88", Some("jjd99$tj88uiths3"))
+            .unwrap();
+        assert!(
+            parsed
+                .verify("djr9rjt0jd78jf88", Some("jjd99$tj88uiths4"))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn form_bodies_are_recognised_by_media_type() {
+        let form = TestRequest::post()
+            .insert_header((
+                header::CONTENT_TYPE,
+                "Application/X-WWW-Form-URLEncoded; charset=utf-8",
+            ))
+            .to_http_request();
+        assert!(is_form(&form));
+        let json = TestRequest::post()
+            .insert_header((header::CONTENT_TYPE, "application/json"))
+            .to_http_request();
+        assert!(!is_form(&json));
+    }
+}

@@ -1,0 +1,313 @@
+//! File content through the REST API, in the desktop client's chunk format
+//! (`nimbus-chunks`): uploads are cut, named, compressed and stored as chunk
+//! objects in the workspace's container exactly as a desktop client stores
+//! them through the Swift API, and downloads open and join those chunks.
+//!
+//! Both directions stream in bounded memory: the request body goes to a
+//! blocking thread that runs the [`Chunker`] through a bounded channel, and
+//! sealed chunks come back through another; a download fetches a few chunks
+//! ahead. Chunks the container already has are not stored again. Chunks are
+//! written through the proxy's own object index and blob store, never over
+//! HTTP to itself.
+
+use std::io::Read;
+use std::sync::Arc;
+
+use actix_web::error::PayloadError;
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt, stream};
+use md5::{Digest, Md5};
+use nimbus_chunks::{Chunker, ChunkerParams, SealedChunk, WorkspaceKeys, open_chunk};
+use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
+use tokio::sync::mpsc;
+
+use super::error::RestError;
+use crate::blobs::{BlobStore, new_blob_key};
+use crate::index::{ContainerUpdate, ObjectIndex, ObjectRecord, PutOutcome};
+use crate::timestamp::Timestamp;
+
+/// Chunks fetched ahead of the one being sent.
+const DOWNLOAD_AHEAD: usize = 4;
+
+/// The chunk keys of a workspace whose content the proxy may handle.
+pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
+    match workspace.encryption {
+        EncryptionMode::None | EncryptionMode::Server => {
+            Ok(WorkspaceKeys::plain(workspace.workspace_id))
+        }
+        EncryptionMode::Client => Err(RestError::EncryptedWorkspace(workspace.name.clone())),
+    }
+}
+
+/// Where a workspace's chunks live.
+#[derive(Clone)]
+pub struct ChunkStore {
+    pub index: Arc<dyn ObjectIndex>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub account: String,
+    pub container: String,
+}
+
+impl ChunkStore {
+    pub fn new(
+        index: Arc<dyn ObjectIndex>,
+        blobs: Arc<dyn BlobStore>,
+        workspace: &WorkspaceInfo,
+    ) -> Self {
+        Self {
+            index,
+            blobs,
+            account: workspace.storage_account.clone(),
+            container: workspace.container.clone(),
+        }
+    }
+
+    /// Stores `chunk` unless the container has it; returns whether it was new.
+    async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
+        if self
+            .index
+            .object(&self.account, &self.container, &chunk.id)
+            .await?
+            .is_some()
+        {
+            return Ok(false);
+        }
+        let key = new_blob_key();
+        let etag = hex::encode(Md5::digest(&chunk.sealed));
+        let size = chunk.sealed.len() as u64;
+        let mut writer = self.blobs.create(&key).await?;
+        if let Err(error) = writer.write(Bytes::from(chunk.sealed)).await {
+            writer.abort().await;
+            self.discard(&key).await;
+            return Err(error.into());
+        }
+        if let Err(error) = writer.finish().await {
+            self.discard(&key).await;
+            return Err(error.into());
+        }
+        let record = ObjectRecord {
+            name: chunk.id,
+            blob_key: key.clone(),
+            size,
+            etag,
+            content_type: "application/octet-stream".into(),
+            meta: Default::default(),
+            modified: Timestamp::now(),
+            manifest: None,
+        };
+        let result = match self
+            .index
+            .put_object(&self.account, &self.container, &record, false)
+            .await
+        {
+            Ok(result) => result,
+            Err(error) => {
+                self.discard(&key).await;
+                return Err(error.into());
+            }
+        };
+        match result.outcome {
+            PutOutcome::Stored => Ok(true),
+            // Stored meanwhile by another upload: same id, same content.
+            PutOutcome::AlreadyExists => {
+                self.discard(&key).await;
+                Ok(false)
+            }
+            PutOutcome::ContainerMissing => {
+                self.discard(&key).await;
+                Err(RestError::Internal(format!(
+                    "the container of workspace chunks {} is missing",
+                    self.container
+                )))
+            }
+        }
+    }
+
+    async fn discard(&self, key: &str) {
+        if let Err(error) = self.blobs.delete(key).await {
+            tracing::warn!(%error, key, "could not remove an unreferenced blob");
+        }
+    }
+
+    /// The sealed bytes of one chunk.
+    async fn get(&self, id: &str) -> Result<Bytes, RestError> {
+        let record = self
+            .index
+            .object(&self.account, &self.container, id)
+            .await?
+            .filter(|r| r.manifest.is_none())
+            .ok_or_else(|| {
+                RestError::Internal(format!("chunk {id} is missing from the object store"))
+            })?;
+        let parts: Vec<Bytes> = self
+            .blobs
+            .read(&record.blob_key, 0..record.size)
+            .await?
+            .try_collect()
+            .await
+            .map_err(|e| RestError::Internal(format!("reading chunk {id}: {e}")))?;
+        Ok(parts.concat().into())
+    }
+}
+
+/// Reads what the request handler feeds through a channel.
+struct ChannelReader {
+    receiver: mpsc::Receiver<Bytes>,
+    current: Bytes,
+}
+
+impl Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.receiver.blocking_recv() {
+                Some(bytes) => self.current = bytes,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Cuts `body` into chunks, stores the new ones, and returns the content to
+/// commit. Nothing is committed here; chunks stored before a failure stay
+/// (like a desktop client's) and are reused by the next upload.
+pub async fn upload(
+    store: &ChunkStore,
+    keys: WorkspaceKeys,
+    body: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+) -> Result<Content, RestError> {
+    store
+        .index
+        .put_container(
+            &store.account,
+            &store.container,
+            &ContainerUpdate::default(),
+        )
+        .await?;
+    let (bytes_tx, bytes_rx) = mpsc::channel::<Bytes>(8);
+    let (chunk_tx, mut chunk_rx) = mpsc::channel(4);
+    let chunker = tokio::task::spawn_blocking(move || {
+        let reader = ChannelReader {
+            receiver: bytes_rx,
+            current: Bytes::new(),
+        };
+        let mut chunker = Chunker::new(reader, &keys, ChunkerParams::DEFAULT);
+        for chunk in chunker.by_ref() {
+            if chunk_tx.blocking_send(chunk).is_err() {
+                return None;
+            }
+        }
+        Some(chunker.finish())
+    });
+    let feed = async move {
+        let mut body = body;
+        while let Some(bytes) = body.next().await {
+            let bytes =
+                bytes.map_err(|e| RestError::BadRequest(format!("reading the body: {e}")))?;
+            if bytes_tx.send(bytes).await.is_err() {
+                break;
+            }
+        }
+        Ok::<(), RestError>(())
+    };
+    let consume = async move {
+        let mut chunks = Vec::new();
+        while let Some(chunk) = chunk_rx.recv().await {
+            let chunk = chunk.map_err(|e| RestError::Internal(format!("chunking: {e}")))?;
+            chunks.push(ChunkRef {
+                id: chunk.id.clone(),
+                size: chunk.plain_len,
+            });
+            store.put(chunk).await?;
+        }
+        Ok::<_, RestError>(chunks)
+    };
+    let (fed, chunks) = futures::join!(feed, consume);
+    let finished = chunker
+        .await
+        .map_err(|e| RestError::Internal(format!("the chunker stopped: {e}")))?;
+    fed?;
+    let chunks = chunks?;
+    let (content_hash, size) =
+        finished.ok_or_else(|| RestError::Internal("the chunker stopped early".into()))?;
+    Ok(Content {
+        size,
+        content_hash: Some(content_hash),
+        chunks,
+        chunker: Some(ChunkerParams::DEFAULT.describe()),
+    })
+}
+
+/// The plaintext of `content`, chunk by chunk, each checked against its id
+/// and listed size.
+pub fn download(
+    store: ChunkStore,
+    keys: WorkspaceKeys,
+    content: &Content,
+) -> impl Stream<Item = Result<Bytes, RestError>> + 'static {
+    stream::iter(content.chunks.clone())
+        .map(move |chunk| {
+            let store = store.clone();
+            let keys = keys.clone();
+            async move {
+                let sealed = store.get(&chunk.id).await?;
+                let id = chunk.id.clone();
+                let plain = tokio::task::spawn_blocking(move || open_chunk(&keys, &id, &sealed))
+                    .await
+                    .map_err(|e| RestError::Internal(format!("the chunk decoder stopped: {e}")))?
+                    .map_err(|e| RestError::Internal(format!("chunk {}: {e}", chunk.id)))?;
+                if plain.len() != chunk.size as usize {
+                    return Err(RestError::Internal(format!(
+                        "chunk {} has {} bytes, the version lists {}",
+                        chunk.id,
+                        plain.len(),
+                        chunk.size
+                    )));
+                }
+                Ok(Bytes::from(plain))
+            }
+        })
+        .buffered(DOWNLOAD_AHEAD)
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use nimbus_protocol::rpc::Role;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn workspace(encryption: EncryptionMode) -> WorkspaceInfo {
+        WorkspaceInfo {
+            workspace_id: Uuid::from_u128(9),
+            name: "Secrets".into(),
+            owner_id: Uuid::from_u128(1),
+            role: Role::Owner,
+            encryption,
+            revision: 0,
+            container: Uuid::from_u128(9).to_string(),
+            storage_account: "AUTH_alice".into(),
+            mount_parent: None,
+            is_default: false,
+        }
+    }
+
+    #[test]
+    fn content_of_end_to_end_encrypted_workspaces_is_refused_clearly() {
+        let error = keys_for(&workspace(EncryptionMode::Client)).unwrap_err();
+        assert_eq!(error.status_code(), 403);
+        assert_eq!(error.code(), "encrypted_workspace");
+        let text = error.to_string();
+        assert!(
+            text.contains("\"Secrets\"") && text.contains("passphrase"),
+            "{text}"
+        );
+        for mode in [EncryptionMode::None, EncryptionMode::Server] {
+            let keys = keys_for(&workspace(mode)).unwrap();
+            assert!(!keys.is_encrypted());
+        }
+    }
+}

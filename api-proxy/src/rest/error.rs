@@ -1,0 +1,179 @@
+//! Every way a REST API v2 or OAuth request can fail, and the one place that
+//! turns a failure into a status and the StackSync error body
+//! `{"error": <status>, "code": "<stable name>", "description": "..."}`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{HttpResponse, ResponseError};
+use nimbus_protocol::ClientError;
+use nimbus_protocol::rpc::{ErrorCode, RefusalCode};
+
+use crate::blobs::BlobError;
+use crate::index::IndexError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// No OAuth signature, or one the metadata servers refused (bad
+    /// signature, unknown or revoked token, replayed nonce, stale timestamp).
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown, or not the caller's: the two are not told apart.
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// The name is used by another live item of the folder.
+    #[error("{0}")]
+    NameTaken(String),
+    /// Another device changed the item first; nothing was changed.
+    #[error("{0}")]
+    Conflict(String),
+    /// The workspace is end-to-end encrypted: the proxy cannot read or write
+    /// its content.
+    #[error(
+        "the workspace {0:?} is end-to-end encrypted (client-side): its files can be read and \
+         written only by desktop clients that know its passphrase, not through this API"
+    )]
+    EncryptedWorkspace(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("the metadata servers are unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl RestError {
+    /// The stable name of the failure, for programs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RestError::Unauthorized(_) => "unauthorized",
+            RestError::Forbidden(_) => "forbidden",
+            RestError::NotFound(_) => "not_found",
+            RestError::BadRequest(_) => "bad_request",
+            RestError::NameTaken(_) => "name_taken",
+            RestError::Conflict(_) => "conflict",
+            RestError::EncryptedWorkspace(_) => "encrypted_workspace",
+            RestError::QuotaExceeded(_) => "quota_exceeded",
+            RestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            RestError::Unavailable(_) => "unavailable",
+            RestError::Internal(_) => "internal",
+        }
+    }
+
+    /// Maps a failed RPC: refusals keep the server's message.
+    pub fn from_rpc(error: ClientError) -> Self {
+        let message = match &error {
+            ClientError::Rpc(rpc) => rpc.message.clone(),
+            other => other.to_string(),
+        };
+        match error.rpc_code() {
+            Some(ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials) => {
+                RestError::Unauthorized(message)
+            }
+            Some(ErrorCode::AccountDisabled | ErrorCode::Forbidden) => {
+                RestError::Forbidden(message)
+            }
+            Some(ErrorCode::TooManyAttempts) => RestError::Forbidden(message),
+            Some(ErrorCode::BadRequest | ErrorCode::RequestIdReused) => {
+                RestError::BadRequest(message)
+            }
+            Some(ErrorCode::QuotaExceeded) => RestError::QuotaExceeded(message),
+            Some(ErrorCode::Unavailable) | None => RestError::Unavailable(message),
+            Some(ErrorCode::Internal) => RestError::Internal(message),
+        }
+    }
+
+    /// Maps a commit refusal of one item.
+    pub fn from_refusal(code: RefusalCode, message: String) -> Self {
+        match code {
+            RefusalCode::NameTaken => RestError::NameTaken(message),
+            RefusalCode::ParentMissing => RestError::NotFound(message),
+            RefusalCode::InvalidItem
+            | RefusalCode::ParentNotFolder
+            | RefusalCode::ParentRefused
+            | RefusalCode::MoveIntoItself
+            | RefusalCode::FolderNotEmpty
+            | RefusalCode::KindChange
+            | RefusalCode::IdInUse => RestError::BadRequest(message),
+        }
+    }
+}
+
+impl From<IndexError> for RestError {
+    fn from(error: IndexError) -> Self {
+        RestError::Internal(error.to_string())
+    }
+}
+
+impl From<BlobError> for RestError {
+    fn from(error: BlobError) -> Self {
+        RestError::Internal(error.to_string())
+    }
+}
+
+impl ResponseError for RestError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            RestError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            RestError::Forbidden(_) | RestError::EncryptedWorkspace(_) => StatusCode::FORBIDDEN,
+            RestError::NotFound(_) => StatusCode::NOT_FOUND,
+            // StackSync answers 400 when a name is taken.
+            RestError::BadRequest(_) | RestError::NameTaken(_) => StatusCode::BAD_REQUEST,
+            RestError::Conflict(_) => StatusCode::CONFLICT,
+            RestError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            RestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            RestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "REST request failed");
+        }
+        let mut response = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            response.insert_header((header::WWW_AUTHENTICATE, "OAuth realm=\"nimbus\""));
+        }
+        response.json(serde_json::json!({
+            "error": status.as_u16(),
+            "code": self.code(),
+            "description": self.to_string(),
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_bodies() {
+        let cases = [
+            (RestError::Unauthorized("x".into()), 401),
+            (RestError::NotFound("x".into()), 404),
+            (RestError::NameTaken("x".into()), 400),
+            (RestError::Conflict("x".into()), 409),
+            (RestError::EncryptedWorkspace("w".into()), 403),
+            (RestError::QuotaExceeded("q".into()), 413),
+        ];
+        for (error, status) in cases {
+            let response = error.error_response();
+            assert_eq!(response.status().as_u16(), status, "{error}");
+        }
+        let unauthorized = RestError::Unauthorized("bad".into()).error_response();
+        assert_eq!(
+            unauthorized
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .unwrap(),
+            "OAuth realm=\"nimbus\""
+        );
+    }
+}

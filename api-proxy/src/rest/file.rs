@@ -1,0 +1,261 @@
+//! `/v1/file`: upload, metadata, download, replace, rename/move, delete.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use nimbus_protocol::rpc::{CommitItem, VersionStatus};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::content::{self, ChunkStore};
+use super::error::RestError;
+use super::json::{EMPTY_MIMETYPE, Item, mimetype};
+use super::{Located, NameAndParent, RestState, Session, now_millis, parse_id, parse_item_id};
+use crate::startup::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    pub name: Option<String>,
+    pub parent: Option<String>,
+}
+
+fn refuse_form(req: &HttpRequest) -> Result<(), RestError> {
+    if crate::oauth::is_form(req) {
+        return Err(RestError::UnsupportedMediaType(
+            "send file content as application/octet-stream (or any type but \
+             application/x-www-form-urlencoded, whose body would be OAuth parameters)"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+fn chunk_store(app: &AppState, located: &nimbus_protocol::rpc::WorkspaceInfo) -> ChunkStore {
+    ChunkStore::new(app.index.clone(), app.blobs.clone(), located)
+}
+
+/// `POST /v1/file?name=…&parent=…`: a new file with the body as content.
+pub async fn upload(
+    req: HttpRequest,
+    query: web::Query<UploadQuery>,
+    payload: web::Payload,
+    state: web::Data<RestState>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    refuse_form(&req)?;
+    let session = Session::start(&state, &req, None).await?;
+    let name = query
+        .name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| RestError::BadRequest("the query parameter name is required".into()))?;
+    let parent = parse_id(query.parent.as_deref().unwrap_or(""))?;
+    let (workspace, tree, parent_id) = session.target_folder(&state, parent).await?;
+    let keys = content::keys_for(&workspace)?;
+    if tree
+        .children(parent_id, false)
+        .iter()
+        .any(|c| c.name == name)
+    {
+        return Err(RestError::NameTaken(format!(
+            "{name:?} already exists in this folder"
+        )));
+    }
+    let content = content::upload(&chunk_store(&app, &workspace), keys, payload).await?;
+    let item = CommitItem {
+        id: Uuid::now_v7(),
+        base_version: 0,
+        parent_id,
+        name: name.to_owned(),
+        is_folder: false,
+        deleted: false,
+        modified_at: now_millis(),
+        content,
+    };
+    let outcome = session
+        .commit(&state, &workspace, vec![item.clone()])
+        .await?;
+    let (version, status) = outcome[0];
+    let status = status.unwrap_or(VersionStatus::New);
+    Ok(HttpResponse::Created().json(Item::from_commit(&item, version, status)))
+}
+
+/// `GET /v1/file/{id}`: the file's metadata (deleted files too, with status
+/// `DELETED`).
+pub async fn metadata(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let id = parse_item_id(&path)?;
+    let session = Session::start(&state, &req, None).await?;
+    let located = session.locate(&state, id).await?;
+    if located.item().is_folder {
+        return Err(RestError::NotFound(format!("{id} is a folder, not a file")));
+    }
+    Ok(HttpResponse::Ok().json(Item::from_state(located.item())))
+}
+
+/// `GET /v1/file/{id}/data`: the content, streamed.
+pub async fn data(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RestState>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    let id = parse_item_id(&path)?;
+    let session = Session::start(&state, &req, None).await?;
+    let located = session.locate_live(&state, id, false).await?;
+    let keys = content::keys_for(&located.workspace)?;
+    let item = located.item();
+    let mimetype = if item.content.size == 0 {
+        EMPTY_MIMETYPE
+    } else {
+        mimetype(&item.name)
+    };
+    let body = content::download(chunk_store(&app, &located.workspace), keys, &item.content);
+    Ok(HttpResponse::Ok()
+        .content_type(mimetype)
+        .insert_header((header::CACHE_CONTROL, "private, no-cache"))
+        .no_chunking(item.content.size)
+        .streaming(body))
+}
+
+/// `PUT /v1/file/{id}/data`: new content, committed as a new version.
+pub async fn replace_data(
+    req: HttpRequest,
+    path: web::Path<String>,
+    payload: web::Payload,
+    state: web::Data<RestState>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, RestError> {
+    refuse_form(&req)?;
+    let id = parse_item_id(&path)?;
+    let session = Session::start(&state, &req, None).await?;
+    let located = session.locate_live(&state, id, false).await?;
+    let keys = content::keys_for(&located.workspace)?;
+    if !located.workspace.role.can_write() {
+        return Err(RestError::Forbidden(format!(
+            "the workspace {:?} is shared with you read-only",
+            located.workspace.name
+        )));
+    }
+    let content = content::upload(&chunk_store(&app, &located.workspace), keys, payload).await?;
+    let current = located.item();
+    let item = CommitItem {
+        id,
+        base_version: current.version,
+        parent_id: current.parent_id,
+        name: current.name.clone(),
+        is_folder: false,
+        deleted: false,
+        modified_at: now_millis(),
+        content,
+    };
+    let outcome = session
+        .commit(&state, &located.workspace, vec![item.clone()])
+        .await?;
+    let (version, status) = outcome[0];
+    let status = status.unwrap_or(current.status);
+    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+}
+
+/// The new state of a renamed and/or moved item; folders may not move into
+/// themselves, and items stay in their workspace.
+pub async fn renamed(
+    session: &Session,
+    state: &RestState,
+    located: &Located,
+    change: NameAndParent,
+) -> Result<CommitItem, RestError> {
+    let current = located.item();
+    let name = change
+        .name
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| current.name.clone());
+    let parent_id = match change.parent {
+        None => current.parent_id,
+        Some(raw) => match parse_id(&raw)? {
+            super::Parent::Root => {
+                if !located.workspace.is_default {
+                    return Err(RestError::BadRequest(
+                        "items cannot move between workspaces".into(),
+                    ));
+                }
+                None
+            }
+            super::Parent::Folder(parent) => {
+                let target = session.locate_live(state, parent, true).await?;
+                if target.workspace.workspace_id != located.workspace.workspace_id {
+                    return Err(RestError::BadRequest(
+                        "items cannot move between workspaces".into(),
+                    ));
+                }
+                if located.tree.is_within(parent, current.id) {
+                    return Err(RestError::BadRequest(
+                        "a folder cannot move into itself".into(),
+                    ));
+                }
+                Some(parent)
+            }
+        },
+    };
+    Ok(CommitItem {
+        id: current.id,
+        base_version: current.version,
+        parent_id,
+        name,
+        is_folder: current.is_folder,
+        deleted: false,
+        modified_at: current.modified_at,
+        content: current.content.clone(),
+    })
+}
+
+/// `PUT /v1/file/{id}` with `{"name", "parent"}` (either): rename and/or move.
+pub async fn update(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let id = parse_item_id(&path)?;
+    let session = Session::start(&state, &req, super::signed_form(&req, &body)).await?;
+    let change = NameAndParent::parse(&req, &body)?;
+    let located = session.locate_live(&state, id, false).await?;
+    let item = renamed(&session, &state, &located, change).await?;
+    let outcome = session
+        .commit(&state, &located.workspace, vec![item.clone()])
+        .await?;
+    let (version, status) = outcome[0];
+    let status = status.unwrap_or(located.item().status);
+    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+}
+
+/// `DELETE /v1/file/{id}`: a `DELETED` version; the content stays for the
+/// version history.
+pub async fn delete(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
+    let id = parse_item_id(&path)?;
+    let session = Session::start(&state, &req, None).await?;
+    let located = session.locate_live(&state, id, false).await?;
+    let current = located.item();
+    let item = CommitItem {
+        id,
+        base_version: current.version,
+        parent_id: current.parent_id,
+        name: current.name.clone(),
+        is_folder: false,
+        deleted: true,
+        modified_at: current.modified_at,
+        content: current.content.clone(),
+    };
+    let outcome = session
+        .commit(&state, &located.workspace, vec![item.clone()])
+        .await?;
+    let (version, status) = outcome[0];
+    let status = status.unwrap_or(current.status);
+    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+}

@@ -1,0 +1,385 @@
+//! The StackSync REST API v2 for web and mobile clients: `/v1/file` and
+//! `/v1/folder`, for requests carrying `StackSync-API: v2`, signed with OAuth
+//! 1.0a access tokens ([`crate::oauth`]).
+//!
+//! Every call authenticates the signature with the metadata servers
+//! (`oauthAuthenticate`), which answer with the device bound to the access
+//! token; the proxy then acts as that device over the same RPC as a desktop
+//! client: it reads trees with `getChanges` ([`tree`]), stores content in the
+//! desktop chunk format ([`content`]) and commits through `commit`, so
+//! desktops receive API changes by push like any other device's.
+//!
+//! # Deviations from StackSync, on purpose
+//!
+//! * **Ids are UUIDs** (strings in paths and JSON), not integers: items are
+//!   named by the ids devices choose. `0`, an empty or an absent parent means
+//!   the top of the user's default workspace; `GET /v1/folder/0` is that
+//!   root, with `"id": null` and `"is_root": true`.
+//! * `checksum` is the keyed content hash (`blake3:…`), not Adler-32; `chunks`
+//!   are chunk ids of the Nimbus format.
+//! * Deleting a file keeps its chunks: old versions stay restorable (the
+//!   version history operations of the metadata servers come later, and with
+//!   them `versions`, `version/{n}/data` and restore).
+//! * `PUT /v1/file/{id}/data` answers `200` with the item (StackSync's spec),
+//!   not its code's empty `201`.
+//! * Items of an end-to-end encrypted workspace can be listed, renamed, moved
+//!   and deleted, but their content is refused (`403`, code
+//!   `encrypted_workspace`): only devices with the passphrase can read it.
+//! * A form-encoded body is part of the OAuth signature (RFC 5849
+//!   §3.4.1.3.1): folder and rename calls accept `name`/`parent` as a form as
+//!   well as JSON, and file content must not be sent form-encoded (`415`).
+
+pub mod content;
+pub mod error;
+pub mod file;
+pub mod folder;
+pub mod json;
+pub mod openapi;
+pub mod tree;
+
+use std::sync::Arc;
+
+use actix_web::guard::{self, GuardContext};
+use actix_web::{HttpRequest, HttpResponse, web};
+use nimbus_protocol::RpcClient;
+use nimbus_protocol::rpc::{
+    CommitArgs, CommitItem, CommitReply, ItemOutcome, VersionStatus, WorkspaceInfo,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::oauth::{self, Caller};
+use error::RestError;
+use tree::{Tree, TreeCache};
+
+/// What the REST API and the OAuth endpoints share.
+pub struct RestState {
+    pub rpc: RpcClient,
+    /// The base URL clients sign requests for (RFC 5849 §3.4.1.2): the
+    /// `public_url` setting, else `http://<bound address>`.
+    pub public_url: String,
+    pub trees: TreeCache,
+}
+
+impl RestState {
+    pub fn new(rpc: RpcClient, public_url: String) -> Self {
+        Self {
+            rpc,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            trees: TreeCache::default(),
+        }
+    }
+}
+
+/// `StackSync-API: v2` (header name and value in any case).
+pub fn is_api_v2(ctx: &GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get("stacksync-api")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("v2"))
+}
+
+/// Mounts `/v1/file` and `/v1/folder` for `StackSync-API: v2` requests, and
+/// the OpenAPI document at `/openapi.json`. Register before the Swift
+/// dispatcher.
+pub fn configure(config: &mut web::ServiceConfig) {
+    config
+        .route("/openapi.json", web::get().to(openapi::serve))
+        .service(
+            web::scope("/v1")
+                .guard(guard::fn_guard(is_api_v2))
+                .route("/file", web::post().to(file::upload))
+                .route("/file/{id}", web::get().to(file::metadata))
+                .route("/file/{id}", web::put().to(file::update))
+                .route("/file/{id}", web::delete().to(file::delete))
+                .route("/file/{id}/data", web::get().to(file::data))
+                .route("/file/{id}/data", web::put().to(file::replace_data))
+                .route("/folder", web::post().to(folder::create))
+                .route("/folder/{id}", web::get().to(folder::get))
+                .route("/folder/{id}/contents", web::get().to(folder::contents))
+                .route("/folder/{id}", web::put().to(folder::update))
+                .route("/folder/{id}", web::delete().to(folder::delete))
+                .default_service(web::to(unknown_endpoint)),
+        );
+}
+
+async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, RestError> {
+    Err(RestError::BadRequest(format!(
+        "{} {} is not an endpoint of the REST API v2 (see /openapi.json)",
+        req.method(),
+        req.path()
+    )))
+}
+
+/// An authenticated call: the caller and their workspaces.
+pub struct Session {
+    pub caller: Caller,
+    pub workspaces: Vec<WorkspaceInfo>,
+}
+
+/// An item found in one of the caller's workspaces.
+pub struct Located {
+    pub workspace: WorkspaceInfo,
+    pub tree: Arc<Tree>,
+    pub id: Uuid,
+}
+
+impl Located {
+    pub fn item(&self) -> &nimbus_protocol::rpc::ItemState {
+        self.tree
+            .get(self.id)
+            .expect("located items are in their tree")
+    }
+}
+
+/// A folder reference: the top of the default workspace, or a folder.
+pub enum Parent {
+    Root,
+    Folder(Uuid),
+}
+
+/// Parses a path or parameter id: `0` or empty is the root.
+pub fn parse_id(raw: &str) -> Result<Parent, RestError> {
+    match raw.trim() {
+        "" | "0" | "null" => Ok(Parent::Root),
+        id => Uuid::parse_str(id).map(Parent::Folder).map_err(|_| {
+            RestError::BadRequest(format!(
+                "{id:?} is not an item id: ids are UUIDs, and 0 is the root folder"
+            ))
+        }),
+    }
+}
+
+/// Parses an item id (not the root).
+pub fn parse_item_id(raw: &str) -> Result<Uuid, RestError> {
+    match parse_id(raw)? {
+        Parent::Folder(id) => Ok(id),
+        Parent::Root => Err(RestError::BadRequest(
+            "the root folder cannot be changed".into(),
+        )),
+    }
+}
+
+impl Session {
+    /// Authenticates the OAuth signature and reads the caller's workspaces.
+    pub async fn start(
+        state: &RestState,
+        req: &HttpRequest,
+        form_body: Option<&[u8]>,
+    ) -> Result<Self, RestError> {
+        let caller = oauth::authenticate(state, req, form_body).await?;
+        let mut workspaces = state
+            .rpc
+            .get_workspaces(&caller.device_token)
+            .await
+            .map_err(RestError::from_rpc)?;
+        // The default workspace is searched first.
+        workspaces.sort_by_key(|w| !w.is_default);
+        Ok(Self { caller, workspaces })
+    }
+
+    pub fn default_workspace(&self) -> Result<&WorkspaceInfo, RestError> {
+        self.workspaces
+            .iter()
+            .find(|w| w.is_default)
+            .ok_or_else(|| RestError::Internal("the user has no default workspace".into()))
+    }
+
+    /// Finds `id` in the caller's workspaces; another user's item is not found.
+    pub async fn locate(&self, state: &RestState, id: Uuid) -> Result<Located, RestError> {
+        for workspace in &self.workspaces {
+            let tree = state
+                .trees
+                .load(
+                    &state.rpc,
+                    &self.caller.device_token,
+                    workspace.workspace_id,
+                )
+                .await?;
+            if tree.get(id).is_some() {
+                return Ok(Located {
+                    workspace: workspace.clone(),
+                    tree,
+                    id,
+                });
+            }
+        }
+        Err(RestError::NotFound(format!(
+            "no file or folder has the id {id}"
+        )))
+    }
+
+    /// Like [`Self::locate`], for a live item of the given kind.
+    pub async fn locate_live(
+        &self,
+        state: &RestState,
+        id: Uuid,
+        is_folder: bool,
+    ) -> Result<Located, RestError> {
+        let located = self.locate(state, id).await?;
+        let item = located.item();
+        let kind = if is_folder { "folder" } else { "file" };
+        if item.is_folder != is_folder {
+            return Err(RestError::NotFound(format!("{id} is not a {kind}")));
+        }
+        if item.deleted {
+            return Err(RestError::NotFound(format!("the {kind} {id} is deleted")));
+        }
+        Ok(located)
+    }
+
+    /// The workspace and tree where a new child of `parent` goes, and its
+    /// parent id there (`None`: the top of the workspace).
+    pub async fn target_folder(
+        &self,
+        state: &RestState,
+        parent: Parent,
+    ) -> Result<(WorkspaceInfo, Arc<Tree>, Option<Uuid>), RestError> {
+        match parent {
+            Parent::Root => {
+                let workspace = self.default_workspace()?.clone();
+                let tree = state
+                    .trees
+                    .load(
+                        &state.rpc,
+                        &self.caller.device_token,
+                        workspace.workspace_id,
+                    )
+                    .await?;
+                Ok((workspace, tree, None))
+            }
+            Parent::Folder(id) => {
+                let located = self.locate_live(state, id, true).await?;
+                Ok((located.workspace, located.tree, Some(id)))
+            }
+        }
+    }
+
+    /// Commits `items` to `workspace` and returns the version and status of
+    /// each (no status: unchanged, nothing was stored), or the error of the
+    /// first that was not committed.
+    pub async fn commit(
+        &self,
+        state: &RestState,
+        workspace: &WorkspaceInfo,
+        items: Vec<CommitItem>,
+    ) -> Result<Vec<(u64, Option<VersionStatus>)>, RestError> {
+        if !workspace.role.can_write() {
+            return Err(RestError::Forbidden(format!(
+                "the workspace {:?} is shared with you read-only",
+                workspace.name
+            )));
+        }
+        let reply: CommitReply = state
+            .rpc
+            .commit(
+                &self.caller.device_token,
+                Uuid::new_v4(),
+                CommitArgs {
+                    workspace_id: workspace.workspace_id,
+                    items,
+                },
+            )
+            .await
+            .map_err(RestError::from_rpc)?;
+        reply
+            .results
+            .into_iter()
+            .map(|result| match result.outcome {
+                ItemOutcome::Committed { version, status } => Ok((version, Some(status))),
+                ItemOutcome::Unchanged { version } => Ok((version, None)),
+                ItemOutcome::Conflict { .. } => Err(RestError::Conflict(format!(
+                    "{} was changed by another device meanwhile; nothing was changed, \
+                     read it again and retry",
+                    result.id
+                ))),
+                ItemOutcome::Refused { code, message } => {
+                    Err(RestError::from_refusal(code, message))
+                }
+            })
+            .collect()
+    }
+}
+
+/// `{"name", "parent"}` of folder creation and of rename/move, as JSON or as
+/// a form.
+#[derive(Debug, Default, Deserialize)]
+pub struct NameAndParent {
+    pub name: Option<String>,
+    /// A UUID, `0`/`null` for the root; JSON numbers (`0`) are accepted.
+    #[serde(default, deserialize_with = "id_or_number")]
+    pub parent: Option<String>,
+}
+
+fn id_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<serde_json::Value>::deserialize(d)?;
+    Ok(match value {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(other) => Some(other.to_string()),
+    })
+}
+
+impl NameAndParent {
+    /// Reads the body: a form (already signed) or JSON.
+    pub fn parse(req: &HttpRequest, body: &[u8]) -> Result<Self, RestError> {
+        if oauth::is_form(req) {
+            return serde_urlencoded_form(body);
+        }
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self::default());
+        }
+        serde_json::from_slice(body).map_err(|e| {
+            RestError::BadRequest(format!(
+                "the body must be JSON {{\"name\", \"parent\"}}: {e}"
+            ))
+        })
+    }
+}
+
+fn serde_urlencoded_form(body: &[u8]) -> Result<NameAndParent, RestError> {
+    let mut out = NameAndParent::default();
+    for (key, value) in form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "name" => out.name = Some(value.into_owned()),
+            "parent" => out.parent = Some(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The current time, for `modified_at` of API changes.
+pub fn now_millis() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+/// The form body of `req`, when it is one (for the signature).
+pub fn signed_form<'a>(req: &HttpRequest, body: &'a [u8]) -> Option<&'a [u8]> {
+    oauth::is_form(req).then_some(body)
+}
+
+impl RestState {
+    /// The state of a proxy listening on `local_addr`: OAuth base URIs come
+    /// from `settings.public_url`, else from `http://<local_addr>` (right for
+    /// a proxy reached directly; behind TLS or a load balancer, set
+    /// `public_url`, or every signature fails).
+    pub fn from_settings(
+        rpc: RpcClient,
+        settings: &crate::config::Settings,
+        local_addr: std::net::SocketAddr,
+    ) -> Self {
+        let public_url = settings.public_url.clone().unwrap_or_else(|| {
+            if local_addr.ip().is_unspecified() {
+                tracing::warn!(
+                    %local_addr,
+                    "public_url is not set and the proxy listens on every address: OAuth \
+                     signatures are checked against http://{local_addr}; set public_url"
+                );
+            }
+            format!("http://{local_addr}")
+        });
+        Self::new(rpc, public_url)
+    }
+}

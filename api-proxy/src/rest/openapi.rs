@@ -1,0 +1,272 @@
+//! The OpenAPI 3.1 document of the REST API v2 and the OAuth endpoints,
+//! served at `/openapi.json`. Built in code next to the routes it describes
+//! (the integration tests check that every operation listed is served).
+
+use actix_web::{HttpResponse, web};
+use serde_json::{Value, json};
+
+use super::RestState;
+
+fn error_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    })
+}
+
+fn item_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Item"}}}
+    })
+}
+
+fn id_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "Item id (a UUID); for folders, `0` is the root.",
+        "schema": {"type": "string"}
+    })
+}
+
+fn api_header() -> Value {
+    json!({"$ref": "#/components/parameters/StackSyncApi"})
+}
+
+fn name_parent_body() -> Value {
+    json!({
+        "required": true,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/NameAndParent"}},
+            "application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/NameAndParent"}}
+        }
+    })
+}
+
+/// A REST operation with the common parameters and error answers.
+fn operation(summary: &str, mut parameters: Vec<Value>, responses: Value) -> Value {
+    parameters.insert(0, api_header());
+    let mut responses = responses;
+    let errors = responses.as_object_mut().expect("responses are an object");
+    for (status, text) in [
+        (
+            "400",
+            "Malformed request, or a name already used in the folder.",
+        ),
+        (
+            "401",
+            "Missing or refused OAuth signature (bad signature, unknown or revoked token, replayed nonce, stale timestamp).",
+        ),
+        (
+            "403",
+            "Read-only share, or content of an end-to-end encrypted workspace.",
+        ),
+        ("404", "No such item among the caller's workspaces."),
+        (
+            "409",
+            "Another device changed the item first; nothing was changed.",
+        ),
+        ("503", "The metadata servers are unavailable."),
+    ] {
+        errors.entry(status).or_insert_with(|| error_response(text));
+    }
+    json!({
+        "summary": summary,
+        "security": [{"oauth1": []}],
+        "parameters": parameters,
+        "responses": responses
+    })
+}
+
+/// The document, for a deployment reached at `public_url`.
+pub fn document(public_url: &str) -> Value {
+    let item_ok = |text: &str| json!({"200": item_response(text)});
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Nimbus REST API v2",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "StackSync's REST API v2 for web and mobile clients. Requests carry \
+                `StackSync-API: v2` and are signed with OAuth 1.0a (RFC 5849, HMAC-SHA1 or \
+                PLAINTEXT over https) for the URL under the server's public URL. Ids are UUIDs; \
+                `0` (or no parent) is the top of the user's default workspace."
+        },
+        "servers": [{"url": public_url}],
+        "components": {
+            "securitySchemes": {
+                "oauth1": {
+                    "type": "http", "scheme": "OAuth",
+                    "description": "OAuth 1.0a: obtain a token with /oauth/request_token, \
+                        /oauth/authorize and /oauth/access_token."
+                }
+            },
+            "parameters": {
+                "StackSyncApi": {
+                    "name": "StackSync-API", "in": "header", "required": true,
+                    "schema": {"type": "string", "enum": ["v2"]}
+                }
+            },
+            "schemas": {
+                "Item": {
+                    "type": "object",
+                    "required": ["id", "parent_id", "filename", "is_folder", "status",
+                                 "modified_at", "version", "checksum", "size", "mimetype"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "parent_id": {"type": ["string", "null"], "format": "uuid"},
+                        "filename": {"type": "string"},
+                        "is_folder": {"type": "boolean"},
+                        "status": {"type": "string", "enum": ["NEW", "CHANGED", "RENAMED", "MOVED", "DELETED"]},
+                        "modified_at": {"type": "string", "format": "date-time"},
+                        "version": {"type": "integer", "minimum": 1},
+                        "checksum": {"type": ["string", "null"], "description": "blake3:<hex>, keyed per workspace"},
+                        "size": {"type": "integer", "minimum": 0},
+                        "mimetype": {"type": "string"},
+                        "chunks": {"type": "array", "items": {"type": "string"}, "description": "files only"},
+                        "is_root": {"type": "boolean", "description": "folders only"},
+                        "contents": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+                    }
+                },
+                "Root": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "null"},
+                        "filename": {"const": "root"},
+                        "is_folder": {"const": true},
+                        "is_root": {"const": true},
+                        "mimetype": {"type": "string"},
+                        "size": {"type": "integer"},
+                        "contents": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+                    }
+                },
+                "NameAndParent": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "parent": {"type": ["string", "integer", "null"], "description": "folder id; 0 or null: the root"}
+                    }
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error", "code", "description"],
+                    "properties": {
+                        "error": {"type": "integer", "description": "the HTTP status"},
+                        "code": {"type": "string"},
+                        "description": {"type": "string"}
+                    }
+                },
+                "TokenCredentials": {
+                    "type": "object",
+                    "description": "application/x-www-form-urlencoded",
+                    "properties": {
+                        "oauth_token": {"type": "string"},
+                        "oauth_token_secret": {"type": "string"},
+                        "oauth_callback_confirmed": {"type": "string"}
+                    }
+                }
+            }
+        },
+        "paths": {
+            "/v1/file": {
+                "post": operation("Upload a new file (the body is its content)", vec![
+                    json!({"name": "name", "in": "query", "required": true, "schema": {"type": "string"}}),
+                    json!({"name": "parent", "in": "query", "schema": {"type": "string"}, "description": "folder id; 0 or absent: the root"}),
+                ], json!({"201": item_response("The new file."), "413": error_response("Over quota."), "415": error_response("Form-encoded content.")}))
+            },
+            "/v1/file/{id}": {
+                "get": operation("File metadata", vec![id_parameter()], item_ok("The file.")),
+                "put": {
+                    "requestBody": name_parent_body(),
+                    "summary": "Rename and/or move", "security": [{"oauth1": []}],
+                    "parameters": [api_header(), id_parameter()],
+                    "responses": operation("", vec![], item_ok("The renamed file."))["responses"].clone()
+                },
+                "delete": operation("Delete (a DELETED version; content kept)", vec![id_parameter()], item_ok("The deleted file."))
+            },
+            "/v1/file/{id}/data": {
+                "get": operation("Download the content (streamed)", vec![id_parameter()],
+                    json!({"200": {"description": "The content.", "content": {"application/octet-stream": {}}}})),
+                "put": operation("Replace the content (a new version)", vec![id_parameter()],
+                    json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content.")}))
+            },
+            "/v1/folder": {
+                "post": {
+                    "requestBody": name_parent_body(),
+                    "summary": "Create a folder", "security": [{"oauth1": []}],
+                    "parameters": [api_header()],
+                    "responses": operation("", vec![], json!({"201": item_response("The new folder.")}))["responses"].clone()
+                }
+            },
+            "/v1/folder/{id}": {
+                "get": operation("A folder with its children (0: the root)", vec![id_parameter()],
+                    json!({"200": {"description": "The folder (an Item with contents, or the Root).",
+                        "content": {"application/json": {"schema": {"oneOf": [
+                            {"$ref": "#/components/schemas/Item"}, {"$ref": "#/components/schemas/Root"}]}}}}})),
+                "put": {
+                    "requestBody": name_parent_body(),
+                    "summary": "Rename and/or move", "security": [{"oauth1": []}],
+                    "parameters": [api_header(), id_parameter()],
+                    "responses": operation("", vec![], item_ok("The renamed folder."))["responses"].clone()
+                },
+                "delete": operation("Delete the folder and everything in it", vec![id_parameter()], item_ok("The deleted folder."))
+            },
+            "/v1/folder/{id}/contents": {
+                "get": operation("A folder with its children", vec![id_parameter(),
+                    json!({"name": "include_deleted", "in": "query", "schema": {"type": "boolean"}})],
+                    json!({"200": {"description": "As GET /v1/folder/{id}."}}))
+            },
+            "/oauth/request_token": {
+                "post": {
+                    "summary": "Temporary credentials (RFC 5849 §2.1), signed by the consumer with oauth_callback",
+                    "responses": {"200": {"description": "oauth_token, oauth_token_secret, oauth_callback_confirmed (form-encoded)",
+                        "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenCredentials"}}}},
+                        "401": error_response("Refused signature.")}
+                }
+            },
+            "/oauth/authorize": {
+                "get": {
+                    "summary": "The login and consent page (HTML)",
+                    "parameters": [{"name": "oauth_token", "in": "query", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "HTML form", "content": {"text/html": {}}}}
+                },
+                "post": {
+                    "summary": "The user's decision: redirects to the callback with oauth_token and oauth_verifier, or shows the verifier (oob)",
+                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object",
+                        "properties": {"oauth_token": {"type": "string"}, "username": {"type": "string"},
+                            "password": {"type": "string"}, "action": {"enum": ["allow", "deny"]}}}}}},
+                    "responses": {"200": {"description": "HTML"}, "302": {"description": "To the callback"}, "401": {"description": "Wrong credentials (HTML)"}}
+                }
+            },
+            "/oauth/access_token": {
+                "post": {
+                    "summary": "Token credentials (RFC 5849 §2.3), signed with the request token and oauth_verifier",
+                    "responses": {"200": {"description": "oauth_token, oauth_token_secret (form-encoded)",
+                        "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenCredentials"}}}},
+                        "401": error_response("Refused signature.")}
+                }
+            },
+            "/oauth/tokens": {
+                "get": {
+                    "summary": "The access tokens the user granted (X-Auth-Token of the user)",
+                    "parameters": [{"name": "X-Auth-Token", "in": "header", "required": true, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "[{token, consumer_name, device_id, created_at}]"}, "401": error_response("No or a wrong user token.")}
+                }
+            },
+            "/oauth/tokens/{token}": {
+                "delete": {
+                    "summary": "Revoke one access token (X-Auth-Token of the user)",
+                    "parameters": [
+                        {"name": "X-Auth-Token", "in": "header", "required": true, "schema": {"type": "string"}},
+                        {"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}
+                    ],
+                    "responses": {"204": {"description": "Revoked"}, "404": error_response("Not one of the user's tokens.")}
+                }
+            }
+        }
+    })
+}
+
+/// `GET /openapi.json`.
+pub async fn serve(state: web::Data<RestState>) -> HttpResponse {
+    HttpResponse::Ok().json(document(&state.public_url))
+}

@@ -1,0 +1,379 @@
+//! The `nimbus` commands: `login`, `sync`, `status`, `logout`.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::MultiProgress;
+use nimbus_protocol::client::ClientOptions;
+use nimbus_protocol::rpc::{DeviceArgs, ErrorCode, LoginArgs, Password};
+use nimbus_protocol::{RpcClient, Topology};
+
+use crate::config::{Config, ConfigDir, default_dir};
+use crate::daemon;
+use crate::engine::names::is_conflicted_copy;
+use crate::engine::{PlanContext, plan};
+use crate::filter;
+use crate::state::SqliteStore;
+
+/// Keeps a folder in sync with your Nimbus workspace.
+#[derive(Debug, Parser)]
+#[command(name = "nimbus", version, about)]
+pub struct Cli {
+    /// Where login, token and folder state are kept.
+    #[arg(long, env = "NIMBUS_CONFIG_DIR", global = true)]
+    pub config_dir: Option<PathBuf>,
+    /// More detail in the log (also: RUST_LOG=nimbus_client=debug).
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Logs this device in and keeps a long-lived device token.
+    Login {
+        /// The Nimbus proxy, e.g. http://127.0.0.1:8080
+        proxy_url: String,
+        #[arg(long)]
+        user: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// This device's name (shown in conflicted copies); default: the host name.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Syncs DIR with the workspace until Ctrl-C (links DIR on first use).
+    Sync {
+        dir: PathBuf,
+        /// One round, then exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// Pending work, conflicts and the last sync of the linked folders.
+    Status {
+        /// Only this folder.
+        dir: Option<PathBuf>,
+    },
+    /// Revokes this device's token and forgets it.
+    Logout,
+}
+
+impl Cli {
+    pub fn config_dir(&self) -> anyhow::Result<ConfigDir> {
+        Ok(ConfigDir::new(match &self.config_dir {
+            Some(dir) => dir.clone(),
+            None => default_dir()?,
+        }))
+    }
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
+    let config_dir = cli.config_dir()?;
+    match cli.command {
+        Command::Login {
+            proxy_url,
+            user,
+            password_stdin,
+            device,
+        } => {
+            let password = read_password(password_stdin)?;
+            let device = device.unwrap_or_else(host_name);
+            let config = login(&config_dir, &proxy_url, &user, &password, &device).await?;
+            println!(
+                "Logged in as {} on device \"{}\". Configuration in {}.",
+                config.user,
+                config.device_name,
+                config_dir.path.display()
+            );
+            Ok(())
+        }
+        Command::Sync { dir, once } => sync(&config_dir, &dir, once, progress).await,
+        Command::Status { dir } => status(&config_dir, dir.as_deref()).await,
+        Command::Logout => logout(&config_dir).await,
+    }
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "desktop".into())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if !from_stdin {
+        eprint!("Password (shown as typed; use --password-stdin in scripts): ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password")?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    if password.is_empty() {
+        bail!("no password given");
+    }
+    Ok(password)
+}
+
+/// Logs in through the proxy's TempAuth (which tells where the metadata RPC
+/// is), then over the RPC for a device token that lives until revoked.
+pub async fn login(
+    config_dir: &ConfigDir,
+    proxy_url: &str,
+    user: &str,
+    password: &str,
+    device: &str,
+) -> anyhow::Result<Config> {
+    let proxy_url = proxy_url.trim_end_matches('/').to_owned();
+    let response = reqwest::Client::new()
+        .get(format!("{proxy_url}/auth/v1.0"))
+        .header("X-Auth-User", format!("{user}:{user}"))
+        .header("X-Auth-Key", password)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .with_context(|| format!("cannot reach the proxy at {proxy_url}"))?;
+    match response.status().as_u16() {
+        200..=299 => {}
+        401 | 403 => bail!("wrong user name or password"),
+        status => bail!("the proxy answered {status} to the login"),
+    }
+    let header = |name: &str| -> anyhow::Result<String> {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .with_context(|| format!("the proxy did not send {name}; is it a Nimbus proxy?"))
+    };
+    let amqp_url = header("x-nimbus-rpc-url")?;
+    let queue_prefix = header("x-nimbus-rpc-prefix")?;
+    let rpc = RpcClient::connect(
+        &amqp_url,
+        Topology::new(queue_prefix.clone()),
+        ClientOptions::default(),
+    )
+    .await?;
+    let reply = rpc
+        .login(LoginArgs {
+            username: user.to_owned(),
+            password: Password(password.to_owned()),
+            device: DeviceArgs {
+                device_name: device.to_owned(),
+                os: Some(std::env::consts::OS.to_owned()),
+                app_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+            },
+            token_ttl_secs: None,
+        })
+        .await
+        .map_err(|e| match e.rpc_code() {
+            Some(ErrorCode::InvalidCredentials) => anyhow::anyhow!("wrong user name or password"),
+            _ => anyhow::Error::new(e),
+        })?;
+    let config = Config {
+        proxy_url,
+        amqp_url,
+        queue_prefix,
+        user: user.to_owned(),
+        user_id: reply.user_id,
+        device_name: device.to_owned(),
+        device_id: reply.device_id,
+    };
+    config_dir.save(&config, &reply.token)?;
+    Ok(config)
+}
+
+async fn sync(
+    config_dir: &ConfigDir,
+    dir: &Path,
+    once: bool,
+    progress: MultiProgress,
+) -> anyhow::Result<()> {
+    let mut session = daemon::open(config_dir, dir, Some(progress)).await?;
+    if once {
+        let round = session.engine.sync_round().await?;
+        session.store.close().await;
+        println!(
+            "{}: {} operations in {} passes{}",
+            session.root.display(),
+            round.ops,
+            round.passes,
+            if round.quiet {
+                "; in sync"
+            } else {
+                "; more to do"
+            }
+        );
+        return Ok(());
+    }
+    eprintln!(
+        "Syncing {} with workspace \"{}\". Press Ctrl-C to stop.",
+        session.root.display(),
+        session.workspace.name
+    );
+    let result = daemon::run(&mut session, shutdown_signal(), |_| {}).await;
+    session.store.close().await;
+    eprintln!("Stopped.");
+    Ok(result?)
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Prints what the state databases say; needs no network.
+async fn status(config_dir: &ConfigDir, only: Option<&Path>) -> anyhow::Result<()> {
+    match config_dir.load() {
+        Ok((config, _)) => println!(
+            "Logged in as {} (device \"{}\") at {}",
+            config.user, config.device_name, config.proxy_url
+        ),
+        Err(_) => println!("Not logged in."),
+    }
+    let dirs = match only {
+        Some(dir) => {
+            let root = std::path::absolute(dir)?;
+            let state = config_dir.folder_dir(&root);
+            if !state.join("state.db").is_file() {
+                bail!("{} is not a linked folder", root.display());
+            }
+            vec![state]
+        }
+        None => config_dir.folder_dirs(),
+    };
+    if dirs.is_empty() {
+        println!("No linked folder; run `nimbus sync <DIR>`.");
+    }
+    for dir in dirs {
+        let store = SqliteStore::open(&dir.join("state.db")).await?;
+        let report = folder_status(&store).await?;
+        store.close().await;
+        print!("{report}");
+    }
+    Ok(())
+}
+
+/// The status report of one folder's state.
+pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let root = store.get("root").await?.unwrap_or_default();
+    let loaded = store.load().await?;
+    writeln!(out, "\n{root}")?;
+    writeln!(
+        out,
+        "  files and folders: {} (server revision {})",
+        loaded.trees.synced.len(),
+        loaded.cursor
+    )?;
+    let ignore = filter::load(Path::new(&root));
+    let ignored = move |p: &str, f: bool| ignore(p, f);
+    let stuck = Default::default();
+    let ops = plan(
+        &loaded.trees,
+        &PlanContext {
+            device: "status",
+            now_ms: 0,
+            ignored: &ignored,
+            stuck: &stuck,
+        },
+    );
+    let work: usize = ops
+        .iter()
+        .map(|op| match op {
+            crate::engine::Op::Commit(items) => items.len(),
+            _ => 1,
+        })
+        .sum();
+    let pending = loaded.pending.as_ref().map_or(0, |p| p.items.len());
+    if work == 0 && pending == 0 {
+        writeln!(out, "  pending: nothing (as of the last scan)")?;
+    } else {
+        writeln!(
+            out,
+            "  pending: {work} changes to sync{}",
+            if pending > 0 {
+                format!(", a commit of {pending} items to re-send")
+            } else {
+                String::new()
+            }
+        )?;
+    }
+    let conflicts: Vec<String> = loaded
+        .trees
+        .local
+        .nodes()
+        .filter(|n| is_conflicted_copy(&n.name))
+        .filter_map(|n| loaded.trees.local.path(&n.id))
+        .collect();
+    writeln!(out, "  conflicted copies: {}", conflicts.len())?;
+    for path in &conflicts {
+        writeln!(out, "    {path}")?;
+    }
+    let last = match store.get("status.last_sync_ms").await? {
+        Some(ms) => ms
+            .parse::<i64>()
+            .ok()
+            .and_then(|ms| {
+                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
+            })
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or(ms),
+        None => "never".into(),
+    };
+    writeln!(out, "  last sync: {last}")?;
+    if let Some(error) = store.get("status.last_error").await? {
+        writeln!(out, "  last error: {error}")?;
+    }
+    Ok(out)
+}
+
+async fn logout(config_dir: &ConfigDir) -> anyhow::Result<()> {
+    let (config, token) = config_dir.load()?;
+    let rpc = RpcClient::connect(
+        &config.amqp_url,
+        Topology::new(config.queue_prefix.clone()),
+        ClientOptions::default(),
+    )
+    .await?;
+    match rpc.logout(&token).await {
+        Ok(()) => {}
+        Err(e) if e.rpc_code() == Some(ErrorCode::Unauthenticated) => {}
+        Err(e) => return Err(e).context("the server did not revoke the token; try again"),
+    }
+    config_dir.delete_token()?;
+    println!("Logged out; this device's token is revoked.");
+    Ok(())
+}

@@ -1,0 +1,675 @@
+//! The sync engine, Dropbox-Nucleus style.
+//!
+//! Three trees per workspace ([`tree::Trees`]): *remote* (what the server
+//! says), *local* (what was last observed on disk) and *synced* (the last
+//! state both agreed on, the merge base), all keyed by stable item id. The
+//! [`planner`] is a pure function of them; [`Engine`] observes both sides,
+//! executes planned batches through the [`Fs`] and [`Remote`] traits, and
+//! persists the trees through a [`StateStore`] so that a crash at any point
+//! resumes without loss or duplicate uploads.
+
+pub mod names;
+pub mod observe;
+pub mod planner;
+pub mod tree;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::StreamExt;
+use nimbus_protocol::rpc::{CommitItem, Content, ItemOutcome, RefusalCode, Revision};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::fs::{Expect, Fs, FsError, Stat};
+use crate::remote::{Clock, Remote, RemoteError};
+pub use planner::{Op, PlanContext, Upload, plan};
+pub use tree::{ItemId, Node, Tree, Trees};
+
+/// A commit sent but not yet answered, kept so that a restart re-sends it
+/// under the same request id (the server answers it once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingCommit {
+    pub request_id: Uuid,
+    pub items: Vec<CommitItem>,
+}
+
+/// Where the engine's state survives restarts.
+#[async_trait]
+pub trait StateStore: Send + Sync {
+    /// Writes the nodes changed since the last save, and the cursor.
+    async fn save(&self, trees: &mut Trees, cursor: Revision) -> Result<(), Error>;
+    async fn set_pending(&self, pending: Option<&PendingCommit>) -> Result<(), Error>;
+    /// Records a status line (last sync, errors) for `nimbus status`.
+    async fn set_status(&self, key: &str, value: &str) -> Result<(), Error>;
+}
+
+/// What the engine has done, for logs, status and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub commits: u64,
+    pub items_committed: u64,
+    pub files_uploaded: u64,
+    pub files_downloaded: u64,
+    pub conflicts: u64,
+    pub refusals: u64,
+    pub passes: u64,
+}
+
+/// Most batches in one round before the engine gives up until the next one
+/// (a safety net against livelock; the simulation asserts it is never hit).
+pub const MAX_PASSES: usize = 500;
+
+/// Filter for paths that are not synced.
+pub type Ignore = Arc<dyn Fn(&str, bool) -> bool + Send + Sync>;
+
+pub struct Engine<F: Fs, R: Remote> {
+    pub fs: F,
+    pub remote: R,
+    pub store: Box<dyn StateStore>,
+    pub clock: Arc<dyn Clock>,
+    pub device: String,
+    pub ignore: Ignore,
+    pub trees: Trees,
+    pub cursor: Revision,
+    pub pending: Option<PendingCommit>,
+    pub stats: Stats,
+    /// Items refused for good, with the server's reason.
+    pub stuck: BTreeMap<ItemId, String>,
+    refusals: BTreeMap<ItemId, u32>,
+    /// Something on disk differed from what was planned on: scan again.
+    pub need_scan: bool,
+    /// The server refused or conflicted: fetch changes again.
+    pub need_fetch: bool,
+    /// How many uploads run at once.
+    pub upload_concurrency: usize,
+}
+
+/// One round's outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub ops: usize,
+    pub passes: usize,
+    /// The round ended with nothing left to do.
+    pub quiet: bool,
+}
+
+impl<F: Fs, R: Remote> Engine<F, R> {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        fs: F,
+        remote: R,
+        store: Box<dyn StateStore>,
+        clock: Arc<dyn Clock>,
+        device: String,
+        ignore: Ignore,
+        trees: Trees,
+        cursor: Revision,
+        pending: Option<PendingCommit>,
+    ) -> Self {
+        Self {
+            fs,
+            remote,
+            store,
+            clock,
+            device,
+            ignore,
+            trees,
+            cursor,
+            pending,
+            stats: Stats::default(),
+            stuck: BTreeMap::new(),
+            refusals: BTreeMap::new(),
+            need_scan: true,
+            need_fetch: true,
+            upload_concurrency: 4,
+        }
+    }
+
+    pub async fn save(&mut self) -> Result<(), Error> {
+        self.store.save(&mut self.trees, self.cursor).await
+    }
+
+    /// Scans the disk into the local tree. Returns whether anything changed.
+    pub async fn observe_local(&mut self) -> Result<bool, Error> {
+        let ignore = self.ignore.clone();
+        let scan = self.fs.scan(&*ignore)?;
+        let fs = &self.fs;
+        let remote = &self.remote;
+        let clock = self.clock.clone();
+        let changed = observe::reconcile(
+            &mut self.trees.local,
+            &scan,
+            &mut |path| match fs.open(path) {
+                Ok(mut reader) => {
+                    remote
+                        .hash_content(&mut reader)
+                        .map(Some)
+                        .map_err(|e| FsError::Io {
+                            path: path.to_owned(),
+                            source: e,
+                        })
+                }
+                Err(e) if e.is_not_found() => Ok(None),
+                Err(e) => Err(e),
+            },
+            &mut || clock.new_id(),
+        );
+        for (path, why) in &scan.skipped {
+            tracing::debug!(%path, %why, "not synced");
+        }
+        self.need_scan = false;
+        if changed {
+            self.stuck.clear();
+            self.save().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Fetches the delta since the cursor into the remote tree.
+    pub async fn fetch_remote(&mut self) -> Result<bool, Error> {
+        let (items, revision) = self.remote.changes(self.cursor).await?;
+        let changed = !items.is_empty() || revision != self.cursor;
+        for item in &items {
+            if item.deleted {
+                self.trees.remote.remove(&item.id);
+            } else {
+                self.trees.remote.insert(Node::from_item(item));
+            }
+        }
+        self.cursor = revision;
+        self.need_fetch = false;
+        if changed {
+            self.stuck.clear();
+            self.save().await?;
+        }
+        Ok(changed)
+    }
+
+    /// Re-sends a commit a crash interrupted.
+    pub async fn resume_pending(&mut self) -> Result<(), Error> {
+        if let Some(pending) = self.pending.clone() {
+            tracing::info!(
+                items = pending.items.len(),
+                "re-sending an interrupted commit"
+            );
+            let reply = self
+                .remote
+                .commit(pending.request_id, pending.items.clone())
+                .await?;
+            self.apply_commit_reply(
+                &pending.items,
+                reply.revision,
+                reply.results.into_iter().map(|r| r.outcome),
+            );
+            self.pending = None;
+            self.store.set_pending(None).await?;
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    /// The next batch, without executing it.
+    pub fn plan(&self) -> Vec<Op> {
+        let stuck: BTreeSet<ItemId> = self.stuck.keys().copied().collect();
+        let ignore = self.ignore.clone();
+        let ignored = move |p: &str, f: bool| ignore(p, f);
+        let ctx = PlanContext {
+            device: &self.device,
+            now_ms: self.clock.now_ms(),
+            ignored: &ignored,
+            stuck: &stuck,
+        };
+        plan(&self.trees, &ctx)
+    }
+
+    /// Observes both sides as needed and executes batches until there is
+    /// nothing left to do (or [`MAX_PASSES`]).
+    pub async fn sync_round(&mut self) -> Result<Round, Error> {
+        self.fs.check_root()?;
+        self.resume_pending().await?;
+        let mut round = Round::default();
+        while round.passes < MAX_PASSES {
+            if self.need_scan {
+                self.observe_local().await?;
+            }
+            if self.need_fetch {
+                self.fetch_remote().await?;
+            }
+            let ops = self.plan();
+            if ops.is_empty() {
+                round.quiet = !self.need_scan && !self.need_fetch;
+                if round.quiet {
+                    break;
+                }
+                continue;
+            }
+            round.passes += 1;
+            round.ops += ops.len();
+            self.stats.passes += 1;
+            self.execute(ops).await?;
+            self.save().await?;
+        }
+        if round.quiet {
+            self.store
+                .set_status("last_sync_ms", &self.clock.now_ms().to_string())
+                .await?;
+        }
+        Ok(round)
+    }
+
+    /// Executes one planned batch.
+    pub async fn execute(&mut self, ops: Vec<Op>) -> Result<(), Error> {
+        for (index, op) in ops.into_iter().enumerate() {
+            match self.execute_one(op).await {
+                Ok(()) => {}
+                Err(Error::Fs(FsError::Changed(path))) => {
+                    tracing::debug!(%path, "changed under us; rescanning");
+                    self.need_scan = true;
+                }
+                Err(Error::Fs(FsError::Io { path, source })) => {
+                    tracing::warn!(%path, error = %source, "file operation failed; will retry");
+                    self.need_scan = true;
+                }
+                Err(Error::Remote(RemoteError::Corrupt(message))) => {
+                    tracing::warn!(%message, "download failed verification; will retry");
+                    self.need_fetch = true;
+                }
+                Err(other) => return Err(other),
+            }
+            if index % 256 == 255 {
+                self.save().await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn local_stat(&self, id: &ItemId) -> Option<Stat> {
+        self.trees.local.get(id).map(|l| Stat {
+            is_folder: l.is_folder,
+            size: l.size,
+            mtime: l.mtime,
+            inode: l.inode,
+        })
+    }
+
+    fn local_path(&self, id: &ItemId) -> Result<String, Error> {
+        self.trees
+            .local
+            .path(id)
+            .ok_or_else(|| FsError::Changed(format!("item {id}")).into())
+    }
+
+    async fn execute_one(&mut self, op: Op) -> Result<(), Error> {
+        tracing::debug!(?op, "executing");
+        match op {
+            Op::Commit(uploads) => self.commit(uploads).await?,
+            Op::Download { id } => self.download(id).await?,
+            Op::MakeFolder { id } => {
+                let r = self.remote_node(&id)?;
+                let path = self
+                    .trees
+                    .local
+                    .path_at(r.parent, &r.name)
+                    .ok_or_else(|| FsError::Changed(r.name.clone()))?;
+                let stat = self.fs.mkdir(&path)?;
+                self.trees
+                    .local
+                    .insert(local_node(&r, r.parent, &r.name, stat));
+                self.trees.synced.insert(r);
+            }
+            Op::LocalMove { id, parent, name } => {
+                let from = self.local_path(&id)?;
+                let to = self
+                    .trees
+                    .local
+                    .path_at(parent, &name)
+                    .ok_or_else(|| FsError::Changed(name.clone()))?;
+                let expect = Expect::Unchanged(self.local_stat(&id).expect("local item"));
+                let stat = self.fs.rename(&from, &to, expect)?;
+                let mut node = self.trees.local.get(&id).expect("local item").clone();
+                node.parent = parent;
+                node.name = name;
+                node.mtime = if node.is_folder {
+                    node.mtime
+                } else {
+                    stat.mtime
+                };
+                node.inode = stat.inode;
+                self.trees.local.insert(node);
+            }
+            Op::LocalDelete { id } => {
+                let path = self.local_path(&id)?;
+                let stat = self.local_stat(&id).expect("local item");
+                if stat.is_folder {
+                    if let Err(FsError::NotEmpty(path)) = self.fs.remove_dir(&path) {
+                        // Unsynced files (ignored, or new) are inside: keep
+                        // the folder as a new item rather than lose them.
+                        tracing::info!(%path, "kept a folder deleted elsewhere: it holds unsynced files");
+                        let new_id = self.clock.new_id();
+                        self.trees.local.rekey(id, new_id);
+                        self.trees.synced.remove(&id);
+                        self.need_scan = true;
+                        return Ok(());
+                    }
+                } else {
+                    self.fs.remove_file(&path, Expect::Unchanged(stat))?;
+                }
+                self.trees.local.remove(&id);
+                self.trees.synced.remove(&id);
+            }
+            Op::ConflictCopy { id, name } => {
+                let from = self.local_path(&id)?;
+                let mut node = self.trees.local.get(&id).expect("local item").clone();
+                let to = self
+                    .trees
+                    .local
+                    .path_at(node.parent, &name)
+                    .ok_or_else(|| FsError::Changed(name.clone()))?;
+                let expect = Expect::Unchanged(self.local_stat(&id).expect("local item"));
+                let stat = self.fs.rename(&from, &to, expect)?;
+                let new_id = self.clock.new_id();
+                self.trees.local.rekey(id, new_id);
+                node.id = new_id;
+                node.name = name;
+                node.inode = stat.inode;
+                if !node.is_folder {
+                    node.mtime = stat.mtime;
+                }
+                self.trees.local.insert(node);
+                self.trees.synced.remove(&id);
+                self.stats.conflicts += 1;
+                tracing::info!(path = %from, copy = %to, "conflict: kept the local version as a conflicted copy");
+            }
+            Op::Reid { id } => {
+                let new_id = self.clock.new_id();
+                self.trees.local.rekey(id, new_id);
+                self.trees.synced.remove(&id);
+                tracing::info!(%id, "kept local changes to an item deleted on the server");
+            }
+            Op::Adopt { local, remote } => self.trees.local.rekey(local, remote),
+            Op::MarkSynced { id } => {
+                let r = self.remote_node(&id)?;
+                self.trees.synced.insert(r);
+            }
+            Op::Forget { id } => {
+                self.trees.synced.remove(&id);
+            }
+        }
+        Ok(())
+    }
+
+    fn remote_node(&self, id: &ItemId) -> Result<Node, Error> {
+        self.trees
+            .remote
+            .get(id)
+            .cloned()
+            .ok_or_else(|| FsError::Changed(format!("remote item {id}")).into())
+    }
+
+    async fn download(&mut self, id: ItemId) -> Result<(), Error> {
+        let r = self.remote_node(&id)?;
+        let (parent, name, path, expect) = match self.trees.local.get(&id) {
+            Some(l) => (
+                l.parent,
+                l.name.clone(),
+                self.local_path(&id)?,
+                Expect::Unchanged(self.local_stat(&id).expect("local item")),
+            ),
+            None => (
+                r.parent,
+                r.name.clone(),
+                self.trees
+                    .local
+                    .path_at(r.parent, &r.name)
+                    .ok_or_else(|| FsError::Changed(r.name.clone()))?,
+                Expect::Absent,
+            ),
+        };
+        let (temp, writer) = self.fs.create_temp()?;
+        if let Err(error) = self.remote.download(&r.content(), writer).await {
+            self.fs.discard_temp(&temp);
+            return Err(error.into());
+        }
+        let stat = match self.fs.commit_temp(&temp, &path, expect) {
+            Ok(stat) => stat,
+            Err(error) => {
+                self.fs.discard_temp(&temp);
+                return Err(error.into());
+            }
+        };
+        self.trees.local.insert(local_node(&r, parent, &name, stat));
+        self.trees.synced.insert(r);
+        self.stats.files_downloaded += 1;
+        Ok(())
+    }
+
+    async fn commit(&mut self, uploads: Vec<Upload>) -> Result<(), Error> {
+        // Upload changed contents, several at a time.
+        let mut reads = Vec::new();
+        for upload in uploads.iter().filter(|u| u.content_changed && !u.deleted) {
+            let path = self.local_path(&upload.id)?;
+            let stat = self.local_stat(&upload.id).expect("local item");
+            reads.push((upload.id, path, stat));
+        }
+        let fs = &self.fs;
+        let remote = &self.remote;
+        let results: Vec<(ItemId, Result<Content, Error>)> =
+            futures::stream::iter(reads.into_iter().map(|(id, path, stat)| async move {
+                let result = async {
+                    fs.check_root()?;
+                    let reader = fs.open(&path)?;
+                    let content = remote.upload(reader).await?;
+                    // The bytes must not have changed while being read.
+                    if fs.stat(&path)? != Some(stat) {
+                        return Err(Error::Fs(FsError::Changed(path.clone())));
+                    }
+                    Ok(content)
+                }
+                .await;
+                (id, result)
+            }))
+            .buffered(self.upload_concurrency.max(1))
+            .collect()
+            .await;
+        let mut contents: BTreeMap<ItemId, Content> = BTreeMap::new();
+        for (id, result) in results {
+            match result {
+                Ok(content) => {
+                    contents.insert(id, content);
+                }
+                Err(Error::Fs(FsError::Changed(path))) => {
+                    tracing::debug!(%path, "changed while uploading; rescanning");
+                    self.need_scan = true;
+                }
+                Err(Error::Fs(error)) if !matches!(error, FsError::RootMissing(_)) => {
+                    tracing::warn!(%error, "cannot read a file to upload; will retry");
+                    self.need_scan = true;
+                }
+                Err(other) => return Err(other),
+            }
+        }
+        let now = self.clock.now_ms();
+        let mut items = Vec::new();
+        let mut skipped: BTreeSet<ItemId> = BTreeSet::new();
+        for u in &uploads {
+            if u.parent.is_some_and(|p| skipped.contains(&p)) {
+                skipped.insert(u.id);
+                continue;
+            }
+            let content = if u.deleted || u.is_folder {
+                Content::default()
+            } else if u.content_changed {
+                match contents.remove(&u.id) {
+                    Some(content) => content,
+                    None => {
+                        skipped.insert(u.id);
+                        continue;
+                    }
+                }
+            } else {
+                match self.trees.remote.get(&u.id) {
+                    Some(r) => r.content(),
+                    None => {
+                        skipped.insert(u.id);
+                        continue;
+                    }
+                }
+            };
+            if u.content_changed
+                && let Some(l) = self.trees.local.get(&u.id)
+                && (l.hash != content.content_hash || l.size != content.size)
+            {
+                // What was read is what is on disk now.
+                let mut l = l.clone();
+                l.hash = content.content_hash.clone();
+                l.size = content.size;
+                self.trees.local.insert(l);
+            }
+            items.push(CommitItem {
+                id: u.id,
+                base_version: u.base_version,
+                parent_id: u.parent,
+                name: u.name.clone(),
+                is_folder: u.is_folder,
+                deleted: u.deleted,
+                modified_at: now,
+                content,
+            });
+        }
+        if items.is_empty() {
+            return Ok(());
+        }
+        for batch in items.chunks(nimbus_protocol::rpc::MAX_COMMIT_ITEMS / 4) {
+            let pending = PendingCommit {
+                request_id: self.clock.new_id(),
+                items: batch.to_vec(),
+            };
+            self.store.set_pending(Some(&pending)).await?;
+            self.pending = Some(pending.clone());
+            let reply = self
+                .remote
+                .commit(pending.request_id, pending.items.clone())
+                .await?;
+            self.apply_commit_reply(
+                batch,
+                reply.revision,
+                reply.results.into_iter().map(|r| r.outcome),
+            );
+            self.pending = None;
+            self.store.set_pending(None).await?;
+            self.save().await?;
+        }
+        Ok(())
+    }
+
+    /// Takes a commit's answer into the trees. When the changes cursor is
+    /// already at or past the commit's revision (a reply re-sent after a
+    /// fetch), the remote tree is newer than the reply and is left alone.
+    fn apply_commit_reply(
+        &mut self,
+        items: &[CommitItem],
+        revision: Revision,
+        outcomes: impl Iterator<Item = ItemOutcome>,
+    ) {
+        self.stats.commits += 1;
+        let remote_is_newer = revision <= self.cursor;
+        for (item, outcome) in items.iter().zip(outcomes) {
+            match outcome {
+                ItemOutcome::Committed { version, .. } | ItemOutcome::Unchanged { version } => {
+                    self.refusals.remove(&item.id);
+                    self.stats.items_committed += 1;
+                    if item.deleted {
+                        if !remote_is_newer {
+                            self.trees.remote.remove(&item.id);
+                        }
+                        self.trees.synced.remove(&item.id);
+                    } else {
+                        if !item.is_folder {
+                            self.stats.files_uploaded += 1;
+                        }
+                        let node = Node {
+                            id: item.id,
+                            parent: item.parent_id,
+                            name: item.name.clone(),
+                            is_folder: item.is_folder,
+                            size: item.content.size,
+                            hash: item.content.content_hash.clone(),
+                            version,
+                            mtime: item.modified_at,
+                            inode: 0,
+                            chunks: item.content.chunks.clone(),
+                            chunker: item.content.chunker.clone(),
+                        };
+                        if !remote_is_newer {
+                            self.trees.remote.insert(node.clone());
+                        }
+                        self.trees.synced.insert(node);
+                    }
+                }
+                ItemOutcome::Conflict { current } => {
+                    self.need_fetch = true;
+                    match current {
+                        Some(state) if !state.deleted => {
+                            if !remote_is_newer {
+                                self.trees.remote.insert(Node::from_item(&state));
+                            }
+                        }
+                        _ => {
+                            if !remote_is_newer {
+                                self.trees.remote.remove(&item.id);
+                            }
+                            if !self.trees.synced.contains(&item.id)
+                                && !self.trees.remote.contains(&item.id)
+                                && self.trees.local.contains(&item.id)
+                            {
+                                // The id was used and deleted on the server
+                                // (e.g. state lost in a crash): the local
+                                // item goes up as a new one.
+                                let new_id = self.clock.new_id();
+                                self.trees.local.rekey(item.id, new_id);
+                            }
+                        }
+                    }
+                }
+                ItemOutcome::Refused { code, message } => {
+                    self.stats.refusals += 1;
+                    self.need_fetch = true;
+                    let count = self.refusals.entry(item.id).or_default();
+                    *count += 1;
+                    let transient = matches!(
+                        code,
+                        RefusalCode::NameTaken
+                            | RefusalCode::ParentMissing
+                            | RefusalCode::ParentRefused
+                            | RefusalCode::FolderNotEmpty
+                            | RefusalCode::MoveIntoItself
+                    );
+                    tracing::warn!(item = %item.name, ?code, %message, "the server refused a change");
+                    if !transient || *count > 3 {
+                        self.stuck
+                            .insert(item.id, format!("{}: {message}", item.name));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn local_node(r: &Node, parent: Option<ItemId>, name: &str, stat: Stat) -> Node {
+    Node {
+        id: r.id,
+        parent,
+        name: name.to_owned(),
+        is_folder: r.is_folder,
+        size: if r.is_folder { 0 } else { stat.size },
+        hash: r.hash.clone(),
+        version: 0,
+        mtime: if r.is_folder { 0 } else { stat.mtime },
+        inode: stat.inode,
+        chunks: Vec::new(),
+        chunker: None,
+    }
+}

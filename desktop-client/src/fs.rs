@@ -1,0 +1,681 @@
+//! The file system behind a trait: the real sync folder ([`RealFs`]) and an
+//! in-memory one ([`MemFs`]) for the deterministic simulation.
+//!
+//! Paths are relative to the sync root, `/`-separated, already validated.
+//! Every write that could destroy something carries an [`Expect`]ation of
+//! what is there, checked right before acting: a file the user changed
+//! since it was observed is never overwritten or deleted.
+//!
+//! Symlinks are neither followed nor synced (they are listed as skipped);
+//! special files likewise. Names the server would refuse are skipped.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use thiserror::Error;
+use uuid::Uuid;
+
+/// What a scan or an operation sees of one path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    pub is_folder: bool,
+    pub size: u64,
+    /// Nanoseconds since the epoch (a logical clock in [`MemFs`]).
+    pub mtime: i64,
+    pub inode: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub stat: Stat,
+}
+
+/// The result of walking the sync root.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// Parents before children.
+    pub entries: Vec<Entry>,
+    /// Folders that could not be read: what was known under them is kept.
+    pub unreadable: Vec<String>,
+    /// Paths not synced, and why (symlinks, invalid names, special files).
+    pub skipped: Vec<(String, String)>,
+}
+
+/// What must be at a path for an operation to go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Nothing.
+    Absent,
+    /// The file or folder as last observed (size, mtime, inode).
+    Unchanged(Stat),
+}
+
+#[derive(Debug, Error)]
+pub enum FsError {
+    #[error("{0} changed since it was last looked at; will look again")]
+    Changed(String),
+    #[error("{0} still holds files that are not synced; it is kept")]
+    NotEmpty(String),
+    #[error(
+        "the sync folder {0} is missing, unmounted or not the linked folder (its .nimbus marker is gone). \
+         Nothing was deleted. Mount or restore the folder, or link a new one with `nimbus sync`."
+    )]
+    RootMissing(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl FsError {
+    fn io(path: &str, source: io::Error) -> Self {
+        FsError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+/// A path filter: `(relative path, is_folder) -> excluded`.
+pub type IgnoreFn<'a> = &'a (dyn Fn(&str, bool) -> bool + Sync);
+
+pub trait Fs: Send + Sync {
+    /// Fails with [`FsError::RootMissing`] unless the sync root is there and
+    /// is the linked folder.
+    fn check_root(&self) -> Result<(), FsError>;
+    fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError>;
+    fn stat(&self, path: &str) -> Result<Option<Stat>, FsError>;
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError>;
+    /// A new temporary file outside the synced tree; returns its token.
+    fn create_temp(&self) -> Result<(String, Box<dyn Write + Send>), FsError>;
+    /// Makes the (closed) temporary file durable and renames it to `path`.
+    fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError>;
+    fn discard_temp(&self, temp: &str);
+    fn mkdir(&self, path: &str) -> Result<Stat, FsError>;
+    /// Renames without replacing anything at `to`.
+    fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError>;
+    fn remove_file(&self, path: &str, expect: Expect) -> Result<(), FsError>;
+    /// Removes an empty folder.
+    fn remove_dir(&self, path: &str) -> Result<(), FsError>;
+}
+
+fn matches(expect: Expect, found: Option<Stat>, path: &str) -> Result<(), FsError> {
+    let ok = match (expect, found) {
+        (Expect::Absent, None) => true,
+        (Expect::Unchanged(want), Some(have)) => {
+            want.is_folder == have.is_folder
+                && (want.is_folder
+                    || (want.size == have.size
+                        && want.mtime == have.mtime
+                        && want.inode == have.inode))
+        }
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(FsError::Changed(path.to_owned()))
+    }
+}
+
+/// Name of the folder inside the sync root that holds Nimbus' own files
+/// (marker, temporary downloads). Never synced.
+pub const META_DIR: &str = ".nimbus";
+const MARKER: &str = "root-id";
+
+/// The real sync folder.
+pub struct RealFs {
+    root: PathBuf,
+    link_id: Uuid,
+}
+
+impl RealFs {
+    /// Opens a linked root (see [`RealFs::link`]).
+    pub fn new(root: PathBuf, link_id: Uuid) -> Self {
+        Self { root, link_id }
+    }
+
+    /// Marks `root` as the folder linked under `link_id`: creates it if
+    /// missing and writes the marker. Used once, when a folder is linked.
+    pub fn link(root: &Path, link_id: Uuid) -> io::Result<()> {
+        std::fs::create_dir_all(root.join(META_DIR).join("tmp"))?;
+        std::fs::write(root.join(META_DIR).join(MARKER), link_id.to_string())
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn abs(&self, path: &str) -> PathBuf {
+        let mut abs = self.root.clone();
+        abs.extend(path.split('/'));
+        abs
+    }
+
+    fn temp_dir(&self) -> PathBuf {
+        self.root.join(META_DIR).join("tmp")
+    }
+
+    /// Removes temporary files a crash left behind.
+    pub fn clean_temp(&self) {
+        if let Ok(entries) = std::fs::read_dir(self.temp_dir()) {
+            for entry in entries.flatten() {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn stat_of(meta: &std::fs::Metadata) -> Stat {
+    use std::os::unix::fs::MetadataExt;
+    Stat {
+        is_folder: meta.is_dir(),
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        mtime: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
+        inode: meta.ino(),
+    }
+}
+
+#[cfg(not(unix))]
+fn stat_of(meta: &std::fs::Metadata) -> Stat {
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64);
+    Stat {
+        is_folder: meta.is_dir(),
+        size: if meta.is_dir() { 0 } else { meta.len() },
+        mtime,
+        inode: 0,
+    }
+}
+
+impl Fs for RealFs {
+    fn check_root(&self) -> Result<(), FsError> {
+        let marker = self.root.join(META_DIR).join(MARKER);
+        match std::fs::read_to_string(&marker) {
+            Ok(id) if id.trim() == self.link_id.to_string() => {
+                let _ = std::fs::create_dir_all(self.temp_dir());
+                Ok(())
+            }
+            _ => Err(FsError::RootMissing(self.root.display().to_string())),
+        }
+    }
+
+    fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
+        self.check_root()?;
+        let mut scan = Scan::default();
+        let mut walker = walkdir::WalkDir::new(&self.root)
+            .follow_links(false)
+            .min_depth(1)
+            .sort_by_file_name()
+            .into_iter();
+        while let Some(next) = walker.next() {
+            let entry = match next {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let path = error
+                        .path()
+                        .and_then(|p| p.strip_prefix(&self.root).ok())
+                        .map(|p| p.to_string_lossy().replace('\\', "/"))
+                        .unwrap_or_default();
+                    if error.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) {
+                        continue; // vanished while walking: the next scan sees it gone
+                    }
+                    tracing::warn!(%path, %error, "cannot read; keeping what was known there");
+                    scan.unreadable.push(path);
+                    continue;
+                }
+            };
+            let Ok(relative) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
+                scan.skipped.push((
+                    relative.to_string_lossy().into_owned(),
+                    "the name is not valid UTF-8".into(),
+                ));
+                if entry.file_type().is_dir() {
+                    walker.skip_current_dir();
+                }
+                continue;
+            };
+            let is_dir = entry.file_type().is_dir();
+            if path == META_DIR || ignored(&path, is_dir) {
+                if is_dir {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            if let Err(error) = nimbus_protocol::names::validate_name(name) {
+                scan.skipped.push((path, error.to_string()));
+                if is_dir {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            if entry.file_type().is_symlink() {
+                scan.skipped
+                    .push((path, "symbolic links are not synced".into()));
+                continue;
+            }
+            if !is_dir && !entry.file_type().is_file() {
+                scan.skipped
+                    .push((path, "special files are not synced".into()));
+                continue;
+            }
+            match entry.metadata() {
+                Ok(meta) => scan.entries.push(Entry {
+                    path,
+                    stat: stat_of(&meta),
+                }),
+                Err(error) => {
+                    if error.io_error().map(io::Error::kind) != Some(io::ErrorKind::NotFound) {
+                        scan.unreadable.push(path);
+                    }
+                    if is_dir {
+                        walker.skip_current_dir();
+                    }
+                }
+            }
+        }
+        Ok(scan)
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<Stat>, FsError> {
+        match std::fs::symlink_metadata(self.abs(path)) {
+            Ok(meta) if meta.file_type().is_symlink() => Err(FsError::Changed(path.into())),
+            Ok(meta) => Ok(Some(stat_of(&meta))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(FsError::io(path, e)),
+        }
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError> {
+        let file = std::fs::File::open(self.abs(path)).map_err(|e| FsError::io(path, e))?;
+        Ok(Box::new(io::BufReader::with_capacity(1 << 20, file)))
+    }
+
+    fn create_temp(&self) -> Result<(String, Box<dyn Write + Send>), FsError> {
+        self.check_root()?;
+        let name = format!("{}.part", Uuid::new_v4().simple());
+        let path = self.temp_dir().join(&name);
+        let file = std::fs::File::create(&path).map_err(|e| FsError::io(&name, e))?;
+        Ok((name, Box::new(io::BufWriter::with_capacity(1 << 20, file))))
+    }
+
+    fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError> {
+        let temp_path = self.temp_dir().join(temp);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&temp_path)
+            .map_err(|e| FsError::io(temp, e))?;
+        file.sync_all().map_err(|e| FsError::io(temp, e))?;
+        drop(file);
+        self.check_root()?;
+        matches(expect, self.stat(path)?, path)?;
+        let dest = self.abs(path);
+        std::fs::rename(&temp_path, &dest).map_err(|e| FsError::io(path, e))?;
+        self.stat(path)?
+            .ok_or_else(|| FsError::Changed(path.into()))
+    }
+
+    fn discard_temp(&self, temp: &str) {
+        let _ = std::fs::remove_file(self.temp_dir().join(temp));
+    }
+
+    fn mkdir(&self, path: &str) -> Result<Stat, FsError> {
+        self.check_root()?;
+        std::fs::create_dir(self.abs(path)).map_err(|e| match e.kind() {
+            io::ErrorKind::AlreadyExists => FsError::Changed(path.into()),
+            _ => FsError::io(path, e),
+        })?;
+        self.stat(path)?
+            .ok_or_else(|| FsError::Changed(path.into()))
+    }
+
+    fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError> {
+        self.check_root()?;
+        matches(expect, self.stat(from)?, from)?;
+        if self.stat(to)?.is_some() && !from.eq_ignore_ascii_case(to) {
+            return Err(FsError::Changed(to.into()));
+        }
+        std::fs::rename(self.abs(from), self.abs(to)).map_err(|e| FsError::io(from, e))?;
+        self.stat(to)?.ok_or_else(|| FsError::Changed(to.into()))
+    }
+
+    fn remove_file(&self, path: &str, expect: Expect) -> Result<(), FsError> {
+        self.check_root()?;
+        matches(expect, self.stat(path)?, path)?;
+        match std::fs::remove_file(self.abs(path)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(FsError::io(path, e)),
+            _ => Ok(()),
+        }
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<(), FsError> {
+        self.check_root()?;
+        match std::fs::remove_dir(self.abs(path)) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::DirectoryNotEmpty => {
+                Err(FsError::NotEmpty(path.into()))
+            }
+            Err(e) => Err(FsError::io(path, e)),
+            Ok(()) => Ok(()),
+        }
+    }
+}
+
+/// An in-memory file system with inodes and a logical clock, for the
+/// simulation. `user_*` methods are what a person at the keyboard does.
+#[derive(Clone, Default)]
+pub struct MemFs {
+    inner: Arc<Mutex<MemState>>,
+}
+
+#[derive(Default)]
+struct MemState {
+    entries: BTreeMap<String, MemEntry>,
+    temps: BTreeMap<String, Arc<Mutex<Vec<u8>>>>,
+    next_inode: u64,
+    clock: i64,
+    unmounted: bool,
+}
+
+#[derive(Clone)]
+struct MemEntry {
+    is_folder: bool,
+    data: Arc<Vec<u8>>,
+    mtime: i64,
+    inode: u64,
+}
+
+impl MemEntry {
+    fn stat(&self) -> Stat {
+        Stat {
+            is_folder: self.is_folder,
+            size: self.data.len() as u64,
+            mtime: self.mtime,
+            inode: self.inode,
+        }
+    }
+}
+
+fn parent_of(path: &str) -> Option<&str> {
+    path.rfind('/').map(|i| &path[..i])
+}
+
+struct TempWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for TempWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("temp").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl MemState {
+    fn tick(&mut self) -> (i64, u64) {
+        self.clock += 1;
+        self.next_inode += 1;
+        (self.clock, self.next_inode)
+    }
+
+    fn parent_ok(&self, path: &str) -> bool {
+        parent_of(path).is_none_or(|p| self.entries.get(p).is_some_and(|e| e.is_folder))
+    }
+
+    fn rename(&mut self, from: &str, to: &str) -> bool {
+        if !self.entries.contains_key(from)
+            || self.entries.contains_key(to)
+            || !self.parent_ok(to)
+            || to.starts_with(&format!("{from}/"))
+        {
+            return false;
+        }
+        let moved: Vec<String> = self
+            .entries
+            .keys()
+            .filter(|k| *k == from || k.starts_with(&format!("{from}/")))
+            .cloned()
+            .collect();
+        for old in moved {
+            let entry = self.entries.remove(&old).expect("listed");
+            let new = format!("{to}{}", &old[from.len()..]);
+            self.entries.insert(new, entry);
+        }
+        true
+    }
+}
+
+impl MemFs {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, MemState> {
+        self.inner.lock().expect("mem fs poisoned")
+    }
+
+    /// Simulates an unmounted disk: every operation fails, nothing is listed.
+    pub fn set_unmounted(&self, unmounted: bool) {
+        self.state().unmounted = unmounted;
+    }
+
+    /// Every file and its bytes, and every folder (with `None`).
+    pub fn snapshot(&self) -> BTreeMap<String, Option<Vec<u8>>> {
+        self.state()
+            .entries
+            .iter()
+            .map(|(path, e)| {
+                (
+                    path.clone(),
+                    (!e.is_folder).then(|| e.data.as_ref().clone()),
+                )
+            })
+            .collect()
+    }
+
+    pub fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.state()
+            .entries
+            .get(path)
+            .filter(|e| !e.is_folder)
+            .map(|e| e.data.as_ref().clone())
+    }
+
+    /// Writes (creates or replaces) a file; false if the parent is missing
+    /// or a folder is there.
+    pub fn user_write(&self, path: &str, data: &[u8]) -> bool {
+        let mut s = self.state();
+        if !s.parent_ok(path) || s.entries.get(path).is_some_and(|e| e.is_folder) {
+            return false;
+        }
+        let (mtime, fresh_inode) = s.tick();
+        let inode = s.entries.get(path).map_or(fresh_inode, |e| e.inode);
+        s.entries.insert(
+            path.to_owned(),
+            MemEntry {
+                is_folder: false,
+                data: Arc::new(data.to_vec()),
+                mtime,
+                inode,
+            },
+        );
+        true
+    }
+
+    pub fn user_mkdir(&self, path: &str) -> bool {
+        let mut s = self.state();
+        if !s.parent_ok(path) || s.entries.contains_key(path) {
+            return false;
+        }
+        let (mtime, inode) = s.tick();
+        s.entries.insert(
+            path.to_owned(),
+            MemEntry {
+                is_folder: true,
+                data: Arc::default(),
+                mtime,
+                inode,
+            },
+        );
+        true
+    }
+
+    /// Deletes a file or a whole folder.
+    pub fn user_delete(&self, path: &str) -> bool {
+        let mut s = self.state();
+        let prefix = format!("{path}/");
+        let before = s.entries.len();
+        s.entries
+            .retain(|k, _| k != path && !k.starts_with(&prefix));
+        s.entries.len() != before
+    }
+
+    pub fn user_rename(&self, from: &str, to: &str) -> bool {
+        self.state().rename(from, to)
+    }
+}
+
+impl Fs for MemFs {
+    fn check_root(&self) -> Result<(), FsError> {
+        if self.state().unmounted {
+            Err(FsError::RootMissing("<memory>".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
+        self.check_root()?;
+        let s = self.state();
+        let mut scan = Scan::default();
+        let mut skipped_dirs: Vec<String> = Vec::new();
+        for (path, entry) in &s.entries {
+            if skipped_dirs
+                .iter()
+                .any(|d| path.starts_with(&format!("{d}/")))
+            {
+                continue;
+            }
+            if ignored(path, entry.is_folder) {
+                if entry.is_folder {
+                    skipped_dirs.push(path.clone());
+                }
+                continue;
+            }
+            scan.entries.push(Entry {
+                path: path.clone(),
+                stat: entry.stat(),
+            });
+        }
+        scan.entries.sort_by(|a, b| {
+            (a.path.matches('/').count(), &a.path).cmp(&(b.path.matches('/').count(), &b.path))
+        });
+        Ok(scan)
+    }
+
+    fn stat(&self, path: &str) -> Result<Option<Stat>, FsError> {
+        self.check_root()?;
+        Ok(self.state().entries.get(path).map(MemEntry::stat))
+    }
+
+    fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError> {
+        self.check_root()?;
+        let s = self.state();
+        match s.entries.get(path).filter(|e| !e.is_folder) {
+            Some(entry) => Ok(Box::new(io::Cursor::new(entry.data.as_ref().clone()))),
+            None => Err(FsError::io(path, io::ErrorKind::NotFound.into())),
+        }
+    }
+
+    fn create_temp(&self) -> Result<(String, Box<dyn Write + Send>), FsError> {
+        self.check_root()?;
+        let mut s = self.state();
+        let (_, n) = s.tick();
+        let token = format!("temp-{n}");
+        let buffer = Arc::new(Mutex::new(Vec::new()));
+        s.temps.insert(token.clone(), buffer.clone());
+        Ok((token, Box::new(TempWriter(buffer))))
+    }
+
+    fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError> {
+        self.check_root()?;
+        let mut s = self.state();
+        matches(expect, s.entries.get(path).map(MemEntry::stat), path)?;
+        if !s.parent_ok(path) {
+            return Err(FsError::Changed(path.into()));
+        }
+        let Some(buffer) = s.temps.remove(temp) else {
+            return Err(FsError::io(temp, io::ErrorKind::NotFound.into()));
+        };
+        let data = std::mem::take(&mut *buffer.lock().expect("temp"));
+        let (mtime, inode) = s.tick();
+        let entry = MemEntry {
+            is_folder: false,
+            data: Arc::new(data),
+            mtime,
+            inode,
+        };
+        let stat = entry.stat();
+        s.entries.insert(path.to_owned(), entry);
+        Ok(stat)
+    }
+
+    fn discard_temp(&self, temp: &str) {
+        self.state().temps.remove(temp);
+    }
+
+    fn mkdir(&self, path: &str) -> Result<Stat, FsError> {
+        self.check_root()?;
+        if !self.user_mkdir(path) {
+            return Err(FsError::Changed(path.into()));
+        }
+        Ok(self.state().entries[path].stat())
+    }
+
+    fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError> {
+        self.check_root()?;
+        let mut s = self.state();
+        matches(expect, s.entries.get(from).map(MemEntry::stat), from)?;
+        if !s.rename(from, to) {
+            return Err(FsError::Changed(to.into()));
+        }
+        Ok(s.entries[to].stat())
+    }
+
+    fn remove_file(&self, path: &str, expect: Expect) -> Result<(), FsError> {
+        self.check_root()?;
+        let mut s = self.state();
+        matches(expect, s.entries.get(path).map(MemEntry::stat), path)?;
+        s.entries.remove(path);
+        Ok(())
+    }
+
+    fn remove_dir(&self, path: &str) -> Result<(), FsError> {
+        self.check_root()?;
+        let mut s = self.state();
+        let prefix = format!("{path}/");
+        if s.entries.keys().any(|k| k.starts_with(&prefix)) {
+            return Err(FsError::NotEmpty(path.into()));
+        }
+        s.entries.remove(path);
+        Ok(())
+    }
+}

@@ -1,0 +1,26 @@
+//! The Nimbus desktop client: keeps a folder in sync with a workspace.
+//!
+//! * [`engine`]: three trees, the pure planner, and the engine that executes
+//!   plans (no I/O of its own: everything goes through traits);
+//! * [`fs`]: the file system trait, the real sync folder and an in-memory one;
+//! * [`remote`]: the server trait (metadata RPC + object store) and the clock;
+//! * [`transfer`]: the real remote (AMQP RPC + chunks over the Swift API);
+//! * [`state`]: SQLite persistence of trees, cursor and pending commits;
+//! * [`config`]: the configuration directory (login, token, linked folders);
+//! * [`filter`]: `.nimbusignore` and editor temporaries;
+//! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
+//! * [`cli`]: the `nimbus` commands;
+//! * [`error`]: user-facing errors.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod engine;
+pub mod error;
+pub mod filter;
+pub mod fs;
+pub mod remote;
+pub mod state;
+pub mod transfer;
+
+pub use error::Error;

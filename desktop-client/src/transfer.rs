@@ -1,0 +1,485 @@
+//! The real [`Remote`]: metadata over the AMQP RPC ([`RpcClient`]), chunks
+//! through the proxy's Swift API.
+//!
+//! * **Upload** streams: a blocking thread cuts the file with
+//!   [`nimbus_chunks::Chunker`] and hands sealed chunks to the async side
+//!   through a bounded channel; the async side asks `HEAD` for each chunk and
+//!   `PUT`s only the missing ones, [`NimbusRemote::concurrency`] at a time.
+//!   Memory stays bounded by the channel and the requests in flight (a few
+//!   MiB), whatever the file size.
+//! * **Download** fetches chunks in order, a few ahead, opens each with
+//!   [`open_chunk`] (which checks it against its id, a keyed hash of the
+//!   plaintext) and appends it to the writer (the engine's temp file). The
+//!   file's bytes are therefore exactly the chunks its version lists; sizes
+//!   are checked too.
+//!   The whole file is also hashed as it is written and compared with the
+//!   version's content hash.
+//! * Chunks already known to be stored are remembered for the process, so
+//!   a rescan or a second version of a file does not `HEAD` them again.
+
+use std::collections::HashSet;
+use std::io::{self, Read, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::{FuturesUnordered, StreamExt};
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use nimbus_chunks::{
+    Chunker, ChunkerParams, SealedChunk, WorkspaceKeys, content_hash_reader, open_chunk,
+};
+use nimbus_protocol::RpcClient;
+use nimbus_protocol::client::ClientError;
+use nimbus_protocol::rpc::{
+    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceToken, EncryptionMode, ErrorCode,
+    GetChangesArgs, ItemState, Revision, WorkspaceInfo,
+};
+use reqwest::StatusCode;
+use uuid::Uuid;
+
+use crate::remote::{Remote, RemoteError};
+
+/// Counters of what went over the wire, for logs, tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct TransferStats {
+    /// Chunks sent with `PUT` (they were missing).
+    pub chunks_put: AtomicU64,
+    /// Stored bytes sent with those `PUT`s.
+    pub bytes_put: AtomicU64,
+    /// Chunks that were already stored (found by `HEAD` or remembered).
+    pub chunks_skipped: AtomicU64,
+    /// Chunks fetched with `GET`.
+    pub chunks_got: AtomicU64,
+    /// Stored bytes received.
+    pub bytes_got: AtomicU64,
+}
+
+impl TransferStats {
+    pub fn get(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// The server of one workspace: RPC for metadata, HTTP for chunks.
+pub struct NimbusRemote {
+    rpc: RpcClient,
+    token: DeviceToken,
+    workspace_id: Uuid,
+    keys: WorkspaceKeys,
+    http: reqwest::Client,
+    /// `{storage_url}/{container}`.
+    container_url: String,
+    /// Chunk requests in flight per file.
+    pub concurrency: usize,
+    stored: Arc<Mutex<HashSet<String>>>,
+    stats: Arc<TransferStats>,
+    progress: Option<MultiProgress>,
+}
+
+/// Maps an RPC failure to what the engine can act on.
+pub fn rpc_error(error: ClientError) -> RemoteError {
+    match error.rpc_code() {
+        Some(ErrorCode::Unauthenticated) => RemoteError::Unauthenticated(error.to_string()),
+        _ => RemoteError::Unavailable(error.to_string()),
+    }
+}
+
+fn http_error(context: &str, error: reqwest::Error) -> RemoteError {
+    RemoteError::Unavailable(format!("{context}: {error}"))
+}
+
+fn status_error(context: &str, status: StatusCode) -> RemoteError {
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+            RemoteError::Unauthenticated(format!("{context}: the object store answered {status}"))
+        }
+        _ => RemoteError::Unavailable(format!("{context}: the object store answered {status}")),
+    }
+}
+
+impl NimbusRemote {
+    /// The remote of `workspace`, storing chunks under `storage_url` (the
+    /// account URL, `Account::storage_url`). Makes sure the container exists.
+    pub async fn connect(
+        rpc: RpcClient,
+        token: DeviceToken,
+        workspace: &WorkspaceInfo,
+        storage_url: &str,
+    ) -> Result<Self, RemoteError> {
+        let keys = match workspace.encryption {
+            EncryptionMode::None | EncryptionMode::Server => {
+                WorkspaceKeys::plain(workspace.workspace_id)
+            }
+            EncryptionMode::Client => {
+                return Err(RemoteError::Unavailable(format!(
+                    "workspace \"{}\" is end-to-end encrypted; this version of the desktop client \
+                     cannot ask for its passphrase yet, so it is not synced",
+                    workspace.name
+                )));
+            }
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| http_error("building the HTTP client", e))?;
+        let remote = Self {
+            rpc,
+            token,
+            workspace_id: workspace.workspace_id,
+            keys,
+            http,
+            container_url: format!(
+                "{}/{}",
+                storage_url.trim_end_matches('/'),
+                workspace.container
+            ),
+            concurrency: 8,
+            stored: Arc::default(),
+            stats: Arc::default(),
+            progress: None,
+        };
+        remote.ensure_container().await?;
+        Ok(remote)
+    }
+
+    /// Shows a progress bar per transfer on `progress`.
+    pub fn with_progress(mut self, progress: MultiProgress) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
+    pub fn stats(&self) -> Arc<TransferStats> {
+        self.stats.clone()
+    }
+
+    pub fn rpc(&self) -> &RpcClient {
+        &self.rpc
+    }
+
+    pub fn workspace_id(&self) -> Uuid {
+        self.workspace_id
+    }
+
+    async fn ensure_container(&self) -> Result<(), RemoteError> {
+        let response = self
+            .http
+            .put(&self.container_url)
+            .header("X-Auth-Token", &self.token.0)
+            .send()
+            .await
+            .map_err(|e| http_error("creating the workspace container", e))?;
+        match response.status() {
+            StatusCode::CREATED | StatusCode::ACCEPTED | StatusCode::NO_CONTENT => Ok(()),
+            status => Err(status_error("creating the workspace container", status)),
+        }
+    }
+
+    fn chunk_url(&self, id: &str) -> String {
+        format!("{}/{id}", self.container_url)
+    }
+
+    fn bar(&self, length: Option<u64>, message: &'static str) -> ProgressBar {
+        let Some(multi) = &self.progress else {
+            return ProgressBar::hidden();
+        };
+        let bar = match length {
+            Some(length) => ProgressBar::new(length).with_style(
+                ProgressStyle::with_template(
+                    "{msg:9} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+            ),
+            None => ProgressBar::no_length().with_style(
+                ProgressStyle::with_template("{msg:9} {spinner} {bytes} {bytes_per_sec}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_message(message);
+        multi.add(bar)
+    }
+
+    /// Stores one sealed chunk unless the container has it.
+    async fn store_chunk(&self, chunk: SealedChunk) -> Result<(), RemoteError> {
+        if self.stored.lock().expect("chunk cache").contains(&chunk.id) {
+            self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
+            return Ok(());
+        }
+        let url = self.chunk_url(&chunk.id);
+        let head = self
+            .http
+            .head(&url)
+            .header("X-Auth-Token", &self.token.0)
+            .send()
+            .await
+            .map_err(|e| http_error("checking a chunk", e))?;
+        match head.status() {
+            StatusCode::OK | StatusCode::NO_CONTENT => {
+                self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
+            }
+            StatusCode::NOT_FOUND => {
+                let length = chunk.sealed.len() as u64;
+                let put = self
+                    .http
+                    .put(&url)
+                    .header("X-Auth-Token", &self.token.0)
+                    .header("Content-Type", "application/octet-stream")
+                    .body(chunk.sealed)
+                    .send()
+                    .await
+                    .map_err(|e| http_error("uploading a chunk", e))?;
+                if put.status() != StatusCode::CREATED {
+                    return Err(status_error("uploading a chunk", put.status()));
+                }
+                self.stats.chunks_put.fetch_add(1, Ordering::Relaxed);
+                self.stats.bytes_put.fetch_add(length, Ordering::Relaxed);
+            }
+            status => return Err(status_error("checking a chunk", status)),
+        }
+        self.stored.lock().expect("chunk cache").insert(chunk.id);
+        Ok(())
+    }
+
+    async fn fetch_chunk(&self, chunk: &ChunkRef) -> Result<Vec<u8>, RemoteError> {
+        let response = self
+            .http
+            .get(self.chunk_url(&chunk.id))
+            .header("X-Auth-Token", &self.token.0)
+            .send()
+            .await
+            .map_err(|e| http_error("downloading a chunk", e))?;
+        match response.status() {
+            StatusCode::OK => {}
+            StatusCode::NOT_FOUND => {
+                return Err(RemoteError::Corrupt(format!(
+                    "chunk {} is missing from the object store",
+                    chunk.id
+                )));
+            }
+            status => return Err(status_error("downloading a chunk", status)),
+        }
+        let sealed = response
+            .bytes()
+            .await
+            .map_err(|e| http_error("downloading a chunk", e))?;
+        self.stats.chunks_got.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .bytes_got
+            .fetch_add(sealed.len() as u64, Ordering::Relaxed);
+        let keys = self.keys.clone();
+        let id = chunk.id.clone();
+        let plain = tokio::task::spawn_blocking(move || open_chunk(&keys, &id, &sealed))
+            .await
+            .map_err(|e| RemoteError::Unavailable(format!("chunk decoder stopped: {e}")))?
+            .map_err(|e| RemoteError::Corrupt(format!("chunk {}: {e}", chunk.id)))?;
+        if plain.len() != chunk.size as usize {
+            return Err(RemoteError::Corrupt(format!(
+                "chunk {} has {} bytes, the version lists {}",
+                chunk.id,
+                plain.len(),
+                chunk.size
+            )));
+        }
+        Ok(plain)
+    }
+}
+
+/// A reader over byte blocks sent from another thread: lets the keyed
+/// content hash of a download be computed while it is written.
+struct BlockReader {
+    blocks: std::sync::mpsc::Receiver<Vec<u8>>,
+    current: Vec<u8>,
+    offset: usize,
+}
+
+impl Read for BlockReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.offset == self.current.len() {
+            match self.blocks.recv() {
+                Ok(block) => {
+                    self.current = block;
+                    self.offset = 0;
+                }
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len() - self.offset);
+        buf[..n].copy_from_slice(&self.current[self.offset..self.offset + n]);
+        self.offset += n;
+        Ok(n)
+    }
+}
+
+#[async_trait]
+impl Remote for NimbusRemote {
+    async fn changes(&self, since: Revision) -> Result<(Vec<ItemState>, Revision), RemoteError> {
+        let mut items = Vec::new();
+        let mut page = None;
+        loop {
+            let changes = self
+                .rpc
+                .get_changes(
+                    &self.token,
+                    GetChangesArgs {
+                        workspace_id: self.workspace_id,
+                        since,
+                        page,
+                        limit: None,
+                    },
+                )
+                .await
+                .map_err(rpc_error)?;
+            items.extend(changes.items);
+            match changes.next_page {
+                Some(next) => page = Some(next),
+                None => return Ok((items, changes.revision)),
+            }
+        }
+    }
+
+    async fn commit(
+        &self,
+        request_id: Uuid,
+        items: Vec<CommitItem>,
+    ) -> Result<CommitReply, RemoteError> {
+        self.rpc
+            .commit(
+                &self.token,
+                request_id,
+                CommitArgs {
+                    workspace_id: self.workspace_id,
+                    items,
+                },
+            )
+            .await
+            .map_err(rpc_error)
+    }
+
+    async fn upload(&self, reader: Box<dyn Read + Send>) -> Result<Content, RemoteError> {
+        let concurrency = self.concurrency.max(1);
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<SealedChunk>(concurrency);
+        let keys = self.keys.clone();
+        let chunking = tokio::task::spawn_blocking(move || {
+            let mut chunker = Chunker::new(reader, &keys, ChunkerParams::DEFAULT);
+            for chunk in chunker.by_ref() {
+                let chunk = chunk.map_err(io::Error::other)?;
+                if sender.blocking_send(chunk).is_err() {
+                    // The uploader stopped (an upload failed): stop reading.
+                    return Err(io::Error::other("upload stopped"));
+                }
+            }
+            Ok::<_, io::Error>(chunker.finish())
+        });
+        let bar = self.bar(None, "upload");
+        let mut chunks = Vec::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut failure = None;
+        loop {
+            tokio::select! {
+                next = receiver.recv(), if in_flight.len() < concurrency && failure.is_none() => {
+                    let Some(chunk) = next else { break };
+                    chunks.push(ChunkRef { id: chunk.id.clone(), size: chunk.plain_len });
+                    bar.inc(u64::from(chunk.plain_len));
+                    if seen.insert(chunk.id.clone()) {
+                        in_flight.push(self.store_chunk(chunk));
+                    }
+                }
+                Some(result) = in_flight.next(), if !in_flight.is_empty() => {
+                    if let Err(error) = result {
+                        failure.get_or_insert(error);
+                        receiver.close();
+                    }
+                }
+                else => break,
+            }
+        }
+        while let Some(result) = in_flight.next().await {
+            if let Err(error) = result {
+                failure.get_or_insert(error);
+            }
+        }
+        drop(receiver);
+        bar.finish_and_clear();
+        let hashed = chunking
+            .await
+            .map_err(|e| RemoteError::Unavailable(format!("chunker stopped: {e}")));
+        if let Some(error) = failure {
+            return Err(error);
+        }
+        let (content_hash, size) = hashed??;
+        Ok(Content {
+            size,
+            content_hash: Some(content_hash),
+            chunks,
+            chunker: Some(ChunkerParams::DEFAULT.describe()),
+        })
+    }
+
+    async fn download(
+        &self,
+        content: &Content,
+        mut writer: Box<dyn Write + Send>,
+    ) -> Result<(), RemoteError> {
+        let listed: u64 = content.chunks.iter().map(|c| u64::from(c.size)).sum();
+        if listed != content.size {
+            return Err(RemoteError::Corrupt(format!(
+                "the version lists chunks of {listed} bytes for a file of {}",
+                content.size
+            )));
+        }
+        let bar = self.bar(Some(content.size), "download");
+        // Each chunk is checked against its id when opened; the whole file
+        // is checked against the version's content hash alongside.
+        let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
+        let keys = self.keys.clone();
+        let hashing = tokio::task::spawn_blocking(move || {
+            content_hash_reader(
+                &keys,
+                BlockReader {
+                    blocks: received,
+                    current: Vec::new(),
+                    offset: 0,
+                },
+            )
+        });
+        let written: Result<(), RemoteError> = async {
+            let mut fetched = futures::stream::iter(content.chunks.clone())
+                .map(|chunk| async move { self.fetch_chunk(&chunk).await })
+                .buffered(self.concurrency.max(1));
+            while let Some(plain) = fetched.next().await {
+                let plain = plain?;
+                writer.write_all(&plain)?;
+                bar.inc(plain.len() as u64);
+                let blocks = blocks.clone();
+                tokio::task::spawn_blocking(move || blocks.send(plain))
+                    .await
+                    .map_err(|e| RemoteError::Unavailable(format!("hasher stopped: {e}")))?
+                    .map_err(|_| RemoteError::Unavailable("hasher stopped".into()))?;
+            }
+            writer.flush()?;
+            Ok(())
+        }
+        .await;
+        drop(blocks);
+        bar.finish_and_clear();
+        let hashed = hashing
+            .await
+            .map_err(|e| RemoteError::Unavailable(format!("hasher stopped: {e}")))?;
+        written?;
+        let (hash, size) = hashed?;
+        if Some(&hash) != content.content_hash.as_ref() || size != content.size {
+            return Err(RemoteError::Corrupt(format!(
+                "the downloaded bytes hash to {hash} ({size} bytes), the version says {:?} ({} bytes)",
+                content.content_hash, content.size
+            )));
+        }
+        Ok(())
+    }
+
+    fn hash_content(&self, reader: &mut dyn Read) -> io::Result<String> {
+        content_hash_reader(&self.keys, reader).map(|(hash, _)| hash)
+    }
+}

@@ -1,0 +1,342 @@
+//! A metadata server and a proxy in this process, and desktop devices.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use nimbus_client::config::ConfigDir;
+use nimbus_client::daemon;
+use nimbus_proxy::config::{Settings as ProxySettings, StorageSettings};
+use nimbus_server::admin::{AddUser, add_user};
+use nimbus_server::storage::MetadataStore;
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use uuid::Uuid;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+/// How long a change may take to show before a test fails.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+fn postgres_url() -> String {
+    std::env::var("NIMBUS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn amqp_url() -> String {
+    std::env::var("NIMBUS_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// `postgres://…/name` on the test server.
+fn database_url(name: &str) -> String {
+    let base = postgres_url();
+    format!(
+        "{}/{name}",
+        &base[..base.rfind('/').expect("a database URL")]
+    )
+}
+
+async fn admin_connection() -> PgConnection {
+    PgConnection::connect(&postgres_url())
+        .await
+        .expect("PostgreSQL must be running (scripts/test.sh starts it)")
+}
+
+/// A metadata server and a proxy on fresh databases and a fresh queue prefix.
+pub struct Cluster {
+    pub proxy_url: String,
+    metadata: Arc<dyn MetadataStore>,
+    databases: Vec<String>,
+    stops: Vec<oneshot::Sender<()>>,
+    _objects: tempfile::TempDir,
+}
+
+impl Cluster {
+    pub async fn spawn() -> Self {
+        if std::env::var("TEST_LOG").is_ok() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter("info")
+                .with_test_writer()
+                .try_init();
+        }
+        let run = Uuid::new_v4().simple().to_string();
+        let prefix = format!("test-{run}");
+        let server_db = format!("nimbus_test_client_server_{run}");
+        let proxy_db = format!("nimbus_test_client_proxy_{run}");
+        let mut admin = admin_connection().await;
+        for name in [&server_db, &proxy_db] {
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+                .await
+                .expect("create a test database");
+        }
+        let objects = tempfile::tempdir().unwrap();
+        let proxy = nimbus_proxy::startup::Application::build(ProxySettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: database_url(&proxy_db),
+            amqp_url: amqp_url(),
+            queue_prefix: prefix.clone(),
+            storage: StorageSettings {
+                scheme: "fs".into(),
+                options: BTreeMap::from([("root".into(), objects.path().display().to_string())]),
+            },
+            ..ProxySettings::default()
+        })
+        .await
+        .expect("the proxy starts");
+        let proxy_url = format!("http://127.0.0.1:{}", proxy.port());
+        let (stop_proxy, proxy_stopped) = oneshot::channel::<()>();
+        tokio::spawn(proxy.run_until_stopped(async {
+            let _ = proxy_stopped.await;
+        }));
+
+        let server = nimbus_server::startup::Application::build(nimbus_server::config::Settings {
+            database_url: database_url(&server_db),
+            amqp_url: amqp_url(),
+            queue_prefix: prefix,
+            idle_queue_expiry_secs: Some(120),
+            storage_url: proxy_url.clone(),
+            database_pool_size: 8,
+            ..nimbus_server::config::Settings::default()
+        })
+        .await
+        .expect("the metadata server starts");
+        let metadata = server.store();
+        let (stop_server, server_stopped) = oneshot::channel::<()>();
+        tokio::spawn(server.run_until_stopped(async {
+            let _ = server_stopped.await;
+        }));
+        Self {
+            proxy_url,
+            metadata,
+            databases: vec![server_db, proxy_db],
+            stops: vec![stop_server, stop_proxy],
+            _objects: objects,
+        }
+    }
+
+    pub async fn add_user(&self, name: &str) {
+        add_user(
+            self.metadata.as_ref(),
+            AddUser {
+                username: name.into(),
+                password: PASSWORD.into(),
+                email: None,
+                quota_bytes: 8 << 30,
+                is_admin: false,
+                account: None,
+                account_admin: true,
+            },
+        )
+        .await
+        .expect("add a user");
+    }
+
+    /// A device of `user` logged in (in-process) with its own configuration
+    /// directory and an empty folder.
+    pub async fn device(&self, user: &str, name: &str) -> Device {
+        let home = tempfile::tempdir().unwrap();
+        let config = ConfigDir::new(home.path().join("config"));
+        let root = home.path().join("Nimbus");
+        std::fs::create_dir_all(&root).unwrap();
+        nimbus_client::cli::login(&config, &self.proxy_url, user, PASSWORD, name)
+            .await
+            .expect("login");
+        Device {
+            config,
+            root,
+            _home: home,
+        }
+    }
+
+    /// Stops the server and the proxy and drops their databases.
+    pub async fn stop(mut self) {
+        for stop in self.stops.drain(..) {
+            let _ = stop.send(());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut admin = admin_connection().await;
+        for name in &self.databases {
+            let _ = admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    r#"DROP DATABASE IF EXISTS "{name}" WITH (FORCE)"#
+                )))
+                .await;
+        }
+    }
+}
+
+/// What one device's session sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Sent {
+    pub chunks_put: u64,
+    pub bytes_put: u64,
+}
+
+pub struct Device {
+    pub config: ConfigDir,
+    pub root: PathBuf,
+    _home: tempfile::TempDir,
+}
+
+impl Device {
+    /// Syncs until the folder and the server agree, in this process.
+    pub async fn sync(&self) -> Sent {
+        let mut session = daemon::open(&self.config, &self.root, None)
+            .await
+            .expect("open the folder");
+        for _ in 0..20 {
+            let round = session.engine.sync_round().await.expect("sync");
+            if round.quiet && round.ops == 0 {
+                break;
+            }
+        }
+        session.store.close().await;
+        Sent {
+            chunks_put: session.stats.chunks_put.load(Ordering::Relaxed),
+            bytes_put: session.stats.bytes_put.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Runs `nimbus sync`'s loop (watcher + push) in this process.
+    pub async fn start(&self) -> Running {
+        let mut session = daemon::open(&self.config, &self.root, None)
+            .await
+            .expect("open the folder");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let result = daemon::run(
+                &mut session,
+                async {
+                    let _ = stopped.await;
+                },
+                |_| {},
+            )
+            .await;
+            session.store.close().await;
+            result.expect("the sync loop ends cleanly");
+        });
+        Running { stop, task }
+    }
+}
+
+pub struct Running {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
+}
+
+impl Running {
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.await.expect("the sync loop did not panic");
+    }
+}
+
+/// Polls `done` until it holds; fails the test after [`DEADLINE`].
+pub async fn deadline_wait(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every file (with its bytes) and folder under `root`, except `.nimbus`.
+pub fn list_files(root: &Path) -> BTreeMap<String, Option<Vec<u8>>> {
+    walkdir::WalkDir::new(root)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".nimbus")
+        .flatten()
+        .map(|e| {
+            let path = e
+                .path()
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            let bytes = e
+                .file_type()
+                .is_file()
+                .then(|| std::fs::read(e.path()).unwrap_or_default());
+            (path, bytes)
+        })
+        .collect()
+}
+
+/// Deterministic pseudo-random bytes (splitmix64).
+pub fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 8);
+    let mut state = seed;
+    while out.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+/// Writes `size` pseudo-random bytes to `path`, 4 MiB at a time.
+pub fn write_random_file(path: &Path, size: u64, seed: u64) {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let mut written = 0;
+    let mut block = 0;
+    while written < size {
+        let len = (size - written).min(4 << 20) as usize;
+        file.write_all(&random_bytes(len, seed ^ (block << 32)))
+            .unwrap();
+        written += len as u64;
+        block += 1;
+    }
+    file.flush().unwrap();
+}
+
+/// BLAKE3 of a file, streamed.
+pub fn file_digest(path: &Path) -> String {
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut hasher = blake3::Hasher::new();
+    let mut buffer = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buffer).unwrap();
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// The `nimbus` binary with a configuration directory.
+pub fn nimbus(config: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_nimbus"));
+    command
+        .env("NIMBUS_CONFIG_DIR", config)
+        .env(
+            "RUST_LOG",
+            std::env::var("NIMBUS_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .kill_on_drop(true);
+    command
+}
+
+/// Writes a line to the child's standard input and waits for success.
+pub async fn feed_and_wait(mut child: tokio::process::Child, line: &str) {
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(line.as_bytes()).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    drop(stdin);
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "nimbus login failed");
+}
