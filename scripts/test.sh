@@ -31,3 +31,6 @@ say "real Swift clients against the proxy (python-swiftclient, rclone)"
 ensure_python_clients python-swiftclient
 install_packages rclone
 cargo test --locked -p nimbus-proxy --test api -- --ignored
+
+say "REST API and OAuth through requests-oauthlib"
+api-proxy/tests/python/run.sh

@@ -100,7 +100,7 @@ async fn latency(cluster: &Cluster) {
     running_b.stop().await;
     samples.sort();
     println!(
-        "save-to-appearance latency over {} small files: p50 {:.0} ms, p99 {:.0} ms (debounce 300 ms included)",
+        "save-to-appearance latency over {} small files: p50 {:.0} ms, p99 {:.0} ms",
         samples.len(),
         percentile(&samples, 0.5).as_secs_f64() * 1000.0,
         percentile(&samples, 0.99).as_secs_f64() * 1000.0

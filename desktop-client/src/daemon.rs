@@ -120,7 +120,7 @@ pub async fn open(
     let fs = RealFs::new(root.clone(), link_id);
     fs.clean_temp();
     let loaded = store.load().await?;
-    let engine = Engine::new(
+    let mut engine = Engine::new(
         fs,
         remote,
         Box::new(store.clone()),
@@ -131,6 +131,8 @@ pub async fn open(
         loaded.cursor,
         loaded.pending,
     );
+    // Small files are dominated by request latency: keep more in flight.
+    engine.upload_concurrency = 16;
     Ok(Session {
         engine,
         store,

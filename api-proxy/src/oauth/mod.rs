@@ -27,7 +27,7 @@ use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use nimbus_protocol::oauth1::{OAuthRequest, RequestParts, base_uri};
 use nimbus_protocol::rpc::{
-    DeviceToken, OAuthAuthorizeReply, OAuthIdentity, OAuthRequestInfo, OAuthTokenInfo,
+    DeviceToken, ErrorCode, OAuthAuthorizeReply, OAuthIdentity, OAuthRequestInfo, OAuthTokenInfo,
     OAuthTokenReply, Operation, Password,
 };
 use serde::Deserialize;
@@ -269,20 +269,34 @@ pub async fn authorize_submit(
             .insert_header((header::LOCATION, callback_location(&reply)))
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
-        Err(error) => match RestError::from_rpc(error) {
-            RestError::Unauthorized(_) | RestError::Forbidden(_) => page::respond(
-                actix_web::http::StatusCode::UNAUTHORIZED,
-                &page::login_form(
-                    &info.consumer_name,
-                    &form.oauth_token,
-                    Some("Wrong user name or password."),
-                ),
-            ),
-            other => page::respond(
+        Err(error) => {
+            let retry = match error.rpc_code() {
+                Some(ErrorCode::TooManyAttempts) => Some((
+                    actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed attempts. Wait a while, then try again.",
+                )),
+                Some(ErrorCode::AccountDisabled) => Some((
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "This account is disabled.",
+                )),
+                Some(ErrorCode::InvalidCredentials) => Some((
+                    actix_web::http::StatusCode::UNAUTHORIZED,
+                    "Wrong user name or password.",
+                )),
+                _ => None,
+            };
+            if let Some((status, text)) = retry {
+                return page::respond(
+                    status,
+                    &page::login_form(&info.consumer_name, &form.oauth_token, Some(text)),
+                );
+            }
+            let other = RestError::from_rpc(error);
+            page::respond(
                 actix_web::ResponseError::status_code(&other),
                 &page::message("Access not granted", &other.to_string()),
-            ),
-        },
+            )
+        }
     }
 }
 

@@ -47,7 +47,7 @@ pub fn login_form(consumer: &str, request_token: &str, error: Option<&str>) -> S
             "<h1>Allow {consumer} to use your Nimbus files?</h1>\
              <p><strong>{consumer}</strong> asks to read and change the files and folders of \
              your account. You can revoke this access at any time.</p>{error}\
-             <form method=\"post\" action=\"/oauth/authorize\">\
+             <form method=\"post\" action=\"authorize\">\
              <input type=\"hidden\" name=\"oauth_token\" value=\"{token}\">\
              <label for=\"username\">User name</label>\
              <input type=\"text\" id=\"username\" name=\"username\" autocomplete=\"username\" required>\

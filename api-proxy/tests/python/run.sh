@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The REST API v2 and its OAuth provider driven by a third-party client:
-# requests-oauthlib (PyPI), in a virtualenv under ~/.cache/nimbus/venv.
+# requests-oauthlib (PyPI), in the virtualenv of scripts/lib.sh.
 #
 # Builds and starts a metadata server and a proxy (fresh databases, a fresh
 # queue prefix, objects in a temporary directory, PLAINTEXT allowed over
@@ -13,25 +13,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
 
-export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/nimbus/target}
+. scripts/lib.sh
 POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 AMQP_URL=${NIMBUS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
-VENV=$HOME/.cache/nimbus/venv
-
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
-fi
-if ! "$VENV/bin/python" -c 'import requests_oauthlib' 2>/dev/null; then
-    "$VENV/bin/pip" install --quiet requests-oauthlib
-fi
+ensure_python_clients requests-oauthlib
 
 cargo build --quiet -p nimbus-server --bin nimbus-server
 cargo build --quiet -p nimbus-proxy --bin nimbus-proxy
 bin=$CARGO_TARGET_DIR/debug
 
 run=py$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
-server_db=${POSTGRES_URL%/*}/server_$run
-proxy_db=${POSTGRES_URL%/*}/proxy_$run
+server_db=${POSTGRES_URL%/*}/nimbus_test_server_$run
+proxy_db=${POSTGRES_URL%/*}/nimbus_test_proxy_$run
 objects=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
@@ -44,14 +37,14 @@ cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
-    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS server_$run WITH (FORCE)" >/dev/null 2>&1 || true
-    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS proxy_$run WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS nimbus_test_server_$run WITH (FORCE)" >/dev/null 2>&1 || true
+    psql -q "$POSTGRES_URL" -c "DROP DATABASE IF EXISTS nimbus_test_proxy_$run WITH (FORCE)" >/dev/null 2>&1 || true
     rm -rf "$objects" "$sync_dir" "$client_config"
     rm -f "$objects".*.log
 }
 trap cleanup EXIT
 
-psql -q "$POSTGRES_URL" -c "CREATE DATABASE server_$run" >/dev/null
+psql -q "$POSTGRES_URL" -c "CREATE DATABASE nimbus_test_server_$run" >/dev/null
 
 export NIMBUS_DATABASE_URL=$server_db
 export NIMBUS_AMQP_URL=$AMQP_URL
@@ -101,7 +94,7 @@ fi
 status=0
 NIMBUS_SYNC_DIR=$sync_dir NIMBUS_URL=$url NIMBUS_PASSWORD=$password \
     NIMBUS_CONSUMER_KEY=$consumer_key NIMBUS_CONSUMER_SECRET=$consumer_secret \
-    "$VENV/bin/python" -m unittest -v api-proxy/tests/python/test_oauth_requests.py || status=$?
+    python -m unittest -v api-proxy/tests/python/test_oauth_requests.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- proxy log" >&2; tail -n 40 "$objects.proxy.log" >&2
     echo "--- server log" >&2; tail -n 40 "$objects.server.log" >&2
