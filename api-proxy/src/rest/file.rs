@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use nimbus_protocol::rpc::{CommitItem, VersionStatus};
+use nimbus_protocol::rpc::{CommitItem, ItemState, VersionStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -105,14 +105,23 @@ pub async fn data(
     let id = parse_item_id(&path)?;
     let session = Session::start(&state, &req, None).await?;
     let located = session.locate_live(&state, id, false).await?;
-    let keys = content::keys_for(&located.workspace)?;
-    let item = located.item();
+    stream_content(&app, &located.workspace, located.item())
+}
+
+/// The content of one version of a file of `workspace`, streamed, each chunk
+/// checked against its id and size.
+pub fn stream_content(
+    app: &AppState,
+    workspace: &nimbus_protocol::rpc::WorkspaceInfo,
+    item: &ItemState,
+) -> Result<HttpResponse, RestError> {
+    let keys = content::keys_for(workspace)?;
     let mimetype = if item.content.size == 0 {
         EMPTY_MIMETYPE
     } else {
         mimetype(&item.name)
     };
-    let body = content::download(chunk_store(&app, &located.workspace), keys, &item.content);
+    let body = content::download(chunk_store(app, workspace), keys, &item.content);
     Ok(HttpResponse::Ok()
         .content_type(mimetype)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))

@@ -32,6 +32,9 @@ pub struct Item {
     /// `GET /v1/folder/{id}`: the children.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contents: Option<Vec<Item>>,
+    /// `GET /v1/file/{id}/versions`: every version, newest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versions: Option<Vec<Item>>,
 }
 
 /// `GET /v1/folder/0`: the virtual root, the top of the default workspace.
@@ -80,6 +83,7 @@ impl Item {
                 .then(|| item.content.chunks.iter().map(|c| c.id.clone()).collect()),
             is_root: item.is_folder.then_some(false),
             contents: None,
+            versions: None,
         }
     }
 }

@@ -5,8 +5,9 @@
 //! Every call authenticates the signature with the metadata servers
 //! (`oauthAuthenticate`), which answer with the device bound to the access
 //! token; the proxy then acts as that device over the same RPC as a desktop
-//! client: it reads trees with `getChanges` ([`tree`]), stores content in the
-//! desktop chunk format ([`content`]) and commits through `commit`, so
+//! client: it reads trees with `getChanges` ([`tree`]) and version history
+//! with `getVersions` ([`versions`]), stores content in the desktop chunk
+//! format ([`content`]) and commits through `commit`, so
 //! desktops receive API changes by push like any other device's.
 //!
 //! # Deviations from StackSync, on purpose
@@ -17,9 +18,10 @@
 //!   root, with `"id": null` and `"is_root": true`.
 //! * `checksum` is the keyed content hash (`blake3:…`), not Adler-32; `chunks`
 //!   are chunk ids of the Nimbus format.
-//! * Deleting a file keeps its chunks: old versions stay restorable (the
-//!   version history operations of the metadata servers come later, and with
-//!   them `versions`, `version/{n}/data` and restore).
+//! * Deleting a file keeps its chunks: old versions stay restorable.
+//!   `GET /v1/file/{id}/version/{n}` is served as well as StackSync's routed
+//!   `/versions/{n}`, and `POST /v1/file/{id}/version/{n}/restore` commits
+//!   version n's content as a new version ([`versions`]).
 //! * `PUT /v1/file/{id}/data` answers `200` with the item (StackSync's spec),
 //!   not its code's empty `201`.
 //! * Items of an end-to-end encrypted workspace can be listed, renamed, moved
@@ -36,6 +38,7 @@ pub mod folder;
 pub mod json;
 pub mod openapi;
 pub mod tree;
+pub mod versions;
 
 use std::sync::Arc;
 
@@ -95,6 +98,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/file/{id}", web::delete().to(file::delete))
                 .route("/file/{id}/data", web::get().to(file::data))
                 .route("/file/{id}/data", web::put().to(file::replace_data))
+                .route("/file/{id}/versions", web::get().to(versions::list))
+                .route("/file/{id}/versions/{n}", web::get().to(versions::get))
+                .route("/file/{id}/version/{n}", web::get().to(versions::get))
+                .route("/file/{id}/version/{n}/data", web::get().to(versions::data))
+                .route(
+                    "/file/{id}/version/{n}/restore",
+                    web::post().to(versions::restore),
+                )
                 .route("/folder", web::post().to(folder::create))
                 .route("/folder/{id}", web::get().to(folder::get))
                 .route("/folder/{id}/contents", web::get().to(folder::contents))

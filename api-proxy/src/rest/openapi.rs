@@ -29,6 +29,14 @@ fn id_parameter() -> Value {
     })
 }
 
+fn version_parameter() -> Value {
+    json!({
+        "name": "n", "in": "path", "required": true,
+        "description": "Version number (1 is the first).",
+        "schema": {"type": "integer", "minimum": 1}
+    })
+}
+
 fn api_header() -> Value {
     json!({"$ref": "#/components/parameters/StackSyncApi"})
 }
@@ -124,7 +132,8 @@ pub fn document(public_url: &str) -> Value {
                         "mimetype": {"type": "string"},
                         "chunks": {"type": "array", "items": {"type": "string"}, "description": "files only"},
                         "is_root": {"type": "boolean", "description": "folders only"},
-                        "contents": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}}
+                        "contents": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                        "versions": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}, "description": "GET /v1/file/{id}/versions: newest first"}
                     }
                 },
                 "Root": {
@@ -188,6 +197,29 @@ pub fn document(public_url: &str) -> Value {
                     json!({"200": {"description": "The content.", "content": {"application/octet-stream": {}}}})),
                 "put": operation("Replace the content (a new version)", vec![id_parameter()],
                     json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content.")}))
+            },
+            "/v1/file/{id}/versions": {
+                "get": operation("The file with its versions, newest first (400 for a folder)", vec![id_parameter()],
+                    item_ok("The file's current version with `versions`."))
+            },
+            "/v1/file/{id}/versions/{n}": {
+                "get": operation("One version's metadata", vec![id_parameter(), version_parameter()],
+                    item_ok("Version n."))
+            },
+            "/v1/file/{id}/version/{n}": {
+                "get": operation("One version's metadata (as /versions/{n})", vec![id_parameter(), version_parameter()],
+                    item_ok("Version n."))
+            },
+            "/v1/file/{id}/version/{n}/data": {
+                "get": operation("Download one version's content (streamed; 404 for a deletion)",
+                    vec![id_parameter(), version_parameter()],
+                    json!({"200": {"description": "The content of version n.", "content": {"application/octet-stream": {}}}}))
+            },
+            "/v1/file/{id}/version/{n}/restore": {
+                "post": operation("Restore version n's content as a new version, under the current name and \
+                    place (a deleted file is recreated there if the name is free)",
+                    vec![id_parameter(), version_parameter()],
+                    item_ok("The file's new version."))
             },
             "/v1/folder": {
                 "post": {

@@ -1,9 +1,11 @@
 //! The item tree of a workspace, rebuilt from `getChanges` and kept up to
-//! date by delta: the metadata servers have no "get item" or "list folder"
-//! operation, by design (devices keep trees), so the proxy keeps one per
-//! workspace too. Each request still asks for the delta since the cached
-//! revision with the caller's own token, so the cache never authorizes
-//! anything and never serves stale state.
+//! date by delta. The metadata servers' `getItem` and `listFolder` answer for
+//! one item or one level of live items; the REST API also lists deleted
+//! children (`include_deleted`), deletes whole subtrees in one commit, checks
+//! names before it stores content and ancestry before a move, so the proxy
+//! keeps a tree per workspace, as devices do. Each request still asks for the
+//! delta since the cached revision with the caller's own token, so the cache
+//! never authorizes anything and never serves stale state.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

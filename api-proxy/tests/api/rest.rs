@@ -56,17 +56,15 @@ async fn upload(app: &TestApp, grant: &Grant, name: &str, parent: &str, bytes: V
 }
 
 async fn download(app: &TestApp, grant: &Grant, id: &str) -> (StatusCode, Vec<u8>, String) {
-    let response = api_request(
-        app,
-        grant,
-        "GET",
-        &format!("/v1/file/{id}/data"),
-        &[],
-        &Signing::default(),
-    )
-    .send()
-    .await
-    .unwrap();
+    fetch_bytes(app, grant, &format!("/v1/file/{id}/data")).await
+}
+
+/// The status, body and content type of a GET of `path`.
+async fn fetch_bytes(app: &TestApp, grant: &Grant, path: &str) -> (StatusCode, Vec<u8>, String) {
+    let response = api_request(app, grant, "GET", path, &[], &Signing::default())
+        .send()
+        .await
+        .unwrap();
     let status = response.status();
     let kind = response
         .headers()
@@ -446,6 +444,316 @@ async fn large_files_stream_in_chunks_and_deduplicate() {
     assert_eq!(app.stored_files(), stored);
 }
 
+async fn replace(app: &TestApp, grant: &Grant, id: &str, bytes: Vec<u8>) -> Value {
+    let response = api_request(
+        app,
+        grant,
+        "PUT",
+        &format!("/v1/file/{id}/data"),
+        &[],
+        &Signing::default(),
+    )
+    .body(bytes)
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn versions_can_be_listed_downloaded_and_restored() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("mallory", None, true).await;
+    let alice = grant(&app, "alice").await;
+    let mallory = grant(&app, "mallory").await;
+
+    // Three versions of different sizes, the first over several chunks.
+    let first = noise(1_200_000, 21);
+    let second = b"second".to_vec();
+    let third = noise(5_000, 23);
+    let file = upload(&app, &alice, "report.bin", "0", first.clone()).await;
+    let id = file["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        replace(&app, &alice, &id, second.clone()).await["version"],
+        2
+    );
+    assert_eq!(
+        replace(&app, &alice, &id, third.clone()).await["version"],
+        3
+    );
+
+    let (status, listed) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{id}/versions"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["id"], id.as_str());
+    assert_eq!(listed["version"], 3);
+    let versions = listed["versions"].as_array().unwrap();
+    let summary: Vec<(u64, &str, u64)> = versions
+        .iter()
+        .map(|v| {
+            (
+                v["version"].as_u64().unwrap(),
+                v["status"].as_str().unwrap(),
+                v["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (3, "CHANGED", third.len() as u64),
+            (2, "CHANGED", second.len() as u64),
+            (1, "NEW", first.len() as u64),
+        ]
+    );
+    assert_eq!(versions[2]["checksum"], file["checksum"]);
+    assert_eq!(versions[2]["chunks"], file["chunks"]);
+
+    // One version's metadata, under both spellings of the route.
+    for route in ["version", "versions"] {
+        let (status, one) = call(
+            &app,
+            &alice,
+            "GET",
+            &format!("/v1/file/{id}/{route}/2"),
+            &[],
+            None,
+        )
+        .await;
+        assert_eq!(status, 200, "{route}: {one}");
+        assert_eq!((&one["version"], &one["size"]), (&json!(2), &json!(6)));
+    }
+
+    // Old content, byte for byte.
+    let (status, bytes, kind) =
+        fetch_bytes(&app, &alice, &format!("/v1/file/{id}/version/1/data")).await;
+    assert_eq!(
+        (status.as_u16(), kind.as_str()),
+        (200, "application/octet-stream")
+    );
+    assert!(bytes == first, "version 1 differs from the first upload");
+    let (status, bytes, _) =
+        fetch_bytes(&app, &alice, &format!("/v1/file/{id}/version/2/data")).await;
+    assert_eq!((status.as_u16(), bytes), (200, second.clone()));
+
+    // Restoring version 1 is a new version 4 with its content.
+    let (status, restored) = call(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/file/{id}/version/1/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{restored}");
+    assert_eq!(
+        (
+            &restored["version"],
+            &restored["status"],
+            &restored["filename"]
+        ),
+        (&json!(4), &json!("CHANGED"), &json!("report.bin"))
+    );
+    assert_eq!(restored["checksum"], file["checksum"]);
+    let (status, bytes, _) = download(&app, &alice, &id).await;
+    assert_eq!(status, 200);
+    assert!(
+        bytes == first,
+        "the restored content differs from version 1"
+    );
+    let (_, listed) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{id}/versions"),
+        &[],
+        None,
+    )
+    .await;
+    let numbers: Vec<u64> = listed["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [4, 3, 2, 1]);
+
+    // A deleted file is recreated where it was, under its name, unless
+    // another file took that name meanwhile.
+    let (status, _) = call(&app, &alice, "DELETE", &format!("/v1/file/{id}"), &[], None).await;
+    assert_eq!(status, 200);
+    let (status, deletion) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{id}/version/5/data"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &deletion["code"]),
+        (404, &json!("not_found"))
+    );
+    let squatter = upload(&app, &alice, "report.bin", "0", b"other".to_vec()).await;
+    let (status, taken) = call(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/file/{id}/version/2/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &taken["code"]),
+        (400, &json!("name_taken"))
+    );
+    let squatter_id = squatter["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        &alice,
+        "DELETE",
+        &format!("/v1/file/{squatter_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, back) = call(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/file/{id}/version/2/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{back}");
+    assert_eq!(
+        (&back["version"], &back["parent_id"]),
+        (&json!(6), &Value::Null)
+    );
+    assert_eq!(download(&app, &alice, &id).await.1, second);
+    assert!(names(&root_listing(&app, &alice).await).contains(&"report.bin".to_owned()));
+
+    // Versions that do not exist, and folders.
+    for path in [
+        format!("/v1/file/{id}/version/7"),
+        format!("/v1/file/{id}/versions/99"),
+        format!("/v1/file/{id}/version/7/data"),
+    ] {
+        let (status, body) = call(&app, &alice, "GET", &path, &[], None).await;
+        assert_eq!(status, 404, "{path}: {body}");
+    }
+    let (status, _) = call(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/file/{id}/version/7/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{id}/version/x"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (_, folder) = call(
+        &app,
+        &alice,
+        "POST",
+        "/v1/folder",
+        &[],
+        Some(json!({"name": "docs"})),
+    )
+    .await;
+    let folder_id = folder["id"].as_str().unwrap();
+    let (status, body) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{folder_id}/versions"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["description"].as_str().unwrap().contains("folder"),
+        "{body}"
+    );
+    // A file whose folder was deleted cannot come back where it was.
+    let inside = upload(&app, &alice, "inside.txt", folder_id, b"in docs".to_vec()).await;
+    let inside_id = inside["id"].as_str().unwrap();
+    let (status, _) = call(
+        &app,
+        &alice,
+        "DELETE",
+        &format!("/v1/folder/{folder_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, body) = call(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/file/{inside_id}/version/1/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), &body["code"]),
+        (400, &json!("bad_request")),
+        "{body}"
+    );
+    let (_, meta) = call(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{inside_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(meta["status"], "DELETED");
+
+    // Another user's file is not found on every version route, and is unchanged.
+    for (method, path) in [
+        ("GET", format!("/v1/file/{id}/versions")),
+        ("GET", format!("/v1/file/{id}/versions/1")),
+        ("GET", format!("/v1/file/{id}/version/1")),
+        ("GET", format!("/v1/file/{id}/version/1/data")),
+        ("POST", format!("/v1/file/{id}/version/1/restore")),
+    ] {
+        let (status, body) = call(&app, &mallory, method, &path, &[], None).await;
+        assert_eq!(status, 404, "{method} {path}: {body}");
+        assert_eq!(body["code"], "not_found");
+    }
+    let (_, meta) = call(&app, &alice, "GET", &format!("/v1/file/{id}"), &[], None).await;
+    assert_eq!(meta["version"], 6);
+}
+
 /// A device of `user`, as the desktop client is one: its RPC client (found
 /// through TempAuth's headers), token, default workspace and storage URL.
 struct Device {
@@ -652,12 +960,17 @@ async fn the_openapi_document_lists_every_endpoint() {
             "GET /oauth/tokens",
             "GET /v1/file/{id}",
             "GET /v1/file/{id}/data",
+            "GET /v1/file/{id}/version/{n}",
+            "GET /v1/file/{id}/version/{n}/data",
+            "GET /v1/file/{id}/versions",
+            "GET /v1/file/{id}/versions/{n}",
             "GET /v1/folder/{id}",
             "GET /v1/folder/{id}/contents",
             "POST /oauth/access_token",
             "POST /oauth/authorize",
             "POST /oauth/request_token",
             "POST /v1/file",
+            "POST /v1/file/{id}/version/{n}/restore",
             "POST /v1/folder",
             "PUT /v1/file/{id}",
             "PUT /v1/file/{id}/data",
@@ -672,6 +985,7 @@ async fn the_openapi_document_lists_every_endpoint() {
             "{}{}",
             app.address,
             path.replace("{id}", &Uuid::now_v7().to_string())
+                .replace("{n}", "1")
         );
         let response = app
             .client

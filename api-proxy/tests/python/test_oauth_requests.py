@@ -129,6 +129,30 @@ class ThreeLeggedAndEveryEndpoint(unittest.TestCase):
         self.assertTrue(root["is_root"])
         self.assertNotIn(folder_id, [i["id"] for i in root["contents"]])
 
+    def test_versions_and_restore(self):
+        api = self.alice
+        created = api.post(f"{URL}/v1/file", params={"name": f"history-{uuid.uuid4().hex[:6]}.txt"},
+                           data=b"version one", headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(created.status_code, 201, created.text)
+        file_url = f"{URL}/v1/file/{created.json()['id']}"
+        replaced = api.put(f"{file_url}/data", data=b"version two",
+                           headers={"Content-Type": "application/octet-stream"})
+        self.assertEqual(replaced.status_code, 200, replaced.text)
+
+        history = api.get(f"{file_url}/versions")
+        self.assertEqual(history.status_code, 200, history.text)
+        self.assertEqual([(v["version"], v["status"]) for v in history.json()["versions"]],
+                         [(2, "CHANGED"), (1, "NEW")])
+        old = api.get(f"{file_url}/version/1/data")
+        self.assertEqual((old.status_code, old.content), (200, b"version one"))
+
+        restored = api.post(f"{file_url}/version/1/restore")
+        self.assertEqual(restored.status_code, 200, restored.text)
+        self.assertEqual(restored.json()["version"], 3)
+        self.assertEqual(api.get(f"{file_url}/data").content, b"version one")
+        self.assert_refused(self.bob.get(f"{file_url}/versions"), 404)
+        self.assert_refused(self.bob.post(f"{file_url}/version/1/restore"), 404)
+
     def test_plaintext_flow_when_the_deployment_allows_it(self):
         token = three_legs("alice", signature_method=SIGNATURE_PLAINTEXT)
         root = session(token, SIGNATURE_PLAINTEXT).get(f"{URL}/v1/folder/0")
