@@ -227,10 +227,22 @@ pub async fn update(
     body: web::Bytes,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
+    rename_or_move(req, path, body, state, false).await
+}
+
+/// Renames and/or moves the file or folder `path` names; shared by
+/// `PUT /v1/file/{id}` and `PUT /v1/folder/{id}`.
+pub(super) async fn rename_or_move(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    state: web::Data<RestState>,
+    is_folder: bool,
+) -> Result<HttpResponse, RestError> {
     let id = parse_item_id(&path)?;
     let session = Session::start(&state, &req, super::signed_form(&req, &body)).await?;
     let change = NameAndParent::parse(&req, &body)?;
-    let located = session.locate_live(&state, id, false).await?;
+    let located = session.locate_live(&state, id, is_folder).await?;
     let item = renamed(&session, &state, &located, change).await?;
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])

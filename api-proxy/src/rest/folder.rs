@@ -149,17 +149,7 @@ pub async fn update(
     body: web::Bytes,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
-    let id = parse_item_id(&path)?;
-    let session = Session::start(&state, &req, super::signed_form(&req, &body)).await?;
-    let change = NameAndParent::parse(&req, &body)?;
-    let located = session.locate_live(&state, id, true).await?;
-    let item = super::file::renamed(&session, &state, &located, change).await?;
-    let outcome = session
-        .commit(&state, &located.workspace, vec![item.clone()])
-        .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(located.item().status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+    super::file::rename_or_move(req, path, body, state, true).await
 }
 
 /// `DELETE /v1/folder/{id}`: the folder and everything live in it, in one
