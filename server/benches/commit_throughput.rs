@@ -767,17 +767,7 @@ async fn closed_loop(workers: usize, warm_up: Duration, window: Duration, op: Op
             })
         })
         .collect();
-    let mut total = Sample {
-        window,
-        ..Sample::default()
-    };
-    for task in tasks {
-        match task.await {
-            Ok(sample) => total.merge(sample),
-            Err(error) => total.error(format!("client task failed: {error}")),
-        }
-    }
-    total
+    gather(tasks, window).await
 }
 
 /// `workers` clients issuing `rate` operations per second in total on a fixed
@@ -846,17 +836,7 @@ async fn open_loop(
             })
         })
         .collect();
-    let mut total = Sample {
-        window,
-        ..Sample::default()
-    };
-    for task in tasks {
-        match task.await {
-            Ok(sample) => total.merge(sample),
-            Err(error) => total.error(format!("client task failed: {error}")),
-        }
-    }
-    total
+    gather(tasks, window).await
 }
 
 fn micros(d: Duration) -> u64 {
@@ -1230,4 +1210,19 @@ fn print_ratios(by_instances: &[Figures], insert_rows: &Row, insert_commit_shape
             one.paced.p99_ms
         );
     }
+}
+
+/// Merges the samples of the client tasks of one measurement window.
+async fn gather(tasks: Vec<tokio::task::JoinHandle<Sample>>, window: Duration) -> Sample {
+    let mut total = Sample {
+        window,
+        ..Sample::default()
+    };
+    for task in tasks {
+        match task.await {
+            Ok(sample) => total.merge(sample),
+            Err(error) => total.error(format!("client task failed: {error}")),
+        }
+    }
+    total
 }
