@@ -216,37 +216,39 @@ async fn sync(
         );
         return Ok(());
     }
+    let shutdown = shutdown_signal()?;
     eprintln!(
         "Syncing {} with workspace \"{}\". Press Ctrl-C to stop.",
         session.root.display(),
         session.workspace.name
     );
-    let result = daemon::run(&mut session, shutdown_signal(), |_| {}).await;
+    let result = daemon::run(&mut session, shutdown, |_| {}).await;
     session.store.close().await;
     eprintln!("Stopped.");
     Ok(result?)
 }
 
-/// Ctrl-C, or SIGTERM on Unix.
-async fn shutdown_signal() {
+/// Ctrl-C, or SIGTERM on Unix. The handlers are installed when this is
+/// called (not when first awaited), so a signal right after start-up is
+/// not lost.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {}
+                _ = terminate.recv() => {}
             }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 

@@ -133,6 +133,7 @@ pub async fn open(
     );
     // Small files are dominated by request latency: keep more in flight.
     engine.upload_concurrency = 16;
+    engine.download_concurrency = 16;
     Ok(Session {
         engine,
         store,

@@ -85,6 +85,17 @@ pub struct Engine<F: Fs, R: Remote> {
     pub need_fetch: bool,
     /// How many uploads run at once.
     pub upload_concurrency: usize,
+    /// How many downloads run at once.
+    pub download_concurrency: usize,
+}
+
+/// A download's target, computed before its bytes are fetched.
+struct PreparedDownload {
+    r: Node,
+    parent: Option<ItemId>,
+    name: String,
+    path: String,
+    expect: Expect,
 }
 
 /// One round's outcome.
@@ -125,6 +136,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             need_scan: true,
             need_fetch: true,
             upload_concurrency: 4,
+            download_concurrency: 4,
         }
     }
 
@@ -262,26 +274,56 @@ impl<F: Fs, R: Remote> Engine<F, R> {
 
     /// Executes one planned batch.
     pub async fn execute(&mut self, ops: Vec<Op>) -> Result<(), Error> {
-        for (index, op) in ops.into_iter().enumerate() {
-            match self.execute_one(op).await {
-                Ok(()) => {}
-                Err(Error::Fs(FsError::Changed(path))) => {
-                    tracing::debug!(%path, "changed under us; rescanning");
-                    self.need_scan = true;
+        let mut ops = ops.into_iter().peekable();
+        let mut done = 0usize;
+        while let Some(op) = ops.next() {
+            let results = match op {
+                // Consecutive downloads run several at a time (their
+                // parents were created by earlier operations).
+                Op::Download { id } => {
+                    let mut ids = vec![id];
+                    while ids.len() < 256 {
+                        match ops.peek() {
+                            Some(Op::Download { id }) => {
+                                ids.push(*id);
+                                ops.next();
+                            }
+                            _ => break,
+                        }
+                    }
+                    self.download_many(ids).await
                 }
-                Err(Error::Fs(FsError::Io { path, source })) => {
-                    tracing::warn!(%path, error = %source, "file operation failed; will retry");
-                    self.need_scan = true;
+                op => vec![self.execute_one(op).await],
+            };
+            for result in results {
+                self.absorb(result)?;
+                done += 1;
+                if done.is_multiple_of(256) {
+                    self.save().await?;
                 }
-                Err(Error::Remote(RemoteError::Corrupt(message))) => {
-                    tracing::warn!(%message, "download failed verification; will retry");
-                    self.need_fetch = true;
-                }
-                Err(other) => return Err(other),
             }
-            if index % 256 == 255 {
-                self.save().await?;
+        }
+        Ok(())
+    }
+
+    /// Turns an operation's failure into "look again" where that is the
+    /// remedy; other errors end the batch.
+    fn absorb(&mut self, result: Result<(), Error>) -> Result<(), Error> {
+        match result {
+            Ok(()) => {}
+            Err(Error::Fs(FsError::Changed(path))) => {
+                tracing::debug!(%path, "changed under us; rescanning");
+                self.need_scan = true;
             }
+            Err(Error::Fs(FsError::Io { path, source })) => {
+                tracing::warn!(%path, error = %source, "file operation failed; will retry");
+                self.need_scan = true;
+            }
+            Err(Error::Remote(RemoteError::Corrupt(message))) => {
+                tracing::warn!(%message, "download failed verification; will retry");
+                self.need_fetch = true;
+            }
+            Err(other) => return Err(other),
         }
         Ok(())
     }
@@ -306,7 +348,10 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         tracing::debug!(?op, "executing");
         match op {
             Op::Commit(uploads) => self.commit(uploads).await?,
-            Op::Download { id } => self.download(id).await?,
+            Op::Download { id } => {
+                let mut results = self.download_many(vec![id]).await;
+                results.pop().expect("one result")?;
+            }
             Op::MakeFolder { id } => {
                 let r = self.remote_node(&id)?;
                 let path = self
@@ -409,7 +454,8 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .ok_or_else(|| FsError::Changed(format!("remote item {id}")).into())
     }
 
-    async fn download(&mut self, id: ItemId) -> Result<(), Error> {
+    /// Where a download goes and what must be there.
+    fn prepare_download(&self, id: ItemId) -> Result<PreparedDownload, Error> {
         let r = self.remote_node(&id)?;
         let (parent, name, path, expect) = match self.trees.local.get(&id) {
             Some(l) => (
@@ -428,20 +474,68 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 Expect::Absent,
             ),
         };
-        let (temp, writer) = self.fs.create_temp()?;
-        if let Err(error) = self.remote.download(&r.content(), writer).await {
-            self.fs.discard_temp(&temp);
-            return Err(error.into());
+        Ok(PreparedDownload {
+            r,
+            parent,
+            name,
+            path,
+            expect,
+        })
+    }
+
+    /// Downloads files into temporary files, [`Engine::download_concurrency`]
+    /// at a time, then renames each into place (in order, each checked
+    /// against what it replaces). One result per id.
+    async fn download_many(&mut self, ids: Vec<ItemId>) -> Vec<Result<(), Error>> {
+        let mut results = Vec::new();
+        let mut prepared = Vec::new();
+        for id in ids {
+            match self.prepare_download(id) {
+                Ok(p) => prepared.push(p),
+                Err(error) => results.push(Err(error)),
+            }
         }
-        let stat = match self.fs.commit_temp(&temp, &path, expect) {
+        let fs = &self.fs;
+        let remote = &self.remote;
+        let fetched: Vec<(PreparedDownload, Result<String, Error>)> =
+            futures::stream::iter(prepared.into_iter().map(|p| async move {
+                let result = async {
+                    let (temp, writer) = fs.create_temp()?;
+                    match remote.download(&p.r.content(), writer).await {
+                        Ok(()) => Ok(temp),
+                        Err(error) => {
+                            fs.discard_temp(&temp);
+                            Err(Error::from(error))
+                        }
+                    }
+                }
+                .await;
+                (p, result)
+            }))
+            .buffered(self.download_concurrency.max(1))
+            .collect()
+            .await;
+        for (p, fetched) in fetched {
+            results.push(match fetched {
+                Ok(temp) => self.finish_download(p, &temp),
+                Err(error) => Err(error),
+            });
+        }
+        results
+    }
+
+    fn finish_download(&mut self, p: PreparedDownload, temp: &str) -> Result<(), Error> {
+        let stat = match self.fs.commit_temp(temp, &p.path, p.expect) {
             Ok(stat) => stat,
             Err(error) => {
-                self.fs.discard_temp(&temp);
+                self.fs.discard_temp(temp);
                 return Err(error.into());
             }
         };
-        self.trees.local.insert(local_node(&r, parent, &name, stat));
-        self.trees.synced.insert(r);
+        self.trees
+            .local
+            .insert(local_node(&p.r, p.parent, &p.name, stat));
+        self.trees.synced.insert(p.r);
         self.stats.files_downloaded += 1;
         Ok(())
     }

@@ -14,6 +14,8 @@ mod helpers;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use tokio::io::AsyncBufReadExt;
+
 use helpers::{
     Cluster, deadline_wait, file_digest, list_files, nimbus, random_bytes, write_random_file,
 };
@@ -318,6 +320,35 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
         file_digest(&a.root.join("movie.bin"))
     );
     assert_eq!(std::fs::read(dir.join("small.txt")).unwrap(), b"small");
+    assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0);
+
+    // Ctrl-C stops `nimbus sync` cleanly.
+    let mut child = nimbus(&config)
+        .arg("sync")
+        .arg(&dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        if line.starts_with("Syncing ") {
+            break;
+        }
+    }
+    let pid = child.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let mut rest = Vec::new();
+    while let Some(line) = stderr.next_line().await.unwrap() {
+        rest.push(line);
+    }
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "{rest:?}");
+    assert!(rest.iter().any(|l| l == "Stopped."), "{rest:?}");
     assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0);
 
     let output = nimbus(&config).arg("status").output().await.unwrap();
