@@ -16,7 +16,7 @@ ensure_database nimbus
 ensure_database nimbus_proxy
 
 say "building (the first build takes a while)"
-cargo build --locked --bin nimbus-server --bin nimbus-proxy
+cargo build --locked --bin nimbus-server --bin nimbus-proxy --bin nimbus
 
 export NIMBUS_DATABASE_URL=${NIMBUS_DATABASE_URL:-$(database_url nimbus)}
 export NIMBUS_PROXY_DATABASE_URL=${NIMBUS_PROXY_DATABASE_URL:-$(database_url nimbus_proxy)}
@@ -57,6 +57,10 @@ Nimbus is running (logs in $state_dir/log, stop with scripts/dev-down.sh).
 
   object store (Swift API):  http://127.0.0.1:8080
   demo account:              user "demo", password "demo-password"
+
+Sync a folder with the desktop client (several devices: one --config-dir each):
+  echo demo-password | $bin/nimbus login http://127.0.0.1:8080 --user demo --password-stdin --device laptop
+  $bin/nimbus sync ~/Nimbus
 
 Point a Swift client at it, for example:
   swift -A http://127.0.0.1:8080/auth/v1.0 -U demo:demo -K demo-password stat
