@@ -74,9 +74,7 @@ pub async fn upload(
     let outcome = session
         .commit(&state, &workspace, vec![item.clone()])
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(VersionStatus::New);
-    Ok(HttpResponse::Created().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Created().json(Item::from_outcome(&item, outcome[0], VersionStatus::New)))
 }
 
 /// `GET /v1/file/{id}`: the file's metadata (deleted files too, with status
@@ -163,9 +161,7 @@ pub async fn replace_data(
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(current.status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Ok().json(Item::from_outcome(&item, outcome[0], current.status)))
 }
 
 /// The new state of a renamed and/or moved item; folders may not move into
@@ -247,9 +243,7 @@ pub(super) async fn rename_or_move(
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(located.item().status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Ok().json(Item::from_outcome(&item, outcome[0], located.item().status)))
 }
 
 /// `DELETE /v1/file/{id}`: a `DELETED` version; the content stays for the
@@ -276,7 +270,5 @@ pub async fn delete(
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(current.status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Ok().json(Item::from_outcome(&item, outcome[0], current.status)))
 }

@@ -47,9 +47,7 @@ pub async fn create(
     let outcome = session
         .commit(&state, &workspace, vec![item.clone()])
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(VersionStatus::New);
-    Ok(HttpResponse::Created().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Created().json(Item::from_outcome(&item, outcome[0], VersionStatus::New)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -178,7 +176,9 @@ pub async fn delete(
     let outcome = session
         .commit(&state, &located.workspace, items.clone())
         .await?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(located.item().status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&items[0], version, status)))
+    Ok(HttpResponse::Ok().json(Item::from_outcome(
+        &items[0],
+        outcome[0],
+        located.item().status,
+    )))
 }

@@ -89,6 +89,16 @@ impl Item {
 }
 
 impl Item {
+    /// The item as committed, from its outcome in a commit reply; an
+    /// unchanged item keeps the status `unchanged` it had.
+    pub fn from_outcome(
+        item: &CommitItem,
+        (version, status): (u64, Option<VersionStatus>),
+        unchanged: VersionStatus,
+    ) -> Self {
+        Self::from_commit(item, version, status.unwrap_or(unchanged))
+    }
+
     /// The item as committed: `version` and `status` from the commit reply.
     pub fn from_commit(item: &CommitItem, version: u64, status: VersionStatus) -> Self {
         Self::from_state(&ItemState {

@@ -173,7 +173,5 @@ pub async fn restore(
             )),
             other => other,
         })?;
-    let (version, status) = outcome[0];
-    let status = status.unwrap_or(current.status);
-    Ok(HttpResponse::Ok().json(Item::from_commit(&item, version, status)))
+    Ok(HttpResponse::Ok().json(Item::from_outcome(&item, outcome[0], current.status)))
 }
