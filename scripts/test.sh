@@ -17,8 +17,31 @@ for database in $stale; do
     as_postgres dropdb --if-exists "$database"
 done
 
-export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
+# Exchanges of earlier test runs whose queues have expired. Best effort:
+# listing needs rabbitmqctl (root or the rabbitmq user); deleting goes over
+# AMQP, which takes milliseconds per exchange where rabbitmqctl takes seconds.
+delete_stale_exchanges() {
+    local live stale
+    live=$(as_root rabbitmqctl -q list_queues name 2>/dev/null) || return 0
+    stale=$(as_root rabbitmqctl -q list_exchanges name 2>/dev/null \
+        | grep -E '^(test|bench)-[0-9a-f]+\.' \
+        | while read -r exchange; do
+            grep -q "^${exchange%%.*}\." <<<"$live" || echo "$exchange"
+        done)
+    [ -n "$stale" ] || return 0
+    ensure_python_clients pika
+    python -c '
+import sys, pika
+channel = pika.BlockingConnection(pika.URLParameters(sys.argv[1])).channel()
+for name in sys.stdin.read().split():
+    channel.exchange_delete(name)
+' "$NIMBUS_TEST_AMQP_URL" <<<"$stale"
+}
+
 export NIMBUS_TEST_AMQP_URL=${NIMBUS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+delete_stale_exchanges || say "could not remove old test exchanges (continuing)"
+
+export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
 
 say "cargo fmt --check"
 cargo fmt --all --check
