@@ -66,18 +66,6 @@ pub struct Plan {
     pub quota_delta: i64,
 }
 
-impl Plan {
-    /// Ids of items whose conflict reply needs the current chunk list.
-    pub fn conflicted_items(&self) -> impl Iterator<Item = Uuid> + '_ {
-        self.outcomes.iter().filter_map(|outcome| match outcome {
-            ItemOutcome::Conflict {
-                current: Some(state),
-            } => Some(state.id),
-            _ => None,
-        })
-    }
-}
-
 pub fn plan_commit(snapshot: Snapshot, batch: &[CommitItem]) -> Plan {
     let mut planner = Planner::new(snapshot);
     let (folder_deletes, others): (Vec<usize>, Vec<usize>) =

@@ -140,24 +140,10 @@ pub async fn replace_data(
     let session = Session::start(&state, &req, None).await?;
     let located = session.locate_live(&state, id, false).await?;
     let keys = content::keys_for(&located.workspace)?;
-    if !located.workspace.role.can_write() {
-        return Err(RestError::Forbidden(format!(
-            "the workspace {:?} is shared with you read-only",
-            located.workspace.name
-        )));
-    }
+    super::require_write(&located.workspace)?;
     let content = content::upload(&chunk_store(&app, &located.workspace), keys, payload).await?;
     let current = located.item();
-    let item = CommitItem {
-        id,
-        base_version: current.version,
-        parent_id: current.parent_id,
-        name: current.name.clone(),
-        is_folder: false,
-        deleted: false,
-        modified_at: now_millis(),
-        content,
-    };
+    let item = super::with_new_content(current, content);
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])
         .await?;

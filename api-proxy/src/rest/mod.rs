@@ -46,7 +46,8 @@ use actix_web::guard::{self, GuardContext};
 use actix_web::{HttpRequest, HttpResponse, web};
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{
-    CommitArgs, CommitItem, CommitReply, ItemOutcome, VersionStatus, WorkspaceInfo,
+    CommitArgs, CommitItem, CommitReply, Content, ItemOutcome, ItemState, VersionStatus,
+    WorkspaceInfo,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -276,12 +277,7 @@ impl Session {
         workspace: &WorkspaceInfo,
         items: Vec<CommitItem>,
     ) -> Result<Vec<(u64, Option<VersionStatus>)>, RestError> {
-        if !workspace.role.can_write() {
-            return Err(RestError::Forbidden(format!(
-                "the workspace {:?} is shared with you read-only",
-                workspace.name
-            )));
-        }
+        require_write(workspace)?;
         let reply: CommitReply = state
             .rpc
             .commit(
@@ -392,5 +388,31 @@ impl RestState {
             format!("http://{local_addr}")
         });
         Self::new(rpc, public_url)
+    }
+}
+
+/// Refuses changes to a workspace shared with the caller read-only (checked
+/// before content is stored, and again by every commit).
+pub fn require_write(workspace: &WorkspaceInfo) -> Result<(), RestError> {
+    if workspace.role.can_write() {
+        return Ok(());
+    }
+    Err(RestError::Forbidden(format!(
+        "the workspace {:?} is shared with you read-only",
+        workspace.name
+    )))
+}
+
+/// A new version of the file `current` with `content`, in its current place.
+pub fn with_new_content(current: &ItemState, content: Content) -> CommitItem {
+    CommitItem {
+        id: current.id,
+        base_version: current.version,
+        parent_id: current.parent_id,
+        name: current.name.clone(),
+        is_folder: false,
+        deleted: false,
+        modified_at: now_millis(),
+        content,
     }
 }

@@ -4,15 +4,13 @@
 //! place and chunks.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nimbus_protocol::rpc::{
-    CommitItem, ErrorCode, ItemHistory, ItemState, Operation, WorkspaceInfo,
-};
+use nimbus_protocol::rpc::{ErrorCode, ItemHistory, ItemState, Operation, WorkspaceInfo};
 use uuid::Uuid;
 
 use super::error::RestError;
 use super::file::stream_content;
 use super::json::Item;
-use super::{RestState, Session, now_millis, parse_item_id};
+use super::{RestState, Session, parse_item_id};
 use crate::startup::AppState;
 
 /// The versions of a file, newest first, and the workspace it is in.
@@ -153,16 +151,7 @@ pub async fn restore(
     let history = History::load(&state, &session, id).await?;
     let version = with_content(history.version(number)?)?;
     let current = history.current();
-    let item = CommitItem {
-        id,
-        base_version: current.version,
-        parent_id: current.parent_id,
-        name: current.name.clone(),
-        is_folder: false,
-        deleted: false,
-        modified_at: now_millis(),
-        content: version.content.clone(),
-    };
+    let item = super::with_new_content(current, version.content.clone());
     let outcome = session
         .commit(&state, &history.workspace, vec![item.clone()])
         .await

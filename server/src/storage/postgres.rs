@@ -284,51 +284,24 @@ async fn insert_device<'e>(
     Ok(device_id)
 }
 
-/// Loads the ordered chunk lists of the given (item, version) pairs.
-async fn load_chunks(
+/// Fills in the ordered chunk lists of the live file states among `states`
+/// (each of its own version), in one query.
+async fn fill_chunks(
     connection: &mut PgConnection,
-    versions: &[(Uuid, u64)],
-) -> StoreResult<HashMap<Uuid, Vec<ChunkRef>>> {
-    let mut chunks: HashMap<Uuid, Vec<ChunkRef>> = HashMap::new();
-    if versions.is_empty() {
-        return Ok(chunks);
-    }
-    let ids: Vec<Uuid> = versions.iter().map(|(id, _)| *id).collect();
-    let numbers: Vec<i64> = versions.iter().map(|(_, v)| to_i64(*v)).collect();
-    let rows: Vec<(Uuid, String, i32)> = sqlx::query_as(
-        "SELECT c.item_id, c.chunk_id, c.size FROM version_chunks c \
-         JOIN UNNEST($1::uuid[], $2::bigint[]) AS wanted(item_id, version) \
-           ON c.item_id = wanted.item_id AND c.version = wanted.version \
-         ORDER BY c.item_id, c.position",
-    )
-    .bind(&ids)
-    .bind(&numbers)
-    .fetch_all(&mut *connection)
-    .await?;
-    for (item_id, id, size) in rows {
-        chunks.entry(item_id).or_default().push(ChunkRef {
-            id,
-            size: u32::try_from(size).unwrap_or(0),
-        });
-    }
-    Ok(chunks)
-}
-
-/// Fills in the chunk lists of live file states (each its own version).
-async fn with_chunks(
-    connection: &mut PgConnection,
-    mut states: Vec<ItemState>,
-) -> StoreResult<Vec<ItemState>> {
-    let versions: Vec<(Uuid, u64)> = states
-        .iter()
+    states: Vec<&mut ItemState>,
+) -> StoreResult<()> {
+    let mut files: HashMap<(Uuid, u64), &mut ItemState> = states
+        .into_iter()
         .filter(|s| !s.is_folder && !s.deleted)
-        .map(|s| (s.id, s.version))
+        .map(|s| ((s.id, s.version), s))
         .collect();
-    if versions.is_empty() {
-        return Ok(states);
+    if files.is_empty() {
+        return Ok(());
     }
-    let ids: Vec<Uuid> = versions.iter().map(|(id, _)| *id).collect();
-    let numbers: Vec<i64> = versions.iter().map(|(_, v)| to_i64(*v)).collect();
+    let (ids, numbers): (Vec<Uuid>, Vec<i64>) = files
+        .keys()
+        .map(|(id, version)| (*id, to_i64(*version)))
+        .unzip();
     let rows: Vec<(Uuid, i64, String, i32)> = sqlx::query_as(
         "SELECT c.item_id, c.version, c.chunk_id, c.size FROM version_chunks c \
          JOIN UNNEST($1::uuid[], $2::bigint[]) AS wanted(item_id, version) \
@@ -339,22 +312,15 @@ async fn with_chunks(
     .bind(&numbers)
     .fetch_all(&mut *connection)
     .await?;
-    let mut chunks: HashMap<(Uuid, u64), Vec<ChunkRef>> = HashMap::new();
     for (item_id, version, id, size) in rows {
-        chunks
-            .entry((item_id, to_u64(version)))
-            .or_default()
-            .push(ChunkRef {
+        if let Some(state) = files.get_mut(&(item_id, to_u64(version))) {
+            state.content.chunks.push(ChunkRef {
                 id,
                 size: u32::try_from(size).unwrap_or(0),
             });
-    }
-    for state in &mut states {
-        if let Some(list) = chunks.remove(&(state.id, state.version)) {
-            state.content.chunks = list;
         }
     }
-    Ok(states)
+    Ok(())
 }
 
 /// Loads what [`plan_commit`] needs (see [`Snapshot`]).
@@ -1118,17 +1084,7 @@ impl MetadataStore for PgStore {
             .into_iter()
             .map(|row| row.into_snapshot_item().map(|item| item.state))
             .collect::<StoreResult<Vec<ItemState>>>()?;
-        let versions: Vec<(Uuid, u64)> = items
-            .iter()
-            .filter(|i| !i.is_folder && !i.deleted)
-            .map(|i| (i.id, i.version))
-            .collect();
-        let mut chunks = load_chunks(&mut tx, &versions).await?;
-        for item in &mut items {
-            if let Some(list) = chunks.remove(&item.id) {
-                item.content.chunks = list;
-            }
-        }
+        fill_chunks(&mut tx, items.iter_mut().collect()).await?;
         tx.commit().await?;
         let next_page = if more {
             items.last().map(|last| PageCursor {
@@ -1160,9 +1116,9 @@ impl MetadataStore for PgStore {
         let Some(row) = row else {
             return Ok(None);
         };
-        let item = row.into_snapshot_item()?;
-        let mut states = with_chunks(&mut connection, vec![item.state]).await?;
-        Ok(states.pop().map(|state| (item.workspace_id, state)))
+        let mut item = row.into_snapshot_item()?;
+        fill_chunks(&mut connection, vec![&mut item.state]).await?;
+        Ok(Some((item.workspace_id, item.state)))
     }
 
     async fn children(
@@ -1183,11 +1139,12 @@ impl MetadataStore for PgStore {
         .bind(folder_id)
         .fetch_all(&mut *connection)
         .await?;
-        let states = rows
+        let mut states = rows
             .into_iter()
             .map(|row| row.into_snapshot_item().map(|item| item.state))
             .collect::<StoreResult<Vec<_>>>()?;
-        with_chunks(&mut connection, states).await
+        fill_chunks(&mut connection, states.iter_mut().collect()).await?;
+        Ok(states)
     }
 
     async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>> {
@@ -1206,14 +1163,12 @@ impl MetadataStore for PgStore {
         let Some(workspace_id) = rows.first().map(|row| row.workspace_id) else {
             return Ok(None);
         };
-        let states = rows
+        let mut states = rows
             .into_iter()
             .map(|row| row.into_snapshot_item().map(|item| item.state))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Some((
-            workspace_id,
-            with_chunks(&mut connection, states).await?,
-        )))
+        fill_chunks(&mut connection, states.iter_mut().collect()).await?;
+        Ok(Some((workspace_id, states)))
     }
 
     async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64> {
@@ -1291,26 +1246,16 @@ impl MetadataStore for PgStore {
         let snapshot = load_snapshot(&mut tx, args.workspace_id, args).await?;
         let mut plan = plan_commit(snapshot, &args.items);
 
-        let conflicted: Vec<(Uuid, u64)> = plan
+        let conflicts = plan
             .outcomes
-            .iter()
-            .filter_map(|o| match o {
-                ItemOutcome::Conflict { current: Some(s) } if !s.is_folder && !s.deleted => {
-                    Some((s.id, s.version))
-                }
+            .iter_mut()
+            .filter_map(|outcome| match outcome {
+                ItemOutcome::Conflict {
+                    current: Some(state),
+                } => Some(&mut **state),
                 _ => None,
-            })
-            .collect();
-        let mut conflict_chunks = load_chunks(&mut tx, &conflicted).await?;
-        for outcome in &mut plan.outcomes {
-            if let ItemOutcome::Conflict {
-                current: Some(state),
-            } = outcome
-                && let Some(list) = conflict_chunks.remove(&state.id)
-            {
-                state.content.chunks = list;
-            }
-        }
+            });
+        fill_chunks(&mut tx, conflicts.collect()).await?;
 
         let written_revision = if plan.writes.is_empty() {
             None

@@ -140,8 +140,14 @@ async fn commits_survive(stop: impl FnOnce(&mut Child)) {
             tokio::spawn(async move { client.commit(&token, Uuid::new_v4(), args).await })
         })
         .collect();
-    // Let the first server get some way into the stream.
+    // Let the first server get some way into the stream (bounded, so that a
+    // server that never starts fails the test instead of hanging it).
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first server committed nothing in 120 s"
+        );
         let revision = store.workspaces_of(workspace.owner_id).await.unwrap()[0].revision;
         if revision >= 10 {
             break;
