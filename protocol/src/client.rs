@@ -25,8 +25,8 @@ use uuid::Uuid;
 
 use crate::notify::Notification;
 use crate::rpc::{
-    Account, Changes, CommitArgs, CommitReply, DeviceToken, GetChangesArgs, LoginArgs, LoginReply,
-    Operation, Request, Response, RpcError, WorkspaceInfo,
+    Account, Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceToken, GetChangesArgs,
+    LoginArgs, LoginReply, Operation, Request, Response, RpcError, WorkspaceInfo,
 };
 use crate::topology::{DIRECT_REPLY_TO, REQUEST_ROUTING_KEY, Topology};
 
@@ -183,6 +183,15 @@ impl RpcClient {
         token: &DeviceToken,
     ) -> Result<Vec<WorkspaceInfo>, ClientError> {
         self.call(Some(token), Operation::GetWorkspaces).await
+    }
+
+    pub async fn create_workspace(
+        &self,
+        token: &DeviceToken,
+        args: CreateWorkspaceArgs,
+    ) -> Result<WorkspaceInfo, ClientError> {
+        self.call(Some(token), Operation::CreateWorkspace(args))
+            .await
     }
 
     pub async fn get_changes(

@@ -79,6 +79,8 @@ pub enum Operation {
     GetAccount,
     /// Reply: `Vec<WorkspaceInfo>`.
     GetWorkspaces,
+    /// Creates a workspace owned by the caller. Reply: [`WorkspaceInfo`].
+    CreateWorkspace(CreateWorkspaceArgs),
     /// Reply: [`Changes`].
     GetChanges(GetChangesArgs),
     /// Reply: [`CommitReply`].
@@ -128,6 +130,7 @@ impl Operation {
             Operation::RevokeDevice { .. } => "revokeDevice",
             Operation::GetAccount => "getAccount",
             Operation::GetWorkspaces => "getWorkspaces",
+            Operation::CreateWorkspace(_) => "createWorkspace",
             Operation::GetChanges(_) => "getChanges",
             Operation::Commit(_) => "commit",
             Operation::GetItem { .. } => "getItem",
@@ -282,6 +285,44 @@ pub struct WorkspaceInfo {
     /// Where this member mounts the workspace (`None`: the top of the sync folder).
     pub mount_parent: Option<Uuid>,
     pub is_default: bool,
+    /// For `client` workspaces: the passphrase check recorded when the
+    /// workspace was created (see [`CreateWorkspaceArgs::key_check`]), so a
+    /// device can refuse a mistyped passphrase before syncing anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
+}
+
+/// Length of a key check: 16 bytes as lowercase hexadecimal digits.
+pub const KEY_CHECK_HEX_LEN: usize = 32;
+
+/// Whether `check` has the form of a key check (32 lowercase hex digits).
+pub fn is_valid_key_check(check: &str) -> bool {
+    check.len() == KEY_CHECK_HEX_LEN
+        && check
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A new workspace of the caller's.
+///
+/// The device chooses the id (a random UUID): the keys of an end-to-end
+/// encrypted workspace are salted with it, so the device needs it to compute
+/// the key check before the workspace exists. Re-sending the same request
+/// (same id, name, mode and check) returns the workspace instead of failing,
+/// so a retry after a lost reply is harmless.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateWorkspaceArgs {
+    pub workspace_id: Uuid,
+    /// The caller's name for the workspace's folder; the rules of item names
+    /// apply, and it must differ from the caller's other workspaces' names.
+    pub name: String,
+    pub encryption: EncryptionMode,
+    /// Required for `client`, refused for the other modes: a value derived
+    /// from the passphrase's key (`nimbus_chunks::WorkspaceKeys::key_check`,
+    /// [`KEY_CHECK_HEX_LEN`] hex digits). Finding the key or the passphrase
+    /// from it costs a full Argon2id run per guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 /// Page size of `getChanges` when the caller names none, and the largest allowed.
@@ -585,6 +626,28 @@ mod tests {
             !shown.contains("hunter2") && !shown.contains("tok-secret"),
             "{shown}"
         );
+    }
+
+    #[test]
+    fn create_workspace_is_tagged_and_key_checks_are_hex() {
+        let request = Request {
+            request_id: Uuid::nil(),
+            token: Some(DeviceToken("secret".into())),
+            operation: Operation::CreateWorkspace(CreateWorkspaceArgs {
+                workspace_id: Uuid::nil(),
+                name: "Secrets".into(),
+                encryption: EncryptionMode::Client,
+                key_check: Some("0f".repeat(16)),
+            }),
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["op"], "createWorkspace");
+        assert_eq!(json["encryption"], "client");
+        assert_eq!(json["key_check"], "0f".repeat(16));
+        assert!(is_valid_key_check(&"0f".repeat(16)));
+        assert!(!is_valid_key_check(&"0F".repeat(16)));
+        assert!(!is_valid_key_check(&"0f".repeat(15)));
+        assert!(!is_valid_key_check(&"zz".repeat(16)));
     }
 
     #[test]

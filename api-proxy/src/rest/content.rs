@@ -292,6 +292,7 @@ mod tests {
             storage_account: "AUTH_alice".into(),
             mount_parent: None,
             is_default: false,
+            key_check: (encryption == EncryptionMode::Client).then(|| "ab".repeat(16)),
         }
     }
 

@@ -7,6 +7,7 @@
 //! to publish once the change is durable.
 
 mod commit;
+mod create_workspace;
 mod get_account;
 mod get_changes;
 mod get_item;
@@ -117,6 +118,7 @@ pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, Op
         }
         Operation::GetAccount => get_account::run(state, &caller).await,
         Operation::GetWorkspaces => get_workspaces::run(state, &caller).await,
+        Operation::CreateWorkspace(args) => create_workspace::run(state, &caller, args).await,
         Operation::GetChanges(args) => get_changes::run(state, &caller, args).await,
         Operation::Commit(args) => commit::run(state, &caller, request_id, args).await,
         Operation::GetItem { item_id } => get_item::run(state, &caller, item_id).await,

@@ -10,8 +10,8 @@ pub mod postgres;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, CommitArgs, CommitReply, DeviceArgs, DeviceInfo, ItemState, OAuthTokenInfo,
-    PageCursor, Revision, Role, TimestampMillis, WorkspaceInfo,
+    Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, ItemState,
+    OAuthTokenInfo, PageCursor, Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -189,6 +189,15 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn revoke_device(&self, user_id: Uuid, device_id: Uuid) -> StoreResult<bool>;
 
     async fn workspaces_of(&self, user_id: Uuid) -> StoreResult<Vec<WorkspaceInfo>>;
+    /// Creates a workspace owned by `owner_id` and the owner's membership
+    /// under `args.name`, atomically. The same arguments again return the
+    /// workspace (a re-sent request); a name the owner already uses, or an id
+    /// taken otherwise, is [`StoreError::AlreadyExists`].
+    async fn create_workspace(
+        &self,
+        owner_id: Uuid,
+        args: &CreateWorkspaceArgs,
+    ) -> StoreResult<WorkspaceInfo>;
     /// The user's role in the workspace, `None` when not a member.
     async fn role_in(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>>;
     /// One page of the items changed after `since`.

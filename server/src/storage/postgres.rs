@@ -12,9 +12,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, ChunkRef, CommitArgs, CommitReply, Content, DeviceArgs, DeviceInfo, EncryptionMode,
-    ItemOutcome, ItemResult, ItemState, OAuthTokenInfo, PageCursor, Revision, Role, VersionStatus,
-    WorkspaceInfo,
+    Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
+    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, OAuthTokenInfo, PageCursor,
+    Revision, Role, VersionStatus, WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -236,6 +236,53 @@ struct WorkspaceRow {
     owner_account: String,
     mount_parent: Option<Uuid>,
     is_default: bool,
+    key_check: Option<String>,
+}
+
+impl WorkspaceRow {
+    fn into_info(self) -> StoreResult<WorkspaceInfo> {
+        Ok(WorkspaceInfo {
+            workspace_id: self.id,
+            name: self.mount_name,
+            owner_id: self.owner_id,
+            role: parse_role(&self.role)?,
+            encryption: parse_encryption(&self.encryption)?,
+            revision: to_u64(self.revision),
+            container: self.container,
+            storage_account: storage_account(&self.owner_account),
+            mount_parent: self.mount_parent,
+            is_default: self.is_default,
+            key_check: self.key_check,
+        })
+    }
+}
+
+/// The workspaces user `$1` is a member of, as [`WorkspaceRow`]s; callers
+/// append further conditions or the order.
+macro_rules! member_workspaces {
+    () => {
+        "SELECT w.id, m.mount_name, w.owner_id, m.role, w.encryption, w.revision, w.container, \
+                o.account AS owner_account, m.mount_parent, \
+                (w.is_default AND w.owner_id = m.user_id) AS is_default, w.key_check \
+         FROM workspace_members m \
+         JOIN workspaces w ON w.id = m.workspace_id \
+         JOIN users o ON o.id = w.owner_id \
+         WHERE m.user_id = $1"
+    };
+}
+
+/// One of the user's workspaces, `None` when the user is not a member.
+async fn member_workspace(
+    connection: &mut PgConnection,
+    user_id: Uuid,
+    workspace_id: Uuid,
+) -> StoreResult<Option<WorkspaceInfo>> {
+    let row: Option<WorkspaceRow> = sqlx::query_as(concat!(member_workspaces!(), " AND w.id = $2"))
+        .bind(user_id)
+        .bind(workspace_id)
+        .fetch_optional(connection)
+        .await?;
+    row.map(WorkspaceRow::into_info).transpose()
 }
 
 fn parse_role(role: &str) -> StoreResult<Role> {
@@ -244,6 +291,14 @@ fn parse_role(role: &str) -> StoreResult<Role> {
         "editor" => Ok(Role::Editor),
         "viewer" => Ok(Role::Viewer),
         other => Err(StoreError::Corrupt(format!("unknown role {other}"))),
+    }
+}
+
+fn encryption_name(mode: EncryptionMode) -> &'static str {
+    match mode {
+        EncryptionMode::None => "none",
+        EncryptionMode::Server => "server",
+        EncryptionMode::Client => "client",
     }
 }
 
@@ -1001,35 +1056,77 @@ impl MetadataStore for PgStore {
     }
 
     async fn workspaces_of(&self, user_id: Uuid) -> StoreResult<Vec<WorkspaceInfo>> {
-        let rows: Vec<WorkspaceRow> = sqlx::query_as(
-            "SELECT w.id, m.mount_name, w.owner_id, m.role, w.encryption, w.revision, w.container, \
-                    o.account AS owner_account, m.mount_parent, \
-                    (w.is_default AND w.owner_id = m.user_id) AS is_default \
-             FROM workspace_members m \
-             JOIN workspaces w ON w.id = m.workspace_id \
-             JOIN users o ON o.id = w.owner_id \
-             WHERE m.user_id = $1 \
-             ORDER BY is_default DESC, w.created_at, w.id",
-        )
+        let rows: Vec<WorkspaceRow> = sqlx::query_as(concat!(
+            member_workspaces!(),
+            " ORDER BY is_default DESC, w.created_at, w.id"
+        ))
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.into_iter()
-            .map(|row| {
-                Ok(WorkspaceInfo {
-                    workspace_id: row.id,
-                    name: row.mount_name,
-                    owner_id: row.owner_id,
-                    role: parse_role(&row.role)?,
-                    encryption: parse_encryption(&row.encryption)?,
-                    revision: to_u64(row.revision),
-                    container: row.container,
-                    storage_account: storage_account(&row.owner_account),
-                    mount_parent: row.mount_parent,
-                    is_default: row.is_default,
-                })
-            })
-            .collect()
+        rows.into_iter().map(WorkspaceRow::into_info).collect()
+    }
+
+    async fn create_workspace(
+        &self,
+        owner_id: Uuid,
+        args: &CreateWorkspaceArgs,
+    ) -> StoreResult<WorkspaceInfo> {
+        let mut tx = self.pool.begin().await?;
+        // The container is named by the workspace id, as for default workspaces.
+        let inserted = sqlx::query(
+            "INSERT INTO workspaces (id, owner_id, name, encryption, container, key_check) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(args.workspace_id)
+        .bind(owner_id)
+        .bind(&args.name)
+        .bind(encryption_name(args.encryption))
+        .bind(args.workspace_id.to_string())
+        .bind(&args.key_check)
+        .execute(&mut *tx)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            // A re-sent request finds the workspace it created; any other
+            // request with this id is refused.
+            return match member_workspace(&mut tx, owner_id, args.workspace_id).await? {
+                Some(existing)
+                    if existing.owner_id == owner_id
+                        && existing.name == args.name
+                        && existing.encryption == args.encryption
+                        && existing.key_check == args.key_check =>
+                {
+                    Ok(existing)
+                }
+                _ => Err(StoreError::AlreadyExists(format!(
+                    "the workspace id {} is already in use; retry with a new random id",
+                    args.workspace_id
+                ))),
+            };
+        }
+        let membership = sqlx::query(
+            "INSERT INTO workspace_members (workspace_id, user_id, role, mount_name) \
+             VALUES ($1, $2, 'owner', $3)",
+        )
+        .bind(args.workspace_id)
+        .bind(owner_id)
+        .bind(&args.name)
+        .execute(&mut *tx)
+        .await;
+        match membership {
+            Ok(_) => {}
+            Err(e) if unique_violation(&e) => {
+                return Err(StoreError::AlreadyExists(format!(
+                    "you already have a workspace named {:?}; choose another name",
+                    args.name
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        let created = member_workspace(&mut tx, owner_id, args.workspace_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a workspace vanished while created".into()))?;
+        tx.commit().await?;
+        Ok(created)
     }
 
     async fn role_in(&self, workspace_id: Uuid, user_id: Uuid) -> StoreResult<Option<Role>> {

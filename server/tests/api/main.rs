@@ -12,3 +12,4 @@ mod faults;
 mod items;
 mod login;
 mod oauth;
+mod workspaces;
