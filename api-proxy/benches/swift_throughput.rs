@@ -11,13 +11,30 @@
 //! metadata server on the local PostgreSQL and RabbitMQ, exactly as the
 //! integration tests do, then measures with 8 concurrent clients PUT and GET
 //! objects/s for 4 KiB and 1 MiB objects, and single-stream MB/s for one
-//! 256 MiB object. The baseline does the same with `tokio::fs` in a temporary
-//! directory on the same file system, without fsync (the proxy does not fsync
-//! either). `NIMBUS_BENCH_SMALL`, `NIMBUS_BENCH_LARGE` and
+//! 256 MiB object.
+//!
+//! The baseline does the same durable work as the proxy's blob store, on the
+//! same file system: each object is written to a temporary file, fsynced and
+//! renamed into place ("fs durable"). The same without fsync ("fs no fsync")
+//! is printed as well, to show what durability costs, but it is not what the
+//! proxy's figures should be held against: the proxy (like Swift) fsyncs every
+//! object before it answers, and PostgreSQL commits the index row durably.
+//!
+//! When `NIMBUS_BENCH_SWIFT_AUTH_URL`, `NIMBUS_BENCH_SWIFT_USER` and
+//! `NIMBUS_BENCH_SWIFT_KEY` name a real OpenStack Swift (v1 auth, e.g. from
+//! `scripts/real-swift.sh env`), the same workloads also run against it and
+//! the proxy/Swift ratios are printed.
+//!
+//! Every workload runs `NIMBUS_BENCH_ROUNDS` times (3) on every target, the
+//! targets taking turns, and the fastest round of each is printed: on a shared
+//! machine that is the round least disturbed by other work. Each PUT round
+//! writes new names. `NIMBUS_BENCH_SMALL`, `NIMBUS_BENCH_LARGE` and
 //! `NIMBUS_BENCH_STREAM_MIB` change the object counts (2000, 200) and the
 //! stream size (256).
 
 use std::future::Future;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,7 +42,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, ensure};
 use bytes::Bytes;
 use futures::TryStreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use reqwest::{Method, RequestBuilder};
+use uuid::Uuid;
 
 // The integration tests' `spawn_app()`; the bench uses only part of it.
 #[allow(dead_code)]
@@ -84,53 +102,79 @@ where
     Ok(started.elapsed())
 }
 
-struct Row {
-    workload: String,
-    proxy: f64,
-    file_system: f64,
-    unit: &'static str,
+/// A Swift API endpoint: the proxy under test or a real Swift to compare with.
+#[derive(Clone)]
+struct SwiftEndpoint {
+    client: reqwest::Client,
+    /// The storage URL with the container the bench writes to.
+    container_url: String,
+    token: String,
 }
 
-impl Row {
-    fn print(&self) {
-        println!(
-            "{:<28} {:>10.1} {unit:<6} {:>10.1} {unit:<6} {:>6.3}",
-            self.workload,
-            self.proxy,
-            self.file_system,
-            self.proxy / self.file_system,
-            unit = self.unit,
+impl SwiftEndpoint {
+    /// Logs in with Swift v1 auth and creates a fresh container.
+    async fn connect(auth_url: &str, user: &str, key: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::new();
+        let auth = client
+            .get(auth_url)
+            .header("X-Auth-User", user)
+            .header("X-Auth-Key", key)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach the Swift auth URL {auth_url}"))?;
+        ensure!(
+            auth.status().is_success(),
+            "Swift at {auth_url} refused {user}: {}",
+            auth.status()
         );
+        let header = |name: &str| -> anyhow::Result<String> {
+            Ok(auth
+                .headers()
+                .get(name)
+                .with_context(|| format!("the auth answer has no {name}"))?
+                .to_str()?
+                .to_owned())
+        };
+        let (storage_url, token) = (header("x-storage-url")?, header("x-auth-token")?);
+        Self::with_new_container(client, &storage_url, token).await
     }
-}
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() -> anyhow::Result<()> {
-    let app = helpers::spawn_app().await;
-    let session = Arc::new(app.login_new_user("bench").await);
-    let client = app.client.clone();
-    let created = session.request(&client, "PUT", "bench").send().await?;
-    ensure!(created.status().is_success(), "cannot create the container");
-    let baseline_dir = tempfile::tempdir()?;
-    let baseline = Arc::new(baseline_dir.path().to_owned());
+    async fn with_new_container(
+        client: reqwest::Client,
+        storage_url: &str,
+        token: String,
+    ) -> anyhow::Result<Self> {
+        let container_url = format!("{storage_url}/bench-{}", Uuid::new_v4().simple());
+        let endpoint = Self {
+            client,
+            container_url,
+            token,
+        };
+        let created = endpoint.request(Method::PUT, "").send().await?;
+        ensure!(
+            created.status().is_success(),
+            "cannot create the container: {}",
+            created.status()
+        );
+        Ok(endpoint)
+    }
 
-    println!(
-        "{:<28} {:>17} {:>17} {:>6}",
-        "workload (concurrency 8)", "proxy", "file system", "ratio"
-    );
-    let sizes = [
-        ("4 KiB", 4 * 1024, setting("NIMBUS_BENCH_SMALL", 2000)),
-        ("1 MiB", MIB, setting("NIMBUS_BENCH_LARGE", 200)),
-    ];
-    for (label, size, count) in sizes {
-        let body = pseudo_random_bytes(size);
-        let name = move |index: usize| format!("{label}-{index}").replace(' ', "");
+    fn request(&self, method: Method, object: &str) -> RequestBuilder {
+        let url = match object {
+            "" => self.container_url.clone(),
+            _ => format!("{}/{object}", self.container_url),
+        };
+        self.client
+            .request(method, url)
+            .header("X-Auth-Token", &self.token)
+    }
 
-        let (s, c, b) = (Arc::clone(&session), client.clone(), body.clone());
-        let proxy_put = run_concurrently(count, move |i| {
-            let request = s
-                .request(&c, "PUT", &format!("bench/{}", name(i)))
-                .body(b.clone());
+    async fn put_objects(&self, names: Names, body: Bytes) -> anyhow::Result<Duration> {
+        let endpoint = self.clone();
+        run_concurrently(names.count, move |i| {
+            let request = endpoint
+                .request(Method::PUT, &names.name(i))
+                .body(body.clone());
             async move {
                 let response = request.send().await?;
                 ensure!(
@@ -141,117 +185,392 @@ async fn main() -> anyhow::Result<()> {
                 Ok(())
             }
         })
-        .await?;
-        let (s, c) = (Arc::clone(&session), client.clone());
-        let proxy_get = run_concurrently(count, move |i| {
-            let request = s.request(&c, "GET", &format!("bench/{}", name(i)));
+        .await
+    }
+
+    async fn get_objects(&self, names: Names, size: usize) -> anyhow::Result<Duration> {
+        let endpoint = self.clone();
+        run_concurrently(names.count, move |i| {
+            let request = endpoint.request(Method::GET, &names.name(i));
             async move {
                 let bytes = request.send().await?.error_for_status()?.bytes().await?;
                 ensure!(bytes.len() == size, "GET returned {} bytes", bytes.len());
                 Ok(())
             }
         })
-        .await?;
-        let (dir, b) = (Arc::clone(&baseline), body.clone());
-        let fs_put = run_concurrently(count, move |i| {
-            let (path, b) = (dir.join(name(i)), b.clone());
-            async move { Ok(tokio::fs::write(path, b).await?) }
-        })
-        .await?;
-        let dir = Arc::clone(&baseline);
-        let fs_get = run_concurrently(count, move |i| {
-            let path = dir.join(name(i));
+        .await
+    }
+
+    async fn put_stream(&self, block: &Bytes, blocks: usize) -> anyhow::Result<Duration> {
+        let body = std::iter::repeat_n(block.clone(), blocks).map(Ok::<_, std::io::Error>);
+        let started = Instant::now();
+        let response = self
+            .request(Method::PUT, "stream")
+            .body(reqwest::Body::wrap_stream(futures::stream::iter(body)))
+            .send()
+            .await?;
+        ensure!(
+            response.status() == 201,
+            "stream PUT answered {}",
+            response.status()
+        );
+        Ok(started.elapsed())
+    }
+
+    async fn get_stream(&self, expected: usize) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let mut body = self
+            .request(Method::GET, "stream")
+            .send()
+            .await?
+            .error_for_status()?
+            .bytes_stream();
+        let mut received = 0;
+        while let Some(chunk) = body.try_next().await? {
+            received += chunk.len();
+        }
+        ensure!(received == expected, "stream GET returned {received} bytes");
+        Ok(started.elapsed())
+    }
+
+    /// Deletes what the bench stored, so a real Swift is left as it was.
+    async fn remove_container(&self, objects: Vec<String>) -> anyhow::Result<()> {
+        let objects = Arc::new(objects);
+        let endpoint = self.clone();
+        let names = Arc::clone(&objects);
+        run_concurrently(objects.len(), move |i| {
+            let request = endpoint.request(Method::DELETE, &names[i]);
             async move {
-                let bytes = tokio::fs::read(path).await?;
-                ensure!(bytes.len() == size, "read {} bytes", bytes.len());
+                request.send().await?;
                 Ok(())
             }
         })
         .await?;
-        let per_second = |elapsed: Duration| count as f64 / elapsed.as_secs_f64();
-        for (verb, proxy, file_system) in [("PUT", proxy_put, fs_put), ("GET", proxy_get, fs_get)] {
-            Row {
-                workload: format!("{verb} {label} × {count}"),
-                proxy: per_second(proxy),
-                file_system: per_second(file_system),
-                unit: "obj/s",
-            }
-            .print();
+        self.request(Method::DELETE, "")
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+}
+
+/// The object names of one round of a workload: `<label>-<round>-<index>`.
+#[derive(Clone, Copy)]
+struct Names {
+    label: &'static str,
+    round: usize,
+    count: usize,
+}
+
+impl Names {
+    fn name(&self, index: usize) -> String {
+        format!("{}-{}-{index}", self.label, self.round)
+    }
+}
+
+/// The same bytes straight to the file system, as the blob store writes them:
+/// a temporary file, renamed into place once complete (and fsynced first when
+/// `durable`).
+struct FileSystemBaseline {
+    dir: PathBuf,
+    durable: bool,
+}
+
+impl FileSystemBaseline {
+    fn new(parent: &Path, durable: bool) -> anyhow::Result<Arc<Self>> {
+        let dir = parent.join(if durable { "durable" } else { "volatile" });
+        std::fs::create_dir_all(dir.join("tmp"))?;
+        Ok(Arc::new(Self { dir, durable }))
+    }
+
+    /// Writes `blocks` to `name` in the calling (blocking) thread.
+    fn write_blocking(
+        &self,
+        name: &str,
+        blocks: impl Iterator<Item = Bytes>,
+    ) -> std::io::Result<()> {
+        let partial = self.dir.join("tmp").join(name);
+        let mut file = std::fs::File::create(&partial)?;
+        for block in blocks {
+            file.write_all(&block)?;
         }
+        if self.durable {
+            file.sync_all()?;
+        }
+        std::fs::rename(partial, self.dir.join(name))
+    }
+
+    /// Reads `name` in the calling (blocking) thread and returns its length.
+    fn read_blocking(&self, name: &str, buffer: &mut [u8]) -> std::io::Result<usize> {
+        let mut file = std::fs::File::open(self.dir.join(name))?;
+        let mut total = 0;
+        loop {
+            match file.read(buffer)? {
+                0 => return Ok(total),
+                n => total += n,
+            }
+        }
+    }
+
+    async fn put_objects(self: &Arc<Self>, names: Names, body: Bytes) -> anyhow::Result<Duration> {
+        let baseline = Arc::clone(self);
+        run_concurrently(names.count, move |i| {
+            let (baseline, body) = (Arc::clone(&baseline), body.clone());
+            async move {
+                tokio::task::spawn_blocking(move || {
+                    baseline.write_blocking(&names.name(i), std::iter::once(body))
+                })
+                .await??;
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn get_objects(self: &Arc<Self>, names: Names, size: usize) -> anyhow::Result<Duration> {
+        let baseline = Arc::clone(self);
+        run_concurrently(names.count, move |i| {
+            let baseline = Arc::clone(&baseline);
+            async move {
+                let read = tokio::task::spawn_blocking(move || {
+                    baseline.read_blocking(&names.name(i), &mut vec![0; size.max(64 * 1024)])
+                })
+                .await??;
+                ensure!(read == size, "read {read} bytes");
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn put_stream(
+        self: &Arc<Self>,
+        block: &Bytes,
+        blocks: usize,
+    ) -> anyhow::Result<Duration> {
+        let (baseline, block) = (Arc::clone(self), block.clone());
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || {
+            baseline.write_blocking("stream", std::iter::repeat_n(block, blocks))
+        })
+        .await??;
+        Ok(started.elapsed())
+    }
+
+    async fn get_stream(self: &Arc<Self>, expected: usize) -> anyhow::Result<Duration> {
+        let baseline = Arc::clone(self);
+        let started = Instant::now();
+        let read = tokio::task::spawn_blocking(move || {
+            baseline.read_blocking("stream", &mut vec![0; MIB])
+        })
+        .await??;
+        ensure!(read == expected, "read {read} bytes");
+        Ok(started.elapsed())
+    }
+}
+
+/// The shortest time of each target over the rounds of one workload.
+#[derive(Default)]
+struct Fastest {
+    proxy: Option<Duration>,
+    durable: Option<Duration>,
+    volatile: Option<Duration>,
+    swift: Option<Duration>,
+}
+
+/// Keeps the shorter of `slot` and `elapsed`: on a shared machine the fastest
+/// round is the one least disturbed by others.
+fn keep_fastest(slot: &mut Option<Duration>, elapsed: Option<Duration>) {
+    if let Some(elapsed) = elapsed {
+        *slot = Some(slot.map_or(elapsed, |fastest| fastest.min(elapsed)));
+    }
+}
+
+impl Fastest {
+    /// Prints the rates, given the amount of work done per timing.
+    fn print(&self, workload: &str, unit: &str, work: f64) {
+        let rate = |elapsed: Option<Duration>| elapsed.map(|e| work / e.as_secs_f64());
+        let (Some(proxy), Some(durable), Some(volatile)) =
+            (rate(self.proxy), rate(self.durable), rate(self.volatile))
+        else {
+            return;
+        };
+        let figure = |value: f64| format!("{value:.1} {unit}");
+        print!(
+            "{workload:<22} {:>15} {:>15} {:>6.3} {:>15} {:>6.3}",
+            figure(proxy),
+            figure(durable),
+            proxy / durable,
+            figure(volatile),
+            proxy / volatile,
+        );
+        if let Some(swift) = rate(self.swift) {
+            print!(" {:>15} {:>11.2}", figure(swift), proxy / swift);
+        }
+        println!();
+    }
+}
+
+fn print_header(title: &str, with_swift: bool) {
+    print!(
+        "{title:<22} {:>15} {:>15} {:>6} {:>15} {:>6}",
+        "proxy", "fs durable", "ratio", "fs no fsync", "ratio"
+    );
+    if with_swift {
+        print!(" {:>15} {:>11}", "real Swift", "proxy/Swift");
+    }
+    println!();
+}
+
+/// A real Swift to compare with, when the environment names one.
+async fn real_swift() -> anyhow::Result<Option<SwiftEndpoint>> {
+    let variable = |name| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let (Some(auth_url), Some(user), Some(key)) = (
+        variable("NIMBUS_BENCH_SWIFT_AUTH_URL"),
+        variable("NIMBUS_BENCH_SWIFT_USER"),
+        variable("NIMBUS_BENCH_SWIFT_KEY"),
+    ) else {
+        println!(
+            "(no real Swift to compare with: set NIMBUS_BENCH_SWIFT_AUTH_URL, \
+             NIMBUS_BENCH_SWIFT_USER and NIMBUS_BENCH_SWIFT_KEY, e.g. from \
+             `scripts/real-swift.sh env`)"
+        );
+        return Ok(None);
+    };
+    let endpoint = SwiftEndpoint::connect(&auth_url, &user, &key)
+        .await
+        .context("the real Swift named by NIMBUS_BENCH_SWIFT_* is not usable")?;
+    Ok(Some(endpoint))
+}
+
+/// Runs `measure` on the real Swift, when there is one.
+async fn on_swift<F, Fut>(
+    swift: &Option<SwiftEndpoint>,
+    measure: F,
+) -> anyhow::Result<Option<Duration>>
+where
+    F: FnOnce(SwiftEndpoint) -> Fut,
+    Fut: Future<Output = anyhow::Result<Duration>>,
+{
+    match swift {
+        Some(swift) => Ok(Some(measure(swift.clone()).await?)),
+        None => Ok(None),
+    }
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let app = helpers::spawn_app().await;
+    let session = app.login_new_user("bench").await;
+    let proxy =
+        SwiftEndpoint::with_new_container(app.client.clone(), &session.storage_url, session.token)
+            .await?;
+    let swift = real_swift().await?;
+    // Beside the proxy's blob root, so both are on the same file system.
+    let baseline_dir =
+        tempfile::tempdir_in(app.objects_dir.path().parent().unwrap_or(Path::new(".")))?;
+    let durable = FileSystemBaseline::new(baseline_dir.path(), true)?;
+    let volatile = FileSystemBaseline::new(baseline_dir.path(), false)?;
+    let mut swift_objects = Vec::new();
+
+    let rounds = setting("NIMBUS_BENCH_ROUNDS", 3).max(1);
+    println!("fastest of {rounds} rounds; ratios are proxy / other");
+    print_header("concurrency 8", swift.is_some());
+    let workloads = [
+        ("4KiB", 4 * 1024, setting("NIMBUS_BENCH_SMALL", 2000)),
+        ("1MiB", MIB, setting("NIMBUS_BENCH_LARGE", 200)),
+    ];
+    for (label, size, count) in workloads {
+        let body = pseudo_random_bytes(size);
+        let (mut put, mut get) = (Fastest::default(), Fastest::default());
+        for round in 0..rounds {
+            let names = Names {
+                label,
+                round,
+                count,
+            };
+            keep_fastest(
+                &mut put.proxy,
+                Some(proxy.put_objects(names, body.clone()).await?),
+            );
+            keep_fastest(
+                &mut put.durable,
+                Some(durable.put_objects(names, body.clone()).await?),
+            );
+            keep_fastest(
+                &mut put.volatile,
+                Some(volatile.put_objects(names, body.clone()).await?),
+            );
+            let body = body.clone();
+            let swift_put = on_swift(&swift, |s| async move { s.put_objects(names, body).await });
+            keep_fastest(&mut put.swift, swift_put.await?);
+            swift_objects.extend((0..count).map(|i| names.name(i)));
+        }
+        for round in 0..rounds {
+            let names = Names {
+                label,
+                round,
+                count,
+            };
+            keep_fastest(&mut get.proxy, Some(proxy.get_objects(names, size).await?));
+            keep_fastest(
+                &mut get.durable,
+                Some(durable.get_objects(names, size).await?),
+            );
+            keep_fastest(
+                &mut get.volatile,
+                Some(volatile.get_objects(names, size).await?),
+            );
+            let swift_get = on_swift(&swift, |s| async move { s.get_objects(names, size).await });
+            keep_fastest(&mut get.swift, swift_get.await?);
+        }
+        put.print(&format!("PUT {label} × {count}"), "obj/s", count as f64);
+        get.print(&format!("GET {label} × {count}"), "obj/s", count as f64);
     }
 
     let stream_mib = setting("NIMBUS_BENCH_STREAM_MIB", 256);
+    let stream_bytes = stream_mib * MIB;
     let block = pseudo_random_bytes(MIB);
-    let megabytes_per_second =
-        |elapsed: Duration| (stream_mib * MIB) as f64 / 1e6 / elapsed.as_secs_f64();
-
-    let blocks = std::iter::repeat_n(block.clone(), stream_mib).map(Ok::<_, std::io::Error>);
-    let started = Instant::now();
-    let response = session
-        .request(&client, "PUT", "bench/stream")
-        .body(reqwest::Body::wrap_stream(futures::stream::iter(blocks)))
-        .send()
-        .await?;
-    ensure!(
-        response.status() == 201,
-        "stream PUT answered {}",
-        response.status()
-    );
-    let proxy_put = started.elapsed();
-
-    let started = Instant::now();
-    let mut body = session
-        .request(&client, "GET", "bench/stream")
-        .send()
-        .await?
-        .error_for_status()?
-        .bytes_stream();
-    let mut received = 0;
-    while let Some(chunk) = body.try_next().await? {
-        received += chunk.len();
+    let (mut put, mut get) = (Fastest::default(), Fastest::default());
+    for _ in 0..rounds {
+        keep_fastest(
+            &mut put.proxy,
+            Some(proxy.put_stream(&block, stream_mib).await?),
+        );
+        keep_fastest(
+            &mut put.durable,
+            Some(durable.put_stream(&block, stream_mib).await?),
+        );
+        keep_fastest(
+            &mut put.volatile,
+            Some(volatile.put_stream(&block, stream_mib).await?),
+        );
+        let block = block.clone();
+        let swift_put = on_swift(
+            &swift,
+            |s| async move { s.put_stream(&block, stream_mib).await },
+        );
+        keep_fastest(&mut put.swift, swift_put.await?);
+        keep_fastest(&mut get.proxy, Some(proxy.get_stream(stream_bytes).await?));
+        keep_fastest(
+            &mut get.durable,
+            Some(durable.get_stream(stream_bytes).await?),
+        );
+        keep_fastest(
+            &mut get.volatile,
+            Some(volatile.get_stream(stream_bytes).await?),
+        );
+        let swift_get = on_swift(&swift, |s| async move { s.get_stream(stream_bytes).await });
+        keep_fastest(&mut get.swift, swift_get.await?);
     }
-    ensure!(
-        received == stream_mib * MIB,
-        "stream GET returned {received} bytes"
-    );
-    let proxy_get = started.elapsed();
+    print_header("single stream", swift.is_some());
+    let megabytes = stream_bytes as f64 / 1e6;
+    put.print(&format!("PUT {stream_mib} MiB"), "MB/s", megabytes);
+    get.print(&format!("GET {stream_mib} MiB"), "MB/s", megabytes);
 
-    let path = baseline.join("stream");
-    let started = Instant::now();
-    let mut file = tokio::fs::File::create(&path).await?;
-    for _ in 0..stream_mib {
-        file.write_all(&block).await?;
-    }
-    file.flush().await?;
-    drop(file);
-    let fs_put = started.elapsed();
-    let started = Instant::now();
-    let mut file = tokio::fs::File::open(&path)
-        .await
-        .context("open the baseline file")?;
-    let (mut buffer, mut read) = (vec![0; MIB], 0);
-    loop {
-        let n = file.read(&mut buffer).await?;
-        if n == 0 {
-            break;
-        }
-        read += n;
-    }
-    ensure!(read == stream_mib * MIB, "read {read} bytes");
-    let fs_get = started.elapsed();
-
-    println!(
-        "{:<28} {:>17} {:>17} {:>6}",
-        "single stream", "proxy", "file system", "ratio"
-    );
-    for (verb, proxy, file_system) in [("PUT", proxy_put, fs_put), ("GET", proxy_get, fs_get)] {
-        Row {
-            workload: format!("{verb} {stream_mib} MiB"),
-            proxy: megabytes_per_second(proxy),
-            file_system: megabytes_per_second(file_system),
-            unit: "MB/s",
-        }
-        .print();
+    if let Some(swift) = swift {
+        swift_objects.push("stream".into());
+        swift.remove_container(swift_objects).await?;
     }
     Ok(())
 }

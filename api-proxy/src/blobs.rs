@@ -4,14 +4,24 @@
 //! Blob keys are fresh UUIDs, never derived from object names, so no object
 //! name can escape the store's root and an upload in progress is invisible:
 //! an object only points at a blob once the index row is committed.
+//!
+//! A blob appears under its key only once complete and durable: on `fs` it is
+//! written to a temporary file in `atomic_write_dir` (by default `tmp/` inside
+//! the root, on the same file system), fsynced, and renamed into place; remote
+//! services publish an upload only when it completes. Temporary files a
+//! crashed proxy left behind are removed by
+//! [`BlobStore::remove_partial_uploads`], complete blobs nothing refers to by
+//! the [`crate::sweeper`].
 
 use std::io;
 use std::ops::Range;
+use std::path::Path;
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt, future};
 use opendal::Operator;
 use uuid::Uuid;
 
@@ -28,10 +38,18 @@ pub struct BlobError(#[from] opendal::Error);
 #[async_trait]
 pub trait BlobWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;
-    /// Makes the blob complete and durable.
+    /// Makes the blob complete and durable, or discards it if that fails.
     async fn finish(self: Box<Self>) -> Result<(), BlobError>;
     /// Discards whatever was written.
     async fn abort(self: Box<Self>);
+}
+
+/// A complete blob, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedBlob {
+    pub key: String,
+    /// When it was last written, if the store says.
+    pub modified: Option<SystemTime>,
 }
 
 /// Storage of immutable blobs.
@@ -40,6 +58,12 @@ pub trait BlobStore: Send + Sync {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
     async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, BlobError>;
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
+    /// Every complete blob, in no particular order. Whatever else the store
+    /// holds (keys not made by [`new_blob_key`]) is left out.
+    async fn list(&self) -> Result<BoxStream<'static, Result<ListedBlob, BlobError>>, BlobError>;
+    /// Removes the partial uploads last written before `written_before` (an
+    /// upload cut short by a crash leaves one) and returns how many.
+    async fn remove_partial_uploads(&self, written_before: SystemTime) -> Result<usize, BlobError>;
 }
 
 /// A fresh key for a new blob, fanned out over 256 directories.
@@ -48,29 +72,92 @@ pub fn new_blob_key() -> String {
     format!("{}/{id}", &id[id.len() - 2..])
 }
 
+/// Whether `key` has the shape [`new_blob_key`] gives.
+fn is_blob_key(key: &str) -> bool {
+    key.split_once('/').is_some_and(|(fan_out, id)| {
+        id.len() == 32
+            && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            && id.ends_with(fan_out)
+            && fan_out.len() == 2
+    })
+}
+
+/// Where `fs` keeps uploads in progress unless `atomic_write_dir` is set:
+/// inside the root, so that completing one is a rename within one file system.
+/// No blob key starts with it.
+const PARTIAL_UPLOADS_DIR: &str = "tmp";
+
 /// Size of the parts opendal uploads to remote services (S3 needs ≥ 5 MiB).
 const REMOTE_PART_SIZE: usize = 8 * 1024 * 1024;
+
+/// Where opendal's Swift service puts the segments of large objects:
+/// `.segments/<key><upload id>/<part>`.
+const SWIFT_SEGMENTS_DIR: &str = ".segments/";
+
+/// Bytes read from a file at a time.
+const FILE_READ_CHUNK: usize = 1024 * 1024;
+
+/// The kinds of opendal services, which want different write and read styles.
+#[derive(Clone, Copy)]
+enum Backend {
+    /// Remote services (S3): multipart uploads of [`REMOTE_PART_SIZE`].
+    Remote,
+    /// OpenStack Swift: as [`Backend::Remote`], but opendal stores a blob of
+    /// several parts as a static large object whose segments live beside it
+    /// under [`SWIFT_SEGMENTS_DIR`], and deleting the manifest leaves them.
+    Swift,
+    /// `fs`. Writes use opendal's streaming file writer: its default
+    /// (positional) one calls the blocking `fsync` on the async worker thread,
+    /// stalling every other request of that worker for the length of the
+    /// flush, while the streaming one (opendal's append mode, which for a new
+    /// key writes the same temporary file and renames it) flushes through
+    /// tokio's blocking pool.
+    File,
+    /// `memory`, for tests.
+    Memory,
+}
 
 /// [`BlobStore`] on an opendal [`Operator`].
 #[derive(Clone)]
 pub struct OpendalBlobStore {
     operator: Operator,
-    part_size: Option<usize>,
+    backend: Backend,
+    /// On `fs`: the directory of uploads in progress.
+    partial_uploads: Option<Operator>,
 }
 
 impl OpendalBlobStore {
     /// Builds the operator the settings name. Call it before the HTTP server
     /// starts: the operator stays bound to the runtime that created it.
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, BlobError> {
-        let operator = Operator::via_iter(
-            &settings.scheme,
-            settings.options.iter().map(|(k, v)| (k.clone(), v.clone())),
-        )?;
-        let part_size =
-            (!matches!(settings.scheme.as_str(), "fs" | "memory")).then_some(REMOTE_PART_SIZE);
+        let mut options = settings.options.clone();
+        let mut partial_uploads = None;
+        if settings.scheme == "fs"
+            && let Some(root) = options.get("root").cloned()
+        {
+            // Without it, opendal's fs writes in place and cannot abort.
+            let dir = options
+                .entry("atomic_write_dir".to_owned())
+                .or_insert_with(|| {
+                    Path::new(&root)
+                        .join(PARTIAL_UPLOADS_DIR)
+                        .display()
+                        .to_string()
+                })
+                .clone();
+            partial_uploads = Some(Operator::via_iter("fs", [("root".to_owned(), dir)])?);
+        }
+        let operator = Operator::via_iter(&settings.scheme, options)?;
+        let backend = match settings.scheme.as_str() {
+            "fs" => Backend::File,
+            "memory" => Backend::Memory,
+            "swift" => Backend::Swift,
+            _ => Backend::Remote,
+        };
         Ok(Self {
             operator,
-            part_size,
+            backend,
+            partial_uploads,
         })
     }
 }
@@ -86,8 +173,13 @@ impl BlobWriter for OpendalWriter {
     }
 
     async fn finish(mut self: Box<Self>) -> Result<(), BlobError> {
-        self.writer.close().await?;
-        Ok(())
+        match self.writer.close().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                self.abort().await;
+                Err(error.into())
+            }
+        }
     }
 
     async fn abort(mut self: Box<Self>) {
@@ -100,10 +192,13 @@ impl BlobWriter for OpendalWriter {
 #[async_trait]
 impl BlobStore for OpendalBlobStore {
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
-        let mut writer = self.operator.writer_with(key);
-        if let Some(part_size) = self.part_size {
-            writer = writer.chunk(part_size);
-        }
+        let writer = self.operator.writer_with(key);
+        let writer = match self.backend {
+            Backend::Remote | Backend::Swift => writer.chunk(REMOTE_PART_SIZE),
+            // Keys are fresh, so nothing is ever appended to.
+            Backend::File => writer.append(true),
+            Backend::Memory => writer,
+        };
         Ok(Box::new(OpendalWriter {
             writer: writer.await?,
         }))
@@ -113,17 +208,70 @@ impl BlobStore for OpendalBlobStore {
         if range.is_empty() {
             return Ok(futures::stream::empty().boxed());
         }
-        let stream = self
-            .operator
-            .reader(key)
-            .await?
-            .into_bytes_stream(range)
-            .await?;
+        let reader = self.operator.reader_with(key);
+        let reader = match self.backend {
+            // The next chunk is read while the current one is sent.
+            Backend::File if range.end - range.start > FILE_READ_CHUNK as u64 => {
+                reader.chunk(FILE_READ_CHUNK).concurrent(2)
+            }
+            // One read of a small file; one streamed request to a service.
+            Backend::File | Backend::Remote | Backend::Swift | Backend::Memory => reader,
+        };
+        let stream = reader.await?.into_bytes_stream(range).await?;
         Ok(stream.boxed())
     }
 
     async fn delete(&self, key: &str) -> Result<(), BlobError> {
-        Ok(self.operator.delete(key).await?)
+        self.operator.delete(key).await?;
+        if matches!(self.backend, Backend::Swift) {
+            // Keys have a fixed length, so this prefix matches only the
+            // segments of this blob's uploads.
+            let segments = self
+                .operator
+                .lister_with(&format!("{SWIFT_SEGMENTS_DIR}{key}"))
+                .recursive(true)
+                .await?
+                .try_filter_map(|entry| {
+                    future::ready(Ok(entry
+                        .metadata()
+                        .is_file()
+                        .then(|| entry.path().to_owned())))
+                });
+            self.operator.delete_try_stream(segments).await?;
+        }
+        Ok(())
+    }
+
+    async fn list(&self) -> Result<BoxStream<'static, Result<ListedBlob, BlobError>>, BlobError> {
+        let entries = self.operator.lister_with("").recursive(true).await?;
+        let blobs = entries.map_err(BlobError::from).try_filter_map(|entry| {
+            let metadata = entry.metadata();
+            let blob = (metadata.is_file() && is_blob_key(entry.path())).then(|| ListedBlob {
+                key: entry.path().to_owned(),
+                modified: metadata.last_modified().map(SystemTime::from),
+            });
+            future::ready(Ok(blob))
+        });
+        Ok(blobs.boxed())
+    }
+
+    async fn remove_partial_uploads(&self, written_before: SystemTime) -> Result<usize, BlobError> {
+        let Some(partial_uploads) = &self.partial_uploads else {
+            return Ok(0);
+        };
+        let mut entries = partial_uploads.lister_with("").recursive(true).await?;
+        let mut removed = 0;
+        while let Some(entry) = entries.try_next().await? {
+            let metadata = entry.metadata();
+            let stale = metadata
+                .last_modified()
+                .is_some_and(|modified| SystemTime::from(modified) < written_before);
+            if metadata.is_file() && stale {
+                partial_uploads.delete(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
 
@@ -135,30 +283,126 @@ mod tests {
 
     use super::*;
 
+    fn fs_store(root: &Path) -> OpendalBlobStore {
+        OpendalBlobStore::from_settings(&StorageSettings {
+            scheme: "fs".into(),
+            options: BTreeMap::from([("root".into(), root.display().to_string())]),
+        })
+        .unwrap()
+    }
+
+    async fn store_blob(store: &OpendalBlobStore, bytes: &'static [u8]) -> String {
+        let key = new_blob_key();
+        let mut writer = store.create(&key).await.unwrap();
+        writer.write(Bytes::from_static(bytes)).await.unwrap();
+        writer.finish().await.unwrap();
+        key
+    }
+
+    async fn read_bytes(
+        store: &OpendalBlobStore,
+        key: &str,
+        range: Range<u64>,
+    ) -> Result<Vec<u8>, String> {
+        let stream = store.read(key, range).await.map_err(|e| e.to_string())?;
+        let parts: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
+        Ok(parts.concat())
+    }
+
+    /// Files under `dir`, relative to it, sorted.
+    fn files_under(dir: &Path) -> Vec<String> {
+        fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    walk(base, &path, found);
+                } else {
+                    let relative = path.strip_prefix(base).unwrap();
+                    found.push(relative.display().to_string());
+                }
+            }
+        }
+        let mut found = Vec::new();
+        walk(dir, dir, &mut found);
+        found.sort();
+        found
+    }
+
     #[tokio::test]
     async fn blobs_round_trip_with_ranges() {
         let dir = tempfile::tempdir().unwrap();
-        let store = OpendalBlobStore::from_settings(&StorageSettings {
-            scheme: "fs".into(),
-            options: BTreeMap::from([("root".into(), dir.path().display().to_string())]),
-        })
-        .unwrap();
+        let store = fs_store(dir.path());
         let key = new_blob_key();
         let mut writer = store.create(&key).await.unwrap();
         writer.write(Bytes::from_static(b"hello ")).await.unwrap();
         writer.write(Bytes::from_static(b"world")).await.unwrap();
         writer.finish().await.unwrap();
 
-        let read = |range| async {
-            let stream = store.read(&key, range).await.map_err(|e| e.to_string())?;
-            let parts: Vec<Bytes> = stream.try_collect().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(parts.concat())
-        };
+        let read = |range| read_bytes(&store, &key, range);
         assert_eq!(read(0..11).await.unwrap(), b"hello world");
         assert_eq!(read(6..11).await.unwrap(), b"world");
         assert_eq!(read(3..3).await.unwrap(), b"");
 
         store.delete(&key).await.unwrap();
         assert!(read(0..1).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn uploads_appear_only_when_finished_and_aborts_leave_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fs_store(dir.path());
+        let key = new_blob_key();
+        let mut writer = store.create(&key).await.unwrap();
+        writer.write(Bytes::from_static(b"partial")).await.unwrap();
+        writer
+            .write(Bytes::from_static(b" and more"))
+            .await
+            .unwrap();
+        let in_progress = files_under(dir.path());
+        assert_eq!(in_progress.len(), 1, "{in_progress:?}");
+        assert!(in_progress[0].starts_with("tmp/"), "{in_progress:?}");
+        assert!(read_bytes(&store, &key, 0..1).await.is_err());
+        writer.abort().await;
+        assert!(files_under(dir.path()).is_empty());
+
+        let kept = store_blob(&store, b"complete").await;
+        assert_eq!(files_under(dir.path()), [kept]);
+    }
+
+    #[tokio::test]
+    async fn listing_shows_complete_blobs_only_and_stale_partial_uploads_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = fs_store(dir.path());
+        let mut keys = vec![
+            store_blob(&store, b"one").await,
+            store_blob(&store, b"two").await,
+        ];
+        std::fs::write(dir.path().join("notes.txt"), b"not a blob").unwrap();
+        let mut unfinished = store.create(&new_blob_key()).await.unwrap();
+        unfinished.write(Bytes::from_static(b"cut")).await.unwrap();
+
+        let listed: Vec<ListedBlob> = store.list().await.unwrap().try_collect().await.unwrap();
+        let mut listed_keys: Vec<String> = listed.iter().map(|b| b.key.clone()).collect();
+        listed_keys.sort();
+        keys.sort();
+        assert_eq!(listed_keys, keys);
+        assert!(listed.iter().all(|b| b.modified.is_some()));
+
+        let an_hour_ago = SystemTime::now() - std::time::Duration::from_secs(3600);
+        assert_eq!(store.remove_partial_uploads(an_hour_ago).await.unwrap(), 0);
+        let later = SystemTime::now() + std::time::Duration::from_secs(1);
+        assert_eq!(store.remove_partial_uploads(later).await.unwrap(), 1);
+        let mut remaining = files_under(dir.path());
+        remaining.retain(|file| file.starts_with("tmp/"));
+        assert!(remaining.is_empty(), "{remaining:?}");
+    }
+
+    #[test]
+    fn only_generated_keys_are_blob_keys() {
+        assert!(is_blob_key(&new_blob_key()));
+        assert!(!is_blob_key("notes.txt"));
+        assert!(!is_blob_key("tmp/0123456789abcdef0123456789abcdef"));
+        assert!(!is_blob_key("ef/0123456789abcdef0123456789abcdef/x"));
+        assert!(!is_blob_key("ef/0123456789ABCDEF0123456789abcdef"));
     }
 }

@@ -37,13 +37,29 @@ pub struct Settings {
     pub token_ttl_secs: u64,
     /// How long a validated token is trusted without asking the metadata servers.
     pub token_cache_secs: u64,
+    /// How long a container's ACLs are trusted without reading the index, in
+    /// seconds (0: always read). Changes made through this proxy apply at
+    /// once; those made through another proxy on the same index take up to
+    /// this long (Swift itself caches container info for 60 s).
+    pub container_cache_secs: u64,
     /// Where object bytes go.
     pub storage: StorageSettings,
+    /// Age, in seconds, past which a complete blob that no object refers to
+    /// (left by a proxy that died between writing a blob and committing its
+    /// index row) is deleted. Must exceed the longest gap between those two
+    /// steps, which is a single database commit.
+    pub orphan_grace_secs: u64,
+    /// How often, in seconds, to look for such blobs (also at start-up).
+    pub sweep_interval_secs: u64,
 }
 
 /// An opendal service by scheme name (`fs`, `swift`, `s3`) and its options, as
 /// documented by opendal (e.g. `root` for `fs`; `endpoint`, `container`,
 /// `token` for `swift`; `bucket`, `region`, `endpoint` for `s3`).
+///
+/// With `fs`, uploads in progress go to `atomic_write_dir`, by default `tmp/`
+/// in the root. The root belongs to one proxy: at start-up it deletes every
+/// upload left there, as only a crash can have interrupted them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StorageSettings {
     pub scheme: String,
@@ -61,10 +77,13 @@ impl Default for Settings {
             queue_prefix: "nimbus".into(),
             token_ttl_secs: 86_400,
             token_cache_secs: 30,
+            container_cache_secs: 10,
             storage: StorageSettings {
                 scheme: "fs".into(),
                 options: BTreeMap::from([("root".into(), "./data/objects".into())]),
             },
+            orphan_grace_secs: 3600,
+            sweep_interval_secs: 3600,
         }
     }
 }
@@ -84,6 +103,18 @@ impl Settings {
 
     pub fn token_cache_ttl(&self) -> Duration {
         Duration::from_secs(self.token_cache_secs)
+    }
+
+    pub fn container_cache_ttl(&self) -> Duration {
+        Duration::from_secs(self.container_cache_secs)
+    }
+
+    pub fn orphan_grace(&self) -> Duration {
+        Duration::from_secs(self.orphan_grace_secs)
+    }
+
+    pub fn sweep_interval(&self) -> Duration {
+        Duration::from_secs(self.sweep_interval_secs)
     }
 
     /// The AMQP URL clients should use for the metadata RPC.

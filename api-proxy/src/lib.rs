@@ -9,6 +9,7 @@
 //! * [`index`]: the object index (containers, objects, metadata) in the
 //!   proxy's own PostgreSQL database (`migrations/proxy/`);
 //! * [`blobs`]: the bytes, in an opendal operator (fs, Swift or S3);
+//! * [`sweeper`]: removal of blobs that interrupted writes left unreferenced;
 //! * [`error`]: every failure and its Swift status, in one place.
 //!
 //! # Decisions
@@ -17,14 +18,20 @@
 //!   no name (`../x`, NUL, 1 KiB of slashes) can reach the backend's paths.
 //!   A PUT streams the body into a new blob while hashing it (MD5, for the
 //!   ETag), and only then commits the index row pointing at it; an overwrite
-//!   swaps the row in one transaction and deletes the old blob afterwards. So
+//!   swaps the row in one statement and deletes the old blob afterwards. So
 //!   readers never see a partial object, and a failed upload (ETag mismatch,
 //!   client gone, too large, container deleted meanwhile) deletes its blob.
-//!   A crash between the two steps can leave an unreferenced blob; it is never
-//!   served (there is no sweeper yet).
+//!   A blob appears under its key only once complete and fsynced (a rename
+//!   from a temporary file on `fs`), and start-up removes the temporary files
+//!   of uploads a crash cut short. A crash between the two steps leaves an
+//!   unreferenced blob, never served; the [`sweeper`] deletes such blobs once
+//!   they are an hour old.
 //! * **Memory is constant** per request: bodies are streamed in both
 //!   directions (ranges and multi-range answers included); only SLO manifests
 //!   (≤ 8 MiB) and bulk-delete bodies are read whole.
+//! * **Container ACLs are cached** for `container_cache_secs` (10 s; Swift
+//!   caches container info for 60 s), so authorizing an object request needs
+//!   no database round trip; changes made through this proxy apply at once.
 //! * **Counters are exact**: account and container counts and bytes are
 //!   aggregated from the index on request (real Swift's are eventually
 //!   consistent).
@@ -54,6 +61,7 @@ pub mod oauth;
 pub mod rest;
 pub mod stamp;
 pub mod startup;
+pub mod sweeper;
 pub mod swift;
 pub mod telemetry;
 pub mod timestamp;

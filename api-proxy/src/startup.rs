@@ -5,13 +5,17 @@
 use std::future::Future;
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::{RpcClient, Topology};
+use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
 use crate::auth::{Authenticator, tempauth};
@@ -20,7 +24,7 @@ use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
 use crate::stamp::stamp_response;
-use crate::swift;
+use crate::{sweeper, swift};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -33,6 +37,8 @@ pub struct AppState {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Deletes orphaned blobs while the server runs.
+    sweeper: BoxFuture<'static, ()>,
 }
 
 impl Application {
@@ -40,7 +46,7 @@ impl Application {
     /// metadata RPC, and binds the listener (port 0 picks a free port).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let index: Arc<dyn ObjectIndex> = Arc::new(
-            PgIndex::connect(&settings.database_url)
+            PgIndex::connect(&settings.database_url, settings.container_cache_ttl())
                 .await
                 .context("cannot open the object index database")?,
         );
@@ -48,6 +54,15 @@ impl Application {
             OpendalBlobStore::from_settings(&settings.storage)
                 .context("cannot configure the object store")?,
         );
+        // The storage root is this proxy's alone, so whatever upload is in
+        // progress before it serves was cut short by a crash.
+        let cleared = blobs
+            .remove_partial_uploads(SystemTime::now())
+            .await
+            .context("cannot remove the unfinished uploads of a previous run")?;
+        if cleared > 0 {
+            tracing::info!(cleared, "removed unfinished uploads of a previous run");
+        }
         let rpc = RpcClient::connect(
             &settings.amqp_url,
             Topology::new(settings.queue_prefix.clone()),
@@ -63,6 +78,13 @@ impl Application {
             listener.local_addr()?,
         ));
         let auth = Authenticator::new(rpc, Arc::clone(&index), settings.token_cache_ttl());
+        let sweeper = sweeper::run(
+            Arc::clone(&index),
+            Arc::clone(&blobs),
+            settings.orphan_grace(),
+            settings.sweep_interval(),
+        )
+        .boxed();
         let state = web::Data::new(AppState {
             settings,
             index,
@@ -92,7 +114,11 @@ impl Application {
         .disable_signals()
         .run();
         tracing::info!(port, "nimbus-proxy listening");
-        Ok(Self { port, server })
+        Ok(Self {
+            port,
+            server,
+            sweeper,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -105,6 +131,10 @@ impl Application {
         shutdown: impl Future<Output = ()>,
     ) -> std::io::Result<()> {
         let handle = self.server.handle();
+        // Aborted when this returns; sweeping deletes are idempotent, so
+        // stopping between two is harmless.
+        let mut background = JoinSet::new();
+        background.spawn(self.sweeper);
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,

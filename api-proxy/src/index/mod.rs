@@ -5,9 +5,10 @@
 //! The index offers plain range scans; Swift's listing rules (delimiters,
 //! markers) are applied on top of them by `swift::listing`.
 
+mod acl_cache;
 pub mod postgres;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 
@@ -223,4 +224,6 @@ pub trait ObjectIndex: Send + Sync {
         container: &str,
         name: &str,
     ) -> Result<Option<String>, IndexError>;
+    /// Which of `keys` an object points at (the others are orphans).
+    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
 }

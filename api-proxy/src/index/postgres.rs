@@ -1,11 +1,18 @@
-//! [`ObjectIndex`] on PostgreSQL, with the migrations under `migrations/proxy/`.
+//! [`ObjectIndex`] on PostgreSQL, with the migrations under `migrations/proxy/`,
+//! and container ACLs cached in memory ([`AclCache`]).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use sqlx::migrate::MigrateDatabase;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgArguments, PgPoolOptions};
+use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres};
+use sqlx::{PgPool, Postgres, Row};
 
+use super::acl_cache::AclCache;
 use super::{
     AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, DeleteContainerOutcome, IndexError,
     ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord, PutOutcome,
@@ -19,12 +26,13 @@ const FOREIGN_KEY_VIOLATION: &str = "23503";
 #[derive(Clone)]
 pub struct PgIndex {
     pool: PgPool,
+    acls: Arc<AclCache>,
 }
 
 impl PgIndex {
     /// Connects, creating the database when it does not exist yet, and
-    /// applies the migrations.
-    pub async fn connect(database_url: &str) -> Result<Self, IndexError> {
+    /// applies the migrations. Container ACLs are cached for `acl_cache_ttl`.
+    pub async fn connect(database_url: &str, acl_cache_ttl: Duration) -> Result<Self, IndexError> {
         if !Postgres::database_exists(database_url).await? {
             Postgres::create_database(database_url).await?;
         }
@@ -36,7 +44,10 @@ impl PgIndex {
             .run(&pool)
             .await
             .map_err(sqlx::Error::from)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            acls: Arc::new(AclCache::new(acl_cache_ttl)),
+        })
     }
 }
 
@@ -302,6 +313,7 @@ impl ObjectIndex for PgIndex {
             Self::apply_container_update(&mut *tx, account, container, update).await?;
         }
         tx.commit().await?;
+        self.acls.invalidate(account, container);
         Ok(inserted)
     }
 
@@ -331,6 +343,10 @@ impl ObjectIndex for PgIndex {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerAcl>, IndexError> {
+        if let Some(acl) = self.acls.get(account, container) {
+            return Ok(Some(acl));
+        }
+        let read_at = self.acls.generation();
         let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
             "SELECT read_acl, write_acl FROM containers WHERE account = $1 AND name = $2",
         )
@@ -338,7 +354,11 @@ impl ObjectIndex for PgIndex {
         .bind(container)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(read, write)| ContainerAcl { read, write }))
+        let acl = row.map(|(read, write)| ContainerAcl { read, write });
+        if let Some(acl) = &acl {
+            self.acls.insert(account, container, acl, read_at);
+        }
+        Ok(acl)
     }
 
     async fn update_container(
@@ -347,7 +367,9 @@ impl ObjectIndex for PgIndex {
         container: &str,
         update: &ContainerUpdate,
     ) -> Result<bool, IndexError> {
-        Self::apply_container_update(&self.pool, account, container, update).await
+        let found = Self::apply_container_update(&self.pool, account, container, update).await?;
+        self.acls.invalidate(account, container);
+        Ok(found)
     }
 
     async fn delete_container(
@@ -360,6 +382,7 @@ impl ObjectIndex for PgIndex {
             .bind(container)
             .execute(&self.pool)
             .await;
+        self.acls.invalidate(account, container);
         match result {
             Ok(done) if done.rows_affected() == 1 => Ok(DeleteContainerOutcome::Deleted),
             Ok(_) => Ok(DeleteContainerOutcome::NotFound),
@@ -422,77 +445,70 @@ impl ObjectIndex for PgIndex {
         object: &ObjectRecord,
         overwrite: bool,
     ) -> Result<PutResult, IndexError> {
-        let mut tx = self.pool.begin().await?;
-        let container_exists: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM containers WHERE account = $1 AND name = $2 FOR SHARE")
-                .bind(account)
-                .bind(container)
-                .fetch_optional(&mut *tx)
-                .await?;
-        if container_exists.is_none() {
-            return Ok(PutResult {
-                outcome: PutOutcome::ContainerMissing,
-                replaced_blob: None,
-            });
-        }
-        let (dlo_manifest, slo_manifest_size) = match &object.manifest {
-            Some(Manifest::Dynamic {
-                container_and_prefix,
-            }) => (Some(container_and_prefix.as_str()), None),
-            Some(Manifest::Static { manifest_size }) => (None, Some(as_sql_size(*manifest_size))),
-            None => (None, None),
-        };
-        // Lock the current version if there is one; otherwise insert, and if a
-        // concurrent upload inserted first, go round again to replace it.
+        // Each statement is atomic on its own, so the common case (a new
+        // name) is one round trip and one commit. The foreign key both
+        // checks that the container exists and keeps it from being deleted
+        // until the insert commits.
         loop {
-            let current: Option<(String,)> = sqlx::query_as(
-                "SELECT blob_key FROM objects
-                  WHERE account = $1 AND container = $2 AND name = $3 FOR UPDATE",
-            )
-            .bind(account)
-            .bind(container)
-            .bind(&object.name)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let statement = match (&current, overwrite) {
-                (Some(_), false) => {
+            let inserted = sqlx::query(
+                "INSERT INTO objects (account, container, name, blob_key, size, etag,
+                                      content_type, meta, modified_us, dlo_manifest,
+                                      slo_manifest_size)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 ON CONFLICT (account, container, name) DO NOTHING",
+            );
+            let inserted = bind_object(inserted, account, container, object)
+                .execute(&self.pool)
+                .await;
+            match inserted {
+                Ok(done) if done.rows_affected() == 1 => {
+                    return Ok(PutResult {
+                        outcome: PutOutcome::Stored,
+                        replaced_blob: None,
+                    });
+                }
+                Ok(_) if !overwrite => {
                     return Ok(PutResult {
                         outcome: PutOutcome::AlreadyExists,
                         replaced_blob: None,
                     });
                 }
-                (Some(_), true) => {
-                    "UPDATE objects SET blob_key = $4, size = $5, etag = $6, content_type = $7,
-                            meta = $8, modified_us = $9, dlo_manifest = $10, slo_manifest_size = $11
-                      WHERE account = $1 AND container = $2 AND name = $3"
+                Ok(_) => {}
+                Err(sqlx::Error::Database(e))
+                    if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) =>
+                {
+                    return Ok(PutResult {
+                        outcome: PutOutcome::ContainerMissing,
+                        replaced_blob: None,
+                    });
                 }
-                (None, _) => {
-                    "INSERT INTO objects (account, container, name, blob_key, size, etag,
-                                          content_type, meta, modified_us, dlo_manifest,
-                                          slo_manifest_size)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING"
-                }
-            };
-            let written = sqlx::query(statement)
-                .bind(account)
-                .bind(container)
-                .bind(&object.name)
-                .bind(&object.blob_key)
-                .bind(as_sql_size(object.size))
-                .bind(&object.etag)
-                .bind(&object.content_type)
-                .bind(Json(&object.meta))
-                .bind(object.modified.as_micros())
-                .bind(dlo_manifest)
-                .bind(slo_manifest_size)
-                .execute(&mut *tx)
+                Err(e) => return Err(e.into()),
+            }
+            // The name exists: replace that version. The subquery locks the
+            // row and reads its newest blob key, which the update then
+            // returns, so the replaced blob is known exactly even under
+            // concurrent overwrites.
+            let replaced = sqlx::query(
+                "UPDATE objects o
+                    SET blob_key = $4, size = $5, etag = $6, content_type = $7, meta = $8,
+                        modified_us = $9, dlo_manifest = $10, slo_manifest_size = $11
+                   FROM (SELECT account, container, name, blob_key FROM objects
+                          WHERE account = $1 AND container = $2 AND name = $3
+                          FOR UPDATE) previous
+                  WHERE o.account = previous.account AND o.container = previous.container
+                    AND o.name = previous.name
+                  RETURNING previous.blob_key",
+            );
+            let replaced: Option<String> = bind_object(replaced, account, container, object)
+                .fetch_optional(&self.pool)
                 .await?
-                .rows_affected();
-            if written == 1 {
-                tx.commit().await?;
+                .map(|row| row.try_get(0))
+                .transpose()?;
+            // None: deleted since the insert was refused; insert again.
+            if let Some(key) = replaced {
                 return Ok(PutResult {
                     outcome: PutOutcome::Stored,
-                    replaced_blob: current.map(|(key,)| key),
+                    replaced_blob: Some(key),
                 });
             }
         }
@@ -538,4 +554,42 @@ impl ObjectIndex for PgIndex {
         .await?;
         Ok(deleted.map(|(key,)| key))
     }
+
+    async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError> {
+        let referenced: Vec<(String,)> =
+            sqlx::query_as("SELECT blob_key FROM objects WHERE blob_key = ANY($1)")
+                .bind(keys)
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(referenced.into_iter().map(|(key,)| key).collect())
+    }
+}
+
+/// Binds an object's columns as `$1`–`$11`, in the order of the `objects`
+/// table, to a statement that inserts or replaces it.
+fn bind_object<'q>(
+    query: Query<'q, Postgres, PgArguments>,
+    account: &'q str,
+    container: &'q str,
+    object: &'q ObjectRecord,
+) -> Query<'q, Postgres, PgArguments> {
+    let (dlo_manifest, slo_manifest_size) = match &object.manifest {
+        Some(Manifest::Dynamic {
+            container_and_prefix,
+        }) => (Some(container_and_prefix.as_str()), None),
+        Some(Manifest::Static { manifest_size }) => (None, Some(as_sql_size(*manifest_size))),
+        None => (None, None),
+    };
+    query
+        .bind(account)
+        .bind(container)
+        .bind(&object.name)
+        .bind(&object.blob_key)
+        .bind(as_sql_size(object.size))
+        .bind(&object.etag)
+        .bind(&object.content_type)
+        .bind(Json(&object.meta))
+        .bind(object.modified.as_micros())
+        .bind(dlo_manifest)
+        .bind(slo_manifest_size)
 }

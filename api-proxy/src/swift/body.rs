@@ -77,7 +77,6 @@ pub async fn store(
         Ok(size) => size,
         Err(error) => {
             writer.abort().await;
-            discard(blobs, &key).await;
             return Err(error);
         }
     };

@@ -3,8 +3,11 @@
 //! prefix, and an object store in a temporary directory.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
+use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys};
+use nimbus_protocol::rpc::ChunkRef;
 use nimbus_proxy::config::{Settings, StorageSettings};
 use nimbus_proxy::startup::Application;
 use nimbus_server::admin::{AddUser, add_user};
@@ -31,6 +34,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub metadata: Arc<dyn MetadataStore>,
     pub objects_dir: tempfile::TempDir,
+    /// What the proxy was started with.
+    pub settings: Settings,
 }
 
 /// A logged-in Swift user.
@@ -39,41 +44,32 @@ pub struct Session {
     pub storage_url: String,
 }
 
-pub async fn spawn_app() -> TestApp {
-    nimbus_proxy::telemetry::init(if std::env::var("TEST_LOG").is_ok() {
-        "info"
-    } else {
-        "off"
-    });
-    let run = Uuid::new_v4().simple().to_string();
-    let prefix = format!("test-{run}");
-    let objects_dir = tempfile::tempdir().unwrap();
-
-    let settings = Settings {
+/// Settings of a proxy for test run `run` (a fresh id): its own database,
+/// the test RabbitMQ with the run's queue prefix, objects under `objects_dir`.
+pub fn proxy_settings(run: &str, objects_dir: &Path) -> Settings {
+    Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("{}/nimbus_test_proxy_{run}", postgres()),
         amqp_url: amqp(),
-        queue_prefix: prefix.clone(),
+        queue_prefix: format!("test-{run}"),
         storage: StorageSettings {
             scheme: "fs".into(),
-            options: BTreeMap::from([("root".into(), objects_dir.path().display().to_string())]),
+            options: BTreeMap::from([("root".into(), objects_dir.display().to_string())]),
         },
         ..Settings::default()
-    };
-    let proxy = Application::build(settings)
-        .await
-        .expect("the proxy starts");
-    let address = format!("http://127.0.0.1:{}", proxy.port());
-    tokio::spawn(proxy.run_until_stopped(std::future::pending()));
+    }
+}
 
+/// Starts a metadata server for test run `run`, handing out `storage_url`.
+pub async fn start_metadata_server(run: &str, storage_url: &str) -> Arc<dyn MetadataStore> {
     let server_db = format!("{}/nimbus_test_server_{run}", postgres());
     Postgres::create_database(&server_db).await.unwrap();
     let server_settings = nimbus_server::config::Settings {
         database_url: server_db,
         amqp_url: amqp(),
-        queue_prefix: prefix,
+        queue_prefix: format!("test-{run}"),
         idle_queue_expiry_secs: Some(60),
-        storage_url: address.clone(),
+        storage_url: storage_url.to_owned(),
         ..nimbus_server::config::Settings::default()
     };
     let server = nimbus_server::startup::Application::build(server_settings)
@@ -81,12 +77,34 @@ pub async fn spawn_app() -> TestApp {
         .expect("the metadata server starts");
     let metadata = server.store();
     tokio::spawn(server.run_until_stopped(std::future::pending()));
+    metadata
+}
 
+pub fn init_logging() {
+    nimbus_proxy::telemetry::init(if std::env::var("TEST_LOG").is_ok() {
+        "info"
+    } else {
+        "off"
+    });
+}
+
+pub async fn spawn_app() -> TestApp {
+    init_logging();
+    let run = Uuid::new_v4().simple().to_string();
+    let objects_dir = tempfile::tempdir().unwrap();
+    let settings = proxy_settings(&run, objects_dir.path());
+    let proxy = Application::build(settings.clone())
+        .await
+        .expect("the proxy starts");
+    let address = format!("http://127.0.0.1:{}", proxy.port());
+    tokio::spawn(proxy.run_until_stopped(std::future::pending()));
+    let metadata = start_metadata_server(&run, &address).await;
     TestApp {
         address,
         client: reqwest::Client::new(),
         metadata,
         objects_dir,
+        settings,
     }
 }
 
@@ -165,4 +183,35 @@ impl Session {
             .request(Method::from_bytes(method.as_bytes()).unwrap(), url)
             .header("X-Auth-Token", &self.token)
     }
+}
+
+/// Chunks `data` as the desktop client does and `PUT`s the sealed chunks
+/// into `container_url` through the Swift API. Returns what a commit of the
+/// content names: its chunks, keyed content hash and size.
+pub async fn upload_chunks(
+    client: &reqwest::Client,
+    container_url: &str,
+    token: &str,
+    keys: &WorkspaceKeys,
+    data: &[u8],
+) -> (Vec<ChunkRef>, String, u64) {
+    let mut chunker = Chunker::new(data, keys, ChunkerParams::DEFAULT);
+    let mut chunks = Vec::new();
+    for chunk in chunker.by_ref() {
+        let chunk = chunk.unwrap();
+        let put = client
+            .put(format!("{container_url}/{}", chunk.id))
+            .header("X-Auth-Token", token)
+            .body(chunk.sealed)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 201, "chunk {}", chunk.id);
+        chunks.push(ChunkRef {
+            id: chunk.id,
+            size: chunk.plain_len,
+        });
+    }
+    let (content_hash, size) = chunker.finish();
+    (chunks, content_hash, size)
 }

@@ -4,9 +4,11 @@
 mod auth;
 mod clients;
 mod containers;
+mod durability;
 mod helpers;
 mod oauth;
 mod objects;
 mod real_swift;
 mod rest;
+mod rest_encrypted;
 mod startup;

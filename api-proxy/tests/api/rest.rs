@@ -5,18 +5,17 @@
 
 use std::time::Duration;
 
-use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys, open_chunk};
+use nimbus_chunks::{ChunkerParams, WorkspaceKeys, open_chunk};
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitArgs, CommitItem, Content, DeviceArgs, GetChangesArgs, ItemOutcome, LoginArgs,
-    Password,
+    CommitArgs, CommitItem, Content, DeviceArgs, GetChangesArgs, ItemOutcome, LoginArgs, Password,
 };
 use nimbus_protocol::{RpcClient, Topology};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, upload_chunks};
 use crate::oauth::{Grant, Signing, WithForm, api_request, grant, root_listing};
 
 async fn call(
@@ -871,25 +870,14 @@ async fn api_uploads_reach_devices_by_push_and_device_files_download_byte_for_by
     // From the device, as the desktop client syncs: chunks through Swift,
     // then a commit. The API serves it byte for byte.
     let data = noise(1_500_000, 11);
-    let mut chunker = Chunker::new(&data[..], &keys, ChunkerParams::DEFAULT);
-    let mut chunks = Vec::new();
-    for chunk in chunker.by_ref() {
-        let chunk = chunk.unwrap();
-        let put = app
-            .client
-            .put(format!("{}/{}", laptop.container_url, chunk.id))
-            .header("X-Auth-Token", &laptop.swift_token)
-            .body(chunk.sealed)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(put.status(), 201);
-        chunks.push(ChunkRef {
-            id: chunk.id,
-            size: chunk.plain_len,
-        });
-    }
-    let (content_hash, size) = chunker.finish();
+    let (chunks, content_hash, size) = upload_chunks(
+        &app.client,
+        &laptop.container_url,
+        &laptop.swift_token,
+        &keys,
+        &data,
+    )
+    .await;
     let id = Uuid::now_v7();
     let reply = laptop
         .rpc
