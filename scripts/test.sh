@@ -43,6 +43,10 @@ delete_stale_exchanges || say "could not remove old test exchanges (continuing)"
 
 export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
 
+# A FAT image mounted through FUSE is the case-insensitive file system the
+# desktop client's e2e test syncs into (this kernel has no casefold).
+install_packages dosfstools fusefat
+
 say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"

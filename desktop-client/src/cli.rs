@@ -1,6 +1,5 @@
-//! The `nimbus` commands: `login`, `sync`, `status`, `logout`.
+//! The `nimbus` commands: `login`, `workspace`, `sync`, `status`, `logout`.
 
-use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,14 +7,19 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use indicatif::MultiProgress;
 use nimbus_protocol::client::ClientOptions;
-use nimbus_protocol::rpc::{DeviceArgs, ErrorCode, LoginArgs, Password};
+use nimbus_protocol::names::validate_name;
+use nimbus_protocol::rpc::{
+    CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ErrorCode, LoginArgs, Password, Role,
+};
 use nimbus_protocol::{RpcClient, Topology};
 
 use crate::config::{Config, ConfigDir, default_dir};
-use crate::daemon;
+use crate::daemon::{self, Target};
 use crate::engine::names::is_conflicted_copy;
+use crate::engine::planner::case_clashes;
 use crate::engine::{PlanContext, plan};
 use crate::filter;
+use crate::passphrase::{self, PassphraseSource};
 use crate::state::SqliteStore;
 
 /// Keeps a folder in sync with your Nimbus workspace.
@@ -47,12 +51,25 @@ pub enum Command {
         #[arg(long)]
         device: Option<String>,
     },
-    /// Syncs DIR with the workspace until Ctrl-C (links DIR on first use).
+    /// Creates and lists workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Syncs DIR with a workspace until Ctrl-C (links DIR on first use).
     Sync {
         dir: PathBuf,
         /// One round, then exit.
         #[arg(long)]
         once: bool,
+        /// The workspace to link DIR to on first use (default: your default
+        /// workspace). A linked folder stays with its workspace.
+        #[arg(long, value_name = "NAME")]
+        workspace: Option<String>,
+        /// Read the passphrase of an encrypted workspace from the first line
+        /// of standard input instead of asking on the terminal.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
     /// Pending work, conflicts and the last sync of the linked folders.
     Status {
@@ -61,6 +78,34 @@ pub enum Command {
     },
     /// Revokes this device's token and forgets it.
     Logout,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkspaceCommand {
+    /// Creates a workspace of yours.
+    Create {
+        name: String,
+        /// End to end: files are encrypted with keys derived from a
+        /// passphrase that never leaves your devices. Without the passphrase
+        /// nobody can read them, not even the server's administrator.
+        #[arg(long)]
+        encrypted: bool,
+        /// Read the passphrase from the first line of standard input instead
+        /// of asking twice on the terminal.
+        #[arg(long, requires = "encrypted")]
+        passphrase_stdin: bool,
+    },
+    /// Lists your workspaces.
+    List,
+}
+
+/// Where a command that may need a passphrase reads it from.
+fn passphrase_source(from_stdin: bool) -> PassphraseSource {
+    if from_stdin {
+        PassphraseSource::Stdin
+    } else {
+        PassphraseSource::Terminal
+    }
 }
 
 impl Cli {
@@ -93,7 +138,29 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Sync { dir, once } => sync(&config_dir, &dir, once, progress).await,
+        Command::Workspace { command } => match command {
+            WorkspaceCommand::Create {
+                name,
+                encrypted,
+                passphrase_stdin,
+            } => {
+                let passphrase = encrypted.then(|| passphrase_source(passphrase_stdin));
+                create_workspace(&config_dir, &name, passphrase).await
+            }
+            WorkspaceCommand::List => list_workspaces(&config_dir).await,
+        },
+        Command::Sync {
+            dir,
+            once,
+            workspace,
+            passphrase_stdin,
+        } => {
+            let target = Target {
+                workspace,
+                passphrase: passphrase_source(passphrase_stdin),
+            };
+            sync(&config_dir, &dir, once, &target, progress).await
+        }
         Command::Status { dir } => status(&config_dir, dir.as_deref()).await,
         Command::Logout => logout(&config_dir).await,
     }
@@ -109,20 +176,11 @@ fn host_name() -> String {
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
-    if !from_stdin {
-        eprint!("Password (shown as typed; use --password-stdin in scripts): ");
-        std::io::stderr().flush().ok();
-    }
-    let mut line = String::new();
-    std::io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .context("reading the password")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let password = passphrase::read_secret("Password: ", from_stdin, "--password-stdin")?;
     if password.is_empty() {
         bail!("no password given");
     }
-    Ok(password)
+    Ok(password.to_string())
 }
 
 /// Logs in through the proxy's TempAuth (which tells where the metadata RPC
@@ -193,13 +251,104 @@ pub async fn login(
     Ok(config)
 }
 
+/// Creates a workspace; `passphrase` makes it end-to-end encrypted.
+async fn create_workspace(
+    config_dir: &ConfigDir,
+    name: &str,
+    passphrase: Option<PassphraseSource>,
+) -> anyhow::Result<()> {
+    // Checked here too, so nobody types a passphrase for a name the server refuses.
+    validate_name(name).with_context(|| format!("{name:?} cannot name a workspace"))?;
+    let (config, token) = config_dir.load()?;
+    // Connect first: an unreachable broker shows before the passphrase is asked.
+    let rpc = config.connect_rpc().await?;
+    // The id salts the keys, so the device chooses it before deriving them.
+    let workspace_id = uuid::Uuid::new_v4();
+    let key_check = match &passphrase {
+        Some(source) => {
+            let passphrase = source.new_workspace(name)?;
+            let keys = passphrase::derive_keys(workspace_id, &passphrase).await?;
+            keys.key_check()
+        }
+        None => None,
+    };
+    let created = rpc
+        .create_workspace(
+            &token,
+            CreateWorkspaceArgs {
+                workspace_id,
+                name: name.to_owned(),
+                encryption: if passphrase.is_some() {
+                    EncryptionMode::Client
+                } else {
+                    EncryptionMode::None
+                },
+                key_check,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            nimbus_protocol::ClientError::Rpc(refusal) => anyhow::anyhow!("{}", refusal.message),
+            other => anyhow::Error::new(other),
+        })
+        .context("the workspace was not created")?;
+    println!(
+        "Created workspace \"{}\"{}. Sync a folder with it: nimbus sync <DIR> --workspace \"{}\"",
+        created.name,
+        if passphrase.is_some() {
+            " (end-to-end encrypted)"
+        } else {
+            ""
+        },
+        created.name
+    );
+    if passphrase.is_some() {
+        println!(
+            "Keep the passphrase safe: every device needs it, and without it the files \
+             cannot be recovered by anyone."
+        );
+    }
+    Ok(())
+}
+
+/// Prints the workspaces of the logged-in user.
+async fn list_workspaces(config_dir: &ConfigDir) -> anyhow::Result<()> {
+    let (config, token) = config_dir.load()?;
+    let rpc = config.connect_rpc().await?;
+    let workspaces = rpc.get_workspaces(&token).await?;
+    let width = workspaces.iter().map(|w| w.name.len()).max().unwrap_or(0);
+    for workspace in workspaces {
+        let encryption = match workspace.encryption {
+            EncryptionMode::None => "not encrypted",
+            EncryptionMode::Server => "encrypted at rest",
+            EncryptionMode::Client => "end-to-end encrypted",
+        };
+        let role = match workspace.role {
+            Role::Owner => "owner",
+            Role::Editor => "editor",
+            Role::Viewer => "viewer",
+        };
+        println!(
+            "{:width$}  {encryption:20}  {role}{}",
+            workspace.name,
+            if workspace.is_default {
+                "  (default)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
 async fn sync(
     config_dir: &ConfigDir,
     dir: &Path,
     once: bool,
+    target: &Target,
     progress: MultiProgress,
 ) -> anyhow::Result<()> {
-    let mut session = daemon::open(config_dir, dir, Some(progress)).await?;
+    let mut session = daemon::open_target(config_dir, dir, Some(progress), target).await?;
     if once {
         let round = session.engine.sync_round().await?;
         session.store.close().await;
@@ -300,15 +449,14 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
     let ignore = filter::load(Path::new(&root));
     let ignored = move |p: &str, f: bool| ignore(p, f);
     let stuck = Default::default();
-    let ops = plan(
-        &loaded.trees,
-        &PlanContext {
-            device: "status",
-            now_ms: 0,
-            ignored: &ignored,
-            stuck: &stuck,
-        },
-    );
+    let ctx = PlanContext {
+        device: "status",
+        now_ms: 0,
+        ignored: &ignored,
+        stuck: &stuck,
+        case_insensitive: crate::fs::root_is_case_insensitive(Path::new(&root)),
+    };
+    let ops = plan(&loaded.trees, &ctx);
     let work: usize = ops
         .iter()
         .map(|op| match op {
@@ -341,6 +489,13 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
     for path in &conflicts {
         writeln!(out, "    {path}")?;
     }
+    let clashes = case_clashes(&loaded.trees, &ctx);
+    if !clashes.is_empty() {
+        writeln!(out, "  case clashes (not synced here): {}", clashes.len())?;
+        for clash in &clashes {
+            writeln!(out, "    {clash}")?;
+        }
+    }
     let last = match store.get("status.last_sync_ms").await? {
         Some(ms) => ms
             .parse::<i64>()
@@ -364,12 +519,7 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
 
 async fn logout(config_dir: &ConfigDir) -> anyhow::Result<()> {
     let (config, token) = config_dir.load()?;
-    let rpc = RpcClient::connect(
-        &config.amqp_url,
-        Topology::new(config.queue_prefix.clone()),
-        ClientOptions::default(),
-    )
-    .await?;
+    let rpc = config.connect_rpc().await?;
     match rpc.logout(&token).await {
         Ok(()) => {}
         Err(e) if e.rpc_code() == Some(ErrorCode::Unauthenticated) => {}

@@ -14,7 +14,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use nimbus_protocol::client::{ClientError, ClientOptions};
 use nimbus_protocol::rpc::DeviceToken;
+use nimbus_protocol::{RpcClient, Topology};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -33,6 +35,18 @@ pub struct Config {
     pub user_id: Uuid,
     pub device_name: String,
     pub device_id: Uuid,
+}
+
+impl Config {
+    /// A client of the metadata RPC this device logged in with.
+    pub async fn connect_rpc(&self) -> Result<RpcClient, ClientError> {
+        RpcClient::connect(
+            &self.amqp_url,
+            Topology::new(self.queue_prefix.clone()),
+            ClientOptions::default(),
+        )
+        .await
+    }
 }
 
 /// The default configuration directory of this OS and user.

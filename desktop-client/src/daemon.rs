@@ -4,8 +4,10 @@
 //! the real remote and the SQLite state. [`run`] drives it:
 //!
 //! * a first round scans the disk and merges with the server;
-//! * file system events (notify, debounced) ask for a rescan; an overflow
-//!   or a watcher error asks for one too, since events are only hints;
+//! * file system events (notify, debounced) ask for a rescan, except mere
+//!   opens and reads; an overflow (the kernel dropped events) or a watcher
+//!   error asks for one too, since events are only hints, and registers the
+//!   watch again, so folders created while events were lost are watched;
 //! * push notifications of the workspace ask for a fetch; when the listener
 //!   ends (broker restart, network) it subscribes again and the next round
 //!   catches up from the cursor, so nothing announced meanwhile is missed;
@@ -23,10 +25,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::MultiProgress;
-use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::WorkspaceInfo;
 use nimbus_protocol::{RpcClient, Topology};
-use notify_debouncer_full::notify::RecursiveMode;
+use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -36,6 +38,7 @@ use crate::engine::{Engine, Round};
 use crate::error::Error;
 use crate::filter;
 use crate::fs::{FsError, META_DIR, RealFs};
+use crate::passphrase::{self, PassphraseSource};
 use crate::remote::{RemoteError, SystemClock};
 use crate::state::SqliteStore;
 use crate::transfer::{NimbusRemote, TransferStats, rpc_error};
@@ -54,57 +57,98 @@ pub struct Session {
     pub stats: Arc<TransferStats>,
 }
 
-/// Opens the folder `root` (linking it on first use) for the device logged
-/// in under `config_dir`.
+/// Which workspace a folder syncs, and where its passphrase comes from.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The workspace by name (the caller's name for it). `None`: the
+    /// workspace the folder is linked to, or the default one for a new link.
+    pub workspace: Option<String>,
+    /// Asked only when the workspace is end-to-end encrypted.
+    pub passphrase: PassphraseSource,
+}
+
+impl Default for Target {
+    fn default() -> Self {
+        Self {
+            workspace: None,
+            passphrase: PassphraseSource::Unavailable,
+        }
+    }
+}
+
+/// Opens the folder `root` (linking it to the default workspace on first
+/// use) for the device logged in under `config_dir`.
 pub async fn open(
     config_dir: &ConfigDir,
     root: &Path,
     progress: Option<MultiProgress>,
 ) -> Result<Session, Error> {
+    open_target(config_dir, root, progress, &Target::default()).await
+}
+
+/// Opens the folder `root` for `target`, linking it on first use.
+///
+/// A folder stays linked to the workspace it was first synced with. The
+/// workspace is chosen and, if encrypted, unlocked before anything is
+/// written: a wrong passphrase or workspace name leaves the folder and its
+/// state as they were.
+pub async fn open_target(
+    config_dir: &ConfigDir,
+    root: &Path,
+    progress: Option<MultiProgress>,
+    target: &Target,
+) -> Result<Session, Error> {
     let (config, token) = config_dir.load()?;
-    let rpc = RpcClient::connect(
-        &config.amqp_url,
-        Topology::new(config.queue_prefix.clone()),
-        ClientOptions::default(),
-    )
-    .await
-    .map_err(rpc_error)?;
+    let rpc = config.connect_rpc().await.map_err(rpc_error)?;
     let account = rpc.get_account(&token).await.map_err(rpc_error)?;
-    let workspace = rpc
-        .get_workspaces(&token)
-        .await
-        .map_err(rpc_error)?
-        .into_iter()
-        .find(|w| w.is_default)
-        .ok_or_else(|| Error::config("the account has no default workspace"))?;
+    let workspaces = rpc.get_workspaces(&token).await.map_err(rpc_error)?;
+
+    let root =
+        std::path::absolute(root).map_err(|e| Error::config(format!("{}: {e}", root.display())))?;
+    let state_dir = config_dir.folder_dir(&root);
+    let state_file = state_dir.join("state.db");
+    // Only an existing state is opened here: a new one is created after the
+    // workspace is unlocked.
+    let linked = if state_file.is_file() {
+        let store = SqliteStore::open(&state_file).await?;
+        match store.get("link_id").await? {
+            Some(link_id) => {
+                let link_id = link_id
+                    .parse::<Uuid>()
+                    .map_err(|e| Error::config(format!("damaged link id in the state: {e}")))?;
+                let workspace_id = store
+                    .get("workspace_id")
+                    .await?
+                    .and_then(|id| id.parse::<Uuid>().ok())
+                    .ok_or_else(|| Error::config("damaged workspace id in the state"))?;
+                Some((store, link_id, workspace_id))
+            }
+            None => {
+                store.close().await;
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let linked_workspace = linked.as_ref().map(|(_, _, id)| *id);
+    let workspace = choose_workspace(&workspaces, &root, linked_workspace, target)?;
+    let keys = passphrase::unlock(&workspace, &target.passphrase).await?;
     let mut remote =
-        NimbusRemote::connect(rpc.clone(), token, &workspace, &account.storage_url).await?;
+        NimbusRemote::connect(rpc.clone(), token, &workspace, &account.storage_url, keys).await?;
     if let Some(progress) = progress {
         remote = remote.with_progress(progress);
     }
     let stats = remote.stats();
 
-    let root =
-        std::path::absolute(root).map_err(|e| Error::config(format!("{}: {e}", root.display())))?;
-    let state_dir = config_dir.folder_dir(&root);
-    std::fs::create_dir_all(&state_dir)
-        .map_err(|e| Error::config(format!("{}: {e}", state_dir.display())))?;
-    let store = SqliteStore::open(&state_dir.join("state.db")).await?;
-    let link_id = match store.get("link_id").await? {
-        Some(id) => {
-            let linked_workspace = store.get("workspace_id").await?;
-            if linked_workspace.as_deref() != Some(&workspace.workspace_id.to_string()) {
-                return Err(Error::config(format!(
-                    "{} is linked to another workspace; link a new folder instead",
-                    root.display()
-                )));
-            }
-            id.parse::<Uuid>()
-                .map_err(|e| Error::config(format!("damaged link id in the state: {e}")))?
-        }
+    let (store, link_id) = match linked {
+        Some((store, link_id, _)) => (store, link_id),
         None => {
             // First use: link the folder (creating it if needed). Anything
             // already in it is merged, never deleted.
+            std::fs::create_dir_all(&state_dir)
+                .map_err(|e| Error::config(format!("{}: {e}", state_dir.display())))?;
+            let store = SqliteStore::open(&state_file).await?;
             let id = Uuid::new_v4();
             RealFs::link(&root, id)
                 .map_err(|e| Error::config(format!("cannot link {}: {e}", root.display())))?;
@@ -114,7 +158,7 @@ pub async fn open(
                 .await?;
             store.put("link_id", &id.to_string()).await?;
             tracing::info!(folder = %root.display(), workspace = %workspace.name, "linked");
-            id
+            (store, id)
         }
     };
     let fs = RealFs::new(root.clone(), link_id);
@@ -145,11 +189,61 @@ pub async fn open(
     })
 }
 
+/// The workspace `root` syncs: the one it is linked to (which `target` may
+/// name but not change), else the one `target` names, else the default one.
+fn choose_workspace(
+    workspaces: &[WorkspaceInfo],
+    root: &Path,
+    linked: Option<Uuid>,
+    target: &Target,
+) -> Result<WorkspaceInfo, Error> {
+    let wanted = target.workspace.as_deref();
+    if let Some(linked) = linked {
+        let workspace = workspaces
+            .iter()
+            .find(|w| w.workspace_id == linked)
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "{} is linked to a workspace you are no longer a member of; \
+                     sync another folder instead",
+                    root.display()
+                ))
+            })?;
+        return match wanted {
+            Some(name) if name != workspace.name => Err(Error::config(format!(
+                "{} is linked to workspace \"{}\" and stays linked to it; to sync \"{name}\", \
+                 use another folder: nimbus sync <OTHER DIR> --workspace \"{name}\"",
+                root.display(),
+                workspace.name
+            ))),
+            _ => Ok(workspace.clone()),
+        };
+    }
+    let found = match wanted {
+        Some(name) => workspaces.iter().find(|w| w.name == name).ok_or_else(|| {
+            let names: Vec<&str> = workspaces.iter().map(|w| w.name.as_str()).collect();
+            Error::config(format!(
+                "you have no workspace named \"{name}\" (yours: {}); create it with \
+                 `nimbus workspace create`",
+                names.join(", ")
+            ))
+        })?,
+        None => workspaces
+            .iter()
+            .find(|w| w.is_default)
+            .ok_or_else(|| Error::config("the account has no default workspace"))?,
+    };
+    Ok(found.clone())
+}
+
 /// Why the loop wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kick {
-    /// Something changed on disk (or the watcher lost track).
+    /// Something changed on disk.
     Local,
+    /// The watcher lost events (overflow or error): rescan, and watch again
+    /// so that folders created meanwhile get their own watches.
+    WatchLost,
     /// The server announced a change (or the listener reconnected).
     Remote,
 }
@@ -168,19 +262,27 @@ pub async fn run(
         Duration::from_millis(300),
         None,
         move |result: DebounceEventResult| {
-            let relevant = match result {
-                Ok(events) => events.iter().any(|e| {
-                    e.event.need_rescan() || e.event.paths.iter().any(|p| !p.starts_with(&meta))
-                }),
+            let kick = match result {
+                Ok(events) if events.iter().any(|e| e.event.need_rescan()) => {
+                    tracing::info!("the file watcher lost events; rescanning");
+                    Some(Kick::WatchLost)
+                }
+                Ok(events) => events
+                    .iter()
+                    .any(|e| {
+                        may_change_files(&e.event.kind)
+                            && e.event.paths.iter().any(|p| !p.starts_with(&meta))
+                    })
+                    .then_some(Kick::Local),
                 Err(errors) => {
                     for error in errors {
                         tracing::warn!(%error, "file watcher error; rescanning");
                     }
-                    true
+                    Some(Kick::WatchLost)
                 }
             };
-            if relevant {
-                let _ = local_kicks.send(Kick::Local);
+            if let Some(kick) = kick {
+                let _ = local_kicks.send(kick);
             }
         },
     )
@@ -250,8 +352,13 @@ pub async fn run(
             }
             () = &mut shutdown => break Ok(()),
         };
+        let mut watch_lost = false;
         let mut apply = |kick: Kick| match kick {
             Kick::Local => session.engine.need_scan = true,
+            Kick::WatchLost => {
+                session.engine.need_scan = true;
+                watch_lost = true;
+            }
             Kick::Remote => session.engine.need_fetch = true,
         };
         if let Some(kick) = kick {
@@ -259,6 +366,15 @@ pub async fn run(
         }
         while let Ok(kick) = kicked.try_recv() {
             apply(kick);
+        }
+        if watch_lost {
+            // A recursive watch covers the folders that existed when it was
+            // registered. Registering it again adds watches for folders made
+            // while events were lost; existing ones are kept (no unwatch,
+            // whose own events could overflow the queue again).
+            if let Err(error) = debouncer.watch(&session.root, RecursiveMode::Recursive) {
+                tracing::warn!(%error, "cannot watch the folder again; changes are picked up every few minutes");
+            }
         }
     };
     listener.abort();
@@ -268,6 +384,17 @@ pub async fn run(
     }
     session.engine.fs.clean_temp();
     result
+}
+
+/// Whether a watcher event can stand for a change on disk. Opening or
+/// reading a file or folder cannot, and every scan and upload of the loop
+/// itself opens them: taken as changes, they would start round after round.
+fn may_change_files(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
 }
 
 /// Forwards the workspace's push notifications as kicks, subscribing again

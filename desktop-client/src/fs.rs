@@ -8,13 +8,20 @@
 //!
 //! Symlinks are neither followed nor synced (they are listed as skipped);
 //! special files likewise. Names the server would refuse are skipped.
+//!
+//! Case: whether the sync root treats `Report.txt` and `report.txt` as one
+//! name is probed inside `.nimbus/` ([`Fs::case_insensitive`]); the planner
+//! then never places two items whose names [`case_fold`] alike side by side.
+//! A case-only rename on such a file system goes through a temporary
+//! sibling name, because some of them refuse or ignore it when done directly.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use thiserror::Error;
+use unicode_normalization::UnicodeNormalization;
 use uuid::Uuid;
 
 /// What a scan or an operation sees of one path.
@@ -88,20 +95,36 @@ impl FsError {
 /// A path filter: `(relative path, is_folder) -> excluded`.
 pub type IgnoreFn<'a> = &'a (dyn Fn(&str, bool) -> bool + Sync);
 
+/// The key under which a case-insensitive file system may take two names
+/// for one. Wider than any real file system's folding: full Unicode
+/// upper-then-lower casing (`Straße` and `STRASSE` fold alike) and
+/// canonical decomposition (`é` as one code point or as `e` and an accent,
+/// which macOS takes for one name). Treating two names as one when the disk
+/// would not only keeps an item from being placed; the reverse would let
+/// one file overwrite another.
+pub fn case_fold(name: &str) -> String {
+    name.to_uppercase().to_lowercase().nfd().collect()
+}
+
 pub trait Fs: Send + Sync {
     /// Fails with [`FsError::RootMissing`] unless the sync root is there and
     /// is the linked folder.
     fn check_root(&self) -> Result<(), FsError>;
+    /// Whether the sync root takes names that differ only in case for the
+    /// same name. Known once [`Fs::check_root`] has succeeded; `false` before.
+    fn case_insensitive(&self) -> bool;
     fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError>;
     fn stat(&self, path: &str) -> Result<Option<Stat>, FsError>;
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError>;
     /// A new temporary file outside the synced tree; returns its token.
     fn create_temp(&self) -> Result<(String, Box<dyn Write + Send>), FsError>;
-    /// Makes the (closed) temporary file durable and renames it to `path`.
+    /// Makes the (closed) temporary file durable, unless flushing its
+    /// writer already did, and renames it to `path`.
     fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError>;
     fn discard_temp(&self, temp: &str);
     fn mkdir(&self, path: &str) -> Result<Stat, FsError>;
-    /// Renames without replacing anything at `to`.
+    /// Renames without replacing anything at `to` (on a case-insensitive
+    /// file system, `to` may be `from` in other case: a case-only rename).
     fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError>;
     fn remove_file(&self, path: &str, expect: Expect) -> Result<(), FsError>;
     /// Removes an empty folder.
@@ -132,22 +155,51 @@ fn matches(expect: Expect, found: Option<Stat>, path: &str) -> Result<(), FsErro
 pub const META_DIR: &str = ".nimbus";
 const MARKER: &str = "root-id";
 
+const TEMP_DIR: &str = "tmp";
+
+/// Whether the file system of the linked folder `root` takes names that
+/// differ only in case for one: creates a lower-case file in
+/// `.nimbus/tmp` and looks for it in upper case. `false` when the probe
+/// cannot run (the folder is missing or read-only), which leaves the
+/// overwrite guards of every operation as the only protection.
+pub fn root_is_case_insensitive(root: &Path) -> bool {
+    let dir = root.join(META_DIR).join(TEMP_DIR);
+    let name = format!("case-probe-{}", Uuid::new_v4().simple());
+    let lower = dir.join(&name);
+    if let Err(error) = std::fs::File::create_new(&lower) {
+        tracing::warn!(folder = %root.display(), %error, "cannot probe whether names are case-insensitive here");
+        return false;
+    }
+    let found = std::fs::symlink_metadata(dir.join(name.to_uppercase())).is_ok();
+    let _ = std::fs::remove_file(&lower);
+    found
+}
+
 /// The real sync folder.
 pub struct RealFs {
     root: PathBuf,
     link_id: Uuid,
+    /// Probed at the first successful [`Fs::check_root`].
+    case_insensitive: OnceLock<bool>,
+    /// Temporary files their writer already made durable ([`DurableTemp`]).
+    durable_temps: Arc<Mutex<HashSet<String>>>,
 }
 
 impl RealFs {
     /// Opens a linked root (see [`RealFs::link`]).
     pub fn new(root: PathBuf, link_id: Uuid) -> Self {
-        Self { root, link_id }
+        Self {
+            root,
+            link_id,
+            case_insensitive: OnceLock::new(),
+            durable_temps: Arc::default(),
+        }
     }
 
     /// Marks `root` as the folder linked under `link_id`: creates it if
     /// missing and writes the marker. Used once, when a folder is linked.
     pub fn link(root: &Path, link_id: Uuid) -> io::Result<()> {
-        std::fs::create_dir_all(root.join(META_DIR).join("tmp"))?;
+        std::fs::create_dir_all(root.join(META_DIR).join(TEMP_DIR))?;
         std::fs::write(root.join(META_DIR).join(MARKER), link_id.to_string())
     }
 
@@ -162,7 +214,35 @@ impl RealFs {
     }
 
     fn temp_dir(&self) -> PathBuf {
-        self.root.join(META_DIR).join("tmp")
+        self.root.join(META_DIR).join(TEMP_DIR)
+    }
+
+    /// Whether `to` names the very entry at `from`: the same folder and a
+    /// name that differs only in case, on a file system that ignores case,
+    /// with no other entry there that could be what `to` finds. Inode
+    /// numbers cannot tell: some file systems (FUSE ones) give each
+    /// spelling its own.
+    fn same_entry(&self, from: &str, to: &str) -> Result<bool, FsError> {
+        let (from_parent, from_name) = split_path(from);
+        let (to_parent, to_name) = split_path(to);
+        let folded = case_fold(to_name);
+        if !self.case_insensitive() || from_parent != to_parent || case_fold(from_name) != folded {
+            return Ok(false);
+        }
+        let dir = match from_parent {
+            Some(parent) => self.abs(parent),
+            None => self.root.clone(),
+        };
+        let entries = std::fs::read_dir(&dir).map_err(|e| FsError::io(from, e))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| FsError::io(from, e))?;
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name != from_name && case_fold(&name) == folded {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     /// Removes temporary files a crash left behind.
@@ -172,6 +252,39 @@ impl RealFs {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
+    }
+}
+
+/// The writer of a temporary file. `flush` writes it out and syncs it, and
+/// records that [`Fs::commit_temp`] need not sync it again: downloads flush
+/// on blocking threads, several at once, so that the syncs overlap instead
+/// of queueing up one by one before the renames.
+struct DurableTemp {
+    file: io::BufWriter<std::fs::File>,
+    name: String,
+    durable: Arc<Mutex<HashSet<String>>>,
+    /// Whether `durable` lists this file (until the next write).
+    marked: bool,
+}
+
+impl Write for DurableTemp {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.marked {
+            self.durable.lock().expect("temp set").remove(&self.name);
+            self.marked = false;
+        }
+        self.file.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()?;
+        self.file.get_ref().sync_all()?;
+        self.durable
+            .lock()
+            .expect("temp set")
+            .insert(self.name.clone());
+        self.marked = true;
+        Ok(())
     }
 }
 
@@ -207,10 +320,20 @@ impl Fs for RealFs {
         match std::fs::read_to_string(&marker) {
             Ok(id) if id.trim() == self.link_id.to_string() => {
                 let _ = std::fs::create_dir_all(self.temp_dir());
+                let probed = *self
+                    .case_insensitive
+                    .get_or_init(|| root_is_case_insensitive(&self.root));
+                if probed {
+                    tracing::debug!(folder = %self.root.display(), "names are case-insensitive here");
+                }
                 Ok(())
             }
             _ => Err(FsError::RootMissing(self.root.display().to_string())),
         }
+    }
+
+    fn case_insensitive(&self) -> bool {
+        self.case_insensitive.get().copied().unwrap_or(false)
     }
 
     fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
@@ -313,17 +436,25 @@ impl Fs for RealFs {
         let name = format!("{}.part", Uuid::new_v4().simple());
         let path = self.temp_dir().join(&name);
         let file = std::fs::File::create(&path).map_err(|e| FsError::io(&name, e))?;
-        Ok((name, Box::new(io::BufWriter::with_capacity(1 << 20, file))))
+        let writer = DurableTemp {
+            file: io::BufWriter::with_capacity(1 << 20, file),
+            name: name.clone(),
+            durable: self.durable_temps.clone(),
+            marked: false,
+        };
+        Ok((name, Box::new(writer)))
     }
 
     fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError> {
         let temp_path = self.temp_dir().join(temp);
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&temp_path)
-            .map_err(|e| FsError::io(temp, e))?;
-        file.sync_all().map_err(|e| FsError::io(temp, e))?;
-        drop(file);
+        let durable = self.durable_temps.lock().expect("temp set").remove(temp);
+        if !durable {
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&temp_path)
+                .map_err(|e| FsError::io(temp, e))?;
+            file.sync_all().map_err(|e| FsError::io(temp, e))?;
+        }
         self.check_root()?;
         matches(expect, self.stat(path)?, path)?;
         let dest = self.abs(path);
@@ -333,6 +464,7 @@ impl Fs for RealFs {
     }
 
     fn discard_temp(&self, temp: &str) {
+        self.durable_temps.lock().expect("temp set").remove(temp);
         let _ = std::fs::remove_file(self.temp_dir().join(temp));
     }
 
@@ -349,10 +481,25 @@ impl Fs for RealFs {
     fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError> {
         self.check_root()?;
         matches(expect, self.stat(from)?, from)?;
-        if self.stat(to)?.is_some() && !from.eq_ignore_ascii_case(to) {
-            return Err(FsError::Changed(to.into()));
+        if self.stat(to)?.is_some() {
+            if !self.same_entry(from, to)? {
+                return Err(FsError::Changed(to.into()));
+            }
+            // A case-only rename: in two steps, through a free sibling name.
+            let (parent, _) = split_path(from);
+            let step = format!(
+                ".nimbus-case-{}",
+                &Uuid::new_v4().simple().to_string()[..12]
+            );
+            let step = match parent {
+                Some(parent) => format!("{parent}/{step}"),
+                None => step,
+            };
+            std::fs::rename(self.abs(from), self.abs(&step)).map_err(|e| FsError::io(from, e))?;
+            std::fs::rename(self.abs(&step), self.abs(to)).map_err(|e| FsError::io(&step, e))?;
+        } else {
+            std::fs::rename(self.abs(from), self.abs(to)).map_err(|e| FsError::io(from, e))?;
         }
-        std::fs::rename(self.abs(from), self.abs(to)).map_err(|e| FsError::io(from, e))?;
         self.stat(to)?.ok_or_else(|| FsError::Changed(to.into()))
     }
 
@@ -380,6 +527,8 @@ impl Fs for RealFs {
 
 /// An in-memory file system with inodes and a logical clock, for the
 /// simulation. `user_*` methods are what a person at the keyboard does.
+/// [`MemFs::case_insensitive`] makes one that, like macOS and Windows by
+/// default, keeps the case a name was created with but finds it in any case.
 #[derive(Clone, Default)]
 pub struct MemFs {
     inner: Arc<Mutex<MemState>>,
@@ -392,6 +541,7 @@ struct MemState {
     next_inode: u64,
     clock: i64,
     unmounted: bool,
+    case_insensitive: bool,
 }
 
 #[derive(Clone)]
@@ -413,8 +563,12 @@ impl MemEntry {
     }
 }
 
-fn parent_of(path: &str) -> Option<&str> {
-    path.rfind('/').map(|i| &path[..i])
+/// (parent path, name) of a relative `/`-separated path.
+fn split_path(path: &str) -> (Option<&str>, &str) {
+    match path.rfind('/') {
+        Some(i) => (Some(&path[..i]), &path[i + 1..]),
+        None => (None, path),
+    }
 }
 
 struct TempWriter(Arc<Mutex<Vec<u8>>>);
@@ -436,14 +590,45 @@ impl MemState {
         (self.clock, self.next_inode)
     }
 
-    fn parent_ok(&self, path: &str) -> bool {
-        parent_of(path).is_none_or(|p| self.entries.get(p).is_some_and(|e| e.is_folder))
+    /// The stored spelling of the entry `path` finds, if any.
+    fn resolve(&self, path: &str) -> Option<String> {
+        if self.entries.contains_key(path) {
+            return Some(path.to_owned());
+        }
+        if !self.case_insensitive {
+            return None;
+        }
+        let folded = case_fold(path);
+        self.entries
+            .keys()
+            .find(|k| case_fold(k) == folded)
+            .cloned()
     }
 
+    fn get(&self, path: &str) -> Option<&MemEntry> {
+        self.entries.get(&self.resolve(path)?)
+    }
+
+    /// Where a new entry at `path` is stored: in its parent's spelling, with
+    /// the name as given. `None` if the parent is not a folder.
+    fn place(&self, path: &str) -> Option<String> {
+        match split_path(path) {
+            (None, name) => Some(name.to_owned()),
+            (Some(parent), name) => {
+                let parent = self.resolve(parent)?;
+                self.entries[&parent]
+                    .is_folder
+                    .then(|| format!("{parent}/{name}"))
+            }
+        }
+    }
+
+    /// Renames without replacing anything; a case-only rename is allowed.
     fn rename(&mut self, from: &str, to: &str) -> bool {
-        if !self.entries.contains_key(from)
-            || self.entries.contains_key(to)
-            || !self.parent_ok(to)
+        let (Some(from), Some(to)) = (self.resolve(from), self.place(to)) else {
+            return false;
+        };
+        if self.resolve(&to).is_some_and(|there| there != from)
             || to.starts_with(&format!("{from}/"))
         {
             return false;
@@ -451,7 +636,7 @@ impl MemState {
         let moved: Vec<String> = self
             .entries
             .keys()
-            .filter(|k| *k == from || k.starts_with(&format!("{from}/")))
+            .filter(|k| **k == from || k.starts_with(&format!("{from}/")))
             .cloned()
             .collect();
         for old in moved {
@@ -466,6 +651,13 @@ impl MemState {
 impl MemFs {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A file system on which names that differ only in case are one name.
+    pub fn case_insensitive() -> Self {
+        let fs = Self::default();
+        fs.state().case_insensitive = true;
+        fs
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, MemState> {
@@ -493,23 +685,31 @@ impl MemFs {
 
     pub fn read(&self, path: &str) -> Option<Vec<u8>> {
         self.state()
-            .entries
             .get(path)
             .filter(|e| !e.is_folder)
             .map(|e| e.data.as_ref().clone())
     }
 
+    /// The stored spelling of what `path` finds (differs in case only on a
+    /// case-insensitive file system).
+    pub fn resolve(&self, path: &str) -> Option<String> {
+        self.state().resolve(path)
+    }
+
     /// Writes (creates or replaces) a file; false if the parent is missing
-    /// or a folder is there.
+    /// or a folder is there. Replacing keeps the stored spelling.
     pub fn user_write(&self, path: &str, data: &[u8]) -> bool {
         let mut s = self.state();
-        if !s.parent_ok(path) || s.entries.get(path).is_some_and(|e| e.is_folder) {
+        let Some(target) = s.resolve(path).or_else(|| s.place(path)) else {
+            return false;
+        };
+        if s.entries.get(&target).is_some_and(|e| e.is_folder) {
             return false;
         }
         let (mtime, fresh_inode) = s.tick();
-        let inode = s.entries.get(path).map_or(fresh_inode, |e| e.inode);
+        let inode = s.entries.get(&target).map_or(fresh_inode, |e| e.inode);
         s.entries.insert(
-            path.to_owned(),
+            target,
             MemEntry {
                 is_folder: false,
                 data: Arc::new(data.to_vec()),
@@ -522,12 +722,12 @@ impl MemFs {
 
     pub fn user_mkdir(&self, path: &str) -> bool {
         let mut s = self.state();
-        if !s.parent_ok(path) || s.entries.contains_key(path) {
+        let Some(target) = s.place(path).filter(|_| s.resolve(path).is_none()) else {
             return false;
-        }
+        };
         let (mtime, inode) = s.tick();
         s.entries.insert(
-            path.to_owned(),
+            target,
             MemEntry {
                 is_folder: true,
                 data: Arc::default(),
@@ -541,11 +741,13 @@ impl MemFs {
     /// Deletes a file or a whole folder.
     pub fn user_delete(&self, path: &str) -> bool {
         let mut s = self.state();
+        let Some(path) = s.resolve(path) else {
+            return false;
+        };
         let prefix = format!("{path}/");
-        let before = s.entries.len();
         s.entries
-            .retain(|k, _| k != path && !k.starts_with(&prefix));
-        s.entries.len() != before
+            .retain(|k, _| *k != path && !k.starts_with(&prefix));
+        true
     }
 
     pub fn user_rename(&self, from: &str, to: &str) -> bool {
@@ -560,6 +762,10 @@ impl Fs for MemFs {
         } else {
             Ok(())
         }
+    }
+
+    fn case_insensitive(&self) -> bool {
+        self.state().case_insensitive
     }
 
     fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
@@ -593,13 +799,13 @@ impl Fs for MemFs {
 
     fn stat(&self, path: &str) -> Result<Option<Stat>, FsError> {
         self.check_root()?;
-        Ok(self.state().entries.get(path).map(MemEntry::stat))
+        Ok(self.state().get(path).map(MemEntry::stat))
     }
 
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError> {
         self.check_root()?;
         let s = self.state();
-        match s.entries.get(path).filter(|e| !e.is_folder) {
+        match s.get(path).filter(|e| !e.is_folder) {
             Some(entry) => Ok(Box::new(io::Cursor::new(entry.data.as_ref().clone()))),
             None => Err(FsError::io(path, io::ErrorKind::NotFound.into())),
         }
@@ -618,10 +824,10 @@ impl Fs for MemFs {
     fn commit_temp(&self, temp: &str, path: &str, expect: Expect) -> Result<Stat, FsError> {
         self.check_root()?;
         let mut s = self.state();
-        matches(expect, s.entries.get(path).map(MemEntry::stat), path)?;
-        if !s.parent_ok(path) {
+        matches(expect, s.get(path).map(MemEntry::stat), path)?;
+        let Some(target) = s.resolve(path).or_else(|| s.place(path)) else {
             return Err(FsError::Changed(path.into()));
-        }
+        };
         let Some(buffer) = s.temps.remove(temp) else {
             return Err(FsError::io(temp, io::ErrorKind::NotFound.into()));
         };
@@ -634,7 +840,7 @@ impl Fs for MemFs {
             inode,
         };
         let stat = entry.stat();
-        s.entries.insert(path.to_owned(), entry);
+        s.entries.insert(target, entry);
         Ok(stat)
     }
 
@@ -647,35 +853,122 @@ impl Fs for MemFs {
         if !self.user_mkdir(path) {
             return Err(FsError::Changed(path.into()));
         }
-        Ok(self.state().entries[path].stat())
+        Ok(self.state().get(path).expect("just made").stat())
     }
 
     fn rename(&self, from: &str, to: &str, expect: Expect) -> Result<Stat, FsError> {
         self.check_root()?;
         let mut s = self.state();
-        matches(expect, s.entries.get(from).map(MemEntry::stat), from)?;
+        matches(expect, s.get(from).map(MemEntry::stat), from)?;
         if !s.rename(from, to) {
             return Err(FsError::Changed(to.into()));
         }
-        Ok(s.entries[to].stat())
+        Ok(s.get(to).expect("just renamed").stat())
     }
 
     fn remove_file(&self, path: &str, expect: Expect) -> Result<(), FsError> {
         self.check_root()?;
         let mut s = self.state();
-        matches(expect, s.entries.get(path).map(MemEntry::stat), path)?;
-        s.entries.remove(path);
+        matches(expect, s.get(path).map(MemEntry::stat), path)?;
+        if let Some(path) = s.resolve(path) {
+            s.entries.remove(&path);
+        }
         Ok(())
     }
 
     fn remove_dir(&self, path: &str) -> Result<(), FsError> {
         self.check_root()?;
         let mut s = self.state();
-        let prefix = format!("{path}/");
+        let Some(stored) = s.resolve(path) else {
+            return Ok(());
+        };
+        let prefix = format!("{stored}/");
         if s.entries.keys().any(|k| k.starts_with(&prefix)) {
             return Err(FsError::NotEmpty(path.into()));
         }
-        s.entries.remove(path);
+        s.entries.remove(&stored);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_folding_is_at_least_as_wide_as_the_file_systems() {
+        assert_eq!(case_fold("Report.TXT"), case_fold("report.txt"));
+        assert_eq!(case_fold("Straße"), case_fold("STRASSE"));
+        assert_eq!(case_fold("ΩMEGA"), case_fold("ωmega"));
+        assert_eq!(case_fold("Caf\u{e9}"), case_fold("CAFE\u{301}"));
+        assert_ne!(case_fold("report.txt"), case_fold("report.txt "));
+    }
+
+    #[test]
+    fn a_case_insensitive_memory_disk_finds_names_in_any_case() {
+        let fs = MemFs::case_insensitive();
+        assert!(fs.user_write("Report.txt", b"one"));
+        assert!(fs.user_write("REPORT.txt", b"two"), "the same file");
+        assert_eq!(fs.snapshot().len(), 1);
+        assert_eq!(fs.read("report.TXT").as_deref(), Some(&b"two"[..]));
+        assert!(!fs.user_mkdir("report.txt"));
+        let (temp, mut writer) = fs.create_temp().unwrap();
+        writer.write_all(b"download").unwrap();
+        assert!(matches!(
+            fs.commit_temp(&temp, "report.txt", Expect::Absent),
+            Err(FsError::Changed(_))
+        ));
+        assert!(fs.user_write("other.txt", b"other"));
+        let stat = fs.stat("other.txt").unwrap().unwrap();
+        assert!(
+            fs.rename("other.txt", "REPORT.TXT", Expect::Unchanged(stat))
+                .is_err(),
+            "never over another file"
+        );
+        let stat = fs.stat("Report.txt").unwrap().unwrap();
+        fs.rename("Report.txt", "report.txt", Expect::Unchanged(stat))
+            .expect("a case-only rename");
+        let names: Vec<String> = fs.snapshot().into_keys().collect();
+        assert_eq!(names, ["other.txt", "report.txt"]);
+    }
+
+    #[test]
+    fn renaming_never_replaces_a_name_that_differs_only_in_case() {
+        let dir = tempfile::tempdir().unwrap();
+        let link_id = Uuid::new_v4();
+        RealFs::link(dir.path(), link_id).unwrap();
+        let fs = RealFs::new(dir.path().to_owned(), link_id);
+        fs.check_root().unwrap();
+        std::fs::write(dir.path().join("Report.txt"), b"upper").unwrap();
+        let upper = fs.stat("Report.txt").unwrap().unwrap();
+        if fs.case_insensitive() {
+            fs.rename("Report.txt", "report.txt", Expect::Unchanged(upper))
+                .expect("a case-only rename");
+        } else {
+            std::fs::write(dir.path().join("report.txt"), b"lower").unwrap();
+            assert!(matches!(
+                fs.rename("Report.txt", "report.txt", Expect::Unchanged(upper)),
+                Err(FsError::Changed(_))
+            ));
+            assert_eq!(
+                std::fs::read(dir.path().join("report.txt")).unwrap(),
+                b"lower"
+            );
+            std::fs::remove_file(dir.path().join("report.txt")).unwrap();
+            fs.rename("Report.txt", "report.txt", Expect::Unchanged(upper))
+                .expect("an ordinary rename");
+        }
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name != META_DIR)
+            .collect();
+        assert_eq!(names, ["report.txt"]);
+        assert_eq!(
+            std::fs::read(dir.path().join("report.txt")).unwrap(),
+            b"upper"
+        );
+        let probes = std::fs::read_dir(fs.temp_dir()).unwrap().count();
+        assert_eq!(probes, 0, "the probe cleans up after itself");
     }
 }

@@ -7,6 +7,7 @@
 //! * [`transfer`]: the real remote (AMQP RPC + chunks over the Swift API);
 //! * [`state`]: SQLite persistence of trees, cursor and pending commits;
 //! * [`config`]: the configuration directory (login, token, linked folders);
+//! * [`passphrase`]: passphrases and keys of end-to-end encrypted workspaces;
 //! * [`filter`]: `.nimbusignore` and editor temporaries;
 //! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
 //! * [`cli`]: the `nimbus` commands;
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod fs;
+pub mod passphrase;
 pub mod remote;
 pub mod state;
 pub mod transfer;

@@ -37,7 +37,8 @@ pub trait Remote: Send + Sync {
     /// Chunks the bytes, uploads the chunks the workspace does not hold and
     /// returns the version's content.
     async fn upload(&self, reader: Box<dyn Read + Send>) -> Result<Content, RemoteError>;
-    /// Writes a version's bytes, verified, to `writer`.
+    /// Writes a version's bytes, verified, to `writer`, and flushes it
+    /// (which makes a temporary file durable, see [`crate::fs::Fs::commit_temp`]).
     async fn download(
         &self,
         content: &Content,

@@ -5,6 +5,8 @@
 //!   [`nimbus_chunks::Chunker`] and hands sealed chunks to the async side
 //!   through a bounded channel; the async side asks `HEAD` for each chunk and
 //!   `PUT`s only the missing ones, [`NimbusRemote::concurrency`] at a time.
+//!   Small chunks skip the `HEAD`: a conditional `PUT` (`If-None-Match: *`)
+//!   stores them or finds them there in one request.
 //!   Memory stays bounded by the channel and the requests in flight (a few
 //!   MiB), whatever the file size.
 //! * **Download** fetches chunks in order, a few ahead, opens each with
@@ -40,6 +42,12 @@ use uuid::Uuid;
 
 use crate::remote::{Remote, RemoteError};
 
+/// Sealed chunks up to this size are sent without asking `HEAD` first: if
+/// the store has them, sending the bytes costs about as much as the round
+/// trip, and a new one (the usual case for a small file) then takes one
+/// request instead of two.
+const PUT_WITHOUT_HEAD_MAX: usize = 64 * 1024;
+
 /// Counters of what went over the wire, for logs, tests and benchmarks.
 #[derive(Debug, Default)]
 pub struct TransferStats {
@@ -47,7 +55,8 @@ pub struct TransferStats {
     pub chunks_put: AtomicU64,
     /// Stored bytes sent with those `PUT`s.
     pub bytes_put: AtomicU64,
-    /// Chunks that were already stored (found by `HEAD` or remembered).
+    /// Chunks that were already stored (found by `HEAD`, a refused
+    /// conditional `PUT`, or remembered).
     pub chunks_skipped: AtomicU64,
     /// Chunks fetched with `GET`.
     pub chunks_got: AtomicU64,
@@ -100,25 +109,22 @@ fn status_error(context: &str, status: StatusCode) -> RemoteError {
 
 impl NimbusRemote {
     /// The remote of `workspace`, storing chunks under `storage_url` (the
-    /// account URL, `Account::storage_url`). Makes sure the container exists.
+    /// account URL, `Account::storage_url`) and sealing them with `keys`
+    /// (see [`crate::passphrase::unlock`]). Makes sure the container exists.
     pub async fn connect(
         rpc: RpcClient,
         token: DeviceToken,
         workspace: &WorkspaceInfo,
         storage_url: &str,
+        keys: WorkspaceKeys,
     ) -> Result<Self, RemoteError> {
-        let keys = match workspace.encryption {
-            EncryptionMode::None | EncryptionMode::Server => {
-                WorkspaceKeys::plain(workspace.workspace_id)
-            }
-            EncryptionMode::Client => {
-                return Err(RemoteError::Unavailable(format!(
-                    "workspace \"{}\" is end-to-end encrypted; this version of the desktop client \
-                     cannot ask for its passphrase yet, so it is not synced",
-                    workspace.name
-                )));
-            }
-        };
+        // Plain keys would upload readable chunks into an encrypted workspace.
+        if workspace.encryption == EncryptionMode::Client && !keys.is_encrypted() {
+            return Err(RemoteError::Io(io::Error::other(format!(
+                "workspace \"{}\" is end-to-end encrypted but was opened without its passphrase's keys",
+                workspace.name
+            ))));
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
@@ -201,45 +207,62 @@ impl NimbusRemote {
         multi.add(bar)
     }
 
-    /// Stores one sealed chunk unless the container has it.
+    /// Stores one sealed chunk unless the container has it. Chunks up to
+    /// [`PUT_WITHOUT_HEAD_MAX`] go straight to a conditional `PUT`; larger
+    /// ones are first looked up with `HEAD`, so that a known chunk is not
+    /// sent again.
     async fn store_chunk(&self, chunk: SealedChunk) -> Result<(), RemoteError> {
         if self.stored.lock().expect("chunk cache").contains(&chunk.id) {
             self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
             return Ok(());
         }
         let url = self.chunk_url(&chunk.id);
-        let head = self
-            .http
-            .head(&url)
-            .header("X-Auth-Token", &self.token.0)
-            .send()
-            .await
-            .map_err(|e| http_error("checking a chunk", e))?;
-        match head.status() {
-            StatusCode::OK | StatusCode::NO_CONTENT => {
-                self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
+        let missing = chunk.sealed.len() <= PUT_WITHOUT_HEAD_MAX || {
+            let head = self
+                .http
+                .head(&url)
+                .header("X-Auth-Token", &self.token.0)
+                .send()
+                .await
+                .map_err(|e| http_error("checking a chunk", e))?;
+            match head.status() {
+                StatusCode::OK | StatusCode::NO_CONTENT => false,
+                StatusCode::NOT_FOUND => true,
+                status => return Err(status_error("checking a chunk", status)),
             }
-            StatusCode::NOT_FOUND => {
-                let length = chunk.sealed.len() as u64;
-                let put = self
-                    .http
-                    .put(&url)
-                    .header("X-Auth-Token", &self.token.0)
-                    .header("Content-Type", "application/octet-stream")
-                    .body(chunk.sealed)
-                    .send()
-                    .await
-                    .map_err(|e| http_error("uploading a chunk", e))?;
-                if put.status() != StatusCode::CREATED {
-                    return Err(status_error("uploading a chunk", put.status()));
-                }
-                self.stats.chunks_put.fetch_add(1, Ordering::Relaxed);
-                self.stats.bytes_put.fetch_add(length, Ordering::Relaxed);
-            }
-            status => return Err(status_error("checking a chunk", status)),
+        };
+        let stored_now = missing && self.put_if_missing(&url, chunk.sealed).await?;
+        if !stored_now {
+            self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
         }
         self.stored.lock().expect("chunk cache").insert(chunk.id);
         Ok(())
+    }
+
+    /// `PUT`s a chunk with `If-None-Match: *`: a chunk id names its bytes,
+    /// so a copy stored meanwhile (by another device) is as good, and is
+    /// not overwritten. Returns whether these bytes were stored.
+    async fn put_if_missing(&self, url: &str, sealed: Vec<u8>) -> Result<bool, RemoteError> {
+        let length = sealed.len() as u64;
+        let response = self
+            .http
+            .put(url)
+            .header("X-Auth-Token", &self.token.0)
+            .header("Content-Type", "application/octet-stream")
+            .header("If-None-Match", "*")
+            .body(sealed)
+            .send()
+            .await
+            .map_err(|e| http_error("uploading a chunk", e))?;
+        match response.status() {
+            StatusCode::CREATED => {
+                self.stats.chunks_put.fetch_add(1, Ordering::Relaxed);
+                self.stats.bytes_put.fetch_add(length, Ordering::Relaxed);
+                Ok(true)
+            }
+            StatusCode::PRECONDITION_FAILED => Ok(false),
+            status => Err(status_error("uploading a chunk", status)),
+        }
     }
 
     async fn fetch_chunk(&self, chunk: &ChunkRef) -> Result<Vec<u8>, RemoteError> {
@@ -459,7 +482,6 @@ impl Remote for NimbusRemote {
                     .map_err(|e| RemoteError::Unavailable(format!("hasher stopped: {e}")))?
                     .map_err(|_| RemoteError::Unavailable("hasher stopped".into()))?;
             }
-            writer.flush()?;
             Ok(())
         }
         .await;
@@ -476,6 +498,11 @@ impl Remote for NimbusRemote {
                 content.content_hash, content.size
             )));
         }
+        // A temporary file's writer syncs on flush: a blocking call, and
+        // downloads running side by side then sync side by side.
+        tokio::task::spawn_blocking(move || writer.flush())
+            .await
+            .map_err(|e| RemoteError::Unavailable(format!("file writer stopped: {e}")))??;
         Ok(())
     }
 

@@ -18,14 +18,14 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use nimbus_protocol::rpc::{CommitItem, Content, ItemOutcome, RefusalCode, Revision};
+use nimbus_protocol::rpc::{CommitItem, CommitReply, Content, ItemOutcome, RefusalCode, Revision};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::Error;
 use crate::fs::{Expect, Fs, FsError, Stat};
 use crate::remote::{Clock, Remote, RemoteError};
-pub use planner::{Op, PlanContext, Upload, plan};
+pub use planner::{CaseClash, Op, PlanContext, Upload, plan};
 pub use tree::{ItemId, Node, Tree, Trees};
 
 /// A commit sent but not yet answered, kept so that a restart re-sends it
@@ -58,6 +58,10 @@ pub struct Stats {
     pub passes: u64,
 }
 
+/// Items per commit by default. Smaller batches let other devices start
+/// fetching sooner; each costs a round trip and a transaction on the server.
+pub const COMMIT_BATCH: usize = 1_000;
+
 /// Most batches in one round before the engine gives up until the next one
 /// (a safety net against livelock; the simulation asserts it is never hit).
 pub const MAX_PASSES: usize = 500;
@@ -87,6 +91,10 @@ pub struct Engine<F: Fs, R: Remote> {
     pub upload_concurrency: usize,
     /// How many downloads run at once.
     pub download_concurrency: usize,
+    /// Most items in one commit ([`COMMIT_BATCH`]).
+    pub commit_batch: usize,
+    /// The case clashes last logged.
+    case_clashes_reported: Vec<CaseClash>,
 }
 
 /// A download's target, computed before its bytes are fetched.
@@ -137,6 +145,8 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             need_fetch: true,
             upload_concurrency: 4,
             download_concurrency: 4,
+            commit_batch: COMMIT_BATCH,
+            case_clashes_reported: Vec::new(),
         }
     }
 
@@ -211,30 +221,60 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 .remote
                 .commit(pending.request_id, pending.items.clone())
                 .await?;
-            self.apply_commit_reply(
-                &pending.items,
-                reply.revision,
-                reply.results.into_iter().map(|r| r.outcome),
-            );
-            self.pending = None;
-            self.store.set_pending(None).await?;
-            self.save().await?;
+            self.settle_commit(&pending, reply).await?;
         }
         Ok(())
     }
 
+    /// Applies the server's answer to the commit in flight, which is then
+    /// no longer pending, and saves the trees.
+    async fn settle_commit(
+        &mut self,
+        pending: &PendingCommit,
+        reply: CommitReply,
+    ) -> Result<(), Error> {
+        self.apply_commit_reply(
+            &pending.items,
+            reply.revision,
+            reply.results.into_iter().map(|r| r.outcome),
+        );
+        self.pending = None;
+        self.store.set_pending(None).await?;
+        self.save().await
+    }
+
     /// The next batch, without executing it.
     pub fn plan(&self) -> Vec<Op> {
+        self.with_plan_context(|ctx| plan(&self.trees, ctx))
+    }
+
+    /// Remote items this case-insensitive folder cannot hold.
+    pub fn case_clashes(&self) -> Vec<CaseClash> {
+        self.with_plan_context(|ctx| planner::case_clashes(&self.trees, ctx))
+    }
+
+    fn with_plan_context<T>(&self, f: impl FnOnce(&PlanContext<'_>) -> T) -> T {
         let stuck: BTreeSet<ItemId> = self.stuck.keys().copied().collect();
         let ignore = self.ignore.clone();
         let ignored = move |p: &str, f: bool| ignore(p, f);
-        let ctx = PlanContext {
+        f(&PlanContext {
             device: &self.device,
             now_ms: self.clock.now_ms(),
             ignored: &ignored,
             stuck: &stuck,
-        };
-        plan(&self.trees, &ctx)
+            case_insensitive: self.fs.case_insensitive(),
+        })
+    }
+
+    /// Logs the items [`Engine::case_clashes`] lists when the list changes.
+    fn report_case_clashes(&mut self) {
+        let clashes = self.case_clashes();
+        if clashes != self.case_clashes_reported {
+            for clash in &clashes {
+                tracing::warn!("{clash}");
+            }
+            self.case_clashes_reported = clashes;
+        }
     }
 
     /// Observes both sides as needed and executes batches until there is
@@ -265,6 +305,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             self.save().await?;
         }
         if round.quiet {
+            self.report_case_clashes();
             self.store
                 .set_status("last_sync_ms", &self.clock.now_ms().to_string())
                 .await?;
@@ -540,36 +581,75 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         Ok(())
     }
 
+    /// Uploads the changed contents of `uploads` and commits them in
+    /// batches of [`Engine::commit_batch`] items, in plan order. While one batch is
+    /// committed the next one's contents go up, and other devices can
+    /// fetch the first files while the last ones are still being read.
     async fn commit(&mut self, uploads: Vec<Upload>) -> Result<(), Error> {
-        // Upload changed contents, several at a time.
-        let mut reads = Vec::new();
-        for upload in uploads.iter().filter(|u| u.content_changed && !u.deleted) {
-            let path = self.local_path(&upload.id)?;
-            let stat = self.local_stat(&upload.id).expect("local item");
-            reads.push((upload.id, path, stat));
-        }
-        let fs = &self.fs;
-        let remote = &self.remote;
-        let results: Vec<(ItemId, Result<Content, Error>)> =
-            futures::stream::iter(reads.into_iter().map(|(id, path, stat)| async move {
-                let result = async {
-                    fs.check_root()?;
-                    let reader = fs.open(&path)?;
-                    let content = remote.upload(reader).await?;
-                    // The bytes must not have changed while being read.
-                    if fs.stat(&path)? != Some(stat) {
-                        return Err(Error::Fs(FsError::Changed(path.clone())));
-                    }
-                    Ok(content)
-                }
+        let concurrency = self.upload_concurrency;
+        let mut batches = uploads.chunks(self.commit_batch.max(1));
+        let Some(mut batch) = batches.next() else {
+            return Ok(());
+        };
+        let mut uploaded =
+            upload_contents(&self.fs, &self.remote, self.reads(batch)?, concurrency).await;
+        // Items whose parent could not go up wait for the next pass.
+        let mut skipped: BTreeSet<ItemId> = BTreeSet::new();
+        loop {
+            let contents = self.take_uploaded(uploaded)?;
+            let items = self.commit_items(batch, contents, &mut skipped);
+            let next = batches.next();
+            let next_reads = match next {
+                Some(next) => self.reads(next)?,
+                None => Vec::new(),
+            };
+            let next_upload = upload_contents(&self.fs, &self.remote, next_reads, concurrency);
+            uploaded = if items.is_empty() {
+                next_upload.await
+            } else {
+                let pending = PendingCommit {
+                    request_id: self.clock.new_id(),
+                    items,
+                };
+                self.store.set_pending(Some(&pending)).await?;
+                self.pending = Some(pending.clone());
+                let (reply, uploaded) = futures::future::join(
+                    self.remote
+                        .commit(pending.request_id, pending.items.clone()),
+                    next_upload,
+                )
                 .await;
-                (id, result)
-            }))
-            .buffered(self.upload_concurrency.max(1))
+                self.settle_commit(&pending, reply?).await?;
+                uploaded
+            };
+            match next {
+                Some(next) => batch = next,
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The files of `uploads` whose bytes must go up, with the stat they
+    /// were observed with.
+    fn reads(&self, uploads: &[Upload]) -> Result<Vec<ContentRead>, Error> {
+        uploads
+            .iter()
+            .filter(|u| u.content_changed && !u.deleted)
+            .map(|u| {
+                let stat = self.local_stat(&u.id).expect("local item");
+                Ok((u.id, self.local_path(&u.id)?, stat))
+            })
             .collect()
-            .await;
-        let mut contents: BTreeMap<ItemId, Content> = BTreeMap::new();
-        for (id, result) in results {
+    }
+
+    /// The uploaded contents by item. A file that changed or could not be
+    /// read is left out and asks for a rescan; other errors end the commit.
+    fn take_uploaded(
+        &mut self,
+        uploaded: Vec<(ItemId, Result<Content, Error>)>,
+    ) -> Result<BTreeMap<ItemId, Content>, Error> {
+        let mut contents = BTreeMap::new();
+        for (id, result) in uploaded {
             match result {
                 Ok(content) => {
                     contents.insert(id, content);
@@ -585,10 +665,20 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 Err(other) => return Err(other),
             }
         }
+        Ok(contents)
+    }
+
+    /// The commit items of `uploads`, leaving out (and adding to `skipped`)
+    /// those whose content or parent could not go up.
+    fn commit_items(
+        &mut self,
+        uploads: &[Upload],
+        mut contents: BTreeMap<ItemId, Content>,
+        skipped: &mut BTreeSet<ItemId>,
+    ) -> Vec<CommitItem> {
         let now = self.clock.now_ms();
         let mut items = Vec::new();
-        let mut skipped: BTreeSet<ItemId> = BTreeSet::new();
-        for u in &uploads {
+        for u in uploads {
             if u.parent.is_some_and(|p| skipped.contains(&p)) {
                 skipped.insert(u.id);
                 continue;
@@ -633,30 +723,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 content,
             });
         }
-        if items.is_empty() {
-            return Ok(());
-        }
-        for batch in items.chunks(nimbus_protocol::rpc::MAX_COMMIT_ITEMS / 4) {
-            let pending = PendingCommit {
-                request_id: self.clock.new_id(),
-                items: batch.to_vec(),
-            };
-            self.store.set_pending(Some(&pending)).await?;
-            self.pending = Some(pending.clone());
-            let reply = self
-                .remote
-                .commit(pending.request_id, pending.items.clone())
-                .await?;
-            self.apply_commit_reply(
-                batch,
-                reply.revision,
-                reply.results.into_iter().map(|r| r.outcome),
-            );
-            self.pending = None;
-            self.store.set_pending(None).await?;
-            self.save().await?;
-        }
-        Ok(())
+        items
     }
 
     /// Takes a commit's answer into the trees. When the changes cursor is
@@ -750,6 +817,37 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             }
         }
     }
+}
+
+/// A changed file to upload: its id, its path and the stat it was observed
+/// with.
+type ContentRead = (ItemId, String, Stat);
+
+/// Uploads the files of `reads`, `concurrency` at a time, results in order.
+/// A file whose stat changed while it was read fails with
+/// [`FsError::Changed`]: what went up may be a mix of two versions.
+async fn upload_contents<F: Fs, R: Remote>(
+    fs: &F,
+    remote: &R,
+    reads: Vec<ContentRead>,
+    concurrency: usize,
+) -> Vec<(ItemId, Result<Content, Error>)> {
+    futures::stream::iter(reads.into_iter().map(|(id, path, stat)| async move {
+        let result = async {
+            fs.check_root()?;
+            let reader = fs.open(&path)?;
+            let content = remote.upload(reader).await?;
+            if fs.stat(&path)? != Some(stat) {
+                return Err(Error::Fs(FsError::Changed(path.clone())));
+            }
+            Ok(content)
+        }
+        .await;
+        (id, result)
+    }))
+    .buffered(concurrency.max(1))
+    .collect()
+    .await
 }
 
 fn local_node(r: &Node, parent: Option<ItemId>, name: &str, stat: Stat) -> Node {

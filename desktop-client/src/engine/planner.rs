@@ -22,11 +22,26 @@
 //! * a new local item whose name a remote item holds: same folder or same
 //!   bytes are adopted as that item (merging on first link), anything else is
 //!   renamed to a conflicted copy. Nothing a user wrote is deleted.
+//!
+//! On a case-insensitive disk ([`PlanContext::case_insensitive`]) the
+//! server may hold names that differ only in case (`Report.txt` and
+//! `report.txt`, made on Linux) that cannot sit side by side here. Of each
+//! such group one item is placed: the one already on disk, else the first
+//! by id (ids are UUID v7: the oldest). The others stay on the server, untouched, and are reported by
+//! [`case_clashes`]. One that is on disk already (a remote rename made it
+//! clash) is treated as deleted remotely: an unchanged copy stops being
+//! synced, then is removed (its bytes stay on the server); a changed one is
+//! kept as a new item.
+//! Giving the others a local alias instead would need a per-device name
+//! mapping in every rule above; renaming them on the server would change
+//! the other devices' files behind their users' backs.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 
 use super::names::conflicted_copy_name;
 use super::tree::{ItemId, Node, Tree, Trees};
+use crate::fs::case_fold;
 
 /// What the planner needs besides the trees.
 pub struct PlanContext<'a> {
@@ -38,6 +53,8 @@ pub struct PlanContext<'a> {
     pub ignored: &'a dyn Fn(&str, bool) -> bool,
     /// Items the server refused for good: left alone until they change.
     pub stuck: &'a BTreeSet<ItemId>,
+    /// The local disk takes names that differ only in case for one.
+    pub case_insensitive: bool,
 }
 
 /// One item of a commit.
@@ -106,12 +123,209 @@ pub fn plan(trees: &Trees, ctx: &PlanContext<'_>) -> Vec<Op> {
     Planner::new(trees, ctx).run()
 }
 
+/// A remote item that is not synced to this case-insensitive disk because
+/// an item whose name differs only in case holds its name here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseClash {
+    /// Its path on the server.
+    pub path: String,
+    /// The path of the item that holds the name here.
+    pub holder: String,
+}
+
+impl fmt::Display for CaseClash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: not synced here: name differs only in case from {} \
+             (it stays on the server; rename one of them to sync both)",
+            self.path, self.holder
+        )
+    }
+}
+
+/// The remote items this disk cannot hold, by server path.
+pub fn case_clashes(trees: &Trees, ctx: &PlanContext<'_>) -> Vec<CaseClash> {
+    let planner = Planner::new(trees, ctx);
+    let Some(case) = &planner.case else {
+        return Vec::new();
+    };
+    let mut clashes: Vec<CaseClash> = case
+        .shadowed
+        .iter()
+        .filter_map(|(id, holder)| {
+            Some(CaseClash {
+                path: trees.remote.path(id)?,
+                holder: trees
+                    .local
+                    .path(holder)
+                    .or_else(|| trees.remote.path(holder))?,
+            })
+        })
+        .collect();
+    clashes.sort_by(|a, b| a.path.cmp(&b.path));
+    clashes
+}
+
 struct Planner<'a> {
     t: &'a Trees,
     ctx: &'a PlanContext<'a>,
     ops: BTreeMap<ItemId, Op>,
     uploads: BTreeMap<ItemId, Upload>,
     deletable_memo: std::cell::RefCell<BTreeMap<ItemId, Verdict>>,
+    /// On a case-insensitive disk: what it cannot hold.
+    case: Option<CaseView>,
+}
+
+/// A parent and a case-folded name.
+type FoldedPlace = (Option<ItemId>, String);
+
+/// What a case-insensitive disk cannot hold, worked out once per plan.
+#[derive(Default)]
+struct CaseView {
+    /// Local items by parent and folded name.
+    local: BTreeMap<FoldedPlace, Vec<ItemId>>,
+    /// Remote items by parent and folded name.
+    remote: BTreeMap<FoldedPlace, Vec<ItemId>>,
+    /// Remote items shadowed for good, with the item that holds the name.
+    shadowed: BTreeMap<ItemId, ItemId>,
+    /// Remote items that must not be placed yet: another item holds or
+    /// takes their name first.
+    waiting: BTreeSet<ItemId>,
+    /// Shadowed items and everything remote inside them: planned as if
+    /// deleted remotely. A copy on disk gives way (kept as a new item if it
+    /// holds local changes); one missing from disk is forgotten, never
+    /// deleted on the server: giving way may have been cut short by a crash.
+    hidden: BTreeSet<ItemId>,
+}
+
+impl CaseView {
+    fn new(t: &Trees, ignored: &dyn Fn(&str, bool) -> bool) -> Self {
+        let folded = |tree: &Tree| {
+            let mut places: BTreeMap<FoldedPlace, Vec<ItemId>> = BTreeMap::new();
+            for node in tree.nodes() {
+                places
+                    .entry((node.parent, case_fold(&node.name)))
+                    .or_default()
+                    .push(node.id);
+            }
+            places
+        };
+        let local = folded(&t.local);
+        let remote = folded(&t.remote);
+        let mut view = CaseView::default();
+        for (place, members) in &remote {
+            if place.0.is_some_and(|p| !t.local.contains(&p)) {
+                continue; // nothing is placed under a parent not on disk
+            }
+            let holders = local.get(place).map(Vec::as_slice).unwrap_or_default();
+            if members.len() == 1 && holders.iter().all(|h| *h == members[0]) {
+                continue;
+            }
+            view.rank_group(t, members, holders, ignored);
+        }
+        view.local = local;
+        view.remote = remote;
+        let shadowed: Vec<ItemId> = view.shadowed.keys().copied().collect();
+        for id in shadowed {
+            view.hide_subtree(&t.remote, id);
+        }
+        view
+    }
+
+    /// Decides the standing of remote items whose names fold alike under
+    /// one parent, given the local items there with such a name.
+    fn rank_group(
+        &mut self,
+        t: &Trees,
+        members: &[ItemId],
+        holders: &[ItemId],
+        ignored: &dyn Fn(&str, bool) -> bool,
+    ) {
+        // A local item that is not one of the group holds the name. One the
+        // server knows moves away or is deleted; a new one goes up and joins
+        // the group: wait for either. An ignored one stays.
+        let outsider = holders.iter().find(|h| !members.contains(h)).copied();
+        let outsider_stays = outsider.is_some_and(|h| {
+            !t.remote.contains(&h)
+                && !t.synced.contains(&h)
+                && t.local
+                    .get(&h)
+                    .zip(t.local.path(&h))
+                    .is_some_and(|(l, path)| ignored(&path, l.is_folder))
+        });
+        // 0: on disk under this name; 1: on disk elsewhere; 2: not on disk.
+        let rank = |id: &ItemId| -> u8 {
+            if holders.contains(id) {
+                0
+            } else if t.local.contains(id) {
+                1
+            } else {
+                2
+            }
+        };
+        let candidates: Vec<ItemId> = members
+            .iter()
+            .filter(|id| {
+                rank(id) == 0
+                    || t.remote
+                        .get(id)
+                        .zip(t.remote.path(id))
+                        .is_some_and(|(r, path)| !ignored(&path, r.is_folder))
+            })
+            .copied()
+            .collect();
+        let winner = candidates.iter().min_by_key(|id| (rank(id), **id)).copied();
+        for id in members {
+            match (outsider, winner) {
+                (Some(holder), _) if outsider_stays => {
+                    self.shadowed.insert(*id, holder);
+                }
+                (Some(_), _) => {
+                    self.waiting.insert(*id);
+                }
+                (None, Some(winner)) if winner == *id => {}
+                (None, Some(winner)) if rank(&winner) == 0 => {
+                    self.shadowed.insert(*id, winner);
+                }
+                (None, _) => {
+                    self.waiting.insert(*id);
+                }
+            }
+        }
+    }
+
+    fn hide_subtree(&mut self, remote: &Tree, id: ItemId) {
+        if self.hidden.insert(id) {
+            for child in remote.children(Some(id)) {
+                self.hide_subtree(remote, child);
+            }
+        }
+    }
+
+    /// The local item, other than `except`, whose name is `name` but for case.
+    fn holder(&self, parent: Option<ItemId>, name: &str, except: ItemId) -> Option<ItemId> {
+        self.local
+            .get(&(parent, case_fold(name)))?
+            .iter()
+            .find(|id| **id != except)
+            .copied()
+    }
+
+    /// Whether the remote item may take its remote name on disk now.
+    fn may_place(&self, id: &ItemId) -> bool {
+        !self.shadowed.contains_key(id) && !self.waiting.contains(id)
+    }
+
+    /// A remote item never seen here whose name is the local item `l`'s
+    /// but for case: `l` clashes with it as with one of the same name.
+    fn unseen_twin(&self, t: &Trees, l: &Node) -> Option<ItemId> {
+        self.remote
+            .get(&(l.parent, case_fold(&l.name)))?
+            .iter()
+            .find(|id| **id != l.id && !t.local.contains(id) && !t.synced.contains(id))
+            .copied()
+    }
 }
 
 /// What a remote deletion means for a local subtree.
@@ -133,7 +347,41 @@ impl<'a> Planner<'a> {
             ops: BTreeMap::new(),
             uploads: BTreeMap::new(),
             deletable_memo: Default::default(),
+            case: ctx.case_insensitive.then(|| CaseView::new(t, ctx.ignored)),
         }
+    }
+
+    /// The remote node of `id` as far as this disk is concerned: items
+    /// giving way to a case clash count as deleted remotely.
+    fn remote(&self, id: &ItemId) -> Option<&'a Node> {
+        self.t.remote.get(id).filter(|_| !self.hidden(id))
+    }
+
+    /// The local item, other than `except`, that holds `name` under
+    /// `parent`: the same name, or on a case-insensitive disk one that
+    /// differs only in case.
+    fn local_holder(&self, parent: Option<ItemId>, name: &str, except: ItemId) -> Option<ItemId> {
+        match &self.case {
+            Some(case) => case.holder(parent, name, except),
+            None => self.t.local.child(parent, name).filter(|h| *h != except),
+        }
+    }
+
+    /// Whether the item gives way to a case clash (see [`CaseView::hidden`]).
+    fn hidden(&self, id: &ItemId) -> bool {
+        self.case.as_ref().is_some_and(|c| c.hidden.contains(id))
+    }
+
+    /// Whether `l` is in a local folder that gives way to a case clash: it
+    /// goes up once that folder is a new item, not into the server's one.
+    fn in_hidden_folder(&self, l: &Node) -> bool {
+        l.parent.is_some_and(|p| self.hidden(&p))
+    }
+
+    /// Whether the remote item may take its name on disk now (always, on a
+    /// case-sensitive disk).
+    fn may_place(&self, id: &ItemId) -> bool {
+        self.case.as_ref().is_none_or(|c| c.may_place(id))
     }
 
     fn run(mut self) -> Vec<Op> {
@@ -168,12 +416,33 @@ impl<'a> Planner<'a> {
 
     fn plan_item(&mut self, id: ItemId) {
         let t = self.t;
-        let (l, s, r) = (t.local.get(&id), t.synced.get(&id), t.remote.get(&id));
+        let (l, s, r) = (t.local.get(&id), t.synced.get(&id), self.remote(&id));
         match (l, s, r) {
             (None, None, Some(r)) => self.place_locally(r),
+            // A copy giving way to a case clash, no longer synced: it goes
+            // if it holds nothing the server lacks, else it stays as a new
+            // item.
+            (Some(l), None, None) if self.hidden(&id) => match self.local_keep(id) {
+                Verdict::Delete => self.emit(Op::LocalDelete { id }),
+                Verdict::Wait => {}
+                Verdict::Keep => {
+                    if !self.ignored_local(l) {
+                        self.emit(Op::Reid { id });
+                    }
+                }
+            },
             (Some(l), None, None) => self.upload_new(l),
             (Some(l), None, Some(r)) => {
-                if l.same_content(r) {
+                if l.same_content(r)
+                    && self.case.is_some()
+                    && l.parent == r.parent
+                    && l.name != r.name
+                    && case_fold(&l.name) == case_fold(&r.name)
+                {
+                    // Adopted across a difference in case: the server's
+                    // spelling wins, as it does for a whole name.
+                    self.move_locally(l, r.parent, &r.name);
+                } else if l.same_content(r) {
                     self.emit(Op::MarkSynced { id });
                 } else {
                     self.conflict_copy(l);
@@ -197,6 +466,11 @@ impl<'a> Planner<'a> {
                 }
             }
             (Some(l), Some(_), None) => match self.local_keep(id) {
+                // A copy giving way to a case clash first stops being
+                // synced, then goes (above): were it deleted first, a crash
+                // before the state is saved would make the deletion look
+                // like the user's, and it would be sent to the server.
+                Verdict::Delete if self.hidden(&id) => self.emit(Op::Forget { id }),
                 Verdict::Delete => self.emit(Op::LocalDelete { id }),
                 Verdict::Wait => {}
                 Verdict::Keep => {
@@ -258,7 +532,9 @@ impl<'a> Planner<'a> {
         loop {
             let candidate = conflicted_copy_name(name, self.ctx.device, self.ctx.now_ms, attempt);
             let remote_parent = parent.filter(|p| self.t.remote.contains(p));
-            if self.t.local.child(parent, &candidate).is_none()
+            if self
+                .local_holder(parent, &candidate, ItemId::nil())
+                .is_none()
                 && self.t.remote.child(remote_parent, &candidate).is_none()
             {
                 return candidate;
@@ -280,9 +556,12 @@ impl<'a> Planner<'a> {
         {
             return; // created once the parent is
         }
-        if let Some(holder) = self.t.local.child(r.parent, &r.name) {
+        if let Some(holder) = self.local_holder(r.parent, &r.name, r.id) {
             self.make_room(holder);
             return;
+        }
+        if !self.may_place(&r.id) {
+            return; // another item whose name differs only in case goes here
         }
         let id = r.id;
         if r.is_folder {
@@ -303,7 +582,7 @@ impl<'a> Planner<'a> {
         let Some(hs) = t.synced.get(&holder) else {
             return; // new local work: its own rules handle the clash
         };
-        let Some(hr) = t.remote.get(&holder) else {
+        let Some(hr) = self.remote(&holder) else {
             // Deleted remotely but not deletable yet (things move out of
             // it first): step aside so that the new item can come in.
             if self.local_keep(holder) == Verdict::Wait {
@@ -320,10 +599,7 @@ impl<'a> Planner<'a> {
             return;
         }
         // Its own move cannot happen now: step aside to a temporary name.
-        let blocked = t
-            .local
-            .child(hr.parent, &hr.name)
-            .is_some_and(|other| other != holder)
+        let blocked = self.local_holder(hr.parent, &hr.name, holder).is_some()
             || hr
                 .parent
                 .is_some_and(|p| !t.local.contains(&p) || t.local.is_ancestor_or_self(holder, p));
@@ -348,10 +624,11 @@ impl<'a> Planner<'a> {
                 return; // wait until the target parent moved out
             }
         }
-        if let Some(holder) = t.local.child(parent, name)
-            && holder != l.id
-        {
+        if let Some(holder) = self.local_holder(parent, name, l.id) {
             self.make_room(holder);
+            return;
+        }
+        if !self.may_place(&l.id) {
             return;
         }
         self.emit(Op::LocalMove {
@@ -363,10 +640,15 @@ impl<'a> Planner<'a> {
 
     /// A local item the server does not know.
     fn upload_new(&mut self, l: &Node) {
-        if self.ignored_local(l) {
+        if self.ignored_local(l) || self.in_hidden_folder(l) {
             return;
         }
-        if let Some(holder) = self.t.remote.child(l.parent, &l.name)
+        let holder = self.t.remote.child(l.parent, &l.name).or_else(|| {
+            self.case
+                .as_ref()
+                .and_then(|case| case.unseen_twin(self.t, l))
+        });
+        if let Some(holder) = holder
             && !self.clash(l, holder)
         {
             return;
@@ -417,8 +699,16 @@ impl<'a> Planner<'a> {
                 }
             }
             // The holder moved away locally (and not remotely): its move
-            // frees the name earlier in the same commit.
-            (Some(hl), Some(hs)) if !hl.same_place(hr) && hr.same_place(hs) => true,
+            // frees the name earlier in the same commit, unless it is a
+            // folder move that a remote move turned into a cycle (the remote
+            // placement wins, see `upload_change`).
+            (Some(hl), Some(hs))
+                if !hl.same_place(hr)
+                    && hr.same_place(hs)
+                    && !(hr.is_folder && self.merged_cycle(holder, hl.parent)) =>
+            {
+                true
+            }
             _ => {
                 self.conflict_copy(l);
                 false
@@ -465,6 +755,9 @@ impl<'a> Planner<'a> {
     fn upload_change(&mut self, l: &Node, r: &Node, content_changed: bool) {
         let t = self.t;
         if !l.same_place(r) {
+            if self.in_hidden_folder(l) {
+                return;
+            }
             if let Some(holder) = t.remote.child(l.parent, &l.name)
                 && holder != l.id
                 && !self.clash(l, holder)
@@ -508,25 +801,14 @@ impl<'a> Planner<'a> {
             return *known;
         }
         let t = self.t;
-        let keep = match (t.local.get(&id), t.synced.get(&id), t.remote.get(&id)) {
-            (Some(l), Some(s), None) => {
-                if !l.same_content(s) {
-                    Verdict::Keep
-                } else {
-                    let mut verdict = Verdict::Delete;
-                    for child in t.local.children(Some(id)) {
-                        match self.local_keep(child) {
-                            Verdict::Keep => {
-                                verdict = Verdict::Keep;
-                                break;
-                            }
-                            Verdict::Wait => verdict = Verdict::Wait,
-                            Verdict::Delete => {}
-                        }
-                    }
-                    verdict
-                }
-            }
+        let keep = match (t.local.get(&id), t.synced.get(&id), self.remote(&id)) {
+            (Some(l), Some(s), None) => self.keep_contents(id, l, s, false),
+            // A copy giving way to a case clash, no longer synced: compared
+            // with the server's version.
+            (Some(l), None, None) if self.hidden(&id) => match t.remote.get(&id) {
+                Some(r) => self.keep_contents(id, l, r, true),
+                None => Verdict::Keep,
+            },
             // Remote still has it elsewhere. Moved in here locally (and not
             // moved remotely): local work, keep the folder. Else it moves
             // out first.
@@ -542,6 +824,28 @@ impl<'a> Planner<'a> {
         };
         self.deletable_memo.borrow_mut().insert(id, keep);
         keep
+    }
+
+    /// [`Planner::local_keep`] of a local item, against `base` (its synced
+    /// version, or the server's when it gives way to a case clash and is no
+    /// longer synced: `unsynced`). Unchanged, its subtree decides; an
+    /// unsynced folder also waits for its children to stop being synced.
+    fn keep_contents(&self, id: ItemId, l: &Node, base: &Node, unsynced: bool) -> Verdict {
+        if !l.same_content(base) {
+            return Verdict::Keep;
+        }
+        let mut verdict = Verdict::Delete;
+        for child in self.t.local.children(Some(id)) {
+            match self.local_keep(child) {
+                Verdict::Keep => return Verdict::Keep,
+                Verdict::Delete if unsynced && self.t.synced.contains(&child) => {
+                    verdict = Verdict::Wait;
+                }
+                Verdict::Wait => verdict = Verdict::Wait,
+                Verdict::Delete => {}
+            }
+        }
+        verdict
     }
 
     /// Orders the batch: local work by depth (deletions children first), then

@@ -14,7 +14,7 @@ use nimbus_server::admin::{AddUser, add_user};
 use nimbus_server::storage::MetadataStore;
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::AsyncWriteExt;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
@@ -155,6 +155,11 @@ impl Cluster {
         }
     }
 
+    /// Where the proxy's file system store keeps the objects' bytes.
+    pub fn storage_root(&self) -> &Path {
+        self._objects.path()
+    }
+
     /// Stops the server and the proxy and drops their databases.
     pub async fn stop(mut self) {
         for stop in self.stops.drain(..) {
@@ -210,28 +215,49 @@ impl Device {
             .await
             .expect("open the folder");
         let (stop, stopped) = oneshot::channel::<()>();
+        let (count_round, quiet_rounds) = watch::channel(0u64);
         let task = tokio::spawn(async move {
             let result = daemon::run(
                 &mut session,
                 async {
                     let _ = stopped.await;
                 },
-                |_| {},
+                |_| count_round.send_modify(|rounds| *rounds += 1),
             )
             .await;
             session.store.close().await;
             result.expect("the sync loop ends cleanly");
         });
-        Running { stop, task }
+        Running {
+            stop,
+            task,
+            quiet_rounds,
+        }
     }
 }
 
 pub struct Running {
     stop: oneshot::Sender<()>,
     task: JoinHandle<()>,
+    /// How many rounds ended in sync.
+    quiet_rounds: watch::Receiver<u64>,
 }
 
 impl Running {
+    /// How many rounds ended in sync so far.
+    pub fn quiet_rounds(&self) -> u64 {
+        *self.quiet_rounds.borrow()
+    }
+
+    /// Waits until the loop has finished a round (its file watcher is set
+    /// up by then).
+    pub async fn first_round(&mut self) {
+        tokio::time::timeout(DEADLINE, self.quiet_rounds.wait_for(|&rounds| rounds > 0))
+            .await
+            .expect("the first sync round ends in time")
+            .expect("the sync loop runs");
+    }
+
     pub async fn stop(self) {
         let _ = self.stop.send(());
         self.task.await.expect("the sync loop did not panic");

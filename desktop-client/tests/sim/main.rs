@@ -7,6 +7,12 @@
 //! the server's tree and that every byte a user wrote and did not itself
 //! overwrite or delete survives as a file or a conflicted copy.
 //!
+//! In half of the seeds the last device's disk is case-insensitive (like
+//! macOS and Windows): there, names the server holds in two cases show up
+//! once, and every server item missing from that disk must be one the
+//! device reports as "not synced here" because a sibling whose name
+//! differs only in case holds its name.
+//!
 //! `NIMBUS_SIM_SEEDS=N` runs N seeds (default 300); `NIMBUS_SIM_SEED=S`
 //! replays one seed with a trace.
 
@@ -18,8 +24,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::executor::block_on;
 use nimbus_client::Error;
-use nimbus_client::engine::{Engine, Ignore, PendingCommit, StateStore, Trees};
-use nimbus_client::fs::MemFs;
+use nimbus_client::engine::{Engine, Ignore, Op, PendingCommit, StateStore, Trees};
+use nimbus_client::fs::{Fs, MemFs, case_fold};
 use nimbus_client::remote::Clock;
 use nimbus_protocol::rpc::Revision;
 use server::{SimRemote, SimServer};
@@ -113,9 +119,13 @@ fn ignore_rules() -> Ignore {
 }
 
 impl Device {
-    fn new(index: usize, server: &SimServer) -> Self {
+    fn new(index: usize, server: &SimServer, case_insensitive: bool) -> Self {
         let name = format!("dev{index}");
-        let fs = MemFs::new();
+        let fs = if case_insensitive {
+            MemFs::case_insensitive()
+        } else {
+            MemFs::new()
+        };
         let store = MemStore::default();
         let clock = Arc::new(SimClock {
             device: index as u128 + 1,
@@ -153,6 +163,8 @@ impl Device {
             saved.pending,
         );
         engine.upload_concurrency = 1;
+        // Several commits per batch of uploads, as with many files.
+        engine.commit_batch = 3;
         engine
     }
 
@@ -172,15 +184,25 @@ struct World {
     trace: Vec<String>,
 }
 
-const FILE_NAMES: &[&str] = &["a.txt", "b.txt", "ü名.md", "c", ".vimrc", "x.swp"];
-const FOLDER_NAMES: &[&str] = &["docs", "src", "Ωmega"];
+const FILE_NAMES: &[&str] = &["a.txt", "b.txt", "A.txt", "ü名.md", "c", ".vimrc", "x.swp"];
+const FOLDER_NAMES: &[&str] = &["docs", "src", "Ωmega", "Docs", "ΩMEGA"];
 
 impl World {
+    /// `devices` devices, all with case-sensitive disks.
     fn new(seed: u64, devices: usize) -> Self {
+        Self::with_disks(seed, &vec![false; devices])
+    }
+
+    /// One device per entry: whether its disk is case-insensitive.
+    fn with_disks(seed: u64, case_insensitive: &[bool]) -> Self {
         let server = SimServer::new();
         Self {
             rng: Rng(seed),
-            devices: (0..devices).map(|i| Device::new(i, &server)).collect(),
+            devices: case_insensitive
+                .iter()
+                .enumerate()
+                .map(|(i, ci)| Device::new(i, &server, *ci))
+                .collect(),
             server,
             must_survive: BTreeSet::new(),
             writes: 0,
@@ -211,8 +233,18 @@ impl World {
             Some(p) => format!("{p}/{name}"),
             None => name.to_owned(),
         };
+        // What a path names on this disk (in any case if it ignores case).
+        let key = |path: &str| {
+            if fs.case_insensitive() {
+                case_fold(path)
+            } else {
+                path.to_owned()
+            }
+        };
         let supersede = |world: &mut World, path: &str| {
+            let path = key(path);
             for (p, content) in &snapshot {
+                let p = key(p);
                 if (p == path || p.starts_with(&format!("{path}/")))
                     && let Some(content) = content
                 {
@@ -362,26 +394,32 @@ impl World {
         }
     }
 
+    /// One full round on device `d`, which must end quiet; returns how
+    /// many operations it ran.
+    fn sync_device(&mut self, d: usize) -> usize {
+        let engine = &mut self.devices[d].engine;
+        engine.need_scan = true;
+        engine.need_fetch = true;
+        let round = block_on(engine.sync_round())
+            .unwrap_or_else(|e| panic!("device {d} failed to sync: {e}"));
+        if !round.quiet {
+            let engine = &self.devices[d].engine;
+            eprintln!("plan: {:?}", engine.plan());
+            dump(&engine.trees);
+        }
+        assert!(
+            round.quiet,
+            "device {d} did not reach a quiet state within the pass limit"
+        );
+        round.ops
+    }
+
     /// Syncs every device until a full sweep does nothing.
     fn quiesce(&mut self) {
         for sweep in 0..40 {
             let mut busy = false;
             for d in 0..self.devices.len() {
-                let engine = &mut self.devices[d].engine;
-                engine.need_scan = true;
-                engine.need_fetch = true;
-                let round = block_on(engine.sync_round())
-                    .unwrap_or_else(|e| panic!("device {d} failed to sync: {e}"));
-                if !round.quiet {
-                    let engine = &self.devices[d].engine;
-                    eprintln!("plan: {:?}", engine.plan());
-                    dump(&engine.trees);
-                }
-                assert!(
-                    round.quiet,
-                    "device {d} did not reach a quiet state within the pass limit"
-                );
-                busy |= round.ops > 0;
+                busy |= self.sync_device(d) > 0;
             }
             if !busy {
                 self.log(format!("quiet after {sweep} sweeps"));
@@ -396,14 +434,15 @@ impl World {
         for device in &self.devices {
             let mut disk = device.fs.snapshot();
             disk.retain(|path, _| !path.rsplit('/').next().unwrap().ends_with(".swp"));
-            if disk != server_tree {
+            let expected = if device.fs.case_insensitive() {
+                self.check_case_clashes(device, &disk, &server_tree)
+            } else {
+                server_tree.clone()
+            };
+            if disk != expected {
                 dump(&device.engine.trees);
             }
-            assert_eq!(
-                disk, server_tree,
-                "{} does not match the server",
-                device.name
-            );
+            assert_eq!(disk, expected, "{} does not match the server", device.name);
         }
         // Bytes a user moved into an ignored file stay on that disk.
         let disks: Vec<_> = self.devices.iter().map(|d| d.fs.snapshot()).collect();
@@ -413,6 +452,12 @@ impl World {
             .flatten()
             .collect();
         for content in &self.must_survive {
+            if !present.contains(content) {
+                for device in &self.devices {
+                    eprintln!("{}:", device.name);
+                    dump(&device.engine.trees);
+                }
+            }
             assert!(
                 present.contains(content),
                 "lost bytes: {:?}",
@@ -420,6 +465,71 @@ impl World {
             );
         }
     }
+}
+
+impl World {
+    /// On a case-insensitive disk, the server items that are missing must
+    /// be exactly those under an item the device reports as a case clash,
+    /// each of which has a sibling on disk whose name differs only in
+    /// case. Returns the server tree without them: what the disk must be.
+    fn check_case_clashes(
+        &self,
+        device: &Device,
+        disk: &BTreeMap<String, Option<Vec<u8>>>,
+        server_tree: &BTreeMap<String, Option<Vec<u8>>>,
+    ) -> BTreeMap<String, Option<Vec<u8>>> {
+        let reported: BTreeSet<String> = device
+            .engine
+            .case_clashes()
+            .into_iter()
+            .map(|clash| {
+                let message = clash.to_string();
+                assert!(
+                    message.contains("not synced here: name differs only in case from"),
+                    "{message}"
+                );
+                clash.path
+            })
+            .collect();
+        // The topmost missing server path of each missing subtree.
+        let missing: BTreeSet<String> = server_tree
+            .keys()
+            .filter(|path| !disk.contains_key(*path))
+            .filter(|path| parent_path(path).is_none_or(|parent| disk.contains_key(parent)))
+            .cloned()
+            .collect();
+        assert_eq!(
+            missing, reported,
+            "{}: the server items missing from its case-insensitive disk are not the ones it reports",
+            device.name
+        );
+        for path in &missing {
+            let parent = parent_path(path);
+            let holder = disk.keys().find(|other| {
+                *other != path
+                    && parent_path(other) == parent
+                    && case_fold(other) == case_fold(path)
+            });
+            assert!(
+                holder.is_some(),
+                "{}: {path} is missing but no name differing only in case holds it",
+                device.name
+            );
+        }
+        server_tree
+            .iter()
+            .filter(|(path, _)| {
+                !missing
+                    .iter()
+                    .any(|top| *path == top || path.starts_with(&format!("{top}/")))
+            })
+            .map(|(path, bytes)| (path.clone(), bytes.clone()))
+            .collect()
+    }
+}
+
+fn parent_path(path: &str) -> Option<&str> {
+    path.rfind('/').map(|i| &path[..i])
 }
 
 /// Prints every item on which the three trees disagree.
@@ -448,9 +558,18 @@ fn dump(trees: &Trees) {
     }
 }
 
-fn run_seed(seed: u64) -> (BTreeMap<String, Option<Vec<u8>>>, Vec<String>) {
+/// The disks of a seed's devices: 2 or 3, the last one case-insensitive in
+/// half of the seeds.
+fn disks(seed: u64) -> Vec<bool> {
     let devices = 2 + (seed % 2) as usize;
-    let mut world = World::new(seed, devices);
+    let last_insensitive = seed % 4 >= 2;
+    (0..devices)
+        .map(|i| last_insensitive && i == devices - 1)
+        .collect()
+}
+
+fn run_seed(seed: u64) -> (BTreeMap<String, Option<Vec<u8>>>, Vec<String>) {
+    let mut world = World::with_disks(seed, &disks(seed));
     world.run(120);
     world.quiesce();
     world.check();
@@ -480,7 +599,7 @@ fn random_histories_converge_without_losing_bytes() {
         let world = std::panic::catch_unwind(|| run_seed(seed));
         if let Err(panic) = world {
             // Replay for the trace.
-            let mut world = World::new(seed, 2 + (seed % 2) as usize);
+            let mut world = World::with_disks(seed, &disks(seed));
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 world.run(120);
                 world.quiesce();
@@ -488,6 +607,7 @@ fn random_histories_converge_without_losing_bytes() {
                 world.log("phase two".into());
                 world.run(60);
                 world.quiesce();
+                world.check();
             }));
             for line in &world.trace {
                 eprintln!("{line}");
@@ -680,4 +800,200 @@ fn a_folder_taking_its_parents_name_and_swapped_names_converge() {
     assert_eq!(b.read("x.txt").as_deref(), Some(&b"y"[..]));
     assert_eq!(b.read("y.txt").as_deref(), Some(&b"x"[..]));
     assert_eq!(world.server.uploads(), uploads, "moves upload no bytes");
+}
+
+#[test]
+fn a_case_insensitive_disk_holds_one_of_two_names_that_differ_in_case() {
+    let mut world = World::with_disks(8, &[false, true]);
+    let (linux, mac) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());
+    assert!(linux.user_write("Report.txt", b"upper"));
+    assert!(linux.user_write("report.txt", b"lower"));
+    assert!(linux.user_mkdir("Docs"));
+    assert!(linux.user_write("Docs/in-upper.txt", b"in upper"));
+    assert!(linux.user_mkdir("docs"));
+    assert!(linux.user_write("docs/in-lower.txt", b"in lower"));
+    world.must_survive = [
+        b"upper".to_vec(),
+        b"lower".to_vec(),
+        b"in upper".to_vec(),
+        b"in lower".to_vec(),
+    ]
+    .into();
+    world.quiesce();
+    world.check();
+    assert_eq!(world.server.live_files().len(), 6, "the server keeps both");
+    let on_mac = mac.snapshot();
+    assert_eq!(
+        on_mac.len(),
+        3,
+        "one file, one folder and its file: {on_mac:#?}"
+    );
+    let clashes = world.devices[1].engine.case_clashes();
+    assert_eq!(clashes.len(), 2, "{clashes:#?}");
+
+    // Editing the copy it has does not touch the other one.
+    let (file, _) = on_mac
+        .iter()
+        .find(|(p, v)| v.is_some() && !p.contains('/'))
+        .unwrap();
+    let other = if file == "Report.txt" {
+        "report.txt"
+    } else {
+        "Report.txt"
+    };
+    let other_bytes = world.server.live_files()[other].clone();
+    world.must_survive.remove(on_mac[file].as_ref().unwrap());
+    assert!(mac.user_write(file, b"edited on the mac"));
+    world.must_survive.insert(b"edited on the mac".to_vec());
+    world.quiesce();
+    world.check();
+    assert_eq!(world.server.live_files()[other], other_bytes);
+
+    // Once one is renamed on Linux, the mac gets both.
+    assert!(linux.user_rename(other, "third.txt"));
+    world.quiesce();
+    world.check();
+    assert_eq!(mac.read("third.txt"), other_bytes);
+    assert_eq!(world.devices[1].engine.case_clashes().len(), 1);
+}
+
+#[test]
+fn a_case_only_rename_on_a_case_insensitive_disk_syncs_as_a_rename() {
+    let mut world = World::with_disks(9, &[false, true]);
+    let (linux, mac) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());
+    assert!(mac.user_mkdir("Docs"));
+    assert!(mac.user_write("Docs/Report.txt", &vec![5u8; 5000]));
+    world.quiesce();
+    let uploads = world.server.uploads();
+    assert!(mac.user_rename("Docs/Report.txt", "Docs/report.txt"));
+    assert!(mac.user_rename("Docs", "docs"));
+    world.quiesce();
+    world.check();
+    assert_eq!(world.server.uploads(), uploads, "a rename is not an upload");
+    let on_linux: Vec<String> = linux.snapshot().into_keys().collect();
+    assert_eq!(on_linux, ["docs", "docs/report.txt"]);
+
+    // A case-only rename from the case-sensitive side reaches the mac too.
+    assert!(linux.user_rename("docs/report.txt", "docs/REPORT.txt"));
+    world.quiesce();
+    world.check();
+    let on_mac: Vec<String> = mac.snapshot().into_keys().collect();
+    assert_eq!(on_mac, ["docs", "docs/REPORT.txt"]);
+    assert_eq!(world.server.uploads(), uploads);
+}
+
+#[test]
+fn a_remote_rename_into_a_case_clash_loses_nothing() {
+    let mut world = World::with_disks(10, &[false, true]);
+    let (linux, mac) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());
+    assert!(linux.user_write("a.txt", b"a"));
+    assert!(linux.user_write("b.txt", b"b"));
+    assert!(linux.user_write("c.txt", b"c"));
+    world.quiesce();
+    // On Linux, b and c take a's name in other cases; meanwhile the mac
+    // edits c.
+    assert!(linux.user_rename("b.txt", "A.txt"));
+    assert!(linux.user_rename("c.txt", "A.TXT"));
+    assert!(mac.user_write("c.txt", b"c, edited on the mac"));
+    world.must_survive = [
+        b"a".to_vec(),
+        b"b".to_vec(),
+        b"c".to_vec(),
+        b"c, edited on the mac".to_vec(),
+    ]
+    .into();
+    world.quiesce();
+    world.check();
+    // The mac keeps a.txt; b's unchanged copy made way (its bytes are on
+    // the server as A.txt); c's edit is kept as a new item.
+    let on_mac = mac.snapshot();
+    assert_eq!(on_mac.len(), 2, "{on_mac:#?}");
+    assert_eq!(mac.read("a.txt").as_deref(), Some(&b"a"[..]));
+    assert_eq!(
+        mac.read("c.txt").as_deref(),
+        Some(&b"c, edited on the mac"[..])
+    );
+    let server = world.server.live_files();
+    assert_eq!(server["A.txt"].as_deref(), Some(&b"b"[..]));
+    assert_eq!(server["A.TXT"].as_deref(), Some(&b"c"[..]));
+    assert_eq!(
+        server["c.txt"].as_deref(),
+        Some(&b"c, edited on the mac"[..])
+    );
+    let reported: Vec<String> = world.devices[1]
+        .engine
+        .case_clashes()
+        .into_iter()
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(reported, ["A.TXT", "A.txt"]);
+}
+
+#[test]
+fn first_link_on_a_case_insensitive_disk_merges_names_that_differ_in_case() {
+    let mut world = World::with_disks(11, &[false, true]);
+    let (linux, mac) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());
+    assert!(linux.user_mkdir("photos"));
+    assert!(linux.user_write("photos/cat.jpg", b"cat"));
+    assert!(linux.user_write("Notes.txt", b"notes"));
+    assert!(linux.user_write("README.md", b"from linux"));
+    assert!(mac.user_mkdir("Photos"));
+    assert!(mac.user_write("Photos/cat.jpg", b"cat"));
+    assert!(mac.user_write("notes.txt", b"notes"));
+    assert!(mac.user_write("readme.md", b"from the mac"));
+    world.must_survive = [
+        b"cat".to_vec(),
+        b"notes".to_vec(),
+        b"from linux".to_vec(),
+        b"from the mac".to_vec(),
+    ]
+    .into();
+    world.quiesce();
+    world.check();
+    // Same folder and same bytes are one item, spelled as on the server;
+    // different bytes become a conflicted copy. Nothing is left out.
+    let files = world.server.live_files();
+    let names: Vec<&str> = files.keys().map(String::as_str).collect();
+    assert_eq!(names.len(), 5, "{names:#?}");
+    assert!(names.contains(&"photos/cat.jpg") && names.contains(&"Notes.txt"));
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("readme (conflicted copy dev1 ")),
+        "{names:#?}"
+    );
+    assert_eq!(mac.snapshot().len(), 5);
+    assert!(world.devices[1].engine.case_clashes().is_empty());
+}
+
+#[test]
+fn a_crash_while_a_copy_gives_way_to_a_case_clash_loses_nothing() {
+    let mut world = World::with_disks(12, &[false, true]);
+    let (linux, mac) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());
+    assert!(linux.user_write("a.txt", b"a"));
+    assert!(linux.user_write("b.txt", b"b"));
+    world.quiesce();
+    assert!(linux.user_rename("b.txt", "A.txt"));
+    world.sync_device(0);
+    // The mac's copy of b first stops being synced (saved), then is
+    // deleted, and the mac crashes before saving that.
+    let engine = &mut world.devices[1].engine;
+    block_on(engine.fetch_remote()).unwrap();
+    let ops = engine.plan();
+    assert!(matches!(ops[..], [Op::Forget { .. }]), "{ops:?}");
+    block_on(engine.execute(ops)).unwrap();
+    block_on(engine.save()).unwrap();
+    let ops = engine.plan();
+    assert!(matches!(ops[..], [Op::LocalDelete { .. }]), "{ops:?}");
+    block_on(engine.execute(ops)).unwrap();
+    world.devices[1].crash();
+    world.must_survive = [b"a".to_vec(), b"b".to_vec()].into();
+    world.quiesce();
+    world.check();
+    assert_eq!(
+        world.server.live_files()["A.txt"].as_deref(),
+        Some(&b"b"[..])
+    );
+    let on_mac: Vec<String> = mac.snapshot().into_keys().collect();
+    assert_eq!(on_mac, ["a.txt"]);
 }

@@ -1,0 +1,217 @@
+//! End-to-end encrypted workspaces with the real `nimbus` binary: one is
+//! created with `nimbus workspace create --encrypted`, two devices that know
+//! the passphrase sync it, the proxy stores only ciphertext, a wrong
+//! passphrase or another workspace for a linked folder changes nothing, and
+//! the default workspace syncs as before.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{Cluster, list_files, nimbus, random_bytes};
+
+const PASSPHRASE: &str = "Grüße aus dem verschlüsselten Arbeitsbereich";
+/// Written into the files; must never show in the stored objects.
+const MARKER: &[u8] = b"NIMBUS-PLAINTEXT-MARKER-5d1c7e0a";
+
+/// What a run of the binary did.
+struct Outcome {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `nimbus ARGS` for the device configured in `config`, with `input`
+/// as its standard input.
+async fn run(config: &Path, args: &[&str], input: &str) -> Outcome {
+    let mut child = nimbus(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nimbus");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    Outcome {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// `nimbus sync DIR --once [--workspace NAME] --passphrase-stdin`.
+async fn sync_once(
+    config: &Path,
+    dir: &Path,
+    workspace: Option<&str>,
+    passphrase: &str,
+) -> Outcome {
+    let dir = dir.to_str().expect("a UTF-8 temp path");
+    let mut args = vec!["sync", dir, "--once", "--passphrase-stdin"];
+    if let Some(name) = workspace {
+        args.extend(["--workspace", name]);
+    }
+    run(config, &args, passphrase).await
+}
+
+/// Whether any object file under the proxy's storage holds `needle`.
+fn stored_bytes_contain(root: &Path, needle: &[u8]) -> bool {
+    walkdir::WalkDir::new(root)
+        .into_iter()
+        .flatten()
+        .filter(|e| e.file_type().is_file())
+        .any(|e| {
+            std::fs::read(e.path())
+                .unwrap_or_default()
+                .windows(needle.len())
+                .any(|window| window == needle)
+        })
+}
+
+/// Incompressible bytes with `MARKER` in the middle: stored raw (not
+/// compressed) unless encrypted, so the marker shows in plain chunks.
+fn marked_random_file(seed: u64) -> Vec<u8> {
+    let mut data = random_bytes(96 << 10, seed);
+    data.splice(40_000..40_000, MARKER.iter().copied());
+    data
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_with_the_passphrase_sync_an_encrypted_workspace_the_proxy_cannot_read() {
+    let cluster = Cluster::spawn().await;
+    cluster.add_user("alice").await;
+    let a = cluster.device("alice", "laptop").await;
+    let b = cluster.device("alice", "desktop").await;
+    let folders = tempfile::tempdir().unwrap();
+    let a_secrets = folders.path().join("a-secrets");
+    let b_secrets = folders.path().join("b-secrets");
+
+    let created = run(
+        &a.config.path,
+        &[
+            "workspace",
+            "create",
+            "Secrets",
+            "--encrypted",
+            "--passphrase-stdin",
+        ],
+        PASSPHRASE,
+    )
+    .await;
+    assert!(created.success, "{}", created.stderr);
+    assert!(
+        created.stdout.contains("end-to-end encrypted"),
+        "{}",
+        created.stdout
+    );
+    let listed = run(&b.config.path, &["workspace", "list"], "").await;
+    assert!(listed.success, "{}", listed.stderr);
+    let line = listed
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Secrets"))
+        .unwrap_or_else(|| panic!("{}", listed.stdout));
+    assert!(line.contains("end-to-end encrypted"), "{line}");
+
+    // A links a folder with files to the encrypted workspace.
+    std::fs::create_dir_all(a_secrets.join("letters")).unwrap();
+    let mut notes = b"dear diary, ".to_vec();
+    notes.extend_from_slice(MARKER);
+    std::fs::write(a_secrets.join("letters/notes.txt"), &notes).unwrap();
+    std::fs::write(a_secrets.join("photo.raw"), marked_random_file(1)).unwrap();
+    let synced = sync_once(&a.config.path, &a_secrets, Some("Secrets"), PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+
+    // B with a wrong passphrase: refused before anything is written.
+    std::fs::create_dir_all(&b_secrets).unwrap();
+    std::fs::write(b_secrets.join("mine.txt"), b"b's own file").unwrap();
+    let before = list_files(&b_secrets);
+    let wrong = sync_once(&b.config.path, &b_secrets, Some("Secrets"), "a wrong guess").await;
+    assert!(!wrong.success);
+    assert!(
+        wrong
+            .stderr
+            .contains("the passphrase does not match workspace \"Secrets\"; nothing was synced"),
+        "{}",
+        wrong.stderr
+    );
+    assert_eq!(list_files(&b_secrets), before);
+    assert!(!b_secrets.join(".nimbus").exists(), "the folder was linked");
+    assert!(
+        b.config.folder_dirs().is_empty(),
+        "a folder state was created"
+    );
+
+    // B with the right passphrase gets A's files; its own file goes to A.
+    let synced = sync_once(&b.config.path, &b_secrets, Some("Secrets"), PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+    assert_eq!(
+        std::fs::read(b_secrets.join("letters/notes.txt")).unwrap(),
+        notes
+    );
+    // A linked folder needs no --workspace again.
+    let synced = sync_once(&a.config.path, &a_secrets, None, PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+    assert_eq!(list_files(&a_secrets), list_files(&b_secrets));
+
+    // An edit on A reaches B byte for byte.
+    let mut edited = marked_random_file(2);
+    edited.extend_from_slice(b"second version");
+    std::fs::write(a_secrets.join("photo.raw"), &edited).unwrap();
+    std::fs::write(a_secrets.join("letters/notes.txt"), b"rewritten").unwrap();
+    let synced = sync_once(&a.config.path, &a_secrets, None, PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+    let synced = sync_once(&b.config.path, &b_secrets, None, PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+    assert_eq!(std::fs::read(b_secrets.join("photo.raw")).unwrap(), edited);
+    assert_eq!(list_files(&a_secrets), list_files(&b_secrets));
+
+    // A wrong passphrase on a linked folder changes nothing either.
+    std::fs::write(b_secrets.join("mine.txt"), b"edited while locked").unwrap();
+    let before = list_files(&b_secrets);
+    let wrong = sync_once(&b.config.path, &b_secrets, None, "another wrong guess").await;
+    assert!(!wrong.success);
+    assert!(wrong.stderr.contains("does not match"), "{}", wrong.stderr);
+    assert_eq!(list_files(&b_secrets), before);
+    let unchanged = sync_once(&a.config.path, &a_secrets, None, PASSPHRASE).await;
+    assert!(unchanged.success, "{}", unchanged.stderr);
+    assert_eq!(
+        std::fs::read(a_secrets.join("mine.txt")).unwrap(),
+        b"b's own file"
+    );
+
+    // A linked folder keeps its workspace.
+    let switch = sync_once(&a.config.path, &a_secrets, Some("Nimbus"), PASSPHRASE).await;
+    assert!(!switch.success);
+    assert!(
+        switch
+            .stderr
+            .contains("is linked to workspace \"Secrets\" and stays linked to it"),
+        "{}",
+        switch.stderr
+    );
+
+    // The proxy holds only ciphertext of the encrypted workspace.
+    assert!(
+        !stored_bytes_contain(cluster.storage_root(), MARKER),
+        "plaintext of an encrypted workspace reached the object store"
+    );
+
+    // The default workspace syncs as before, in plain chunks: the same scan
+    // finds the marker there, so it would have found it above.
+    std::fs::write(a.root.join("plain.raw"), marked_random_file(3)).unwrap();
+    a.sync().await;
+    b.sync().await;
+    assert_eq!(
+        std::fs::read(b.root.join("plain.raw")).unwrap(),
+        marked_random_file(3)
+    );
+    assert!(!b.root.join("photo.raw").exists());
+    assert!(stored_bytes_contain(cluster.storage_root(), MARKER));
+    cluster.stop().await;
+}
