@@ -20,6 +20,14 @@
 //! proxy's figures should be held against: the proxy (like Swift) fsyncs every
 //! object before it answers, and PostgreSQL commits the index row durably.
 //!
+//! A third baseline, "HTTP floor", is what HTTP alone costs on this machine:
+//! an in-process actix-web server, configured as the proxy's, that drains
+//! PUT bodies and answers GETs from memory, reached by the same client with
+//! the same concurrency. No HTTP object store can go faster; the distance
+//! between the proxy and this floor is what storing and indexing add, while
+//! the distance between the floor and the file system is the price of
+//! serving over a socket at all.
+//!
 //! When `NIMBUS_BENCH_SWIFT_AUTH_URL`, `NIMBUS_BENCH_SWIFT_USER` and
 //! `NIMBUS_BENCH_SWIFT_KEY` name a real OpenStack Swift (v1 auth, e.g. from
 //! `scripts/real-swift.sh env`), the same workloads also run against it and
@@ -32,16 +40,18 @@
 //! `NIMBUS_BENCH_STREAM_MIB` change the object counts (2000, 200) and the
 //! stream size (256).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use anyhow::{Context, ensure};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use reqwest::{Method, RequestBuilder};
 use uuid::Uuid;
 
@@ -375,6 +385,7 @@ struct Fastest {
     proxy: Option<Duration>,
     durable: Option<Duration>,
     volatile: Option<Duration>,
+    http_floor: Option<Duration>,
     swift: Option<Duration>,
 }
 
@@ -390,19 +401,24 @@ impl Fastest {
     /// Prints the rates, given the amount of work done per timing.
     fn print(&self, workload: &str, unit: &str, work: f64) {
         let rate = |elapsed: Option<Duration>| elapsed.map(|e| work / e.as_secs_f64());
-        let (Some(proxy), Some(durable), Some(volatile)) =
-            (rate(self.proxy), rate(self.durable), rate(self.volatile))
-        else {
+        let (Some(proxy), Some(durable), Some(volatile), Some(http_floor)) = (
+            rate(self.proxy),
+            rate(self.durable),
+            rate(self.volatile),
+            rate(self.http_floor),
+        ) else {
             return;
         };
         let figure = |value: f64| format!("{value:.1} {unit}");
         print!(
-            "{workload:<22} {:>15} {:>15} {:>6.3} {:>15} {:>6.3}",
+            "{workload:<22} {:>15} {:>15} {:>6.3} {:>15} {:>6.3} {:>15} {:>6.3}",
             figure(proxy),
             figure(durable),
             proxy / durable,
             figure(volatile),
             proxy / volatile,
+            figure(http_floor),
+            proxy / http_floor,
         );
         if let Some(swift) = rate(self.swift) {
             print!(" {:>15} {:>11.2}", figure(swift), proxy / swift);
@@ -413,8 +429,8 @@ impl Fastest {
 
 fn print_header(title: &str, with_swift: bool) {
     print!(
-        "{title:<22} {:>15} {:>15} {:>6} {:>15} {:>6}",
-        "proxy", "fs durable", "ratio", "fs no fsync", "ratio"
+        "{title:<22} {:>15} {:>15} {:>6} {:>15} {:>6} {:>15} {:>6}",
+        "proxy", "fs durable", "ratio", "fs no fsync", "ratio", "HTTP floor", "ratio"
     );
     if with_swift {
         print!(" {:>15} {:>11}", "real Swift", "proxy/Swift");
@@ -458,6 +474,54 @@ where
     }
 }
 
+/// Serves the HTTP floor: PUT drains the body and remembers only its length,
+/// GET answers that many bytes from one block held in memory.
+async fn http_floor(client: reqwest::Client) -> anyhow::Result<SwiftEndpoint> {
+    type Lengths = web::Data<Mutex<HashMap<String, usize>>>;
+    async fn put(request: HttpRequest, mut body: web::Payload, lengths: Lengths) -> HttpResponse {
+        let mut length = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            length += chunk.len();
+        }
+        let name = request.path().to_owned();
+        lengths.lock().unwrap().insert(name, length);
+        HttpResponse::Created().finish()
+    }
+    async fn get(request: HttpRequest, lengths: Lengths, block: web::Data<Bytes>) -> HttpResponse {
+        let Some(&length) = lengths.lock().unwrap().get(request.path()) else {
+            return HttpResponse::NotFound().finish();
+        };
+        let block = block.get_ref().clone();
+        let parts = (0..length.div_ceil(block.len())).map(move |i| {
+            let start = i * block.len();
+            Ok::<_, std::io::Error>(block.slice(..(length - start).min(block.len())))
+        });
+        HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .no_chunking(length as u64)
+            .streaming(futures::stream::iter(parts))
+    }
+
+    let lengths: Lengths = web::Data::new(Mutex::new(HashMap::new()));
+    let block = web::Data::new(pseudo_random_bytes(MIB));
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(lengths.clone())
+            .app_data(block.clone())
+            .route("/{object:.*}", web::put().to(put))
+            .route("/{object:.*}", web::get().to(get))
+    })
+    .tcp_nodelay(true)
+    .listen(listener)?
+    .disable_signals()
+    .run();
+    tokio::spawn(server);
+    SwiftEndpoint::with_new_container(client, &format!("http://127.0.0.1:{port}"), String::new())
+        .await
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let app = helpers::spawn_app().await;
@@ -466,6 +530,7 @@ async fn main() -> anyhow::Result<()> {
         SwiftEndpoint::with_new_container(app.client.clone(), &session.storage_url, session.token)
             .await?;
     let swift = real_swift().await?;
+    let floor = http_floor(app.client.clone()).await?;
     // Beside the proxy's blob root, so both are on the same file system.
     let baseline_dir =
         tempfile::tempdir_in(app.objects_dir.path().parent().unwrap_or(Path::new(".")))?;
@@ -501,6 +566,10 @@ async fn main() -> anyhow::Result<()> {
                 &mut put.volatile,
                 Some(volatile.put_objects(names, body.clone()).await?),
             );
+            keep_fastest(
+                &mut put.http_floor,
+                Some(floor.put_objects(names, body.clone()).await?),
+            );
             let body = body.clone();
             let swift_put = on_swift(&swift, |s| async move { s.put_objects(names, body).await });
             keep_fastest(&mut put.swift, swift_put.await?);
@@ -520,6 +589,10 @@ async fn main() -> anyhow::Result<()> {
             keep_fastest(
                 &mut get.volatile,
                 Some(volatile.get_objects(names, size).await?),
+            );
+            keep_fastest(
+                &mut get.http_floor,
+                Some(floor.get_objects(names, size).await?),
             );
             let swift_get = on_swift(&swift, |s| async move { s.get_objects(names, size).await });
             keep_fastest(&mut get.swift, swift_get.await?);
@@ -545,6 +618,10 @@ async fn main() -> anyhow::Result<()> {
             &mut put.volatile,
             Some(volatile.put_stream(&block, stream_mib).await?),
         );
+        keep_fastest(
+            &mut put.http_floor,
+            Some(floor.put_stream(&block, stream_mib).await?),
+        );
         let block = block.clone();
         let swift_put = on_swift(
             &swift,
@@ -559,6 +636,10 @@ async fn main() -> anyhow::Result<()> {
         keep_fastest(
             &mut get.volatile,
             Some(volatile.get_stream(stream_bytes).await?),
+        );
+        keep_fastest(
+            &mut get.http_floor,
+            Some(floor.get_stream(stream_bytes).await?),
         );
         let swift_get = on_swift(&swift, |s| async move { s.get_stream(stream_bytes).await });
         keep_fastest(&mut get.swift, swift_get.await?);
