@@ -66,8 +66,12 @@ impl Application {
 /// Answers to commits are kept this long for re-sent commits: a week.
 const KEEP_ANSWERS_SECS: u64 = 7 * 24 * 3600;
 
-/// Forgets old commit answers and OAuth nonces once an hour. Every server does it; the
-/// deletes are idempotent.
+/// Expired TempAuth sessions stay listed nowhere but are kept this long, so
+/// that a purge never races a request still being answered: a day.
+const KEEP_EXPIRED_DEVICES_SECS: u64 = 24 * 3600;
+
+/// Forgets old commit answers, OAuth nonces and expired sessions once an
+/// hour. Every server does it; the deletes are idempotent.
 async fn purge_old_records(store: Arc<dyn MetadataStore>, stop: CancellationToken) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -83,6 +87,11 @@ async fn purge_old_records(store: Arc<dyn MetadataStore>, stop: CancellationToke
         // Past the timestamp window a replayed nonce is refused as stale anyway.
         if let Err(error) = store.purge_nonces(2 * OAUTH_TIMESTAMP_WINDOW_SECS).await {
             tracing::warn!(%error, "could not purge old OAuth nonces");
+        }
+        match store.purge_expired_devices(KEEP_EXPIRED_DEVICES_SECS).await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "forgot expired sessions"),
+            Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
         }
     }
 }

@@ -184,6 +184,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The caller a live (unrevoked, unexpired) token belongs to, if its user is enabled.
     async fn authenticate(&self, token_hash: &[u8; 32]) -> StoreResult<Option<Caller>>;
     async fn update_device(&self, device_id: Uuid, device: &DeviceArgs) -> StoreResult<DeviceInfo>;
+    /// The user's devices, revoked ones included; expired sessions are not devices.
     async fn list_devices(&self, user_id: Uuid) -> StoreResult<Vec<DeviceInfo>>;
     /// Returns false when the device is not the user's.
     async fn revoke_device(&self, user_id: Uuid, device_id: Uuid) -> StoreResult<bool>;
@@ -248,6 +249,10 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Forgets the answers of commits older than `max_age_secs`; a device
     /// re-sends a commit within minutes, never days.
     async fn purge_processed_requests(&self, max_age_secs: u64) -> StoreResult<u64>;
+    /// Deletes the devices whose token expired more than `max_age_secs` ago
+    /// (TempAuth sessions), unless a file version names them; their commit
+    /// answers and OAuth grants go with them.
+    async fn purge_expired_devices(&self, max_age_secs: u64) -> StoreResult<u64>;
     /// The latest state of an item (chunks included) and its workspace.
     async fn item(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, ItemState)>>;
     /// The live items directly in a folder (`None`: the workspace's top).

@@ -799,6 +799,18 @@ impl MetadataStore for PgStore {
         Ok(inserted == 1)
     }
 
+    async fn purge_expired_devices(&self, max_age_secs: u64) -> StoreResult<u64> {
+        let result = sqlx::query(
+            "DELETE FROM devices d \
+             WHERE d.expires_at < now() - make_interval(secs => $1) \
+               AND NOT EXISTS (SELECT 1 FROM item_versions v WHERE v.device_id = d.id)",
+        )
+        .bind(max_age_secs as f64)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
     async fn purge_nonces(&self, max_age_secs: u64) -> StoreResult<u64> {
         let result = sqlx::query(
             "DELETE FROM oauth_nonces WHERE seen_at < now() - make_interval(secs => $1)",
@@ -1035,7 +1047,9 @@ impl MetadataStore for PgStore {
 
     async fn list_devices(&self, user_id: Uuid) -> StoreResult<Vec<DeviceInfo>> {
         let rows: Vec<DeviceRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-            "SELECT {DEVICE_COLUMNS} FROM devices WHERE user_id = $1 ORDER BY created_at"
+            "SELECT {DEVICE_COLUMNS} FROM devices \
+             WHERE user_id = $1 AND (expires_at IS NULL OR expires_at > now()) \
+             ORDER BY created_at"
         )))
         .bind(user_id)
         .fetch_all(&self.pool)

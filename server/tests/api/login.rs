@@ -1,6 +1,9 @@
-use nimbus_protocol::rpc::{DeviceArgs, DeviceInfo, ErrorCode, LoginReply, Operation};
+use nimbus_protocol::rpc::{
+    CommitArgs, DeviceArgs, DeviceInfo, ErrorCode, GetChangesArgs, LoginReply, Operation,
+};
+use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, login_args, spawn_app};
+use crate::helpers::{PASSWORD, login_args, new_file, spawn_app};
 
 #[tokio::test]
 async fn good_login_gives_a_working_token_and_bad_ones_do_not() {
@@ -138,6 +141,62 @@ async fn logout_and_revocation_end_a_token_and_disabling_ends_them_all() {
         .await
         .unwrap_err();
     assert_eq!(error.rpc_code(), Some(ErrorCode::AccountDisabled));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn expired_sessions_leave_the_device_list_and_are_purged_unless_they_wrote() {
+    let app = spawn_app().await;
+    let (laptop, workspace) = app.user_with_device("alice").await;
+    let session = |name: &str| {
+        let mut args = login_args("alice", PASSWORD, name);
+        args.token_ttl_secs = Some(1);
+        args
+    };
+    let reader = app.client.login(session("swift")).await.unwrap();
+    let writer = app.client.login(session("script")).await.unwrap();
+    app.client
+        .commit(
+            &writer.token,
+            Uuid::new_v4(),
+            CommitArgs {
+                workspace_id: workspace.workspace_id,
+                items: vec![new_file(None, "a.txt", 1, 10)],
+            },
+        )
+        .await
+        .unwrap();
+    let names = || async {
+        let devices: Vec<DeviceInfo> = app
+            .client
+            .call(Some(&laptop), Operation::ListDevices)
+            .await
+            .unwrap();
+        devices.into_iter().map(|d| d.name).collect::<Vec<_>>()
+    };
+    assert_eq!(names().await, ["laptop", "swift", "script"]);
+
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(names().await, ["laptop"]);
+    // The session that committed is kept: its version names it.
+    assert_eq!(app.store.purge_expired_devices(0).await.unwrap(), 1);
+    assert_eq!(app.store.purge_expired_devices(0).await.unwrap(), 0);
+    let versions = app
+        .client
+        .get_changes(
+            &laptop,
+            GetChangesArgs {
+                workspace_id: workspace.workspace_id,
+                since: 0,
+                page: None,
+                limit: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(versions.items.len(), 1);
+    assert!(app.client.get_account(&reader.token).await.is_err());
+    app.client.get_account(&laptop).await.unwrap();
     app.stop().await;
 }
 
