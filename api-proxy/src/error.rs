@@ -49,6 +49,8 @@ pub enum SwiftError {
     Blob(#[from] BlobError),
     #[error("reading stored bytes failed: {0}")]
     ReadFailed(#[source] std::io::Error),
+    #[error("hashing the body failed: {0}")]
+    HashFailed(#[source] tokio::task::JoinError),
 }
 
 impl SwiftError {
@@ -93,7 +95,8 @@ impl SwiftError {
             | SwiftError::PreconditionFailed(_)
             | SwiftError::Index(_)
             | SwiftError::Blob(_)
-            | SwiftError::ReadFailed(_) => (
+            | SwiftError::ReadFailed(_)
+            | SwiftError::HashFailed(_) => (
                 "Internal Error",
                 "An error occurred while processing your request.",
             ),
@@ -119,9 +122,10 @@ impl ResponseError for SwiftError {
                 StatusCode::from_u16(499).expect("499 is a valid status code")
             }
             SwiftError::RpcUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            SwiftError::Index(_) | SwiftError::Blob(_) | SwiftError::ReadFailed(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            SwiftError::Index(_)
+            | SwiftError::Blob(_)
+            | SwiftError::ReadFailed(_)
+            | SwiftError::HashFailed(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
