@@ -7,7 +7,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys};
-use nimbus_protocol::rpc::ChunkRef;
+use nimbus_protocol::client::ClientOptions;
+use nimbus_protocol::rpc::{ChunkRef, DeviceArgs, DeviceToken, LoginArgs, Password, WorkspaceInfo};
+use nimbus_protocol::{RpcClient, Topology};
 use nimbus_proxy::config::{Settings, StorageSettings};
 use nimbus_proxy::startup::Application;
 use nimbus_server::admin::{AddUser, add_user};
@@ -214,4 +216,59 @@ pub async fn upload_chunks(
     }
     let (content_hash, size) = chunker.finish();
     (chunks, content_hash, size)
+}
+
+/// A device of `user`, as the desktop client is one: its RPC client (found
+/// through TempAuth's headers), token, default workspace and storage URL.
+pub struct Device {
+    pub rpc: RpcClient,
+    pub token: DeviceToken,
+    pub workspace: WorkspaceInfo,
+    pub swift_token: String,
+    /// The account's storage URL, and its default workspace's container.
+    pub storage_url: String,
+    pub container_url: String,
+}
+
+pub async fn device(app: &TestApp, user: &str) -> Device {
+    let response = app.get_token(&format!("{user}:{user}"), PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    let rpc = RpcClient::connect(
+        &header("x-nimbus-rpc-url"),
+        Topology::new(header("x-nimbus-rpc-prefix")),
+        ClientOptions::default(),
+    )
+    .await
+    .unwrap();
+    let login = rpc
+        .login(LoginArgs {
+            username: user.into(),
+            password: Password(PASSWORD.into()),
+            device: DeviceArgs {
+                device_name: "laptop".into(),
+                os: None,
+                app_version: None,
+            },
+            token_ttl_secs: None,
+        })
+        .await
+        .unwrap();
+    let workspace = rpc
+        .get_workspaces(&login.token)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.is_default)
+        .unwrap();
+    let storage_url = header("x-storage-url");
+    let container_url = format!("{storage_url}/{}", workspace.container);
+    Device {
+        rpc,
+        token: login.token,
+        workspace,
+        swift_token: header("x-auth-token"),
+        storage_url,
+        container_url,
+    }
 }

@@ -6,16 +6,13 @@
 use std::time::Duration;
 
 use nimbus_chunks::{ChunkerParams, WorkspaceKeys, open_chunk};
-use nimbus_protocol::client::ClientOptions;
-use nimbus_protocol::rpc::{
-    CommitArgs, CommitItem, Content, DeviceArgs, GetChangesArgs, ItemOutcome, LoginArgs, Password,
-};
-use nimbus_protocol::{RpcClient, Topology};
+use nimbus_protocol::Topology;
+use nimbus_protocol::rpc::{CommitArgs, CommitItem, Content, GetChangesArgs, ItemOutcome};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app, upload_chunks};
+use crate::helpers::{TestApp, device, spawn_app, upload_chunks};
 use crate::oauth::{Grant, Signing, WithForm, api_request, grant, root_listing};
 
 async fn call(
@@ -751,57 +748,6 @@ async fn versions_can_be_listed_downloaded_and_restored() {
     }
     let (_, meta) = call(&app, &alice, "GET", &format!("/v1/file/{id}"), &[], None).await;
     assert_eq!(meta["version"], 6);
-}
-
-/// A device of `user`, as the desktop client is one: its RPC client (found
-/// through TempAuth's headers), token, default workspace and storage URL.
-struct Device {
-    rpc: RpcClient,
-    token: nimbus_protocol::rpc::DeviceToken,
-    workspace: nimbus_protocol::rpc::WorkspaceInfo,
-    swift_token: String,
-    container_url: String,
-}
-
-async fn device(app: &TestApp, user: &str) -> Device {
-    let response = app.get_token(&format!("{user}:{user}"), PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
-    let rpc = RpcClient::connect(
-        &header("x-nimbus-rpc-url"),
-        Topology::new(header("x-nimbus-rpc-prefix")),
-        ClientOptions::default(),
-    )
-    .await
-    .unwrap();
-    let login = rpc
-        .login(LoginArgs {
-            username: user.into(),
-            password: Password(PASSWORD.into()),
-            device: DeviceArgs {
-                device_name: "laptop".into(),
-                os: None,
-                app_version: None,
-            },
-            token_ttl_secs: None,
-        })
-        .await
-        .unwrap();
-    let workspace = rpc
-        .get_workspaces(&login.token)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|w| w.is_default)
-        .unwrap();
-    let container_url = format!("{}/{}", header("x-storage-url"), workspace.container);
-    Device {
-        rpc,
-        token: login.token,
-        workspace,
-        swift_token: header("x-auth-token"),
-        container_url,
-    }
 }
 
 #[tokio::test]

@@ -5,16 +5,13 @@
 //! write their content, with a message that says why.
 
 use nimbus_chunks::{ChunkerParams, WorkspaceKeys};
-use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
-    CommitArgs, CommitItem, Content, CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ItemOutcome,
-    LoginArgs, Password,
+    CommitArgs, CommitItem, Content, CreateWorkspaceArgs, EncryptionMode, ItemOutcome,
 };
-use nimbus_protocol::{RpcClient, Topology};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app, upload_chunks};
+use crate::helpers::{TestApp, device, spawn_app, upload_chunks};
 use crate::oauth::{Grant, Signing, api_request, grant};
 
 /// The status and JSON body of a signed API call.
@@ -56,30 +53,7 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
     let alice = grant(&app, "alice").await;
 
     // A desktop device of alice's, found through TempAuth like the client.
-    let login = app.get_token("alice:alice", PASSWORD).await;
-    assert_eq!(login.status(), 200);
-    let header = |name: &str| login.headers()[name].to_str().unwrap().to_owned();
-    let rpc = RpcClient::connect(
-        &header("x-nimbus-rpc-url"),
-        Topology::new(header("x-nimbus-rpc-prefix")),
-        ClientOptions::default(),
-    )
-    .await
-    .unwrap();
-    let device = rpc
-        .login(LoginArgs {
-            username: "alice".into(),
-            password: Password(PASSWORD.into()),
-            device: DeviceArgs {
-                device_name: "laptop".into(),
-                os: None,
-                app_version: None,
-            },
-            token_ttl_secs: None,
-        })
-        .await
-        .unwrap()
-        .token;
+    let laptop = device(&app, "alice").await;
 
     let workspace_id = Uuid::new_v4();
     let keys = tokio::task::spawn_blocking(move || {
@@ -88,9 +62,10 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
     .await
     .unwrap()
     .unwrap();
-    let vault = rpc
+    let vault = laptop
+        .rpc
         .create_workspace(
-            &device,
+            &laptop.token,
             CreateWorkspaceArgs {
                 workspace_id,
                 name: "Vault".into(),
@@ -102,11 +77,11 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
         .unwrap();
 
     // Sealed chunks through Swift, then a folder and a file committed.
-    let container_url = format!("{}/{}", header("x-storage-url"), vault.container);
+    let container_url = format!("{}/{}", laptop.storage_url, vault.container);
     let created = app
         .client
         .put(&container_url)
-        .header("X-Auth-Token", header("x-auth-token"))
+        .header("X-Auth-Token", &laptop.swift_token)
         .send()
         .await
         .unwrap();
@@ -115,7 +90,7 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
     let (chunks, content_hash, size) = upload_chunks(
         &app.client,
         &container_url,
-        &header("x-auth-token"),
+        &laptop.swift_token,
         &keys,
         &plaintext,
     )
@@ -145,9 +120,10 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
         },
         ..folder.clone()
     };
-    let reply = rpc
+    let reply = laptop
+        .rpc
         .commit(
-            &device,
+            &laptop.token,
             Uuid::new_v4(),
             CommitArgs {
                 workspace_id,
