@@ -18,7 +18,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::StreamExt;
-use nimbus_protocol::rpc::{CommitItem, CommitReply, Content, ItemOutcome, RefusalCode, Revision};
+use nimbus_protocol::rpc::{
+    CommitItem, CommitReply, Content, ItemOutcome, MAX_COMMIT_ITEMS, RefusalCode, Revision,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -587,7 +589,8 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// fetch the first files while the last ones are still being read.
     async fn commit(&mut self, uploads: Vec<Upload>) -> Result<(), Error> {
         let concurrency = self.upload_concurrency;
-        let mut batches = uploads.chunks(self.commit_batch.max(1));
+        // The server refuses commits of more than MAX_COMMIT_ITEMS items.
+        let mut batches = uploads.chunks(self.commit_batch.clamp(1, MAX_COMMIT_ITEMS));
         let Some(mut batch) = batches.next() else {
             return Ok(());
         };

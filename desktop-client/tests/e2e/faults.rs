@@ -17,6 +17,12 @@ use crate::helpers::{Cluster, DEADLINE, Device, deadline_wait, list_files, rando
 // full round.
 const _: () = assert!(DEADLINE.as_secs() < SAFETY_INTERVAL.as_secs());
 
+/// Held by the test that lowers the machine's inotify queue limit while its
+/// watcher starts, and by the test a watcher made in that window would break
+/// (an overflowing watcher rescans on every event, so that folder is never
+/// idle). The other tests sync correctly either way.
+static INOTIFY_LIMIT: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Runs `rabbitmqctl` (installed with rabbitmq-server; the tests run as
 /// root) and returns its output.
 fn rabbitmqctl(args: &[&str]) -> String {
@@ -227,6 +233,7 @@ async fn sync_recovers_when_the_push_listener_drops() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_folder_is_not_rescanned_by_its_own_scans() {
+    let _normal_watchers = INOTIFY_LIMIT.lock().await;
     let cluster = Cluster::spawn().await;
     cluster.add_user("heidi").await;
     let a = cluster.device("heidi", "laptop").await;
@@ -301,6 +308,7 @@ async fn a_watcher_overflow_rescans_and_every_file_syncs() {
     // With a queue limit of zero every event overflows: A's watcher then
     // reports nothing but "rescan needed", so whatever syncs went through
     // that path alone.
+    let exclusive = INOTIFY_LIMIT.lock().await;
     let limit = match InotifyQueueLimit::lower_to(0) {
         Ok(limit) => limit,
         Err(error) => {
@@ -315,6 +323,7 @@ async fn a_watcher_overflow_rescans_and_every_file_syncs() {
     let mut running_a = a.start().await;
     running_a.first_round().await;
     drop(limit);
+    drop(exclusive);
     assert!(
         kernel_overflows,
         "a watcher created with {QUEUE_LIMIT} at 0 did not overflow"
