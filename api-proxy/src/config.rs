@@ -44,6 +44,12 @@ pub struct Settings {
     pub container_cache_secs: u64,
     /// Where object bytes go.
     pub storage: StorageSettings,
+    /// Objects up to this many bytes keep their bytes in the index row
+    /// instead of `storage`: storing one is then a single durable commit
+    /// (no file flush), reading one needs no file open, and the many small
+    /// files of a synced folder do not become as many tiny blobs. At most
+    /// [`MAX_INLINE_OBJECT_BYTES`]; 0 sends every object to `storage`.
+    pub inline_object_max_bytes: u64,
     /// Age, in seconds, past which a complete blob that no object refers to
     /// (left by a proxy that died between writing a blob and committing its
     /// index row) is deleted. Must exceed the longest gap between those two
@@ -52,6 +58,10 @@ pub struct Settings {
     /// How often, in seconds, to look for such blobs (also at start-up).
     pub sweep_interval_secs: u64,
 }
+
+/// The largest `inline_object_max_bytes` allowed: a body is held in memory
+/// until it is known to fit, and large values do not belong in index rows.
+pub const MAX_INLINE_OBJECT_BYTES: u64 = 1024 * 1024;
 
 /// An opendal service by scheme name (`fs`, `swift`, `s3`) and its options, as
 /// documented by opendal (e.g. `root` for `fs`; `endpoint`, `container`,
@@ -82,6 +92,7 @@ impl Default for Settings {
                 scheme: "fs".into(),
                 options: BTreeMap::from([("root".into(), "./data/objects".into())]),
             },
+            inline_object_max_bytes: 16 * 1024,
             orphan_grace_secs: 3600,
             sweep_interval_secs: 3600,
         }
@@ -95,10 +106,17 @@ impl Settings {
         if let Some(file) = file {
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment
+        let settings: Self = figment
             .merge(Env::prefixed("NIMBUS_PROXY_").split("__"))
             .extract()
-            .map_err(Box::new)
+            .map_err(Box::new)?;
+        if settings.inline_object_max_bytes > MAX_INLINE_OBJECT_BYTES {
+            return Err(Box::new(figment::Error::from(format!(
+                "inline_object_max_bytes is {}, but at most {MAX_INLINE_OBJECT_BYTES} is allowed",
+                settings.inline_object_max_bytes
+            ))));
+        }
+        Ok(settings)
     }
 
     pub fn token_cache_ttl(&self) -> Duration {
@@ -138,6 +156,17 @@ mod tests {
             assert_eq!(settings.storage.scheme, "memory");
             assert_eq!(settings.listen.port(), 8080);
             assert_eq!(settings.client_amqp_url(), settings.amqp_url);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn an_inline_limit_past_the_maximum_is_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("NIMBUS_PROXY_INLINE_OBJECT_MAX_BYTES", "1048577");
+            let error = Settings::load(None).unwrap_err();
+            assert!(error.to_string().contains("at most 1048576"), "{error}");
             Ok(())
         });
     }

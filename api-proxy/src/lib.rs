@@ -26,9 +26,14 @@
 //!   of uploads a crash cut short. A crash between the two steps leaves an
 //!   unreferenced blob, never served; the [`sweeper`] deletes such blobs once
 //!   they are an hour old.
+//! * **Small objects live in the index row** (≤ `inline_object_max_bytes`,
+//!   16 KiB): storing one is a single durable commit instead of a file fsync
+//!   plus a commit, and reading one is the row lookup a GET makes anyway.
+//!   Most files of a synced folder are small, so this is most objects by
+//!   count; the body is buffered up to the limit, then spills into a blob.
 //! * **Memory is constant** per request: bodies are streamed in both
-//!   directions (ranges and multi-range answers included); only SLO manifests
-//!   (≤ 8 MiB) and bulk-delete bodies are read whole.
+//!   directions (ranges and multi-range answers included); only inline
+//!   objects, SLO manifests (≤ 8 MiB) and bulk-delete bodies are read whole.
 //! * **Container ACLs are cached** for `container_cache_secs` (10 s; Swift
 //!   caches container info for 60 s), so authorizing an object request needs
 //!   no database round trip; changes made through this proxy apply at once.

@@ -11,6 +11,7 @@ pub mod postgres;
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use crate::timestamp::Timestamp;
 
@@ -76,10 +77,32 @@ pub struct ContainerInfo {
     pub bytes_used: u64,
 }
 
+/// Where an object's bytes are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Content {
+    /// In the blob store, under this key.
+    Blob(String),
+    /// In the index row itself, for small objects (see
+    /// `Settings::inline_object_max_bytes`). [`ObjectIndex::object`] loads the
+    /// bytes; listings leave them out (`None`), as a page of them could weigh
+    /// hundreds of megabytes.
+    Inline(Option<Bytes>),
+}
+
+impl Content {
+    /// The blob behind the object, which must be deleted with it.
+    pub fn blob_key(&self) -> Option<&str> {
+        match self {
+            Self::Blob(key) => Some(key),
+            Self::Inline(_) => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectRecord {
     pub name: String,
-    pub blob_key: String,
+    pub content: Content,
     pub size: u64,
     /// MD5 of the bytes, lower-case hex.
     pub etag: String,
@@ -217,13 +240,14 @@ pub trait ObjectIndex: Send + Sync {
         meta: &Metadata,
         content_type: &str,
     ) -> Result<bool, IndexError>;
-    /// Removes the object and returns its blob key, or `None` if it did not exist.
+    /// Removes the object and returns where its bytes were (inline bytes not
+    /// loaded), or `None` if it did not exist.
     async fn delete_object(
         &self,
         account: &str,
         container: &str,
         name: &str,
-    ) -> Result<Option<String>, IndexError>;
+    ) -> Result<Option<Content>, IndexError>;
     /// Which of `keys` an object points at (the others are orphans).
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
@@ -14,9 +15,9 @@ use sqlx::{PgPool, Postgres, Row};
 
 use super::acl_cache::AclCache;
 use super::{
-    AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, DeleteContainerOutcome, IndexError,
-    ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord, PutOutcome,
-    PutResult,
+    AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
+    IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
+    PutOutcome, PutResult,
 };
 use crate::timestamp::Timestamp;
 
@@ -83,7 +84,9 @@ impl From<ContainerRow> for ContainerInfo {
 #[derive(sqlx::FromRow)]
 struct ObjectRow {
     name: String,
-    blob_key: String,
+    blob_key: Option<String>,
+    /// Listings select NULL here: they do not load inline bytes.
+    inline_data: Option<Vec<u8>>,
     size: i64,
     etag: String,
     content_type: String,
@@ -97,7 +100,7 @@ impl From<ObjectRow> for ObjectRecord {
     fn from(row: ObjectRow) -> Self {
         Self {
             name: row.name,
-            blob_key: row.blob_key,
+            content: content(row.blob_key, row.inline_data),
             size: non_negative(row.size),
             etag: row.etag,
             content_type: row.content_type,
@@ -113,6 +116,15 @@ impl From<ObjectRow> for ObjectRecord {
                 (None, None) => None,
             },
         }
+    }
+}
+
+/// The columns `blob_key` and `inline_data`, of which the schema sets exactly
+/// one (listings read `inline_data` as NULL).
+fn content(blob_key: Option<String>, inline_data: Option<Vec<u8>>) -> Content {
+    match (blob_key, inline_data) {
+        (Some(key), _) => Content::Blob(key),
+        (None, data) => Content::Inline(data.map(Bytes::from)),
     }
 }
 
@@ -172,8 +184,8 @@ macro_rules! container_scan {
 macro_rules! object_scan {
     ($order:literal) => {
         range_scan!(
-            "SELECT name, blob_key, size, etag, content_type, meta, modified_us, dlo_manifest,
-                    slo_manifest_size
+            "SELECT name, blob_key, NULL::bytea AS inline_data, size, etag, content_type, meta,
+                    modified_us, dlo_manifest, slo_manifest_size
                FROM objects WHERE account = $7 AND container = $8",
             $order
         )
@@ -426,8 +438,8 @@ impl ObjectIndex for PgIndex {
         name: &str,
     ) -> Result<Option<ObjectRecord>, IndexError> {
         let row: Option<ObjectRow> = sqlx::query_as(
-            "SELECT name, blob_key, size, etag, content_type, meta, modified_us, dlo_manifest,
-                    slo_manifest_size
+            "SELECT name, blob_key, inline_data, size, etag, content_type, meta, modified_us,
+                    dlo_manifest, slo_manifest_size
                FROM objects WHERE account = $1 AND container = $2 AND name = $3",
         )
         .bind(account)
@@ -451,10 +463,10 @@ impl ObjectIndex for PgIndex {
         // until the insert commits.
         loop {
             let inserted = sqlx::query(
-                "INSERT INTO objects (account, container, name, blob_key, size, etag,
-                                      content_type, meta, modified_us, dlo_manifest,
+                "INSERT INTO objects (account, container, name, blob_key, inline_data, size,
+                                      etag, content_type, meta, modified_us, dlo_manifest,
                                       slo_manifest_size)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
                  ON CONFLICT (account, container, name) DO NOTHING",
             );
             let inserted = bind_object(inserted, account, container, object)
@@ -485,13 +497,14 @@ impl ObjectIndex for PgIndex {
                 Err(e) => return Err(e.into()),
             }
             // The name exists: replace that version. The subquery locks the
-            // row and reads its newest blob key, which the update then
-            // returns, so the replaced blob is known exactly even under
-            // concurrent overwrites.
+            // row and reads its newest blob key (NULL for inline bytes),
+            // which the update then returns, so the replaced blob is known
+            // exactly even under concurrent overwrites.
             let replaced = sqlx::query(
                 "UPDATE objects o
-                    SET blob_key = $4, size = $5, etag = $6, content_type = $7, meta = $8,
-                        modified_us = $9, dlo_manifest = $10, slo_manifest_size = $11
+                    SET blob_key = $4, inline_data = $5, size = $6, etag = $7,
+                        content_type = $8, meta = $9, modified_us = $10, dlo_manifest = $11,
+                        slo_manifest_size = $12
                    FROM (SELECT account, container, name, blob_key FROM objects
                           WHERE account = $1 AND container = $2 AND name = $3
                           FOR UPDATE) previous
@@ -499,16 +512,17 @@ impl ObjectIndex for PgIndex {
                     AND o.name = previous.name
                   RETURNING previous.blob_key",
             );
-            let replaced: Option<String> = bind_object(replaced, account, container, object)
-                .fetch_optional(&self.pool)
-                .await?
-                .map(|row| row.try_get(0))
-                .transpose()?;
+            let replaced: Option<Option<String>> =
+                bind_object(replaced, account, container, object)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .map(|row| row.try_get(0))
+                    .transpose()?;
             // None: deleted since the insert was refused; insert again.
-            if let Some(key) = replaced {
+            if let Some(replaced_blob) = replaced {
                 return Ok(PutResult {
                     outcome: PutOutcome::Stored,
-                    replaced_blob: Some(key),
+                    replaced_blob,
                 });
             }
         }
@@ -542,8 +556,8 @@ impl ObjectIndex for PgIndex {
         account: &str,
         container: &str,
         name: &str,
-    ) -> Result<Option<String>, IndexError> {
-        let deleted: Option<(String,)> = sqlx::query_as(
+    ) -> Result<Option<Content>, IndexError> {
+        let deleted: Option<(Option<String>,)> = sqlx::query_as(
             "DELETE FROM objects WHERE account = $1 AND container = $2 AND name = $3
              RETURNING blob_key",
         )
@@ -552,7 +566,7 @@ impl ObjectIndex for PgIndex {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(deleted.map(|(key,)| key))
+        Ok(deleted.map(|(key,)| content(key, None)))
     }
 
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError> {
@@ -565,7 +579,7 @@ impl ObjectIndex for PgIndex {
     }
 }
 
-/// Binds an object's columns as `$1`–`$11`, in the order of the `objects`
+/// Binds an object's columns as `$1`–`$12`, in the order of the `objects`
 /// table, to a statement that inserts or replaces it.
 fn bind_object<'q>(
     query: Query<'q, Postgres, PgArguments>,
@@ -580,11 +594,17 @@ fn bind_object<'q>(
         Some(Manifest::Static { manifest_size }) => (None, Some(as_sql_size(*manifest_size))),
         None => (None, None),
     };
+    let (blob_key, inline_data) = match &object.content {
+        Content::Blob(key) => (Some(key.as_str()), None),
+        // Bytes a listing left out bind as NULL, which the schema refuses.
+        Content::Inline(data) => (None, data.as_deref()),
+    };
     query
         .bind(account)
         .bind(container)
         .bind(&object.name)
-        .bind(&object.blob_key)
+        .bind(blob_key)
+        .bind(inline_data)
         .bind(as_sql_size(object.size))
         .bind(&object.etag)
         .bind(&object.content_type)

@@ -16,14 +16,15 @@ use std::sync::Arc;
 use actix_web::error::PayloadError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
-use md5::{Digest, Md5};
 use nimbus_chunks::{Chunker, ChunkerParams, SealedChunk, WorkspaceKeys, open_chunk};
 use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
 use tokio::sync::mpsc;
 
 use super::error::RestError;
-use crate::blobs::{BlobStore, new_blob_key};
+use crate::blobs::BlobStore;
 use crate::index::{ContainerUpdate, ObjectIndex, ObjectRecord, PutOutcome};
+use crate::startup::AppState;
+use crate::swift::body::{self, MAX_FILE_SIZE, Piece, Source};
 use crate::timestamp::Timestamp;
 
 /// Chunks fetched ahead of the one being sent.
@@ -44,19 +45,18 @@ pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
 pub struct ChunkStore {
     pub index: Arc<dyn ObjectIndex>,
     pub blobs: Arc<dyn BlobStore>,
+    /// Chunks up to this size are kept in their index rows.
+    pub inline_max: u64,
     pub account: String,
     pub container: String,
 }
 
 impl ChunkStore {
-    pub fn new(
-        index: Arc<dyn ObjectIndex>,
-        blobs: Arc<dyn BlobStore>,
-        workspace: &WorkspaceInfo,
-    ) -> Self {
+    pub fn new(app: &AppState, workspace: &WorkspaceInfo) -> Self {
         Self {
-            index,
-            blobs,
+            index: Arc::clone(&app.index),
+            blobs: Arc::clone(&app.blobs),
+            inline_max: app.settings.inline_object_max_bytes,
             account: workspace.storage_account.clone(),
             container: workspace.container.clone(),
         }
@@ -72,60 +72,39 @@ impl ChunkStore {
         {
             return Ok(false);
         }
-        let key = new_blob_key();
-        let etag = hex::encode(Md5::digest(&chunk.sealed));
-        let size = chunk.sealed.len() as u64;
-        let mut writer = self.blobs.create(&key).await?;
-        if let Err(error) = writer.write(Bytes::from(chunk.sealed)).await {
-            writer.abort().await;
-            self.discard(&key).await;
-            return Err(error.into());
-        }
-        if let Err(error) = writer.finish().await {
-            self.discard(&key).await;
-            return Err(error.into());
-        }
+        let sealed = stream::iter([Ok(Bytes::from(chunk.sealed))]);
+        let stored = body::store(self.blobs.as_ref(), sealed, MAX_FILE_SIZE, self.inline_max)
+            .await
+            .map_err(|e| RestError::Internal(format!("storing chunk {}: {e}", chunk.id)))?;
         let record = ObjectRecord {
             name: chunk.id,
-            blob_key: key.clone(),
-            size,
-            etag,
+            content: stored.content,
+            size: stored.size,
+            etag: stored.etag,
             content_type: "application/octet-stream".into(),
             meta: Default::default(),
             modified: Timestamp::now(),
             manifest: None,
         };
-        let result = match self
+        let result = self
             .index
             .put_object(&self.account, &self.container, &record, false)
-            .await
-        {
-            Ok(result) => result,
-            Err(error) => {
-                self.discard(&key).await;
-                return Err(error.into());
-            }
+            .await;
+        let unreferenced = match &result {
+            Ok(result) if result.outcome == PutOutcome::Stored => None,
+            _ => Some(&record.content),
         };
-        match result.outcome {
+        if let Some(content) = unreferenced {
+            body::discard(self.blobs.as_ref(), content).await;
+        }
+        match result?.outcome {
             PutOutcome::Stored => Ok(true),
             // Stored meanwhile by another upload: same id, same content.
-            PutOutcome::AlreadyExists => {
-                self.discard(&key).await;
-                Ok(false)
-            }
-            PutOutcome::ContainerMissing => {
-                self.discard(&key).await;
-                Err(RestError::Internal(format!(
-                    "the container of workspace chunks {} is missing",
-                    self.container
-                )))
-            }
-        }
-    }
-
-    async fn discard(&self, key: &str) {
-        if let Err(error) = self.blobs.delete(key).await {
-            tracing::warn!(%error, key, "could not remove an unreferenced blob");
+            PutOutcome::AlreadyExists => Ok(false),
+            PutOutcome::ContainerMissing => Err(RestError::Internal(format!(
+                "the container of workspace chunks {} is missing",
+                self.container
+            ))),
         }
     }
 
@@ -139,10 +118,10 @@ impl ChunkStore {
             .ok_or_else(|| {
                 RestError::Internal(format!("chunk {id} is missing from the object store"))
             })?;
-        let parts: Vec<Bytes> = self
-            .blobs
-            .read(&record.blob_key, 0..record.size)
-            .await?
+        let source = Source::of(&record.content)
+            .ok_or_else(|| RestError::Internal(format!("chunk {id} was read without its bytes")))?;
+        let whole = [Piece::whole(source, record.size)];
+        let parts: Vec<Bytes> = body::stream_range(Arc::clone(&self.blobs), &whole, 0..record.size)
             .try_collect()
             .await
             .map_err(|e| RestError::Internal(format!("reading chunk {id}: {e}")))?;

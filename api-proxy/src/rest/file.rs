@@ -30,7 +30,7 @@ fn refuse_form(req: &HttpRequest) -> Result<(), RestError> {
 }
 
 fn chunk_store(app: &AppState, located: &nimbus_protocol::rpc::WorkspaceInfo) -> ChunkStore {
-    ChunkStore::new(app.index.clone(), app.blobs.clone(), located)
+    ChunkStore::new(app, located)
 }
 
 /// `POST /v1/file?name=…&parent=…`: a new file with the body as content.

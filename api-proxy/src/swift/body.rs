@@ -1,12 +1,12 @@
 //! Object bytes in motion, in constant memory: [`store`] streams a request
-//! body into a new blob while computing its MD5, and [`stream_range`] /
-//! [`multipart_ranges`] stream stored bytes out, across the pieces a large
-//! object is made of.
+//! body into a new blob while computing its MD5 (or keeps a small body for
+//! the index row), and [`stream_range`] / [`multipart_ranges`] stream stored
+//! bytes out, across the pieces a large object is made of.
 
 use std::ops::Range;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use md5::{Digest, Md5};
 use tokio::sync::mpsc;
@@ -14,33 +14,53 @@ use tokio::task::JoinHandle;
 
 use crate::blobs::{BlobStore, BlobWriter, ByteStream, new_blob_key};
 use crate::error::SwiftError;
+use crate::index::Content;
 
 /// `max_file_size`: 5 GiB + 2 bytes, as Swift.
 pub const MAX_FILE_SIZE: u64 = 5 * 1024 * 1024 * 1024 + 2;
 
-/// A contiguous part of an object: `len` bytes of a blob from `offset` on.
+/// Where the bytes of a [`Piece`] are read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Blob(String),
+    Inline(Bytes),
+}
+
+impl Source {
+    /// Where `content` is read from; `None` for inline bytes that were not
+    /// loaded (as in listings).
+    pub fn of(content: &Content) -> Option<Self> {
+        match content {
+            Content::Blob(key) => Some(Self::Blob(key.clone())),
+            Content::Inline(bytes) => bytes.clone().map(Self::Inline),
+        }
+    }
+}
+
+/// A contiguous part of an object: `len` bytes of a source from `offset` on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Piece {
-    pub blob_key: String,
+    pub source: Source,
     pub offset: u64,
     pub len: u64,
 }
 
 impl Piece {
-    /// A whole blob of `len` bytes.
-    pub fn whole(blob_key: &str, len: u64) -> Self {
+    /// A whole source of `len` bytes.
+    pub fn whole(source: Source, len: u64) -> Self {
         Self {
-            blob_key: blob_key.to_owned(),
+            source,
             offset: 0,
             len,
         }
     }
 }
 
-/// A completely written blob, not yet referenced by the index.
+/// A completely stored body, not yet referenced by the index.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredBlob {
-    pub key: String,
+pub struct StoredBody {
+    /// A durable blob, or the bytes themselves for a small body.
+    pub content: Content,
     pub size: u64,
     /// MD5 of the bytes, lower-case hex.
     pub etag: String,
@@ -120,13 +140,39 @@ async fn copy_into(
     Ok(size)
 }
 
-/// Streams `body` into a fresh blob. On any failure the partial blob is
-/// removed and nothing is left behind.
+/// Stores `body`: a body of at most `inline_max` bytes is returned as
+/// [`Content::Inline`], for the index row to keep (one durable commit instead
+/// of a file flush and a commit); a larger one streams into a fresh blob. On
+/// any failure the partial blob is removed and nothing is left behind.
 pub async fn store(
     blobs: &dyn BlobStore,
     mut body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
     max_size: u64,
-) -> Result<StoredBlob, SwiftError> {
+    inline_max: u64,
+) -> Result<StoredBody, SwiftError> {
+    let mut head = BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if (head.len() + chunk.len()) as u64 > inline_max.min(max_size) {
+            let start = [head.freeze(), chunk].into_iter().filter(|b| !b.is_empty());
+            let body = stream::iter(start.map(Ok)).chain(body);
+            return store_blob(blobs, body, max_size).await;
+        }
+        head.extend_from_slice(&chunk);
+    }
+    let bytes = head.freeze();
+    Ok(StoredBody {
+        size: bytes.len() as u64,
+        etag: hex::encode(Md5::digest(&bytes)),
+        content: Content::Inline(Some(bytes)),
+    })
+}
+
+async fn store_blob(
+    blobs: &dyn BlobStore,
+    mut body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
+    max_size: u64,
+) -> Result<StoredBody, SwiftError> {
     let key = new_blob_key();
     let mut writer = blobs.create(&key).await?;
     let mut hasher = BodyHasher::Inline(Md5::new());
@@ -137,24 +183,34 @@ pub async fn store(
             return Err(error);
         }
     };
+    let content = Content::Blob(key);
     // Both run concurrently: the hash of the last parts and the flush.
     let (etag, finished) = futures::join!(hasher.finish(), writer.finish());
     if let Err(error) = finished {
-        discard(blobs, &key).await;
+        discard(blobs, &content).await;
         return Err(error.into());
     }
     let etag = match etag {
         Ok(etag) => etag,
         Err(error) => {
-            discard(blobs, &key).await;
+            discard(blobs, &content).await;
             return Err(error);
         }
     };
-    Ok(StoredBlob { key, size, etag })
+    Ok(StoredBody {
+        content,
+        size,
+        etag,
+    })
 }
 
-/// Removes a blob nothing refers to any more; failures are only logged.
-pub async fn discard(blobs: &dyn BlobStore, key: &str) {
+/// Removes the blob behind `content`, which nothing refers to any more;
+/// failures are only logged (the sweeper retries). Inline bytes went with
+/// their index row.
+pub async fn discard(blobs: &dyn BlobStore, content: &Content) {
+    let Some(key) = content.blob_key() else {
+        return;
+    };
     if let Err(error) = blobs.delete(key).await {
         tracing::warn!(%error, key, "could not remove an unreferenced blob");
     }
@@ -170,13 +226,23 @@ pub fn stream_range(blobs: Arc<dyn BlobStore>, pieces: &[Piece], range: Range<u6
         let (from, to) = (range.start.max(start), range.end.min(end));
         if from < to {
             let within = piece.offset + (from - start)..piece.offset + (to - start);
-            parts.push((piece.blob_key.clone(), within));
+            parts.push((piece.source.clone(), within));
         }
     }
     stream::iter(parts)
-        .then(move |(key, part)| {
+        .then(move |(source, part)| {
             let blobs = Arc::clone(&blobs);
-            async move { blobs.read(&key, part).await.map_err(std::io::Error::other) }
+            async move {
+                match source {
+                    Source::Blob(key) => {
+                        blobs.read(&key, part).await.map_err(std::io::Error::other)
+                    }
+                    Source::Inline(bytes) => {
+                        let part = bytes.slice(part.start as usize..part.end as usize);
+                        Ok(stream::iter([Ok(part)]).boxed())
+                    }
+                }
+            }
         })
         .try_flatten()
         .boxed()
@@ -240,6 +306,11 @@ mod tests {
         )
     }
 
+    /// Where a stored body is read from.
+    fn source(stored: &StoredBody) -> Source {
+        Source::of(&stored.content).unwrap()
+    }
+
     async fn collect(stream: ByteStream) -> Vec<u8> {
         let parts: Vec<Bytes> = stream.try_collect().await.unwrap();
         parts.concat()
@@ -255,30 +326,39 @@ mod tests {
             .chunks(64 * 1024)
             .map(|part| Ok(Bytes::copy_from_slice(part)))
             .collect::<Vec<_>>();
-        let stored = store(blobs.as_ref(), stream::iter(parts), MAX_FILE_SIZE)
+        let stored = store(blobs.as_ref(), stream::iter(parts), MAX_FILE_SIZE, 0)
             .await
             .unwrap();
         assert_eq!(stored.size, bytes.len() as u64);
         assert_eq!(stored.etag, hex::encode(Md5::digest(&bytes)));
-        let whole = [Piece::whole(&stored.key, stored.size)];
+        let whole = [Piece::whole(source(&stored), stored.size)];
         assert!(collect(stream_range(blobs, &whole, 0..stored.size)).await == bytes);
     }
 
     #[tokio::test]
     async fn store_hashes_and_pieces_concatenate() {
         let blobs = memory_store();
-        let first = store(blobs.as_ref(), chunks(&[b"hello", b" "]), MAX_FILE_SIZE)
+        // One piece in a blob, one inline.
+        let first = store(blobs.as_ref(), chunks(&[b"hello", b" "]), MAX_FILE_SIZE, 0)
             .await
             .unwrap();
-        let second = store(blobs.as_ref(), chunks(&[b"world"]), MAX_FILE_SIZE)
+        let second = store(blobs.as_ref(), chunks(&[b"world"]), MAX_FILE_SIZE, 5)
             .await
             .unwrap();
+        assert!(matches!(first.content, Content::Blob(_)));
+        assert_eq!(
+            second.content,
+            Content::Inline(Some(Bytes::from_static(b"world")))
+        );
         assert_eq!(first.size, 6);
-        let empty = store(blobs.as_ref(), chunks(&[]), MAX_FILE_SIZE)
+        let empty = store(blobs.as_ref(), chunks(&[]), MAX_FILE_SIZE, 0)
             .await
             .unwrap();
         assert_eq!(empty.etag, "d41d8cd98f00b204e9800998ecf8427e");
-        let pieces = [Piece::whole(&first.key, 6), Piece::whole(&second.key, 5)];
+        let pieces = [
+            Piece::whole(source(&first), 6),
+            Piece::whole(source(&second), 5),
+        ];
         assert_eq!(
             collect(stream_range(blobs.clone(), &pieces, 0..11)).await,
             b"hello world"
@@ -289,12 +369,12 @@ mod tests {
         );
         let middles = [
             Piece {
-                blob_key: first.key.clone(),
+                source: source(&first),
                 offset: 1,
                 len: 3,
             },
             Piece {
-                blob_key: second.key.clone(),
+                source: source(&second),
                 offset: 2,
                 len: 2,
             },
@@ -339,26 +419,56 @@ mod tests {
             .sum()
     }
 
+    fn fs_store(root: &std::path::Path) -> OpendalBlobStore {
+        OpendalBlobStore::from_settings(&StorageSettings {
+            scheme: "fs".into(),
+            options: BTreeMap::from([("root".into(), root.display().to_string())]),
+        })
+        .unwrap()
+    }
+
     #[tokio::test]
     async fn oversized_or_broken_uploads_leave_nothing() {
         let dir = tempfile::tempdir().unwrap();
-        let blobs = OpendalBlobStore::from_settings(&StorageSettings {
-            scheme: "fs".into(),
-            options: BTreeMap::from([("root".into(), dir.path().display().to_string())]),
-        })
-        .unwrap();
-        let too_big = store(&blobs, chunks(&[b"12345"]), 4).await;
+        let blobs = fs_store(dir.path());
+        let too_big = store(&blobs, chunks(&[b"12345"]), 4, 1024).await;
         assert!(matches!(too_big, Err(SwiftError::TooLarge)));
         let broken = stream::iter(vec![
             Ok(Bytes::from_static(b"partial")),
             Err(SwiftError::ClientDisconnect),
         ]);
-        let result = store(&blobs, broken, MAX_FILE_SIZE).await;
+        let result = store(&blobs, broken, MAX_FILE_SIZE, 0).await;
         assert!(matches!(result, Err(SwiftError::ClientDisconnect)));
         assert_eq!(files_under(dir.path()), 0);
-        store(&blobs, chunks(&[b"kept"]), MAX_FILE_SIZE)
+        store(&blobs, chunks(&[b"kept"]), MAX_FILE_SIZE, 0)
             .await
             .unwrap();
+        assert_eq!(files_under(dir.path()), 1);
+    }
+
+    #[tokio::test]
+    async fn bodies_up_to_the_inline_limit_stay_out_of_the_blob_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = fs_store(dir.path());
+        let small = store(&blobs, chunks(&[b"abc", b"def"]), MAX_FILE_SIZE, 6)
+            .await
+            .unwrap();
+        assert_eq!(
+            small.content,
+            Content::Inline(Some(Bytes::from_static(b"abcdef")))
+        );
+        assert_eq!(small.etag, hex::encode(Md5::digest(b"abcdef")));
+        assert_eq!(files_under(dir.path()), 0);
+
+        // One byte over: the buffered start goes to the blob with the rest.
+        let large = store(&blobs, chunks(&[b"abc", b"def", b"g"]), MAX_FILE_SIZE, 6)
+            .await
+            .unwrap();
+        assert!(matches!(large.content, Content::Blob(_)));
+        assert_eq!(large.etag, hex::encode(Md5::digest(b"abcdefg")));
+        let blobs: Arc<dyn BlobStore> = Arc::new(blobs);
+        let whole = [Piece::whole(source(&large), large.size)];
+        assert_eq!(collect(stream_range(blobs, &whole, 0..7)).await, b"abcdefg");
         assert_eq!(files_under(dir.path()), 1);
     }
 }

@@ -113,10 +113,10 @@ pub async fn delete_object(
         .index
         .delete_object(&context.account, container, object)
         .await?;
-    let Some(blob) = deleted else {
+    let Some(content) = deleted else {
         return Ok(false);
     };
-    body::discard(context.state.blobs.as_ref(), &blob).await;
+    body::discard(context.state.blobs.as_ref(), &content).await;
     Ok(true)
 }
 

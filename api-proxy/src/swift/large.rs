@@ -13,6 +13,7 @@
 //! segment, of `<etag>:<range>;`).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use bytes::Bytes;
@@ -20,7 +21,7 @@ use futures::{StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::body::{self, Piece};
+use super::body::{self, Piece, Source};
 use super::listing::LISTING_LIMIT;
 use super::range::{self, RangeRequest};
 use super::{RequestContext, bulk, path};
@@ -93,11 +94,11 @@ pub async fn resolve(
             resolve_dynamic(context, account, record, &container_and_prefix).await
         }
         Some(Manifest::Static { manifest_size }) => {
-            let manifest = read_manifest(context, &record.blob_key, manifest_size).await?;
+            let manifest = read_manifest(context, &record, manifest_size).await?;
             let manifest_etag = hex::encode(Md5::digest(&manifest));
             if as_manifest {
                 return Ok(Resolved {
-                    pieces: vec![Piece::whole(&record.blob_key, manifest_size)],
+                    pieces: vec![Piece::whole(Source::Inline(manifest.into()), manifest_size)],
                     size: manifest_size,
                     etag: manifest_etag,
                     content_type: "application/json; charset=utf-8".into(),
@@ -118,7 +119,10 @@ pub async fn resolve(
             })
         }
         _ => Ok(Resolved {
-            pieces: vec![Piece::whole(&record.blob_key, record.size)],
+            pieces: vec![Piece::whole(
+                source(context, None, &record).await?,
+                record.size,
+            )],
             size: record.size,
             etag: record.etag.clone(),
             content_type: record.content_type.clone(),
@@ -164,14 +168,14 @@ async fn resolve_dynamic(
         }
     }
     let mut md5 = Md5::new();
+    let mut pieces = Vec::with_capacity(segments.len());
     for segment in &segments {
         md5.update(segment.etag.as_bytes());
+        let source = source(context, Some((account, container)), segment).await?;
+        pieces.push(Piece::whole(source, segment.size));
     }
     Ok(Resolved {
-        pieces: segments
-            .iter()
-            .map(|s| Piece::whole(&s.blob_key, s.size))
-            .collect(),
+        pieces,
         size: segments.iter().map(|s| s.size).sum(),
         etag: quoted_md5(md5),
         content_type: record.content_type.clone(),
@@ -180,16 +184,38 @@ async fn resolve_dynamic(
     })
 }
 
+/// Where `record`'s bytes are read from. A record from a listing (of
+/// `listed_in`: account and container) lacks inline bytes, which are then
+/// loaded, as long as the object has not changed since.
+async fn source(
+    context: &RequestContext,
+    listed_in: Option<(&str, &str)>,
+    record: &ObjectRecord,
+) -> Result<Source, SwiftError> {
+    if let Some(source) = Source::of(&record.content) {
+        return Ok(source);
+    }
+    let missing = || SwiftError::SegmentInvalid(record.name.clone());
+    let (account, container) = listed_in.ok_or_else(missing)?;
+    let loaded = context
+        .state
+        .index
+        .object(account, container, &record.name)
+        .await?
+        .filter(|loaded| loaded.etag == record.etag)
+        .ok_or_else(missing)?;
+    Source::of(&loaded.content).ok_or_else(missing)
+}
+
+/// The JSON an SLO's record holds.
 async fn read_manifest(
     context: &RequestContext,
-    blob_key: &str,
+    record: &ObjectRecord,
     size: u64,
 ) -> Result<Vec<u8>, SwiftError> {
-    let parts: Vec<Bytes> = context
-        .state
-        .blobs
-        .read(blob_key, 0..size)
-        .await?
+    let source = source(context, None, record).await?;
+    let pieces = [Piece::whole(source, size)];
+    let parts: Vec<Bytes> = body::stream_range(Arc::clone(&context.state.blobs), &pieces, 0..size)
         .try_collect()
         .await
         .map_err(SwiftError::ReadFailed)?;
@@ -270,7 +296,7 @@ async fn static_pieces(
             None => 0..record.size,
         };
         pieces.push(Piece {
-            blob_key: record.blob_key,
+            source: source(context, None, &record).await?,
             offset: within.start,
             len: within.end - within.start,
         });
@@ -378,16 +404,17 @@ pub async fn read_new_manifest(
     })
 }
 
-/// Stores the manifest JSON as a blob.
+/// Stores the manifest JSON (inline when small, as most are).
 pub async fn store_manifest(
     context: &RequestContext,
     manifest: &NewManifest,
-) -> Result<body::StoredBlob, SwiftError> {
+) -> Result<body::StoredBody, SwiftError> {
     let json = Bytes::from(manifest.json.clone());
     body::store(
         context.state.blobs.as_ref(),
         futures::stream::iter([Ok(json)]),
         MAX_MANIFEST_SIZE as u64,
+        context.state.settings.inline_object_max_bytes,
     )
     .await
 }
@@ -401,7 +428,7 @@ pub async fn delete_static(
     record: ObjectRecord,
     manifest_size: u64,
 ) -> Result<HttpResponse, SwiftError> {
-    let manifest = read_manifest(context, &record.blob_key, manifest_size).await?;
+    let manifest = read_manifest(context, &record, manifest_size).await?;
     let segments: Vec<StoredSegment> = serde_json::from_slice(&manifest)
         .map_err(|_| SwiftError::SegmentInvalid(record.name.clone()))?;
     let mut report = bulk::Report::default();

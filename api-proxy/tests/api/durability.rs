@@ -15,25 +15,9 @@ use tokio::io::AsyncWriteExt;
 use tokio::process::{Child, Command};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, init_logging, proxy_settings, spawn_app, start_metadata_server};
-
-/// Files under `dir`, relative to it, sorted.
-fn files_under(dir: &Path) -> Vec<String> {
-    fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, found);
-            } else {
-                found.push(path.strip_prefix(base).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut found = Vec::new();
-    walk(dir, dir, &mut found);
-    found.sort();
-    found
-}
+use crate::helpers::{
+    TestApp, files_under, init_logging, proxy_settings, spawn_app, start_metadata_server,
+};
 
 /// The `nimbus-proxy` binary, configured through its environment variables.
 async fn start_proxy_process(settings: &Settings) -> Child {
@@ -147,9 +131,11 @@ async fn old_unreferenced_blobs_are_swept_and_referenced_ones_kept() {
     let alice = app.login_new_user("alice").await;
     let created = alice.request(&app.client, "PUT", "c").send().await.unwrap();
     assert_eq!(created.status(), 201);
+    // Larger than the inline limit, so that it has a blob.
+    let kept = vec![7; app.settings.inline_object_max_bytes as usize + 1];
     let put = alice
         .request(&app.client, "PUT", "c/kept")
-        .body("still here")
+        .body(kept.clone())
         .send()
         .await
         .unwrap();
@@ -189,5 +175,5 @@ async fn old_unreferenced_blobs_are_swept_and_referenced_ones_kept() {
         .await
         .unwrap();
     assert_eq!(get.status(), 200);
-    assert_eq!(get.text().await.unwrap(), "still here");
+    assert_eq!(get.bytes().await.unwrap(), kept);
 }

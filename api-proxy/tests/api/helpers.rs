@@ -15,8 +15,8 @@ use nimbus_proxy::startup::Application;
 use nimbus_server::admin::{AddUser, add_user};
 use nimbus_server::storage::MetadataStore;
 use reqwest::{Method, RequestBuilder, Response};
-use sqlx::Postgres;
 use sqlx::migrate::MigrateDatabase;
+use sqlx::{Connection, PgConnection, Postgres};
 use uuid::Uuid;
 
 /// The PostgreSQL server (without a database name) that test databases go to.
@@ -157,20 +157,37 @@ impl TestApp {
         }
     }
 
-    /// Files in the object store, to check that failures leave nothing behind.
-    pub fn stored_files(&self) -> usize {
-        fn count(dir: &std::path::Path) -> usize {
-            std::fs::read_dir(dir)
-                .map(|entries| {
-                    entries
-                        .map(|e| e.unwrap().path())
-                        .map(|p| if p.is_dir() { count(&p) } else { 1 })
-                        .sum()
-                })
-                .unwrap_or(0)
-        }
-        count(self.objects_dir.path())
+    /// Object bodies stored: files in the blob store plus small objects kept
+    /// inline in the index, to check that failures leave nothing behind.
+    pub async fn stored_bodies(&self) -> usize {
+        let mut index = PgConnection::connect(&self.settings.database_url)
+            .await
+            .unwrap();
+        let (inline,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM objects WHERE inline_data IS NOT NULL")
+                .fetch_one(&mut index)
+                .await
+                .unwrap();
+        files_under(self.objects_dir.path()).len() + inline as usize
     }
+}
+
+/// Files under `dir`, relative to it, sorted.
+pub fn files_under(dir: &Path) -> Vec<String> {
+    fn walk(base: &Path, dir: &Path, found: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, found);
+            } else {
+                found.push(path.strip_prefix(base).unwrap().display().to_string());
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(dir, dir, &mut found);
+    found.sort();
+    found
 }
 
 impl Session {
@@ -230,17 +247,23 @@ pub struct Device {
     pub container_url: String,
 }
 
-pub async fn device(app: &TestApp, user: &str) -> Device {
-    let response = app.get_token(&format!("{user}:{user}"), PASSWORD).await;
-    assert_eq!(response.status(), 200);
-    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
-    let rpc = RpcClient::connect(
+/// The metadata RPC, reached as a TempAuth answer says.
+pub async fn rpc_of(tempauth: &Response) -> RpcClient {
+    let header = |name: &str| tempauth.headers()[name].to_str().unwrap().to_owned();
+    RpcClient::connect(
         &header("x-nimbus-rpc-url"),
         Topology::new(header("x-nimbus-rpc-prefix")),
         ClientOptions::default(),
     )
     .await
-    .unwrap();
+    .unwrap()
+}
+
+pub async fn device(app: &TestApp, user: &str) -> Device {
+    let response = app.get_token(&format!("{user}:{user}"), PASSWORD).await;
+    assert_eq!(response.status(), 200);
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+    let rpc = rpc_of(&response).await;
     let login = rpc
         .login(LoginArgs {
             username: user.into(),

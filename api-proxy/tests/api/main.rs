@@ -6,6 +6,7 @@ mod clients;
 mod containers;
 mod durability;
 mod helpers;
+mod inline;
 mod oauth;
 mod objects;
 mod real_swift;

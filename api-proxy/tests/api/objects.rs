@@ -73,7 +73,7 @@ async fn put_get_head_round_trip_with_metadata() {
     assert_eq!(head.headers()["etag"], "5eb63bbbe01eeed093cb22bb8f5acdc3");
 
     // Overwriting keeps exactly one blob; deleting removes it.
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
     let put = alice
         .request(&app.client, "PUT", "c/dir/hello.txt")
         .body("bye")
@@ -81,7 +81,7 @@ async fn put_get_head_round_trip_with_metadata() {
         .await
         .unwrap();
     assert_eq!(put.status(), 201);
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
     let get = alice
         .request(&app.client, "GET", "c/dir/hello.txt")
         .send()
@@ -94,7 +94,7 @@ async fn put_get_head_round_trip_with_metadata() {
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
-    assert_eq!(app.stored_files(), files - 1);
+    assert_eq!(app.stored_bodies().await, files - 1);
     let again = alice
         .request(&app.client, "DELETE", "c/dir/hello.txt")
         .send()
@@ -136,7 +136,7 @@ async fn chunked_uploads_and_etag_checks() {
     assert_eq!(get.headers()["content-type"], "application/octet-stream");
     assert_eq!(get.text().await.unwrap(), "chunky");
 
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
     let mismatch = alice
         .request(&app.client, "PUT", "c/e.txt")
         .header("ETag", "00000000000000000000000000000000")
@@ -145,7 +145,7 @@ async fn chunked_uploads_and_etag_checks() {
         .await
         .unwrap();
     assert_eq!(mismatch.status(), 422);
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
     let head = alice
         .request(&app.client, "HEAD", "c/e.txt")
         .send()
@@ -169,7 +169,7 @@ async fn missing_length_and_interrupted_uploads_store_nothing() {
         .storage_url
         .trim_start_matches(&app.address)
         .to_owned();
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
 
     let head = format!(
         "PUT {path}/c/no-length HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {}\r\nConnection: close\r\n\r\n",
@@ -189,7 +189,7 @@ async fn missing_length_and_interrupted_uploads_store_nothing() {
         .await
         .unwrap();
     assert_eq!(torn.status(), 404);
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
 
     let invalid_utf8 = format!(
         "PUT {path}/c/%FF HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {}\r\nContent-Length: 1\r\nConnection: close\r\n\r\n",
@@ -233,7 +233,7 @@ async fn missing_length_and_interrupted_uploads_store_nothing() {
         raw_request(&app, &get("../c/o"), b"", false).await,
         Some(400)
     );
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
 }
 
 #[tokio::test]
@@ -354,7 +354,7 @@ async fn conditional_requests() {
         200
     );
 
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
     let exists = alice
         .request(&app.client, "PUT", "c/o")
         .header("If-None-Match", "*")
@@ -363,7 +363,7 @@ async fn conditional_requests() {
         .await
         .unwrap();
     assert_eq!(exists.status(), 412);
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
     let fresh = alice
         .request(&app.client, "PUT", "c/p")
         .header("If-None-Match", "*")
@@ -501,7 +501,7 @@ async fn bulk_delete_reports_counts() {
         .send()
         .await
         .unwrap();
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
     let response = alice
         .request(&app.client, "POST", "?bulk-delete")
         .header("Content-Type", "text/plain")
@@ -519,7 +519,7 @@ async fn bulk_delete_reports_counts() {
         serde_json::json!([["/full", "409 Conflict"]])
     );
     assert_eq!(report["Response Status"], "400 Bad Request");
-    assert_eq!(app.stored_files(), files - 3);
+    assert_eq!(app.stored_bodies().await, files - 3);
     let listing = alice.request(&app.client, "GET", "c").send().await.unwrap();
     assert_eq!(listing.status(), 204);
 }
@@ -691,7 +691,7 @@ async fn static_large_objects_put_get_and_delete() {
         {"path": "/segs/s1", "etag": "0123"},
         {"path": "/segs/s2", "size_bytes": 99},
     ]);
-    let files = app.stored_files();
+    let files = app.stored_bodies().await;
     let refused = alice
         .request(&app.client, "PUT", "c/bad?multipart-manifest=put")
         .json(&bad)
@@ -703,7 +703,7 @@ async fn static_large_objects_put_get_and_delete() {
         refused.text().await.unwrap(),
         "Errors:\n/segs/missing, 404 Not Found\n/segs/s1, Etag Mismatch\n/segs/s2, Size Mismatch\n"
     );
-    assert_eq!(app.stored_files(), files);
+    assert_eq!(app.stored_bodies().await, files);
 
     // A changed segment invalidates the object.
     alice
@@ -733,5 +733,5 @@ async fn static_large_objects_put_get_and_delete() {
         .await
         .unwrap();
     assert_eq!(segments.status(), 204);
-    assert_eq!(app.stored_files(), files - 4);
+    assert_eq!(app.stored_bodies().await, files - 4);
 }

@@ -428,7 +428,7 @@ async fn large_files_stream_in_chunks_and_deduplicate() {
     let chunks = file["chunks"].as_array().unwrap().len();
     assert!(chunks > 2, "{chunks} chunks");
     assert_eq!(file["size"], data.len());
-    let stored = app.stored_files();
+    let stored = app.stored_bodies().await;
     assert_eq!(stored, chunks);
     let (status, bytes, _) = download(&app, &alice, file["id"].as_str().unwrap()).await;
     assert_eq!(status, 200);
@@ -437,7 +437,7 @@ async fn large_files_stream_in_chunks_and_deduplicate() {
     // The same content under another name stores nothing new.
     let copy = upload(&app, &alice, "copy.bin", "0", data.clone()).await;
     assert_eq!(copy["chunks"], file["chunks"]);
-    assert_eq!(app.stored_files(), stored);
+    assert_eq!(app.stored_bodies().await, stored);
 }
 
 async fn replace(app: &TestApp, grant: &Grant, id: &str, bytes: Vec<u8>) -> Value {

@@ -59,18 +59,13 @@ async fn sync_once(
     run(config, &args, passphrase).await
 }
 
-/// Whether any object file under the proxy's storage holds `needle`.
-fn stored_bytes_contain(root: &Path, needle: &[u8]) -> bool {
-    walkdir::WalkDir::new(root)
-        .into_iter()
-        .flatten()
-        .filter(|e| e.file_type().is_file())
-        .any(|e| {
-            std::fs::read(e.path())
-                .unwrap_or_default()
-                .windows(needle.len())
-                .any(|window| window == needle)
-        })
+/// Whether any object the proxy stores, in a file or inline, holds `needle`.
+async fn stored_bytes_contain(cluster: &Cluster, needle: &[u8]) -> bool {
+    cluster
+        .stored_bodies()
+        .await
+        .iter()
+        .any(|body| body.windows(needle.len()).any(|window| window == needle))
 }
 
 /// Incompressible bytes with `MARKER` in the middle: stored raw (not
@@ -198,7 +193,7 @@ async fn devices_with_the_passphrase_sync_an_encrypted_workspace_the_proxy_canno
 
     // The proxy holds only ciphertext of the encrypted workspace.
     assert!(
-        !stored_bytes_contain(cluster.storage_root(), MARKER),
+        !stored_bytes_contain(&cluster, MARKER).await,
         "plaintext of an encrypted workspace reached the object store"
     );
 
@@ -212,6 +207,6 @@ async fn devices_with_the_passphrase_sync_an_encrypted_workspace_the_proxy_canno
         marked_random_file(3)
     );
     assert!(!b.root.join("photo.raw").exists());
-    assert!(stored_bytes_contain(cluster.storage_root(), MARKER));
+    assert!(stored_bytes_contain(&cluster, MARKER).await);
     cluster.stop().await;
 }

@@ -54,7 +54,9 @@ pub struct Cluster {
     metadata: Arc<dyn MetadataStore>,
     databases: Vec<String>,
     stops: Vec<oneshot::Sender<()>>,
-    _objects: tempfile::TempDir,
+    /// The proxy's blob store (`fs`) and object index.
+    objects: tempfile::TempDir,
+    proxy_database_url: String,
 }
 
 impl Cluster {
@@ -115,9 +117,10 @@ impl Cluster {
         Self {
             proxy_url,
             metadata,
+            proxy_database_url: database_url(&proxy_db),
             databases: vec![server_db, proxy_db],
             stops: vec![stop_server, stop_proxy],
-            _objects: objects,
+            objects,
         }
     }
 
@@ -155,9 +158,25 @@ impl Cluster {
         }
     }
 
-    /// Where the proxy's file system store keeps the objects' bytes.
-    pub fn storage_root(&self) -> &Path {
-        self._objects.path()
+    /// The bytes of every object the proxy stores: its blob files, and the
+    /// small objects its index keeps inline.
+    pub async fn stored_bodies(&self) -> Vec<Vec<u8>> {
+        let mut bodies: Vec<Vec<u8>> = walkdir::WalkDir::new(self.objects.path())
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry.file_type().is_file())
+            .map(|entry| std::fs::read(entry.path()).unwrap())
+            .collect();
+        let mut index = PgConnection::connect(&self.proxy_database_url)
+            .await
+            .unwrap();
+        let inline: Vec<(Vec<u8>,)> =
+            sqlx::query_as("SELECT inline_data FROM objects WHERE inline_data IS NOT NULL")
+                .fetch_all(&mut index)
+                .await
+                .unwrap();
+        bodies.extend(inline.into_iter().map(|(bytes,)| bytes));
+        bodies
     }
 
     /// Stops the server and the proxy and drops their databases.
