@@ -41,10 +41,7 @@ pub fn is_allowed(
         return false;
     }
     if let Some(identity) = identity {
-        let grant = identity
-            .workspaces
-            .iter()
-            .find(|w| w.account == account && w.container == container_name);
+        let grant = identity.grant(account, container_name);
         if grant.is_some_and(|g| g.can_write || access != Access::Write) {
             return true;
         }

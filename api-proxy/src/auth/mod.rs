@@ -1,6 +1,8 @@
 //! Who is calling: tokens are the metadata servers' device tokens, checked over
-//! the RPC and cached briefly ([`Authenticator`]); what they may do is decided
-//! by account ownership, workspace membership and container ACLs ([`acl`]).
+//! the RPC and cached briefly ([`Authenticator`]), and checked again when a
+//! cached answer lacks a workspace the caller may have gained since; what they
+//! may do is decided by account ownership, workspace membership and container
+//! ACLs ([`acl`]).
 
 pub mod acl;
 pub mod tempauth;
@@ -16,6 +18,7 @@ use nimbus_protocol::rpc::{
 
 use crate::error::SwiftError;
 use crate::index::{ContainerUpdate, ObjectIndex};
+use acl::Access;
 
 /// Prefix of Swift account names (`AUTH_alice`).
 pub const ACCOUNT_PREFIX: &str = "AUTH_";
@@ -67,15 +70,31 @@ impl Identity {
     pub fn owns(&self, account: &str) -> bool {
         self.account_admin && self.account == account
     }
+
+    /// The caller's workspace grant for `container` of `account`, if any.
+    pub fn grant(&self, account: &str, container: &str) -> Option<&WorkspaceGrant> {
+        self.workspaces
+            .iter()
+            .find(|w| w.account == account && w.container == container)
+    }
 }
 
 struct CachedIdentity {
     identity: Arc<Identity>,
     valid_until: Instant,
+    /// When this token's identity was last fetched out of turn (see
+    /// [`Authenticator::refresh_for_container`]); the lock also makes
+    /// concurrent requests wait for one fetch instead of each making one.
+    forced_refresh: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
 /// Above this many cached tokens, expired entries are swept on insert.
 const CACHE_SWEEP_THRESHOLD: usize = 10_000;
+
+/// The shortest time between two out-of-turn fetches of one token's identity,
+/// so that requests for containers the caller may not use cannot each cost
+/// the metadata servers two RPCs.
+const FORCED_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Checks credentials and tokens with the metadata servers and remembers
 /// valid tokens for a short time.
@@ -161,6 +180,53 @@ impl Authenticator {
         self.resolve(&DeviceToken(token.to_owned())).await
     }
 
+    /// After `identity` (the caller behind `token`) was refused `access` to
+    /// `container` of `account`: the identity fetched again from the metadata
+    /// servers when that could change the answer, else `None`.
+    ///
+    /// A cached identity predates workspaces created or shared since, so a
+    /// caller without a grant for the container may just have received one.
+    /// Concurrent requests share one fetch, and a token is fetched this way
+    /// at most once per [`FORCED_REFRESH_INTERVAL`].
+    pub async fn refresh_for_container(
+        &self,
+        token: &str,
+        identity: &Arc<Identity>,
+        account: &str,
+        container: &str,
+        access: Access,
+    ) -> Result<Option<Arc<Identity>>, SwiftError> {
+        if access == Access::Manage || identity.grant(account, container).is_some() {
+            return Ok(None);
+        }
+        let forced_refresh = {
+            let cache = self.cache.lock().expect("token cache lock poisoned");
+            match cache.get(token) {
+                Some(entry) => Arc::clone(&entry.forced_refresh),
+                // Swept since this request began: it is fetched anew anyway.
+                None => return Ok(None),
+            }
+        };
+        let mut last_forced = forced_refresh.lock().await;
+        if let Some(current) = self.cached(token)
+            && !Arc::ptr_eq(&current, identity)
+        {
+            // Another request fetched it while this one waited.
+            return Ok(Some(current));
+        }
+        if last_forced.is_some_and(|at| at.elapsed() < FORCED_REFRESH_INTERVAL) {
+            return Ok(None);
+        }
+        *last_forced = Some(Instant::now());
+        let token = DeviceToken(token.to_owned());
+        let fresh = self.resolve(&token).await?;
+        if fresh.is_none() {
+            // Revoked or expired: later requests must not be served from the cache.
+            self.forget(&token);
+        }
+        Ok(fresh)
+    }
+
     fn cached(&self, token: &str) -> Option<Arc<Identity>> {
         let cache = self.cache.lock().expect("token cache lock poisoned");
         cache
@@ -207,11 +273,17 @@ impl Authenticator {
         if cache.len() >= CACHE_SWEEP_THRESHOLD {
             cache.retain(|_, entry| entry.valid_until > now);
         }
+        // A token's refresh limit outlives the identities fetched for it.
+        let forced_refresh = cache
+            .get(&token.0)
+            .map(|entry| Arc::clone(&entry.forced_refresh))
+            .unwrap_or_default();
         cache.insert(
             token.0.clone(),
             CachedIdentity {
                 identity: Arc::clone(&identity),
                 valid_until: now + self.cache_ttl,
+                forced_refresh,
             },
         );
         Ok(Some(identity))

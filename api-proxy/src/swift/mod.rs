@@ -22,6 +22,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use crate::auth::Identity;
 use crate::auth::acl::{self, Access};
 use crate::error::SwiftError;
+use crate::index::ContainerAcl;
 use crate::startup::AppState;
 use path::Target;
 
@@ -97,15 +98,24 @@ impl RequestContext {
         container: &str,
         access: Access,
     ) -> Result<(), SwiftError> {
-        let acl = self.state.index.container_acl(account, container).await?;
         let referrer = self.header(header::REFERER.as_str());
-        let allowed = acl::is_allowed(
-            self.identity.as_deref(),
-            account,
-            Some((container, acl.as_ref())),
-            access,
-            referrer,
-        );
+        let decide = |identity: Option<&Identity>, acl: Option<&ContainerAcl>| {
+            acl::is_allowed(identity, account, Some((container, acl)), access, referrer)
+        };
+        let mut acl = self.state.index.container_acl(account, container).await?;
+        let mut allowed = decide(self.identity.as_deref(), acl.as_ref());
+        if !allowed
+            && let (Some(token), Some(identity)) = (token(&self.req), &self.identity)
+            && let Some(fresh) = self
+                .state
+                .auth
+                .refresh_for_container(token, identity, account, container, access)
+                .await?
+        {
+            // Fetching the identity creates the containers of new workspaces.
+            acl = self.state.index.container_acl(account, container).await?;
+            allowed = decide(Some(&fresh), acl.as_ref());
+        }
         match (allowed, acl) {
             (true, Some(_)) => Ok(()),
             (true, None) => Err(SwiftError::NotFound),

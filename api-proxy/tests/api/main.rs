@@ -6,6 +6,7 @@ mod clients;
 mod containers;
 mod durability;
 mod helpers;
+mod identity_refresh;
 mod inline;
 mod oauth;
 mod objects;
