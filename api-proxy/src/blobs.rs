@@ -9,7 +9,8 @@
 //! written to a temporary file in `atomic_write_dir` (by default `tmp/` inside
 //! the root, on the same file system), fsynced, and renamed into place; remote
 //! services publish an upload only when it completes. Temporary files a
-//! crashed proxy left behind are removed by
+//! crashed proxy left behind (on Swift: the segments of a large blob whose
+//! manifest was never written) are removed by
 //! [`BlobStore::remove_partial_uploads`], complete blobs nothing refers to by
 //! the [`crate::sweeper`].
 
@@ -62,7 +63,10 @@ pub trait BlobStore: Send + Sync {
     /// holds (keys not made by [`new_blob_key`]) is left out.
     async fn list(&self) -> Result<BoxStream<'static, Result<ListedBlob, BlobError>>, BlobError>;
     /// Removes the partial uploads last written before `written_before` (an
-    /// upload cut short by a crash leaves one) and returns how many.
+    /// upload cut short by a crash leaves one) and returns how many files or
+    /// objects went: on `fs` temporary files, on Swift the segments of large
+    /// blobs that never became (or no longer are) a complete blob, one count
+    /// per segment.
     async fn remove_partial_uploads(&self, written_before: SystemTime) -> Result<usize, BlobError>;
 }
 
@@ -71,6 +75,9 @@ pub fn new_blob_key() -> String {
     let id = Uuid::now_v7().simple().to_string();
     format!("{}/{id}", &id[id.len() - 2..])
 }
+
+/// Length of every key [`new_blob_key`] gives: fan-out, `/`, 32 hex digits.
+const BLOB_KEY_LEN: usize = 2 + 1 + 32;
 
 /// Whether `key` has the shape [`new_blob_key`] gives.
 fn is_blob_key(key: &str) -> bool {
@@ -93,6 +100,23 @@ const REMOTE_PART_SIZE: usize = 8 * 1024 * 1024;
 /// Where opendal's Swift service puts the segments of large objects:
 /// `.segments/<key><upload id>/<part>`.
 const SWIFT_SEGMENTS_DIR: &str = ".segments/";
+
+/// The key of the blob a Swift segment (`.segments/<key><upload id>/<part>`)
+/// belongs to, if the key has the shape [`new_blob_key`] gives.
+fn segment_blob_key(path: &str) -> Option<&str> {
+    let in_dir = path.strip_prefix(SWIFT_SEGMENTS_DIR)?;
+    let key = in_dir.get(..BLOB_KEY_LEN)?;
+    let upload = &in_dir[BLOB_KEY_LEN..];
+    (is_blob_key(key) && upload.contains('/')).then_some(key)
+}
+
+/// Whether a listed entry is a file last written before `cutoff`.
+fn is_file_written_before(metadata: &opendal::Metadata, cutoff: SystemTime) -> bool {
+    metadata.is_file()
+        && metadata
+            .last_modified()
+            .is_some_and(|modified| SystemTime::from(modified) < cutoff)
+}
 
 /// Bytes read from a file at a time.
 const FILE_READ_CHUNK: usize = 1024 * 1024;
@@ -159,6 +183,46 @@ impl OpendalBlobStore {
             backend,
             partial_uploads,
         })
+    }
+
+    /// Swift: removes the segments last written before `written_before`
+    /// whose blob does not exist, which an upload cut short before its
+    /// manifest (or a [`BlobStore::delete`] cut short after it) leaves.
+    /// Segments of keys not made by [`new_blob_key`] are left alone.
+    async fn remove_orphaned_segments(
+        &self,
+        written_before: SystemTime,
+    ) -> Result<usize, BlobError> {
+        let mut entries = self
+            .operator
+            .lister_with(SWIFT_SEGMENTS_DIR)
+            .recursive(true)
+            .await?;
+        // Swift lists by name, so the segments of one blob come together:
+        // remembering the last answer checks each blob once.
+        let mut last_checked: Option<(String, bool)> = None;
+        let mut removed = 0;
+        while let Some(entry) = entries.try_next().await? {
+            if !is_file_written_before(entry.metadata(), written_before) {
+                continue;
+            }
+            let Some(key) = segment_blob_key(entry.path()) else {
+                continue;
+            };
+            let blob_exists = match &last_checked {
+                Some((checked, exists)) if checked == key => *exists,
+                _ => {
+                    let exists = self.operator.exists(key).await?;
+                    last_checked = Some((key.to_owned(), exists));
+                    exists
+                }
+            };
+            if !blob_exists {
+                self.operator.delete(entry.path()).await?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
 
@@ -256,22 +320,21 @@ impl BlobStore for OpendalBlobStore {
     }
 
     async fn remove_partial_uploads(&self, written_before: SystemTime) -> Result<usize, BlobError> {
-        let Some(partial_uploads) = &self.partial_uploads else {
-            return Ok(0);
-        };
-        let mut entries = partial_uploads.lister_with("").recursive(true).await?;
-        let mut removed = 0;
-        while let Some(entry) = entries.try_next().await? {
-            let metadata = entry.metadata();
-            let stale = metadata
-                .last_modified()
-                .is_some_and(|modified| SystemTime::from(modified) < written_before);
-            if metadata.is_file() && stale {
-                partial_uploads.delete(entry.path()).await?;
-                removed += 1;
+        if let Some(partial_uploads) = &self.partial_uploads {
+            let mut entries = partial_uploads.lister_with("").recursive(true).await?;
+            let mut removed = 0;
+            while let Some(entry) = entries.try_next().await? {
+                if is_file_written_before(entry.metadata(), written_before) {
+                    partial_uploads.delete(entry.path()).await?;
+                    removed += 1;
+                }
             }
+            return Ok(removed);
         }
-        Ok(removed)
+        match self.backend {
+            Backend::Swift => self.remove_orphaned_segments(written_before).await,
+            Backend::File | Backend::Remote | Backend::Memory => Ok(0),
+        }
     }
 }
 
@@ -404,5 +467,24 @@ mod tests {
         assert!(!is_blob_key("tmp/0123456789abcdef0123456789abcdef"));
         assert!(!is_blob_key("ef/0123456789abcdef0123456789abcdef/x"));
         assert!(!is_blob_key("ef/0123456789ABCDEF0123456789abcdef"));
+    }
+
+    #[test]
+    fn segments_name_their_blob() {
+        let key = new_blob_key();
+        let upload = Uuid::new_v4();
+        let segment = format!("{SWIFT_SEGMENTS_DIR}{key}{upload}/00000001");
+        assert_eq!(segment_blob_key(&segment), Some(key.as_str()));
+        assert_eq!(segment_blob_key(&format!("{key}{upload}/00000001")), None);
+        assert_eq!(
+            segment_blob_key(&format!("{SWIFT_SEGMENTS_DIR}{key}")),
+            None
+        );
+        assert_eq!(
+            segment_blob_key(&format!("{SWIFT_SEGMENTS_DIR}blob/large{upload}/00000001")),
+            None
+        );
+        let split_char = format!("{SWIFT_SEGMENTS_DIR}{}é{upload}/00000001", "a".repeat(34));
+        assert_eq!(segment_blob_key(&split_char), None);
     }
 }

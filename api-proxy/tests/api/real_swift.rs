@@ -12,10 +12,11 @@
 //! works in a container of its own, which it empties and removes at the end.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures::TryStreamExt;
-use nimbus_proxy::blobs::{BlobStore, OpendalBlobStore};
+use nimbus_proxy::blobs::{BlobStore, OpendalBlobStore, new_blob_key};
 use nimbus_proxy::config::StorageSettings;
 use uuid::Uuid;
 
@@ -235,8 +236,9 @@ async fn an_aborted_large_upload_leaves_nothing() {
         return;
     };
     let mut writer = swift.store.create("blob/aborted").await.unwrap();
-    // More than one part, so that at least one segment is already uploaded.
-    for part in pattern(10 << 20).chunks(100_000) {
+    // opendal sends a part only once the next one is full: more than two
+    // parts, so that at least one segment is already uploaded.
+    for part in pattern(20 << 20).chunks(100_000) {
         writer.write(Bytes::copy_from_slice(part)).await.unwrap();
     }
     writer.abort().await;
@@ -246,4 +248,66 @@ async fn an_aborted_large_upload_leaves_nothing() {
         "the aborted upload left {} objects in Swift: {left:?}",
         left.len()
     );
+}
+
+/// A proxy that dies in the middle of a large upload leaves the segments
+/// already sent and no manifest. The sweep removes those once they are older
+/// than its cutoff, and leaves the segments of a complete blob alone.
+#[tokio::test]
+async fn segments_of_an_interrupted_large_upload_are_swept() {
+    let Some(swift) = RealSwift::connect().await else {
+        return;
+    };
+    // More than two parts, so that a segment is uploaded (as above).
+    let data = pattern(20 << 20);
+    let complete = new_blob_key();
+    swift.write(&complete, &data).await;
+    let interrupted = new_blob_key();
+    let mut writer = swift.store.create(&interrupted).await.unwrap();
+    for part in data.chunks(100_000) {
+        writer.write(Bytes::copy_from_slice(part)).await.unwrap();
+    }
+    // Neither finished nor aborted, as after a crash.
+    drop(writer);
+
+    let segments_of = |names: &[String], key: &str| {
+        let prefix = format!(".segments/{key}");
+        names.iter().filter(|n| n.starts_with(&prefix)).count()
+    };
+    let before = swift.list().await;
+    let complete_segments = segments_of(&before, &complete);
+    let orphans = segments_of(&before, &interrupted);
+    assert!(
+        complete_segments > 0 && orphans > 0 && !before.contains(&interrupted),
+        "expected segments of both uploads and one manifest, Swift lists {before:?}"
+    );
+
+    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    assert_eq!(
+        swift
+            .store
+            .remove_partial_uploads(an_hour_ago)
+            .await
+            .unwrap(),
+        0
+    );
+    let later = SystemTime::now() + Duration::from_secs(1);
+    assert_eq!(
+        swift.store.remove_partial_uploads(later).await.unwrap(),
+        orphans
+    );
+    let after = swift.list().await;
+    assert_eq!(segments_of(&after, &interrupted), 0, "{after:?}");
+    assert_eq!(
+        segments_of(&after, &complete),
+        complete_segments,
+        "{after:?}"
+    );
+    assert_eq!(
+        swift.read(&complete, 0..data.len() as u64).await.unwrap(),
+        data
+    );
+
+    swift.store.delete(&complete).await.unwrap();
+    assert_eq!(swift.remove().await, Vec::<String>::new());
 }
