@@ -12,6 +12,7 @@ mkdir -p "$state_dir/log" "$state_dir/run" "$state_dir/objects"
 
 ensure_postgres
 ensure_rabbitmq
+ensure_rabbitmq_client_user
 ensure_database nimbus
 ensure_database nimbus_proxy
 
@@ -22,6 +23,8 @@ export NIMBUS_DATABASE_URL=${NIMBUS_DATABASE_URL:-$(database_url nimbus)}
 export NIMBUS_PROXY_DATABASE_URL=${NIMBUS_PROXY_DATABASE_URL:-$(database_url nimbus_proxy)}
 export NIMBUS_PROXY_STORAGE__OPTIONS__ROOT=${NIMBUS_PROXY_STORAGE__OPTIONS__ROOT:-$state_dir/objects}
 export NIMBUS_STORAGE_URL=${NIMBUS_STORAGE_URL:-http://127.0.0.1:8080}
+# Desktop clients get the restricted user, never the proxy's own.
+export NIMBUS_PROXY_PUBLIC_AMQP_URL=${NIMBUS_PROXY_PUBLIC_AMQP_URL:-$(client_amqp_url)}
 bin=$CARGO_TARGET_DIR/debug
 
 # start NAME COMMAND...: (re)start a background process with a pid file and a log.

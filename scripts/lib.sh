@@ -8,6 +8,9 @@ NIMBUS_DB_ROLE=${NIMBUS_DB_ROLE:-nimbus}
 NIMBUS_DB_PASSWORD=${NIMBUS_DB_PASSWORD:-nimbus}
 NIMBUS_PG_HOST=${NIMBUS_PG_HOST:-127.0.0.1}
 NIMBUS_PG_PORT=${NIMBUS_PG_PORT:-5432}
+# The RabbitMQ user the proxy hands to desktop clients (ensure_rabbitmq_client_user).
+NIMBUS_AMQP_CLIENT_USER=${NIMBUS_AMQP_CLIENT_USER:-nimbus-client}
+NIMBUS_AMQP_CLIENT_PASSWORD=${NIMBUS_AMQP_CLIENT_PASSWORD:-nimbus-client}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/nimbus/target}
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -91,6 +94,30 @@ ensure_rabbitmq() {
         as_root rabbitmq-server -detached
     fi
     wait_for 90 RabbitMQ port_open 127.0.0.1 5672
+}
+
+# The RabbitMQ user for desktop clients, on the default vhost. Every client
+# learns its password, so it may only publish to `<prefix>.rpc`, get direct
+# replies (which needs no permission) and declare, bind to `<prefix>.notify`
+# and consume its own server-named queues (`amq.gen-…`, exclusive to their
+# connection). It may not read, purge or delete `<prefix>.rpc.requests` or
+# `<prefix>.rpc.dead`, name its own queues, or declare or delete exchanges.
+# `[^.]+` matches every prefix (`nimbus`, and the tests' `test-<hex>` and
+# `bench-<hex>`). Setting the password again keeps it in step with the variable.
+ensure_rabbitmq_client_user() {
+    local user=$NIMBUS_AMQP_CLIENT_USER
+    if as_root rabbitmqctl -q list_users | awk '{print $1}' | grep -qxF "$user"; then
+        as_root rabbitmqctl -q change_password "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
+    else
+        say "creating the RabbitMQ user $user for desktop clients"
+        as_root rabbitmqctl -q add_user "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
+    fi
+    as_root rabbitmqctl -q set_permissions -p / "$user" \
+        '^amq\.gen-.*$' '^(amq\.gen-.*|[^.]+\.rpc)$' '^(amq\.gen-.*|[^.]+\.notify)$' >/dev/null
+}
+
+client_amqp_url() {
+    echo "amqp://$NIMBUS_AMQP_CLIENT_USER:$NIMBUS_AMQP_CLIENT_PASSWORD@127.0.0.1:5672/%2f"
 }
 
 # A Python virtual environment for the test clients written in Python

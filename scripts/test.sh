@@ -41,6 +41,10 @@ for name in sys.stdin.read().split():
 export NIMBUS_TEST_AMQP_URL=${NIMBUS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
 delete_stale_exchanges || say "could not remove old test exchanges (continuing)"
 
+# The proxies under test hand this user to their clients.
+ensure_rabbitmq_client_user
+export NIMBUS_TEST_CLIENT_AMQP_URL=${NIMBUS_TEST_CLIENT_AMQP_URL:-$(client_amqp_url)}
+
 export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
 
 # A FAT image mounted through FUSE is the case-insensitive file system the

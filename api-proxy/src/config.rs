@@ -29,7 +29,13 @@ pub struct Settings {
     pub database_url: String,
     /// RabbitMQ carrying the metadata RPC.
     pub amqp_url: String,
-    /// AMQP URL handed to clients at authentication; defaults to `amqp_url`.
+    /// AMQP URL handed to desktop clients at authentication
+    /// (`X-Nimbus-Rpc-Url`), with the credentials of a RabbitMQ user that may
+    /// only publish requests and listen for notifications (see
+    /// `deploy/README.md`). Every client learns it, so it must never be
+    /// `amqp_url`'s: whoever holds that can read other users' requests,
+    /// device tokens included. `None` falls back to `amqp_url`, for a trial
+    /// on loopback only, and the proxy warns at start-up.
     pub public_amqp_url: Option<String>,
     /// Prefix of the RPC exchanges and queues (see `nimbus_protocol::Topology`).
     pub queue_prefix: String,

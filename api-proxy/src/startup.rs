@@ -63,6 +63,14 @@ impl Application {
         if cleared > 0 {
             tracing::info!(cleared, "removed unfinished uploads of a previous run");
         }
+        if settings.public_amqp_url.is_none() {
+            tracing::warn!(
+                "public_amqp_url is not set, so clients are handed this proxy's own RabbitMQ \
+                 credentials (amqp_url), with which any of them can read other users' requests \
+                 and device tokens. Create a RabbitMQ user for clients as deploy/README.md \
+                 shows and set public_amqp_url (NIMBUS_PROXY_PUBLIC_AMQP_URL) to its URL."
+            );
+        }
         let rpc = RpcClient::connect(
             &settings.amqp_url,
             Topology::new(settings.queue_prefix.clone()),

@@ -216,7 +216,7 @@ pub async fn login(
     };
     let amqp_url = header("x-nimbus-rpc-url")?;
     let queue_prefix = header("x-nimbus-rpc-prefix")?;
-    let rpc = RpcClient::connect(
+    let rpc = RpcClient::connect_device(
         &amqp_url,
         Topology::new(queue_prefix.clone()),
         ClientOptions::default(),

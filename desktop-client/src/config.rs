@@ -40,7 +40,7 @@ pub struct Config {
 impl Config {
     /// A client of the metadata RPC this device logged in with.
     pub async fn connect_rpc(&self) -> Result<RpcClient, ClientError> {
-        RpcClient::connect(
+        RpcClient::connect_device(
             &self.amqp_url,
             Topology::new(self.queue_prefix.clone()),
             ClientOptions::default(),

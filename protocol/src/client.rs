@@ -33,7 +33,10 @@ use crate::topology::{DIRECT_REPLY_TO, REQUEST_ROUTING_KEY, Topology};
 /// Why a call failed. Broker and timeout errors say what to check.
 #[derive(Debug, Error)]
 pub enum ClientError {
-    #[error("cannot reach RabbitMQ at {url}: {source}. Is the broker running and the URL right?")]
+    #[error(
+        "RabbitMQ at {url} failed: {source}. Is the broker running, are the URL and its \
+         user's permissions right, and has a metadata server started with the same queue prefix?"
+    )]
     Broker {
         url: String,
         #[source]
@@ -93,6 +96,8 @@ pub struct RpcClient {
 struct Inner {
     amqp_url: String,
     topology: Topology,
+    /// Whether connecting declares the exchanges or only checks they exist.
+    declare_exchanges: bool,
     options: ClientOptions,
     link: Mutex<Option<Link>>,
     pending: PendingReplies,
@@ -111,16 +116,40 @@ impl Link {
 }
 
 impl RpcClient {
-    /// Connects now, so that a wrong URL or a stopped broker shows at start-up.
+    /// Connects with a service's credentials (the proxy's, a test's) and
+    /// declares the exchanges, so that it may start before any metadata
+    /// server. Connects now, so that a wrong URL or a stopped broker shows at
+    /// start-up.
     pub async fn connect(
         amqp_url: &str,
         topology: Topology,
         options: ClientOptions,
     ) -> Result<Self, ClientError> {
+        Self::open(amqp_url, topology, options, true).await
+    }
+
+    /// Connects as a device, with the restricted credentials the proxy hands
+    /// out (`X-Nimbus-Rpc-Url`). They may not declare exchanges, so this only
+    /// checks that they exist: a wrong prefix shows at start-up.
+    pub async fn connect_device(
+        amqp_url: &str,
+        topology: Topology,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        Self::open(amqp_url, topology, options, false).await
+    }
+
+    async fn open(
+        amqp_url: &str,
+        topology: Topology,
+        options: ClientOptions,
+        declare_exchanges: bool,
+    ) -> Result<Self, ClientError> {
         let client = Self {
             inner: Arc::new(Inner {
                 amqp_url: amqp_url.to_owned(),
                 topology,
+                declare_exchanges,
                 options,
                 link: Mutex::new(None),
                 pending: Arc::default(),
@@ -372,28 +401,21 @@ impl RpcClient {
         let connection =
             Connection::connect(&self.inner.amqp_url, ConnectionProperties::default()).await?;
         let channel = connection.create_channel().await?;
-        channel
-            .exchange_declare(
-                self.inner.topology.rpc_exchange().into(),
-                ExchangeKind::Direct,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
-        channel
-            .exchange_declare(
-                self.inner.topology.notify_exchange().into(),
-                ExchangeKind::Topic,
-                ExchangeDeclareOptions {
-                    durable: true,
-                    ..Default::default()
-                },
-                FieldTable::default(),
-            )
-            .await?;
+        let declare = ExchangeDeclareOptions {
+            durable: true,
+            // A passive declaration needs no permission.
+            passive: !self.inner.declare_exchanges,
+            ..Default::default()
+        };
+        let topology = &self.inner.topology;
+        for (name, kind) in [
+            (topology.rpc_exchange(), ExchangeKind::Direct),
+            (topology.notify_exchange(), ExchangeKind::Topic),
+        ] {
+            channel
+                .exchange_declare(name.into(), kind, declare, FieldTable::default())
+                .await?;
+        }
         // Direct reply-to: consume the pseudo-queue on the publishing channel
         // before the first publish.
         let replies = channel

@@ -31,6 +31,14 @@ fn amqp() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The restricted RabbitMQ user the proxy hands to clients (scripts/test.sh
+/// creates it), so that every test that goes through a device proves it is
+/// enough.
+pub fn client_amqp() -> String {
+    std::env::var("NIMBUS_TEST_CLIENT_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://nimbus-client:nimbus-client@127.0.0.1:5672/%2f".into())
+}
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
@@ -47,12 +55,14 @@ pub struct Session {
 }
 
 /// Settings of a proxy for test run `run` (a fresh id): its own database,
-/// the test RabbitMQ with the run's queue prefix, objects under `objects_dir`.
+/// the test RabbitMQ with the run's queue prefix (handing clients the
+/// restricted user), objects under `objects_dir`.
 pub fn proxy_settings(run: &str, objects_dir: &Path) -> Settings {
     Settings {
         listen: "127.0.0.1:0".parse().unwrap(),
         database_url: format!("{}/nimbus_test_proxy_{run}", postgres()),
         amqp_url: amqp(),
+        public_amqp_url: Some(client_amqp()),
         queue_prefix: format!("test-{run}"),
         storage: StorageSettings {
             scheme: "fs".into(),
@@ -250,7 +260,7 @@ pub struct Device {
 /// The metadata RPC, reached as a TempAuth answer says.
 pub async fn rpc_of(tempauth: &Response) -> RpcClient {
     let header = |name: &str| tempauth.headers()[name].to_str().unwrap().to_owned();
-    RpcClient::connect(
+    RpcClient::connect_device(
         &header("x-nimbus-rpc-url"),
         Topology::new(header("x-nimbus-rpc-prefix")),
         ClientOptions::default(),

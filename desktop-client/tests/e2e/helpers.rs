@@ -33,6 +33,13 @@ fn amqp_url() -> String {
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }
 
+/// The restricted RabbitMQ user the proxy hands to devices (scripts/test.sh
+/// creates it), so that every test proves devices need nothing more.
+fn client_amqp_url() -> String {
+    std::env::var("NIMBUS_TEST_CLIENT_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://nimbus-client:nimbus-client@127.0.0.1:5672/%2f".into())
+}
+
 /// `postgres://…/name` on the test server.
 fn database_url(name: &str) -> String {
     let base = postgres_url();
@@ -83,6 +90,7 @@ impl Cluster {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: database_url(&proxy_db),
             amqp_url: amqp_url(),
+            public_amqp_url: Some(client_amqp_url()),
             queue_prefix: prefix.clone(),
             storage: StorageSettings {
                 scheme: "fs".into(),
