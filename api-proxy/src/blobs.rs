@@ -23,7 +23,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{StreamExt, TryStreamExt, future};
-use opendal::Operator;
+use opendal::{HttpTransporter, OperationContext, Operator};
+use opendal_http_transport_reqwest::ReqwestTransport;
 use uuid::Uuid;
 
 use crate::config::StorageSettings;
@@ -171,13 +172,23 @@ impl OpendalBlobStore {
                 .clone();
             partial_uploads = Some(Operator::via_iter("fs", [("root".to_owned(), dir)])?);
         }
-        let operator = Operator::via_iter(&settings.scheme, options)?;
         let backend = match settings.scheme.as_str() {
             "fs" => Backend::File,
             "memory" => Backend::Memory,
             "swift" => Backend::Swift,
             _ => Backend::Remote,
         };
+        let mut operator = Operator::via_iter(&settings.scheme, options)?;
+        if matches!(backend, Backend::Swift | Backend::Remote) {
+            // opendal's default HTTP client is one per process, whose pooled
+            // connections are driven by tasks of the runtime that opened
+            // them: once that runtime is gone, every operator sharing the
+            // pool fails. An operator of its own keeps them to its users.
+            let transport = ReqwestTransport::new(reqwest::Client::new());
+            operator = operator.with_context(
+                OperationContext::new().with_http_transport(HttpTransporter::new(transport)),
+            );
+        }
         Ok(Self {
             operator,
             backend,
@@ -185,45 +196,71 @@ impl OpendalBlobStore {
         })
     }
 
-    /// Swift: removes the segments last written before `written_before`
-    /// whose blob does not exist, which an upload cut short before its
-    /// manifest (or a [`BlobStore::delete`] cut short after it) leaves.
-    /// Segments of keys not made by [`new_blob_key`] are left alone.
+    /// Swift: removes the segments of uploads whose blob does not exist and
+    /// that wrote no segment since `written_before`, which an upload cut
+    /// short before its manifest (or a [`BlobStore::delete`] cut short after
+    /// it) leaves. An upload still in progress writes a segment every
+    /// [`REMOTE_PART_SIZE`] bytes, so its segments are kept however old its
+    /// first ones are. Segments of keys not made by [`new_blob_key`] are left
+    /// alone.
     async fn remove_orphaned_segments(
         &self,
         written_before: SystemTime,
     ) -> Result<usize, BlobError> {
+        // Swift lists by name, so the segments of one upload come together.
         let mut entries = self
             .operator
             .lister_with(SWIFT_SEGMENTS_DIR)
             .recursive(true)
             .await?;
-        // Swift lists by name, so the segments of one blob come together:
-        // remembering the last answer checks each blob once.
-        let mut last_checked: Option<(String, bool)> = None;
+        let mut upload: Option<SegmentedUpload> = None;
         let mut removed = 0;
         while let Some(entry) = entries.try_next().await? {
-            if !is_file_written_before(entry.metadata(), written_before) {
-                continue;
-            }
             let Some(key) = segment_blob_key(entry.path()) else {
                 continue;
             };
-            let blob_exists = match &last_checked {
-                Some((checked, exists)) if checked == key => *exists,
-                _ => {
-                    let exists = self.operator.exists(key).await?;
-                    last_checked = Some((key.to_owned(), exists));
-                    exists
+            let dir = entry.path().rsplit_once('/').map_or("", |(dir, _)| dir);
+            if upload.as_ref().is_none_or(|u| u.dir != dir) {
+                if let Some(done) = upload.take() {
+                    removed += self.remove_if_orphaned(done).await?;
                 }
-            };
-            if !blob_exists {
-                self.operator.delete(entry.path()).await?;
-                removed += 1;
+                upload = Some(SegmentedUpload {
+                    dir: dir.to_owned(),
+                    key: key.to_owned(),
+                    segments: Vec::new(),
+                    all_written_before: true,
+                });
             }
+            let upload = upload.as_mut().expect("set above");
+            upload.all_written_before &= is_file_written_before(entry.metadata(), written_before);
+            upload.segments.push(entry.path().to_owned());
+        }
+        if let Some(done) = upload {
+            removed += self.remove_if_orphaned(done).await?;
         }
         Ok(removed)
     }
+
+    /// Deletes the segments of `upload` if it is idle and its blob missing.
+    async fn remove_if_orphaned(&self, upload: SegmentedUpload) -> Result<usize, BlobError> {
+        if !upload.all_written_before || self.operator.exists(&upload.key).await? {
+            return Ok(0);
+        }
+        let count = upload.segments.len();
+        for segment in upload.segments {
+            self.operator.delete(&segment).await?;
+        }
+        Ok(count)
+    }
+}
+
+/// The segments of one upload to Swift, as listed.
+struct SegmentedUpload {
+    /// `.segments/<key><upload id>`.
+    dir: String,
+    key: String,
+    segments: Vec<String>,
+    all_written_before: bool,
 }
 
 struct OpendalWriter {

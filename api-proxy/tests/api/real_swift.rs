@@ -251,8 +251,9 @@ async fn an_aborted_large_upload_leaves_nothing() {
 }
 
 /// A proxy that dies in the middle of a large upload leaves the segments
-/// already sent and no manifest. The sweep removes those once they are older
-/// than its cutoff, and leaves the segments of a complete blob alone.
+/// already sent and no manifest. The sweep removes those once the upload has
+/// written nothing since its cutoff, and leaves the segments of a complete
+/// blob alone.
 #[tokio::test]
 async fn segments_of_an_interrupted_large_upload_are_swept() {
     let Some(swift) = RealSwift::connect().await else {
@@ -264,9 +265,17 @@ async fn segments_of_an_interrupted_large_upload_are_swept() {
     swift.write(&complete, &data).await;
     let interrupted = new_blob_key();
     let mut writer = swift.store.create(&interrupted).await.unwrap();
-    for part in data.chunks(100_000) {
-        writer.write(Bytes::copy_from_slice(part)).await.unwrap();
-    }
+    let mut send = async |bytes: &[u8]| {
+        for part in bytes.chunks(100_000) {
+            writer.write(Bytes::copy_from_slice(part)).await.unwrap();
+        }
+    };
+    // Segments written before and after `while_uploading`.
+    send(&data).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let while_uploading = SystemTime::now();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    send(&data[..16 << 20]).await;
     // Neither finished nor aborted, as after a crash.
     drop(writer);
 
@@ -282,15 +291,13 @@ async fn segments_of_an_interrupted_large_upload_are_swept() {
         "expected segments of both uploads and one manifest, Swift lists {before:?}"
     );
 
-    let an_hour_ago = SystemTime::now() - Duration::from_secs(3600);
-    assert_eq!(
-        swift
-            .store
-            .remove_partial_uploads(an_hour_ago)
-            .await
-            .unwrap(),
-        0
-    );
+    // An upload that wrote a segment since the cutoff may still be going on.
+    for cutoff in [
+        SystemTime::now() - Duration::from_secs(3600),
+        while_uploading,
+    ] {
+        assert_eq!(swift.store.remove_partial_uploads(cutoff).await.unwrap(), 0);
+    }
     let later = SystemTime::now() + Duration::from_secs(1);
     assert_eq!(
         swift.store.remove_partial_uploads(later).await.unwrap(),
