@@ -98,10 +98,12 @@ ensure_rabbitmq() {
 
 # The RabbitMQ user for desktop clients, on the default vhost. Every client
 # learns its password, so it may only publish to `<prefix>.rpc`, get direct
-# replies (which needs no permission) and declare, bind to `<prefix>.notify`
-# and consume its own server-named queues (`amq.gen-…`, exclusive to their
-# connection). It may not read, purge or delete `<prefix>.rpc.requests` or
-# `<prefix>.rpc.dead`, name its own queues, or declare or delete exchanges.
+# replies (which needs no permission) and declare and consume its own
+# server-named queues (`amq.gen-…`). It may not bind them: a metadata server
+# binds a device's queue to its user's workspaces (`subscribe`), since a
+# client free to bind could bind to `#` and hear every workspace. It may not
+# read, purge or delete `<prefix>.rpc.requests` or `<prefix>.rpc.dead`, name
+# its own queues, or declare or delete exchanges.
 # `[^.]+` matches every prefix (`nimbus`, and the tests' `test-<hex>` and
 # `bench-<hex>`). Setting the password again keeps it in step with the variable.
 ensure_rabbitmq_client_user() {
@@ -112,8 +114,9 @@ ensure_rabbitmq_client_user() {
         say "creating the RabbitMQ user $user for desktop clients"
         as_root rabbitmqctl -q add_user "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
     fi
+    # Configure, write, read.
     as_root rabbitmqctl -q set_permissions -p / "$user" \
-        '^amq\.gen-.*$' '^(amq\.gen-.*|[^.]+\.rpc)$' '^(amq\.gen-.*|[^.]+\.notify)$' >/dev/null
+        '^amq\.gen-.*$' '^[^.]+\.rpc$' '^amq\.gen-.*$' >/dev/null
 }
 
 client_amqp_url() {

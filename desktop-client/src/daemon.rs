@@ -8,9 +8,11 @@
 //!   opens and reads; an overflow (the kernel dropped events) or a watcher
 //!   error asks for one too, since events are only hints, and registers the
 //!   watch again, so folders created while events were lost are watched;
-//! * push notifications of the workspace ask for a fetch; when the listener
-//!   ends (broker restart, network) it subscribes again and the next round
-//!   catches up from the cursor, so nothing announced meanwhile is missed;
+//! * push notifications of the workspace ask for a fetch (the server
+//!   subscribes the device to all its user's workspaces; the others' are
+//!   ignored); when the listener ends (broker restart, network) it subscribes
+//!   again and the next round catches up from the cursor, so nothing
+//!   announced meanwhile is missed;
 //! * every [`SAFETY_INTERVAL`] a full round runs anyway;
 //! * a failed round is retried with a growing back-off (the server or the
 //!   broker may be away); a revoked token stops the loop;
@@ -25,8 +27,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::MultiProgress;
-use nimbus_protocol::rpc::WorkspaceInfo;
-use nimbus_protocol::{RpcClient, Topology};
+use nimbus_protocol::RpcClient;
+use nimbus_protocol::rpc::{DeviceToken, WorkspaceInfo};
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
@@ -51,6 +53,8 @@ pub struct Session {
     pub engine: Engine<RealFs, NimbusRemote>,
     pub store: SqliteStore,
     pub rpc: RpcClient,
+    /// The device's token, for subscribing to push notifications.
+    pub token: DeviceToken,
     pub workspace: WorkspaceInfo,
     pub device_id: Uuid,
     pub root: PathBuf,
@@ -134,8 +138,14 @@ pub async fn open_target(
     let linked_workspace = linked.as_ref().map(|(_, _, id)| *id);
     let workspace = choose_workspace(&workspaces, &root, linked_workspace, target)?;
     let keys = passphrase::unlock(&workspace, &target.passphrase).await?;
-    let mut remote =
-        NimbusRemote::connect(rpc.clone(), token, &workspace, &account.storage_url, keys).await?;
+    let mut remote = NimbusRemote::connect(
+        rpc.clone(),
+        token.clone(),
+        &workspace,
+        &account.storage_url,
+        keys,
+    )
+    .await?;
     if let Some(progress) = progress {
         remote = remote.with_progress(progress);
     }
@@ -182,6 +192,7 @@ pub async fn open_target(
         engine,
         store,
         rpc,
+        token,
         workspace,
         device_id: config.device_id,
         root,
@@ -293,6 +304,7 @@ pub async fn run(
     }
     let listener = tokio::spawn(listen(
         session.rpc.clone(),
+        session.token.clone(),
         session.workspace.workspace_id,
         session.device_id,
         kicks,
@@ -401,14 +413,14 @@ fn may_change_files(kind: &EventKind) -> bool {
 /// whenever the listener ends.
 async fn listen(
     rpc: RpcClient,
+    token: DeviceToken,
     workspace_id: Uuid,
     device_id: Uuid,
     kicks: mpsc::UnboundedSender<Kick>,
 ) {
-    let keys = [Topology::workspace_key(workspace_id)];
     let mut backoff = Duration::from_secs(1);
     loop {
-        match rpc.listen(&keys).await {
+        match rpc.listen(&token).await {
             Ok(mut listener) => {
                 backoff = Duration::from_secs(1);
                 // Catch up with what was announced while not listening.
@@ -416,8 +428,9 @@ async fn listen(
                     return;
                 }
                 while let Some(notification) = listener.next().await {
-                    if notification.origin_device != device_id && kicks.send(Kick::Remote).is_err()
-                    {
+                    let news = notification.workspace_id == workspace_id
+                        && notification.origin_device != device_id;
+                    if news && kicks.send(Kick::Remote).is_err() {
                         return;
                     }
                 }

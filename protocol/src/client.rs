@@ -13,10 +13,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use lapin::options::{
-    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions,
+    BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions, QueueDeclareOptions,
 };
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use serde::de::DeserializeOwned;
 use thiserror::Error;
@@ -84,6 +83,9 @@ impl Default for ClientOptions {
         }
     }
 }
+
+/// How long the broker keeps a notification queue nobody consumes (`x-expires`).
+const LISTENER_QUEUE_EXPIRY_MS: u32 = 60_000;
 
 type PendingReplies = Arc<StdMutex<HashMap<String, oneshot::Sender<Vec<u8>>>>>;
 
@@ -245,44 +247,40 @@ impl RpcClient {
         self.call(Some(token), Operation::Logout).await
     }
 
-    /// Subscribes to the notifications of the given routing keys
-    /// ([`Topology::workspace_key`], [`Topology::user_key`]).
+    /// Subscribes the device of `token` to the push notifications of its
+    /// user's workspaces and of the user.
     ///
-    /// The listener has its own exclusive queue; when it reports an error the
-    /// caller subscribes again and catches up with `getChanges`.
-    pub async fn listen(
-        &self,
-        routing_keys: &[String],
-    ) -> Result<NotificationListener, ClientError> {
+    /// The listener declares its own server-named queue and has a metadata
+    /// server bind it (`subscribe`): the server, not the client, decides which
+    /// routing keys a device may hear. The queue is not exclusive, since the
+    /// server's connection binds it, but it is deleted with its consumer
+    /// (auto-delete) and, should the consumer never start, after a minute.
+    /// When the listener reports an error the caller subscribes again (also
+    /// to hear workspaces it joined since) and catches up with `getChanges`.
+    pub async fn listen(&self, token: &DeviceToken) -> Result<NotificationListener, ClientError> {
         let channel = self.channel().await?;
         let broker = |source| ClientError::Broker {
             url: redact_url(&self.inner.amqp_url),
             source,
         };
+        let mut arguments = FieldTable::default();
+        arguments.insert(
+            "x-expires".into(),
+            AMQPValue::LongUInt(LISTENER_QUEUE_EXPIRY_MS),
+        );
         let queue = channel
             .queue_declare(
                 "".into(),
                 QueueDeclareOptions {
-                    exclusive: true,
                     auto_delete: true,
                     ..Default::default()
                 },
-                FieldTable::default(),
+                arguments,
             )
             .await
             .map_err(broker)?;
-        for key in routing_keys {
-            channel
-                .queue_bind(
-                    queue.name().clone(),
-                    self.inner.topology.notify_exchange().into(),
-                    key.as_str().into(),
-                    QueueBindOptions::default(),
-                    FieldTable::default(),
-                )
-                .await
-                .map_err(broker)?;
-        }
+        // Consuming first makes auto-delete apply: a failed subscription
+        // drops the consumer below, and the broker deletes the queue.
         let consumer = channel
             .basic_consume(
                 queue.name().clone(),
@@ -295,6 +293,9 @@ impl RpcClient {
             )
             .await
             .map_err(broker)?;
+        let queue = queue.name().to_string();
+        self.call::<()>(Some(token), Operation::Subscribe { queue })
+            .await?;
         Ok(NotificationListener { consumer })
     }
 

@@ -116,6 +116,12 @@ pub enum Operation {
     ListOauthTokens,
     /// Revokes one of the caller's user's OAuth access tokens. Reply: `null`.
     RevokeOauthToken { access_token: String },
+    /// Binds the caller's notification queue, a server-named (`amq.gen-…`)
+    /// queue it declared and consumes, to the notifications of every
+    /// workspace its user is a member of and of the user itself. The server
+    /// chooses the routing keys: clients may not bind to the notification
+    /// exchange themselves. Reply: `null`.
+    Subscribe { queue: String },
 }
 
 impl Operation {
@@ -143,6 +149,7 @@ impl Operation {
             Operation::OauthAuthenticate { .. } => "oauthAuthenticate",
             Operation::ListOauthTokens => "listOauthTokens",
             Operation::RevokeOauthToken { .. } => "revokeOauthToken",
+            Operation::Subscribe { .. } => "subscribe",
         }
     }
 }

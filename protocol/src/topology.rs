@@ -8,6 +8,7 @@
 //! {prefix}.rpc      direct exchange ──"request"──► {prefix}.rpc.requests  (durable, consumed by every server)
 //! {prefix}.rpc.dlx  fanout exchange ─────────────► {prefix}.rpc.dead      (messages that could not be parsed)
 //! {prefix}.notify   topic exchange, keys "workspace.<uuid>" and "user.<uuid>"
+//!                   ──(bound by a server, on `subscribe`)──► amq.gen-…  (one per listening device)
 //! ```
 //! Replies go through RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`).
 
@@ -18,6 +19,10 @@ pub const REQUEST_ROUTING_KEY: &str = "request";
 
 /// RabbitMQ's pseudo-queue for direct replies.
 pub const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+/// How the names of server-named queues begin: the broker appends 128 random
+/// bits, so nobody can guess another connection's queue.
+pub const SERVER_NAMED_QUEUE_PREFIX: &str = "amq.gen-";
 
 /// Names derived from a deployment's prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,7 +68,9 @@ impl From<&Settings> for BrokerSettings {
 
 /// A live connection: requests arrive on `consumer`, answers leave on `publisher`.
 struct Session {
-    connection: Connection,
+    /// Shared with the requests in flight, for those that open channels of
+    /// their own (`subscribe`).
+    connection: Arc<Connection>,
     consume_channel: Channel,
     consumer: Consumer,
     consumer_tag: String,
@@ -121,9 +123,11 @@ pub async fn run(
                     Some(Ok(delivery)) => {
                         let state = state.clone();
                         let publisher = session.publisher.clone();
+                        let connection = session.connection.clone();
                         let topology = settings.topology.clone();
                         tracker.spawn(async move {
-                            handle_delivery(&state, &publisher, &topology, delivery).await;
+                            let amqp = rpc::Amqp { connection: &connection, topology: &topology };
+                            handle_delivery(&state, &publisher, &amqp, delivery).await;
                         });
                     }
                     Some(Err(error)) => {
@@ -170,7 +174,7 @@ async fn open_session(settings: &BrokerSettings) -> lapin::Result<Session> {
     let consumer_tag = consumer.tag().to_string();
     let publisher = connection.create_channel().await?;
     Ok(Session {
-        connection,
+        connection: Arc::new(connection),
         consume_channel,
         consumer,
         consumer_tag,
@@ -255,7 +259,7 @@ pub async fn declare_topology(channel: &Channel, settings: &BrokerSettings) -> l
 async fn handle_delivery(
     state: &ServerState,
     publisher: &Channel,
-    topology: &Topology,
+    amqp: &rpc::Amqp<'_>,
     delivery: Delivery,
 ) {
     let reply_to = delivery
@@ -286,10 +290,10 @@ async fn handle_delivery(
     let request_id = request.request_id;
     state.requests_handled.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let response = match rpc::dispatch(state, request).await {
+    let response = match rpc::dispatch(state, amqp, request).await {
         Ok(reply) => {
             if let Some(notification) = &reply.notification {
-                publish_notification(publisher, topology, notification).await;
+                publish_notification(publisher, amqp.topology, notification).await;
             }
             Response::Ok(reply.body)
         }
@@ -309,7 +313,8 @@ async fn handle_delivery(
         }
         Err(error) => {
             let refusal = error.to_rpc();
-            if refusal.code == ErrorCode::Internal {
+            // Unavailable here is the broker's failure: the database's was requeued above.
+            if matches!(refusal.code, ErrorCode::Internal | ErrorCode::Unavailable) {
                 tracing::error!(operation, %request_id, error = ?error, "request failed");
             }
             Response::Error(refusal)

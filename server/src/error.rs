@@ -24,6 +24,21 @@ pub enum OperationError {
     /// An OAuth request that does not verify; the text says why.
     #[error("OAuth: {0}")]
     OAuth(String),
+    /// A `subscribe` for a queue that does not exist (any more).
+    #[error(
+        "the queue {0} does not exist; it is deleted when its consumer goes away, so declare \
+         and consume a new one, then subscribe again"
+    )]
+    QueueNotFound(String),
+    /// A `subscribe` for an exclusive queue, which only the connection that
+    /// declared it may bind.
+    #[error(
+        "the queue {0} is exclusive to the connection that declared it, so no server can bind \
+         it; declare it without `exclusive` (auto-delete removes it with its consumer)"
+    )]
+    QueueExclusive(String),
+    #[error("the message broker failed: {0}")]
+    Broker(#[source] lapin::Error),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -38,7 +53,9 @@ impl OperationError {
 
     pub fn to_rpc(&self) -> RpcError {
         let code = match self {
-            OperationError::BadRequest(_) => ErrorCode::BadRequest,
+            OperationError::BadRequest(_)
+            | OperationError::QueueNotFound(_)
+            | OperationError::QueueExclusive(_) => ErrorCode::BadRequest,
             OperationError::Unauthenticated | OperationError::OAuth(_) => {
                 ErrorCode::Unauthenticated
             }
@@ -49,7 +66,9 @@ impl OperationError {
             OperationError::Store(StoreError::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
             OperationError::Store(StoreError::RequestIdReused(_)) => ErrorCode::RequestIdReused,
             OperationError::Store(StoreError::AlreadyExists(_)) => ErrorCode::BadRequest,
-            OperationError::Store(StoreError::Unavailable(_)) => ErrorCode::Unavailable,
+            OperationError::Broker(_) | OperationError::Store(StoreError::Unavailable(_)) => {
+                ErrorCode::Unavailable
+            }
             OperationError::Store(StoreError::Database(_) | StoreError::Corrupt(_)) => {
                 ErrorCode::Internal
             }
@@ -66,7 +85,9 @@ impl OperationError {
             message,
             retry_after_secs: match self {
                 OperationError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
-                OperationError::Store(StoreError::Unavailable(_)) => Some(5),
+                OperationError::Broker(_) | OperationError::Store(StoreError::Unavailable(_)) => {
+                    Some(5)
+                }
                 _ => None,
             },
         }

@@ -1,6 +1,8 @@
 //! The RabbitMQ user TempAuth hands to clients may call the metadata RPC and
 //! listen for its notifications, but not touch the request queue that every
-//! device's requests (and device tokens) pass through.
+//! device's requests (and device tokens) pass through, nor bind a queue to
+//! the notification exchange (a metadata server binds it, to the keys of the
+//! caller's workspaces only).
 
 use lapin::options::{
     BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions,
@@ -23,7 +25,7 @@ async fn clients_may_call_the_rpc_but_not_read_or_remove_the_request_queue() {
     let alice = device(&app, "alice").await;
     alice
         .rpc
-        .listen(&[Topology::workspace_key(alice.workspace.workspace_id)])
+        .listen(&alice.token)
         .await
         .expect("the client user may subscribe to notifications");
 
@@ -94,29 +96,35 @@ async fn clients_may_call_the_rpc_but_not_read_or_remove_the_request_queue() {
         .await;
     assert_refused("deleting the RPC exchange", exchange_deleted);
 
-    // Its own queue may not be bound to the RPC exchange to copy the requests.
-    let own = channel().await;
-    let queue = own
-        .queue_declare(
-            "".into(),
-            QueueDeclareOptions {
-                exclusive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .expect("the client user may declare a server-named queue");
-    let bound = own
-        .queue_bind(
-            queue.name().clone(),
-            topology.rpc_exchange().into(),
-            REQUEST_ROUTING_KEY.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await;
-    assert_refused("binding a queue to the RPC exchange", bound);
+    // Its own queue may be bound neither to the RPC exchange, to copy the
+    // requests, nor to the notification exchange, to hear every workspace.
+    for (exchange, key) in [
+        (topology.rpc_exchange(), REQUEST_ROUTING_KEY),
+        (topology.notify_exchange(), "#"),
+    ] {
+        let own = channel().await;
+        let queue = own
+            .queue_declare(
+                "".into(),
+                QueueDeclareOptions {
+                    exclusive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("the client user may declare a server-named queue");
+        let bound = own
+            .queue_bind(
+                queue.name().clone(),
+                exchange.as_str().into(),
+                key.into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await;
+        assert_refused(&format!("binding a queue to {exchange}"), bound);
+    }
 
     // After all that, the RPC still works.
     alice.rpc.get_account(&alice.token).await.unwrap();

@@ -6,7 +6,6 @@
 use std::time::Duration;
 
 use nimbus_chunks::{ChunkerParams, WorkspaceKeys, open_chunk};
-use nimbus_protocol::Topology;
 use nimbus_protocol::rpc::{CommitArgs, CommitItem, Content, GetChangesArgs, ItemOutcome};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -757,11 +756,7 @@ async fn api_uploads_reach_devices_by_push_and_device_files_download_byte_for_by
     let alice = grant(&app, "alice").await;
     let laptop = device(&app, "alice").await;
     let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
-    let mut listener = laptop
-        .rpc
-        .listen(&[Topology::workspace_key(laptop.workspace.workspace_id)])
-        .await
-        .unwrap();
+    let mut listener = laptop.rpc.listen(&laptop.token).await.unwrap();
 
     // Through the API: the device is told, and reads it like any file.
     let data = noise(700_000, 3);

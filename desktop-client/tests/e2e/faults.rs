@@ -116,23 +116,31 @@ impl BrokerUser {
             .collect()
     }
 
-    /// The exclusive queues of this user's connections: its listeners'.
+    /// The queues this user's channels consume: its listeners'. (They are
+    /// not exclusive, so no connection owns them.)
     fn queues(&self) -> Vec<String> {
-        let connections = self.connections();
+        let channels: Vec<String> =
+            rabbitmqctl(&["list_channels", "--no-table-headers", "pid", "user"])
+                .lines()
+                .filter_map(|line| {
+                    let (pid, user) = line.split_once('\t')?;
+                    (user == self.name).then(|| pid.to_owned())
+                })
+                .collect();
         rabbitmqctl(&[
-            "list_queues",
+            "list_consumers",
             "--no-table-headers",
             "-p",
             &self.vhost,
-            "name",
-            "owner_pid",
+            "queue_name",
+            "channel_pid",
         ])
         .lines()
         .filter_map(|line| {
-            let (name, owner) = line.split_once('\t')?;
-            connections
+            let (name, channel) = line.split_once('\t')?;
+            channels
                 .iter()
-                .any(|c| c == owner)
+                .any(|c| c == channel)
                 .then(|| name.to_owned())
         })
         .collect()

@@ -4,7 +4,8 @@
 //! device token; the user and device come from the token, never from the
 //! message), then hands it to the operation's `run`. An operation returns the
 //! JSON body of its reply and, when it changed a workspace, the notification
-//! to publish once the change is durable.
+//! to publish once the change is durable. Operations use the database through
+//! [`ServerState`]; `subscribe` also acts on the broker, through [`Amqp`].
 
 mod commit;
 mod create_workspace;
@@ -27,12 +28,15 @@ mod oauth_request_token;
 mod register_device;
 mod revoke_device;
 mod revoke_oauth_token;
+mod subscribe;
 mod update_device;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use lapin::Connection;
+use nimbus_protocol::Topology;
 use nimbus_protocol::notify::Notification;
 use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
 use serde::Serialize;
@@ -55,6 +59,12 @@ pub struct ServerState {
     pub oauth_plaintext_over_http: bool,
 }
 
+/// The broker connection a request arrived on.
+pub struct Amqp<'a> {
+    pub connection: &'a Connection,
+    pub topology: &'a Topology,
+}
+
 /// An operation's answer.
 #[derive(Debug)]
 pub struct Reply {
@@ -73,7 +83,11 @@ impl Reply {
     }
 }
 
-pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, OperationError> {
+pub async fn dispatch(
+    state: &ServerState,
+    amqp: &Amqp<'_>,
+    request: Request,
+) -> Result<Reply, OperationError> {
     let Request {
         request_id,
         token,
@@ -131,6 +145,7 @@ pub async fn dispatch(state: &ServerState, request: Request) -> Result<Reply, Op
         Operation::RevokeOauthToken { access_token } => {
             revoke_oauth_token::run(state, &caller, &access_token).await
         }
+        Operation::Subscribe { queue } => subscribe::run(state, amqp, &caller, queue).await,
     }
 }
 

@@ -21,13 +21,7 @@ fn refusal(outcome: &ItemOutcome) -> Option<RefusalCode> {
 async fn a_new_folder_with_children_in_one_batch() {
     let app = spawn_app().await;
     let (token, workspace) = app.user_with_device("alice").await;
-    let mut listener = app
-        .client
-        .listen(&[nimbus_protocol::Topology::workspace_key(
-            workspace.workspace_id,
-        )])
-        .await
-        .unwrap();
+    let mut listener = app.client.listen(&token).await.unwrap();
 
     let root = new_folder(None, "projects");
     let sub = new_folder(Some(root.id), "nimbus");

@@ -12,4 +12,5 @@ mod faults;
 mod items;
 mod login;
 mod oauth;
+mod subscribe;
 mod workspaces;
