@@ -220,20 +220,17 @@ impl OpendalBlobStore {
                 continue;
             };
             let dir = entry.path().rsplit_once('/').map_or("", |(dir, _)| dir);
-            if upload.as_ref().is_none_or(|u| u.dir != dir) {
-                if let Some(done) = upload.take() {
-                    removed += self.remove_if_orphaned(done).await?;
-                }
-                upload = Some(SegmentedUpload {
-                    dir: dir.to_owned(),
-                    key: key.to_owned(),
-                    segments: Vec::new(),
-                    all_written_before: true,
-                });
+            if let Some(done) = upload.take_if(|u| u.dir != dir) {
+                removed += self.remove_if_orphaned(done).await?;
             }
-            let upload = upload.as_mut().expect("set above");
-            upload.all_written_before &= is_file_written_before(entry.metadata(), written_before);
-            upload.segments.push(entry.path().to_owned());
+            let current = upload.get_or_insert_with(|| SegmentedUpload {
+                dir: dir.to_owned(),
+                key: key.to_owned(),
+                segments: Vec::new(),
+                all_written_before: true,
+            });
+            current.all_written_before &= is_file_written_before(entry.metadata(), written_before);
+            current.segments.push(entry.path().to_owned());
         }
         if let Some(done) = upload {
             removed += self.remove_if_orphaned(done).await?;

@@ -64,11 +64,15 @@ impl ChunkStore {
 
     /// Stores `chunk` unless the container has it; returns whether it was new.
     async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
-        if self
-            .index
-            .object(&self.account, &self.container, &chunk.id)
-            .await?
-            .is_some()
+        // Checking first spares writing a blob; a chunk bound for the index
+        // row is refused by the insert itself, one round trip fewer.
+        let inline = chunk.sealed.len() as u64 <= self.inline_max;
+        if !inline
+            && self
+                .index
+                .object(&self.account, &self.container, &chunk.id)
+                .await?
+                .is_some()
         {
             return Ok(false);
         }
@@ -90,12 +94,8 @@ impl ChunkStore {
             .index
             .put_object(&self.account, &self.container, &record, false)
             .await;
-        let unreferenced = match &result {
-            Ok(result) if result.outcome == PutOutcome::Stored => None,
-            _ => Some(&record.content),
-        };
-        if let Some(content) = unreferenced {
-            body::discard(self.blobs.as_ref(), content).await;
+        if !matches!(&result, Ok(put) if put.outcome == PutOutcome::Stored) {
+            body::discard(self.blobs.as_ref(), &record.content).await;
         }
         match result?.outcome {
             PutOutcome::Stored => Ok(true),

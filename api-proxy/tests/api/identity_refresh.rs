@@ -3,12 +3,15 @@
 //! cache expires: a request for its container fetches the identity again, at
 //! most once per token every few seconds.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nimbus_protocol::rpc::{CreateWorkspaceArgs, DeviceToken, EncryptionMode};
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, rpc_of, spawn_app};
+
+/// The proxy's shortest time between two forced identity fetches of one token.
+const REFRESH_INTERVAL: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn a_workspace_created_with_a_cached_token_is_usable_at_once() {
@@ -43,6 +46,8 @@ async fn a_workspace_created_with_a_cached_token_is_usable_at_once() {
     };
 
     let photos = create_workspace("Photos").await.unwrap();
+    // The forced fetch happens during this request, so not before now.
+    let first_fetch_not_before = Instant::now();
     assert_eq!(put_object(&photos.container).await.unwrap().status(), 201);
     let read = app
         .client
@@ -54,10 +59,15 @@ async fn a_workspace_created_with_a_cached_token_is_usable_at_once() {
     assert_eq!(read.status(), 200);
     assert_eq!(read.text().await.unwrap(), "bytes");
 
-    // A second fetch right after the first is refused, so that requests
-    // for containers the caller may not use cannot each cost RPCs.
+    // A second fetch within 5 s of the first is refused, so that requests
+    // for containers the caller may not use cannot each cost RPCs. Checked
+    // only when the answer came within those 5 s (a stalled machine may
+    // take longer), so that the test states a rule, not a speed.
     let music = create_workspace("Music").await.unwrap();
-    assert_eq!(put_object(&music.container).await.unwrap().status(), 403);
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    let refused = put_object(&music.container).await.unwrap().status();
+    if first_fetch_not_before.elapsed() < REFRESH_INTERVAL {
+        assert_eq!(refused, 403);
+    }
+    tokio::time::sleep(REFRESH_INTERVAL).await;
     assert_eq!(put_object(&music.container).await.unwrap().status(), 201);
 }
