@@ -70,3 +70,4 @@ pub mod sweeper;
 pub mod swift;
 pub mod telemetry;
 pub mod timestamp;
+pub mod web;

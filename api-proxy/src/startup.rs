@@ -114,6 +114,7 @@ impl Application {
                 .app_data(rest.clone())
                 .configure(crate::oauth::configure)
                 .configure(crate::rest::configure)
+                .configure(crate::web::configure)
                 .default_service(web::to(swift::dispatch))
         })
         // Without it, small responses wait for the client's delayed ACK (~40 ms).

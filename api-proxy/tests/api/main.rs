@@ -15,3 +15,4 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod startup;
+mod web;

@@ -1,0 +1,474 @@
+//! `/` (the user's workspaces) and `/files/{workspace}[/{folder}]` (a
+//! folder: breadcrumbs, sorting, paging and search by name).
+//!
+//! A folder is read from the workspace's item tree, which the proxy keeps
+//! up to date by delta with the caller's own token ([`TreeCache`]), so a
+//! page costs the RPCs that authenticate and authorize it plus one
+//! `getChanges`; sorting and paging run over the cached tree and only one
+//! page of rows is rendered, so a folder of 10,000 entries opens as fast as
+//! a small one.
+//!
+//! [`TreeCache`]: crate::rest::tree::TreeCache
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use nimbus_protocol::rpc::{EncryptionMode, ItemState, Role, WorkspaceInfo};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::error::WebError;
+use super::format::{human_size, human_time};
+use super::layout::{Layout, render};
+use super::session::WebSession;
+use crate::rest::RestState;
+use crate::rest::tree::Tree;
+
+/// Rows on one page of a folder.
+pub const PAGE_SIZE: usize = 200;
+/// Longest search text accepted.
+const MAX_SEARCH_CHARS: usize = 255;
+
+/// Why an end-to-end encrypted workspace cannot be opened here.
+const LOCKED_REASON: &str = "End-to-end encrypted: its files are encrypted with a passphrase \
+     that only your desktop clients know, so the server cannot show them. Open it in the \
+     desktop app.";
+
+struct WorkspaceRow {
+    href: String,
+    name: String,
+    role: &'static str,
+    locked: Option<&'static str>,
+    is_default: bool,
+}
+
+#[derive(Template)]
+#[template(path = "workspaces.html")]
+struct WorkspacesPage {
+    layout: Layout,
+    workspaces: Vec<WorkspaceRow>,
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Owner => "owner",
+        Role::Editor => "editor",
+        Role::Viewer => "viewer",
+    }
+}
+
+fn locked_reason(workspace: &WorkspaceInfo) -> Option<&'static str> {
+    (workspace.encryption == EncryptionMode::Client).then_some(LOCKED_REASON)
+}
+
+/// The caller's workspaces, the default first, then by name.
+pub async fn workspaces_of(
+    state: &RestState,
+    session: &WebSession,
+    next: &str,
+) -> Result<Vec<WorkspaceInfo>, WebError> {
+    let mut workspaces = state
+        .rpc
+        .get_workspaces(&session.token)
+        .await
+        .map_err(|e| WebError::from_rpc(e, next))?;
+    workspaces.sort_by(|a, b| {
+        b.is_default
+            .cmp(&a.is_default)
+            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
+    });
+    Ok(workspaces)
+}
+
+/// `GET /`: the user's workspaces.
+pub async fn home(
+    session: WebSession,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let workspaces = workspaces_of(&state, &session, "/")
+        .await?
+        .into_iter()
+        .map(|w| WorkspaceRow {
+            href: format!("/files/{}", w.workspace_id),
+            locked: locked_reason(&w),
+            role: role_name(w.role),
+            is_default: w.is_default,
+            name: w.name,
+        })
+        .collect();
+    render(
+        StatusCode::OK,
+        &WorkspacesPage {
+            layout: Layout::of(&session),
+            workspaces,
+        },
+    )
+}
+
+/// A workspace of the caller's, with the tree of its items. Ids the caller
+/// has no workspace or item for are "not found", whoever's they are.
+pub struct Opened {
+    pub workspace: WorkspaceInfo,
+    pub tree: Arc<Tree>,
+}
+
+fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, WebError> {
+    Uuid::parse_str(raw).map_err(|_| WebError::NotFound(format!("there is no {what} {raw:?}")))
+}
+
+pub fn no_workspace() -> WebError {
+    WebError::NotFound(
+        "you have no workspace with this id: it may have been deleted or unshared, or the \
+         link is wrong"
+            .into(),
+    )
+}
+
+/// Finds the caller's workspace `raw_id` and loads its tree; an end-to-end
+/// encrypted one is refused with the reason.
+pub async fn open_workspace(
+    state: &RestState,
+    session: &WebSession,
+    raw_id: &str,
+    next: &str,
+) -> Result<Opened, WebError> {
+    let id = parse_uuid(raw_id, "workspace")?;
+    let workspace = workspaces_of(state, session, next)
+        .await?
+        .into_iter()
+        .find(|w| w.workspace_id == id)
+        .ok_or_else(no_workspace)?;
+    if let Some(reason) = locked_reason(&workspace) {
+        return Err(WebError::Forbidden(format!("{}: {reason}", workspace.name)));
+    }
+    let tree = state
+        .trees
+        .load(&state.rpc, &session.token, workspace.workspace_id)
+        .await?;
+    Ok(Opened { workspace, tree })
+}
+
+impl Opened {
+    /// The live item `raw_id` of this workspace.
+    pub fn live_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
+        let not_found = || {
+            WebError::NotFound("this workspace has no such file or folder: it may have been deleted, moved to another workspace, or the link is wrong".into())
+        };
+        let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
+        self.tree
+            .get(id)
+            .filter(|item| !item.deleted)
+            .ok_or_else(not_found)
+    }
+
+    /// The folders from the top of the workspace down to `folder`.
+    fn ancestry(&self, folder: Option<Uuid>) -> Vec<&ItemState> {
+        let mut chain = Vec::new();
+        let mut current = folder;
+        while let Some(item) = current.and_then(|id| self.tree.get(id)) {
+            if chain.len() > self.tree.items.len() {
+                break;
+            }
+            chain.push(item);
+            current = item.parent_id;
+        }
+        chain.reverse();
+        chain
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    #[default]
+    Name,
+    Size,
+    Modified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ListingQuery {
+    #[serde(default)]
+    sort: SortKey,
+    #[serde(default)]
+    order: SortOrder,
+    page: Option<usize>,
+    q: Option<String>,
+}
+
+impl SortKey {
+    fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::Size => "size",
+            SortKey::Modified => "modified",
+        }
+    }
+}
+
+/// Folders first, then by the key, then by name and id so pages are stable.
+fn compare(a: &ItemState, b: &ItemState, key: SortKey, order: SortOrder) -> Ordering {
+    let by_name = || {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then_with(|| a.name.cmp(&b.name))
+    };
+    let ordered = match key {
+        SortKey::Name => by_name(),
+        SortKey::Size => a.content.size.cmp(&b.content.size).then_with(by_name),
+        SortKey::Modified => a.modified_at.cmp(&b.modified_at).then_with(by_name),
+    }
+    .then_with(|| a.id.cmp(&b.id));
+    let ordered = match order {
+        SortOrder::Asc => ordered,
+        SortOrder::Desc => ordered.reverse(),
+    };
+    b.is_folder.cmp(&a.is_folder).then(ordered)
+}
+
+struct Crumb {
+    name: String,
+    href: String,
+}
+
+struct Row {
+    name: String,
+    is_folder: bool,
+    /// The folder page, or the file opened in the browser.
+    href: String,
+    download: Option<String>,
+    size: String,
+    modified: String,
+    modified_iso: String,
+    /// In search results: the folder the item is in.
+    location: Option<String>,
+}
+
+struct SortLink {
+    label: &'static str,
+    href: String,
+    /// `aria-sort` of the column.
+    state: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "folder.html")]
+struct FolderPage {
+    layout: Layout,
+    workspace_name: String,
+    title: String,
+    crumbs: Vec<Crumb>,
+    search_action: String,
+    search: String,
+    sort_links: Vec<SortLink>,
+    rows: Vec<Row>,
+    /// "201–400 of 10000", or empty when everything fits on a page.
+    range: String,
+    total: usize,
+    previous: Option<String>,
+    next: Option<String>,
+    parent: Option<String>,
+}
+
+/// `GET /files/{workspace}`: the top of a workspace.
+pub async fn workspace_root(
+    session: WebSession,
+    path: web::Path<String>,
+    query: web::Query<ListingQuery>,
+    req: actix_web::HttpRequest,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let opened = open_workspace(&state, &session, &path, req.path()).await?;
+    folder_page(&session, &opened, None, &query)
+}
+
+/// `GET /files/{workspace}/{folder}`.
+pub async fn folder(
+    session: WebSession,
+    path: web::Path<(String, String)>,
+    query: web::Query<ListingQuery>,
+    req: actix_web::HttpRequest,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let (workspace, folder) = path.into_inner();
+    let opened = open_workspace(&state, &session, &workspace, req.path()).await?;
+    let item = opened.live_item(&folder)?;
+    if !item.is_folder {
+        return Err(WebError::NotFound(format!(
+            "{:?} is a file, not a folder",
+            item.name
+        )));
+    }
+    folder_page(&session, &opened, Some(item.id), &query)
+}
+
+fn folder_page(
+    session: &WebSession,
+    opened: &Opened,
+    folder: Option<Uuid>,
+    query: &ListingQuery,
+) -> Result<HttpResponse, WebError> {
+    let workspace_id = opened.workspace.workspace_id;
+    let folder_href = |id: Option<Uuid>| match id {
+        Some(id) => format!("/files/{workspace_id}/{id}"),
+        None => format!("/files/{workspace_id}"),
+    };
+    let base = folder_href(folder);
+    let search: String = query
+        .q
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .take(MAX_SEARCH_CHARS)
+        .collect();
+    let mut items: Vec<&ItemState> = if search.is_empty() {
+        opened.tree.children(folder, false)
+    } else {
+        let needle = search.to_lowercase();
+        opened
+            .tree
+            .items
+            .values()
+            .filter(|item| !item.deleted && item.name.to_lowercase().contains(&needle))
+            // Items in deleted folders are gone with them.
+            .filter(|item| opened.ancestry(item.parent_id).iter().all(|a| !a.deleted))
+            .collect()
+    };
+    items.sort_by(|a, b| compare(a, b, query.sort, query.order));
+    let total = items.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = query.page.unwrap_or(1).clamp(1, pages);
+    let href = |sort: SortKey, order: SortOrder, page: usize| {
+        let mut params = form_urlencoded::Serializer::new(String::new());
+        if sort != SortKey::Name {
+            params.append_pair("sort", sort.as_str());
+        }
+        if order == SortOrder::Desc {
+            params.append_pair("order", "desc");
+        }
+        if page > 1 {
+            params.append_pair("page", &page.to_string());
+        }
+        if !search.is_empty() {
+            params.append_pair("q", &search);
+        }
+        let params = params.finish();
+        if params.is_empty() {
+            base.clone()
+        } else {
+            format!("{base}?{params}")
+        }
+    };
+    let rows = items
+        .iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .map(|item| {
+            let location = (!search.is_empty()).then(|| {
+                let path: Vec<&str> = opened
+                    .ancestry(item.parent_id)
+                    .iter()
+                    .map(|a| a.name.as_str())
+                    .collect();
+                format!("{}/{}", opened.workspace.name, path.join("/"))
+            });
+            let content = format!("/files/{workspace_id}/{}", item.id);
+            Row {
+                name: item.name.clone(),
+                is_folder: item.is_folder,
+                href: if item.is_folder {
+                    content
+                } else {
+                    format!("{content}/content")
+                },
+                download: (!item.is_folder)
+                    .then(|| format!("/files/{workspace_id}/{}/download", item.id)),
+                size: if item.is_folder {
+                    String::new()
+                } else {
+                    human_size(item.content.size)
+                },
+                modified: human_time(item.modified_at),
+                modified_iso: super::format::iso_time(item.modified_at),
+                location,
+            }
+        })
+        .collect();
+    let sort_links = [
+        (SortKey::Name, "Name"),
+        (SortKey::Size, "Size"),
+        (SortKey::Modified, "Modified"),
+    ]
+    .into_iter()
+    .map(|(key, label)| {
+        let current = query.sort == key;
+        let order = if current && query.order == SortOrder::Asc {
+            SortOrder::Desc
+        } else {
+            SortOrder::Asc
+        };
+        SortLink {
+            label,
+            href: href(key, order, 1),
+            state: match (current, query.order) {
+                (false, _) => "none",
+                (true, SortOrder::Asc) => "ascending",
+                (true, SortOrder::Desc) => "descending",
+            },
+        }
+    })
+    .collect();
+    let ancestry = opened.ancestry(folder);
+    let mut crumbs = vec![Crumb {
+        name: opened.workspace.name.clone(),
+        href: folder_href(None),
+    }];
+    crumbs.extend(ancestry.iter().map(|a| Crumb {
+        name: a.name.clone(),
+        href: folder_href(Some(a.id)),
+    }));
+    let title = ancestry
+        .last()
+        .map_or_else(|| opened.workspace.name.clone(), |f| f.name.clone());
+    let first = (page - 1) * PAGE_SIZE;
+    let range = if total > PAGE_SIZE {
+        format!(
+            "{}–{} of {total}",
+            first + 1,
+            (first + PAGE_SIZE).min(total)
+        )
+    } else {
+        String::new()
+    };
+    render(
+        StatusCode::OK,
+        &FolderPage {
+            layout: Layout::of(session),
+            workspace_name: opened.workspace.name.clone(),
+            title,
+            search_action: base.clone(),
+            sort_links,
+            rows,
+            range,
+            total,
+            previous: (page > 1).then(|| href(query.sort, query.order, page - 1)),
+            next: (page < pages).then(|| href(query.sort, query.order, page + 1)),
+            parent: folder.map(|id| folder_href(opened.tree.get(id).and_then(|f| f.parent_id))),
+            crumbs,
+            search,
+        },
+    )
+}

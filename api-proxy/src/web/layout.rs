@@ -1,0 +1,55 @@
+//! What every page shares: the signed-in user, the CSRF token its forms
+//! carry, and the URLs of the embedded assets.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use askama::Template;
+
+use super::assets;
+use super::error::WebError;
+use super::session::WebSession;
+
+pub struct Layout {
+    /// The signed-in user's name; `None` on the sign-in and error pages.
+    pub user: Option<String>,
+    /// The session's CSRF token, for forms and htmx requests.
+    pub csrf: String,
+}
+
+impl Layout {
+    pub fn anonymous() -> Self {
+        Self {
+            user: None,
+            csrf: String::new(),
+        }
+    }
+
+    pub fn of(session: &WebSession) -> Self {
+        Self {
+            user: Some(session.account.username.clone()),
+            csrf: session.csrf.clone(),
+        }
+    }
+
+    /// The versioned URL of an embedded asset.
+    pub fn asset(&self, path: &str) -> &'static str {
+        assets::url(path)
+    }
+}
+
+/// A rendered page with `status`.
+pub fn render(status: StatusCode, page: &impl Template) -> Result<HttpResponse, WebError> {
+    let html = page
+        .render()
+        .map_err(|e| WebError::Internal(format!("rendering the page: {e}")))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
+
+/// A `303 See Other` to a local path.
+pub fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("location", location))
+        .finish()
+}
