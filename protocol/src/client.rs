@@ -22,7 +22,7 @@ use thiserror::Error;
 use tokio::sync::{Mutex, oneshot};
 use uuid::Uuid;
 
-use crate::notify::Notification;
+use crate::notify::{Notification, Push};
 use crate::rpc::{
     Account, Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceToken, GetChangesArgs,
     LoginArgs, LoginReply, Operation, Request, Response, RpcError, WorkspaceInfo,
@@ -463,13 +463,25 @@ pub struct NotificationListener {
 }
 
 impl NotificationListener {
-    /// The next notification; `None` when the connection is gone (subscribe
-    /// again and catch up by cursor). Malformed messages are skipped.
+    /// The next commit notification; `None` when the connection is gone
+    /// (subscribe again and catch up by cursor). User events are passed over
+    /// (see [`Self::next_push`]); malformed messages are skipped.
     pub async fn next(&mut self) -> Option<Notification> {
+        loop {
+            if let Push::Commit(notification) = self.next_push().await? {
+                return Some(notification);
+            }
+        }
+    }
+
+    /// The next message of either kind: a commit notification or a user
+    /// event (sharing). `None` when the connection is gone. Malformed
+    /// messages, and events of kinds newer than this client, are skipped.
+    pub async fn next_push(&mut self) -> Option<Push> {
         loop {
             let delivery = self.consumer.next().await?.ok()?;
             match serde_json::from_slice(&delivery.data) {
-                Ok(notification) => return Some(notification),
+                Ok(push) => return Some(push),
                 Err(error) => tracing::warn!(%error, "skipping a malformed notification"),
             }
         }

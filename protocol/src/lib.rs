@@ -7,7 +7,8 @@
 //!
 //! * [`rpc`]: the request envelope, every operation with its reply type, and the
 //!   error codes a caller can act on;
-//! * [`notify`]: the push message a metadata server publishes after a commit;
+//! * [`notify`]: the push messages a metadata server publishes: after a commit,
+//!   and to the users a sharing step concerns;
 //! * [`topology`]: the names of exchanges, queues and routing keys, derived from
 //!   one configurable prefix so that deployments and test runs can share a broker;
 //! * [`names`]: the rules for item names and chunk ids, enforced on both sides

@@ -122,6 +122,41 @@ pub enum Operation {
     /// chooses the routing keys: clients may not bind to the notification
     /// exchange themselves. Reply: `null`.
     Subscribe { queue: String },
+    /// Offers a workspace the caller owns to other users, by user name or
+    /// e-mail, with a role (`editor` or `viewer`). Reply: `Vec<Proposal>`,
+    /// one per addressee.
+    ProposeShare(ProposeShareArgs),
+    /// Proposals to and from the caller's user, newest first. Reply: [`ProposalList`].
+    ListProposals,
+    /// Joins the workspace of a pending proposal to the caller's user.
+    /// Reply: [`WorkspaceInfo`] (the mount name may carry a ` (2)` suffix).
+    AcceptProposal(AcceptProposalArgs),
+    /// Reply: [`Proposal`].
+    DeclineProposal { proposal_id: Uuid },
+    /// Withdraws a pending proposal the caller made (or, for its
+    /// workspace's owner, any pending proposal of it). Reply: [`Proposal`].
+    CancelProposal { proposal_id: Uuid },
+    /// The members of a workspace the caller is a member of. Reply: `Vec<Member>`.
+    ListMembers { workspace_id: Uuid },
+    /// The owner changes a member's role (`editor` or `viewer`). Reply: [`Member`].
+    SetMemberRole {
+        workspace_id: Uuid,
+        user_id: Uuid,
+        role: Role,
+    },
+    /// The owner ends a member's access. Reply: `null`.
+    RemoveMember { workspace_id: Uuid, user_id: Uuid },
+    /// A member who is not the owner ends their own access. Reply: `null`.
+    LeaveWorkspace { workspace_id: Uuid },
+    /// The owner hands the workspace to a member whose quota has room for
+    /// its usage; the former owner stays as an editor. Reply: `Vec<Member>`.
+    TransferOwnership { workspace_id: Uuid, user_id: Uuid },
+    /// The owner ends every other member's access and every pending
+    /// proposal; the workspace stays the owner's, in place. Reply: `null`.
+    UnshareWorkspace { workspace_id: Uuid },
+    /// The caller renames or moves their own mount of a workspace; nobody
+    /// else's changes. Reply: [`WorkspaceInfo`].
+    UpdateMount(UpdateMountArgs),
 }
 
 impl Operation {
@@ -150,6 +185,18 @@ impl Operation {
             Operation::ListOauthTokens => "listOauthTokens",
             Operation::RevokeOauthToken { .. } => "revokeOauthToken",
             Operation::Subscribe { .. } => "subscribe",
+            Operation::ProposeShare(_) => "proposeShare",
+            Operation::ListProposals => "listProposals",
+            Operation::AcceptProposal(_) => "acceptProposal",
+            Operation::DeclineProposal { .. } => "declineProposal",
+            Operation::CancelProposal { .. } => "cancelProposal",
+            Operation::ListMembers { .. } => "listMembers",
+            Operation::SetMemberRole { .. } => "setMemberRole",
+            Operation::RemoveMember { .. } => "removeMember",
+            Operation::LeaveWorkspace { .. } => "leaveWorkspace",
+            Operation::TransferOwnership { .. } => "transferOwnership",
+            Operation::UnshareWorkspace { .. } => "unshareWorkspace",
+            Operation::UpdateMount(_) => "updateMount",
         }
     }
 }
@@ -330,6 +377,96 @@ pub struct CreateWorkspaceArgs {
     /// from it costs a full Argon2id run per guess.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_check: Option<String>,
+}
+
+/// Most addressees in one `proposeShare`.
+pub const MAX_ADDRESSEES: usize = 100;
+/// Longest message of a proposal, in characters.
+pub const MAX_PROPOSAL_MESSAGE_CHARS: usize = 1000;
+
+/// A share offer: the workspace and the users (user names or e-mail
+/// addresses) it is offered to, with the role they would get.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposeShareArgs {
+    pub workspace_id: Uuid,
+    pub addressees: Vec<String>,
+    /// `editor` or `viewer`: ownership moves only by `transferOwnership`.
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProposalStatus {
+    Pending,
+    Accepted,
+    Declined,
+    Cancelled,
+    /// Pending past its `expires_at` (30 days by default).
+    Expired,
+}
+
+/// A share proposal as its proposer and its invitee see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal {
+    pub proposal_id: Uuid,
+    pub workspace_id: Uuid,
+    /// The owner's name for the workspace, which the invitee mounts it under
+    /// unless they choose another.
+    pub workspace_name: String,
+    pub proposer_id: Uuid,
+    pub proposer_name: String,
+    pub invitee_id: Uuid,
+    pub invitee_name: String,
+    /// How the proposer named the invitee: their user name or e-mail address.
+    pub addressed_as: String,
+    pub role: Role,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub status: ProposalStatus,
+    pub created_at: TimestampMillis,
+    pub expires_at: TimestampMillis,
+}
+
+/// `listProposals`: offers to the caller's user and offers it made.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalList {
+    pub incoming: Vec<Proposal>,
+    pub outgoing: Vec<Proposal>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AcceptProposalArgs {
+    pub proposal_id: Uuid,
+    /// The caller's name for the workspace's folder (default: the owner's
+    /// name for it). A name the caller already uses gets ` (2)`, ` (3)`, …
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_name: Option<String>,
+    /// A folder of the caller's default workspace to mount it in (default:
+    /// the top of the sync folder).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mount_parent: Option<Uuid>,
+}
+
+/// A member's own name and place for a workspace's folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateMountArgs {
+    pub workspace_id: Uuid,
+    pub mount_name: String,
+    /// A folder of the caller's default workspace; `None`: the top.
+    #[serde(default)]
+    pub mount_parent: Option<Uuid>,
+}
+
+/// A member of a workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub role: Role,
+    pub joined_at: TimestampMillis,
 }
 
 /// Page size of `getChanges` when the caller names none, and the largest allowed.
@@ -579,8 +716,12 @@ pub enum ErrorCode {
     /// Authenticated, but the workspace, item or device is not the caller's
     /// (also used when it does not exist, so existence does not leak).
     Forbidden,
-    /// The commit would exceed the owner's quota; nothing was written.
+    /// The commit would exceed the caller's own quota; nothing was written.
     QuotaExceeded,
+    /// The commit, to a workspace shared with the caller, would exceed the
+    /// quota of the workspace's owner, who is charged for it; nothing was
+    /// written.
+    OwnerQuotaExceeded,
     /// The request id was already used for a different request.
     RequestIdReused,
     /// A dependency (the database) is down; retry later.
@@ -655,6 +796,40 @@ mod tests {
         assert!(!is_valid_key_check(&"0F".repeat(16)));
         assert!(!is_valid_key_check(&"0f".repeat(15)));
         assert!(!is_valid_key_check(&"zz".repeat(16)));
+    }
+
+    #[test]
+    fn sharing_operations_are_tagged_in_camel_case() {
+        let request = Request {
+            request_id: Uuid::nil(),
+            token: Some(DeviceToken("secret".into())),
+            operation: Operation::ProposeShare(ProposeShareArgs {
+                workspace_id: Uuid::nil(),
+                addressees: vec!["bob".into(), "carol@example.org".into()],
+                role: Role::Viewer,
+                message: None,
+            }),
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["op"], "proposeShare");
+        assert_eq!(json["role"], "viewer");
+        assert!(json.get("message").is_none());
+        let accept: Request = serde_json::from_str(
+            r#"{"request_id":"00000000-0000-0000-0000-000000000000","token":"t",
+                "op":"acceptProposal","proposal_id":"00000000-0000-0000-0000-000000000001"}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            accept.operation,
+            Operation::AcceptProposal(AcceptProposalArgs {
+                mount_name: None,
+                ..
+            })
+        ));
+        assert_eq!(
+            serde_json::to_value(ErrorCode::OwnerQuotaExceeded).unwrap(),
+            "owner_quota_exceeded"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! {prefix}.rpc.dlx  fanout exchange ─────────────► {prefix}.rpc.dead      (messages that could not be parsed)
 //! {prefix}.notify   topic exchange, keys "workspace.<uuid>" and "user.<uuid>"
 //!                   ──(bound by a server, on `subscribe`)──► amq.gen-…  (one per listening device)
+//!                   ──"user.*"──► amq.gen-…  (exclusive, one per proxy: drops cached identities
+//!                                             when a user's workspace access changes)
 //! ```
 //! Replies go through RabbitMQ's direct reply-to (`amq.rabbitmq.reply-to`).
 
@@ -81,4 +83,8 @@ impl Topology {
     pub fn user_key(user_id: Uuid) -> String {
         format!("user.{user_id}")
     }
+
+    /// Binding key that matches the user key of every user: what a proxy
+    /// listens to, to hear every change of anyone's access.
+    pub const EVERY_USER_KEY: &str = "user.*";
 }

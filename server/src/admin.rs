@@ -1,10 +1,12 @@
-//! Administration of users, shared by the `nimbus-server user …` commands,
-//! the setup script and the tests.
+//! Administration of users and shares, shared by the `nimbus-server user …`
+//! and `nimbus-server share …` commands, the setup script and the tests.
 
 use anyhow::{Context, bail};
+use nimbus_protocol::rpc::{Member, Proposal, ProposalStatus, Role, WorkspaceInfo};
+use uuid::Uuid;
 
 use crate::auth::{hash_password, random_secret};
-use crate::storage::{MetadataStore, NewUser, OAuthConsumer, User};
+use crate::storage::{MetadataStore, NewUser, OAuthConsumer, StoreError, User};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -111,6 +113,69 @@ pub async fn add_oauth_consumer(
     };
     store.add_oauth_consumer(&consumer).await?;
     Ok(consumer)
+}
+
+/// A workspace as an administrator sees it for one user.
+#[derive(Debug, Clone)]
+pub struct UserWorkspace {
+    pub workspace: WorkspaceInfo,
+    /// Bytes charged to the owner for it.
+    pub usage: u64,
+    pub members: Vec<Member>,
+}
+
+/// What a user owns and what they are a member of.
+#[derive(Debug, Clone)]
+pub struct UserShares {
+    pub user: User,
+    pub owned: Vec<UserWorkspace>,
+    pub member_of: Vec<UserWorkspace>,
+}
+
+pub async fn user_shares(store: &dyn MetadataStore, username: &str) -> anyhow::Result<UserShares> {
+    let Some(user) = store.user_by_name(username).await? else {
+        bail!("there is no user named {username:?}");
+    };
+    let mut owned = Vec::new();
+    let mut member_of = Vec::new();
+    for workspace in store.workspaces_of(user.id).await? {
+        let usage = store
+            .workspace_record(workspace.workspace_id)
+            .await?
+            .map_or(0, |record| record.usage);
+        let members = store.members(workspace.workspace_id).await?;
+        let entry = UserWorkspace {
+            workspace,
+            usage,
+            members,
+        };
+        if entry.workspace.role == Role::Owner {
+            owned.push(entry);
+        } else {
+            member_of.push(entry);
+        }
+    }
+    Ok(UserShares {
+        user,
+        owned,
+        member_of,
+    })
+}
+
+/// Cancels a pending proposal for an administrator. The invitee sees it
+/// cancelled in `listProposals` (no event: this command has no broker).
+pub async fn cancel_proposal(
+    store: &dyn MetadataStore,
+    proposal_id: Uuid,
+) -> anyhow::Result<Proposal> {
+    match store
+        .close_proposal(proposal_id, ProposalStatus::Cancelled)
+        .await
+    {
+        Ok(proposal) => Ok(proposal),
+        Err(StoreError::Refused(why)) => bail!("{proposal_id}: {why}"),
+        Err(other) => Err(other.into()),
+    }
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use nimbus_protocol::Topology;
 use nimbus_protocol::client::redact_url;
-use nimbus_protocol::notify::Notification;
+use nimbus_protocol::notify::{Notification, UserEvent};
 use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
 use tokio_util::sync::CancellationToken;
@@ -295,6 +295,9 @@ async fn handle_delivery(
             if let Some(notification) = &reply.notification {
                 publish_notification(publisher, amqp.topology, notification).await;
             }
+            for (user_id, event) in &reply.user_events {
+                publish_user_event(publisher, amqp.topology, *user_id, event).await;
+            }
             Response::Ok(reply.body)
         }
         Err(error) if error.is_transient() => {
@@ -350,6 +353,7 @@ fn error_code_name(code: ErrorCode) -> &'static str {
         ErrorCode::AccountDisabled => "account_disabled",
         ErrorCode::Forbidden => "forbidden",
         ErrorCode::QuotaExceeded => "quota_exceeded",
+        ErrorCode::OwnerQuotaExceeded => "owner_quota_exceeded",
         ErrorCode::RequestIdReused => "request_id_reused",
         ErrorCode::Unavailable => "unavailable",
         ErrorCode::Internal => "internal",
@@ -405,5 +409,30 @@ async fn publish_notification(
     {
         // Devices also catch up by cursor when they reconnect.
         tracing::warn!(%error, workspace_id = %notification.workspace_id, "could not publish a notification");
+    }
+}
+
+/// Publishes a sharing event on the user's key: their devices hear it, and
+/// every proxy, which drops its cached identities of the user on `access`.
+async fn publish_user_event(
+    publisher: &Channel,
+    topology: &Topology,
+    user_id: uuid::Uuid,
+    event: &UserEvent,
+) {
+    let body = serde_json::to_vec(event).expect("a user event always encodes");
+    if let Err(error) = publisher
+        .basic_publish(
+            topology.notify_exchange().into(),
+            Topology::user_key(user_id).into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+    {
+        // Devices also learn it from getWorkspaces and listProposals; a
+        // proxy whose consumer is cut off drops its whole cache on reconnect.
+        tracing::warn!(%error, %user_id, "could not publish a user event");
     }
 }

@@ -37,6 +37,14 @@ pub enum OperationError {
          it; declare it without `exclusive` (auto-delete removes it with its consumer)"
     )]
     QueueExclusive(String),
+    /// A commit to a workspace shared with the caller would exceed the quota
+    /// of its owner, who is charged for every byte in it.
+    #[error(
+        "the owner of this shared workspace has no quota left for this change: it needs \
+         {needed} more bytes and the owner's quota has {available} left; nothing was written. \
+         Ask the owner to free space or get a larger quota"
+    )]
+    OwnerQuotaExceeded { needed: u64, available: u64 },
     #[error("the message broker failed: {0}")]
     Broker(#[source] lapin::Error),
     #[error(transparent)]
@@ -64,8 +72,11 @@ impl OperationError {
             OperationError::AccountDisabled => ErrorCode::AccountDisabled,
             OperationError::Forbidden(_) => ErrorCode::Forbidden,
             OperationError::Store(StoreError::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
+            OperationError::OwnerQuotaExceeded { .. } => ErrorCode::OwnerQuotaExceeded,
             OperationError::Store(StoreError::RequestIdReused(_)) => ErrorCode::RequestIdReused,
-            OperationError::Store(StoreError::AlreadyExists(_)) => ErrorCode::BadRequest,
+            OperationError::Store(StoreError::AlreadyExists(_) | StoreError::Refused(_)) => {
+                ErrorCode::BadRequest
+            }
             OperationError::Broker(_) | OperationError::Store(StoreError::Unavailable(_)) => {
                 ErrorCode::Unavailable
             }

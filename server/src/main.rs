@@ -32,6 +32,24 @@ enum Command {
     /// Manage the applications (OAuth consumers) that may use the REST API.
     #[command(subcommand)]
     Oauth(OauthCommand),
+    /// See and manage sharing between users.
+    #[command(subcommand)]
+    Share(ShareCommand),
+}
+
+#[derive(Subcommand)]
+enum ShareCommand {
+    /// List share proposals, newest first.
+    Proposals {
+        /// Only those still waiting for an answer.
+        #[arg(long)]
+        pending: bool,
+    },
+    /// Cancel a pending proposal.
+    CancelProposal { proposal_id: uuid::Uuid },
+    /// Show the workspaces a user owns (with their members) and those the
+    /// user is a member of.
+    User { username: String },
 }
 
 #[derive(Subcommand)]
@@ -106,7 +124,94 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::User(command) => run_user_command(&settings, command).await,
         Command::Oauth(command) => run_oauth_command(&settings, command).await,
+        Command::Share(command) => run_share_command(&settings, command).await,
     }
+}
+
+async fn run_share_command(settings: &Settings, command: ShareCommand) -> anyhow::Result<()> {
+    let store = connect_store(settings).await?;
+    match command {
+        ShareCommand::Proposals { pending } => {
+            println!(
+                "{:<36}  {:<9}  {:<6}  {:<16} {:<16} {:<24} expires",
+                "proposal", "status", "role", "from", "to", "workspace"
+            );
+            for p in store.all_proposals(pending).await? {
+                println!(
+                    "{}  {:<9}  {:<6}  {:<16} {:<16} {:<24} {}",
+                    p.proposal_id,
+                    format!("{:?}", p.status).to_lowercase(),
+                    format!("{:?}", p.role).to_lowercase(),
+                    p.proposer_name,
+                    p.invitee_name,
+                    p.workspace_name,
+                    format_millis(p.expires_at)
+                );
+            }
+        }
+        ShareCommand::CancelProposal { proposal_id } => {
+            let proposal = admin::cancel_proposal(store.as_ref(), proposal_id).await?;
+            println!(
+                "cancelled the proposal of {:?} from {} to {}",
+                proposal.workspace_name, proposal.proposer_name, proposal.invitee_name
+            );
+        }
+        ShareCommand::User { username } => {
+            let shares = admin::user_shares(store.as_ref(), &username).await?;
+            println!(
+                "{}: {} of {} MiB used",
+                shares.user.username,
+                shares.user.quota_used >> 20,
+                shares.user.quota_limit >> 20
+            );
+            println!("owns:");
+            for entry in &shares.owned {
+                let others: Vec<String> = entry
+                    .members
+                    .iter()
+                    .filter(|m| m.user_id != shares.user.id)
+                    .map(|m| format!("{} ({:?})", m.username, m.role).to_lowercase())
+                    .collect();
+                println!(
+                    "  {}  {:<24} {:>10} MiB  members: {}",
+                    entry.workspace.workspace_id,
+                    entry.workspace.name,
+                    entry.usage >> 20,
+                    if others.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        others.join(", ")
+                    }
+                );
+            }
+            println!("member of:");
+            for entry in &shares.member_of {
+                let owner = entry
+                    .members
+                    .iter()
+                    .find(|m| m.user_id == entry.workspace.owner_id)
+                    .map_or("?", |m| m.username.as_str());
+                println!(
+                    "  {}  {:<24} {:<7} owner: {owner}",
+                    entry.workspace.workspace_id,
+                    entry.workspace.name,
+                    format!("{:?}", entry.workspace.role).to_lowercase()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A UTC time for people, from milliseconds since the epoch.
+fn format_millis(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis / 1000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| millis.to_string())
 }
 
 async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {

@@ -70,8 +70,10 @@ const KEEP_ANSWERS_SECS: u64 = 7 * 24 * 3600;
 /// that a purge never races a request still being answered: a day.
 const KEEP_EXPIRED_DEVICES_SECS: u64 = 24 * 3600;
 
-/// Forgets old commit answers, OAuth nonces and expired sessions once an
-/// hour. Every server does it; the deletes are idempotent.
+/// Forgets old commit answers, OAuth nonces and expired sessions, and marks
+/// pending share proposals past their expiry as expired, once an hour.
+/// Every server does it; the changes are idempotent. (Reads treat an
+/// overdue proposal as expired already; this only makes the rows say so.)
 async fn purge_old_records(store: Arc<dyn MetadataStore>, stop: CancellationToken) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -92,6 +94,11 @@ async fn purge_old_records(store: Arc<dyn MetadataStore>, stop: CancellationToke
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "forgot expired sessions"),
             Err(error) => tracing::warn!(%error, "could not purge expired sessions"),
+        }
+        match store.expire_proposals().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "share proposals expired"),
+            Err(error) => tracing::warn!(%error, "could not expire share proposals"),
         }
     }
 }

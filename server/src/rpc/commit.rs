@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::{Reply, ServerState, require_role};
 use crate::error::OperationError;
-use crate::storage::{Caller, CommitContext};
+use crate::storage::{Caller, CommitContext, StoreError};
 
 pub async fn run(
     state: &ServerState,
@@ -40,7 +40,21 @@ pub async fn run(
         device_id: caller.device_id,
         fingerprint: Sha256::digest(&encoded).into(),
     };
-    let outcome = state.store.commit(&context, &args).await?;
+    let outcome = state
+        .store
+        .commit(&context, &args)
+        .await
+        .map_err(|error| match error {
+            // Members of a shared workspace write on its owner's quota.
+            StoreError::QuotaExceeded {
+                needed,
+                available,
+                owner_id,
+            } if owner_id != caller.user_id => {
+                OperationError::OwnerQuotaExceeded { needed, available }
+            }
+            other => other.into(),
+        })?;
     if outcome.replayed {
         tracing::info!(%request_id, "commit re-sent; answering with the first result");
     }

@@ -4,32 +4,48 @@
 //! device token; the user and device come from the token, never from the
 //! message), then hands it to the operation's `run`. An operation returns the
 //! JSON body of its reply and, when it changed a workspace, the notification
-//! to publish once the change is durable. Operations use the database through
-//! [`ServerState`]; `subscribe` also acts on the broker, through [`Amqp`].
+//! to publish once the change is durable, and the user events of a sharing
+//! step. Operations use the database through [`ServerState`]; `subscribe` and
+//! the operations that change memberships also act on the broker, through
+//! [`Amqp`] ([`bindings`]).
 
+mod accept_proposal;
+mod bindings;
+mod cancel_proposal;
 mod commit;
 mod create_workspace;
+mod decline_proposal;
 mod get_account;
 mod get_changes;
 mod get_item;
 mod get_versions;
 mod get_workspaces;
+mod leave_workspace;
 mod list_devices;
 mod list_folder;
+mod list_members;
 mod list_oauth_tokens;
+mod list_proposals;
 mod login;
 mod logout;
+mod membership;
 mod oauth;
 mod oauth_access_token;
 mod oauth_authenticate;
 mod oauth_authorize;
 mod oauth_request_info;
 mod oauth_request_token;
+mod propose_share;
 mod register_device;
+mod remove_member;
 mod revoke_device;
 mod revoke_oauth_token;
+mod set_member_role;
 mod subscribe;
+mod transfer_ownership;
+mod unshare_workspace;
 mod update_device;
+mod update_mount;
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -37,7 +53,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lapin::Connection;
 use nimbus_protocol::Topology;
-use nimbus_protocol::notify::Notification;
+use nimbus_protocol::notify::{Notification, UserEvent};
 use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
 use serde::Serialize;
 use uuid::Uuid;
@@ -71,6 +87,8 @@ pub struct Reply {
     pub body: serde_json::Value,
     /// Published after the reply's change is durable.
     pub notification: Option<Notification>,
+    /// Published after the reply's change is durable, each to its user's key.
+    pub user_events: Vec<(Uuid, UserEvent)>,
 }
 
 impl Reply {
@@ -79,7 +97,13 @@ impl Reply {
             body: serde_json::to_value(body)
                 .map_err(|e| OperationError::BadRequest(format!("cannot encode the reply: {e}")))?,
             notification: None,
+            user_events: Vec::new(),
         })
+    }
+
+    fn with_events(mut self, events: impl IntoIterator<Item = (Uuid, UserEvent)>) -> Self {
+        self.user_events.extend(events);
+        self
     }
 }
 
@@ -146,6 +170,38 @@ pub async fn dispatch(
             revoke_oauth_token::run(state, &caller, &access_token).await
         }
         Operation::Subscribe { queue } => subscribe::run(state, amqp, &caller, queue).await,
+        Operation::ProposeShare(args) => propose_share::run(state, &caller, args).await,
+        Operation::ListProposals => list_proposals::run(state, &caller).await,
+        Operation::AcceptProposal(args) => accept_proposal::run(state, amqp, &caller, args).await,
+        Operation::DeclineProposal { proposal_id } => {
+            decline_proposal::run(state, &caller, proposal_id).await
+        }
+        Operation::CancelProposal { proposal_id } => {
+            cancel_proposal::run(state, &caller, proposal_id).await
+        }
+        Operation::ListMembers { workspace_id } => {
+            list_members::run(state, &caller, workspace_id).await
+        }
+        Operation::SetMemberRole {
+            workspace_id,
+            user_id,
+            role,
+        } => set_member_role::run(state, &caller, workspace_id, user_id, role).await,
+        Operation::RemoveMember {
+            workspace_id,
+            user_id,
+        } => remove_member::run(state, amqp, &caller, workspace_id, user_id).await,
+        Operation::LeaveWorkspace { workspace_id } => {
+            leave_workspace::run(state, amqp, &caller, workspace_id).await
+        }
+        Operation::TransferOwnership {
+            workspace_id,
+            user_id,
+        } => transfer_ownership::run(state, &caller, workspace_id, user_id).await,
+        Operation::UnshareWorkspace { workspace_id } => {
+            unshare_workspace::run(state, amqp, &caller, workspace_id).await
+        }
+        Operation::UpdateMount(args) => update_mount::run(state, &caller, args).await,
     }
 }
 

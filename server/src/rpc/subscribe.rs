@@ -18,8 +18,11 @@
 //! to a missing queue makes the broker close its channel, and that must not be
 //! the channel that publishes every reply.
 //!
-//! A workspace joined later is heard after the next `subscribe`; a binding
-//! lasts as long as its queue, which the broker deletes with its consumer.
+//! The queue is recorded for the device before anything is bound, so that a
+//! membership that ends later is unbound from it ([`super::bindings`]), and
+//! a workspace joined later is bound to it. A membership that ended while
+//! this request was binding is unbound before it answers. A binding lasts as
+//! long as its queue, which the broker deletes with its consumer.
 
 use lapin::ErrorKind;
 use lapin::options::QueueBindOptions;
@@ -28,6 +31,7 @@ use lapin::types::FieldTable;
 use nimbus_protocol::Topology;
 use nimbus_protocol::topology::SERVER_NAMED_QUEUE_PREFIX;
 
+use super::bindings::{is_not_found, unbind_keys};
 use super::{Amqp, Reply, ServerState};
 use crate::error::OperationError;
 use crate::storage::Caller;
@@ -50,15 +54,13 @@ pub async fn run(
              declare one with an empty name"
         )));
     }
+    state
+        .store
+        .record_device_queue(caller.device_id, &queue)
+        .await?;
+    let bound = workspace_keys(state, caller).await?;
     let mut keys = vec![Topology::user_key(caller.user_id)];
-    keys.extend(
-        state
-            .store
-            .workspaces_of(caller.user_id)
-            .await?
-            .into_iter()
-            .map(|w| Topology::workspace_key(w.workspace_id)),
-    );
+    keys.extend(bound.iter().cloned());
     // Closed when dropped, on return.
     let channel = amqp
         .connection
@@ -67,7 +69,7 @@ pub async fn run(
         .map_err(OperationError::Broker)?;
     let exchange = amqp.topology.notify_exchange();
     for key in keys {
-        channel
+        let bound = channel
             .queue_bind(
                 queue.as_str().into(),
                 exchange.as_str().into(),
@@ -75,21 +77,53 @@ pub async fn run(
                 QueueBindOptions::default(),
                 FieldTable::default(),
             )
-            .await
-            .map_err(|error| refusal(error, &queue))?;
+            .await;
+        if let Err(error) = bound {
+            let refused = refusal(error, &queue);
+            if matches!(
+                refused,
+                OperationError::QueueNotFound(_) | OperationError::QueueExclusive(_)
+            ) {
+                // Nothing was or will be bound to it.
+                state
+                    .store
+                    .forget_device_queues(std::slice::from_ref(&queue))
+                    .await?;
+            }
+            return Err(refused);
+        }
     }
+    let still = workspace_keys(state, caller).await?;
+    let lost: Vec<String> = bound
+        .into_iter()
+        .filter(|key| !still.contains(key))
+        .collect();
+    unbind_keys(&channel, &exchange, &queue, &lost).await?;
     tracing::debug!(device_id = %caller.device_id, %queue, "subscribed");
     Reply::json(())
 }
 
+/// The routing keys of the workspaces the caller's user is a member of.
+async fn workspace_keys(
+    state: &ServerState,
+    caller: &Caller,
+) -> Result<Vec<String>, OperationError> {
+    Ok(state
+        .store
+        .workspaces_of(caller.user_id)
+        .await?
+        .into_iter()
+        .map(|w| Topology::workspace_key(w.workspace_id))
+        .collect())
+}
+
 /// What a failed bind means for the caller.
 fn refusal(error: lapin::Error, queue: &str) -> OperationError {
-    let soft = |code| AMQPErrorKind::Soft(code);
     match error.kind() {
-        ErrorKind::ProtocolError(e) if *e.kind() == soft(AMQPSoftError::NOTFOUND) => {
-            OperationError::QueueNotFound(queue.to_owned())
-        }
-        ErrorKind::ProtocolError(e) if *e.kind() == soft(AMQPSoftError::RESOURCELOCKED) => {
+        _ if is_not_found(&error) => OperationError::QueueNotFound(queue.to_owned()),
+        ErrorKind::ProtocolError(e)
+            if *e.kind() == AMQPErrorKind::Soft(AMQPSoftError::RESOURCELOCKED) =>
+        {
             OperationError::QueueExclusive(queue.to_owned())
         }
         _ => OperationError::Broker(error),

@@ -10,8 +10,9 @@ pub mod postgres;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, ItemState,
-    OAuthTokenInfo, PageCursor, Revision, Role, TimestampMillis, WorkspaceInfo,
+    Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
+    ItemState, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus,
+    Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -25,9 +26,17 @@ pub enum StoreError {
     /// A uniqueness rule was violated (e.g. a user name that exists).
     #[error("{0}")]
     AlreadyExists(String),
-    /// The commit would exceed the workspace owner's quota.
+    /// The commit would exceed the quota of the workspace's owner, `owner_id`.
     #[error("the commit needs {needed} more bytes but only {available} are left in the quota")]
-    QuotaExceeded { needed: u64, available: u64 },
+    QuotaExceeded {
+        needed: u64,
+        available: u64,
+        owner_id: Uuid,
+    },
+    /// The change does not fit the current state (a proposal that is no
+    /// longer pending, a name in use); the text says why.
+    #[error("{0}")]
+    Refused(String),
     /// The request id was already used with different arguments.
     #[error("request id {0} was already used for a different request")]
     RequestIdReused(Uuid),
@@ -102,6 +111,54 @@ pub struct Caller {
     pub is_admin: bool,
     pub quota_limit: u64,
     pub quota_used: u64,
+}
+
+/// A user found by name or e-mail, as a share addressee.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRef {
+    pub id: Uuid,
+    pub username: String,
+}
+
+/// What sharing needs to know of a workspace, whoever asks.
+#[derive(Debug, Clone)]
+pub struct WorkspaceRecord {
+    pub id: Uuid,
+    pub owner_id: Uuid,
+    pub is_default: bool,
+    pub encryption: EncryptionMode,
+    /// Bytes charged to the owner for it: the latest versions of its live files.
+    pub usage: u64,
+}
+
+/// Proposals of one workspace, by one proposer, to several users.
+#[derive(Debug, Clone)]
+pub struct NewProposals<'a> {
+    pub workspace_id: Uuid,
+    pub proposer_id: Uuid,
+    /// Each invitee, with the user name or e-mail address the proposer used.
+    pub invitees: &'a [(Uuid, String)],
+    pub role: Role,
+    pub message: Option<&'a str>,
+}
+
+/// What ending memberships did, for the notifications and the broker.
+#[derive(Debug, Clone, Default)]
+pub struct Removal {
+    /// The users whose membership ended.
+    pub removed: Vec<Uuid>,
+    /// The pending proposals that ended with them.
+    pub cancelled: Vec<Proposal>,
+}
+
+/// A mount of a workspace: the member's own name and place for it.
+#[derive(Debug, Clone)]
+pub struct Mount<'a> {
+    pub workspace_id: Uuid,
+    pub user_id: Uuid,
+    pub name: &'a str,
+    /// A live folder of the user's default workspace; `None`: the top.
+    pub parent: Option<Uuid>,
 }
 
 /// The device row created by a login or registration.
@@ -269,4 +326,78 @@ pub trait MetadataStore: Send + Sync + 'static {
         context: &CommitContext,
         args: &CommitArgs,
     ) -> StoreResult<CommitOutcome>;
+
+    // Sharing.
+
+    /// The enabled user whose name, or e-mail address (any case), is `addressee`.
+    async fn find_user(&self, addressee: &str) -> StoreResult<Option<UserRef>>;
+    async fn workspace_record(&self, workspace_id: Uuid) -> StoreResult<Option<WorkspaceRecord>>;
+    /// One of the user's workspaces as that member sees it.
+    async fn member_workspace(
+        &self,
+        user_id: Uuid,
+        workspace_id: Uuid,
+    ) -> StoreResult<Option<WorkspaceInfo>>;
+    /// Creates the proposals atomically, all or none, and returns them in the
+    /// order of the invitees. Refused when an invitee is already a member or
+    /// has a pending proposal of the workspace.
+    async fn create_proposals(&self, new: NewProposals<'_>) -> StoreResult<Vec<Proposal>>;
+    /// Proposals to and from the user, newest first.
+    async fn proposals_of(&self, user_id: Uuid) -> StoreResult<ProposalList>;
+    /// A pending proposal past its expiry reads as expired.
+    async fn proposal(&self, proposal_id: Uuid) -> StoreResult<Option<Proposal>>;
+    /// Makes the invitee of a pending, unexpired proposal a member with the
+    /// proposed role, mounted under `mount_name` (default: the owner's name
+    /// for the workspace), with ` (2)`, ` (3)`, … when the invitee already
+    /// uses that name.
+    async fn accept_proposal(
+        &self,
+        proposal_id: Uuid,
+        mount_name: Option<&str>,
+        mount_parent: Option<Uuid>,
+    ) -> StoreResult<(Proposal, WorkspaceInfo)>;
+    /// Ends a pending, unexpired proposal as `Declined` or `Cancelled`.
+    async fn close_proposal(
+        &self,
+        proposal_id: Uuid,
+        status: ProposalStatus,
+    ) -> StoreResult<Proposal>;
+    /// Marks pending proposals past their expiry as expired; returns how many.
+    async fn expire_proposals(&self) -> StoreResult<u64>;
+    /// Every proposal (the pending ones only, if asked), newest first.
+    async fn all_proposals(&self, pending_only: bool) -> StoreResult<Vec<Proposal>>;
+    /// The owner first, then by user name.
+    async fn members(&self, workspace_id: Uuid) -> StoreResult<Vec<Member>>;
+    /// Changes a member's role, never the owner's; `None` when `user_id` is
+    /// not a member other than the owner.
+    async fn set_member_role(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        role: Role,
+    ) -> StoreResult<Option<Member>>;
+    /// Ends the membership of `user_id` (every member but the owner when
+    /// `None`) and the pending proposals to and from them, in one transaction.
+    async fn remove_members(
+        &self,
+        workspace_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Removal>;
+    /// Makes member `to` the owner and `from` an editor, and moves the
+    /// workspace's usage between their quotas; refused when it does not fit
+    /// `to`'s quota. The pending proposals `from` made are cancelled.
+    async fn transfer_ownership(
+        &self,
+        workspace_id: Uuid,
+        from: Uuid,
+        to: Uuid,
+    ) -> StoreResult<Vec<Proposal>>;
+    /// Renames or moves one member's mount; refused when the name is taken.
+    async fn update_mount(&self, mount: Mount<'_>) -> StoreResult<WorkspaceInfo>;
+    /// Remembers a queue `subscribe` bound for the device.
+    async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()>;
+    /// The queues recorded for the user's devices.
+    async fn device_queues_of(&self, user_id: Uuid) -> StoreResult<Vec<String>>;
+    /// Forgets queues the broker no longer has.
+    async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()>;
 }

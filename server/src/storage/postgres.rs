@@ -13,8 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
-    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, OAuthTokenInfo, PageCursor,
-    Revision, Role, VersionStatus, WorkspaceInfo,
+    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, Member, OAuthTokenInfo,
+    PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role, VersionStatus,
+    WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -22,8 +23,9 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    AccessToken, Caller, CommitContext, CommitOutcome, MetadataStore, NewDevice, NewUser,
-    OAuthConsumer, RequestToken, StoreError, StoreResult, User,
+    AccessToken, Caller, CommitContext, CommitOutcome, MetadataStore, Mount, NewDevice,
+    NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult, User,
+    UserRef, WorkspaceRecord,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 
@@ -262,7 +264,7 @@ impl WorkspaceRow {
 macro_rules! member_workspaces {
     () => {
         "SELECT w.id, m.mount_name, w.owner_id, m.role, w.encryption, w.revision, w.container, \
-                o.account AS owner_account, m.mount_parent, \
+                coalesce(w.container_account, o.account) AS owner_account, m.mount_parent, \
                 (w.is_default AND w.owner_id = m.user_id) AS is_default, w.key_check \
          FROM workspace_members m \
          JOIN workspaces w ON w.id = m.workspace_id \
@@ -1405,6 +1407,7 @@ impl MetadataStore for PgStore {
                     return Err(StoreError::QuotaExceeded {
                         needed: to_u64(plan.quota_delta),
                         available: to_u64(limit - used),
+                        owner_id,
                     });
                 }
             }
@@ -1441,4 +1444,106 @@ impl MetadataStore for PgStore {
             replayed: false,
         })
     }
+
+    async fn find_user(&self, addressee: &str) -> StoreResult<Option<UserRef>> {
+        self.find_user_impl(addressee).await
+    }
+
+    async fn workspace_record(&self, workspace_id: Uuid) -> StoreResult<Option<WorkspaceRecord>> {
+        self.workspace_record_impl(workspace_id).await
+    }
+
+    async fn member_workspace(
+        &self,
+        user_id: Uuid,
+        workspace_id: Uuid,
+    ) -> StoreResult<Option<WorkspaceInfo>> {
+        self.member_workspace_impl(user_id, workspace_id).await
+    }
+
+    async fn create_proposals(&self, new: NewProposals<'_>) -> StoreResult<Vec<Proposal>> {
+        self.create_proposals_impl(new).await
+    }
+
+    async fn proposals_of(&self, user_id: Uuid) -> StoreResult<ProposalList> {
+        self.proposals_of_impl(user_id).await
+    }
+
+    async fn proposal(&self, proposal_id: Uuid) -> StoreResult<Option<Proposal>> {
+        self.proposal_impl(proposal_id).await
+    }
+
+    async fn accept_proposal(
+        &self,
+        proposal_id: Uuid,
+        mount_name: Option<&str>,
+        mount_parent: Option<Uuid>,
+    ) -> StoreResult<(Proposal, WorkspaceInfo)> {
+        self.accept_proposal_impl(proposal_id, mount_name, mount_parent)
+            .await
+    }
+
+    async fn close_proposal(
+        &self,
+        proposal_id: Uuid,
+        status: ProposalStatus,
+    ) -> StoreResult<Proposal> {
+        self.close_proposal_impl(proposal_id, status).await
+    }
+
+    async fn expire_proposals(&self) -> StoreResult<u64> {
+        self.expire_proposals_impl().await
+    }
+
+    async fn all_proposals(&self, pending_only: bool) -> StoreResult<Vec<Proposal>> {
+        self.all_proposals_impl(pending_only).await
+    }
+
+    async fn members(&self, workspace_id: Uuid) -> StoreResult<Vec<Member>> {
+        self.members_impl(workspace_id).await
+    }
+
+    async fn set_member_role(
+        &self,
+        workspace_id: Uuid,
+        user_id: Uuid,
+        role: Role,
+    ) -> StoreResult<Option<Member>> {
+        self.set_member_role_impl(workspace_id, user_id, role).await
+    }
+
+    async fn remove_members(
+        &self,
+        workspace_id: Uuid,
+        user_id: Option<Uuid>,
+    ) -> StoreResult<Removal> {
+        self.remove_members_impl(workspace_id, user_id).await
+    }
+
+    async fn transfer_ownership(
+        &self,
+        workspace_id: Uuid,
+        from: Uuid,
+        to: Uuid,
+    ) -> StoreResult<Vec<Proposal>> {
+        self.transfer_ownership_impl(workspace_id, from, to).await
+    }
+
+    async fn update_mount(&self, mount: Mount<'_>) -> StoreResult<WorkspaceInfo> {
+        self.update_mount_impl(mount).await
+    }
+
+    async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()> {
+        self.record_device_queue_impl(device_id, queue).await
+    }
+
+    async fn device_queues_of(&self, user_id: Uuid) -> StoreResult<Vec<String>> {
+        self.device_queues_of_impl(user_id).await
+    }
+
+    async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()> {
+        self.forget_device_queues_impl(queues).await
+    }
 }
+
+mod sharing;

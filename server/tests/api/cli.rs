@@ -7,7 +7,7 @@ use nimbus_protocol::rpc::ErrorCode;
 
 use crate::helpers::{login_args, spawn_app};
 
-fn nimbus_server(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
+pub fn nimbus_server(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_nimbus-server"))
         .args(args)
         .env("NIMBUS_DATABASE_URL", database_url)
@@ -25,7 +25,7 @@ fn nimbus_server(database_url: &str, args: &[&str], stdin: Option<&str>) -> Outp
     child.wait_with_output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub fn stdout(output: &Output) -> String {
     assert!(
         output.status.success(),
         "{}",

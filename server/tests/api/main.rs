@@ -12,5 +12,6 @@ mod faults;
 mod items;
 mod login;
 mod oauth;
+mod sharing;
 mod subscribe;
 mod workspaces;
