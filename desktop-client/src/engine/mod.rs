@@ -732,6 +732,9 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// Takes a commit's answer into the trees. When the changes cursor is
     /// already at or past the commit's revision (a reply re-sent after a
     /// fetch), the remote tree is newer than the reply and is left alone.
+    /// When the commit made the very next revision after the cursor, what it
+    /// changed is exactly what it committed, so the cursor moves past it and
+    /// the next fetch does not bring the device's own changes back.
     fn apply_commit_reply(
         &mut self,
         items: &[CommitItem],
@@ -740,7 +743,9 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     ) {
         self.stats.commits += 1;
         let remote_is_newer = revision <= self.cursor;
+        let mut committed_any = false;
         for (item, outcome) in items.iter().zip(outcomes) {
+            committed_any |= matches!(outcome, ItemOutcome::Committed { .. });
             match outcome {
                 ItemOutcome::Committed { version, .. } | ItemOutcome::Unchanged { version } => {
                     self.refusals.remove(&item.id);
@@ -818,6 +823,9 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                     }
                 }
             }
+        }
+        if committed_any && revision == self.cursor + 1 {
+            self.cursor = revision;
         }
     }
 }

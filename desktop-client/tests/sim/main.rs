@@ -751,6 +751,31 @@ fn renames_do_not_upload_content_again() {
 }
 
 #[test]
+fn the_cursor_follows_the_devices_own_commits() {
+    let mut world = World::new(8, 1);
+    let device = &mut world.devices[0];
+    for i in 0..7 {
+        assert!(
+            device
+                .fs
+                .user_write(&format!("f{i}.txt"), format!("file {i}").as_bytes())
+        );
+    }
+    // One round as after a local change: a scan, then commits of at most
+    // three items each, and no fetch asked for.
+    device.engine.need_scan = true;
+    assert!(block_on(device.engine.sync_round()).unwrap().quiet);
+    let revision = world.server.revision();
+    assert!(revision >= 3, "seven files go up in three commits or more");
+    assert_eq!(device.store.0.lock().unwrap().cursor, revision);
+    assert!(
+        !block_on(device.engine.fetch_remote()).unwrap(),
+        "the device's own changes do not come back"
+    );
+    world.check();
+}
+
+#[test]
 fn dependent_moves_go_up_in_one_commit() {
     let mut world = World::new(6, 2);
     let (a, b) = (world.devices[0].fs.clone(), world.devices[1].fs.clone());

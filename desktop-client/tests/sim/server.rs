@@ -41,6 +41,11 @@ impl SimServer {
         }
     }
 
+    /// The workspace's current revision.
+    pub fn revision(&self) -> Revision {
+        self.0.lock().unwrap().revision
+    }
+
     /// Objects stored so far.
     pub fn uploads(&self) -> u64 {
         self.0.lock().unwrap().uploads
