@@ -117,6 +117,13 @@ ensure_rabbitmq_client_user() {
     # Configure, write, read.
     as_root rabbitmqctl -q set_permissions -p / "$user" \
         '^amq\.gen-.*$' '^[^.]+\.rpc$' '^amq\.gen-.*$' >/dev/null
+    # Bounds what such a queue may cost the broker, whoever declared it: it
+    # only ever holds push notifications, which are hints (a device catches
+    # up from its cursor), so the oldest give way past 1,000, and a queue
+    # unused for an hour goes (its device declares a new one when it is back).
+    as_root rabbitmqctl -q set_policy -p / --apply-to queues --priority 0 \
+        nimbus-client-queues '^amq\.gen-' \
+        '{"max-length":1000,"overflow":"drop-head","expires":3600000}' >/dev/null
 }
 
 client_amqp_url() {

@@ -5,12 +5,13 @@
 //! caller's workspaces only).
 
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueuePurgeOptions,
 };
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::FieldTable;
-use lapin::{Connection, ConnectionProperties, ErrorKind};
+use lapin::{BasicProperties, Connection, ConnectionProperties, ErrorKind};
 use nimbus_protocol::Topology;
 use nimbus_protocol::client::redact_url;
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
@@ -128,6 +129,84 @@ async fn clients_may_call_the_rpc_but_not_read_or_remove_the_request_queue() {
 
     // After all that, the RPC still works.
     alice.rpc.get_account(&alice.token).await.unwrap();
+}
+
+/// The most a client's queue holds, set by the broker policy that
+/// `scripts/lib.sh` installs with the client user.
+const CLIENT_QUEUE_MAX_LENGTH: u32 = 1000;
+
+#[tokio::test]
+async fn a_clients_queue_is_bounded_by_the_broker_policy() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let tempauth = app.get_token("alice:alice", PASSWORD).await;
+    let url = tempauth.headers()["x-nimbus-rpc-url"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let client = Connection::connect(&url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let client_channel = client.create_channel().await.unwrap();
+    let queue = client_channel
+        .queue_declare(
+            "".into(),
+            QueueDeclareOptions {
+                auto_delete: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+
+    // A flood the client cannot send itself (it may not publish to its own
+    // queue), as a burst of notifications would be.
+    let broker = Connection::connect(&app.settings.amqp_url, ConnectionProperties::default())
+        .await
+        .unwrap();
+    let channel = broker.create_channel().await.unwrap();
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    for i in 0..CLIENT_QUEUE_MAX_LENGTH + 20 {
+        channel
+            .basic_publish(
+                "".into(),
+                queue.name().clone(),
+                BasicPublishOptions::default(),
+                i.to_string().as_bytes(),
+                BasicProperties::default(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let held = client_channel
+        .queue_declare(
+            queue.name().clone(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap()
+        .message_count();
+    assert_eq!(
+        held, CLIENT_QUEUE_MAX_LENGTH,
+        "the broker policy `nimbus-client-queues` is missing: scripts/test.sh installs it"
+    );
+    // The oldest gave way.
+    let first = client_channel
+        .basic_get(queue.name().clone(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+        .expect("a message");
+    assert_eq!(first.delivery.data, b"20");
 }
 
 fn assert_refused<T>(what: &str, result: lapin::Result<T>) {
