@@ -18,7 +18,7 @@ use nimbus_protocol::{RpcClient, Topology};
 use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{Authenticator, tempauth};
+use crate::auth::{Authenticator, invalidation, tempauth};
 use crate::blobs::{BlobStore, OpendalBlobStore};
 use crate::config::Settings;
 use crate::index::ObjectIndex;
@@ -31,7 +31,7 @@ pub struct AppState {
     pub settings: Settings,
     pub index: Arc<dyn ObjectIndex>,
     pub blobs: Arc<dyn BlobStore>,
-    pub auth: Authenticator,
+    pub auth: Arc<Authenticator>,
 }
 
 pub struct Application {
@@ -39,6 +39,8 @@ pub struct Application {
     server: Server,
     /// Deletes orphaned blobs while the server runs.
     sweeper: BoxFuture<'static, ()>,
+    /// Drops cached identities whose access changed, as the servers announce.
+    invalidations: BoxFuture<'static, ()>,
 }
 
 impl Application {
@@ -85,7 +87,17 @@ impl Application {
             &settings,
             listener.local_addr()?,
         ));
-        let auth = Authenticator::new(rpc, Arc::clone(&index), settings.token_cache_ttl());
+        let auth = Arc::new(Authenticator::new(
+            rpc,
+            Arc::clone(&index),
+            settings.token_cache_ttl(),
+        ));
+        let invalidations = invalidation::run(
+            settings.amqp_url.clone(),
+            Topology::new(settings.queue_prefix.clone()),
+            Arc::clone(&auth),
+        )
+        .boxed();
         let sweeper = sweeper::run(
             Arc::clone(&index),
             Arc::clone(&blobs),
@@ -127,6 +139,7 @@ impl Application {
             port,
             server,
             sweeper,
+            invalidations,
         })
     }
 
@@ -144,6 +157,7 @@ impl Application {
         // stopping between two is harmless.
         let mut background = JoinSet::new();
         background.spawn(self.sweeper);
+        background.spawn(self.invalidations);
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,

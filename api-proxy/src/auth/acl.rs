@@ -143,6 +143,7 @@ mod tests {
 
     fn identity(account: &str, user: &str, admin: bool) -> Identity {
         Identity {
+            user_id: uuid::Uuid::nil(),
             user_name: user.into(),
             account: format!("AUTH_{account}"),
             account_admin: admin,

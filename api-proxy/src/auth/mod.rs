@@ -2,12 +2,15 @@
 //! the RPC and cached briefly ([`Authenticator`]), and checked again when a
 //! cached answer lacks a workspace the caller may have gained since; what they
 //! may do is decided by account ownership, workspace membership and container
-//! ACLs ([`acl`]).
+//! ACLs ([`acl`]). When a user's access to a workspace changes, every proxy
+//! drops its cached identities of that user at once ([`invalidation`]).
 
 pub mod acl;
+pub mod invalidation;
 pub mod tempauth;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,6 +18,7 @@ use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{
     Account, DeviceArgs, DeviceToken, ErrorCode, LoginArgs, Password, Role, WorkspaceInfo,
 };
+use uuid::Uuid;
 
 use crate::error::SwiftError;
 use crate::index::{ContainerUpdate, ObjectIndex};
@@ -34,6 +38,7 @@ pub struct WorkspaceGrant {
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
+    pub user_id: Uuid,
     pub user_name: String,
     /// The caller's Swift account, `AUTH_<account name>`.
     pub account: String,
@@ -45,6 +50,7 @@ pub struct Identity {
 impl Identity {
     fn from_rpc(account: Account, workspaces: &[WorkspaceInfo]) -> Self {
         Self {
+            user_id: account.user_id,
             user_name: account.username,
             account: account.storage_account,
             account_admin: account.account_admin,
@@ -103,6 +109,9 @@ pub struct Authenticator {
     index: Arc<dyn ObjectIndex>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, CachedIdentity>>,
+    /// Bumped by every invalidation, so that an identity fetched before one
+    /// is not cached after it (see [`Self::forget_user`]).
+    generation: AtomicU64,
 }
 
 /// The outcome of a credential check the caller can act on.
@@ -123,7 +132,24 @@ impl Authenticator {
             index,
             cache_ttl,
             cache: Mutex::default(),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// Drops every cached identity of the user: their access to a workspace
+    /// changed. A fetch that was in flight is not cached either.
+    pub fn forget_user(&self, user_id: Uuid) {
+        let mut cache = self.cache.lock().expect("token cache lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cache.retain(|_, entry| entry.identity.user_id != user_id);
+    }
+
+    /// Drops every cached identity: used when invalidations may have been
+    /// missed (the broadcast's connection was down).
+    pub fn forget_all(&self) {
+        let mut cache = self.cache.lock().expect("token cache lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cache.clear();
     }
 
     /// TempAuth: logs `user` in and checks that the user belongs to
@@ -245,6 +271,7 @@ impl Authenticator {
     /// Asks the metadata servers who `token` is, creates the containers of the
     /// caller's own workspaces, and caches the answer.
     async fn resolve(&self, token: &DeviceToken) -> Result<Option<Arc<Identity>>, SwiftError> {
+        let read_at = self.generation.load(Ordering::Acquire);
         let account = match self.rpc.get_account(token).await {
             Ok(account) => account,
             Err(error) if is_rejection(&error) => return Ok(None),
@@ -270,6 +297,11 @@ impl Authenticator {
         let identity = Arc::new(Identity::from_rpc(account, &workspaces));
         let now = Instant::now();
         let mut cache = self.cache.lock().expect("token cache lock poisoned");
+        // Checked under the lock that invalidations take before bumping it:
+        // an answer read before an access change serves this request only.
+        if self.generation.load(Ordering::Acquire) != read_at {
+            return Ok(Some(identity));
+        }
         if cache.len() >= CACHE_SWEEP_THRESHOLD {
             cache.retain(|_, entry| entry.valid_until > now);
         }

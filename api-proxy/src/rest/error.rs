@@ -38,7 +38,7 @@ pub enum RestError {
     )]
     EncryptedWorkspace(String),
     #[error("{0}")]
-    QuotaExceeded(String),
+    QuotaExceeded(QuotaRefusal),
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("the metadata servers are unavailable: {0}")]
@@ -58,6 +58,7 @@ impl RestError {
             RestError::NameTaken(_) => "name_taken",
             RestError::Conflict(_) => "conflict",
             RestError::EncryptedWorkspace(_) => "encrypted_workspace",
+            RestError::QuotaExceeded(refusal) if refusal.owners => "owner_quota_exceeded",
             RestError::QuotaExceeded(_) => "quota_exceeded",
             RestError::UnsupportedMediaType(_) => "unsupported_media_type",
             RestError::Unavailable(_) => "unavailable",
@@ -82,7 +83,14 @@ impl RestError {
             Some(ErrorCode::BadRequest | ErrorCode::RequestIdReused) => {
                 RestError::BadRequest(message)
             }
-            Some(ErrorCode::QuotaExceeded) => RestError::QuotaExceeded(message),
+            Some(ErrorCode::QuotaExceeded) => RestError::QuotaExceeded(QuotaRefusal {
+                message,
+                owners: false,
+            }),
+            Some(ErrorCode::OwnerQuotaExceeded) => RestError::QuotaExceeded(QuotaRefusal {
+                message,
+                owners: true,
+            }),
             Some(ErrorCode::Unavailable) | None => RestError::Unavailable(message),
             Some(ErrorCode::Internal) => RestError::Internal(message),
         }
@@ -102,6 +110,15 @@ impl RestError {
             | RefusalCode::IdInUse => RestError::BadRequest(message),
         }
     }
+}
+
+/// A write refused for quota: the caller's own, or (`owners`) the quota of
+/// the owner of a workspace shared with the caller, who pays for it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct QuotaRefusal {
+    pub message: String,
+    pub owners: bool,
 }
 
 impl From<IndexError> for RestError {
@@ -161,7 +178,13 @@ mod tests {
             (RestError::NameTaken("x".into()), 400),
             (RestError::Conflict("x".into()), 409),
             (RestError::EncryptedWorkspace("w".into()), 403),
-            (RestError::QuotaExceeded("q".into()), 413),
+            (
+                RestError::QuotaExceeded(QuotaRefusal {
+                    message: "q".into(),
+                    owners: true,
+                }),
+                413,
+            ),
         ];
         for (error, status) in cases {
             let response = error.error_response();

@@ -63,40 +63,50 @@ async fn listing(
 ) -> Result<HttpResponse, RestError> {
     let parent = parse_id(raw_id)?;
     let session = Session::start(state, req, None).await?;
-    match parent {
-        Parent::Root => {
-            let (_, tree, _) = session.target_folder(state, Parent::Root).await?;
-            Ok(HttpResponse::Ok().json(Root {
-                id: None,
-                filename: "root".into(),
-                is_folder: true,
-                is_root: true,
-                mimetype: FOLDER_MIMETYPE.into(),
-                size: 0,
-                contents: tree
-                    .children(None, include_deleted)
-                    .into_iter()
-                    .map(Item::from_state)
-                    .collect(),
-            }))
-        }
-        Parent::Folder(id) => {
-            let located = session.locate(state, id).await?;
-            if !located.item().is_folder {
-                return Err(RestError::NotFound(format!("{id} is a file, not a folder")));
-            }
-            let mut folder = Item::from_state(located.item());
-            folder.contents = Some(
-                located
-                    .tree
-                    .children(Some(id), include_deleted)
-                    .into_iter()
-                    .map(Item::from_state)
-                    .collect(),
-            );
-            Ok(HttpResponse::Ok().json(folder))
-        }
+    let (id, filename) = match parent {
+        Parent::Root => (None, "root".to_owned()),
+        Parent::Folder(id) => match session.workspace_top(id) {
+            Some(workspace) => (Some(id), workspace.name.clone()),
+            None => return folder_listing(&session, state, id, include_deleted).await,
+        },
+    };
+    let (_, tree, _) = session.target_folder(state, parent).await?;
+    Ok(HttpResponse::Ok().json(Root {
+        id: id.map(|id| id.to_string()),
+        filename,
+        is_folder: true,
+        is_root: true,
+        mimetype: FOLDER_MIMETYPE.into(),
+        size: 0,
+        contents: tree
+            .children(None, include_deleted)
+            .into_iter()
+            .map(Item::from_state)
+            .collect(),
+    }))
+}
+
+/// A folder inside a workspace and its children.
+async fn folder_listing(
+    session: &Session,
+    state: &RestState,
+    id: Uuid,
+    include_deleted: bool,
+) -> Result<HttpResponse, RestError> {
+    let located = session.locate(state, id).await?;
+    if !located.item().is_folder {
+        return Err(RestError::NotFound(format!("{id} is a file, not a folder")));
     }
+    let mut folder = Item::from_state(located.item());
+    folder.contents = Some(
+        located
+            .tree
+            .children(Some(id), include_deleted)
+            .into_iter()
+            .map(Item::from_state)
+            .collect(),
+    );
+    Ok(HttpResponse::Ok().json(folder))
 }
 
 /// `GET /v1/folder/{id}`: the folder and its live children (`0`: the root).

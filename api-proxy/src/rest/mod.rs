@@ -15,7 +15,11 @@
 //! * **Ids are UUIDs** (strings in paths and JSON), not integers: items are
 //!   named by the ids devices choose. `0`, an empty or an absent parent means
 //!   the top of the user's default workspace; `GET /v1/folder/0` is that
-//!   root, with `"id": null` and `"is_root": true`.
+//!   root, with `"id": null` and `"is_root": true`. The top of any other
+//!   workspace of the caller (one they created, or one shared with them) is
+//!   addressed by the workspace's id as a folder id: `GET /v1/folder/{id}`
+//!   lists it (`"is_root": true`, the caller's mount name as `filename`),
+//!   `parent={id}` creates in it, and sharing addresses it ([`sharing`]).
 //! * `checksum` is the keyed content hash (`blake3:…`), not Adler-32; `chunks`
 //!   are chunk ids of the Nimbus format.
 //! * Deleting a file keeps its chunks: old versions stay restorable.
@@ -37,6 +41,7 @@ pub mod file;
 pub mod folder;
 pub mod json;
 pub mod openapi;
+pub mod sharing;
 pub mod tree;
 pub mod versions;
 
@@ -112,6 +117,12 @@ pub fn configure(config: &mut web::ServiceConfig) {
                 .route("/folder/{id}/contents", web::get().to(folder::contents))
                 .route("/folder/{id}", web::put().to(folder::update))
                 .route("/folder/{id}", web::delete().to(folder::delete))
+                .route("/folder/{id}/share", web::post().to(sharing::share))
+                .route("/folder/{id}/unshare", web::post().to(sharing::unshare))
+                .route("/folder/{id}/members", web::get().to(sharing::members))
+                .route("/proposals", web::get().to(sharing::proposals))
+                .route("/proposals/{id}/accept", web::post().to(sharing::accept))
+                .route("/proposals/{id}/decline", web::post().to(sharing::decline))
                 .default_service(web::to(unknown_endpoint)),
         );
 }
@@ -191,6 +202,11 @@ impl Session {
         Ok(Self { caller, workspaces })
     }
 
+    /// The caller's workspace whose id is `id`, whose top `id` then names.
+    pub fn workspace_top(&self, id: Uuid) -> Option<&WorkspaceInfo> {
+        self.workspaces.iter().find(|w| w.workspace_id == id)
+    }
+
     pub fn default_workspace(&self) -> Result<&WorkspaceInfo, RestError> {
         self.workspaces
             .iter()
@@ -262,6 +278,17 @@ impl Session {
                 Ok((workspace, tree, None))
             }
             Parent::Folder(id) => {
+                if let Some(workspace) = self.workspace_top(id) {
+                    let tree = state
+                        .trees
+                        .load(
+                            &state.rpc,
+                            &self.caller.device_token,
+                            workspace.workspace_id,
+                        )
+                        .await?;
+                    return Ok((workspace.clone(), tree, None));
+                }
                 let located = self.locate_live(state, id, true).await?;
                 Ok((located.workspace, located.tree, Some(id)))
             }

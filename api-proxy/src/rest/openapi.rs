@@ -29,6 +29,23 @@ fn id_parameter() -> Value {
     })
 }
 
+fn workspace_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "A workspace id, which names the workspace's top as a folder (`0`: the \
+            default workspace, which is never shared).",
+        "schema": {"type": "string"}
+    })
+}
+
+fn proposal_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "Proposal id (a UUID).",
+        "schema": {"type": "string", "format": "uuid"}
+    })
+}
+
 fn version_parameter() -> Value {
     json!({
         "name": "n", "in": "path", "required": true,
@@ -86,8 +103,120 @@ fn operation(summary: &str, mut parameters: Vec<Value>, responses: Value) -> Val
     })
 }
 
+/// `operation` with a request body.
+fn with_body(mut operation: Value, body: Value) -> Value {
+    operation["requestBody"] = body;
+    operation
+}
+
 /// The document, for a deployment reached at `public_url`.
 pub fn document(public_url: &str) -> Value {
+    let mut document = base_document(public_url);
+    let sharing = sharing_document();
+    for section in ["paths", "schemas"] {
+        let target = match section {
+            "paths" => &mut document["paths"],
+            _ => &mut document["components"]["schemas"],
+        };
+        let target = target.as_object_mut().expect("sections are objects");
+        for (name, value) in sharing[section].as_object().expect("sections are objects") {
+            target.insert(name.clone(), value.clone());
+        }
+    }
+    document
+}
+
+/// The sharing endpoints and their schemas ([`super::sharing`]); apart from
+/// the rest only to keep each `json!` within the macro recursion limit.
+fn sharing_document() -> Value {
+    json!({
+        "paths": {
+            "/v1/folder/{id}/share": {
+                "post": with_body(operation("Propose the workspace whose top {id} is to users (nobody joins until they accept)",
+                    vec![workspace_parameter()],
+                    json!({"201": {"description": "The addressees and the proposals made.",
+                        "content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"shared_to": {"type": "array", "items": {"$ref": "#/components/schemas/Addressee"}},
+                                "proposals": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}}}}}}}})),
+                    json!({"required": true, "content": {"application/json": {"schema": {"oneOf": [
+                            {"type": "array", "items": {"type": "string"}, "description": "User names or e-mail addresses; they are proposed the editor role (StackSync)."},
+                            {"type": "object", "required": ["users"], "properties": {
+                                "users": {"type": "array", "items": {"type": "string"}},
+                                "role": {"enum": ["editor", "viewer"]},
+                                "message": {"type": "string", "maxLength": 1000}}}]}}}}))
+            },
+            "/v1/folder/{id}/unshare": {
+                "post": with_body(operation("End the access of members of the workspace whose top {id} is",
+                    vec![workspace_parameter()],
+                    json!({"200": {"description": "The members removed (unknown addressees are ignored).",
+                        "content": {"application/json": {"schema": {"type": "object",
+                            "properties": {"unshared_to": {"type": "array", "items": {"$ref": "#/components/schemas/Addressee"}}}}}}}})),
+                    json!({"required": true, "content": {"application/json": {"schema": {"oneOf": [
+                            {"type": "array", "items": {"type": "string"}, "description": "Members to remove, by user name or e-mail address."},
+                            {"type": "object", "required": ["all"], "properties": {"all": {"const": true}},
+                                "description": "Remove every member but the owner, and every pending proposal."}]}}}}))
+            },
+            "/v1/folder/{id}/members": {
+                "get": operation("The members of the workspace whose top {id} is", vec![workspace_parameter()],
+                    json!({"200": {"description": "Owner first.", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Member"}}}}}}))
+            },
+            "/v1/proposals": {
+                "get": operation("Share proposals to and from the caller, newest first", vec![],
+                    json!({"200": {"description": "Incoming and outgoing proposals.", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "incoming": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}},
+                            "outgoing": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}}}}}}}}))
+            },
+            "/v1/proposals/{id}/accept": {
+                "post": with_body(operation("Join the proposed workspace", vec![proposal_parameter()],
+                    json!({"200": {"description": "The workspace's top, as the caller names it: {id, filename, is_folder, is_root, parent_id, role}."}})),
+                    json!({"required": false, "content": {"application/json": {"schema": {
+                            "type": "object", "properties": {
+                                "name": {"type": "string", "description": "Mount name (default: the owner's name; ' (2)' is added on a clash)."},
+                                "parent": {"type": "string", "description": "A folder of the default workspace to mount it in."}}}}}}))
+            },
+            "/v1/proposals/{id}/decline": {
+                "post": operation("Decline a proposal (the owner may propose again)", vec![proposal_parameter()],
+                    json!({"200": {"description": "The proposal.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Proposal"}}}}}))
+            }
+        },
+        "schemas": {
+                "Addressee": {
+                    "type": "object",
+                    "properties": {"name": {"type": "string"}, "email": {"type": ["string", "null"]}}
+                },
+                "Member": {
+                    "type": "object",
+                    "required": ["name", "is_owner", "joined_at", "role"],
+                    "properties": {
+                        "name": {"type": "string"}, "email": {"type": ["string", "null"]},
+                        "is_owner": {"type": "boolean"},
+                        "joined_at": {"type": "string", "format": "date-time"},
+                        "role": {"enum": ["owner", "editor", "viewer"]}
+                    }
+                },
+                "Proposal": {
+                    "type": "object",
+                    "description": "Times are milliseconds since the epoch; a pending proposal expires 30 days after it is made.",
+                    "properties": {
+                        "proposal_id": {"type": "string", "format": "uuid"},
+                        "workspace_id": {"type": "string", "format": "uuid"},
+                        "workspace_name": {"type": "string"},
+                        "proposer_id": {"type": "string", "format": "uuid"}, "proposer_name": {"type": "string"},
+                        "invitee_id": {"type": "string", "format": "uuid"}, "invitee_name": {"type": "string"},
+                        "addressed_as": {"type": "string"},
+                        "role": {"enum": ["editor", "viewer"]},
+                        "message": {"type": "string"},
+                        "status": {"enum": ["pending", "accepted", "declined", "cancelled", "expired"]},
+                        "created_at": {"type": "integer"}, "expires_at": {"type": "integer"}
+                    }
+                }
+        }
+    })
+}
+
+fn base_document(public_url: &str) -> Value {
     let item_ok = |text: &str| json!({"200": item_response(text)});
     json!({
         "openapi": "3.1.0",

@@ -14,5 +14,6 @@ mod objects;
 mod real_swift;
 mod rest;
 mod rest_encrypted;
+mod sharing;
 mod startup;
 mod web;

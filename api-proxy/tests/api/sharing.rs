@@ -1,0 +1,563 @@
+//! Sharing through the proxy: roles decide what the Swift API and the REST
+//! API let a member do, and an access that ends is refused at once by every
+//! proxy on the broker, not when their cached identities expire.
+
+use std::time::Duration;
+
+use nimbus_protocol::rpc::{
+    AcceptProposalArgs, CreateWorkspaceArgs, EncryptionMode, Operation, Proposal, ProposeShareArgs,
+    Role, WorkspaceInfo,
+};
+use nimbus_proxy::startup::Application;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::helpers::{Device, TestApp, device, spawn_app};
+use crate::oauth::{Grant, Signing, api_request, grant};
+
+/// How long an access event may take from the metadata server's reply to
+/// the proxies on a local broker. The proxies cache identities for 30 s
+/// and more, so an answer within this time did not wait out a cache.
+const BROADCAST: Duration = Duration::from_millis(500);
+
+async fn create_workspace(owner: &Device, name: &str) -> WorkspaceInfo {
+    owner
+        .rpc
+        .create_workspace(
+            &owner.token,
+            CreateWorkspaceArgs {
+                workspace_id: Uuid::new_v4(),
+                name: name.into(),
+                encryption: EncryptionMode::None,
+                key_check: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// `owner` shares `workspace` with `member` (user name `name`), who accepts.
+async fn share(owner: &Device, workspace: &WorkspaceInfo, member: &Device, name: &str, role: Role) {
+    let proposals: Vec<Proposal> = owner
+        .rpc
+        .call(
+            Some(&owner.token),
+            Operation::ProposeShare(ProposeShareArgs {
+                workspace_id: workspace.workspace_id,
+                addressees: vec![name.into()],
+                role,
+                message: None,
+            }),
+        )
+        .await
+        .unwrap();
+    let _: WorkspaceInfo = member
+        .rpc
+        .call(
+            Some(&member.token),
+            Operation::AcceptProposal(AcceptProposalArgs {
+                proposal_id: proposals[0].proposal_id,
+                mount_name: None,
+                mount_parent: None,
+            }),
+        )
+        .await
+        .unwrap();
+}
+
+async fn owner_call(owner: &Device, operation: Operation) {
+    owner
+        .rpc
+        .call::<serde_json::Value>(Some(&owner.token), operation)
+        .await
+        .unwrap();
+}
+
+/// The shared workspace's container as a URL under the owner's account.
+fn container_url(app_address: &str, workspace: &WorkspaceInfo) -> String {
+    format!(
+        "{app_address}/v1/{}/{}",
+        workspace.storage_account, workspace.container
+    )
+}
+
+async fn status(client: &reqwest::Client, method: &str, url: &str, token: &str) -> StatusCode {
+    client
+        .request(method.parse().unwrap(), url)
+        .header("X-Auth-Token", token)
+        .body(if method == "PUT" { "member bytes" } else { "" })
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Alice's workspace "Shared" with one object in it, and the devices of
+/// alice and bob.
+async fn shared_workspace(app: &TestApp) -> (Device, Device, WorkspaceInfo, String) {
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alice = device(app, "alice").await;
+    let bob = device(app, "bob").await;
+    let workspace = create_workspace(&alice, "Shared").await;
+    let container = container_url(&app.address, &workspace);
+    assert_eq!(
+        status(&app.client, "PUT", &container, &alice.swift_token).await,
+        201
+    );
+    let put = app
+        .client
+        .put(format!("{container}/chunk"))
+        .header("X-Auth-Token", &alice.swift_token)
+        .body("owner bytes")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    (alice, bob, workspace, container)
+}
+
+async fn object_body(app: &TestApp, url: &str, token: &str) -> String {
+    let response = app
+        .client
+        .get(url)
+        .header("X-Auth-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_viewer_reads_but_cannot_write_through_swift_and_role_changes_apply_at_once() {
+    let app = spawn_app().await;
+    let (alice, bob, workspace, container) = shared_workspace(&app).await;
+    let object = format!("{container}/chunk");
+    let bob_id = bob.rpc.get_account(&bob.token).await.unwrap().user_id;
+    // Before any share, bob may not even read.
+    assert_eq!(
+        status(&app.client, "GET", &object, &bob.swift_token).await,
+        403
+    );
+
+    share(&alice, &workspace, &bob, "bob", Role::Viewer).await;
+    assert_eq!(
+        object_body(&app, &object, &bob.swift_token).await,
+        "owner bytes"
+    );
+    assert_eq!(
+        status(&app.client, "PUT", &object, &bob.swift_token).await,
+        403
+    );
+    let new_object = format!("{container}/from-bob");
+    assert_eq!(
+        status(&app.client, "PUT", &new_object, &bob.swift_token).await,
+        403
+    );
+    assert_eq!(
+        status(&app.client, "DELETE", &object, &bob.swift_token).await,
+        403
+    );
+    // The refusals changed nothing.
+    assert_eq!(
+        object_body(&app, &object, &alice.swift_token).await,
+        "owner bytes"
+    );
+    assert_eq!(
+        status(&app.client, "GET", &new_object, &alice.swift_token).await,
+        404
+    );
+
+    let set_role = |role| Operation::SetMemberRole {
+        workspace_id: workspace.workspace_id,
+        user_id: bob_id,
+        role,
+    };
+    owner_call(&alice, set_role(Role::Editor)).await;
+    tokio::time::sleep(BROADCAST).await;
+    assert_eq!(
+        status(&app.client, "PUT", &new_object, &bob.swift_token).await,
+        201
+    );
+    owner_call(&alice, set_role(Role::Viewer)).await;
+    tokio::time::sleep(BROADCAST).await;
+    assert_eq!(
+        status(&app.client, "PUT", &object, &bob.swift_token).await,
+        403
+    );
+    assert_eq!(
+        object_body(&app, &object, &alice.swift_token).await,
+        "owner bytes"
+    );
+}
+
+#[tokio::test]
+async fn a_removed_member_is_refused_at_once_by_every_proxy() {
+    let app = spawn_app().await;
+    let (alice, bob, workspace, container) = shared_workspace(&app).await;
+    let bob_id = bob.rpc.get_account(&bob.token).await.unwrap().user_id;
+    share(&alice, &workspace, &bob, "bob", Role::Editor).await;
+
+    // A second proxy on the same broker, index and objects, caching
+    // identities for ten minutes.
+    let mut settings = app.settings.clone();
+    settings.token_cache_secs = 600;
+    let second = Application::build(settings).await.unwrap();
+    let second_address = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped(std::future::pending()));
+    let objects = [
+        format!("{container}/chunk"),
+        format!("{}/chunk", container_url(&second_address, &workspace)),
+    ];
+    // Both proxies now hold bob's identity, with the grant.
+    for object in &objects {
+        assert_eq!(
+            object_body(&app, object, &bob.swift_token).await,
+            "owner bytes"
+        );
+    }
+
+    owner_call(
+        &alice,
+        Operation::RemoveMember {
+            workspace_id: workspace.workspace_id,
+            user_id: bob_id,
+        },
+    )
+    .await;
+    tokio::time::sleep(BROADCAST).await;
+    for object in &objects {
+        assert_eq!(
+            status(&app.client, "GET", object, &bob.swift_token).await,
+            403,
+            "{object}"
+        );
+        assert_eq!(
+            status(&app.client, "PUT", object, &bob.swift_token).await,
+            403,
+            "{object}"
+        );
+    }
+    // Access ending deletes nothing.
+    for object in &objects {
+        assert_eq!(
+            object_body(&app, object, &alice.swift_token).await,
+            "owner bytes"
+        );
+    }
+}
+
+async fn rest(
+    app: &TestApp,
+    grant: &Grant,
+    method: &str,
+    path: &str,
+    query: &[(&str, &str)],
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = api_request(app, grant, method, path, query, &Signing::default());
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"));
+    (status, value)
+}
+
+async fn upload(
+    app: &TestApp,
+    grant: &Grant,
+    name: &str,
+    parent: &str,
+    bytes: &str,
+) -> (StatusCode, Value) {
+    let response = api_request(
+        app,
+        grant,
+        "POST",
+        "/v1/file",
+        &[("name", name), ("parent", parent)],
+        &Signing::default(),
+    )
+    .body(bytes.to_owned())
+    .send()
+    .await
+    .unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap())
+}
+
+fn filenames(folder: &Value) -> Vec<&str> {
+    folder["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["filename"].as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alice_device = device(&app, "alice").await;
+    let workspace = create_workspace(&alice_device, "Team").await;
+    let id = workspace.workspace_id.to_string();
+    let alice = grant(&app, "alice").await;
+    let bob = grant(&app, "bob").await;
+
+    // The workspace's id is its top as a folder.
+    let (created, file) = upload(&app, &alice, "plan.txt", &id, "version one").await;
+    assert_eq!(created, 201, "{file}");
+    let file_id = file["id"].as_str().unwrap().to_owned();
+    let (listed, top) = rest(&app, &alice, "GET", &format!("/v1/folder/{id}"), &[], None).await;
+    assert_eq!(listed, 200);
+    assert_eq!(
+        (top["filename"].as_str(), top["is_root"].as_bool()),
+        (Some("Team"), Some(true))
+    );
+    assert_eq!(filenames(&top), ["plan.txt"]);
+
+    // Neither the default workspace nor a folder inside one is shared.
+    let (status, _) = rest(
+        &app,
+        &alice,
+        "POST",
+        "/v1/folder/0/share",
+        &[],
+        Some(json!(["bob"])),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, _) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{file_id}/share"),
+        &[],
+        Some(json!(["bob"])),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, unknown) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{id}/share"),
+        &[],
+        Some(json!({"users": ["bob", "nobody"], "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{unknown}");
+
+    let (status, shared) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{id}/share"),
+        &[],
+        Some(json!({"users": ["bob"], "role": "viewer"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{shared}");
+    assert_eq!(shared["shared_to"], json!([{"name": "bob", "email": null}]));
+    let (_, proposals) = rest(&app, &bob, "GET", "/v1/proposals", &[], None).await;
+    let proposal_id = proposals["incoming"][0]["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(proposals["incoming"][0]["status"], "pending");
+    let (status, mount) = rest(
+        &app,
+        &bob,
+        "POST",
+        &format!("/v1/proposals/{proposal_id}/accept"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{mount}");
+    assert_eq!(
+        (mount["id"].as_str(), mount["role"].as_str()),
+        (Some(id.as_str()), Some("viewer"))
+    );
+
+    let (status, members) = rest(
+        &app,
+        &bob,
+        "GET",
+        &format!("/v1/folder/{id}/members"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let shape: Vec<(&str, bool, &str)> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["name"].as_str().unwrap(),
+                m["is_owner"].as_bool().unwrap(),
+                m["role"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(shape, [("alice", true, "owner"), ("bob", false, "viewer")]);
+    assert!(members[0]["joined_at"].as_str().unwrap().ends_with('Z'));
+
+    // The viewer reads, and every write is refused and changes nothing.
+    let (_, seen) = rest(&app, &bob, "GET", &format!("/v1/folder/{id}"), &[], None).await;
+    assert_eq!(filenames(&seen), ["plan.txt"]);
+    let (status, refused) = upload(&app, &bob, "bob.txt", &id, "viewer bytes").await;
+    assert_eq!(status, 403, "{refused}");
+    let replaced = api_request(
+        &app,
+        &bob,
+        "PUT",
+        &format!("/v1/file/{file_id}/data"),
+        &[],
+        &Signing::default(),
+    )
+    .body("viewer bytes")
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(replaced.status(), 403);
+    let (status, _) = rest(
+        &app,
+        &bob,
+        "POST",
+        &format!("/v1/file/{file_id}/version/1/restore"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = rest(
+        &app,
+        &bob,
+        "DELETE",
+        &format!("/v1/file/{file_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _) = rest(
+        &app,
+        &bob,
+        "POST",
+        &format!("/v1/folder/{id}/share"),
+        &[],
+        Some(json!(["alice"])),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (_, after) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{file_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(after["version"], 1);
+    let (_, top) = rest(&app, &alice, "GET", &format!("/v1/folder/{id}"), &[], None).await;
+    assert_eq!(filenames(&top), ["plan.txt"]);
+
+    // Unsharing: the owner cannot be named, unknown names are ignored.
+    let (status, _) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{id}/unshare"),
+        &[],
+        Some(json!(["alice"])),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let (status, unshared) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{id}/unshare"),
+        &[],
+        Some(json!(["bob", "nobody"])),
+    )
+    .await;
+    assert_eq!(status, 200, "{unshared}");
+    assert_eq!(
+        unshared["unshared_to"],
+        json!([{"name": "bob", "email": null}])
+    );
+    let (status, _) = rest(&app, &bob, "GET", &format!("/v1/folder/{id}"), &[], None).await;
+    assert_eq!(status, 404);
+    let (_, members) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{id}/members"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    let (_, kept) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/file/{file_id}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(kept["filename"], "plan.txt");
+
+    // A declined proposal is declined, and the owner may propose again.
+    let (status, _) = rest(
+        &app,
+        &alice,
+        "POST",
+        &format!("/v1/folder/{id}/share"),
+        &[],
+        Some(json!(["bob"])),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let (_, proposals) = rest(&app, &bob, "GET", "/v1/proposals", &[], None).await;
+    let again = proposals["incoming"][0]["proposal_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, declined) = rest(
+        &app,
+        &bob,
+        "POST",
+        &format!("/v1/proposals/{again}/decline"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status.as_u16(), declined["status"].as_str()),
+        (200, Some("declined"))
+    );
+    let (status, _) = rest(
+        &app,
+        &bob,
+        "POST",
+        &format!("/v1/proposals/{again}/accept"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400);
+}
