@@ -5,8 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
 
+use percent_encoding::utf8_percent_encode;
+
 use crate::blobs::BlobError;
 use crate::index::IndexError;
+use crate::swift::path::URL_QUOTE;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwiftError {
@@ -146,6 +149,8 @@ impl ResponseError for SwiftError {
         }
         match self {
             SwiftError::Unauthorized { realm } => {
+                // Quoted as in the URL, so no name can break out of the header.
+                let realm = utf8_percent_encode(realm, URL_QUOTE);
                 response
                     .insert_header((header::WWW_AUTHENTICATE, format!("Swift realm=\"{realm}\"")));
             }

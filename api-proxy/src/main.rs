@@ -1,17 +1,34 @@
-//! `nimbus-proxy [config.toml]`: serves the Swift API until Ctrl-C or SIGTERM.
+//! `nimbus-proxy [config.toml]`: serves the Swift API, the REST API and the
+//! web UI until Ctrl-C or SIGTERM.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use clap::Parser;
 use nimbus_proxy::config::Settings;
 use nimbus_proxy::startup::Application;
 use nimbus_proxy::telemetry;
 
+#[derive(Parser)]
+#[command(
+    name = "nimbus-proxy",
+    version,
+    about = "Nimbus HTTP entry point: Swift-compatible object store, REST API v2, web UI",
+    after_help = "Settings come from built-in defaults, then CONFIG, then NIMBUS_PROXY_* \
+                  environment variables (nested keys with __, e.g. \
+                  NIMBUS_PROXY_STORAGE__SCHEME=s3)."
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(value_name = "CONFIG")]
+    config: Option<PathBuf>,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
     telemetry::init("info");
-    let config_file = std::env::args_os().nth(1).map(PathBuf::from);
-    let settings = Settings::load(config_file.as_deref()).context("invalid configuration")?;
+    let settings = Settings::load(cli.config.as_deref()).context("invalid configuration")?;
     let application = Application::build(settings).await?;
     application.run_until_stopped(shutdown_signal()).await?;
     Ok(())

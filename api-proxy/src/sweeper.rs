@@ -9,8 +9,12 @@
 //! that an upload between its two steps is never touched. It also removes
 //! partial uploads left as long (see [`BlobStore::remove_partial_uploads`]).
 //!
-//! [`run`] sweeps at start-up and then periodically; every proxy may do it, as
-//! the deletes are idempotent.
+//! [`expire`] deletes the objects whose `X-Delete-At` has passed, with their
+//! bytes. Reads hide such objects at once; this frees their space.
+//!
+//! [`run`] sweeps at start-up and then periodically, and expires objects
+//! every [`EXPIRY_INTERVAL`]; every proxy may do it, as the deletes are
+//! idempotent.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -19,9 +23,17 @@ use futures::{TryStreamExt, future};
 
 use crate::blobs::{BlobError, BlobStore};
 use crate::index::{IndexError, ObjectIndex};
+use crate::swift::body;
+use crate::timestamp::Timestamp;
 
 /// Blob keys checked against the index in one query.
 const KEYS_PER_QUERY: usize = 1000;
+
+/// Expired objects deleted in one statement.
+const EXPIRED_PER_QUERY: usize = 1000;
+
+/// How often expired objects are deleted.
+pub const EXPIRY_INTERVAL: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SweepError {
@@ -69,17 +81,71 @@ pub async fn sweep(
     })
 }
 
-/// Sweeps now and then every `every`, until the task is dropped.
+/// Deletes every object whose `delete_at` has passed, with its bytes, and
+/// returns how many there were.
+pub async fn expire(index: &dyn ObjectIndex, blobs: &dyn BlobStore) -> Result<usize, IndexError> {
+    expire_in(index, blobs, None).await
+}
+
+/// [`expire`] within one container (account, container), or everywhere.
+pub async fn expire_in(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    container: Option<(&str, &str)>,
+) -> Result<usize, IndexError> {
+    let now = u64::try_from(Timestamp::now().as_micros() / 1_000_000).unwrap_or(0);
+    let mut expired = 0;
+    loop {
+        let deleted = index
+            .delete_expired(now, EXPIRED_PER_QUERY, container)
+            .await?;
+        for content in &deleted {
+            body::discard(blobs, content).await;
+        }
+        expired += deleted.len();
+        if deleted.len() < EXPIRED_PER_QUERY {
+            return Ok(expired);
+        }
+    }
+}
+
+async fn expire_periodically(index: &dyn ObjectIndex, blobs: &dyn BlobStore) {
+    let mut ticks = tokio::time::interval(EXPIRY_INTERVAL);
+    loop {
+        ticks.tick().await;
+        match expire(index, blobs).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "deleted expired objects"),
+            Err(error) => tracing::warn!(%error, "deleting expired objects failed"),
+        }
+    }
+}
+
+/// Sweeps now and then every `every`, and deletes expired objects every
+/// [`EXPIRY_INTERVAL`], until the task is dropped.
 pub async fn run(
     index: Arc<dyn ObjectIndex>,
     blobs: Arc<dyn BlobStore>,
     grace: Duration,
     every: Duration,
 ) {
+    future::join(
+        expire_periodically(index.as_ref(), blobs.as_ref()),
+        sweep_periodically(index.as_ref(), blobs.as_ref(), grace, every),
+    )
+    .await;
+}
+
+async fn sweep_periodically(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    grace: Duration,
+    every: Duration,
+) {
     let mut ticks = tokio::time::interval(every);
     loop {
         ticks.tick().await;
-        match sweep(index.as_ref(), blobs.as_ref(), grace).await {
+        match sweep(index, blobs, grace).await {
             Ok(report) if report == SweepReport::default() => {}
             Ok(report) => tracing::info!(
                 orphans = report.orphans,

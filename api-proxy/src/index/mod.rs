@@ -111,6 +111,15 @@ pub struct ObjectRecord {
     pub modified: Timestamp,
     /// Set when the object is a large-object manifest.
     pub manifest: Option<Manifest>,
+    /// Unix time (seconds) from which the object is deleted (`X-Delete-At`).
+    pub delete_at: Option<u64>,
+}
+
+impl ObjectRecord {
+    /// Whether the object's `delete_at` has come at `now` (Unix seconds).
+    pub fn expired_at(&self, now: u64) -> bool {
+        self.delete_at.is_some_and(|at| at <= now)
+    }
 }
 
 /// The two kinds of Swift large objects.
@@ -119,9 +128,25 @@ pub enum Manifest {
     /// A DLO: the concatenation of the objects under `<container>/<prefix>`.
     /// The object's own bytes (usually none) are not served.
     Dynamic { container_and_prefix: String },
-    /// An SLO: the blob holds the JSON manifest (`manifest_size` bytes) naming
-    /// the segments; `size` and `etag` are those of the concatenation.
-    Static { manifest_size: u64 },
+    /// An SLO: the blob holds the JSON manifest (`manifest_size` bytes, MD5
+    /// `manifest_etag`, unknown for manifests of older versions) naming the
+    /// segments; `size` and `etag` are those of the concatenation.
+    Static {
+        manifest_size: u64,
+        manifest_etag: Option<String>,
+    },
+}
+
+/// What an object POST sets: everything else of the object stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectUpdate {
+    pub meta: Metadata,
+    pub content_type: String,
+    pub delete_at: Option<u64>,
+    /// `X-Object-Manifest` (`<container>/<prefix>`): a POST makes an object a
+    /// DLO, changes its segments or, without it, makes it plain again. SLOs
+    /// stay SLOs.
+    pub dynamic_manifest: Option<String>,
 }
 
 /// One end of a range scan.
@@ -191,6 +216,12 @@ pub trait ObjectIndex: Send + Sync {
         account: &str,
         container: &str,
     ) -> Result<Option<ContainerInfo>, IndexError>;
+    /// The container's metadata, or `None` when it does not exist.
+    async fn container_meta(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<Metadata>, IndexError>;
     /// The container's ACLs, or `None` when it does not exist.
     async fn container_acl(
         &self,
@@ -231,14 +262,14 @@ pub trait ObjectIndex: Send + Sync {
         object: &ObjectRecord,
         overwrite: bool,
     ) -> Result<PutResult, IndexError>;
-    /// Replaces an object's metadata and content type. Returns whether it exists.
+    /// Replaces an object's metadata, content type and expiry. Returns
+    /// whether it exists.
     async fn update_object(
         &self,
         account: &str,
         container: &str,
         name: &str,
-        meta: &Metadata,
-        content_type: &str,
+        update: &ObjectUpdate,
     ) -> Result<bool, IndexError>;
     /// Removes the object and returns where its bytes were (inline bytes not
     /// loaded), or `None` if it did not exist.
@@ -248,6 +279,15 @@ pub trait ObjectIndex: Send + Sync {
         container: &str,
         name: &str,
     ) -> Result<Option<Content>, IndexError>;
+    /// Deletes up to `limit` objects whose `delete_at` is at or before `now`
+    /// (Unix seconds), in `container` (account, container) when given, and
+    /// returns where their bytes were (inline bytes not loaded).
+    async fn delete_expired(
+        &self,
+        now: u64,
+        limit: usize,
+        container: Option<(&str, &str)>,
+    ) -> Result<Vec<Content>, IndexError>;
     /// Which of `keys` an object points at (the others are orphans).
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
 }

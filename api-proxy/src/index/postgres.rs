@@ -17,7 +17,7 @@ use super::acl_cache::AclCache;
 use super::{
     AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
     IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    PutOutcome, PutResult,
+    ObjectUpdate, PutOutcome, PutResult,
 };
 use crate::timestamp::Timestamp;
 
@@ -94,6 +94,8 @@ struct ObjectRow {
     modified_us: i64,
     dlo_manifest: Option<String>,
     slo_manifest_size: Option<i64>,
+    slo_manifest_etag: Option<String>,
+    delete_at: Option<i64>,
 }
 
 impl From<ObjectRow> for ObjectRecord {
@@ -112,9 +114,11 @@ impl From<ObjectRow> for ObjectRecord {
                 }),
                 (None, Some(size)) => Some(Manifest::Static {
                     manifest_size: non_negative(size),
+                    manifest_etag: row.slo_manifest_etag,
                 }),
                 (None, None) => None,
             },
+            delete_at: row.delete_at.map(non_negative),
         }
     }
 }
@@ -138,6 +142,11 @@ fn as_sql_size(value: u64) -> i64 {
 
 fn as_sql_limit(value: usize) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The current Unix time in seconds, against which `delete_at` is compared.
+fn unix_now() -> i64 {
+    Timestamp::now().as_micros() / 1_000_000
 }
 
 /// Splits a [`ListRange`] into the bind values of the range-scan queries:
@@ -185,8 +194,9 @@ macro_rules! object_scan {
     ($order:literal) => {
         range_scan!(
             "SELECT name, blob_key, NULL::bytea AS inline_data, size, etag, content_type, meta,
-                    modified_us, dlo_manifest, slo_manifest_size
-               FROM objects WHERE account = $7 AND container = $8",
+                    modified_us, dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at
+               FROM objects WHERE account = $7 AND container = $8
+                AND (delete_at IS NULL OR delete_at > $9)",
             $order
         )
     };
@@ -321,7 +331,9 @@ impl ObjectIndex for PgIndex {
         .await?
         .rows_affected()
             == 1;
-        if !update.is_empty() {
+        // Applying even an empty update marks the container modified, as a
+        // PUT on an existing container does in Swift.
+        if !inserted || !update.is_empty() {
             Self::apply_container_update(&mut *tx, account, container, update).await?;
         }
         tx.commit().await?;
@@ -348,6 +360,20 @@ impl ObjectIndex for PgIndex {
             limit: 1,
         };
         Ok(self.list_containers(account, &range).await?.pop())
+    }
+
+    async fn container_meta(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<Metadata>, IndexError> {
+        let row: Option<(Json<Metadata>,)> =
+            sqlx::query_as("SELECT meta FROM containers WHERE account = $1 AND name = $2")
+                .bind(account)
+                .bind(container)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(meta,)| meta.0))
     }
 
     async fn container_acl(
@@ -426,6 +452,7 @@ impl ObjectIndex for PgIndex {
             .bind(as_sql_limit(range.limit))
             .bind(account)
             .bind(container)
+            .bind(unix_now())
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(ObjectRecord::from).collect())
@@ -439,12 +466,14 @@ impl ObjectIndex for PgIndex {
     ) -> Result<Option<ObjectRecord>, IndexError> {
         let row: Option<ObjectRow> = sqlx::query_as(
             "SELECT name, blob_key, inline_data, size, etag, content_type, meta, modified_us,
-                    dlo_manifest, slo_manifest_size
-               FROM objects WHERE account = $1 AND container = $2 AND name = $3",
+                    dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at
+               FROM objects WHERE account = $1 AND container = $2 AND name = $3
+                AND (delete_at IS NULL OR delete_at > $4)",
         )
         .bind(account)
         .bind(container)
         .bind(name)
+        .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
         Ok(row.map(ObjectRecord::from))
@@ -465,8 +494,8 @@ impl ObjectIndex for PgIndex {
             let inserted = sqlx::query(
                 "INSERT INTO objects (account, container, name, blob_key, inline_data, size,
                                       etag, content_type, meta, modified_us, dlo_manifest,
-                                      slo_manifest_size)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                                      slo_manifest_size, slo_manifest_etag, delete_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                  ON CONFLICT (account, container, name) DO NOTHING",
             );
             let inserted = bind_object(inserted, account, container, object)
@@ -504,7 +533,7 @@ impl ObjectIndex for PgIndex {
                 "UPDATE objects o
                     SET blob_key = $4, inline_data = $5, size = $6, etag = $7,
                         content_type = $8, meta = $9, modified_us = $10, dlo_manifest = $11,
-                        slo_manifest_size = $12
+                        slo_manifest_size = $12, slo_manifest_etag = $13, delete_at = $14
                    FROM (SELECT account, container, name, blob_key FROM objects
                           WHERE account = $1 AND container = $2 AND name = $3
                           FOR UPDATE) previous
@@ -533,19 +562,23 @@ impl ObjectIndex for PgIndex {
         account: &str,
         container: &str,
         name: &str,
-        meta: &Metadata,
-        content_type: &str,
+        update: &ObjectUpdate,
     ) -> Result<bool, IndexError> {
         let result = sqlx::query(
-            "UPDATE objects SET meta = $4, content_type = $5, modified_us = $6
-              WHERE account = $1 AND container = $2 AND name = $3",
+            "UPDATE objects SET meta = $4, content_type = $5, modified_us = $6, delete_at = $7,
+                    dlo_manifest = CASE WHEN slo_manifest_size IS NULL THEN $9 END
+              WHERE account = $1 AND container = $2 AND name = $3
+                AND (delete_at IS NULL OR delete_at > $8)",
         )
         .bind(account)
         .bind(container)
         .bind(name)
-        .bind(Json(meta))
-        .bind(content_type)
+        .bind(Json(&update.meta))
+        .bind(&update.content_type)
         .bind(Timestamp::now().as_micros())
+        .bind(update.delete_at.map(as_sql_size))
+        .bind(unix_now())
+        .bind(&update.dynamic_manifest)
         .execute(&self.pool)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -559,14 +592,43 @@ impl ObjectIndex for PgIndex {
     ) -> Result<Option<Content>, IndexError> {
         let deleted: Option<(Option<String>,)> = sqlx::query_as(
             "DELETE FROM objects WHERE account = $1 AND container = $2 AND name = $3
+                AND (delete_at IS NULL OR delete_at > $4)
              RETURNING blob_key",
         )
         .bind(account)
         .bind(container)
         .bind(name)
+        .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
         Ok(deleted.map(|(key,)| content(key, None)))
+    }
+
+    async fn delete_expired(
+        &self,
+        now: u64,
+        limit: usize,
+        container: Option<(&str, &str)>,
+    ) -> Result<Vec<Content>, IndexError> {
+        let (account, container) = container.unzip();
+        let deleted: Vec<(Option<String>,)> = sqlx::query_as(
+            "DELETE FROM objects WHERE (account, container, name) IN (
+                 SELECT account, container, name FROM objects
+                  WHERE delete_at <= $1
+                    AND ($3::text IS NULL OR (account = $3 AND container = $4))
+                  LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING blob_key",
+        )
+        .bind(as_sql_size(now))
+        .bind(as_sql_limit(limit))
+        .bind(account)
+        .bind(container)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(deleted
+            .into_iter()
+            .map(|(key,)| content(key, None))
+            .collect())
     }
 
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError> {
@@ -579,7 +641,7 @@ impl ObjectIndex for PgIndex {
     }
 }
 
-/// Binds an object's columns as `$1`–`$12`, in the order of the `objects`
+/// Binds an object's columns as `$1`–`$14`, in the order of the `objects`
 /// table, to a statement that inserts or replaces it.
 fn bind_object<'q>(
     query: Query<'q, Postgres, PgArguments>,
@@ -587,12 +649,19 @@ fn bind_object<'q>(
     container: &'q str,
     object: &'q ObjectRecord,
 ) -> Query<'q, Postgres, PgArguments> {
-    let (dlo_manifest, slo_manifest_size) = match &object.manifest {
+    let (dlo_manifest, slo_manifest_size, slo_manifest_etag) = match &object.manifest {
         Some(Manifest::Dynamic {
             container_and_prefix,
-        }) => (Some(container_and_prefix.as_str()), None),
-        Some(Manifest::Static { manifest_size }) => (None, Some(as_sql_size(*manifest_size))),
-        None => (None, None),
+        }) => (Some(container_and_prefix.as_str()), None, None),
+        Some(Manifest::Static {
+            manifest_size,
+            manifest_etag,
+        }) => (
+            None,
+            Some(as_sql_size(*manifest_size)),
+            manifest_etag.as_deref(),
+        ),
+        None => (None, None, None),
     };
     let (blob_key, inline_data) = match &object.content {
         Content::Blob(key) => (Some(key.as_str()), None),
@@ -612,4 +681,6 @@ fn bind_object<'q>(
         .bind(object.modified.as_micros())
         .bind(dlo_manifest)
         .bind(slo_manifest_size)
+        .bind(slo_manifest_etag)
+        .bind(object.delete_at.map(as_sql_size))
 }

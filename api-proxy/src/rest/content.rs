@@ -89,6 +89,7 @@ impl ChunkStore {
             meta: Default::default(),
             modified: Timestamp::now(),
             manifest: None,
+            delete_at: None,
         };
         let result = self
             .index

@@ -13,20 +13,24 @@ use crate::index::AccountInfo;
 use crate::timestamp::Timestamp;
 
 pub async fn handle(
-    context: RequestContext,
+    context: &RequestContext,
     payload: web::Payload,
 ) -> Result<HttpResponse, SwiftError> {
     let method = context.req.method().clone();
     if context.query_value("bulk-delete").is_some()
         && (method == Method::POST || method == Method::DELETE)
     {
-        return bulk::delete(&context, payload).await;
+        return bulk::delete(context, payload).await;
     }
     match method {
-        Method::HEAD | Method::GET => read(&context, method == Method::GET).await,
+        Method::HEAD | Method::GET => read(context, method == Method::GET).await,
         Method::POST => {
             context.authorize_account()?;
             let update = metadata::read_update(context.req.headers(), Scope::Account)?;
+            if !update.set.is_empty() {
+                let existing = context.state.index.account(&context.account).await?.meta;
+                metadata::check_merged(&existing, &update)?;
+            }
             context
                 .state
                 .index
@@ -58,13 +62,13 @@ async fn read(context: &RequestContext, with_listing: bool) -> Result<HttpRespon
     let index = &context.state.index;
     let info = index.account(&context.account).await?;
     let mut response = account_headers(&info);
+    let params = ListingParams::parse(&context.query, context.req.headers())?;
     if !with_listing {
         return Ok(response
             .status(actix_web::http::StatusCode::NO_CONTENT)
-            .content_type("text/plain; charset=utf-8")
+            .content_type(params.format.content_type())
             .finish());
     }
-    let params = ListingParams::parse(&context.query, context.req.headers())?;
     let entries = listing::collect(&params, async |range| {
         index.list_containers(&context.account, &range).await
     })

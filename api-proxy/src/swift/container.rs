@@ -10,14 +10,15 @@ use super::metadata::{self, Scope};
 use crate::auth::acl::{self, Access};
 use crate::error::{SwiftError, accepted_page};
 use crate::index::{AclUpdate, ContainerInfo, ContainerUpdate, DeleteContainerOutcome};
+use crate::sweeper;
 
-pub async fn handle(context: RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
+pub async fn handle(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
     match context.req.method().clone() {
-        Method::PUT => put(&context, container).await,
-        Method::POST => post(&context, container).await,
-        Method::HEAD => read(&context, container, false).await,
-        Method::GET => read(&context, container, true).await,
-        Method::DELETE => delete(&context, container).await,
+        Method::PUT => put(context, container).await,
+        Method::POST => post(context, container).await,
+        Method::HEAD => read(context, container, false).await,
+        Method::GET => read(context, container, true).await,
+        Method::DELETE => delete(context, container).await,
         _ => Err(SwiftError::MethodNotAllowed),
     }
 }
@@ -49,9 +50,38 @@ fn read_update(context: &RequestContext) -> Result<ContainerUpdate, SwiftError> 
     })
 }
 
+/// Checks that `update` keeps the container's metadata within the limits.
+async fn check_merged(
+    context: &RequestContext,
+    container: &str,
+    update: &ContainerUpdate,
+) -> Result<(), SwiftError> {
+    if update.meta.set.is_empty() {
+        return Ok(());
+    }
+    let existing = context
+        .state
+        .index
+        .container(&context.account, container)
+        .await?
+        .map(|info| info.meta)
+        .unwrap_or_default();
+    metadata::check_merged(&existing, &update.meta)
+}
+
 async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
     context.authorize_account()?;
+    // An empty value asks for the default policy.
+    if let Some(policy) = context.header("x-storage-policy")
+        && !policy.is_empty()
+        && !policy.eq_ignore_ascii_case(STORAGE_POLICY)
+    {
+        return Err(SwiftError::BadRequest(format!(
+            "Invalid X-Storage-Policy {policy:?}"
+        )));
+    }
     let update = read_update(context)?;
+    check_merged(context, container, &update).await?;
     let created = context
         .state
         .index
@@ -71,6 +101,7 @@ async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, 
 async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
     context.authorize_account()?;
     let update = read_update(context)?;
+    check_merged(context, container, &update).await?;
     let found = context
         .state
         .index
@@ -116,13 +147,13 @@ async fn read(
         .await?
         .ok_or(SwiftError::NotFound)?;
     let mut response = container_headers(&info, context.is_owner());
+    let params = ListingParams::parse(&context.query, context.req.headers())?;
     if !with_listing {
         return Ok(response
             .status(StatusCode::NO_CONTENT)
-            .content_type("text/plain; charset=utf-8")
+            .content_type(params.format.content_type())
             .finish());
     }
-    let params = ListingParams::parse(&context.query, context.req.headers())?;
     let index = &context.state.index;
     let entries = listing::collect(&params, async |range| {
         index
@@ -141,6 +172,14 @@ async fn read(
 
 async fn delete(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
     context.authorize_account()?;
+    // Expired objects are gone for clients, so they do not keep it from
+    // being empty.
+    sweeper::expire_in(
+        context.state.index.as_ref(),
+        context.state.blobs.as_ref(),
+        Some((&context.account, container)),
+    )
+    .await?;
     match context
         .state
         .index

@@ -3,21 +3,25 @@
 //! * DLO: a manifest object with `X-Object-Manifest: <container>/<prefix>`;
 //!   its content is every object under the prefix, in name order.
 //! * SLO: `PUT ?multipart-manifest=put` with a JSON list of segments
-//!   (`path`, optional `etag`, `size_bytes`, `range`), each checked when the
-//!   manifest is stored and again when it is read. The manifest blob holds
-//!   Swift's stored form (`name`, `hash`, `bytes`, `range`), which
-//!   `GET ?multipart-manifest=get` returns. Segments are plain objects:
-//!   nested manifests are refused.
+//!   (`path`, optional `etag`, `size_bytes`, `range`; or inline `data` in
+//!   base64), each checked when the manifest is stored and again when it is
+//!   read. The manifest blob holds Swift's stored form (`name`, `hash`,
+//!   `bytes`, `range`, `sub_slo`; or `data`), which
+//!   `GET ?multipart-manifest=get` returns (`&format=raw`: the form clients
+//!   send). A segment may itself be an SLO, down to [`MAX_SLO_DEPTH`] levels.
 //!
 //! Both have a quoted ETag: the MD5 of their segments' ETags (for a ranged SLO
-//! segment, of `<etag>:<range>;`).
+//! segment, of `<etag>:<range>;`; for a data segment, of its bytes' MD5).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use futures::future::LocalBoxFuture;
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +36,8 @@ use crate::index::{Bound, ListRange, Manifest, ObjectRecord};
 pub const MAX_MANIFEST_SEGMENTS: usize = 1000;
 pub const MAX_MANIFEST_SIZE: usize = 8 * 1024 * 1024;
 pub const MIN_SEGMENT_SIZE: u64 = 1;
+/// How deep SLOs may nest (Swift's `max_slo_recursion_depth`).
+pub const MAX_SLO_DEPTH: usize = 10;
 
 /// An object as clients see it.
 pub struct Resolved {
@@ -43,6 +49,10 @@ pub struct Resolved {
     pub content_type: String,
     /// `X-Manifest-Etag` of a static large object.
     pub manifest_etag: Option<String>,
+    /// A DLO served as its segments.
+    pub dynamic: bool,
+    /// For an SLO, the length of each of its segments (`?part-number=`).
+    pub parts: Option<Vec<u64>>,
 }
 
 impl Resolved {
@@ -53,26 +63,73 @@ impl Resolved {
 
 /// A segment in the stored form of an SLO manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct StoredSegment {
-    /// `/<container>/<object>`.
-    name: String,
-    hash: String,
-    bytes: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    range: Option<String>,
+#[serde(untagged)]
+enum StoredSegment {
+    Object {
+        /// `/<container>/<object>`.
+        name: String,
+        hash: String,
+        bytes: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        range: Option<String>,
+        /// The segment is itself an SLO.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        sub_slo: bool,
+    },
+    /// Bytes kept in the manifest itself, in base64.
+    Data { data: String },
 }
 
-/// A segment as clients send it in `?multipart-manifest=put`.
+impl StoredSegment {
+    /// How many bytes the segment adds to the object.
+    fn len(&self) -> u64 {
+        match self {
+            StoredSegment::Object {
+                bytes,
+                range: Some(range),
+                ..
+            } => segment_range(range, *bytes).map_or(0, |r| r.end - r.start),
+            StoredSegment::Object { bytes, .. } => *bytes,
+            StoredSegment::Data { data } => BASE64.decode(data).map_or(0, |d| d.len() as u64),
+        }
+    }
+
+    /// The segment as clients send it (`?multipart-manifest=get&format=raw`).
+    fn raw(&self) -> serde_json::Value {
+        match self {
+            StoredSegment::Object {
+                name,
+                hash,
+                bytes,
+                range,
+                ..
+            } => {
+                let mut raw = serde_json::json!({"path": name, "etag": hash, "size_bytes": bytes});
+                if let Some(range) = range {
+                    raw["range"] = range.as_str().into();
+                }
+                raw
+            }
+            StoredSegment::Data { data } => serde_json::json!({ "data": data }),
+        }
+    }
+}
+
+/// A segment as clients send it in `?multipart-manifest=put`: an object
+/// (`path`) or inline bytes (`data`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SegmentRequest {
-    path: String,
+    #[serde(default)]
+    path: Option<String>,
     #[serde(default)]
     etag: Option<String>,
     #[serde(default)]
     size_bytes: Option<u64>,
     #[serde(default)]
     range: Option<String>,
+    #[serde(default)]
+    data: Option<String>,
 }
 
 fn quoted_md5(md5: Md5) -> String {
@@ -93,28 +150,23 @@ pub async fn resolve(
         }) if !as_manifest => {
             resolve_dynamic(context, account, record, &container_and_prefix).await
         }
-        Some(Manifest::Static { manifest_size }) => {
+        Some(Manifest::Static { manifest_size, .. }) => {
             let manifest = read_manifest(context, &record, manifest_size).await?;
-            let manifest_etag = hex::encode(Md5::digest(&manifest));
             if as_manifest {
-                return Ok(Resolved {
-                    pieces: vec![Piece::whole(Source::Inline(manifest.into()), manifest_size)],
-                    size: manifest_size,
-                    etag: manifest_etag,
-                    content_type: "application/json; charset=utf-8".into(),
-                    manifest_etag: None,
-                    record,
-                });
+                return Ok(manifest_as_itself(context, record, manifest));
             }
-            let segments: Vec<StoredSegment> = serde_json::from_slice(&manifest)
-                .map_err(|_| SwiftError::SegmentInvalid(record.name.clone()))?;
-            let pieces = static_pieces(context, account, &segments).await?;
+            let manifest_etag = hex::encode(Md5::digest(&manifest));
+            let segments = parse_stored(&record, &manifest)?;
+            let part_lengths = segments.iter().map(StoredSegment::len).collect();
+            let pieces = static_pieces(context, account, segments, 1).await?;
             Ok(Resolved {
                 pieces,
                 size: record.size,
                 etag: format!("\"{}\"", record.etag),
                 content_type: record.content_type.clone(),
                 manifest_etag: Some(manifest_etag),
+                dynamic: false,
+                parts: Some(part_lengths),
                 record,
             })
         }
@@ -127,9 +179,44 @@ pub async fn resolve(
             etag: record.etag.clone(),
             content_type: record.content_type.clone(),
             manifest_etag: None,
+            dynamic: false,
+            parts: None,
             record,
         }),
     }
+}
+
+/// An SLO manifest served as a document: Swift's stored form, or with
+/// `format=raw` the form clients send (which can be PUT back as is).
+fn manifest_as_itself(
+    context: &RequestContext,
+    record: ObjectRecord,
+    manifest: Vec<u8>,
+) -> Resolved {
+    let raw = context.query_value("format") == Some("raw");
+    let (body, content_type) = match parse_stored(&record, &manifest) {
+        Ok(segments) if raw => {
+            let raw: Vec<_> = segments.iter().map(StoredSegment::raw).collect();
+            let body = serde_json::to_vec(&raw).expect("a manifest serializes");
+            (body, record.content_type.clone())
+        }
+        _ => (manifest, "application/json; charset=utf-8".to_owned()),
+    };
+    let size = body.len() as u64;
+    Resolved {
+        etag: hex::encode(Md5::digest(&body)),
+        pieces: vec![Piece::whole(Source::Inline(body.into()), size)],
+        size,
+        content_type,
+        manifest_etag: None,
+        dynamic: false,
+        parts: None,
+        record,
+    }
+}
+
+fn parse_stored(record: &ObjectRecord, manifest: &[u8]) -> Result<Vec<StoredSegment>, SwiftError> {
+    serde_json::from_slice(manifest).map_err(|_| SwiftError::SegmentInvalid(record.name.clone()))
 }
 
 async fn resolve_dynamic(
@@ -180,6 +267,8 @@ async fn resolve_dynamic(
         etag: quoted_md5(md5),
         content_type: record.content_type.clone(),
         manifest_etag: None,
+        dynamic: true,
+        parts: None,
         record,
     })
 }
@@ -262,8 +351,8 @@ async fn readable_segment(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "404 Not Found".to_owned())?;
-    if record.manifest.is_some() {
-        return Err("Nested manifests are not supported".into());
+    if let Some(Manifest::Dynamic { .. }) = record.manifest {
+        return Err("Dynamic large objects cannot be segments".into());
     }
     Ok(record)
 }
@@ -276,32 +365,83 @@ fn segment_range(range: &str, size: u64) -> Option<std::ops::Range<u64>> {
     }
 }
 
-async fn static_pieces(
-    context: &RequestContext,
-    account: &str,
-    segments: &[StoredSegment],
-) -> Result<Vec<Piece>, SwiftError> {
-    let mut readable = HashMap::new();
-    let mut pieces = Vec::with_capacity(segments.len());
-    for segment in segments {
-        let invalid = || SwiftError::SegmentInvalid(segment.name.clone());
-        let record = readable_segment(context, account, &segment.name, &mut readable)
-            .await
-            .map_err(|_| invalid())?;
-        if record.etag != segment.hash || record.size != segment.bytes {
-            return Err(invalid());
+/// The pieces `segments` stand for, nested SLOs expanded (`depth` is the
+/// nesting level of the manifest that holds them).
+fn static_pieces<'a>(
+    context: &'a RequestContext,
+    account: &'a str,
+    segments: Vec<StoredSegment>,
+    depth: usize,
+) -> LocalBoxFuture<'a, Result<Vec<Piece>, SwiftError>> {
+    async move {
+        let mut readable = HashMap::new();
+        let mut pieces = Vec::with_capacity(segments.len());
+        for segment in segments {
+            let (name, hash, bytes, range) = match segment {
+                StoredSegment::Data { data } => {
+                    let bytes = BASE64
+                        .decode(data)
+                        .map_err(|_| SwiftError::SegmentInvalid("data segment".into()))?;
+                    let len = bytes.len() as u64;
+                    pieces.push(Piece::whole(Source::Inline(bytes.into()), len));
+                    continue;
+                }
+                StoredSegment::Object {
+                    name,
+                    hash,
+                    bytes,
+                    range,
+                    ..
+                } => (name, hash, bytes, range),
+            };
+            let invalid = || SwiftError::SegmentInvalid(name.clone());
+            let record = readable_segment(context, account, &name, &mut readable)
+                .await
+                .map_err(|_| invalid())?;
+            if record.etag != hash || record.size != bytes {
+                return Err(invalid());
+            }
+            let within = match &range {
+                Some(range) => segment_range(range, record.size).ok_or_else(invalid)?,
+                None => 0..record.size,
+            };
+            let whole = match record.manifest {
+                Some(Manifest::Static { manifest_size, .. }) if depth < MAX_SLO_DEPTH => {
+                    let manifest = read_manifest(context, &record, manifest_size).await?;
+                    let nested = parse_stored(&record, &manifest)?;
+                    static_pieces(context, account, nested, depth + 1).await?
+                }
+                Some(_) => return Err(invalid()),
+                None => vec![Piece::whole(
+                    source(context, None, &record).await?,
+                    record.size,
+                )],
+            };
+            pieces.extend(slice_pieces(whole, within));
         }
-        let within = match &segment.range {
-            Some(range) => segment_range(range, record.size).ok_or_else(invalid)?,
-            None => 0..record.size,
-        };
-        pieces.push(Piece {
-            source: source(context, None, &record).await?,
-            offset: within.start,
-            len: within.end - within.start,
-        });
+        Ok(pieces)
     }
-    Ok(pieces)
+    .boxed_local()
+}
+
+/// The parts of `pieces` (read one after the other) that fall in `range`.
+fn slice_pieces(pieces: Vec<Piece>, range: std::ops::Range<u64>) -> Vec<Piece> {
+    let mut start = 0;
+    let mut sliced = Vec::new();
+    for piece in pieces {
+        let end = start + piece.len;
+        let from = range.start.max(start);
+        let to = range.end.min(end);
+        if from < to {
+            sliced.push(Piece {
+                source: piece.source,
+                offset: piece.offset + (from - start),
+                len: to - from,
+            });
+        }
+        start = end;
+    }
+    sliced
 }
 
 async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, SwiftError> {
@@ -323,9 +463,11 @@ pub struct NewManifest {
     pub etag: String,
 }
 
-/// Reads and checks the body of `PUT ?multipart-manifest=put`.
+/// Reads and checks the body of `PUT ?multipart-manifest=put` for the
+/// object `target` (container, object) of this request's account.
 pub async fn read_new_manifest(
     context: &RequestContext,
+    target: (&str, &str),
     payload: web::Payload,
 ) -> Result<NewManifest, SwiftError> {
     let body = read_body(payload).await?;
@@ -345,15 +487,39 @@ pub async fn read_new_manifest(
     let mut errors = Vec::new();
     let mut stored = Vec::with_capacity(requests.len());
     let (mut size, mut md5) = (0, Md5::new());
-    for request in requests {
-        let record =
-            match readable_segment(context, &context.account, &request.path, &mut readable).await {
-                Ok(record) => record,
-                Err(reason) => {
-                    errors.push(format!("{}, {reason}", request.path));
-                    continue;
+    for (index, request) in requests.into_iter().enumerate() {
+        let path = match (request.path, request.data) {
+            (Some(path), None) => path,
+            (None, Some(data)) if request.etag.is_none() && request.size_bytes.is_none() => {
+                match BASE64.decode(&data) {
+                    Ok(bytes) if !bytes.is_empty() => {
+                        md5.update(hex::encode(Md5::digest(&bytes)));
+                        size += bytes.len() as u64;
+                        stored.push(StoredSegment::Data { data });
+                    }
+                    _ => errors.push(format!("Index {index}: Invalid data segment")),
                 }
-            };
+                continue;
+            }
+            _ => {
+                errors.push(format!(
+                    "Index {index}: expected either \"path\" or \"data\", not both"
+                ));
+                continue;
+            }
+        };
+        let name = format!("/{}", path.trim_start_matches('/'));
+        if split_segment_path(&path).is_ok_and(|segment| segment == target) {
+            errors.push(format!("{path}, Manifest cannot reference itself"));
+            continue;
+        }
+        let record = match readable_segment(context, &context.account, &path, &mut readable).await {
+            Ok(record) => record,
+            Err(reason) => {
+                errors.push(format!("{path}, {reason}"));
+                continue;
+            }
+        };
         let expected_etag = request.etag.as_deref().map(|e| e.trim_matches('"'));
         let range = match request
             .range
@@ -374,7 +540,7 @@ pub async fn read_new_manifest(
             range.as_ref().err().copied()
         };
         if let Some(problem) = problem {
-            errors.push(format!("{}, {problem}", request.path));
+            errors.push(format!("{path}, {problem}"));
             continue;
         }
         let range = range.ok().flatten();
@@ -384,11 +550,12 @@ pub async fn read_new_manifest(
             None => md5.update(&record.etag),
         }
         size += range.as_ref().map_or(record.size, |r| r.end - r.start);
-        stored.push(StoredSegment {
-            name: format!("/{}", request.path.trim_start_matches('/')),
+        stored.push(StoredSegment::Object {
+            name,
             hash: record.etag,
             bytes: record.size,
             range: range_text,
+            sub_slo: matches!(record.manifest, Some(Manifest::Static { .. })),
         });
     }
     if !errors.is_empty() {
@@ -429,17 +596,19 @@ pub async fn delete_static(
     manifest_size: u64,
 ) -> Result<HttpResponse, SwiftError> {
     let manifest = read_manifest(context, &record, manifest_size).await?;
-    let segments: Vec<StoredSegment> = serde_json::from_slice(&manifest)
-        .map_err(|_| SwiftError::SegmentInvalid(record.name.clone()))?;
+    let segments = parse_stored(&record, &manifest)?;
     let mut report = bulk::Report::default();
     for segment in &segments {
-        let outcome = match split_segment_path(&segment.name) {
+        let StoredSegment::Object { name, .. } = segment else {
+            continue;
+        };
+        let outcome = match split_segment_path(name) {
             Ok((segment_container, segment_object)) => {
                 bulk::delete_object(context, segment_container, segment_object).await
             }
             Err(reason) => Err(SwiftError::BadRequest(reason)),
         };
-        report.record(&segment.name, outcome);
+        report.record(name, outcome);
     }
     let outcome = bulk::delete_object(context, container, object).await;
     report.record(&format!("/{container}/{object}"), outcome);

@@ -6,7 +6,7 @@ use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use crate::error::SwiftError;
-use crate::index::{Bound, ContainerInfo, IndexError, ListRange, ObjectRecord};
+use crate::index::{Bound, ContainerInfo, IndexError, ListRange, Manifest, ObjectRecord};
 
 /// `container_listing_limit` and `account_listing_limit`.
 pub const LISTING_LIMIT: usize = 10_000;
@@ -18,6 +18,16 @@ pub enum Format {
     Xml,
 }
 
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Plain => "text/plain; charset=utf-8",
+            Format::Json => "application/json; charset=utf-8",
+            Format::Xml => "application/xml; charset=utf-8",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListingParams {
     pub prefix: String,
@@ -27,6 +37,10 @@ pub struct ListingParams {
     pub limit: usize,
     pub reverse: bool,
     pub format: Format,
+    /// `path=`: only what lies directly in this pseudo-directory (the
+    /// `prefix`, which then ends with `/`): its objects and the markers of
+    /// its subdirectories, never rolled-up `subdir` entries.
+    pub path_mode: bool,
 }
 
 impl ListingParams {
@@ -39,17 +53,15 @@ impl ListingParams {
                 .map(|(_, v)| v.as_str())
         };
         let non_empty = |key: &str| get(key).filter(|v| !v.is_empty()).map(str::to_owned);
+        // Swift takes only digits and ignores any other value.
         let limit = match get("limit") {
-            None => LISTING_LIMIT,
-            Some(raw) => {
-                let limit: usize = raw.parse().map_err(|_| {
-                    SwiftError::PreconditionFailed("Value of limit must be a positive integer")
-                })?;
-                if limit > LISTING_LIMIT {
-                    return Err(SwiftError::PreconditionFailed("Maximum limit is 10000"));
+            Some(raw) if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) => {
+                match raw.parse::<usize>() {
+                    Ok(limit) if limit <= LISTING_LIMIT => limit,
+                    _ => return Err(SwiftError::PreconditionFailed("Maximum limit is 10000")),
                 }
-                limit
             }
+            _ => LISTING_LIMIT,
         };
         let accept = headers
             .get(header::ACCEPT)
@@ -71,9 +83,18 @@ impl ListingParams {
                 "true" | "1" | "yes" | "on" | "t" | "y"
             )
         });
+        let path = get("path").map(|path| match path.trim_end_matches('/') {
+            "" if path.is_empty() => String::new(),
+            trimmed => format!("{trimmed}/"),
+        });
         Ok(Self {
-            prefix: get("prefix").unwrap_or_default().to_owned(),
-            delimiter: non_empty("delimiter"),
+            path_mode: path.is_some(),
+            delimiter: if path.is_some() {
+                Some("/".to_owned())
+            } else {
+                non_empty("delimiter")
+            },
+            prefix: path.unwrap_or_else(|| get("prefix").unwrap_or_default().to_owned()),
             marker: non_empty("marker"),
             end_marker: non_empty("end_marker"),
             limit,
@@ -117,6 +138,23 @@ fn skip_past(subdir: &str) -> Bound {
     }
 }
 
+/// An exclusive marker as a bound of a scan (`upper`: names must sort
+/// below it). No name holds a NUL, and the index cannot store one, so a
+/// marker `p\0…` is cut to `p`: the names above it are those above `p`, the
+/// names below it are `p` and those below.
+fn marker_bound(marker: &str, upper: bool) -> Bound {
+    match marker.split_once('\0') {
+        Some((before, _)) => Bound {
+            name: before.to_owned(),
+            inclusive: upper,
+        },
+        None => Bound {
+            name: marker.to_owned(),
+            inclusive: false,
+        },
+    }
+}
+
 /// Runs the scans a listing needs and rolls names up to the delimiter.
 pub async fn collect<T: Listed>(
     params: &ListingParams,
@@ -128,8 +166,14 @@ pub async fn collect<T: Listed>(
     };
     // `marker` is where the listing starts in its own order, `end_marker` where it stops.
     let (mut start, end) = (
-        params.marker.as_ref().map(exclusive),
-        params.end_marker.as_ref().map(exclusive),
+        params
+            .marker
+            .as_deref()
+            .map(|marker| marker_bound(marker, params.reverse)),
+        params
+            .end_marker
+            .as_deref()
+            .map(|end_marker| marker_bound(end_marker, !params.reverse)),
     );
     let mut entries = Vec::new();
     'scans: while entries.len() < params.limit {
@@ -149,19 +193,30 @@ pub async fn collect<T: Listed>(
         .await?;
         let exhausted = batch.len() < wanted;
         for item in batch {
+            if params.path_mode && item.name() == params.prefix {
+                start = Some(exclusive(&item.name().to_owned()));
+                continue;
+            }
             let rolled_up = params.delimiter.as_deref().and_then(|delimiter| {
                 let rest = &item.name()[params.prefix.len()..];
                 rest.find(delimiter)
                     .map(|at| item.name()[..params.prefix.len() + at + delimiter.len()].to_owned())
             });
             match rolled_up {
+                // A subdirectory's own marker object is listed as an object.
+                Some(subdir) if params.path_mode && subdir == item.name() => {
+                    start = Some(exclusive(&subdir));
+                    entries.push(Entry::Item(item));
+                }
                 Some(subdir) => {
                     start = Some(if params.reverse {
                         exclusive(&subdir)
                     } else {
                         skip_past(&subdir)
                     });
-                    entries.push(Entry::Subdir(subdir));
+                    if !params.path_mode {
+                        entries.push(Entry::Subdir(subdir));
+                    }
                     continue 'scans;
                 }
                 None => {
@@ -204,7 +259,7 @@ pub fn render<T: Listed>(
 ) -> HttpResponse {
     match format {
         Format::Plain => {
-            response.content_type("text/plain; charset=utf-8");
+            response.content_type(format.content_type());
             if entries.is_empty() {
                 return response.status(StatusCode::NO_CONTENT).finish();
             }
@@ -227,7 +282,7 @@ pub fn render<T: Listed>(
                 })
                 .collect();
             response
-                .content_type("application/json; charset=utf-8")
+                .content_type(format.content_type())
                 .body(serde_json::Value::Array(items).to_string())
         }
         Format::Xml => {
@@ -247,9 +302,7 @@ pub fn render<T: Listed>(
                 }
             }
             body.push_str(&format!("</{root_tag}>"));
-            response
-                .content_type("application/xml; charset=utf-8")
-                .body(body)
+            response.content_type(format.content_type()).body(body)
         }
     }
 }
@@ -297,6 +350,18 @@ impl Listed for ContainerInfo {
     }
 }
 
+/// An object's `hash` in listings: for an SLO, the MD5 of its manifest (its
+/// content's ETag, `slo_etag`, is listed beside it).
+fn listed_hash(object: &ObjectRecord) -> &str {
+    match &object.manifest {
+        Some(Manifest::Static {
+            manifest_etag: Some(manifest_etag),
+            ..
+        }) => manifest_etag,
+        _ => &object.etag,
+    }
+}
+
 impl Listed for ObjectRecord {
     const XML_ELEMENT: &'static str = "object";
 
@@ -305,13 +370,17 @@ impl Listed for ObjectRecord {
     }
 
     fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
+        let mut item = serde_json::json!({
             "name": self.name,
-            "hash": self.etag,
+            "hash": listed_hash(self),
             "bytes": self.size,
             "content_type": self.content_type,
             "last_modified": self.modified.listing_format(),
-        })
+        });
+        if let Some(Manifest::Static { .. }) = self.manifest {
+            item["slo_etag"] = format!("\"{}\"", self.etag).into();
+        }
+        item
     }
 
     fn to_xml(&self) -> String {
@@ -319,7 +388,7 @@ impl Listed for ObjectRecord {
             Self::XML_ELEMENT,
             &[
                 ("name", self.name.clone()),
-                ("hash", self.etag.clone()),
+                ("hash", listed_hash(self).to_owned()),
                 ("bytes", self.size.to_string()),
                 ("content_type", self.content_type.clone()),
                 ("last_modified", self.modified.listing_format()),
@@ -437,10 +506,32 @@ mod tests {
         );
     }
 
+    #[tokio::test]
+    async fn markers_with_nul_and_path_listings() {
+        // `b\0x` lies just above `b`.
+        assert_eq!(list(NAMES, "marker=b\0x").await, ["c/1", "d"]);
+        assert_eq!(
+            list(NAMES, "end_marker=b\0x").await,
+            ["a/1", "a/2", "a/b/3", "b"]
+        );
+        assert_eq!(
+            list(NAMES, "reverse=on&marker=b\0x&end_marker=a/1").await,
+            ["b", "a/b/3", "a/2"]
+        );
+        let names = &["a/", "a/1", "a/b/", "a/b/2", "a/b/c/3", "z"];
+        assert_eq!(list(names, "path=").await, ["a/", "z"]);
+        assert_eq!(list(names, "path=a").await, ["a/1", "a/b/"]);
+        assert_eq!(list(names, "path=a/b/").await, ["a/b/2"]);
+    }
+
     #[test]
     fn limits_and_formats() {
         let pairs = vec![("limit".to_owned(), "10001".to_owned())];
         assert!(ListingParams::parse(&pairs, &HeaderMap::new()).is_err());
+        // Swift ignores limits that are not plain digits.
+        assert_eq!(params("limit=5000.0").limit, LISTING_LIMIT);
+        assert_eq!(params("limit=-1").limit, LISTING_LIMIT);
+        assert_eq!(params("limit=7").limit, 7);
         assert_eq!(params("format=json").format, Format::Json);
         assert_eq!(params("format=xml").format, Format::Xml);
         assert_eq!(params("").format, Format::Plain);

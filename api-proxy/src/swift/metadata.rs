@@ -1,8 +1,9 @@
 //! `X-{Account,Container,Object}-Meta-*` headers in and out, within Swift's
 //! limits (name ≤ 128, value ≤ 256, ≤ 90 keys, ≤ 4096 bytes in total).
+//! Values are UTF-8, sent as raw bytes in headers as Swift's clients do.
 
 use actix_web::HttpResponseBuilder;
-use actix_web::http::header::HeaderMap;
+use actix_web::http::header::{HeaderMap, HeaderValue};
 
 use crate::error::SwiftError;
 use crate::index::{Metadata, MetadataUpdate};
@@ -42,7 +43,6 @@ impl Scope {
 /// (an empty value or an `X-Remove-*-Meta-` header).
 pub fn read_update(headers: &HeaderMap, scope: Scope) -> Result<MetadataUpdate, SwiftError> {
     let mut update = MetadataUpdate::default();
-    let mut overall = 0;
     for (name, value) in headers {
         let name = name.as_str();
         if let Some(key) = name.strip_prefix(scope.remove_prefix()) {
@@ -52,8 +52,8 @@ pub fn read_update(headers: &HeaderMap, scope: Scope) -> Result<MetadataUpdate, 
         let Some(key) = name.strip_prefix(scope.prefix()) else {
             continue;
         };
-        let value = value.to_str().map_err(|_| {
-            SwiftError::BadRequest(format!("Metadata value of {name} must be ASCII"))
+        let value = std::str::from_utf8(value.as_bytes()).map_err(|_| {
+            SwiftError::BadRequest(format!("Metadata value of {name} must be UTF-8"))
         })?;
         if key.is_empty() {
             return Err(SwiftError::BadRequest(
@@ -70,24 +70,44 @@ pub fn read_update(headers: &HeaderMap, scope: Scope) -> Result<MetadataUpdate, 
                 "Metadata value longer than {MAX_META_VALUE_LENGTH}: {name}"
             )));
         }
-        overall += key.len() + value.len();
         if value.is_empty() {
             update.remove.push(key.to_owned());
         } else {
             update.set.insert(key.to_owned(), value.to_owned());
         }
     }
-    if update.set.len() > MAX_META_COUNT {
+    check_totals(&update.set)?;
+    Ok(update)
+}
+
+/// Checks the number of keys and their overall size (names and values).
+fn check_totals(meta: &Metadata) -> Result<(), SwiftError> {
+    if meta.len() > MAX_META_COUNT {
         return Err(SwiftError::BadRequest(format!(
             "Too many metadata items; max {MAX_META_COUNT}"
         )));
     }
+    let overall: usize = meta
+        .iter()
+        .map(|(key, value)| key.len() + value.len())
+        .sum();
     if overall > MAX_META_OVERALL_SIZE {
         return Err(SwiftError::BadRequest(format!(
             "Total metadata too large; max {MAX_META_OVERALL_SIZE}"
         )));
     }
-    Ok(update)
+    Ok(())
+}
+
+/// Checks that `existing` metadata with `update` applied stays within the
+/// limits, which hold for an account's or container's metadata as a whole.
+pub fn check_merged(existing: &Metadata, update: &MetadataUpdate) -> Result<(), SwiftError> {
+    let mut merged = existing.clone();
+    for key in &update.remove {
+        merged.remove(key);
+    }
+    merged.extend(update.set.clone());
+    check_totals(&merged)
 }
 
 /// An object's complete metadata as sent with PUT or POST (which replace it).
@@ -95,10 +115,18 @@ pub fn read_object_metadata(headers: &HeaderMap) -> Result<Metadata, SwiftError>
     Ok(read_update(headers, Scope::Object)?.set)
 }
 
+/// A response header value for UTF-8 text (stored values came from
+/// request headers, so they convert).
+pub fn header_value(text: &str) -> Option<HeaderValue> {
+    HeaderValue::from_bytes(text.as_bytes()).ok()
+}
+
 /// Adds `meta` to a response as `scope` headers.
 pub fn write(response: &mut HttpResponseBuilder, scope: Scope, meta: &Metadata) {
     for (key, value) in meta {
-        response.insert_header((format!("{}{key}", scope.prefix()), value.as_str()));
+        if let Some(value) = header_value(value) {
+            response.insert_header((format!("{}{key}", scope.prefix()), value));
+        }
     }
 }
 

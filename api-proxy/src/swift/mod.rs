@@ -6,6 +6,7 @@ pub mod account;
 pub mod body;
 pub mod bulk;
 pub mod container;
+pub mod cors;
 pub mod info;
 pub mod large;
 pub mod listing;
@@ -16,7 +17,7 @@ pub mod range;
 
 use std::sync::Arc;
 
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::Identity;
@@ -44,8 +45,13 @@ impl RequestContext {
             .map(|(_, v)| v.as_str())
     }
 
+    /// A request header as text: UTF-8, as Swift's clients send names and
+    /// metadata (raw, not percent-encoded).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.req.headers().get(name).and_then(|v| v.to_str().ok())
+        self.req
+            .headers()
+            .get(name)
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
     /// Whether the caller administers the account of this request.
@@ -131,8 +137,8 @@ fn parse_query(raw: &str) -> Result<Vec<(String, String)>, SwiftError> {
         .map(|pair| {
             let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
             Ok((
-                path::decode(&key.replace('+', " "))?,
-                path::decode(&value.replace('+', " "))?,
+                path::decode_query(&key.replace('+', " "))?,
+                path::decode_query(&value.replace('+', " "))?,
             ))
         })
         .collect()
@@ -176,13 +182,35 @@ pub async fn dispatch(
         account: target.account().to_owned(),
         query,
     };
-    match target {
-        Target::Account { .. } => account::handle(context, payload).await,
-        Target::Container { container, .. } => container::handle(context, &container).await,
+    let container = match &target {
+        Target::Account { .. } => None,
+        Target::Container { container, .. } | Target::Object { container, .. } => {
+            Some(container.clone())
+        }
+    };
+    if context.req.method() == Method::OPTIONS {
+        return cors::preflight(&context, container.as_deref()).await;
+    }
+    let mut response = match target {
+        Target::Account { .. } => account::handle(&context, payload).await,
+        Target::Container { container, .. } => container::handle(&context, &container).await,
         Target::Object {
             container, object, ..
-        } => object::handle(context, &container, &object, payload).await,
+        } => object::handle(&context, &container, &object, payload).await,
+    }?;
+    if let Some(origin) = context.header(header::ORIGIN.as_str()) {
+        cors::decorate(
+            &context,
+            container.as_deref(),
+            origin,
+            response.headers_mut(),
+        )
+        .await?;
     }
+    // Header names as Swift writes them (`X-Object-Meta-Color`): some
+    // clients keep the case they receive.
+    response.head_mut().set_camel_case_headers(true);
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -11,45 +11,37 @@ use std::sync::Arc;
 use actix_web::body::SizedStream;
 use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HttpDate};
+use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use bytes::Bytes;
 use futures::{Stream, TryStreamExt};
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use percent_encoding::utf8_percent_encode;
 use uuid::Uuid;
 
 use super::body::{self, MAX_FILE_SIZE, StoredBody};
 use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
-use super::path::{self, check_container_name};
+use super::path::{self, URL_QUOTE, check_container_name};
 use super::range::{self, RangeRequest};
 use super::{RequestContext, bulk};
 use crate::auth::acl::Access;
 use crate::error::{SwiftError, accepted_page, html_page};
-use crate::index::{Content, Manifest, ObjectRecord, PutOutcome};
+use crate::index::{Content, Manifest, ObjectRecord, ObjectUpdate, PutOutcome};
 use crate::timestamp::Timestamp;
 
-/// What Swift's `quote()` leaves unescaped in `X-Copied-From`.
-const URL_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'_')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'~')
-    .remove(b'/');
-
 pub async fn handle(
-    context: RequestContext,
+    context: &RequestContext,
     container: &str,
     object: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, SwiftError> {
     match context.req.method().as_str() {
-        "GET" => read(&context, container, object, true).await,
-        "HEAD" => read(&context, container, object, false).await,
-        "PUT" => put(&context, container, object, payload).await,
-        "POST" => post(&context, container, object).await,
-        "DELETE" => delete(&context, container, object).await,
-        "COPY" => copy(&context, container, object).await,
+        "GET" => read(context, container, object, true).await,
+        "HEAD" => read(context, container, object, false).await,
+        "PUT" => put(context, container, object, payload).await,
+        "POST" => post(context, container, object).await,
+        "DELETE" => delete(context, container, object).await,
+        "COPY" => copy(context, container, object).await,
         _ => Err(SwiftError::MethodNotAllowed),
     }
 }
@@ -72,7 +64,11 @@ fn object_headers(object: &Resolved) -> HttpResponseBuilder {
     let record = &object.record;
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::CONTENT_TYPE, object.content_type.as_str()))
+        .insert_header((
+            header::CONTENT_TYPE,
+            metadata::header_value(&object.content_type)
+                .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+        ))
         .insert_header((header::ETAG, object.etag.as_str()))
         .insert_header((header::LAST_MODIFIED, record.modified.http_date()))
         .insert_header(("X-Timestamp", record.modified.x_timestamp()))
@@ -81,7 +77,9 @@ fn object_headers(object: &Resolved) -> HttpResponseBuilder {
         Some(Manifest::Dynamic {
             container_and_prefix,
         }) => {
-            response.insert_header(("X-Object-Manifest", container_and_prefix.as_str()));
+            if let Some(value) = metadata::header_value(container_and_prefix) {
+                response.insert_header(("X-Object-Manifest", value));
+            }
         }
         Some(Manifest::Static { .. }) => {
             response.insert_header(("X-Static-Large-Object", "True"));
@@ -90,6 +88,9 @@ fn object_headers(object: &Resolved) -> HttpResponseBuilder {
     }
     if let Some(manifest_etag) = &object.manifest_etag {
         response.insert_header(("X-Manifest-Etag", manifest_etag.as_str()));
+    }
+    if let Some(delete_at) = record.delete_at {
+        response.insert_header(("X-Delete-At", delete_at.to_string()));
     }
     metadata::write(&mut response, Scope::Object, &record.meta);
     response
@@ -131,9 +132,8 @@ fn evaluate_conditions(context: &RequestContext, object: &Resolved) -> Condition
     } else if http_date(context, "if-modified-since").is_some_and(|since| modified <= since) {
         return Condition::NotModified;
     }
-    if context.header("if-match").is_none()
-        && http_date(context, "if-unmodified-since").is_some_and(|since| modified > since)
-    {
+    // Swift checks If-Unmodified-Since even beside a matching If-Match.
+    if http_date(context, "if-unmodified-since").is_some_and(|since| modified > since) {
         return Condition::Failed;
     }
     Condition::Proceed
@@ -162,6 +162,11 @@ async fn read(
                 )));
         }
     }
+    if let (Some(parts), Some(requested)) = (&object.parts, context.query_value("part-number")) {
+        return Ok(read_part(
+            context, &object, parts, requested, response, with_body,
+        ));
+    }
     let blobs = Arc::clone(&context.state.blobs);
     let size = object.size;
     if !with_body {
@@ -171,7 +176,12 @@ async fn read(
         )));
     }
     let range_header = context.header(header::RANGE.as_str());
-    match range::resolve(range_header, size) {
+    let mut ranges = range::resolve(range_header, size);
+    // Swift serves a DLO whole when asked for several ranges.
+    if object.dynamic && matches!(&ranges, RangeRequest::Partial(parts) if parts.len() > 1) {
+        ranges = RangeRequest::Full;
+    }
+    match ranges {
         RangeRequest::Full => {
             let stream = body::stream_range(blobs, &object.pieces, 0..size);
             Ok(response.body(SizedStream::new(size, stream)))
@@ -204,35 +214,102 @@ async fn read(
                 ))
                 .body(SizedStream::new(length, stream)))
         }
-        RangeRequest::Unsatisfiable => Err(SwiftError::RangeNotSatisfiable { size }),
+        // With the object's headers (ETag and all), as Swift answers.
+        RangeRequest::Unsatisfiable => Ok(response
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+            .content_type("text/html; charset=UTF-8")
+            .body(html_page(
+                "Requested Range Not Satisfiable",
+                "The Range requested is not available.",
+            ))),
     }
 }
 
-/// Content type by file extension, for PUTs that name none.
+/// `GET`/`HEAD ?part-number=N` of an SLO: the bytes of its `N`th segment
+/// (counting from 1), as a range of the whole.
+fn read_part(
+    context: &RequestContext,
+    object: &Resolved,
+    parts: &[u64],
+    requested: &str,
+    mut response: HttpResponseBuilder,
+    with_body: bool,
+) -> HttpResponse {
+    let body = |text: &'static str| if with_body { text } else { "" };
+    let Some(number) = requested.parse::<usize>().ok().filter(|n| *n > 0) else {
+        return HttpResponse::BadRequest()
+            .content_type("text/plain; charset=utf-8")
+            .body(body("Part number must be an integer greater than 0"));
+    };
+    let size = object.size;
+    response.insert_header(("X-Parts-Count", parts.len()));
+    let Some(len) = parts.get(number - 1) else {
+        return response
+            .status(StatusCode::RANGE_NOT_SATISFIABLE)
+            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+            .content_type("text/plain; charset=utf-8")
+            .body(body("The requested part number is not satisfiable"));
+    };
+    let start: u64 = parts[..number - 1].iter().sum();
+    let part = start..start + len;
+    response.status(StatusCode::PARTIAL_CONTENT).insert_header((
+        header::CONTENT_RANGE,
+        format!("bytes {}-{}/{size}", part.start, part.end.saturating_sub(1)),
+    ));
+    if !with_body {
+        return response.body(SizedStream::new(
+            *len,
+            futures::stream::empty::<Result<_, std::io::Error>>(),
+        ));
+    }
+    let stream = body::stream_range(Arc::clone(&context.state.blobs), &object.pieces, part);
+    response.body(SizedStream::new(*len, stream))
+}
+
+/// Content type by file extension, for PUTs that name none (the common
+/// entries of Python's `mimetypes`, which Swift uses).
 fn guess_content_type(name: &str) -> &'static str {
     let extension = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
         .unwrap_or_default();
     match extension.as_str() {
-        "txt" | "text" | "log" | "md" => "text/plain",
+        "txt" | "text" | "log" | "md" | "conf" | "ini" => "text/plain",
         "html" | "htm" => "text/html",
         "css" => "text/css",
         "csv" => "text/csv",
-        "js" => "text/javascript",
+        "js" | "mjs" => "text/javascript",
         "json" => "application/json",
         "xml" => "application/xml",
         "pdf" => "application/pdf",
         "zip" => "application/zip",
-        "gz" => "application/gzip",
+        "gz" | "tgz" => "application/gzip",
         "tar" => "application/x-tar",
+        "bz2" => "application/x-bzip2",
+        "xz" => "application/x-xz",
+        "7z" => "application/x-7z-compressed",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "odt" => "application/vnd.oasis.opendocument.text",
         "png" => "image/png",
-        "jpg" | "jpeg" => "image/jpeg",
+        "jpg" | "jpeg" | "jpe" => "image/jpeg",
         "gif" => "image/gif",
         "svg" => "image/svg+xml",
         "webp" => "image/webp",
+        "bmp" => "image/bmp",
+        "ico" => "image/vnd.microsoft.icon",
+        "tif" | "tiff" => "image/tiff",
         "mp3" => "audio/mpeg",
+        "wav" => "audio/x-wav",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
         "mp4" => "video/mp4",
+        "webm" => "video/webm",
+        "mov" => "video/quicktime",
+        "avi" => "video/x-msvideo",
         _ => "application/octet-stream",
     }
 }
@@ -250,6 +327,48 @@ fn requested_content_type(context: &RequestContext, object: &str) -> Option<Stri
         .map(str::to_owned)
 }
 
+/// The latest `X-Delete-At` kept (Swift's ten-digit timestamps); later
+/// ones mean "never" in practice and are stored as this.
+const MAX_DELETE_AT: u64 = 9_999_999_999;
+
+/// When the object of a PUT or POST expires: `X-Delete-At` (Unix seconds) or
+/// `X-Delete-After` (seconds from now), which must not lie in the past.
+fn requested_delete_at(context: &RequestContext) -> Result<Option<u64>, SwiftError> {
+    let now = Timestamp::now().as_micros() / 1_000_000;
+    let now = u64::try_from(now).unwrap_or(0);
+    if let Some(after) = context.header("x-delete-after") {
+        let after: i64 = after
+            .trim()
+            .parse()
+            .map_err(|_| SwiftError::BadRequest("Non-integer X-Delete-After".into()))?;
+        let after = u64::try_from(after)
+            .map_err(|_| SwiftError::BadRequest("X-Delete-After in past".into()))?;
+        return Ok(Some(now.saturating_add(after).min(MAX_DELETE_AT)));
+    }
+    let Some(at) = context.header("x-delete-at") else {
+        return Ok(None);
+    };
+    // Swift takes fractions and keeps the whole seconds.
+    let at = at
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|at| at.is_finite() && *at >= 0.0)
+        .ok_or_else(|| SwiftError::BadRequest("Non-integer X-Delete-At".into()))?;
+    let at = at as u64;
+    if at < now {
+        return Err(SwiftError::BadRequest("X-Delete-At in past".into()));
+    }
+    Ok(Some(at.min(MAX_DELETE_AT)))
+}
+
+/// The MD5 a PUT's `ETag` header promises for its body.
+fn expected_etag(context: &RequestContext) -> Option<String> {
+    context
+        .header(header::ETAG.as_str())
+        .map(|e| e.trim_matches('"').to_ascii_lowercase())
+}
+
 fn payload_error(error: PayloadError) -> SwiftError {
     match error {
         PayloadError::Overflow => SwiftError::TooLarge,
@@ -258,7 +377,7 @@ fn payload_error(error: PayloadError) -> SwiftError {
 }
 
 /// `X-Object-Manifest: <container>/<prefix>`, percent-decoded.
-fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<Manifest>, SwiftError> {
+fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<String>, SwiftError> {
     let Some(raw) = context.header("x-object-manifest") else {
         return Ok(None);
     };
@@ -268,9 +387,7 @@ fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<Manifest>, S
     let decoded = path::decode(raw.trim_start_matches('/'))?;
     let (container, _) = decoded.split_once('/').ok_or_else(bad)?;
     check_container_name(container).map_err(|_| bad())?;
-    Ok(Some(Manifest::Dynamic {
-        container_and_prefix: decoded,
-    }))
+    Ok(Some(decoded))
 }
 
 /// Stores the body of a new object (up to Swift's size limit).
@@ -344,9 +461,13 @@ async fn put_static_manifest(
     payload: web::Payload,
 ) -> Result<HttpResponse, SwiftError> {
     let meta = metadata::read_object_metadata(context.req.headers())?;
+    let delete_at = requested_delete_at(context)?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| guess_content_type(object).to_owned());
-    let manifest = large::read_new_manifest(context, payload).await?;
+    let manifest = large::read_new_manifest(context, (container, object), payload).await?;
+    if expected_etag(context).is_some_and(|expected| expected != manifest.etag) {
+        return Err(SwiftError::EtagMismatch);
+    }
     let stored = large::store_manifest(context, &manifest).await?;
     let record = ObjectRecord {
         name: object.to_owned(),
@@ -358,7 +479,9 @@ async fn put_static_manifest(
         modified: Timestamp::now(),
         manifest: Some(Manifest::Static {
             manifest_size: stored.size,
+            manifest_etag: Some(stored.etag),
         }),
+        delete_at,
     };
     commit(context, &context.account, container, &record, true).await?;
     Ok(created(&record, &format!("\"{}\"", record.etag)).finish())
@@ -390,15 +513,17 @@ async fn put(
             ));
         }
         let (source_container, source_object) = path::parse_container_object(source)?;
-        let source_account = context
-            .header("x-copy-from-account")
-            .map_or_else(|| context.account.clone(), str::to_owned);
+        let source_account = match context.header("x-copy-from-account") {
+            Some(account) => path::decode(account)?,
+            None => context.account.clone(),
+        };
         let source = (
             source_account.as_str(),
             source_container.as_str(),
             source_object.as_str(),
         );
-        return copy_object(context, source, (container, object)).await;
+        let destination = (context.account.as_str(), container, object);
+        return copy_object(context, source, destination).await;
     }
     let chunked = context
         .header(header::TRANSFER_ENCODING.as_str())
@@ -409,6 +534,7 @@ async fn put(
         _ => {}
     }
     let meta = metadata::read_object_metadata(context.req.headers())?;
+    let delete_at = requested_delete_at(context)?;
     let overwrite = match context.header("if-none-match") {
         None => true,
         Some("*") => false,
@@ -433,13 +559,12 @@ async fn put(
     {
         return Err(SwiftError::PreconditionFailed("The object already exists."));
     }
-    let manifest = read_dynamic_manifest(context)?;
+    let manifest = read_dynamic_manifest(context)?.map(|container_and_prefix| Manifest::Dynamic {
+        container_and_prefix,
+    });
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| guess_content_type(object).to_owned());
-    let expected_etag = context
-        .header(header::ETAG.as_str())
-        .map(|e| e.trim_matches('"').to_ascii_lowercase());
-
+    let expected_etag = expected_etag(context);
     let stored = store_body(context, payload.map_err(payload_error)).await?;
     if expected_etag.is_some_and(|expected| expected != stored.etag) {
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
@@ -454,20 +579,22 @@ async fn put(
         meta,
         modified: Timestamp::now(),
         manifest,
+        delete_at,
     };
     commit(context, &context.account, container, &record, overwrite).await?;
     Ok(created(&record, &record.etag).finish())
 }
 
-/// Server-side copy of `source` (account, container, object) to
-/// `destination` (container, object) in this request's account.
+/// Server-side copy of `source` to `destination` (account, container,
+/// object each), whose container the caller may write. A `Range` header
+/// copies one range of the source.
 async fn copy_object(
     context: &RequestContext,
     source: (&str, &str, &str),
-    destination: (&str, &str),
+    destination: (&str, &str, &str),
 ) -> Result<HttpResponse, SwiftError> {
     let (source_account, source_container, source_object) = source;
-    let (container, object) = destination;
+    let (account, container, object) = destination;
     context
         .authorize_container_in(source_account, source_container, Access::Read)
         .await?;
@@ -485,18 +612,38 @@ async fn copy_object(
         resolved.record.meta.clone()
     };
     meta.extend(metadata::read_object_metadata(context.req.headers())?);
+    let delete_at = requested_delete_at(context)?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| resolved.record.content_type.clone());
 
-    let bytes = body::stream_range(
-        Arc::clone(&context.state.blobs),
-        &resolved.pieces,
-        0..resolved.size,
-    )
-    .map_err(SwiftError::ReadFailed);
+    let copied = match range::resolve(context.header(header::RANGE.as_str()), resolved.size) {
+        _ if copy_manifest => 0..resolved.size,
+        RangeRequest::Full => 0..resolved.size,
+        RangeRequest::Partial(mut ranges) if ranges.len() == 1 => ranges.remove(0),
+        RangeRequest::Partial(_) => {
+            return Err(SwiftError::BadRequest(
+                "Only one range can be copied".into(),
+            ));
+        }
+        RangeRequest::Unsatisfiable => {
+            return Err(SwiftError::RangeNotSatisfiable {
+                size: resolved.size,
+            });
+        }
+    };
+    let bytes = body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
+        .map_err(SwiftError::ReadFailed);
     let stored = store_body(context, bytes).await?;
     // A manifest copied as itself keeps what it stands for.
     let (size, etag, manifest) = match resolved.record.manifest {
+        Some(Manifest::Static { .. }) if copy_manifest => (
+            resolved.record.size,
+            resolved.record.etag,
+            Some(Manifest::Static {
+                manifest_size: stored.size,
+                manifest_etag: Some(stored.etag),
+            }),
+        ),
         Some(manifest) if copy_manifest => {
             (resolved.record.size, resolved.record.etag, Some(manifest))
         }
@@ -511,8 +658,9 @@ async fn copy_object(
         meta,
         modified: Timestamp::now(),
         manifest,
+        delete_at,
     };
-    commit(context, &context.account, container, &record, true).await?;
+    commit(context, account, container, &record, true).await?;
     let copied_from = format!(
         "{}/{}",
         utf8_percent_encode(source_container, URL_QUOTE),
@@ -539,20 +687,21 @@ async fn copy(
             "You must specify a Destination header",
         ))?;
     let (destination_container, destination_object) = path::parse_container_object(destination)?;
-    if let Some(account) = context.header("destination-account")
-        && account != context.account
-    {
-        return Err(SwiftError::BadRequest(
-            "Copies to another account are made with PUT and X-Copy-From-Account".into(),
-        ));
-    }
+    let destination_account = match context.header("destination-account") {
+        Some(account) => path::decode(account)?,
+        None => context.account.clone(),
+    };
     context
-        .authorize_container(&destination_container, Access::Write)
+        .authorize_container_in(&destination_account, &destination_container, Access::Write)
         .await?;
     copy_object(
         context,
         (&context.account, container, object),
-        (&destination_container, &destination_object),
+        (
+            &destination_account,
+            &destination_container,
+            &destination_object,
+        ),
     )
     .await
 }
@@ -566,15 +715,23 @@ async fn post(
         .authorize_container(container, Access::Write)
         .await?;
     let meta = metadata::read_object_metadata(context.req.headers())?;
+    let delete_at = requested_delete_at(context)?;
     let record = load(context, &context.account, container, object).await?;
     let content_type = context
         .header(header::CONTENT_TYPE.as_str())
         .filter(|v| !v.is_empty())
         .map_or(record.content_type, str::to_owned);
+    let dynamic_manifest = read_dynamic_manifest(context)?;
+    let update = ObjectUpdate {
+        meta,
+        content_type,
+        delete_at,
+        dynamic_manifest,
+    };
     let found = context
         .state
         .index
-        .update_object(&context.account, container, object, &meta, &content_type)
+        .update_object(&context.account, container, object, &update)
         .await?;
     if !found {
         return Err(SwiftError::NotFound);
@@ -594,14 +751,24 @@ async fn delete(
         .await?;
     if context.query_value("multipart-manifest") == Some("delete") {
         let record = load(context, &context.account, container, object).await?;
-        if let Some(Manifest::Static { manifest_size }) = record.manifest {
+        if let Some(Manifest::Static { manifest_size, .. }) = record.manifest {
             return large::delete_static(context, container, object, record, manifest_size).await;
         }
+    }
+    if context
+        .header("x-if-delete-at")
+        .is_some_and(|at| at.trim().parse::<u64>().is_err())
+    {
+        return Err(SwiftError::BadRequest(
+            "Bad X-If-Delete-At header value".into(),
+        ));
     }
     if !bulk::delete_object(context, container, object).await? {
         return Err(SwiftError::NotFound);
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .content_type("text/html; charset=UTF-8")
+        .finish())
 }
 
 #[cfg(test)]

@@ -3,13 +3,22 @@
 //! container name cannot smuggle in a slash, and names are only ever index
 //! keys: an object called `../../etc/passwd` is an ordinary name.
 
-use percent_encoding::percent_decode_str;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str};
 
 use crate::error::SwiftError;
 
 pub const MAX_ACCOUNT_NAME_LENGTH: usize = 256;
 pub const MAX_CONTAINER_NAME_LENGTH: usize = 256;
 pub const MAX_OBJECT_NAME_LENGTH: usize = 1024;
+
+/// What Swift's `quote()` leaves unescaped when it puts a name in a header
+/// (`X-Copied-From`, the realm of `WWW-Authenticate`).
+pub const URL_QUOTE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'-')
+    .remove(b'~')
+    .remove(b'/');
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -49,6 +58,15 @@ pub fn decode(raw: &str) -> Result<String, SwiftError> {
     Ok(decoded.into_owned())
 }
 
+/// Percent-decodes a query value: UTF-8, NUL allowed (listing markers may
+/// carry one; names never do).
+pub fn decode_query(raw: &str) -> Result<String, SwiftError> {
+    percent_decode_str(raw)
+        .decode_utf8()
+        .map(|decoded| decoded.into_owned())
+        .map_err(|_| SwiftError::PreconditionFailed("Invalid UTF8 or contains NULL"))
+}
+
 fn check_length(kind: &str, name: &str, max: usize) -> Result<(), SwiftError> {
     if name.len() > max {
         return Err(SwiftError::BadRequest(format!(
@@ -79,6 +97,9 @@ pub fn check_object_name(name: &str) -> Result<(), SwiftError> {
 
 /// Parses the raw (still percent-encoded) request path.
 pub fn parse(raw_path: &str) -> Result<Target, SwiftError> {
+    if raw_path == "/v1" || raw_path == "/v1/" {
+        return Err(SwiftError::PreconditionFailed("Bad URL"));
+    }
     let rest = raw_path.strip_prefix("/v1/").ok_or(SwiftError::NotFound)?;
     let mut segments = rest.splitn(3, '/');
     let account = decode(segments.next().unwrap_or_default())?;

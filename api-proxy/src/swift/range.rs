@@ -20,7 +20,11 @@ enum Spec {
 }
 
 fn parse_specs(header: &str) -> Option<Vec<Spec>> {
-    let specs = header.trim().strip_prefix("bytes=")?;
+    // Swift takes any case and white space around the parts (`BYTES = 0 - 9`).
+    let (unit, specs) = header.split_once('=')?;
+    if !unit.trim().eq_ignore_ascii_case("bytes") {
+        return None;
+    }
     let mut parsed = Vec::new();
     for spec in specs.split(',').map(str::trim) {
         let (start, end) = spec.split_once('-')?;
@@ -93,5 +97,18 @@ mod tests {
         assert_eq!(resolve(Some("bytes=5-2"), 11), RangeRequest::Full);
         assert_eq!(resolve(Some("pages=1-2"), 11), RangeRequest::Full);
         assert_eq!(resolve(Some("bytes=a-b"), 11), RangeRequest::Full);
+    }
+
+    #[test]
+    fn white_space_and_case_are_accepted() {
+        for header in [
+            "BYTES=0-4",
+            "bytes = 0-4",
+            "BYTES = 0 - 4",
+            "bytes=0 - 4",
+            "bytes=0-4 ",
+        ] {
+            assert_eq!(resolve(Some(header), 11), single(0..5), "{header}");
+        }
     }
 }

@@ -17,3 +17,4 @@ mod rest_encrypted;
 mod sharing;
 mod startup;
 mod web;
+mod swift_conformance;
