@@ -362,6 +362,17 @@ fn requested_delete_at(context: &RequestContext) -> Result<Option<u64>, SwiftErr
     Ok(Some(at.min(MAX_DELETE_AT)))
 }
 
+/// Whether a PUT may replace an existing object: not with `If-None-Match: *`.
+fn may_overwrite(context: &RequestContext) -> Result<bool, SwiftError> {
+    match context.header("if-none-match") {
+        None => Ok(true),
+        Some("*") => Ok(false),
+        Some(_) => Err(SwiftError::BadRequest(
+            "If-None-Match only supports *".into(),
+        )),
+    }
+}
+
 /// The MD5 a PUT's `ETag` header promises for its body.
 fn expected_etag(context: &RequestContext) -> Option<String> {
     context
@@ -462,6 +473,7 @@ async fn put_static_manifest(
 ) -> Result<HttpResponse, SwiftError> {
     let meta = metadata::read_object_metadata(context.req.headers())?;
     let delete_at = requested_delete_at(context)?;
+    let overwrite = may_overwrite(context)?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| guess_content_type(object).to_owned());
     let manifest = large::read_new_manifest(context, (container, object), payload).await?;
@@ -483,7 +495,7 @@ async fn put_static_manifest(
         }),
         delete_at,
     };
-    commit(context, &context.account, container, &record, true).await?;
+    commit(context, &context.account, container, &record, overwrite).await?;
     Ok(created(&record, &format!("\"{}\"", record.etag)).finish())
 }
 
@@ -535,15 +547,7 @@ async fn put(
     }
     let meta = metadata::read_object_metadata(context.req.headers())?;
     let delete_at = requested_delete_at(context)?;
-    let overwrite = match context.header("if-none-match") {
-        None => true,
-        Some("*") => false,
-        Some(_) => {
-            return Err(SwiftError::BadRequest(
-                "If-None-Match only supports *".into(),
-            ));
-        }
-    };
+    let overwrite = may_overwrite(context)?;
     // Refusing early spares writing a blob; a body bound for the index row
     // is refused by the insert itself, one round trip fewer.
     let inline = content_length

@@ -132,6 +132,17 @@ async fn static_large_objects_nest_take_ranges_and_data_segments() {
     .await;
     assert_eq!(both.status(), 400);
 
+    // If-None-Match: * keeps an existing object.
+    let kept = send(
+        alice
+            .request(&app.client, "PUT", "c/outer?multipart-manifest=put")
+            .header("If-None-Match", "*")
+            .json(&serde_json::json!([{"path": "/c/a"}])),
+    )
+    .await;
+    assert_eq!(kept.status(), 412);
+    assert_eq!(body_of(&app, &alice, "c/outer").await, b"aabbccXYZ");
+
     // The client's ETag must be the manifest's.
     let mismatch = send(
         alice
