@@ -294,6 +294,11 @@ pub struct Account {
     pub storage_account: String,
     /// Whether the user administers that account (Swift's `.admin`).
     pub account_admin: bool,
+    /// Containers in `storage_account` that hold workspaces whose ownership
+    /// was transferred to a user of another account: administering the
+    /// account gives no access to them, only membership does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub membership_only_containers: Vec<String>,
     /// Public URL of the object store, e.g. `http://127.0.0.1:8080/v1/AUTH_alice`.
     pub storage_url: String,
 }

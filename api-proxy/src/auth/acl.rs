@@ -31,12 +31,12 @@ pub fn is_allowed(
     access: Access,
     referrer: Option<&str>,
 ) -> bool {
-    if identity.is_some_and(|id| id.owns(account)) {
+    let Some((container_name, info)) = container else {
+        return identity.is_some_and(|id| id.owns(account));
+    };
+    if identity.is_some_and(|id| id.owns_container(account, container_name)) {
         return true;
     }
-    let Some((container_name, info)) = container else {
-        return false;
-    };
     if access == Access::Manage {
         return false;
     }
@@ -144,6 +144,7 @@ mod tests {
     fn identity(account: &str, user: &str, admin: bool) -> Identity {
         Identity {
             user_id: uuid::Uuid::nil(),
+            membership_only: vec!["transferred".into()],
             user_name: user.into(),
             account: format!("AUTH_{account}"),
             account_admin: admin,
@@ -204,6 +205,48 @@ mod tests {
             None
         ));
         assert!(!is_allowed(None, "AUTH_alice", target, Access::Read, None));
+    }
+
+    #[test]
+    fn administering_an_account_does_not_open_a_transferred_workspace() {
+        let alice = identity("alice", "alice", true);
+        let transferred = Some(("transferred", None));
+        for access in [Access::Read, Access::Write, Access::Manage] {
+            assert!(!is_allowed(
+                Some(&alice),
+                "AUTH_alice",
+                transferred,
+                access,
+                None
+            ));
+            assert!(is_allowed(
+                Some(&alice),
+                "AUTH_alice",
+                Some(("c", None)),
+                access,
+                None
+            ));
+        }
+        let mut member = identity("alice", "alice", true);
+        member.workspaces.push(WorkspaceGrant {
+            account: "AUTH_alice".into(),
+            container: "transferred".into(),
+            can_write: false,
+        });
+        assert!(is_allowed(
+            Some(&member),
+            "AUTH_alice",
+            transferred,
+            Access::Read,
+            None
+        ));
+        assert!(!is_allowed(
+            Some(&member),
+            "AUTH_alice",
+            transferred,
+            Access::Write,
+            None
+        ));
     }
 
     #[test]

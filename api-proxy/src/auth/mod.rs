@@ -45,6 +45,9 @@ pub struct Identity {
     /// Whether the caller administers `account` (Swift's `.admin`).
     pub account_admin: bool,
     pub workspaces: Vec<WorkspaceGrant>,
+    /// Containers of `account` that only a workspace grant opens (their
+    /// workspace's ownership moved to another account).
+    pub membership_only: Vec<String>,
 }
 
 impl Identity {
@@ -54,6 +57,7 @@ impl Identity {
             user_name: account.username,
             account: account.storage_account,
             account_admin: account.account_admin,
+            membership_only: account.membership_only_containers,
             workspaces: workspaces
                 .iter()
                 .map(|w| WorkspaceGrant {
@@ -75,6 +79,12 @@ impl Identity {
     /// Whether the caller administers `account`.
     pub fn owns(&self, account: &str) -> bool {
         self.account_admin && self.account == account
+    }
+
+    /// Whether administering `account` opens `container` of it: not when the
+    /// container holds a workspace transferred to another account.
+    pub fn owns_container(&self, account: &str, container: &str) -> bool {
+        self.owns(account) && !self.membership_only.iter().any(|c| c == container)
     }
 
     /// The caller's workspace grant for `container` of `account`, if any.

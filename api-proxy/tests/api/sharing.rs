@@ -143,6 +143,8 @@ async fn a_viewer_reads_but_cannot_write_through_swift_and_role_changes_apply_at
     );
 
     share(&alice, &workspace, &bob, "bob", Role::Viewer).await;
+    // The access event drops bob's cached identity, which predates the share.
+    tokio::time::sleep(BROADCAST).await;
     assert_eq!(
         object_body(&app, &object, &bob.swift_token).await,
         "owner bytes"
@@ -247,6 +249,52 @@ async fn a_removed_member_is_refused_at_once_by_every_proxy() {
             "owner bytes"
         );
     }
+}
+
+#[tokio::test]
+async fn a_former_owner_removed_after_a_transfer_loses_the_container_in_their_account() {
+    let app = spawn_app().await;
+    let (alice, bob, workspace, container) = shared_workspace(&app).await;
+    let object = format!("{container}/chunk");
+    let alice_id = alice.rpc.get_account(&alice.token).await.unwrap().user_id;
+    let bob_id = bob.rpc.get_account(&bob.token).await.unwrap().user_id;
+    share(&alice, &workspace, &bob, "bob", Role::Editor).await;
+    owner_call(
+        &alice,
+        Operation::TransferOwnership {
+            workspace_id: workspace.workspace_id,
+            user_id: bob_id,
+        },
+    )
+    .await;
+    owner_call(
+        &bob,
+        Operation::RemoveMember {
+            workspace_id: workspace.workspace_id,
+            user_id: alice_id,
+        },
+    )
+    .await;
+    tokio::time::sleep(BROADCAST).await;
+    // The bytes stay in alice's account, but only members reach them.
+    assert_eq!(
+        status(&app.client, "GET", &object, &alice.swift_token).await,
+        403
+    );
+    assert_eq!(
+        status(&app.client, "PUT", &object, &alice.swift_token).await,
+        403
+    );
+    assert_eq!(
+        object_body(&app, &object, &bob.swift_token).await,
+        "owner bytes"
+    );
+    // Her other containers are hers as before.
+    let own = format!("{}/x", alice.container_url);
+    assert_eq!(
+        status(&app.client, "PUT", &own, &alice.swift_token).await,
+        201
+    );
 }
 
 async fn rest(

@@ -20,5 +20,6 @@ pub async fn run(state: &ServerState, caller: &Caller) -> Result<Reply, Operatio
         storage_url: format!("{}/v1/{account}", state.storage_url.trim_end_matches('/')),
         storage_account: account,
         account_admin: caller.account_admin,
+        membership_only_containers: state.store.transferred_containers(&caller.account).await?,
     })
 }

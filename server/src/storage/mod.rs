@@ -394,6 +394,9 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<Proposal>>;
     /// Renames or moves one member's mount; refused when the name is taken.
     async fn update_mount(&self, mount: Mount<'_>) -> StoreResult<WorkspaceInfo>;
+    /// The containers stored in `account` whose workspaces are now owned by
+    /// users of other accounts (ownership was transferred).
+    async fn transferred_containers(&self, account: &str) -> StoreResult<Vec<String>>;
     /// Remembers a queue `subscribe` bound for the device.
     async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()>;
     /// The queues recorded for the user's devices.

@@ -1533,6 +1533,10 @@ impl MetadataStore for PgStore {
         self.update_mount_impl(mount).await
     }
 
+    async fn transferred_containers(&self, account: &str) -> StoreResult<Vec<String>> {
+        self.transferred_containers_impl(account).await
+    }
+
     async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()> {
         self.record_device_queue_impl(device_id, queue).await
     }

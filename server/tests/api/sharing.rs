@@ -776,6 +776,20 @@ async fn ownership_goes_only_to_a_member_with_room_and_the_old_owner_stays_edito
         .unwrap();
     assert_eq!(mount.storage_account, project.storage_account);
     assert_ne!(mount.storage_account, bobs_view.storage_account);
+    // Administering alice's account no longer opens the container.
+    let alices_account = app.client.get_account(&alice).await.unwrap();
+    assert_eq!(
+        alices_account.membership_only_containers,
+        [project.container.as_str()]
+    );
+    assert!(
+        app.client
+            .get_account(&bob)
+            .await
+            .unwrap()
+            .membership_only_containers
+            .is_empty()
+    );
     app.commit(&alice, &project, vec![new_file(None, "more.bin", 2, 100)])
         .await;
     assert_eq!(app.client.get_account(&bob).await.unwrap().quota_used, 5100);

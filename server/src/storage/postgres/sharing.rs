@@ -689,6 +689,19 @@ impl PgStore {
         Ok(workspace)
     }
 
+    pub(super) async fn transferred_containers_impl(
+        &self,
+        account: &str,
+    ) -> StoreResult<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT w.container FROM workspaces w JOIN users o ON o.id = w.owner_id \
+             WHERE w.container_account = $1 AND o.account <> $1 ORDER BY w.container",
+        )
+        .bind(account)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     pub(super) async fn record_device_queue_impl(
         &self,
         device_id: Uuid,
