@@ -1,4 +1,4 @@
-//! The `nimbus` commands: `login`, `workspace`, `sync`, `status`, `logout`.
+//! The `nimbus` commands: `login`, `workspace`, `sync`, `share`, `status`, `logout`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,7 +9,7 @@ use indicatif::MultiProgress;
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::names::validate_name;
 use nimbus_protocol::rpc::{
-    CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ErrorCode, LoginArgs, Password, Role,
+    CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ErrorCode, LoginArgs, Password,
 };
 use nimbus_protocol::{RpcClient, Topology};
 
@@ -20,6 +20,7 @@ use crate::engine::planner::case_clashes;
 use crate::engine::{PlanContext, plan};
 use crate::filter;
 use crate::passphrase::{self, PassphraseSource};
+use crate::share::{self, ShareArgs, format_time, role_name};
 use crate::state::SqliteStore;
 
 /// Keeps a folder in sync with your Nimbus workspace.
@@ -71,6 +72,8 @@ pub enum Command {
         #[arg(long)]
         passphrase_stdin: bool,
     },
+    /// Offers a workspace to other users; answers offers; members.
+    Share(ShareArgs),
     /// Pending work, conflicts and the last sync of the linked folders.
     Status {
         /// Only this folder.
@@ -161,6 +164,7 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
             };
             sync(&config_dir, &dir, once, &target, progress).await
         }
+        Command::Share(args) => share::run(&config_dir, args).await,
         Command::Status { dir } => status(&config_dir, dir.as_deref()).await,
         Command::Logout => logout(&config_dir).await,
     }
@@ -323,11 +327,7 @@ async fn list_workspaces(config_dir: &ConfigDir) -> anyhow::Result<()> {
             EncryptionMode::Server => "encrypted at rest",
             EncryptionMode::Client => "end-to-end encrypted",
         };
-        let role = match workspace.role {
-            Role::Owner => "owner",
-            Role::Editor => "editor",
-            Role::Viewer => "viewer",
-        };
+        let role = role_name(workspace.role);
         println!(
             "{:width$}  {encryption:20}  {role}{}",
             workspace.name,
@@ -497,17 +497,7 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
         }
     }
     let last = match store.get("status.last_sync_ms").await? {
-        Some(ms) => ms
-            .parse::<i64>()
-            .ok()
-            .and_then(|ms| {
-                time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok()
-            })
-            .and_then(|t| {
-                t.format(&time::format_description::well_known::Rfc3339)
-                    .ok()
-            })
-            .unwrap_or(ms),
+        Some(ms) => ms.parse::<i64>().map_or(ms, format_time),
         None => "never".into(),
     };
     writeln!(out, "  last sync: {last}")?;

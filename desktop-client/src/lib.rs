@@ -10,6 +10,7 @@
 //! * [`passphrase`]: passphrases and keys of end-to-end encrypted workspaces;
 //! * [`filter`]: `.nimbusignore` and editor temporaries;
 //! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
+//! * [`share`]: `nimbus share`: offers, answers and members;
 //! * [`cli`]: the `nimbus` commands;
 //! * [`error`]: user-facing errors.
 
@@ -22,6 +23,7 @@ pub mod filter;
 pub mod fs;
 pub mod passphrase;
 pub mod remote;
+pub mod share;
 pub mod state;
 pub mod transfer;
 

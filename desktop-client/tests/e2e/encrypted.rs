@@ -5,44 +5,12 @@
 //! the default workspace syncs as before.
 
 use std::path::Path;
-use std::process::Stdio;
 
-use tokio::io::AsyncWriteExt;
-
-use crate::helpers::{Cluster, list_files, nimbus, random_bytes};
+use crate::helpers::{Cluster, Outcome, list_files, random_bytes, run};
 
 const PASSPHRASE: &str = "Grüße aus dem verschlüsselten Arbeitsbereich";
 /// Written into the files; must never show in the stored objects.
 const MARKER: &[u8] = b"NIMBUS-PLAINTEXT-MARKER-5d1c7e0a";
-
-/// What a run of the binary did.
-struct Outcome {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `nimbus ARGS` for the device configured in `config`, with `input`
-/// as its standard input.
-async fn run(config: &Path, args: &[&str], input: &str) -> Outcome {
-    let mut child = nimbus(config)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nimbus");
-    let mut stdin = child.stdin.take().expect("piped stdin");
-    stdin.write_all(input.as_bytes()).await.unwrap();
-    stdin.write_all(b"\n").await.unwrap();
-    drop(stdin);
-    let output = child.wait_with_output().await.unwrap();
-    Outcome {
-        success: output.status.success(),
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
-}
 
 /// `nimbus sync DIR --once [--workspace NAME] --passphrase-stdin`.
 async fn sync_once(

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -138,7 +139,7 @@ impl Cluster {
             AddUser {
                 username: name.into(),
                 password: PASSWORD.into(),
-                email: None,
+                email: Some(format!("{name}@example.org")),
                 quota_bytes: 8 << 30,
                 is_admin: false,
                 account: None,
@@ -382,6 +383,35 @@ pub fn nimbus(config: &Path) -> tokio::process::Command {
         )
         .kill_on_drop(true);
     command
+}
+
+/// What a run of the binary did.
+pub struct Outcome {
+    pub success: bool,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `nimbus ARGS` for the device configured in `config`, with `input`
+/// as its standard input.
+pub async fn run(config: &Path, args: &[&str], input: &str) -> Outcome {
+    let mut child = nimbus(config)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nimbus");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    stdin.write_all(input.as_bytes()).await.unwrap();
+    stdin.write_all(b"\n").await.unwrap();
+    drop(stdin);
+    let output = child.wait_with_output().await.unwrap();
+    Outcome {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
 }
 
 /// Writes a line to the child's standard input and waits for success.

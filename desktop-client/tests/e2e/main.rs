@@ -13,6 +13,7 @@ mod case_insensitive;
 mod encrypted;
 mod faults;
 mod helpers;
+mod sharing;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
