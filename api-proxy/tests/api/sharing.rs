@@ -9,11 +9,12 @@ use nimbus_protocol::rpc::{
     Role, WorkspaceInfo,
 };
 use nimbus_proxy::startup::Application;
+use nimbus_server::admin::{AddUser, add_user};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{Device, TestApp, device, spawn_app};
+use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::oauth::{Grant, Signing, api_request, grant};
 
 /// How long an access event may take from the metadata server's reply to
@@ -608,4 +609,42 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
     )
     .await;
     assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn an_editors_rest_upload_over_the_owners_quota_is_refused_as_the_owners() {
+    let app = spawn_app().await;
+    add_user(
+        app.metadata.as_ref(),
+        AddUser {
+            username: "alice".into(),
+            password: PASSWORD.into(),
+            email: None,
+            quota_bytes: 1000,
+            is_admin: false,
+            account: None,
+            account_admin: true,
+        },
+    )
+    .await
+    .unwrap();
+    app.add_user("bob", None, true).await;
+    let alice_device = device(&app, "alice").await;
+    let bob_device = device(&app, "bob").await;
+    let workspace = create_workspace(&alice_device, "Team").await;
+    share(&alice_device, &workspace, &bob_device, "bob", Role::Editor).await;
+    let id = workspace.workspace_id.to_string();
+    let bob = grant(&app, "bob").await;
+
+    let (status, body) = upload(&app, &bob, "big.bin", &id, &"x".repeat(2000)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["code"], "owner_quota_exceeded");
+    assert!(
+        body["description"].as_str().unwrap().contains("owner"),
+        "{body}"
+    );
+    let (_, top) = rest(&app, &bob, "GET", &format!("/v1/folder/{id}"), &[], None).await;
+    assert!(filenames(&top).is_empty(), "nothing was written");
+    let (status, _) = upload(&app, &bob, "small.txt", &id, "fits").await;
+    assert_eq!(status, 201);
 }
