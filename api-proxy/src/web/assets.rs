@@ -87,7 +87,15 @@ mod tests {
 
     #[test]
     fn every_page_asset_is_embedded_under_its_hash() {
-        for path in ["app.css", "app.js", "vendor/htmx.min.js", "icon.svg"] {
+        for path in [
+            "app.css",
+            "app.js",
+            "vendor/htmx.min.js",
+            "icon.svg",
+            "folder.svg",
+            "file.svg",
+            "lock.svg",
+        ] {
             let url = url(path);
             assert!(url.starts_with("/assets/") && url.ends_with(path), "{url}");
             assert_eq!(url.len(), "/assets/".len() + HASH_DIGITS + 1 + path.len());

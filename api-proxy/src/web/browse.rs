@@ -245,6 +245,8 @@ struct Crumb {
 
 struct Row {
     name: String,
+    /// `/files/{workspace}/{item}`, under which rename and delete are.
+    item_url: String,
     is_folder: bool,
     /// The folder page, or the file opened in the browser.
     href: String,
@@ -280,6 +282,11 @@ struct FolderPage {
     previous: Option<String>,
     next: Option<String>,
     parent: Option<String>,
+    /// Whether the caller may change this workspace.
+    can_write: bool,
+    new_folder_action: String,
+    /// This folder's id (empty at the top), where a new folder goes.
+    folder_id: String,
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -387,6 +394,7 @@ fn folder_page(
             });
             let content = format!("/files/{workspace_id}/{}", item.id);
             Row {
+                item_url: content.clone(),
                 name: item.name.clone(),
                 is_folder: item.is_folder,
                 href: if item.is_folder {
@@ -467,6 +475,9 @@ fn folder_page(
             previous: (page > 1).then(|| href(query.sort, query.order, page - 1)),
             next: (page < pages).then(|| href(query.sort, query.order, page + 1)),
             parent: folder.map(|id| folder_href(opened.tree.get(id).and_then(|f| f.parent_id))),
+            can_write: opened.workspace.role.can_write(),
+            new_folder_action: format!("/files/{workspace_id}/new-folder"),
+            folder_id: folder.map(|id| id.to_string()).unwrap_or_default(),
             crumbs,
             search,
         },

@@ -6,6 +6,7 @@
 //! * [`signin`]: `/signin`, `/signout`;
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
+//! * [`organize`]: new folder, rename, delete;
 //! * [`account`]: `/account`, device and application revocation.
 //!
 //! Every response carries the security headers of [`headers`]. The design
@@ -19,6 +20,7 @@ pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
+pub mod organize;
 pub mod session;
 pub mod signin;
 
@@ -47,6 +49,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
     );
     page!("/signout", web::post().to(signin::sign_out));
     page!("/files/{workspace}", web::get().to(browse::workspace_root));
+    // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
+    page!(
+        "/files/{workspace}/new-folder",
+        web::post().to(organize::new_folder)
+    );
     page!("/files/{workspace}/{folder}", web::get().to(browse::folder));
     page!(
         "/files/{workspace}/{item}/content",
@@ -55,6 +62,14 @@ pub fn configure(config: &mut web::ServiceConfig) {
     page!(
         "/files/{workspace}/{item}/download",
         web::get().to(download::download)
+    );
+    page!(
+        "/files/{workspace}/{item}/rename",
+        web::post().to(organize::rename)
+    );
+    page!(
+        "/files/{workspace}/{item}/delete",
+        web::post().to(organize::delete)
     );
     page!("/account", web::get().to(account::page));
     page!(

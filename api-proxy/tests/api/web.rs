@@ -847,3 +847,123 @@ async fn assets_are_embedded_versioned_and_cached() {
     // The Swift API still answers the paths the UI does not take.
     assert_eq!(browser.get("/info").await.status(), 200);
 }
+
+#[tokio::test]
+async fn folders_are_created_renamed_and_deleted_with_their_contents() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let docs = folder("docs", None);
+    let note = file(&app, &laptop, "note.txt", Some(docs.id), b"keep me").await;
+    commit(&laptop, vec![docs.clone(), note.clone()]).await;
+    let workspace = laptop.workspace.workspace_id;
+    let mut browser = Browser::new(&app);
+    let csrf = browser.sign_in("alice").await;
+    let names = |html: &str| {
+        html.match_indices("class=\"item\" href=\"")
+            .map(|(at, _)| {
+                html[at..]
+                    .split('>')
+                    .nth(1)
+                    .unwrap()
+                    .split('<')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
+    };
+
+    let created = browser
+        .post(
+            &format!("/files/{workspace}/new-folder"),
+            &[
+                ("csrf", &csrf),
+                ("name", "  Projects "),
+                ("parent", &docs.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    assert_eq!(
+        location(&created),
+        format!("/files/{workspace}/{}", docs.id)
+    );
+    let (_, inside) = browser.html(&location(&created)).await;
+    assert_eq!(names(&inside), ["Projects", "note.txt"]);
+    // A taken name and an empty one are refused and change nothing.
+    for name in ["Projects", "note.txt", "   "] {
+        let refused = browser
+            .post(
+                &format!("/files/{workspace}/new-folder"),
+                &[
+                    ("csrf", &csrf),
+                    ("name", name),
+                    ("parent", &docs.id.to_string()),
+                ],
+            )
+            .await;
+        assert!(refused.status() == 409 || refused.status() == 400, "{name}");
+    }
+    // Without the CSRF token nothing happens.
+    let forged = browser
+        .post(&format!("/files/{workspace}/new-folder"), &[("name", "x")])
+        .await;
+    assert_eq!(forged.status(), 403);
+
+    let renamed = browser
+        .post(
+            &format!("/files/{workspace}/{}/rename", note.id),
+            &[("csrf", &csrf), ("name", "kept.txt")],
+        )
+        .await;
+    assert_eq!(renamed.status(), 303);
+    let (_, inside) = browser
+        .html(&format!("/files/{workspace}/{}", docs.id))
+        .await;
+    assert_eq!(names(&inside), ["Projects", "kept.txt"]);
+    let content = browser
+        .get(&format!("/files/{workspace}/{}/content", note.id))
+        .await;
+    assert_eq!(content.bytes().await.unwrap().as_ref(), b"keep me");
+
+    // Bob can neither rename nor delete alice's items.
+    let mut bob = Browser::new(&app);
+    let bobs_csrf = bob.sign_in("bob").await;
+    for action in ["rename", "delete"] {
+        let refused = bob
+            .post(
+                &format!("/files/{workspace}/{}/{action}", docs.id),
+                &[("csrf", &bobs_csrf), ("name", "mine")],
+            )
+            .await;
+        assert_eq!(refused.status(), 404, "{action}");
+    }
+
+    let deleted = browser
+        .post(
+            &format!("/files/{workspace}/{}/delete", docs.id),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(deleted.status(), 303);
+    assert_eq!(location(&deleted), format!("/files/{workspace}"));
+    let (_, top) = browser.html(&format!("/files/{workspace}")).await;
+    assert!(names(&top).is_empty(), "{top}");
+    let (status, _) = browser
+        .html(&format!("/files/{workspace}/{}", docs.id))
+        .await;
+    assert_eq!(status, 404);
+    // The desktop sees the file deleted, and its content stays in its versions.
+    let history: nimbus_protocol::rpc::ItemHistory = laptop
+        .rpc
+        .call(
+            Some(&laptop.token),
+            Operation::GetVersions { item_id: note.id },
+        )
+        .await
+        .unwrap();
+    assert!(history.versions[0].deleted);
+    assert!(history.versions.iter().any(|v| v.content.size == 7));
+}
