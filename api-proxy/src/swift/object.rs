@@ -237,34 +237,80 @@ fn read_part(
     with_body: bool,
 ) -> HttpResponse {
     let body = |text: &'static str| if with_body { text } else { "" };
-    let Some(number) = requested.parse::<usize>().ok().filter(|n| *n > 0) else {
-        return HttpResponse::BadRequest()
-            .content_type("text/plain; charset=utf-8")
-            .body(body("Part number must be an integer greater than 0"));
-    };
     let size = object.size;
-    response.insert_header(("X-Parts-Count", parts.len()));
-    let Some(len) = parts.get(number - 1) else {
-        return response
-            .status(StatusCode::RANGE_NOT_SATISFIABLE)
-            .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-            .content_type("text/plain; charset=utf-8")
-            .body(body("The requested part number is not satisfiable"));
+    let part = match part_range(parts, requested) {
+        Ok(part) => part,
+        Err(PartError::Invalid) => {
+            return HttpResponse::BadRequest()
+                .content_type("text/plain; charset=utf-8")
+                .body(body("Part number must be an integer greater than 0"));
+        }
+        Err(PartError::OutOfRange) => {
+            return response
+                .insert_header(("X-Parts-Count", parts.len()))
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
+                .content_type("text/plain; charset=utf-8")
+                .body(body("The requested part number is not satisfiable"));
+        }
     };
-    let start: u64 = parts[..number - 1].iter().sum();
-    let part = start..start + len;
+    let len = part.end - part.start;
+    response.insert_header(("X-Parts-Count", parts.len()));
     response.status(StatusCode::PARTIAL_CONTENT).insert_header((
         header::CONTENT_RANGE,
         format!("bytes {}-{}/{size}", part.start, part.end.saturating_sub(1)),
     ));
     if !with_body {
         return response.body(SizedStream::new(
-            *len,
+            len,
             futures::stream::empty::<Result<_, std::io::Error>>(),
         ));
     }
     let stream = body::stream_range(Arc::clone(&context.state.blobs), &object.pieces, part);
-    response.body(SizedStream::new(*len, stream))
+    response.body(SizedStream::new(len, stream))
+}
+
+/// What a copy takes of its source: with `?part-number=`, that part of an
+/// SLO; with a `Range` header, that one range; else everything.
+fn copied_range(
+    context: &RequestContext,
+    source: &Resolved,
+) -> Result<std::ops::Range<u64>, SwiftError> {
+    let size = source.size;
+    if let (Some(parts), Some(requested)) = (&source.parts, context.query_value("part-number")) {
+        return part_range(parts, requested).map_err(|error| match error {
+            PartError::Invalid => {
+                SwiftError::BadRequest("Part number must be an integer greater than 0".into())
+            }
+            PartError::OutOfRange => SwiftError::RangeNotSatisfiable { size },
+        });
+    }
+    match range::resolve(context.header(header::RANGE.as_str()), size) {
+        RangeRequest::Full => Ok(0..size),
+        RangeRequest::Partial(mut ranges) if ranges.len() == 1 => Ok(ranges.remove(0)),
+        RangeRequest::Partial(_) => Err(SwiftError::BadRequest(
+            "Only one range can be copied".into(),
+        )),
+        RangeRequest::Unsatisfiable => Err(SwiftError::RangeNotSatisfiable { size }),
+    }
+}
+
+enum PartError {
+    Invalid,
+    OutOfRange,
+}
+
+/// The bytes of part `requested` (from 1) of an SLO with parts of `parts`
+/// bytes each, as a range of the whole.
+fn part_range(parts: &[u64], requested: &str) -> Result<std::ops::Range<u64>, PartError> {
+    let number = requested
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(PartError::Invalid)?;
+    let len = parts.get(number - 1).ok_or(PartError::OutOfRange)?;
+    let start: u64 = parts[..number - 1].iter().sum();
+    Ok(start..start + len)
 }
 
 /// Content type by file extension, for PUTs that name none (the common
@@ -620,20 +666,10 @@ async fn copy_object(
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| resolved.record.content_type.clone());
 
-    let copied = match range::resolve(context.header(header::RANGE.as_str()), resolved.size) {
-        _ if copy_manifest => 0..resolved.size,
-        RangeRequest::Full => 0..resolved.size,
-        RangeRequest::Partial(mut ranges) if ranges.len() == 1 => ranges.remove(0),
-        RangeRequest::Partial(_) => {
-            return Err(SwiftError::BadRequest(
-                "Only one range can be copied".into(),
-            ));
-        }
-        RangeRequest::Unsatisfiable => {
-            return Err(SwiftError::RangeNotSatisfiable {
-                size: resolved.size,
-            });
-        }
+    let copied = if copy_manifest {
+        0..resolved.size
+    } else {
+        copied_range(context, &resolved)?
     };
     let bytes = body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
         .map_err(SwiftError::ReadFailed);

@@ -118,6 +118,23 @@ async fn static_large_objects_nest_take_ranges_and_data_segments() {
     );
     assert_eq!(body_of(&app, &alice, "c/copy-of-bc").await, b"bbbbcccc");
 
+    // A part of an SLO, read or copied.
+    let part = send(alice.request(&app.client, "GET", "c/bc?part-number=2")).await;
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["x-parts-count"], "2");
+    assert_eq!(part.headers()["content-range"], "bytes 4-7/8");
+    assert_eq!(part.bytes().await.unwrap().as_ref(), b"cccc");
+    let copy = send(
+        alice
+            .request(&app.client, "COPY", "c/bc?part-number=1")
+            .header("Destination", "c/part-one"),
+    )
+    .await;
+    assert_eq!(copy.status(), 201);
+    assert_eq!(body_of(&app, &alice, "c/part-one").await, b"bbbb");
+    let beyond = send(alice.request(&app.client, "GET", "c/bc?part-number=3")).await;
+    assert_eq!(beyond.status(), 416);
+
     // A manifest cannot name itself, and nothing is stored.
     let selfish = put_manifest(&app, &alice, "c/a", serde_json::json!([{"path": "/c/a"}])).await;
     assert_eq!(selfish.status(), 400);
