@@ -1,0 +1,176 @@
+// The web UI in Debian's Chromium: sign in, browse into a folder a desktop
+// client synced, download and compare bytes, accessibility (axe-core),
+// phone width and dark mode, sign out. run.sh starts the servers and sets
+// NIMBUS_URL, NIMBUS_USER, NIMBUS_PASSWORD, NIMBUS_FOLDER (the synced
+// folder's name) and NIMBUS_FIXTURE (a local copy of its data.bin).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const url = process.env.NIMBUS_URL;
+const user = process.env.NIMBUS_USER;
+const password = process.env.NIMBUS_PASSWORD;
+const folder = process.env.NIMBUS_FOLDER;
+const fixture = process.env.NIMBUS_FIXTURE;
+const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
+mkdirSync(screenshots, { recursive: true });
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {import('playwright-core').BrowserContext} */
+let context;
+/** @type {import('playwright-core').Page} */
+let page;
+/** Content-Security-Policy violations the pages reported. */
+const violations = [];
+
+function watch(p) {
+  p.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  context = await browser.newContext({
+    viewport: { width: 1280, height: 800 },
+    deviceScaleFactor: 1,
+    acceptDownloads: true,
+  });
+  page = await context.newPage();
+  watch(page);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Serious or critical axe violations of the current page. */
+async function accessibilityProblems(p) {
+  // Evaluated over the DevTools protocol, so the page's CSP does not apply.
+  await p.evaluate(axeSource);
+  const result = await p.evaluate(() => globalThis.axe.run(document, {
+    resultTypes: ['violations'],
+  }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+test('signing in: a wrong password is explained, the right one opens the files', async () => {
+  await page.goto(`${url}/`);
+  await page.waitForURL(/\/signin/);
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('alert').waitFor();
+  assert.match(await page.getByRole('alert').innerText(), /password/i);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  assert.deepEqual(await accessibilityProblems(page), []);
+});
+
+test('browsing into a folder a desktop client synced, with the keyboard', async () => {
+  await page.locator('a.workspace').first().click();
+  // The desktop client may still be uploading: reload until the folder is there.
+  const link = page.getByRole('link', { name: folder, exact: true });
+  for (let tries = 0; tries < 60 && !(await link.count()); tries += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await link.click();
+  await page.getByRole('heading', { name: folder }).waitFor();
+  for (let tries = 0; tries < 60 && (await page.locator('a.item').count()) < 2; tries += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  assert.ok(page.url().includes('/files/'), page.url());
+  const names = await page.locator('a.item').allInnerTexts();
+  assert.deepEqual(names.sort(), ['data.bin', 'hello.txt']);
+  const crumbs = await page.getByRole('navigation', { name: 'Breadcrumbs' }).innerText();
+  assert.ok(crumbs.includes(folder), crumbs);
+  // Arrow keys move through the list.
+  await page.locator('body').press('ArrowDown');
+  const first = await page.evaluate(() => document.activeElement?.textContent);
+  await page.keyboard.press('ArrowDown');
+  const second = await page.evaluate(() => document.activeElement?.textContent);
+  assert.notEqual(first, second);
+  assert.deepEqual([first, second].sort(), ['data.bin', 'hello.txt']);
+  // Sorting by size puts the big file last.
+  await page.getByRole('link', { name: 'Size' }).click();
+  await page.locator('th.col-size[aria-sort="ascending"]').waitFor();
+  assert.deepEqual(await page.locator('a.item').allInnerTexts(), ['hello.txt', 'data.bin']);
+  await page.screenshot({ path: `${screenshots}/folder-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+});
+
+test('a downloaded file is byte for byte the one the desktop synced', async () => {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download data.bin' }).click(),
+  ]);
+  const saved = await download.path();
+  assert.ok(saved);
+  const got = await readFile(saved);
+  const expected = await readFile(fixture);
+  assert.equal(got.length, expected.length);
+  assert.ok(got.equals(expected), 'the bytes differ');
+  // Text opens inline, in a sandbox.
+  const href = await page.getByRole('link', { name: 'hello.txt', exact: true }).getAttribute('href');
+  const response = await page.request.get(`${url}${href}`);
+  assert.equal(response.status(), 200);
+  assert.equal(await response.text(), 'hello from the desktop\n');
+  assert.match(response.headers()['content-security-policy'], /^sandbox/);
+  assert.equal(response.headers()['x-content-type-options'], 'nosniff');
+});
+
+test('the account page lists this browser and is accessible', async () => {
+  await page.getByRole('link', { name: user, exact: true }).click();
+  await page.getByRole('heading', { name: 'Account' }).waitFor();
+  assert.ok(await page.getByText('this browser').count());
+  assert.ok(await page.getByText(/used of/).count());
+  await page.screenshot({ path: `${screenshots}/account-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+});
+
+test('phone width and dark mode: nothing overflows sideways', async () => {
+  const phone = await browser.newContext({
+    viewport: { width: 375, height: 740 },
+    deviceScaleFactor: 1,
+    isMobile: true,
+    hasTouch: true,
+    colorScheme: 'dark',
+    storageState: await context.storageState(),
+  });
+  const small = await phone.newPage();
+  watch(small);
+  await small.goto(page.url().replace(/\/account$/, '/'));
+  await small.locator('a.workspace').first().click();
+  await small.getByRole('link', { name: folder, exact: true }).click();
+  await small.getByRole('heading', { name: folder }).waitFor();
+  const overflow = await small.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than the phone`);
+  const background = await small.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  assert.equal(background, 'rgb(20, 23, 29)', 'dark mode follows the system');
+  await small.screenshot({ path: `${screenshots}/folder-phone-dark.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(small), []);
+  await phone.close();
+});
+
+test('signing out ends the session', async () => {
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click();
+  await page.waitForURL(/\/signin$/);
+  await page.goto(`${url}/account`);
+  await page.waitForURL(/\/signin\?next=%2Faccount$/);
+  await page.screenshot({ path: `${screenshots}/signin.png` });
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+});
