@@ -25,9 +25,10 @@ command -v node >/dev/null || install_packages nodejs npm
 (cd web/static/vendor && grep -o '[0-9a-f]\{64\}' README.md | head -n 1 | sed 's/$/  htmx.min.js/' | sha256sum --check --quiet)
 (cd web/tests && npm ci --no-audit --no-fund --loglevel=error)
 
-cargo build --quiet --locked -p nimbus-server --bin nimbus-server
-cargo build --quiet --locked -p nimbus-proxy --bin nimbus-proxy
-cargo build --quiet --locked -p nimbus-client --bin nimbus
+# One invocation: built apart, the three would each unify features anew
+# and rebuild shared dependencies.
+cargo build --quiet --locked -p nimbus-server -p nimbus-proxy -p nimbus-client \
+    --bin nimbus-server --bin nimbus-proxy --bin nimbus
 bin=$CARGO_TARGET_DIR/debug
 
 run=web$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')

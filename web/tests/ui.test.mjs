@@ -76,6 +76,7 @@ test('signing in: a wrong password is explained, the right one opens the files',
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  await page.screenshot({ path: `${screenshots}/workspaces-desktop.png` });
   assert.deepEqual(await accessibilityProblems(page), []);
 });
 
