@@ -119,7 +119,7 @@ fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(raw).map_err(|_| WebError::NotFound(format!("there is no {what} {raw:?}")))
 }
 
-pub fn no_workspace() -> WebError {
+fn no_workspace() -> WebError {
     WebError::NotFound(
         "you have no workspace with this id: it may have been deleted or unshared, or the \
          link is wrong"

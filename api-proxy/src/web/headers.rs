@@ -11,7 +11,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 
-/// The policy of the UI's own pages. `form-action 'self'` keeps a
+/// The policy of the UI's own pages. `form-action 'self'` keeps an
 /// injected form from posting elsewhere; `base-uri 'none'` keeps relative
 /// URLs from being redirected by an injected `<base>`.
 pub const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \

@@ -225,6 +225,35 @@ mod tests {
     }
 
     #[test]
+    fn https_deployments_get_secure_host_only_cookies() {
+        let token = DeviceToken("nmb_x".into());
+        let secure = CookiePolicy { secure: true }
+            .session(&token, Duration::from_secs(60))
+            .to_string();
+        for part in [
+            "__Host-nimbus_session=nmb_x",
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+        ] {
+            assert!(secure.contains(part), "{secure}");
+        }
+        let plain = CookiePolicy { secure: false }
+            .session(&token, Duration::from_secs(60))
+            .to_string();
+        assert!(
+            plain.starts_with("nimbus_session=") && !plain.contains("Secure"),
+            "{plain}"
+        );
+        let nonce = CookiePolicy { secure: true }.sign_in_nonce("n").to_string();
+        assert!(
+            nonce.contains("SameSite=Strict") && nonce.contains("__Host-"),
+            "{nonce}"
+        );
+    }
+
+    #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert!(is_local_path("/files/x?page=2"));
         for bad in [
