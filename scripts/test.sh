@@ -65,3 +65,8 @@ cargo test --locked -p nimbus-proxy --test api -- --ignored
 
 say "REST API and OAuth through requests-oauthlib"
 api-proxy/tests/python/run.sh
+
+# Known failures are deselected (scripts/swift-functional.known-failures,
+# explained in docs/swift-compatibility.md); its closing line is the count.
+say "OpenStack Swift's functional suite against the proxy"
+scripts/swift-functional.sh
