@@ -19,6 +19,7 @@ use crate::engine::names::is_conflicted_copy;
 use crate::engine::planner::case_clashes;
 use crate::engine::{PlanContext, plan};
 use crate::filter;
+use crate::mounts::{self, ACCESS_ENDED_KEY};
 use crate::passphrase::{self, PassphraseSource};
 use crate::share::{self, ShareArgs, format_time, role_name};
 use crate::state::SqliteStore;
@@ -446,7 +447,8 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
         loaded.trees.synced.len(),
         loaded.cursor
     )?;
-    let ignore = filter::load(Path::new(&root));
+    let ignore =
+        mounts::ignoring_mounts(filter::load(Path::new(&root)), mounts::names(store).await?);
     let ignored = move |p: &str, f: bool| ignore(p, f);
     let stuck = Default::default();
     let ctx = PlanContext {
@@ -494,6 +496,36 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
         writeln!(out, "  case clashes (not synced here): {}", clashes.len())?;
         for clash in &clashes {
             writeln!(out, "    {clash}")?;
+        }
+    }
+    if store.get(ACCESS_ENDED_KEY).await?.is_some() {
+        writeln!(
+            out,
+            "  access ended: this shared folder is no longer synced; its files stay here"
+        )?;
+    }
+    for mount in mounts::records(store).await? {
+        let path = Path::new(&root).join(&mount.name);
+        if mount.ended {
+            let path = path.display();
+            writeln!(
+                out,
+                "  {path}: a share whose access ended, not synced. Keep its files as your own: \
+                 `nimbus share adopt \"{path}\"`; or delete them: `nimbus share delete \"{path}\"`"
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  shared with you: {} as {}{}",
+                path.display(),
+                role_name(mount.role),
+                if mount.role.can_write() {
+                    ""
+                } else {
+                    " (read-only: local changes stay on this device, edits that meet the \
+                     owner's as conflicted copies)"
+                }
+            )?;
         }
     }
     let last = match store.get("status.last_sync_ms").await? {

@@ -28,7 +28,8 @@ use std::time::Duration;
 
 use indicatif::MultiProgress;
 use nimbus_protocol::RpcClient;
-use nimbus_protocol::rpc::{DeviceToken, WorkspaceInfo};
+use nimbus_protocol::notify::{Push, UserEvent};
+use nimbus_protocol::rpc::{Account, DeviceToken, WorkspaceInfo};
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
@@ -40,6 +41,7 @@ use crate::engine::{Engine, Round};
 use crate::error::Error;
 use crate::filter;
 use crate::fs::{FsError, META_DIR, RealFs};
+use crate::mounts::{self, MountNames, Mounts, ignoring_mounts};
 use crate::passphrase::{self, PassphraseSource};
 use crate::remote::{RemoteError, SystemClock};
 use crate::state::SqliteStore;
@@ -59,6 +61,11 @@ pub struct Session {
     pub device_id: Uuid,
     pub root: PathBuf,
     pub stats: Arc<TransferStats>,
+    /// Top-level folders the engine leaves to their own engines (mounts).
+    pub mount_names: MountNames,
+    /// For the folder of the default workspace: the shared workspaces
+    /// mounted inside it, synced while [`run`] runs.
+    pub mounts: Option<Mounts>,
 }
 
 /// Which workspace a folder syncs, and where its passphrase comes from.
@@ -142,7 +149,7 @@ pub async fn open_target(
         rpc.clone(),
         token.clone(),
         &workspace,
-        &account.storage_url,
+        &storage_url(&account, &workspace)?,
         keys,
     )
     .await?;
@@ -174,17 +181,25 @@ pub async fn open_target(
     let fs = RealFs::new(root.clone(), link_id);
     fs.clean_temp();
     let loaded = store.load().await?;
+    // Known mounts are hidden from the first scan on, also in `--once`
+    // runs, which do not mount: their files must never reach this workspace.
+    let mount_names = mounts::names(&store).await?;
     let mut engine = Engine::new(
         fs,
         remote,
         Box::new(store.clone()),
         Arc::new(SystemClock),
         config.device_name.clone(),
-        filter::load(&root),
+        ignoring_mounts(filter::load(&root), mount_names.clone()),
         loaded.trees,
         loaded.cursor,
         loaded.pending,
     );
+    // A viewer's edits stay on this disk: the server would refuse them.
+    engine.read_only = !workspace.role.can_write();
+    let mounts = workspace
+        .is_default
+        .then(|| Mounts::new(config_dir.clone(), config.user_id, mount_names.clone()));
     // Small files are dominated by request latency: keep more in flight.
     engine.upload_concurrency = 16;
     engine.download_concurrency = 16;
@@ -197,7 +212,29 @@ pub async fn open_target(
         device_id: config.device_id,
         root,
         stats,
+        mount_names,
+        mounts,
     })
+}
+
+/// The object-store account URL of `workspace`: a shared workspace's
+/// container lives in its owner's account, not in the member's.
+fn storage_url(account: &Account, workspace: &WorkspaceInfo) -> Result<String, Error> {
+    if workspace.storage_account == account.storage_account {
+        return Ok(account.storage_url.clone());
+    }
+    account
+        .storage_url
+        .trim_end_matches('/')
+        .strip_suffix(&account.storage_account)
+        .map(|base| format!("{base}{}", workspace.storage_account))
+        .ok_or_else(|| {
+            Error::config(format!(
+                "the server's storage URL {} does not end with the account {}; \
+                 the shared workspace \"{}\" cannot be reached",
+                account.storage_url, account.storage_account, workspace.name
+            ))
+        })
 }
 
 /// The workspace `root` syncs: the one it is linked to (which `target` may
@@ -257,6 +294,8 @@ enum Kick {
     WatchLost,
     /// The server announced a change (or the listener reconnected).
     Remote,
+    /// The user's memberships or mounts changed: mount and unmount.
+    Access,
 }
 
 /// Runs rounds until `shutdown` completes. `on_round` is called after each
@@ -302,6 +341,7 @@ pub async fn run(
         // Without events, the periodic round still syncs.
         tracing::warn!(%error, "cannot watch the folder; changes are picked up every few minutes");
     }
+    let mut mounts = session.mounts.take();
     let listener = tokio::spawn(listen(
         session.rpc.clone(),
         session.token.clone(),
@@ -311,13 +351,15 @@ pub async fn run(
     ));
 
     tokio::pin!(shutdown);
+    reconcile(&mut mounts, session).await;
     let mut backoff = Duration::from_secs(1);
     let mut retry_in: Option<Duration>;
     session.engine.need_scan = true;
     session.engine.need_fetch = true;
     let result = loop {
         if session.engine.need_scan {
-            session.engine.ignore = filter::load(&session.root);
+            session.engine.ignore =
+                ignoring_mounts(filter::load(&session.root), session.mount_names.clone());
         }
         let outcome = tokio::select! {
             outcome = session.engine.sync_round() => outcome,
@@ -360,11 +402,13 @@ pub async fn run(
             () = tokio::time::sleep(wait) => {
                 session.engine.need_scan = true;
                 session.engine.need_fetch = true;
+                reconcile(&mut mounts, session).await;
                 continue;
             }
             () = &mut shutdown => break Ok(()),
         };
         let mut watch_lost = false;
+        let mut access = false;
         let mut apply = |kick: Kick| match kick {
             Kick::Local => session.engine.need_scan = true,
             Kick::WatchLost => {
@@ -372,12 +416,16 @@ pub async fn run(
                 watch_lost = true;
             }
             Kick::Remote => session.engine.need_fetch = true,
+            Kick::Access => access = true,
         };
         if let Some(kick) = kick {
             apply(kick);
         }
         while let Ok(kick) = kicked.try_recv() {
             apply(kick);
+        }
+        if access {
+            reconcile(&mut mounts, session).await;
         }
         if watch_lost {
             // A recursive watch covers the folders that existed when it was
@@ -391,11 +439,24 @@ pub async fn run(
     };
     listener.abort();
     debouncer.stop_nonblocking();
+    if let Some(mounts) = &mut mounts {
+        mounts.stop().await;
+    }
+    session.mounts = mounts;
     if let Err(error) = session.engine.save().await {
         tracing::warn!(%error, "cannot save the state while stopping");
     }
     session.engine.fs.clean_temp();
     result
+}
+
+/// Mounts and unmounts the shared workspaces, when `session` has any.
+async fn reconcile(mounts: &mut Option<Mounts>, session: &Session) {
+    if let Some(mounts) = mounts
+        && let Err(error) = mounts.reconcile(session).await
+    {
+        tracing::warn!(%error, "cannot update the shared folders");
+    }
 }
 
 /// Whether a watcher event can stand for a change on disk. Opening or
@@ -424,13 +485,22 @@ async fn listen(
             Ok(mut listener) => {
                 backoff = Duration::from_secs(1);
                 // Catch up with what was announced while not listening.
-                if kicks.send(Kick::Remote).is_err() {
+                if kicks.send(Kick::Remote).is_err() || kicks.send(Kick::Access).is_err() {
                     return;
                 }
-                while let Some(notification) = listener.next().await {
-                    let news = notification.workspace_id == workspace_id
-                        && notification.origin_device != device_id;
-                    if news && kicks.send(Kick::Remote).is_err() {
+                while let Some(push) = listener.next_push().await {
+                    let kick = match push {
+                        Push::Commit(notification) => (notification.workspace_id == workspace_id
+                            && notification.origin_device != device_id)
+                            .then_some(Kick::Remote),
+                        Push::User(UserEvent::Access { .. } | UserEvent::Mount { .. }) => {
+                            Some(Kick::Access)
+                        }
+                        Push::User(_) => None,
+                    };
+                    if let Some(kick) = kick
+                        && kicks.send(kick).is_err()
+                    {
                         return;
                     }
                 }

@@ -10,6 +10,7 @@
 //! * [`passphrase`]: passphrases and keys of end-to-end encrypted workspaces;
 //! * [`filter`]: `.nimbusignore` and editor temporaries;
 //! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
+//! * [`mounts`]: workspaces shared with the user, inside their sync folder;
 //! * [`share`]: `nimbus share`: offers, answers and members;
 //! * [`cli`]: the `nimbus` commands;
 //! * [`error`]: user-facing errors.
@@ -21,6 +22,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod fs;
+pub mod mounts;
 pub mod passphrase;
 pub mod remote;
 pub mod share;

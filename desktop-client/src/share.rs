@@ -19,6 +19,7 @@ use nimbus_protocol::{RpcClient, names::validate_name};
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
+use crate::mounts;
 use crate::state::SqliteStore;
 
 /// `nimbus share FOLDER --with USERS --role ROLE`, or one of the subcommands.
@@ -80,6 +81,17 @@ pub enum ShareCommand {
     Leave {
         #[arg(value_name = "FOLDER_OR_WORKSPACE")]
         folder: String,
+    },
+    /// Keeps the files of a share whose access ended as your own: they join
+    /// your own workspace at the next sync.
+    Adopt {
+        /// The ended share's folder, as `nimbus status` lists it.
+        folder: PathBuf,
+    },
+    /// Deletes the local copy of a share whose access ended.
+    Delete {
+        /// The ended share's folder, as `nimbus status` lists it.
+        folder: PathBuf,
     },
     /// Changes a member's role (owner only).
     Role {
@@ -425,8 +437,8 @@ async fn synced_folder(config_dir: &ConfigDir, path: &Path) -> anyhow::Result<Sy
 
 /// Runs `nimbus share …`.
 pub async fn run(config_dir: &ConfigDir, args: ShareArgs) -> anyhow::Result<()> {
-    let connection = Connection::open(config_dir).await?;
     let Some(command) = args.command else {
+        let connection = Connection::open(config_dir).await?;
         let (Some(folder), Some(role)) = (args.folder, args.role) else {
             bail!("name the folder or workspace to share and a role: --role editor|viewer");
         };
@@ -446,6 +458,27 @@ pub async fn run(config_dir: &ConfigDir, args: ShareArgs) -> anyhow::Result<()> 
         return Ok(());
     };
     match command {
+        // Local only: they work offline.
+        ShareCommand::Adopt { folder } => {
+            let folder = mounts::adopt(config_dir, &folder).await?;
+            println!(
+                "{} is yours now: it joins your own workspace at the next sync.",
+                folder.display()
+            );
+        }
+        ShareCommand::Delete { folder } => {
+            let folder = mounts::delete(config_dir, &folder).await?;
+            println!("Deleted {} from this device.", folder.display());
+        }
+        command => online(&Connection::open(config_dir).await?, command).await?,
+    }
+    Ok(())
+}
+
+/// The subcommands that ask the server.
+async fn online(connection: &Connection, command: ShareCommand) -> anyhow::Result<()> {
+    match command {
+        ShareCommand::Adopt { .. } | ShareCommand::Delete { .. } => {}
         ShareCommand::List => {
             let list = connection.proposals().await?;
             print!("{}", format_proposals(&list));

@@ -35,7 +35,7 @@ use nimbus_protocol::RpcClient;
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::rpc::{
     ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceToken, EncryptionMode, ErrorCode,
-    GetChangesArgs, ItemState, Revision, WorkspaceInfo,
+    GetChangesArgs, ItemState, Revision, Role, WorkspaceInfo,
 };
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -110,7 +110,7 @@ fn status_error(context: &str, status: StatusCode) -> RemoteError {
 impl NimbusRemote {
     /// The remote of `workspace`, storing chunks under `storage_url` (the
     /// account URL, `Account::storage_url`) and sealing them with `keys`
-    /// (see [`crate::passphrase::unlock`]). Makes sure the container exists.
+    /// (see [`crate::passphrase::unlock`]). Makes sure the container of an owned workspace exists.
     pub async fn connect(
         rpc: RpcClient,
         token: DeviceToken,
@@ -146,7 +146,10 @@ impl NimbusRemote {
             stats: Arc::default(),
             progress: None,
         };
-        remote.ensure_container().await?;
+        // Members use the owner's container as it is; only its owner makes it.
+        if workspace.role == Role::Owner {
+            remote.ensure_container().await?;
+        }
         Ok(remote)
     }
 

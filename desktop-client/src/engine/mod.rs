@@ -84,6 +84,10 @@ pub struct Engine<F: Fs, R: Remote> {
     pub stats: Stats,
     /// Items refused for good, with the server's reason.
     pub stuck: BTreeMap<ItemId, String>,
+    /// Nothing is committed (a viewer's mount): local changes stay local,
+    /// and the planner's conflicted copies keep them when the server's
+    /// version comes down.
+    pub read_only: bool,
     refusals: BTreeMap<ItemId, u32>,
     /// Something on disk differed from what was planned on: scan again.
     pub need_scan: bool,
@@ -142,6 +146,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             pending,
             stats: Stats::default(),
             stuck: BTreeMap::new(),
+            read_only: false,
             refusals: BTreeMap::new(),
             need_scan: true,
             need_fetch: true,
@@ -247,7 +252,11 @@ impl<F: Fs, R: Remote> Engine<F, R> {
 
     /// The next batch, without executing it.
     pub fn plan(&self) -> Vec<Op> {
-        self.with_plan_context(|ctx| plan(&self.trees, ctx))
+        let mut ops = self.with_plan_context(|ctx| plan(&self.trees, ctx));
+        if self.read_only {
+            ops.retain(|op| !matches!(op, Op::Commit(_)));
+        }
+        ops
     }
 
     /// Remote items this case-insensitive folder cannot hold.

@@ -239,7 +239,12 @@ impl Device {
 
     /// Runs `nimbus sync`'s loop (watcher + push) in this process.
     pub async fn start(&self) -> Running {
-        let mut session = daemon::open(&self.config, &self.root, None)
+        self.start_at(&self.root).await
+    }
+
+    /// Runs `nimbus sync`'s loop for `root`, a folder already linked.
+    pub async fn start_at(&self, root: &Path) -> Running {
+        let mut session = daemon::open(&self.config, root, None)
             .await
             .expect("open the folder");
         let (stop, stopped) = oneshot::channel::<()>();

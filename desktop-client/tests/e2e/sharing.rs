@@ -1,10 +1,13 @@
 //! `nimbus share` with the real binary, between two users: offer, list,
 //! decline and offer again, accept under a name of one's own, members and
-//! roles, remove, leave; and the refusals, which change nothing.
+//! roles, remove, leave; and the refusals, which change nothing. Then the
+//! mount: a share syncs both ways inside the member's sync folder on each of
+//! their devices, read-only for a viewer, and stays on disk when access ends.
 
 use std::path::Path;
+use std::time::Duration;
 
-use crate::helpers::{Cluster, Outcome, run};
+use crate::helpers::{Cluster, DEADLINE, Outcome, deadline_wait, list_files, run};
 
 /// Runs `nimbus ARGS` and fails the test unless it succeeds.
 async fn ok(config: &Path, args: &[&str]) -> String {
@@ -180,5 +183,162 @@ async fn offers_are_answered_and_members_managed() {
     ok(bob_config, &["share", "leave", "Photos"]).await;
     let members = ok(alice, &["share", "members", "Photos"]).await;
     assert!(!members.contains("bob"), "{members}");
+    cluster.stop().await;
+}
+
+/// Waits until `nimbus status` of `config` says `text`.
+async fn status_says(config: &Path, text: &str) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let status = run(config, &["status"], "").await.stdout;
+        if status.contains(text) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "status never said {text:?}:\n{status}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
+    let cluster = Cluster::spawn().await;
+    cluster.add_user("alice").await;
+    cluster.add_user("bob").await;
+    let alice = cluster.device("alice", "laptop").await;
+    let bob = cluster.device("bob", "desktop").await;
+    let bob_phone = cluster.device("bob", "phone").await;
+    let (alice_config, bob_config) = (alice.config.path.as_path(), bob.config.path.as_path());
+
+    // Alice syncs a workspace of hers and offers it to bob, who accepts.
+    ok(alice_config, &["workspace", "create", "Photos"]).await;
+    let photos = alice.root.with_file_name("Photos");
+    std::fs::create_dir_all(photos.join("june")).unwrap();
+    std::fs::write(photos.join("june/beach.txt"), b"sand").unwrap();
+    let photos_arg = photos.to_str().unwrap();
+    ok(
+        alice_config,
+        &["sync", photos_arg, "--once", "--workspace", "Photos"],
+    )
+    .await;
+    ok(
+        alice_config,
+        &["share", "Photos", "--with", "bob", "--role", "editor"],
+    )
+    .await;
+    let list = ok(bob_config, &["share", "list"]).await;
+    ok(
+        bob_config,
+        &[
+            "share",
+            "accept",
+            &offer_id(&list, &["pending"]),
+            "--as",
+            "Family",
+        ],
+    )
+    .await;
+    // Bob's own files, which must never mix with the share's.
+    std::fs::write(bob.root.join("own.txt"), b"bob's own").unwrap();
+
+    let mut running = vec![
+        alice.start_at(&photos).await,
+        bob.start().await,
+        bob_phone.start().await,
+    ];
+    for root in [&bob.root, &bob_phone.root] {
+        let mount = root.join("Family");
+        deadline_wait("the share appears on bob's devices", || {
+            std::fs::read(mount.join("june/beach.txt")).ok().as_deref() == Some(&b"sand"[..])
+        })
+        .await;
+    }
+
+    // Both ways: bob's file reaches alice and his other device.
+    std::fs::write(bob.root.join("Family/june/towel.txt"), b"from bob").unwrap();
+    for file in [
+        photos.join("june/towel.txt"),
+        bob_phone.root.join("Family/june/towel.txt"),
+    ] {
+        deadline_wait("bob's edit reaches the share", || {
+            std::fs::read(&file).ok().as_deref() == Some(&b"from bob"[..])
+        })
+        .await;
+    }
+
+    // As a viewer, bob's edit stays on his disk and never reaches alice.
+    ok(alice_config, &["share", "role", "Photos", "bob", "viewer"]).await;
+    status_says(bob_config, "as viewer (read-only").await;
+    std::fs::write(bob.root.join("Family/june/draft.txt"), b"viewer's draft").unwrap();
+    std::fs::write(photos.join("june/later.txt"), b"after the change").unwrap();
+    deadline_wait("alice's later file reaches bob", || {
+        std::fs::read(bob.root.join("Family/june/later.txt"))
+            .ok()
+            .as_deref()
+            == Some(&b"after the change"[..])
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(!photos.join("june/draft.txt").exists());
+    assert_eq!(
+        std::fs::read(bob.root.join("Family/june/draft.txt")).unwrap(),
+        b"viewer's draft"
+    );
+
+    // Removed: both devices stop and keep their copy, byte for byte.
+    let before = list_files(&bob.root.join("Family"));
+    ok(alice_config, &["share", "remove", "Photos", "bob"]).await;
+    status_says(bob_config, "a share whose access ended").await;
+    status_says(
+        bob_phone.config.path.as_path(),
+        "a share whose access ended",
+    )
+    .await;
+    std::fs::write(photos.join("june/after-removal.txt"), b"not for bob").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(list_files(&bob.root.join("Family")), before);
+    for device in running.drain(..) {
+        device.stop().await;
+    }
+
+    // Nothing of the share reached bob's own workspace, not even through a
+    // run that does not mount (like `nimbus sync --once`).
+    bob.sync().await;
+    let bob_tablet = cluster.device("bob", "tablet").await;
+    bob_tablet.sync().await;
+    let own = list_files(&bob_tablet.root);
+    assert_eq!(own.keys().collect::<Vec<_>>(), ["own.txt"], "{own:?}");
+
+    // The phone deletes its copy; the desktop adopts it as bob's own.
+    let phone_copy = bob_phone.root.join("Family");
+    ok(
+        bob_phone.config.path.as_path(),
+        &["share", "delete", phone_copy.to_str().unwrap()],
+    )
+    .await;
+    assert!(!phone_copy.exists());
+    let desktop_copy = bob.root.join("Family");
+    refused(
+        bob_config,
+        &[
+            "share",
+            "delete",
+            bob.root.join("own.txt").to_str().unwrap(),
+        ],
+    )
+    .await;
+    ok(
+        bob_config,
+        &["share", "adopt", desktop_copy.to_str().unwrap()],
+    )
+    .await;
+    bob.sync().await;
+    bob_tablet.sync().await;
+    assert_eq!(
+        std::fs::read(bob_tablet.root.join("Family/june/draft.txt")).unwrap(),
+        b"viewer's draft"
+    );
     cluster.stop().await;
 }
