@@ -287,18 +287,20 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
         b"viewer's draft"
     );
 
-    // Removed: both devices stop and keep their copy, byte for byte.
-    let before = list_files(&bob.root.join("Family"));
+    // Removed: the running desktop stops syncing at once, the phone (offline
+    // meanwhile) when it starts again; each keeps its copy, byte for byte.
+    running.pop().expect("the phone's loop").stop().await;
+    let desktop_before = list_files(&bob.root.join("Family"));
+    let phone_before = list_files(&bob_phone.root.join("Family"));
     ok(alice_config, &["share", "remove", "Photos", "bob"]).await;
     status_says(bob_config, "a share whose access ended").await;
-    status_says(
-        bob_phone.config.path.as_path(),
-        "a share whose access ended",
-    )
-    .await;
     std::fs::write(photos.join("june/after-removal.txt"), b"not for bob").unwrap();
+    running.push(bob_phone.start().await);
+    let phone_config = bob_phone.config.path.as_path();
+    status_says(phone_config, "a share whose access ended").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
-    assert_eq!(list_files(&bob.root.join("Family")), before);
+    assert_eq!(list_files(&bob.root.join("Family")), desktop_before);
+    assert_eq!(list_files(&bob_phone.root.join("Family")), phone_before);
     for device in running.drain(..) {
         device.stop().await;
     }
@@ -314,7 +316,7 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
     // The phone deletes its copy; the desktop adopts it as bob's own.
     let phone_copy = bob_phone.root.join("Family");
     ok(
-        bob_phone.config.path.as_path(),
+        phone_config,
         &["share", "delete", phone_copy.to_str().unwrap()],
     )
     .await;
