@@ -280,8 +280,28 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
             == Some(&b"after the change"[..])
     })
     .await;
+    // An edit of the viewer's that meets the owner's is kept beside it.
+    std::fs::write(bob.root.join("Family/june/beach.txt"), b"bob's sand").unwrap();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    std::fs::write(photos.join("june/beach.txt"), b"alice's sand").unwrap();
+    let bob_june = bob.root.join("Family/june");
+    deadline_wait("the owner's edit wins and the viewer's is kept", || {
+        let files = list_files(&bob_june);
+        files.get("beach.txt") == Some(&Some(b"alice's sand".to_vec()))
+            && files.iter().any(|(name, bytes)| {
+                name.contains("conflicted copy") && bytes.as_deref() == Some(&b"bob's sand"[..])
+            })
+    })
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(!photos.join("june/draft.txt").exists());
+    let alice_june = list_files(&photos.join("june"));
+    assert!(
+        !alice_june.contains_key("draft.txt")
+            && !alice_june
+                .keys()
+                .any(|name| name.contains("conflicted copy")),
+        "{alice_june:?}"
+    );
     assert_eq!(
         std::fs::read(bob.root.join("Family/june/draft.txt")).unwrap(),
         b"viewer's draft"
