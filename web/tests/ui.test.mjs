@@ -134,6 +134,23 @@ test('a downloaded file is byte for byte the one the desktop synced', async () =
   assert.equal(response.headers()['x-content-type-options'], 'nosniff');
 });
 
+test('a new folder is created, renamed and deleted from the page', async () => {
+  await page.getByText('New folder', { exact: true }).click();
+  await page.getByLabel('Name of the new folder').fill('Trip notes');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('link', { name: 'Trip notes', exact: true }).waitFor();
+  await page.getByLabel('Actions for Trip notes').click();
+  await page.getByLabel('New name for Trip notes').fill('Trip diary');
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await page.getByRole('link', { name: 'Trip diary', exact: true }).waitFor();
+  assert.equal(await page.getByRole('link', { name: 'Trip notes', exact: true }).count(), 0);
+  await page.getByLabel('Actions for Trip diary').click();
+  await page.screenshot({ path: `${screenshots}/folder-actions.png` });
+  await page.getByRole('button', { name: 'Delete folder and its contents' }).click();
+  await page.getByRole('link', { name: 'Trip diary', exact: true }).waitFor({ state: 'detached' });
+  assert.deepEqual((await page.locator('a.item').allInnerTexts()).sort(), ['data.bin', 'hello.txt']);
+});
+
 test('the account page lists this browser and is accessible', async () => {
   await page.getByRole('link', { name: user, exact: true }).click();
   await page.getByRole('heading', { name: 'Account' }).waitFor();
