@@ -16,5 +16,5 @@ mod rest;
 mod rest_encrypted;
 mod sharing;
 mod startup;
-mod web;
 mod swift_conformance;
+mod web;
