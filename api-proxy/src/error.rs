@@ -25,6 +25,10 @@ pub enum SwiftError {
     /// Bad input; Swift answers these in plain text with an explanation.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// Bad input whose explanation Swift labels as HTML (account and
+    /// container names).
+    #[error("bad request: {0}")]
+    BadRequestPage(String),
     #[error("container not empty")]
     ContainerNotEmpty,
     /// A segment of a large object is missing or changed.
@@ -94,6 +98,7 @@ impl SwiftError {
                 "The server is currently unavailable. Please try again at a later time.",
             ),
             SwiftError::BadRequest(_)
+            | SwiftError::BadRequestPage(_)
             | SwiftError::LengthRequired
             | SwiftError::PreconditionFailed(_)
             | SwiftError::Index(_)
@@ -114,7 +119,7 @@ impl ResponseError for SwiftError {
             SwiftError::Forbidden => StatusCode::FORBIDDEN,
             SwiftError::NotFound => StatusCode::NOT_FOUND,
             SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            SwiftError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            SwiftError::BadRequest(_) | SwiftError::BadRequestPage(_) => StatusCode::BAD_REQUEST,
             SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => StatusCode::CONFLICT,
             SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
@@ -146,6 +151,11 @@ impl ResponseError for SwiftError {
         };
         if let Some(text) = plain_text {
             return response.content_type(ContentType::plaintext()).body(text);
+        }
+        if let SwiftError::BadRequestPage(message) = self {
+            return response
+                .content_type("text/html; charset=UTF-8")
+                .body(message.clone());
         }
         match self {
             SwiftError::Unauthorized { realm } => {

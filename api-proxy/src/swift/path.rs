@@ -67,14 +67,9 @@ pub fn decode_query(raw: &str) -> Result<String, SwiftError> {
         .map_err(|_| SwiftError::PreconditionFailed("Invalid UTF8 or contains NULL"))
 }
 
-fn check_length(kind: &str, name: &str, max: usize) -> Result<(), SwiftError> {
-    if name.len() > max {
-        return Err(SwiftError::BadRequest(format!(
-            "{kind} name length of {} longer than {max}",
-            name.len()
-        )));
-    }
-    Ok(())
+/// Why a name is too long, if it is.
+fn too_long(kind: &str, name: &str, max: usize) -> Option<String> {
+    (name.len() > max).then(|| format!("{kind} name length of {} longer than {max}", name.len()))
 }
 
 /// Checks a container name: not empty, no slash, within the limit, and not
@@ -88,11 +83,14 @@ pub fn check_container_name(name: &str) -> Result<(), SwiftError> {
             "Invalid container name {name:?}"
         )));
     }
-    check_length("Container", name, MAX_CONTAINER_NAME_LENGTH)
+    // Swift labels this explanation HTML, an object name's plain text.
+    too_long("Container", name, MAX_CONTAINER_NAME_LENGTH)
+        .map_or(Ok(()), |message| Err(SwiftError::BadRequestPage(message)))
 }
 
 pub fn check_object_name(name: &str) -> Result<(), SwiftError> {
-    check_length("Object", name, MAX_OBJECT_NAME_LENGTH)
+    too_long("Object", name, MAX_OBJECT_NAME_LENGTH)
+        .map_or(Ok(()), |message| Err(SwiftError::BadRequest(message)))
 }
 
 /// Parses the raw (still percent-encoded) request path.
@@ -106,7 +104,9 @@ pub fn parse(raw_path: &str) -> Result<Target, SwiftError> {
     if account.is_empty() || account.contains('/') || account == "." || account == ".." {
         return Err(SwiftError::NotFound);
     }
-    check_length("Account", &account, MAX_ACCOUNT_NAME_LENGTH)?;
+    if let Some(message) = too_long("Account", &account, MAX_ACCOUNT_NAME_LENGTH) {
+        return Err(SwiftError::BadRequestPage(message));
+    }
     let container = match segments.next() {
         None => return Ok(Target::Account { account }),
         Some("") if segments.clone().next().is_none() => return Ok(Target::Account { account }),

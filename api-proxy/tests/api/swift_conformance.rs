@@ -468,6 +468,22 @@ async fn unauthorized_realm_is_quoted() {
 }
 
 #[tokio::test]
+async fn a_too_long_container_name_is_explained_as_swift_does() {
+    let (app, alice) = app_with_container().await;
+    let long = "x".repeat(257);
+    let refused = send(alice.request(&app.client, "PUT", &long)).await;
+    assert_eq!(refused.status(), 400);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "text/html; charset=UTF-8"
+    );
+    assert_eq!(
+        refused.text().await.unwrap(),
+        "Container name length of 257 longer than 256"
+    );
+}
+
+#[tokio::test]
 async fn a_post_changes_or_ends_a_dynamic_manifest() {
     let (app, alice) = app_with_container().await;
     for name in ["lower/1", "lower/2", "upper/1"] {
