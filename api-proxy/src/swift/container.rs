@@ -70,7 +70,7 @@ async fn check_merged(
 }
 
 async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_account()?;
+    context.authorize_container_admin(container)?;
     // An empty value asks for the default policy.
     if let Some(policy) = context.header("x-storage-policy")
         && !policy.is_empty()
@@ -99,7 +99,7 @@ async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, 
 }
 
 async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_account()?;
+    context.authorize_container_admin(container)?;
     let update = read_update(context)?;
     check_merged(context, container, &update).await?;
     let found = context
@@ -171,7 +171,7 @@ async fn read(
 }
 
 async fn delete(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_account()?;
+    context.authorize_container_admin(container)?;
     // Expired objects are gone for clients, so they do not keep it from
     // being empty.
     sweeper::expire_in(

@@ -85,6 +85,18 @@ impl RequestContext {
         }
     }
 
+    /// Checks a request that changes `container` itself (create, metadata,
+    /// ACLs, delete): the account's administrators may, but not for the
+    /// container of a workspace transferred to another user, which only its
+    /// members reach, and none of them through these requests.
+    pub fn authorize_container_admin(&self, container: &str) -> Result<(), SwiftError> {
+        self.authorize_account()?;
+        match &self.identity {
+            Some(identity) if identity.owns_container(&self.account, container) => Ok(()),
+            _ => Err(self.denied()),
+        }
+    }
+
     /// Checks `access` to `container` in this request's account; a missing
     /// container is 404 for those who could see it.
     pub async fn authorize_container(

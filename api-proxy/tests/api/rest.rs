@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::{TestApp, device, spawn_app, upload_chunks};
 use crate::oauth::{Grant, Signing, WithForm, api_request, grant, root_listing};
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     grant: &Grant,
     method: &str,
@@ -34,6 +34,19 @@ async fn call(
 }
 
 async fn upload(app: &TestApp, grant: &Grant, name: &str, parent: &str, bytes: Vec<u8>) -> Value {
+    let (status, file) = try_upload(app, grant, name, parent, bytes).await;
+    assert_eq!(status, 201);
+    file
+}
+
+/// `POST /v1/file`: its status and JSON answer.
+pub(crate) async fn try_upload(
+    app: &TestApp,
+    grant: &Grant,
+    name: &str,
+    parent: &str,
+    bytes: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
     let response = api_request(
         app,
         grant,
@@ -46,8 +59,8 @@ async fn upload(app: &TestApp, grant: &Grant, name: &str, parent: &str, bytes: V
     .send()
     .await
     .unwrap();
-    assert_eq!(response.status(), 201);
-    response.json().await.unwrap()
+    let status = response.status();
+    (status, response.json().await.unwrap())
 }
 
 async fn download(app: &TestApp, grant: &Grant, id: &str) -> (StatusCode, Vec<u8>, String) {
@@ -69,7 +82,7 @@ async fn fetch_bytes(app: &TestApp, grant: &Grant, path: &str) -> (StatusCode, V
     (status, response.bytes().await.unwrap().to_vec(), kind)
 }
 
-fn names(folder: &Value) -> Vec<String> {
+pub(crate) fn names(folder: &Value) -> Vec<String> {
     folder["contents"]
         .as_array()
         .unwrap()

@@ -11,11 +11,12 @@ use nimbus_protocol::rpc::{
 use nimbus_proxy::startup::Application;
 use nimbus_server::admin::{AddUser, add_user};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
-use crate::oauth::{Grant, Signing, api_request, grant};
+use crate::oauth::{Signing, api_request, grant};
+use crate::rest::{call as rest, names, try_upload as upload};
 
 /// How long an access event may take from the metadata server's reply to
 /// the proxies on a local broker. The proxies cache identities for 30 s
@@ -290,63 +291,25 @@ async fn a_former_owner_removed_after_a_transfer_loses_the_container_in_their_ac
         object_body(&app, &object, &bob.swift_token).await,
         "owner bytes"
     );
+    // Nor may she change the container itself, its ACLs included, which
+    // would let her back in.
+    for method in ["POST", "PUT", "DELETE"] {
+        assert_eq!(
+            status(&app.client, method, &container, &alice.swift_token).await,
+            403,
+            "{method} of the transferred container"
+        );
+    }
+    assert_eq!(
+        object_body(&app, &object, &bob.swift_token).await,
+        "owner bytes"
+    );
     // Her other containers are hers as before.
     let own = format!("{}/x", alice.container_url);
     assert_eq!(
         status(&app.client, "PUT", &own, &alice.swift_token).await,
         201
     );
-}
-
-async fn rest(
-    app: &TestApp,
-    grant: &Grant,
-    method: &str,
-    path: &str,
-    query: &[(&str, &str)],
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = api_request(app, grant, method, path, query, &Signing::default());
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("JSON from {path}: {text}"));
-    (status, value)
-}
-
-async fn upload(
-    app: &TestApp,
-    grant: &Grant,
-    name: &str,
-    parent: &str,
-    bytes: &str,
-) -> (StatusCode, Value) {
-    let response = api_request(
-        app,
-        grant,
-        "POST",
-        "/v1/file",
-        &[("name", name), ("parent", parent)],
-        &Signing::default(),
-    )
-    .body(bytes.to_owned())
-    .send()
-    .await
-    .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap())
-}
-
-fn filenames(folder: &Value) -> Vec<&str> {
-    folder["contents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["filename"].as_str().unwrap())
-        .collect()
 }
 
 #[tokio::test]
@@ -370,7 +333,7 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
         (top["filename"].as_str(), top["is_root"].as_bool()),
         (Some("Team"), Some(true))
     );
-    assert_eq!(filenames(&top), ["plan.txt"]);
+    assert_eq!(names(&top), ["plan.txt"]);
 
     // Neither the default workspace nor a folder inside one is shared.
     let (status, _) = rest(
@@ -463,7 +426,7 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
 
     // The viewer reads, and every write is refused and changes nothing.
     let (_, seen) = rest(&app, &bob, "GET", &format!("/v1/folder/{id}"), &[], None).await;
-    assert_eq!(filenames(&seen), ["plan.txt"]);
+    assert_eq!(names(&seen), ["plan.txt"]);
     let (status, refused) = upload(&app, &bob, "bob.txt", &id, "viewer bytes").await;
     assert_eq!(status, 403, "{refused}");
     let replaced = api_request(
@@ -520,7 +483,7 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
     .await;
     assert_eq!(after["version"], 1);
     let (_, top) = rest(&app, &alice, "GET", &format!("/v1/folder/{id}"), &[], None).await;
-    assert_eq!(filenames(&top), ["plan.txt"]);
+    assert_eq!(names(&top), ["plan.txt"]);
 
     // Unsharing: the owner cannot be named, unknown names are ignored.
     let (status, _) = rest(
@@ -636,7 +599,7 @@ async fn an_editors_rest_upload_over_the_owners_quota_is_refused_as_the_owners()
     let id = workspace.workspace_id.to_string();
     let bob = grant(&app, "bob").await;
 
-    let (status, body) = upload(&app, &bob, "big.bin", &id, &"x".repeat(2000)).await;
+    let (status, body) = upload(&app, &bob, "big.bin", &id, "x".repeat(2000)).await;
     assert_eq!(status, 413, "{body}");
     assert_eq!(body["code"], "owner_quota_exceeded");
     assert!(
@@ -644,7 +607,7 @@ async fn an_editors_rest_upload_over_the_owners_quota_is_refused_as_the_owners()
         "{body}"
     );
     let (_, top) = rest(&app, &bob, "GET", &format!("/v1/folder/{id}"), &[], None).await;
-    assert!(filenames(&top).is_empty(), "nothing was written");
+    assert!(names(&top).is_empty(), "nothing was written");
     let (status, _) = upload(&app, &bob, "small.txt", &id, "fits").await;
     assert_eq!(status, 201);
 }
