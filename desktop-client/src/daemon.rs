@@ -358,6 +358,10 @@ pub async fn run(
     session.engine.need_fetch = true;
     let result = loop {
         if session.engine.need_scan {
+            // An adopted mount joins the scan at once (adopt runs in another process).
+            if let Err(error) = mounts::refresh_names(&session.store, &session.mount_names).await {
+                tracing::warn!(%error, "cannot read the shared folders' records");
+            }
             session.engine.ignore =
                 ignoring_mounts(filter::load(&session.root), session.mount_names.clone());
         }

@@ -76,6 +76,19 @@ pub async fn names(store: &SqliteStore) -> Result<MountNames, Error> {
     Ok(Arc::new(RwLock::new(names)))
 }
 
+/// Makes `names` what the parent state `store` records, e.g. after
+/// `nimbus share adopt` in another process removed one.
+pub async fn refresh_names(store: &SqliteStore, names: &MountNames) -> Result<(), Error> {
+    publish(names, &records(store).await?);
+    Ok(())
+}
+
+fn publish(names: &MountNames, records: &[MountRecord]) {
+    if let Ok(mut names) = names.write() {
+        *names = records.iter().map(|r| r.name.clone()).collect();
+    }
+}
+
 /// `base`, and everything in the folders `names` holds.
 pub fn ignoring_mounts(base: Ignore, names: MountNames) -> Ignore {
     Arc::new(move |path: &str, is_folder: bool| {
@@ -113,7 +126,10 @@ impl Mounts {
     pub async fn reconcile(&mut self, parent: &Session) -> Result<(), Error> {
         let mut records = records(&parent.store).await?;
         // Hidden from the parent before anything else, also after a restart.
-        self.publish_names(&records);
+        publish(&self.names, &records);
+        // Written back only when changed: `nimbus share adopt` and `delete`
+        // (other processes) remove records, which a blind write would undo.
+        let recorded = records.clone();
         let workspaces = match parent.rpc.get_workspaces(&parent.token).await {
             Ok(workspaces) => workspaces,
             Err(error) => {
@@ -174,18 +190,14 @@ impl Mounts {
             };
             records.push(record.clone());
             save_records(&parent.store, &records).await?;
-            self.publish_names(&records);
+            publish(&self.names, &records);
             self.start(parent, &record).await;
         }
-        save_records(&parent.store, &records).await?;
-        self.publish_names(&records);
-        Ok(())
-    }
-
-    fn publish_names(&self, records: &[MountRecord]) {
-        if let Ok(mut names) = self.names.write() {
-            *names = records.iter().map(|r| r.name.clone()).collect();
+        if records != recorded {
+            save_records(&parent.store, &records).await?;
+            publish(&self.names, &records);
         }
+        Ok(())
     }
 
     /// Opens the mount's folder and syncs it in a task of its own. A mount
@@ -341,10 +353,13 @@ fn unlink(config_dir: &ConfigDir, mount: &Path) -> Result<(), Error> {
 /// the parent folder uploads them at its next scan.
 pub async fn adopt(config_dir: &ConfigDir, path: &Path) -> Result<PathBuf, Error> {
     let (store, mut records, index, mount) = find(config_dir, path).await?;
-    unlink(config_dir, &mount)?;
+    // The record first: unlinking makes file events, on which a running
+    // loop scans again and must find the folder no longer ignored. Its
+    // `.nimbus` is ignored at any depth, so nothing of the link is uploaded.
     records.remove(index);
     save_records(&store, &records).await?;
     store.close().await;
+    unlink(config_dir, &mount)?;
     Ok(mount)
 }
 

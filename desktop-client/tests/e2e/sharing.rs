@@ -351,16 +351,23 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
         ],
     )
     .await;
+    // Adopted while the desktop's loop runs: uploaded at once.
+    let desktop = bob.start().await;
     ok(
         bob_config,
         &["share", "adopt", desktop_copy.to_str().unwrap()],
     )
     .await;
-    bob.sync().await;
-    bob_tablet.sync().await;
-    assert_eq!(
-        std::fs::read(bob_tablet.root.join("Family/june/draft.txt")).unwrap(),
-        b"viewer's draft"
-    );
+    let adopted = bob_tablet.root.join("Family/june/draft.txt");
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while std::fs::read(&adopted).ok().as_deref() != Some(&b"viewer's draft"[..]) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the adopted files never reached bob's workspace"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        bob_tablet.sync().await;
+    }
+    desktop.stop().await;
     cluster.stop().await;
 }
