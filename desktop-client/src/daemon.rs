@@ -220,21 +220,30 @@ pub async fn open_target(
 /// The object-store account URL of `workspace`: a shared workspace's
 /// container lives in its owner's account, not in the member's.
 fn storage_url(account: &Account, workspace: &WorkspaceInfo) -> Result<String, Error> {
-    if workspace.storage_account == account.storage_account {
-        return Ok(account.storage_url.clone());
+    account_url(
+        &account.storage_url,
+        &account.storage_account,
+        &workspace.storage_account,
+    )
+    .ok_or_else(|| {
+        Error::config(format!(
+            "the server's storage URL {} does not end with the account {}; \
+             the shared workspace \"{}\" cannot be reached",
+            account.storage_url, account.storage_account, workspace.name
+        ))
+    })
+}
+
+/// `own_url` (the URL of `own_account`) turned into the URL of `account`.
+fn account_url(own_url: &str, own_account: &str, account: &str) -> Option<String> {
+    if account == own_account {
+        return Some(own_url.to_owned());
     }
-    account
-        .storage_url
+    own_url
         .trim_end_matches('/')
-        .strip_suffix(&account.storage_account)
-        .map(|base| format!("{base}{}", workspace.storage_account))
-        .ok_or_else(|| {
-            Error::config(format!(
-                "the server's storage URL {} does not end with the account {}; \
-                 the shared workspace \"{}\" cannot be reached",
-                account.storage_url, account.storage_account, workspace.name
-            ))
-        })
+        .strip_suffix(own_account)
+        .filter(|base| base.ends_with('/'))
+        .map(|base| format!("{base}{account}"))
 }
 
 /// The workspace `root` syncs: the one it is linked to (which `target` may
@@ -516,5 +525,26 @@ async fn listen(
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(60));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_shared_workspace_is_reached_in_its_owners_account() {
+        let own = "http://127.0.0.1:8080/v1/AUTH_bob";
+        assert_eq!(
+            account_url(own, "AUTH_bob", "AUTH_bob").as_deref(),
+            Some(own)
+        );
+        assert_eq!(
+            account_url(&format!("{own}/"), "AUTH_bob", "AUTH_alice").as_deref(),
+            Some("http://127.0.0.1:8080/v1/AUTH_alice")
+        );
+        // Only a whole last segment is replaced.
+        assert_eq!(account_url(own, "bob", "AUTH_alice"), None);
+        assert_eq!(account_url(own, "AUTH_carol", "AUTH_alice"), None);
     }
 }

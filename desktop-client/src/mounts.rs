@@ -377,3 +377,30 @@ pub async fn delete(config_dir: &ConfigDir, path: &Path) -> Result<PathBuf, Erro
     store.close().await;
     Ok(mount)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_ignores_everything_in_its_mounts() {
+        let names: MountNames = Arc::default();
+        let base: Ignore = Arc::new(|path: &str, _| path.ends_with(".tmp"));
+        let ignored = ignoring_mounts(base, names.clone());
+        assert!(!ignored("Family", true));
+        publish(
+            &names,
+            &[MountRecord {
+                workspace_id: Uuid::nil(),
+                name: "Family".into(),
+                role: Role::Viewer,
+                ended: true,
+            }],
+        );
+        assert!(ignored("Family", true));
+        assert!(ignored("Family/june/beach.txt", false));
+        assert!(!ignored("Family photos", true));
+        assert!(!ignored("docs/Family", true));
+        assert!(ignored("docs/a.tmp", false));
+    }
+}

@@ -256,6 +256,14 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
         .await;
     }
 
+    // The mount names its workspace in the share commands.
+    let mount = bob.root.join("Family");
+    let members = ok(bob_config, &["share", "members", mount.to_str().unwrap()]).await;
+    assert!(
+        members.contains("alice") && members.contains("owner"),
+        "{members}"
+    );
+
     // Both ways: bob's file reaches alice and his other device.
     std::fs::write(bob.root.join("Family/june/towel.txt"), b"from bob").unwrap();
     for file in [
