@@ -18,7 +18,6 @@ use crate::daemon::{self, Target};
 use crate::engine::names::is_conflicted_copy;
 use crate::engine::planner::case_clashes;
 use crate::engine::{PlanContext, plan};
-use crate::filter;
 use crate::mounts::{self, ACCESS_ENDED_KEY};
 use crate::passphrase::{self, PassphraseSource};
 use crate::share::{self, ShareArgs, format_time, role_name};
@@ -447,8 +446,7 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
         loaded.trees.synced.len(),
         loaded.cursor
     )?;
-    let ignore =
-        mounts::ignoring_mounts(filter::load(Path::new(&root)), mounts::names(store).await?);
+    let ignore = mounts::ignoring_mounts(Path::new(&root), mounts::names(store).await?);
     let ignored = move |p: &str, f: bool| ignore(p, f);
     let stuck = Default::default();
     let ctx = PlanContext {

@@ -39,7 +39,6 @@ use uuid::Uuid;
 use crate::config::ConfigDir;
 use crate::engine::{Engine, Round};
 use crate::error::Error;
-use crate::filter;
 use crate::fs::{FsError, META_DIR, RealFs};
 use crate::mounts::{self, MountNames, Mounts, ignoring_mounts};
 use crate::passphrase::{self, PassphraseSource};
@@ -190,7 +189,7 @@ pub async fn open_target(
         Box::new(store.clone()),
         Arc::new(SystemClock),
         config.device_name.clone(),
-        ignoring_mounts(filter::load(&root), mount_names.clone()),
+        ignoring_mounts(&root, mount_names.clone()),
         loaded.trees,
         loaded.cursor,
         loaded.pending,
@@ -371,8 +370,7 @@ pub async fn run(
             if let Err(error) = mounts::refresh_names(&session.store, &session.mount_names).await {
                 tracing::warn!(%error, "cannot read the shared folders' records");
             }
-            session.engine.ignore =
-                ignoring_mounts(filter::load(&session.root), session.mount_names.clone());
+            session.engine.ignore = ignoring_mounts(&session.root, session.mount_names.clone());
         }
         let outcome = tokio::select! {
             outcome = session.engine.sync_round() => outcome,

@@ -34,6 +34,8 @@ use crate::config::ConfigDir;
 use crate::daemon::{self, Session, Target};
 use crate::engine::Ignore;
 use crate::error::Error;
+use crate::filter;
+use crate::fs::META_DIR;
 use crate::state::SqliteStore;
 
 /// The parent state's key of the mount records.
@@ -89,11 +91,18 @@ fn publish(names: &MountNames, records: &[MountRecord]) {
     }
 }
 
-/// `base`, and everything in the folders `names` holds.
-pub fn ignoring_mounts(base: Ignore, names: MountNames) -> Ignore {
+/// The ignore rules of the folder `root` ([`filter::load`]), plus
+/// everything in its mounts: the folders `names` holds, and any folder at
+/// its top that is linked itself (has a `.nimbus` marker), such as a mount
+/// the user renamed, so that a share never slips into the user's own
+/// workspace under another name.
+pub fn ignoring_mounts(root: &Path, names: MountNames) -> Ignore {
+    let base = filter::load(root);
+    let root = root.to_owned();
     Arc::new(move |path: &str, is_folder: bool| {
-        let top = path.split('/').next().unwrap_or(path);
-        names.read().is_ok_and(|names| names.contains(top)) || base(path, is_folder)
+        let (top, nested) = path.split_once('/').unwrap_or((path, ""));
+        let linked = is_folder && nested.is_empty() && root.join(top).join(META_DIR).is_dir();
+        linked || names.read().is_ok_and(|names| names.contains(top)) || base(path, is_folder)
     })
 }
 
@@ -295,7 +304,7 @@ fn in_the_way(
         ));
     }
     let root = parent.root.join(name);
-    if root.exists() && !root.join(crate::fs::META_DIR).is_dir() {
+    if root.exists() && !root.join(META_DIR).is_dir() {
         return Some(format!(
             "{} is in the way; move it elsewhere and it will be mounted",
             root.display()
@@ -346,7 +355,7 @@ fn unlink(config_dir: &ConfigDir, mount: &Path) -> Result<(), Error> {
         _ => Ok(()),
     };
     remove(&config_dir.folder_dir(mount))?;
-    remove(&mount.join(crate::fs::META_DIR))
+    remove(&mount.join(META_DIR))
 }
 
 /// `nimbus share adopt`: the files of an ended share become the user's own;
@@ -384,9 +393,12 @@ mod tests {
 
     #[test]
     fn the_parent_ignores_everything_in_its_mounts() {
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join(filter::IGNORE_FILE), "*.tmp\n").unwrap();
+        std::fs::create_dir_all(root.path().join("Renamed share").join(META_DIR)).unwrap();
+        std::fs::create_dir_all(root.path().join("docs").join(META_DIR)).unwrap();
         let names: MountNames = Arc::default();
-        let base: Ignore = Arc::new(|path: &str, _| path.ends_with(".tmp"));
-        let ignored = ignoring_mounts(base, names.clone());
+        let ignored = ignoring_mounts(root.path(), names.clone());
         assert!(!ignored("Family", true));
         publish(
             &names,
@@ -402,5 +414,8 @@ mod tests {
         assert!(!ignored("Family photos", true));
         assert!(!ignored("docs/Family", true));
         assert!(ignored("docs/a.tmp", false));
+        // A linked folder at the top, whatever its name.
+        assert!(ignored("Renamed share", true));
+        assert!(!ignored("docs/sub", true) && !ignored("docs/x.txt", false));
     }
 }
