@@ -58,8 +58,9 @@ cat <<MSG
 
 Nimbus is running (logs in $state_dir/log, stop with scripts/dev-down.sh).
 
-  object store (Swift API):  http://127.0.0.1:8080
-  demo account:              user "demo", password "demo-password"
+  web UI (open in a browser): http://127.0.0.1:8080/
+  object store (Swift API):   http://127.0.0.1:8080
+  demo account:               user "demo", password "demo-password"
 
 Sync a folder with the desktop client (several devices: one --config-dir each):
   echo demo-password | $bin/nimbus login http://127.0.0.1:8080 --user demo --password-stdin --device laptop

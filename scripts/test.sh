@@ -70,3 +70,6 @@ api-proxy/tests/python/run.sh
 # explained in docs/swift-compatibility.md); its closing line is the count.
 say "OpenStack Swift's functional suite against the proxy"
 scripts/swift-functional.sh
+
+say "web UI in Debian's Chromium (playwright-core, axe-core)"
+web/tests/run.sh
