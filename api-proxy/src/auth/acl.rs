@@ -2,7 +2,8 @@
 //! members may use the workspace's container, and container ACLs
 //! (`X-Container-Read`, `X-Container-Write`, Swift's V1 syntax) grant the rest.
 //!
-//! ACL elements: `.r:*` / `.r:<host>` / `.r:.<domain suffix>` / `.r:-<host>`
+//! ACL elements: `.r:*` / `.r:<host>` / `.r:.<domain suffix>` (written
+//! `.r:*.<domain>` too) / `.r:-<host>`
 //! (referrer, read only), `.rlistings` (listing, together with a `.r:`),
 //! and TempAuth groups: `<account>`, `<account>:<user>`, `AUTH_<account>`.
 
@@ -111,27 +112,39 @@ fn referrer_host(referrer: &str) -> &str {
     host.split(':').next().unwrap_or_default()
 }
 
-/// Normalizes an ACL header as Swift does (`.referrer:` → `.r:`, spaces
-/// stripped) and rejects referrer elements in a write ACL.
+/// Normalizes an ACL header as Swift's `clean_acl` does (`.referrer:` →
+/// `.r:`, `.r:*.example.com` → `.r:.example.com`, spaces stripped) and
+/// rejects referrer elements in a write ACL.
 pub fn normalize(raw: &str, is_read: bool) -> Result<String, String> {
     let mut elements = Vec::new();
     for element in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
-        let element = element
-            .strip_prefix(".referrer:")
-            .or_else(|| element.strip_prefix(".ref:"))
-            .map_or_else(|| element.to_owned(), |rest| format!(".r:{rest}"));
-        if element.starts_with('.') {
-            let known = element.starts_with(".r:") || element == ".rlistings";
-            if !known || !is_read {
+        let referrer = element.split_once(':').and_then(|(designator, host)| {
+            matches!(designator.trim(), ".r" | ".ref" | ".referer" | ".referrer")
+                .then(|| host.trim())
+        });
+        let Some(host) = referrer.filter(|_| is_read) else {
+            if element.starts_with('.') && (element != ".rlistings" || !is_read) {
                 return Err(format!("Referrers not allowed in write ACL: {element:?}"));
             }
-            if element == ".r:" || element == ".r:-" {
-                return Err(format!(
-                    "No host/domain value after referrer designation in ACL: {element:?}"
-                ));
-            }
+            elements.push(element.to_owned());
+            continue;
+        };
+        let (negation, host) = match host.strip_prefix('-') {
+            Some(rest) => ("-", rest.trim_start()),
+            None => ("", host),
+        };
+        // A leading `*` only spells out the domain match (`*.example.com`
+        // is every host under `.example.com`), which the matcher keys on.
+        let host = match host.strip_prefix('*') {
+            Some(domain) if !domain.is_empty() => domain.trim_start(),
+            _ => host,
+        };
+        if host.is_empty() || host == "." {
+            return Err(format!(
+                "No host/domain value after referrer designation in ACL: {element:?}"
+            ));
         }
-        elements.push(element);
+        elements.push(format!(".r:{negation}{host}"));
     }
     Ok(elements.join(","))
 }
@@ -315,8 +328,13 @@ mod tests {
             ".r:*,.rlistings"
         );
         assert_eq!(normalize("a:b,c", false).unwrap(), "a:b,c");
+        assert_eq!(
+            normalize(".r:*.example.com, .ref : -*.bad.example.com", true).unwrap(),
+            ".r:.example.com,.r:-.bad.example.com"
+        );
         assert!(normalize(".r:*", false).is_err());
         assert!(normalize(".r:", true).is_err());
+        assert!(normalize(".r:*.", true).is_err());
         assert!(normalize(".bogus", true).is_err());
     }
 }

@@ -551,9 +551,14 @@ async fn put(
     object: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, SwiftError> {
-    context
-        .authorize_container(container, Access::Write)
-        .await?;
+    let is_manifest = context.query_value("multipart-manifest") == Some("put");
+    let copy_source = context.header("x-copy-from").filter(|_| !is_manifest);
+    // A copy checks its destination only after its source (copy_object).
+    if copy_source.is_none() {
+        context
+            .authorize_container(container, Access::Write)
+            .await?;
+    }
     let content_length = match context.header(header::CONTENT_LENGTH.as_str()) {
         Some(raw) => Some(
             raw.parse::<u64>()
@@ -561,10 +566,10 @@ async fn put(
         ),
         None => None,
     };
-    if context.query_value("multipart-manifest") == Some("put") {
+    if is_manifest {
         return put_static_manifest(context, container, object, payload).await;
     }
-    if let Some(source) = context.header("x-copy-from") {
+    if let Some(source) = copy_source {
         if content_length.is_some_and(|length| length > 0) {
             return Err(SwiftError::BadRequest(
                 "Copy requests require a zero byte body".into(),
@@ -636,8 +641,12 @@ async fn put(
 }
 
 /// Server-side copy of `source` to `destination` (account, container,
-/// object each), whose container the caller may write. A `Range` header
-/// copies one range of the source.
+/// object each). A `Range` header copies one range of the source.
+///
+/// As in Swift, whose copy middleware reads the source before the
+/// destination's PUT is authorized, the source answers first: a caller who
+/// may not read it gets 403 whatever the destination, and 404 for a missing
+/// destination container comes only once the source was read.
 async fn copy_object(
     context: &RequestContext,
     source: (&str, &str, &str),
@@ -649,6 +658,9 @@ async fn copy_object(
         .authorize_container_in(source_account, source_container, Access::Read)
         .await?;
     let record = load(context, source_account, source_container, source_object).await?;
+    context
+        .authorize_container_in(account, container, Access::Write)
+        .await?;
     let source_modified = record.modified;
     let copy_manifest = context.query_value("multipart-manifest") == Some("get");
     let resolved = large::resolve(context, source_account, record).await?;
@@ -731,9 +743,6 @@ async fn copy(
         Some(account) => path::decode(account)?,
         None => context.account.clone(),
     };
-    context
-        .authorize_container_in(&destination_account, &destination_container, Access::Write)
-        .await?;
     copy_object(
         context,
         (&context.account, container, object),
