@@ -76,7 +76,10 @@ async fn repeated_failures_slow_down_further_attempts() {
 async fn requests_without_a_valid_token_are_refused() {
     let app = spawn_app().await;
     let (token, _) = app.user_with_device("alice").await;
-    let forged = nimbus_protocol::rpc::DeviceToken(format!("{}0", &token.0[..token.0.len() - 1]));
+    // The real token with its last character changed (to one it cannot be).
+    let (kept, last) = token.0.split_at(token.0.len() - 1);
+    let forged =
+        nimbus_protocol::rpc::DeviceToken(format!("{kept}{}", if last == "0" { "1" } else { "0" }));
     for token in [None, Some(&forged)] {
         let error = app
             .client
