@@ -93,6 +93,20 @@ pub enum ShareCommand {
         /// The ended share's folder, as `nimbus status` lists it.
         folder: PathBuf,
     },
+    /// Ends every member's access and every pending offer (owner only). The
+    /// workspace stays yours, where it is.
+    Unshare {
+        #[arg(value_name = "FOLDER_OR_WORKSPACE")]
+        folder: String,
+    },
+    /// Makes a member the owner (owner only; their quota must have room for
+    /// the workspace). You stay as an editor.
+    Transfer {
+        #[arg(value_name = "FOLDER_OR_WORKSPACE")]
+        folder: String,
+        /// The member's user name or e-mail address.
+        user: String,
+    },
     /// Changes a member's role (owner only).
     Role {
         #[arg(value_name = "FOLDER_OR_WORKSPACE")]
@@ -299,8 +313,8 @@ impl Connection {
         let workspace = self.resolve(folder).await?;
         if workspace.role == Role::Owner {
             bail!(
-                "you own \"{}\", so you cannot leave it; to stop sharing it, remove its members \
-                 (`nimbus share remove`)",
+                "you own \"{}\", so you cannot leave it: to stop sharing it, run `nimbus share \
+                 unshare`; to give it to a member, `nimbus share transfer`",
                 workspace.name
             );
         }
@@ -310,6 +324,29 @@ impl Connection {
         .await
         .with_context(|| format!("you are still a member of \"{}\"", workspace.name))?;
         Ok(workspace)
+    }
+
+    /// Ends every other member's access to `folder`'s workspace.
+    pub async fn unshare(&self, folder: &str) -> anyhow::Result<WorkspaceInfo> {
+        let workspace = self.resolve(folder).await?;
+        self.call::<()>(Operation::UnshareWorkspace {
+            workspace_id: workspace.workspace_id,
+        })
+        .await
+        .with_context(|| format!("\"{}\" is still shared", workspace.name))?;
+        Ok(workspace)
+    }
+
+    /// Hands `folder`'s workspace to the member `user`.
+    pub async fn transfer(&self, folder: &str, user: &str) -> anyhow::Result<Member> {
+        let (workspace, member) = self.find_member(folder, user).await?;
+        self.call::<Vec<Member>>(Operation::TransferOwnership {
+            workspace_id: workspace.workspace_id,
+            user_id: member.user_id,
+        })
+        .await
+        .with_context(|| format!("\"{}\" still belongs to you", workspace.name))?;
+        Ok(member)
     }
 
     pub async fn set_role(
@@ -539,6 +576,21 @@ async fn online(connection: &Connection, command: ShareCommand) -> anyhow::Resul
                 "You left \"{}\". Your devices stop syncing it and keep their copy as plain \
                  files; `nimbus status` says how to keep or delete them.",
                 workspace.name
+            );
+        }
+        ShareCommand::Unshare { folder } => {
+            let workspace = connection.unshare(&folder).await?;
+            println!(
+                "\"{}\" is no longer shared: its members' devices stop syncing it and keep their \
+                 copy as plain files; pending offers are withdrawn.",
+                workspace.name
+            );
+        }
+        ShareCommand::Transfer { folder, user } => {
+            let member = connection.transfer(&folder, &user).await?;
+            println!(
+                "{} owns it now, and its size counts against their quota. You stay an editor.",
+                member.username
             );
         }
         ShareCommand::Role { folder, user, role } => {

@@ -716,6 +716,9 @@ pub enum ErrorCode {
     InvalidCredentials,
     /// Too many failed logins; wait `retry_after_secs`.
     TooManyAttempts,
+    /// The device sent more requests than its rate allows; wait
+    /// `retry_after_secs`. Nothing was done.
+    TooManyRequests,
     /// The account is disabled by an administrator.
     AccountDisabled,
     /// Authenticated, but the workspace, item or device is not the caller's

@@ -350,6 +350,7 @@ fn error_code_name(code: ErrorCode) -> &'static str {
         ErrorCode::Unauthenticated => "unauthenticated",
         ErrorCode::InvalidCredentials => "invalid_credentials",
         ErrorCode::TooManyAttempts => "too_many_attempts",
+        ErrorCode::TooManyRequests => "too_many_requests",
         ErrorCode::AccountDisabled => "account_disabled",
         ErrorCode::Forbidden => "forbidden",
         ErrorCode::QuotaExceeded => "quota_exceeded",

@@ -2,6 +2,7 @@
 //! overridden by a TOML file, overridden by `NIMBUS_*` environment variables
 //! (`NIMBUS_DATABASE_URL`, `NIMBUS_AMQP_URL`, `NIMBUS_QUEUE_PREFIX`, ...).
 
+use std::num::NonZeroU32;
 use std::path::Path;
 
 use figment::Figment;
@@ -31,6 +32,12 @@ pub struct Settings {
     pub storage_url: String,
     /// Quota of a new user, in bytes.
     pub default_quota_bytes: u64,
+    /// Requests per second one device may send to one server, sustained
+    /// ([`crate::rate`]); more are refused with `tooManyRequests`.
+    pub device_requests_per_second: NonZeroU32,
+    /// Requests one device may send at once above that rate (a full sync's
+    /// catch-up, a batch of commits).
+    pub device_request_burst: NonZeroU32,
     /// Accept OAuth PLAINTEXT signatures on plain-http URLs (local trials
     /// only: the signature is the secret itself).
     pub oauth_plaintext_over_http: bool,
@@ -55,6 +62,8 @@ impl Default for Settings {
             idle_queue_expiry_secs: None,
             storage_url: "http://127.0.0.1:8080".into(),
             default_quota_bytes: 10 << 30,
+            device_requests_per_second: NonZeroU32::new(100).expect("not zero"),
+            device_request_burst: NonZeroU32::new(1000).expect("not zero"),
             oauth_plaintext_over_http: false,
         }
     }

@@ -17,6 +17,13 @@ pub enum OperationError {
     InvalidCredentials,
     #[error("too many failed logins for this user; try again in {} s", .0.as_secs().max(1))]
     TooManyAttempts(Duration),
+    /// The device is over its request rate ([`crate::rate`]).
+    #[error(
+        "this device sends more requests than a server takes from one device; wait {} s and \
+         send fewer at once",
+        .0.as_secs().max(1)
+    )]
+    TooManyRequests(Duration),
     #[error("this account is disabled; ask your administrator")]
     AccountDisabled,
     #[error("{0}")]
@@ -69,6 +76,7 @@ impl OperationError {
             }
             OperationError::InvalidCredentials => ErrorCode::InvalidCredentials,
             OperationError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
+            OperationError::TooManyRequests(_) => ErrorCode::TooManyRequests,
             OperationError::AccountDisabled => ErrorCode::AccountDisabled,
             OperationError::Forbidden(_) => ErrorCode::Forbidden,
             OperationError::Store(StoreError::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
@@ -95,7 +103,9 @@ impl OperationError {
             code,
             message,
             retry_after_secs: match self {
-                OperationError::TooManyAttempts(wait) => Some(wait.as_secs().max(1)),
+                OperationError::TooManyAttempts(wait) | OperationError::TooManyRequests(wait) => {
+                    Some(wait.as_secs().max(1))
+                }
                 OperationError::Broker(_) | OperationError::Store(StoreError::Unavailable(_)) => {
                     Some(5)
                 }

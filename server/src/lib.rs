@@ -20,6 +20,7 @@ pub mod broker;
 pub mod commit_plan;
 pub mod config;
 pub mod error;
+pub mod rate;
 pub mod rpc;
 pub mod startup;
 pub mod storage;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, BrokerSettings};
 use crate::config::Settings;
+use crate::rate::DeviceRate;
 use crate::rpc::{OAUTH_TIMESTAMP_WINDOW_SECS, ServerState};
 use crate::storage::postgres::PgStore;
 use crate::storage::{MetadataStore, StoreError};
@@ -32,6 +33,10 @@ impl Application {
                 storage_url: settings.storage_url.clone(),
                 requests_handled: AtomicU64::new(0),
                 oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
+                device_rate: DeviceRate::new(
+                    settings.device_requests_per_second,
+                    settings.device_request_burst,
+                ),
             }),
             broker: BrokerSettings::from(&settings),
         })

@@ -1,7 +1,7 @@
 //! Revocation reaches every proxy at once: each proxy listens to the user
 //! events of the notification exchange on an exclusive queue of its own,
-//! bound to `user.*`, and on an `access` event drops its cached identities of
-//! that user ([`Authenticator::forget_user`]) instead of serving them until
+//! bound to `user.*`, and on an `access` or `device_revoked` event drops its
+//! cached identities of that user ([`Authenticator::forget_user`]) instead of serving them until
 //! they expire.
 //!
 //! An event published while this listener is cut off from the broker would
@@ -35,8 +35,10 @@ pub async fn run(amqp_url: String, topology: Topology, authenticator: Arc<Authen
                 delay = Duration::from_millis(100);
                 tracing::debug!("listening for access changes");
                 while let Some(Ok(delivery)) = consumer.next().await {
-                    if let Ok(Push::User(UserEvent::Access { user_id, .. })) =
-                        serde_json::from_slice(&delivery.data)
+                    if let Ok(Push::User(
+                        UserEvent::Access { user_id, .. }
+                        | UserEvent::DeviceRevoked { user_id, .. },
+                    )) = serde_json::from_slice(&delivery.data)
                     {
                         authenticator.forget_user(user_id);
                     }

@@ -41,6 +41,12 @@ pub enum RestError {
     QuotaExceeded(QuotaRefusal),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The caller is over a rate: its device's requests, or failed sign-ins.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
     #[error("the metadata servers are unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -61,6 +67,7 @@ impl RestError {
             RestError::QuotaExceeded(refusal) if refusal.owners => "owner_quota_exceeded",
             RestError::QuotaExceeded(_) => "quota_exceeded",
             RestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            RestError::TooManyRequests { .. } => "too_many_requests",
             RestError::Unavailable(_) => "unavailable",
             RestError::Internal(_) => "internal",
         }
@@ -68,9 +75,9 @@ impl RestError {
 
     /// Maps a failed RPC: refusals keep the server's message.
     pub fn from_rpc(error: ClientError) -> Self {
-        let message = match &error {
-            ClientError::Rpc(rpc) => rpc.message.clone(),
-            other => other.to_string(),
+        let (message, retry_after_secs) = match &error {
+            ClientError::Rpc(rpc) => (rpc.message.clone(), rpc.retry_after_secs),
+            other => (other.to_string(), None),
         };
         match error.rpc_code() {
             Some(ErrorCode::Unauthenticated | ErrorCode::InvalidCredentials) => {
@@ -79,7 +86,12 @@ impl RestError {
             Some(ErrorCode::AccountDisabled | ErrorCode::Forbidden) => {
                 RestError::Forbidden(message)
             }
-            Some(ErrorCode::TooManyAttempts) => RestError::Forbidden(message),
+            Some(ErrorCode::TooManyAttempts | ErrorCode::TooManyRequests) => {
+                RestError::TooManyRequests {
+                    message,
+                    retry_after_secs,
+                }
+            }
             Some(ErrorCode::BadRequest | ErrorCode::RequestIdReused) => {
                 RestError::BadRequest(message)
             }
@@ -144,6 +156,7 @@ impl ResponseError for RestError {
             RestError::Conflict(_) => StatusCode::CONFLICT,
             RestError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -157,6 +170,13 @@ impl ResponseError for RestError {
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "OAuth realm=\"nimbus\""));
+        }
+        if let RestError::TooManyRequests {
+            retry_after_secs: Some(secs),
+            ..
+        } = self
+        {
+            response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         response.json(serde_json::json!({
             "error": status.as_u16(),
@@ -178,6 +198,13 @@ mod tests {
             (RestError::NameTaken("x".into()), 400),
             (RestError::Conflict("x".into()), 409),
             (RestError::EncryptedWorkspace("w".into()), 403),
+            (
+                RestError::TooManyRequests {
+                    message: "slow down".into(),
+                    retry_after_secs: Some(3),
+                },
+                429,
+            ),
             (
                 RestError::QuotaExceeded(QuotaRefusal {
                     message: "q".into(),

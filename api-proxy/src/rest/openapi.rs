@@ -91,6 +91,10 @@ fn operation(summary: &str, mut parameters: Vec<Value>, responses: Value) -> Val
             "409",
             "Another device changed the item first; nothing was changed.",
         ),
+        (
+            "429",
+            "Too many requests from this device, or too many failed sign-ins; wait the Retry-After seconds.",
+        ),
         ("503", "The metadata servers are unavailable."),
     ] {
         errors.entry(status).or_insert_with(|| error_response(text));

@@ -85,6 +85,7 @@ impl From<RestError> for WebError {
             }
             RestError::NameTaken(_) | RestError::Conflict(_) => WebError::Conflict(message),
             RestError::Unavailable(text) => WebError::Unavailable(text),
+            RestError::TooManyRequests { message, .. } => WebError::Unavailable(message),
             RestError::Internal(text) => WebError::Internal(text),
         }
     }

@@ -1,8 +1,11 @@
 //! TempAuth, tokens, and who may do what.
 
+use std::time::Duration;
+
+use nimbus_protocol::rpc::{DeviceInfo, Operation};
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, device, spawn_app};
 
 fn is_trans_id(value: &str) -> bool {
     value.len() >= 34
@@ -101,6 +104,53 @@ async fn wrong_credentials_and_tokens_get_401() {
         .await
         .unwrap();
     assert_eq!(foreign.status(), 403);
+}
+
+#[tokio::test]
+async fn a_revoked_device_is_refused_at_once_not_when_its_cached_token_expires() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let swift = app.login("alice:alice").await;
+    let account = || swift.request(&app.client, "GET", "");
+    // Checked once, then cached for `token_cache_secs`.
+    assert_eq!(account().send().await.unwrap().status(), 200);
+    assert!(app.settings.token_cache_secs >= 30);
+
+    let devices: Vec<DeviceInfo> = laptop
+        .rpc
+        .call(Some(&laptop.token), Operation::ListDevices)
+        .await
+        .unwrap();
+    for other in devices.iter().filter(|d| d.name != "laptop") {
+        laptop
+            .rpc
+            .call::<()>(
+                Some(&laptop.token),
+                Operation::RevokeDevice {
+                    device_id: other.device_id,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while account().send().await.unwrap().status() != 401 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the revoked token still works 5 s later"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The device that revoked it is untouched.
+    let own = app
+        .client
+        .get(&laptop.container_url)
+        .header("X-Auth-Token", &laptop.token.0)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status(), 204);
 }
 
 #[tokio::test]

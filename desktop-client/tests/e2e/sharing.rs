@@ -183,6 +183,37 @@ async fn offers_are_answered_and_members_managed() {
     ok(bob_config, &["share", "leave", "Photos"]).await;
     let members = ok(alice, &["share", "members", "Photos"]).await;
     assert!(!members.contains("bob"), "{members}");
+
+    // Shared again, then unshared by its owner alone: every member goes.
+    let rejoin = async |role: &str| {
+        ok(alice, &["share", "Photos", "--with", "bob", "--role", role]).await;
+        let list = ok(bob_config, &["share", "list"]).await;
+        let offer = offer_id(&list, &[&format!("from alice as {role}"), "pending"]);
+        ok(bob_config, &["share", "accept", &offer]).await;
+    };
+    rejoin("viewer").await;
+    refused(bob_config, &["share", "unshare", "Photos"]).await;
+    ok(alice, &["share", "unshare", "Photos"]).await;
+    let members = ok(alice, &["share", "members", "Photos"]).await;
+    assert!(!members.contains("bob"), "{members}");
+
+    // Handed over: bob owns it, alice stays as an editor and can no longer
+    // hand it on.
+    rejoin("editor").await;
+    refused(bob_config, &["share", "transfer", "Photos", "bob"]).await;
+    let moved = ok(alice, &["share", "transfer", "Photos", "bob"]).await;
+    assert!(moved.contains("bob owns it now"), "{moved}");
+    let members = ok(bob_config, &["share", "members", "Photos"]).await;
+    let role_of = |name: &str| {
+        members
+            .lines()
+            .find(|line| line.trim_start().starts_with(name))
+            .unwrap_or_else(|| panic!("{name} is not listed: {members}"))
+            .to_owned()
+    };
+    assert!(role_of("bob").contains("owner"), "{members}");
+    assert!(role_of("alice").contains("editor"), "{members}");
+    refused(alice, &["share", "transfer", "Photos", "bob"]).await;
     cluster.stop().await;
 }
 

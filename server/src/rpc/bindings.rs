@@ -13,11 +13,12 @@
 //! after its broker work, repeating until both reads agree: whichever side
 //! finishes last leaves the bindings as the final membership says.
 
-use lapin::options::QueueBindOptions;
+use lapin::options::{QueueBindOptions, QueueDeleteOptions};
 use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
 use lapin::types::FieldTable;
 use lapin::{Channel, ErrorKind};
 use nimbus_protocol::Topology;
+use nimbus_protocol::notify::UserEvent;
 use uuid::Uuid;
 
 use super::{Amqp, ServerState};
@@ -102,6 +103,33 @@ async fn apply(
         }
     }
     Ok(gone)
+}
+
+/// Ends a revoked device's feed: deletes the queues `subscribe` bound for it
+/// (its consumer is cancelled; bindings would otherwise keep delivering) and
+/// returns the event that makes every proxy forget the device's token.
+pub(super) async fn end_device(
+    state: &ServerState,
+    amqp: &Amqp<'_>,
+    user_id: Uuid,
+    device_id: Uuid,
+) -> Result<(Uuid, UserEvent), OperationError> {
+    let queues = state.store.queues_of_device(device_id).await?;
+    if !queues.is_empty() {
+        let channel = amqp
+            .connection
+            .create_channel()
+            .await
+            .map_err(OperationError::Broker)?;
+        for queue in &queues {
+            channel
+                .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(OperationError::Broker)?;
+        }
+        state.store.forget_device_queues(&queues).await?;
+    }
+    Ok((user_id, UserEvent::DeviceRevoked { user_id, device_id }))
 }
 
 /// Unbinds keys from one queue (the counterpart of a `subscribe` that bound

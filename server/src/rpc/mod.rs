@@ -2,7 +2,7 @@
 //!
 //! [`dispatch`] authenticates the request (every operation but `login` needs a
 //! device token; the user and device come from the token, never from the
-//! message), then hands it to the operation's `run`. An operation returns the
+//! message), holds the device to its request rate ([`crate::rate`]), then hands it to the operation's `run`. An operation returns the
 //! JSON body of its reply and, when it changed a workspace, the notification
 //! to publish once the change is durable, and the user events of a sharing
 //! step. Operations use the database through [`ServerState`]; `subscribe` and
@@ -62,6 +62,7 @@ pub use oauth::OAUTH_TIMESTAMP_WINDOW_SECS;
 
 use crate::auth::token_hash;
 use crate::error::OperationError;
+use crate::rate::DeviceRate;
 use crate::storage::{Caller, MetadataStore};
 
 /// What every operation may use.
@@ -71,6 +72,8 @@ pub struct ServerState {
     pub storage_url: String,
     /// Requests this server has taken on (parsed), for logs and load tests.
     pub requests_handled: AtomicU64,
+    /// Each device's request budget on this server.
+    pub device_rate: DeviceRate,
     /// See [`crate::config::Settings::oauth_plaintext_over_http`].
     pub oauth_plaintext_over_http: bool,
 }
@@ -147,12 +150,12 @@ pub async fn dispatch(
         | Operation::OauthAuthorize { .. }
         | Operation::OauthAccessToken { .. }
         | Operation::OauthAuthenticate { .. } => unreachable!("handled before authentication"),
-        Operation::Logout => logout::run(state, &caller).await,
+        Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
         Operation::UpdateDevice(args) => update_device::run(state, &caller, args).await,
         Operation::ListDevices => list_devices::run(state, &caller).await,
         Operation::RevokeDevice { device_id } => {
-            revoke_device::run(state, &caller, device_id).await
+            revoke_device::run(state, amqp, &caller, device_id).await
         }
         Operation::GetAccount => get_account::run(state, &caller).await,
         Operation::GetWorkspaces => get_workspaces::run(state, &caller).await,
@@ -210,11 +213,16 @@ async fn authenticate(
     token: Option<&DeviceToken>,
 ) -> Result<Caller, OperationError> {
     let token = token.ok_or(OperationError::Unauthenticated)?;
-    state
+    let caller = state
         .store
         .authenticate(&token_hash(token))
         .await?
-        .ok_or(OperationError::Unauthenticated)
+        .ok_or(OperationError::Unauthenticated)?;
+    state
+        .device_rate
+        .check(caller.device_id)
+        .map_err(OperationError::TooManyRequests)?;
+    Ok(caller)
 }
 
 /// The caller's role in a workspace; refuses non-members, and read-only

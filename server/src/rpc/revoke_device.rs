@@ -1,13 +1,15 @@
-//! `revokeDevice`: the caller revokes one of its user's devices (a lost laptop).
+//! `revokeDevice`: the caller revokes one of its user's devices (a lost
+//! laptop), at once everywhere (see [`bindings::end_device`]).
 
 use uuid::Uuid;
 
-use super::{Reply, ServerState};
+use super::{Amqp, Reply, ServerState, bindings};
 use crate::error::OperationError;
 use crate::storage::Caller;
 
 pub async fn run(
     state: &ServerState,
+    amqp: &Amqp<'_>,
     caller: &Caller,
     device_id: Uuid,
 ) -> Result<Reply, OperationError> {
@@ -15,5 +17,6 @@ pub async fn run(
         return Err(OperationError::Forbidden("no such device among yours"));
     }
     tracing::info!(username = %caller.username, %device_id, "device revoked");
-    Reply::json(())
+    let ended = bindings::end_device(state, amqp, caller.user_id, device_id).await?;
+    Ok(Reply::json(())?.with_events([ended]))
 }

@@ -401,6 +401,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()>;
     /// The queues recorded for the user's devices.
     async fn device_queues_of(&self, user_id: Uuid) -> StoreResult<Vec<String>>;
+    /// The queues recorded for one device.
+    async fn queues_of_device(&self, device_id: Uuid) -> StoreResult<Vec<String>>;
     /// Forgets queues the broker no longer has.
     async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()>;
 }

@@ -1545,6 +1545,10 @@ impl MetadataStore for PgStore {
         self.device_queues_of_impl(user_id).await
     }
 
+    async fn queues_of_device(&self, device_id: Uuid) -> StoreResult<Vec<String>> {
+        self.queues_of_device_impl(device_id).await
+    }
+
     async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()> {
         self.forget_device_queues_impl(queues).await
     }

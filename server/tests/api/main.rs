@@ -5,6 +5,7 @@
 mod helpers;
 
 mod authorization;
+mod broker_input;
 mod changes;
 mod cli;
 mod commit;

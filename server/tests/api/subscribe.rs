@@ -1,13 +1,14 @@
 //! `subscribe`: a device hears its own user's workspaces and nobody else's,
-//! and only broker-named queues that exist are bound.
+//! only broker-named queues that exist are bound, and a revoked device's
+//! feed ends at once.
 
 use std::time::Duration;
 
 use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
-use nimbus_protocol::notify::Notification;
-use nimbus_protocol::rpc::{DeviceToken, ErrorCode, Operation};
+use nimbus_protocol::notify::{Notification, Push, UserEvent};
+use nimbus_protocol::rpc::{DeviceInfo, DeviceToken, ErrorCode, Operation};
 use nimbus_protocol::{NotificationListener, Topology};
 use uuid::Uuid;
 
@@ -135,5 +136,54 @@ async fn only_existing_broker_named_queues_are_bound() {
         next(&mut listener).await.workspace_id,
         workspace.workspace_id
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_device_stops_hearing_at_once_and_the_others_are_told() {
+    let app = spawn_app().await;
+    let (laptop, workspace) = app.user_with_device("alice").await;
+    let phone = app.login("alice", "phone").await;
+    let mut phone_listener = app.client.listen(&phone).await.unwrap();
+    let mut laptop_listener = app.client.listen(&laptop).await.unwrap();
+    let devices: Vec<DeviceInfo> = app
+        .client
+        .call(Some(&laptop), Operation::ListDevices)
+        .await
+        .unwrap();
+    let phone_id = devices
+        .iter()
+        .find(|d| d.name == "phone")
+        .unwrap()
+        .device_id;
+
+    app.client
+        .call::<()>(
+            Some(&laptop),
+            Operation::RevokeDevice {
+                device_id: phone_id,
+            },
+        )
+        .await
+        .unwrap();
+    // The phone's queue is deleted, not left bound until it expires.
+    let ended = tokio::time::timeout(Duration::from_secs(5), phone_listener.next_push())
+        .await
+        .expect("the revoked device's feed ends within 5 s");
+    assert_eq!(ended, None);
+    let told = tokio::time::timeout(Duration::from_secs(5), laptop_listener.next_push())
+        .await
+        .unwrap();
+    assert!(
+        matches!(told, Some(Push::User(UserEvent::DeviceRevoked { device_id, .. })) if device_id == phone_id),
+        "{told:?}"
+    );
+    app.commit(
+        &laptop,
+        &workspace,
+        vec![new_file(None, "after.txt", 4, 10)],
+    )
+    .await;
+    assert_eq!(next(&mut laptop_listener).await.revision, 1);
     app.stop().await;
 }

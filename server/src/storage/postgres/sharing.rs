@@ -727,6 +727,15 @@ impl PgStore {
         .await?)
     }
 
+    pub(super) async fn queues_of_device_impl(&self, device_id: Uuid) -> StoreResult<Vec<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT queue FROM device_queues WHERE device_id = $1")
+                .bind(device_id)
+                .fetch_all(&self.pool)
+                .await?,
+        )
+    }
+
     pub(super) async fn forget_device_queues_impl(&self, queues: &[String]) -> StoreResult<()> {
         sqlx::query("DELETE FROM device_queues WHERE queue = ANY($1)")
             .bind(queues)
