@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# OpenStack Swift's own functional suite (Swift 2.38.3, the seven core files)
-# against a Nimbus proxy of its own, the conformance yardstick of
-# docs/swift-compatibility.md.
+# OpenStack Swift's own functional suite (Swift 2.38.3: the seven core files
+# and the TempURL middleware's) against a Nimbus proxy of its own, the
+# conformance yardstick of docs/swift-compatibility.md.
 #
 #   scripts/swift-functional.sh [PYTEST_ARGS...]   Nimbus, known failures deselected (CI)
 #   scripts/swift-functional.sh --all [ARGS...]    Nimbus, nothing deselected
@@ -32,6 +32,7 @@ suite_files=(
     test/functional/test_dlo.py
     test/functional/test_slo.py
     test/functional/test_protocol.py
+    test/functional/test_tempurl.py
 )
 
 # ---- the suite ----------------------------------------------------------------
@@ -51,7 +52,7 @@ ensure_suite() {
     suite_dir=$sdist
 }
 
-# run_suite LABEL CONFIG_FILE PYTEST_ARGS...: runs the seven files, prints
+# run_suite LABEL CONFIG_FILE PYTEST_ARGS...: runs the suite's files, prints
 # pytest's closing line and keeps it in $closing_line.
 run_suite() {
     local label=$1 config=$2; shift 2
@@ -70,7 +71,9 @@ run_suite() {
     return "$status"
 }
 
-write_config() { # write_config FILE AUTH_URI ACCOUNT USER PASSWORD ACCOUNT2 USER2 PASSWORD2 USER3 PASSWORD3
+# write_config FILE AUTH_URI ACCOUNT USER PASSWORD ACCOUNT2 USER2 PASSWORD2 USER3 PASSWORD3
+#              RESELLER_ACCOUNT RESELLER_USER RESELLER_PASSWORD
+write_config() {
     cat >"$1" <<CONF
 [func_test]
 auth_uri = $2
@@ -82,6 +85,9 @@ username2 = $7
 password2 = $8
 username3 = $9
 password3 = ${10}
+account6 = ${11}
+username6 = ${12}
+password6 = ${13}
 collate = C
 insecure = no
 CONF
@@ -146,15 +152,18 @@ start_nimbus() {
     pids+=($!)
     wait_for 60 "the suite's nimbus-proxy" port_open 127.0.0.1 "$port"
 
-    # Swift's test accounts: two account administrators, and a plain user of
-    # account 1 (the suite's username3).
+    # Swift's test accounts: two account administrators, a plain user of
+    # account 1 (the suite's username3), and an administrator of the
+    # installation (its reseller admin, username6, who sets account quotas).
     local password=functional-suite-password
     add_user() { echo "$password" | "$bin/nimbus-server" user add "$@" --password-stdin >/dev/null; }
     add_user tester
     add_user tester2
     add_user tester3 --account tester --no-account-admin
+    add_user reseller --admin
     write_config "$work/nimbus.conf" "$auth_uri" \
-        tester tester "$password" tester2 tester2 "$password" tester3 "$password"
+        tester tester "$password" tester2 tester2 "$password" tester3 "$password" \
+        reseller reseller "$password"
 }
 
 run_nimbus() { # run_nimbus PYTEST_ARGS...
@@ -175,7 +184,8 @@ deselect_args() {
 run_real() { # run_real PYTEST_ARGS...
     scripts/real-swift.sh up >/dev/null
     local auth; auth=$(scripts/real-swift.sh env | sed -n 's/^export NIMBUS_TEST_SWIFT_AUTH_URL=//p')
-    write_config "$work/real.conf" "$auth" test tester testing test2 tester2 testing2 tester3 testing3
+    write_config "$work/real.conf" "$auth" test tester testing test2 tester2 testing2 tester3 testing3 \
+        admin admin admin
     run_suite real-swift "$work/real.conf" "$@"
 }
 

@@ -63,6 +63,10 @@ pub struct Settings {
     pub orphan_grace_secs: u64,
     /// How often, in seconds, to look for such blobs (also at start-up).
     pub sweep_interval_secs: u64,
+    /// Whether TempURL signatures may use HMAC-SHA1, which Swift deprecates;
+    /// off by default, so only SHA-256 and SHA-512 signatures are accepted.
+    /// Turn on only for clients that cannot sign otherwise.
+    pub tempurl_allow_sha1: bool,
 }
 
 /// The largest `inline_object_max_bytes` allowed: a body is held in memory
@@ -101,6 +105,7 @@ impl Default for Settings {
             inline_object_max_bytes: 16 * 1024,
             orphan_grace_secs: 3600,
             sweep_interval_secs: 3600,
+            tempurl_allow_sha1: false,
         }
     }
 }

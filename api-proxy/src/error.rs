@@ -18,6 +18,9 @@ pub enum SwiftError {
     Unauthorized { realm: String },
     #[error("access denied")]
     Forbidden,
+    /// A TempURL whose signature is wrong, expired or unusable here.
+    #[error("invalid TempURL")]
+    TempUrlInvalid,
     #[error("not found")]
     NotFound,
     #[error("method not allowed")]
@@ -42,6 +45,9 @@ pub enum SwiftError {
     PreconditionFailed(&'static str),
     #[error("request entity too large")]
     TooLarge,
+    /// The write would take its container or account past a quota.
+    #[error("upload exceeds quota")]
+    QuotaExceeded,
     #[error("range not satisfiable for an object of {size} bytes")]
     RangeNotSatisfiable { size: u64 },
     #[error("the body does not match the ETag sent")]
@@ -63,7 +69,7 @@ pub enum SwiftError {
 impl SwiftError {
     fn title_and_text(&self) -> (&'static str, &'static str) {
         match self {
-            SwiftError::Unauthorized { .. } => (
+            SwiftError::Unauthorized { .. } | SwiftError::TempUrlInvalid => (
                 "Unauthorized",
                 "This server could not verify that you are authorized to access the document you requested.",
             ),
@@ -77,7 +83,7 @@ impl SwiftError {
                 "Conflict",
                 "There was a conflict when trying to complete your request.",
             ),
-            SwiftError::TooLarge => (
+            SwiftError::TooLarge | SwiftError::QuotaExceeded => (
                 "Request Entity Too Large",
                 "The body of your request was too large for this server.",
             ),
@@ -115,7 +121,9 @@ impl SwiftError {
 impl ResponseError for SwiftError {
     fn status_code(&self) -> StatusCode {
         match self {
-            SwiftError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            SwiftError::Unauthorized { .. } | SwiftError::TempUrlInvalid => {
+                StatusCode::UNAUTHORIZED
+            }
             SwiftError::Forbidden => StatusCode::FORBIDDEN,
             SwiftError::NotFound => StatusCode::NOT_FOUND,
             SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -123,7 +131,7 @@ impl ResponseError for SwiftError {
             SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => StatusCode::CONFLICT,
             SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
-            SwiftError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            SwiftError::TooLarge | SwiftError::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
             SwiftError::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             SwiftError::EtagMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             SwiftError::ClientDisconnect => {
@@ -147,6 +155,8 @@ impl ResponseError for SwiftError {
             SwiftError::BadRequest(message) => Some(message.clone()),
             SwiftError::LengthRequired => Some("Missing Content-Length header.".to_owned()),
             SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
+            SwiftError::TempUrlInvalid => Some("401 Unauthorized: Temp URL invalid\n".to_owned()),
+            SwiftError::QuotaExceeded => Some("Upload exceeds quota.".to_owned()),
             _ => None,
         };
         if let Some(text) = plain_text {

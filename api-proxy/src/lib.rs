@@ -53,9 +53,14 @@
 //!   the owner's token is first seen.
 //! * **Deliberate differences from Swift**: container and account names `.`
 //!   and `..` are refused (400) because URL normalizers would rewrite them;
-//!   SLO segments must be plain objects (no nested manifests, no inline
-//!   `data` segments); no `X-Delete-At`, account ACLs, tempurl or Keystone
-//!   (and `/info` says so by not listing them).
+//!   no account ACLs or Keystone (and `/info` says so by not listing them);
+//!   see `docs/swift-compatibility.md`.
+//! * **TempURL and quotas** (`swift::tempurl`, `swift::quota`): a TempURL
+//!   request runs with no identity, only the signed access to its object
+//!   (and, for reads, the segments of a large object within the key's
+//!   scope); SHA-1 signatures only with `tempurl_allow_sha1`. Account
+//!   quotas are set by the installation's administrators, Swift's reseller
+//!   admins.
 
 pub mod auth;
 pub mod blobs;

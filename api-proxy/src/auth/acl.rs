@@ -161,6 +161,7 @@ mod tests {
             user_name: user.into(),
             account: format!("AUTH_{account}"),
             account_admin: admin,
+            installation_admin: false,
             workspaces: vec![WorkspaceGrant {
                 account: "AUTH_bob".into(),
                 container: "shared".into(),

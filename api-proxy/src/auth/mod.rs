@@ -44,6 +44,9 @@ pub struct Identity {
     pub account: String,
     /// Whether the caller administers `account` (Swift's `.admin`).
     pub account_admin: bool,
+    /// Whether the caller administers the installation (Swift's
+    /// `.reseller_admin`, for what Swift lets resellers do: account quotas).
+    pub installation_admin: bool,
     pub workspaces: Vec<WorkspaceGrant>,
     /// Containers of `account` that only a workspace grant opens (their
     /// workspace's ownership moved to another account).
@@ -57,6 +60,7 @@ impl Identity {
             user_name: account.username,
             account: account.storage_account,
             account_admin: account.account_admin,
+            installation_admin: account.is_admin,
             membership_only: account.membership_only_containers,
             workspaces: workspaces
                 .iter()

@@ -54,6 +54,9 @@ pub struct AccountInfo {
     /// `None` until the account is first written to.
     pub created: Option<Timestamp>,
     pub meta: Metadata,
+    /// Limits the installation's administrators set (see `swift::quota`):
+    /// `quota-bytes`, `quota-count`, ... → decimal value.
+    pub quotas: Metadata,
     pub container_count: u64,
     pub object_count: u64,
     pub bytes_used: u64,
@@ -64,6 +67,14 @@ pub struct AccountInfo {
 pub struct ContainerAcl {
     pub read: Option<String>,
     pub write: Option<String>,
+}
+
+/// What limits a write into a container: the quotas of its account and the
+/// container's own metadata (where its quotas are).
+#[derive(Debug, Clone, Default)]
+pub struct UploadLimits {
+    pub account_quotas: Metadata,
+    pub container_meta: Metadata,
 }
 
 #[derive(Debug, Clone)]
@@ -194,6 +205,21 @@ pub enum DeleteContainerOutcome {
 pub trait ObjectIndex: Send + Sync {
     async fn account(&self, account: &str) -> Result<AccountInfo, IndexError>;
     async fn update_account(&self, account: &str, meta: &MetadataUpdate) -> Result<(), IndexError>;
+    /// The account's metadata alone (no counters to aggregate).
+    async fn account_meta(&self, account: &str) -> Result<Metadata, IndexError>;
+    /// Sets and removes the account's quotas.
+    async fn update_account_quotas(
+        &self,
+        account: &str,
+        quotas: &MetadataUpdate,
+    ) -> Result<(), IndexError>;
+    /// The quotas that bound a write into the container, or `None` when the
+    /// container does not exist.
+    async fn upload_limits(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<UploadLimits>, IndexError>;
     /// Containers with their object counts and bytes.
     async fn list_containers(
         &self,

@@ -17,7 +17,7 @@ use super::acl_cache::AclCache;
 use super::{
     AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
     IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    ObjectUpdate, PutOutcome, PutResult,
+    ObjectUpdate, PutOutcome, PutResult, UploadLimits,
 };
 use crate::timestamp::Timestamp;
 
@@ -249,12 +249,12 @@ impl PgIndex {
 #[async_trait]
 impl ObjectIndex for PgIndex {
     async fn account(&self, account: &str) -> Result<AccountInfo, IndexError> {
-        let row: Option<(i64, Json<Metadata>)> =
-            sqlx::query_as("SELECT created_us, meta FROM accounts WHERE name = $1")
+        let row: Option<(i64, Json<Metadata>, Json<Metadata>)> =
+            sqlx::query_as("SELECT created_us, meta, quotas FROM accounts WHERE name = $1")
                 .bind(account)
                 .fetch_optional(&self.pool)
                 .await?;
-        let Some((created_us, meta)) = row else {
+        let Some((created_us, meta, quotas)) = row else {
             return Ok(AccountInfo::default());
         };
         let (container_count, object_count, bytes_used): (i64, i64, i64) = sqlx::query_as(
@@ -268,6 +268,7 @@ impl ObjectIndex for PgIndex {
         Ok(AccountInfo {
             created: Some(Timestamp::from_micros(created_us)),
             meta: meta.0,
+            quotas: quotas.0,
             container_count: non_negative(container_count),
             object_count: non_negative(object_count),
             bytes_used: non_negative(bytes_used),
@@ -285,6 +286,52 @@ impl ObjectIndex for PgIndex {
             .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn account_meta(&self, account: &str) -> Result<Metadata, IndexError> {
+        let row: Option<(Json<Metadata>,)> =
+            sqlx::query_as("SELECT meta FROM accounts WHERE name = $1")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(meta,)| meta.0).unwrap_or_default())
+    }
+
+    async fn update_account_quotas(
+        &self,
+        account: &str,
+        quotas: &MetadataUpdate,
+    ) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_account(&mut *tx, account).await?;
+        sqlx::query("UPDATE accounts SET quotas = (quotas || $2) - $3::text[] WHERE name = $1")
+            .bind(account)
+            .bind(Json(&quotas.set))
+            .bind(&quotas.remove)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn upload_limits(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<UploadLimits>, IndexError> {
+        let row: Option<(Json<Metadata>, Json<Metadata>)> = sqlx::query_as(
+            "SELECT a.quotas, c.meta
+               FROM containers c JOIN accounts a ON a.name = c.account
+              WHERE c.account = $1 AND c.name = $2",
+        )
+        .bind(account)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(quotas, meta)| UploadLimits {
+            account_quotas: quotas.0,
+            container_meta: meta.0,
+        }))
     }
 
     async fn list_containers(

@@ -7,7 +7,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder, web};
 
 use super::listing::{self, ListingParams};
 use super::metadata::{self, Scope};
-use super::{RequestContext, bulk};
+use super::{RequestContext, bulk, quota};
 use crate::error::SwiftError;
 use crate::index::AccountInfo;
 use crate::timestamp::Timestamp;
@@ -25,17 +25,32 @@ pub async fn handle(
     match method {
         Method::HEAD | Method::GET => read(context, method == Method::GET).await,
         Method::POST => {
-            context.authorize_account()?;
-            let update = metadata::read_update(context.req.headers(), Scope::Account)?;
+            // The installation's administrators may set any account's
+            // quotas, and nothing else of it; all else is for its owners.
+            let installation_admin = context.is_installation_admin();
+            if !installation_admin {
+                context.authorize_account()?;
+            }
+            let mut update = metadata::read_update(context.req.headers(), Scope::Account)?;
+            let quotas = quota::take_account_update(context, &mut update)?;
+            let owners_request =
+                quotas.is_none() || !update.set.is_empty() || !update.remove.is_empty();
+            if installation_admin && owners_request {
+                context.authorize_account()?;
+            }
             if !update.set.is_empty() {
                 let existing = context.state.index.account(&context.account).await?.meta;
                 metadata::check_merged(&existing, &update)?;
             }
-            context
-                .state
-                .index
-                .update_account(&context.account, &update)
-                .await?;
+            let index = &context.state.index;
+            if let Some(quotas) = quotas {
+                index
+                    .update_account_quotas(&context.account, &quotas)
+                    .await?;
+            }
+            if owners_request {
+                index.update_account(&context.account, &update).await?;
+            }
             Ok(HttpResponse::NoContent().finish())
         }
         _ => Err(SwiftError::MethodNotAllowed),
@@ -54,6 +69,7 @@ fn account_headers(info: &AccountInfo) -> HttpResponseBuilder {
         ))
         .insert_header(("Accept-Ranges", "bytes"));
     metadata::write(&mut response, Scope::Account, &info.meta);
+    quota::write_account_quotas(&mut response, &info.quotas);
     response
 }
 

@@ -4,9 +4,9 @@
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
-use super::RequestContext;
 use super::listing::{self, ListingParams, STORAGE_POLICY};
 use super::metadata::{self, Scope};
+use super::{RequestContext, quota, tempurl};
 use crate::auth::acl::{self, Access};
 use crate::error::{SwiftError, accepted_page};
 use crate::index::{AclUpdate, ContainerInfo, ContainerUpdate, DeleteContainerOutcome};
@@ -43,8 +43,10 @@ fn read_acl(context: &RequestContext, name: &str, is_read: bool) -> Result<AclUp
 }
 
 fn read_update(context: &RequestContext) -> Result<ContainerUpdate, SwiftError> {
+    let meta = metadata::read_update(context.req.headers(), Scope::Container)?;
+    quota::check_container_update(&meta)?;
     Ok(ContainerUpdate {
-        meta: metadata::read_update(context.req.headers(), Scope::Container)?,
+        meta,
         read_acl: read_acl(context, "x-container-read", true)?,
         write_acl: read_acl(context, "x-container-write", false)?,
     })
@@ -113,6 +115,7 @@ async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse,
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// A container's headers; ACLs and TempURL keys only for its owners.
 fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuilder {
     let mut response = HttpResponse::Ok();
     response
@@ -122,7 +125,11 @@ fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuild
         .insert_header(("Last-Modified", info.modified.http_date()))
         .insert_header(("X-Storage-Policy", STORAGE_POLICY))
         .insert_header(("Accept-Ranges", "bytes"));
-    metadata::write(&mut response, Scope::Container, &info.meta);
+    let mut meta = info.meta.clone();
+    if !show_acls {
+        tempurl::hide_keys(&mut meta);
+    }
+    metadata::write(&mut response, Scope::Container, &meta);
     if show_acls {
         if let Some(read) = &info.acl.read {
             response.insert_header(("X-Container-Read", read.as_str()));

@@ -2,7 +2,7 @@
 //! is implemented is advertised (clients act on it: python-swiftclient uses
 //! bulk delete only when `bulk_delete` is listed, and SLO only when `slo` is).
 
-use actix_web::HttpResponse;
+use actix_web::{HttpResponse, web};
 use serde_json::json;
 
 use super::body::MAX_FILE_SIZE;
@@ -13,11 +13,25 @@ use super::metadata::{
     MAX_META_COUNT, MAX_META_NAME_LENGTH, MAX_META_OVERALL_SIZE, MAX_META_VALUE_LENGTH,
 };
 use super::path::{MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH};
+use super::tempurl;
+use crate::config::Settings;
+use crate::startup::AppState;
 
 /// Largest request header block actix accepts by default.
 const MAX_HEADER_SIZE: usize = 8192;
 
-pub fn document() -> serde_json::Value {
+pub fn document(settings: &Settings) -> serde_json::Value {
+    let mut tempurl = json!({
+        "methods": tempurl::METHODS,
+        "incoming_remove_headers": [],
+        "incoming_allow_headers": [],
+        "outgoing_remove_headers": ["x-object-meta-*"],
+        "outgoing_allow_headers": ["x-object-meta-public-*"],
+        "allowed_digests": tempurl::allowed_digests(settings.tempurl_allow_sha1),
+    });
+    if settings.tempurl_allow_sha1 {
+        tempurl["deprecated_digests"] = json!(["sha1"]);
+    }
     json!({
         "swift": {
             "version": concat!("nimbus-", env!("CARGO_PKG_VERSION")),
@@ -49,11 +63,14 @@ pub fn document() -> serde_json::Value {
             "max_deletes_per_request": MAX_DELETES_PER_REQUEST,
             "max_failed_deletes": MAX_FAILED_DELETES,
         },
+        "tempurl": tempurl,
+        "container_quotas": {},
+        "account_quotas": {},
     })
 }
 
-pub async fn get() -> HttpResponse {
+pub async fn get(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json; charset=utf-8")
-        .body(document().to_string())
+        .body(document(&state.settings).to_string())
 }

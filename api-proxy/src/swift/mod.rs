@@ -13,7 +13,9 @@ pub mod listing;
 pub mod metadata;
 pub mod object;
 pub mod path;
+pub mod quota;
 pub mod range;
+pub mod tempurl;
 
 use std::sync::Arc;
 
@@ -35,6 +37,9 @@ pub struct RequestContext {
     pub account: String,
     /// The decoded query string, in order.
     pub query: Vec<(String, String)>,
+    /// The authority of a valid TempURL, which the request then runs with
+    /// instead of an identity.
+    pub temp_url: Option<tempurl::Grant>,
 }
 
 impl RequestContext {
@@ -59,6 +64,13 @@ impl RequestContext {
         self.identity
             .as_ref()
             .is_some_and(|id| id.owns(&self.account))
+    }
+
+    /// Whether the caller administers the installation (Swift's reseller).
+    pub fn is_installation_admin(&self) -> bool {
+        self.identity
+            .as_ref()
+            .is_some_and(|id| id.installation_admin)
     }
 
     fn denied(&self) -> SwiftError {
@@ -117,8 +129,10 @@ impl RequestContext {
         access: Access,
     ) -> Result<(), SwiftError> {
         let referrer = self.header(header::REFERER.as_str());
-        let decide = |identity: Option<&Identity>, acl: Option<&ContainerAcl>| {
-            acl::is_allowed(identity, account, Some((container, acl)), access, referrer)
+        let decide = |identity: Option<&Identity>, acl: Option<&ContainerAcl>| match &self.temp_url
+        {
+            Some(grant) => grant.allows(account, container, access),
+            None => acl::is_allowed(identity, account, Some((container, acl)), access, referrer),
         };
         let mut acl = self.state.index.container_acl(account, container).await?;
         let mut allowed = decide(self.identity.as_deref(), acl.as_ref());
@@ -172,8 +186,15 @@ pub async fn dispatch(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, SwiftError> {
     let target = path::parse(req.uri().path())?;
-    let query = parse_query(req.uri().query().unwrap_or_default())?;
-    let identity = match token(&req) {
+    let mut query = parse_query(req.uri().query().unwrap_or_default())?;
+    let temp_url = if req.method() != Method::OPTIONS && tempurl::is_requested(&query) {
+        let grant = tempurl::verify(&state, req.method(), req.headers(), &target, &query).await?;
+        query = tempurl::kept_query(query);
+        Some(grant)
+    } else {
+        None
+    };
+    let identity = match token(&req).filter(|_| temp_url.is_none()) {
         Some(token) => {
             Some(
                 state
@@ -193,6 +214,7 @@ pub async fn dispatch(
         identity,
         account: target.account().to_owned(),
         query,
+        temp_url,
     };
     let container = match &target {
         Target::Account { .. } => None,
@@ -210,6 +232,9 @@ pub async fn dispatch(
             container, object, ..
         } => object::handle(&context, &container, &object, payload).await,
     }?;
+    if let Some(grant) = &context.temp_url {
+        tempurl::decorate(grant, context.req.method(), &mut response);
+    }
     if let Some(origin) = context.header(header::ORIGIN.as_str()) {
         cors::decorate(
             &context,

@@ -23,7 +23,7 @@ use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, URL_QUOTE, check_container_name};
 use super::range::{self, RangeRequest};
-use super::{RequestContext, bulk};
+use super::{RequestContext, bulk, quota};
 use crate::auth::acl::Access;
 use crate::error::{SwiftError, accepted_page, html_page};
 use crate::index::{Content, Manifest, ObjectRecord, ObjectUpdate, PutOutcome};
@@ -447,18 +447,27 @@ fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<String>, Swi
     Ok(Some(decoded))
 }
 
-/// Stores the body of a new object (up to Swift's size limit).
+/// Stores the body of a new object of `declared` bytes (0: unknown) bound
+/// for `destination` (account, container), up to Swift's size limit and
+/// the room its quotas leave.
 async fn store_body(
     context: &RequestContext,
+    destination: (&str, &str),
+    declared: u64,
     body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
 ) -> Result<StoredBody, SwiftError> {
+    let room = quota::upload_room(context, destination, declared).await?;
     body::store(
         context.state.blobs.as_ref(),
         body,
-        MAX_FILE_SIZE,
+        MAX_FILE_SIZE.min(room),
         context.state.settings.inline_object_max_bytes,
     )
     .await
+    .map_err(|error| match error {
+        SwiftError::TooLarge if room < MAX_FILE_SIZE => SwiftError::QuotaExceeded,
+        other => other,
+    })
 }
 
 /// Makes a stored body visible as `record`, or removes its blob if that fails.
@@ -567,6 +576,8 @@ async fn put(
         None => None,
     };
     if is_manifest {
+        let declared = content_length.unwrap_or(0);
+        quota::upload_room(context, (&context.account, container), declared).await?;
         return put_static_manifest(context, container, object, payload).await;
     }
     if let Some(source) = copy_source {
@@ -620,7 +631,15 @@ async fn put(
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| guess_content_type(object).to_owned());
     let expected_etag = expected_etag(context);
-    let stored = store_body(context, payload.map_err(payload_error)).await?;
+    let destination = (context.account.as_str(), container);
+    let declared = content_length.unwrap_or(0);
+    let stored = store_body(
+        context,
+        destination,
+        declared,
+        payload.map_err(payload_error),
+    )
+    .await?;
     if expected_etag.is_some_and(|expected| expected != stored.etag) {
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
         return Err(SwiftError::EtagMismatch);
@@ -683,9 +702,10 @@ async fn copy_object(
     } else {
         copied_range(context, &resolved)?
     };
+    let declared = copied.end - copied.start;
     let bytes = body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
         .map_err(SwiftError::ReadFailed);
-    let stored = store_body(context, bytes).await?;
+    let stored = store_body(context, (account, container), declared, bytes).await?;
     // A manifest copied as itself keeps what it stands for.
     let (size, etag, manifest) = match resolved.record.manifest {
         Some(Manifest::Static { .. }) if copy_manifest => (

@@ -192,6 +192,97 @@ async fn python_swiftclient_stat_upload_list_download_delete() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python-swiftclient: scripts/test.sh installs it and runs this"]
+async fn python_swiftclient_tempurls_get_and_put_without_a_token() {
+    let app = spawn_app().await;
+    app.login_new_user("alice").await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("shared.txt"), "shared through a link").unwrap();
+    let auth_url = format!("{}/auth/v1.0", app.address);
+    let swift = async |args: &[&str]| {
+        let mut all = vec!["-A", auth_url.as_str(), "-U", "alice:alice", "-K", PASSWORD];
+        all.extend_from_slice(args);
+        run("swift", &all, dir.path()).await
+    };
+    swift(&["post", "-m", "Temp-URL-Key:the account key"]).await;
+    swift(&["upload", "c1", "shared.txt"]).await;
+    let stat = swift(&["stat"]).await;
+    assert!(stat.contains("Temp-Url-Key: the account key"), "{stat}");
+
+    let tempurl = async |args: &[&str]| {
+        let mut all = vec!["tempurl"];
+        all.extend_from_slice(args);
+        run("swift", &all, dir.path()).await.trim().to_owned()
+    };
+    let object = "/v1/AUTH_alice/c1/shared.txt";
+    for digest in ["sha256", "sha512"] {
+        let url = tempurl(&["--digest", digest, "GET", "60", object, "the account key"]).await;
+        let get = app
+            .client
+            .get(format!("{}{url}", app.address))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(get.status(), 200, "{digest}: {url}");
+        assert_eq!(get.text().await.unwrap(), "shared through a link");
+    }
+    let url = tempurl(&["--iso8601", "GET", "1h", object, "the account key"]).await;
+    let get = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 200, "{url}");
+    // SHA-1 is off unless the proxy is configured for it.
+    let url = tempurl(&["--digest", "sha1", "GET", "60", object, "the account key"]).await;
+    let get = app
+        .client
+        .get(format!("{}{url}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 401);
+
+    let url = tempurl(&[
+        "PUT",
+        "60",
+        &format!("{}/v1/AUTH_alice/c1/dropped.txt", app.address),
+        "the account key",
+    ])
+    .await;
+    let put = app
+        .client
+        .put(&url)
+        .body("dropped off")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let listing = swift(&["list", "c1"]).await;
+    assert_eq!(listing, "dropped.txt\nshared.txt\n");
+    let prefix = tempurl(&[
+        "--prefix-based",
+        "GET",
+        "60",
+        "/v1/AUTH_alice/c1/drop",
+        "the account key",
+    ])
+    .await;
+    let (_, query) = prefix.split_once('?').unwrap();
+    let get = app
+        .client
+        .get(format!(
+            "{}/v1/AUTH_alice/c1/dropped.txt?{query}",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.text().await.unwrap(), "dropped off");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs rclone: scripts/test.sh installs it and runs this"]
 async fn rclone_copies_a_tree_up_and_down_checks_and_purges() {
     let app = spawn_app().await;

@@ -101,10 +101,16 @@ pub fn init_logging() {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// [`spawn_app`] with settings changed by `configure`.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     init_logging();
     let run = Uuid::new_v4().simple().to_string();
     let objects_dir = tempfile::tempdir().unwrap();
-    let settings = proxy_settings(&run, objects_dir.path());
+    let mut settings = proxy_settings(&run, objects_dir.path());
+    configure(&mut settings);
     let proxy = Application::build(settings.clone())
         .await
         .expect("the proxy starts");

@@ -17,4 +17,6 @@ mod rest_encrypted;
 mod sharing;
 mod startup;
 mod swift_conformance;
+mod swift_quotas;
+mod swift_tempurl;
 mod web;

@@ -600,7 +600,10 @@ async fn info_advertises_what_is_implemented() {
     assert_eq!(info["swift"]["container_listing_limit"], 10000);
     assert_eq!(info["bulk_delete"]["max_deletes_per_request"], 10000);
     assert_eq!(info["slo"]["max_manifest_segments"], 1000);
-    assert!(info.get("tempurl").is_none());
+    assert!(info["tempurl"]["methods"].is_array());
+    assert!(info.get("container_quotas").is_some());
+    assert!(info.get("account_quotas").is_some());
+    assert!(info.get("symlink").is_none());
 }
 
 #[tokio::test]
