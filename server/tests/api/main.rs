@@ -6,6 +6,7 @@ mod helpers;
 
 mod authorization;
 mod changes;
+mod chunks;
 mod cli;
 mod commit;
 mod faults;
