@@ -56,6 +56,12 @@
 //!   SLO segments must be plain objects (no nested manifests, no inline
 //!   `data` segments); no `X-Delete-At`, account ACLs, tempurl or Keystone
 //!   (and `/info` says so by not listing them).
+//! * **Chunks a file needs are not the Swift API's to destroy**: in a
+//!   workspace's container, deleting, replacing or expiring a chunk object
+//!   that a retained version references answers 409
+//!   ([`swift::chunk_guard`], which asks the metadata servers). An object
+//!   whose blob vanished from the store reads as missing (404) and the index
+//!   forgets it, so that a device can store it again.
 
 pub mod auth;
 pub mod blobs;

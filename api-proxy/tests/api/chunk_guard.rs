@@ -9,7 +9,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Device, Session, TestApp, device, files_under, noise, spawn_app, upload_chunks,
+    Device, PASSWORD, Session, TestApp, device, files_under, noise, spawn_app, upload_chunks,
 };
 
 /// A file of alice's default workspace, synced as a device syncs it.
@@ -326,4 +326,47 @@ async fn a_chunk_whose_bytes_vanished_reads_as_missing_and_can_be_stored_again()
     assert_eq!(again.status(), 200);
     assert!(again.bytes().await.unwrap() == sealed);
     drop(file.laptop);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs rclone: scripts/test.sh installs it and runs this"]
+async fn rclone_sync_from_an_empty_folder_deletes_no_chunk_a_file_needs() {
+    let app = spawn_app().await;
+    let file = synced_file(&app).await;
+    let listed = file.listed_chunks(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let config = dir.path().join("rclone.conf");
+    std::fs::write(
+        &config,
+        format!(
+            "[nimbus]\ntype = swift\nuser = alice:alice\nkey = {PASSWORD}\nauth = {}/auth/v1.0\n",
+            app.address
+        ),
+    )
+    .unwrap();
+    let output = tokio::process::Command::new("rclone")
+        .arg("--config")
+        .arg(&config)
+        .args([
+            "--retries",
+            "1",
+            "--low-level-retries",
+            "1",
+            "sync",
+            "empty",
+        ])
+        .arg(format!("nimbus:{}", file.container))
+        .current_dir(dir.path())
+        .output()
+        .await
+        .expect("cannot run rclone (scripts/test.sh installs it)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success(),
+        "rclone deleted everything: {stderr}"
+    );
+    assert!(stderr.contains("409"), "{stderr}");
+    assert_eq!(file.listed_chunks(&app).await, listed);
+    assert!(file.download(&app).await == file.data, "the file changed");
 }
