@@ -120,15 +120,18 @@ async fn refuse_replacing(
 }
 
 /// Refuses a write of `object` that would replace a chunk a retained
-/// version needs (`overwrite`: the write may replace an existing object) or
-/// make it expire (`expires`: it sets `X-Delete-At` or `X-Delete-After`).
+/// version needs: `overwrite`, the write may replace an existing object;
+/// `strict`, it is refused even where the chunk is missing, because it makes
+/// the object expire (`X-Delete-At`, `X-Delete-After`) or its bytes are not
+/// a body the caller sends (a copy, a large-object manifest), so it could
+/// not be the chunk a device uploads again.
 pub async fn refuse_write(
     context: &RequestContext,
     (account, container, object): (&str, &str, &str),
     overwrite: bool,
-    expires: bool,
+    strict: bool,
 ) -> Result<(), SwiftError> {
-    if expires {
+    if strict {
         refuse_if_referenced(context, account, container, object).await
     } else if overwrite {
         refuse_replacing(context, account, container, object).await

@@ -588,11 +588,12 @@ async fn put(
         context
             .authorize_container(container, Access::Write)
             .await?;
+        let makes_manifest = is_manifest || context.header("x-object-manifest").is_some();
         chunk_guard::refuse_write(
             context,
             (&context.account, container, object),
             may_overwrite(context)?,
-            requested_delete_at(context)?.is_some(),
+            makes_manifest || requested_delete_at(context)?.is_some(),
         )
         .await?;
     }
@@ -712,7 +713,7 @@ async fn copy_object(
     };
     meta.extend(metadata::read_object_metadata(context.req.headers())?);
     let delete_at = requested_delete_at(context)?;
-    chunk_guard::refuse_write(context, destination, true, delete_at.is_some()).await?;
+    chunk_guard::refuse_write(context, destination, true, true).await?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| resolved.record.content_type.clone());
 
@@ -813,8 +814,8 @@ async fn post(
     chunk_guard::refuse_write(
         context,
         (&context.account, container, object),
-        dynamic_manifest.is_some(),
-        delete_at.is_some(),
+        false,
+        dynamic_manifest.is_some() || delete_at.is_some(),
     )
     .await?;
     let update = ObjectUpdate {

@@ -310,6 +310,22 @@ async fn a_chunk_whose_bytes_vanished_reads_as_missing_and_can_be_stored_again()
         "the index forgot the lost chunk"
     );
 
+    // Only a body can take its place: not a copy, not a manifest.
+    let notes = format!("{}/notes.txt", file.container);
+    let put_notes = file.swift.request(&app.client, "PUT", &notes).body("notes");
+    assert_eq!(put_notes.send().await.unwrap().status(), 201);
+    let copy = file
+        .swift
+        .request(&app.client, "COPY", &notes)
+        .header("Destination", &chunk);
+    assert_eq!(copy.send().await.unwrap().status(), 409);
+    let manifest = file
+        .swift
+        .request(&app.client, "PUT", &chunk)
+        .header("X-Object-Manifest", format!("{}/notes", file.container))
+        .body("");
+    assert_eq!(manifest.send().await.unwrap().status(), 409);
+
     // A device that has the bytes stores the chunk again.
     let restore = file
         .swift
