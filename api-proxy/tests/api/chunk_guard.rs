@@ -361,7 +361,8 @@ async fn rclone_sync_from_an_empty_folder_deletes_no_chunk_a_file_needs() {
         ),
     )
     .unwrap();
-    let output = tokio::process::Command::new("rclone")
+    let mut rclone = tokio::process::Command::new("rclone");
+    rclone
         .arg("--config")
         .arg(&config)
         .args([
@@ -373,16 +374,44 @@ async fn rclone_sync_from_an_empty_folder_deletes_no_chunk_a_file_needs() {
             "empty",
         ])
         .arg(format!("nimbus:{}", file.container))
-        .current_dir(dir.path())
-        .output()
-        .await
-        .expect("cannot run rclone (scripts/test.sh installs it)");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        !output.status.success(),
-        "rclone deleted everything: {stderr}"
-    );
-    assert!(stderr.contains("409"), "{stderr}");
+        .current_dir(dir.path());
+    refused_by_client(rclone, "rclone sync").await;
     assert_eq!(file.listed_chunks(&app).await, listed);
     assert!(file.download(&app).await == file.data, "the file changed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs python-swiftclient: scripts/test.sh installs it and runs this"]
+async fn python_swiftclient_cannot_delete_or_overwrite_a_chunk_a_file_needs() {
+    let app = spawn_app().await;
+    let file = synced_file(&app).await;
+    let listed = file.listed_chunks(&app).await;
+    let dir = tempfile::tempdir().unwrap();
+    let chunk = file.chunks[0].id.as_str();
+    std::fs::write(dir.path().join(chunk), b"garbage").unwrap();
+    let auth_url = format!("{}/auth/v1.0", app.address);
+    let swift = |args: &[&str]| {
+        let mut command = tokio::process::Command::new("swift");
+        command
+            .args(["-A", &auth_url, "-U", "alice:alice", "-K", PASSWORD])
+            .args(args)
+            .current_dir(dir.path());
+        command
+    };
+    let container = file.container.as_str();
+    refused_by_client(swift(&["delete", container, chunk]), "swift delete").await;
+    refused_by_client(swift(&["upload", container, chunk]), "swift upload").await;
+    assert_eq!(file.listed_chunks(&app).await, listed);
+    assert!(file.download(&app).await == file.data, "the file changed");
+}
+
+/// Runs a Swift client that must fail with the proxy's 409.
+async fn refused_by_client(mut command: tokio::process::Command, what: &str) {
+    let output = command
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run {what} (scripts/test.sh installs it): {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{what} succeeded: {stderr}");
+    assert!(stderr.contains("409"), "{what}: {stderr}");
 }
