@@ -37,6 +37,21 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 pub struct BlobError(#[from] opendal::Error);
 
 /// Receives the bytes of one new blob.
+/// Whether a read failed because the blob is not in the store.
+pub fn is_missing(error: &io::Error) -> bool {
+    // Opening the blob fails with a `BlobError`; reading it, with the
+    // `io::Error` opendal's byte stream makes of its own.
+    let inner = error.get_ref();
+    let opendal_error = inner
+        .and_then(|inner| inner.downcast_ref::<BlobError>())
+        .map(|blob| &blob.0)
+        .or_else(|| inner.and_then(|inner| inner.downcast_ref::<opendal::Error>()));
+    match opendal_error {
+        Some(error) => error.kind() == opendal::ErrorKind::NotFound,
+        None => error.kind() == io::ErrorKind::NotFound,
+    }
+}
+
 #[async_trait]
 pub trait BlobWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;

@@ -34,6 +34,10 @@ pub enum SwiftError {
     BadRequestPage(String),
     #[error("container not empty")]
     ContainerNotEmpty,
+    /// The object is a chunk that a retained file version needs: only the
+    /// metadata servers' collection removes it (see `swift::chunk_guard`).
+    #[error("chunk {0} is in use by a file version")]
+    ChunkInUse(String),
     /// A segment of a large object is missing or changed.
     #[error("large object segment {0} is no longer valid")]
     SegmentInvalid(String),
@@ -79,7 +83,9 @@ impl SwiftError {
                 "Method Not Allowed",
                 "The method is not allowed for this resource.",
             ),
-            SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => (
+            SwiftError::ContainerNotEmpty
+            | SwiftError::SegmentInvalid(_)
+            | SwiftError::ChunkInUse(_) => (
                 "Conflict",
                 "There was a conflict when trying to complete your request.",
             ),
@@ -128,7 +134,9 @@ impl ResponseError for SwiftError {
             SwiftError::NotFound => StatusCode::NOT_FOUND,
             SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             SwiftError::BadRequest(_) | SwiftError::BadRequestPage(_) => StatusCode::BAD_REQUEST,
-            SwiftError::ContainerNotEmpty | SwiftError::SegmentInvalid(_) => StatusCode::CONFLICT,
+            SwiftError::ContainerNotEmpty
+            | SwiftError::SegmentInvalid(_)
+            | SwiftError::ChunkInUse(_) => StatusCode::CONFLICT,
             SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             SwiftError::TooLarge | SwiftError::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
@@ -157,6 +165,13 @@ impl ResponseError for SwiftError {
             SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
             SwiftError::TempUrlInvalid => Some("401 Unauthorized: Temp URL invalid\n".to_owned()),
             SwiftError::QuotaExceeded => Some("Upload exceeds quota.".to_owned()),
+            SwiftError::ChunkInUse(chunk) => Some(format!(
+                "{chunk} is a chunk of a file stored in this workspace, needed by the file or \
+                 its version history, so it cannot be deleted, overwritten or set to expire \
+                 through the Swift API; nothing was changed. Delete the file (and let its \
+                 versions expire) with a Nimbus client instead: Nimbus removes chunks once no \
+                 version needs them."
+            )),
             _ => None,
         };
         if let Some(text) = plain_text {
@@ -213,6 +228,7 @@ mod tests {
             (SwiftError::EtagMismatch, 422),
             (SwiftError::RangeNotSatisfiable { size: 11 }, 416),
             (SwiftError::ContainerNotEmpty, 409),
+            (SwiftError::ChunkInUse("ab".repeat(32)), 409),
         ];
         for (error, status) in cases {
             let response = error.error_response();

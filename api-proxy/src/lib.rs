@@ -61,6 +61,12 @@
 //!   scope); SHA-1 signatures only with `tempurl_allow_sha1`. Account
 //!   quotas are set by the installation's administrators, Swift's reseller
 //!   admins.
+//! * **Chunks a file needs are not the Swift API's to destroy**: in a
+//!   workspace's container, deleting, replacing or expiring a chunk object
+//!   that a retained version references answers 409
+//!   ([`swift::chunk_guard`], which asks the metadata servers). An object
+//!   whose blob vanished from the store reads as missing (404) and the index
+//!   forgets it, so that a device can store it again.
 
 pub mod auth;
 pub mod blobs;

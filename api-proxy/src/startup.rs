@@ -32,6 +32,8 @@ pub struct AppState {
     pub index: Arc<dyn ObjectIndex>,
     pub blobs: Arc<dyn BlobStore>,
     pub auth: Arc<Authenticator>,
+    /// The metadata RPC, for what requests ask on their caller's behalf.
+    pub rpc: RpcClient,
 }
 
 pub struct Application {
@@ -88,7 +90,7 @@ impl Application {
             listener.local_addr()?,
         ));
         let auth = Arc::new(Authenticator::new(
-            rpc,
+            rpc.clone(),
             Arc::clone(&index),
             settings.token_cache_ttl(),
         ));
@@ -110,6 +112,7 @@ impl Application {
             index,
             blobs,
             auth,
+            rpc,
         });
         let server = HttpServer::new(move || {
             App::new()

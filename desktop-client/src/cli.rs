@@ -17,7 +17,7 @@ use crate::config::{Config, ConfigDir, default_dir};
 use crate::daemon::{self, Target};
 use crate::engine::names::is_conflicted_copy;
 use crate::engine::planner::case_clashes;
-use crate::engine::{PlanContext, plan};
+use crate::engine::{FailedDownload, PlanContext, plan};
 use crate::mounts::{self, ACCESS_ENDED_KEY};
 use crate::passphrase::{self, PassphraseSource};
 use crate::share::{self, ShareArgs, format_time, role_name};
@@ -523,6 +523,23 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
                     " (read-only: local changes stay on this device, edits that meet the \
                      owner's as conflicted copies)"
                 }
+            )?;
+        }
+    }
+    let failed: Vec<FailedDownload> = match store.get("status.failed_downloads").await? {
+        Some(json) => serde_json::from_str(&json).context("damaged failed-download status")?,
+        None => Vec::new(),
+    };
+    if !failed.is_empty() {
+        writeln!(out, "  stuck downloads: {}", failed.len())?;
+        for download in &failed {
+            writeln!(
+                out,
+                "    {}: {} (failed {} times in a row; next try at {})",
+                download.path,
+                download.reason,
+                download.failures,
+                format_time(download.retry_at_ms)
             )?;
         }
     }

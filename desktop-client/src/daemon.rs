@@ -16,6 +16,11 @@
 //! * every [`SAFETY_INTERVAL`] a full round runs anyway;
 //! * a failed round is retried with a growing back-off (the server or the
 //!   broker may be away); a revoked token stops the loop;
+//! * a download whose data is missing or corrupt backs off on its own (the
+//!   engine's `failed_downloads`), and the loop wakes up when it is due;
+//!   content the object store lacks is reported to the server, which asks
+//!   every device of the workspace (`content_missing`): one whose copy is
+//!   that version uploads the missing chunks again;
 //! * the shutdown future (Ctrl-C) stops it between or within rounds. An
 //!   interrupted round is like a crash, which the engine is built for: the
 //!   state on disk is consistent and a commit in flight is re-sent under
@@ -28,8 +33,8 @@ use std::time::Duration;
 
 use indicatif::MultiProgress;
 use nimbus_protocol::RpcClient;
-use nimbus_protocol::notify::{Push, UserEvent};
-use nimbus_protocol::rpc::{Account, DeviceToken, WorkspaceInfo};
+use nimbus_protocol::notify::{Push, UserEvent, WorkspaceEvent};
+use nimbus_protocol::rpc::{Account, DeviceToken, Operation, WorkspaceInfo};
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
@@ -39,10 +44,10 @@ use uuid::Uuid;
 use crate::config::ConfigDir;
 use crate::engine::{Engine, Round};
 use crate::error::Error;
-use crate::fs::{FsError, META_DIR, RealFs};
+use crate::fs::{Fs, FsError, META_DIR, RealFs};
 use crate::mounts::{self, MountNames, Mounts, ignoring_mounts};
 use crate::passphrase::{self, PassphraseSource};
-use crate::remote::{RemoteError, SystemClock};
+use crate::remote::{Clock, RemoteError, SystemClock};
 use crate::state::SqliteStore;
 use crate::transfer::{NimbusRemote, TransferStats, rpc_error};
 
@@ -295,6 +300,9 @@ fn choose_workspace(
 /// Why the loop wakes up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kick {
+    /// A device could not download this item: the store lacks chunks of it,
+    /// which this device may have.
+    ContentMissing(Uuid),
     /// Something changed on disk.
     Local,
     /// The watcher lost events (overflow or error): rescan, and watch again
@@ -376,10 +384,14 @@ pub async fn run(
             outcome = session.engine.sync_round() => outcome,
             () = &mut shutdown => break Ok(()),
         };
+        report_missing_content(session).await;
         match outcome {
             Ok(round) => {
                 backoff = Duration::from_secs(1);
-                retry_in = None;
+                retry_in = session.engine.next_download_retry_ms().map(|at| {
+                    let wait = at.saturating_sub(SystemClock.now_ms()).max(0);
+                    Duration::from_millis(u64::try_from(wait).unwrap_or(0)).min(SAFETY_INTERVAL)
+                });
                 if round.quiet {
                     tracing::debug!(ops = round.ops, passes = round.passes, "in sync");
                     on_round(&round);
@@ -420,7 +432,9 @@ pub async fn run(
         };
         let mut watch_lost = false;
         let mut access = false;
+        let mut missing = Vec::new();
         let mut apply = |kick: Kick| match kick {
+            Kick::ContentMissing(item_id) => missing.push(item_id),
             Kick::Local => session.engine.need_scan = true,
             Kick::WatchLost => {
                 session.engine.need_scan = true;
@@ -437,6 +451,9 @@ pub async fn run(
         }
         if access {
             reconcile(&mut mounts, session).await;
+        }
+        for item_id in missing {
+            restore_content(session, item_id).await;
         }
         if watch_lost {
             // A recursive watch covers the folders that existed when it was
@@ -459,6 +476,45 @@ pub async fn run(
     }
     session.engine.fs.clean_temp();
     result
+}
+
+/// Tells the server which files could not be downloaded because the object
+/// store lacks chunks of them. A report that fails is made again at the
+/// download's next failure.
+async fn report_missing_content(session: &mut Session) {
+    for item_id in std::mem::take(&mut session.engine.missing_content) {
+        let operation = Operation::ReportMissingContent { item_id };
+        if let Err(error) = session
+            .rpc
+            .call::<()>(Some(&session.token), operation)
+            .await
+        {
+            tracing::warn!(%error, %item_id, "cannot report missing content to the server");
+        }
+    }
+}
+
+/// Answers a `content_missing` event: when this device's copy of the file
+/// is the version whose chunks the store lacks, uploads them again.
+async fn restore_content(session: &Session, item_id: Uuid) {
+    let Some((path, content)) = session.engine.local_copy_of_latest(item_id) else {
+        return;
+    };
+    let reader = match session.engine.fs.open(&path) {
+        Ok(reader) => reader,
+        Err(error) => {
+            tracing::warn!(%path, %error, "cannot read a file whose chunks the store lost");
+            return;
+        }
+    };
+    match session.engine.remote.restore(&content, reader).await {
+        Ok(stored) => {
+            tracing::info!(%path, stored, "uploaded chunks the object store had lost")
+        }
+        Err(error) => {
+            tracing::warn!(%path, %error, "cannot upload chunks the object store lost")
+        }
+    }
 }
 
 /// Mounts and unmounts the shared workspaces, when `session` has any.
@@ -508,6 +564,11 @@ async fn listen(
                             Some(Kick::Access)
                         }
                         Push::User(_) => None,
+                        Push::Workspace(WorkspaceEvent::ContentMissing {
+                            workspace_id: event_workspace,
+                            item_id,
+                        }) => (event_workspace == workspace_id)
+                            .then_some(Kick::ContentMissing(item_id)),
                     };
                     if let Some(kick) = kick
                         && kicks.send(kick).is_err()

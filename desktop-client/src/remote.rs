@@ -19,6 +19,13 @@ pub enum RemoteError {
     Unauthenticated(String),
     #[error("downloaded data failed verification: {0}. It was not written; it is fetched again.")]
     Corrupt(String),
+    /// The object store lacks chunks of the version: a device that has the
+    /// file uploads them again once the server is told (`reportMissingContent`).
+    #[error(
+        "{0}. The server was told; a device that has this file uploads it again, and the \
+         download is retried meanwhile."
+    )]
+    ContentMissing(String),
     #[error("{0}")]
     Io(#[from] io::Error),
 }

@@ -220,20 +220,8 @@ impl NimbusRemote {
             return Ok(());
         }
         let url = self.chunk_url(&chunk.id);
-        let missing = chunk.sealed.len() <= PUT_WITHOUT_HEAD_MAX || {
-            let head = self
-                .http
-                .head(&url)
-                .header("X-Auth-Token", &self.token.0)
-                .send()
-                .await
-                .map_err(|e| http_error("checking a chunk", e))?;
-            match head.status() {
-                StatusCode::OK | StatusCode::NO_CONTENT => false,
-                StatusCode::NOT_FOUND => true,
-                status => return Err(status_error("checking a chunk", status)),
-            }
-        };
+        let missing =
+            chunk.sealed.len() <= PUT_WITHOUT_HEAD_MAX || !self.has_chunk(&chunk.id).await?;
         let stored_now = missing && self.put_if_missing(&url, chunk.sealed).await?;
         if !stored_now {
             self.stats.chunks_skipped.fetch_add(1, Ordering::Relaxed);
@@ -268,6 +256,75 @@ impl NimbusRemote {
         }
     }
 
+    /// Whether the store has chunk `id`, asked with `HEAD` (whatever this
+    /// process remembers: the store may have lost it since).
+    async fn has_chunk(&self, id: &str) -> Result<bool, RemoteError> {
+        let head = self
+            .http
+            .head(self.chunk_url(id))
+            .header("X-Auth-Token", &self.token.0)
+            .send()
+            .await
+            .map_err(|e| http_error("checking a chunk", e))?;
+        match head.status() {
+            StatusCode::OK | StatusCode::NO_CONTENT => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            status => Err(status_error("checking a chunk", status)),
+        }
+    }
+
+    /// Uploads again the chunks of `content` that the store lacks, cut
+    /// from `reader`, this device's copy of that content: how a workspace
+    /// whose store lost chunks heals (a `content_missing` event). Returns
+    /// how many chunks were stored; fails, storing nothing wrong, when the
+    /// copy does not give every chunk the version lists (it changed since).
+    pub async fn restore(
+        &self,
+        content: &Content,
+        reader: Box<dyn Read + Send>,
+    ) -> Result<usize, RemoteError> {
+        let params = match content.chunker.as_deref() {
+            Some(description) => ChunkerParams::from_description(description)
+                .map_err(|e| RemoteError::Corrupt(format!("the version's chunker: {e}")))?,
+            None => ChunkerParams::DEFAULT,
+        };
+        let mut wanted: HashSet<String> = content.chunks.iter().map(|c| c.id.clone()).collect();
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<SealedChunk>(2);
+        let keys = self.keys.clone();
+        let chunking = tokio::task::spawn_blocking(move || {
+            for chunk in Chunker::new(reader, &keys, params) {
+                let chunk = chunk.map_err(io::Error::other)?;
+                if sender.blocking_send(chunk).is_err() {
+                    break;
+                }
+            }
+            Ok::<_, io::Error>(())
+        });
+        let mut stored = 0;
+        while let Some(chunk) = receiver.recv().await {
+            if !wanted.remove(&chunk.id) {
+                continue;
+            }
+            if !self.has_chunk(&chunk.id).await?
+                && self
+                    .put_if_missing(&self.chunk_url(&chunk.id), chunk.sealed)
+                    .await?
+            {
+                stored += 1;
+            }
+        }
+        chunking
+            .await
+            .map_err(|e| RemoteError::Unavailable(format!("chunker stopped: {e}")))??;
+        if !wanted.is_empty() {
+            return Err(RemoteError::Corrupt(format!(
+                "the local copy lacks {} chunks of the version; it changed since it was scanned",
+                wanted.len()
+            )));
+        }
+        Ok(stored)
+    }
+
     async fn fetch_chunk(&self, chunk: &ChunkRef) -> Result<Vec<u8>, RemoteError> {
         let response = self
             .http
@@ -279,7 +336,7 @@ impl NimbusRemote {
         match response.status() {
             StatusCode::OK => {}
             StatusCode::NOT_FOUND => {
-                return Err(RemoteError::Corrupt(format!(
+                return Err(RemoteError::ContentMissing(format!(
                     "chunk {} is missing from the object store",
                     chunk.id
                 )));

@@ -5,7 +5,9 @@
 //! * a [`Notification`] (no `event` field), published after every commit that
 //!   changed a workspace, with the routing key `workspace.<id>`;
 //! * a [`UserEvent`] (with `event`), published with the routing key
-//!   `user.<id>` to the users a sharing step concerns.
+//!   `user.<id>` to the users a sharing step concerns;
+//! * a [`WorkspaceEvent`] (with `event`), published with the routing key
+//!   `workspace.<id>` to every device of every member.
 //!
 //! Both carry ids only, never names or contents: names stay behind the
 //! authorized RPC (`getChanges`, `getWorkspaces`, `listProposals`). Devices
@@ -69,12 +71,25 @@ pub enum UserEvent {
     Mount { workspace_id: Uuid },
 }
 
+/// News for every device of every member of a workspace, published with the
+/// routing key [`crate::Topology::workspace_key`] of `workspace_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WorkspaceEvent {
+    /// A device could not download the latest version of the item: chunks
+    /// of it are missing from the object store (`reportMissingContent`). A
+    /// device whose copy of the file matches that version uploads the
+    /// missing chunks again.
+    ContentMissing { workspace_id: Uuid, item_id: Uuid },
+}
+
 /// Any message of the notification exchange.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Push {
-    /// Tried first: only user events have an `event` field.
+    /// Tried first: only events have an `event` field.
     User(UserEvent),
+    Workspace(WorkspaceEvent),
     Commit(Notification),
 }
 
@@ -95,8 +110,17 @@ mod tests {
             workspace_id: Uuid::from_u128(1),
             role: None,
         };
+        let missing = WorkspaceEvent::ContentMissing {
+            workspace_id: Uuid::from_u128(1),
+            item_id: Uuid::from_u128(6),
+        };
         let commit_json = serde_json::to_vec(&commit).unwrap();
         let event_json = serde_json::to_vec(&event).unwrap();
+        let missing_json = serde_json::to_vec(&missing).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Push>(&missing_json).unwrap(),
+            Push::Workspace(missing)
+        );
         assert_eq!(
             serde_json::from_slice::<Push>(&commit_json).unwrap(),
             Push::Commit(commit)
@@ -138,5 +162,12 @@ mod tests {
                 "{event:?}"
             );
         }
+        let missing = serde_json::to_vec(&WorkspaceEvent::ContentMissing {
+            workspace_id: id,
+            item_id: id,
+        })
+        .unwrap();
+        assert!(serde_json::from_slice::<Notification>(&missing).is_err());
+        assert!(serde_json::from_slice::<UserEvent>(&missing).is_err());
     }
 }

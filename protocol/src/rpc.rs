@@ -157,6 +157,24 @@ pub enum Operation {
     /// The caller renames or moves their own mount of a workspace; nobody
     /// else's changes. Reply: [`WorkspaceInfo`].
     UpdateMount(UpdateMountArgs),
+    /// Which of `chunk_ids` a retained version of a file references, in the
+    /// workspace whose chunks are `container` of `storage_account`. The
+    /// proxy asks it, with the caller's token, before a Swift request would
+    /// delete or replace a chunk object: only the server's own collection
+    /// removes chunks a version needs. At most [`MAX_REFERENCED_CHUNKS_QUERY`]
+    /// ids. Reply: `Vec<String>`, the referenced ids (empty when no
+    /// workspace keeps its chunks in that container).
+    ReferencedChunks {
+        storage_account: String,
+        container: String,
+        chunk_ids: Vec<String>,
+    },
+    /// The caller's device could not download the latest version of a file:
+    /// chunks of it are missing from the object store. The server pushes a
+    /// `content_missing` event ([`crate::notify::WorkspaceEvent`]) to the
+    /// workspace, so that a device holding the content uploads them again.
+    /// Reply: `null`.
+    ReportMissingContent { item_id: Uuid },
 }
 
 impl Operation {
@@ -197,6 +215,8 @@ impl Operation {
             Operation::TransferOwnership { .. } => "transferOwnership",
             Operation::UnshareWorkspace { .. } => "unshareWorkspace",
             Operation::UpdateMount(_) => "updateMount",
+            Operation::ReferencedChunks { .. } => "referencedChunks",
+            Operation::ReportMissingContent { .. } => "reportMissingContent",
         }
     }
 }
@@ -595,6 +615,10 @@ pub struct ItemHistory {
     pub workspace_id: Uuid,
     pub versions: Vec<ItemState>,
 }
+
+/// Largest number of chunk ids one `referencedChunks` asks about: as many
+/// as one Swift bulk delete may name.
+pub const MAX_REFERENCED_CHUNKS_QUERY: usize = 10_000;
 
 /// Largest number of items in one commit.
 pub const MAX_COMMIT_ITEMS: usize = 10_000;

@@ -30,7 +30,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use nimbus_protocol::Topology;
 use nimbus_protocol::client::redact_url;
-use nimbus_protocol::notify::{Notification, UserEvent};
+use nimbus_protocol::notify::{Notification, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
 use tokio_util::sync::CancellationToken;
@@ -298,6 +298,9 @@ async fn handle_delivery(
             for (user_id, event) in &reply.user_events {
                 publish_user_event(publisher, amqp.topology, *user_id, event).await;
             }
+            if let Some(event) = &reply.workspace_event {
+                publish_workspace_event(publisher, amqp.topology, event).await;
+            }
             Response::Ok(reply.body)
         }
         Err(error) if error.is_transient() => {
@@ -397,17 +400,8 @@ async fn publish_notification(
     topology: &Topology,
     notification: &Notification,
 ) {
-    let body = serde_json::to_vec(notification).expect("a notification always encodes");
-    if let Err(error) = publisher
-        .basic_publish(
-            topology.notify_exchange().into(),
-            Topology::workspace_key(notification.workspace_id).into(),
-            BasicPublishOptions::default(),
-            &body,
-            BasicProperties::default().with_content_type("application/json".into()),
-        )
-        .await
-    {
+    let key = Topology::workspace_key(notification.workspace_id);
+    if let Err(error) = publish_push(publisher, topology, key, notification).await {
         // Devices also catch up by cursor when they reconnect.
         tracing::warn!(%error, workspace_id = %notification.workspace_id, "could not publish a notification");
     }
@@ -421,19 +415,39 @@ async fn publish_user_event(
     user_id: uuid::Uuid,
     event: &UserEvent,
 ) {
-    let body = serde_json::to_vec(event).expect("a user event always encodes");
-    if let Err(error) = publisher
-        .basic_publish(
-            topology.notify_exchange().into(),
-            Topology::user_key(user_id).into(),
-            BasicPublishOptions::default(),
-            &body,
-            BasicProperties::default().with_content_type("application/json".into()),
-        )
-        .await
+    if let Err(error) = publish_push(publisher, topology, Topology::user_key(user_id), event).await
     {
         // Devices also learn it from getWorkspaces and listProposals; a
         // proxy whose consumer is cut off drops its whole cache on reconnect.
         tracing::warn!(%error, %user_id, "could not publish a user event");
     }
+}
+
+/// Publishes an event on its workspace's key, for every member's devices.
+async fn publish_workspace_event(publisher: &Channel, topology: &Topology, event: &WorkspaceEvent) {
+    let WorkspaceEvent::ContentMissing { workspace_id, .. } = event;
+    let key = Topology::workspace_key(*workspace_id);
+    if let Err(error) = publish_push(publisher, topology, key, event).await {
+        // The reporting device reports again when its next attempt fails.
+        tracing::warn!(%error, %workspace_id, "could not publish a workspace event");
+    }
+}
+
+async fn publish_push(
+    publisher: &Channel,
+    topology: &Topology,
+    routing_key: String,
+    push: &impl serde::Serialize,
+) -> Result<(), lapin::Error> {
+    let body = serde_json::to_vec(push).expect("a push message always encodes");
+    publisher
+        .basic_publish(
+            topology.notify_exchange().into(),
+            routing_key.into(),
+            BasicPublishOptions::default(),
+            &body,
+            BasicProperties::default().with_content_type("application/json".into()),
+        )
+        .await
+        .map(drop)
 }

@@ -314,6 +314,11 @@ pub trait ObjectIndex: Send + Sync {
         limit: usize,
         container: Option<(&str, &str)>,
     ) -> Result<Vec<Content>, IndexError>;
+    /// Removes the object whose bytes were the blob `key`, which the blob
+    /// store no longer has (deleted behind the proxy's back, or lost), so
+    /// that the object reads as missing and can be stored again. Returns
+    /// whether an object pointed at it.
+    async fn forget_lost_blob(&self, key: &str) -> Result<bool, IndexError>;
     /// Which of `keys` an object points at (the others are orphans).
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
 }

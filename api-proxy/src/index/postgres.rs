@@ -678,6 +678,14 @@ impl ObjectIndex for PgIndex {
             .collect())
     }
 
+    async fn forget_lost_blob(&self, key: &str) -> Result<bool, IndexError> {
+        let removed = sqlx::query("DELETE FROM objects WHERE blob_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(removed.rows_affected() > 0)
+    }
+
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError> {
         let referenced: Vec<(String,)> =
             sqlx::query_as("SELECT blob_key FROM objects WHERE blob_key = ANY($1)")

@@ -1,14 +1,17 @@
 //! Bulk delete (`POST` or `DELETE /v1/{account}?bulk-delete`): the body lists
 //! URL-encoded `/container/object` or `/container` paths, one per line. Each
 //! is authorized and deleted on its own; the reply counts what happened.
+//! Chunks that file versions need are refused (409) and stay.
 //! [`Report`] also answers `DELETE ?multipart-manifest=delete`.
+
+use std::collections::{HashMap, HashSet};
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::{RequestContext, body, path};
+use super::{RequestContext, body, chunk_guard, path};
 use crate::auth::acl::Access;
 use crate::error::SwiftError;
 use crate::index::DeleteContainerOutcome;
@@ -81,7 +84,7 @@ fn status_line(error: &SwiftError) -> &'static str {
     match error {
         SwiftError::Unauthorized { .. } => "401 Unauthorized",
         SwiftError::Forbidden => "403 Forbidden",
-        SwiftError::ContainerNotEmpty => "409 Conflict",
+        SwiftError::ContainerNotEmpty | SwiftError::ChunkInUse(_) => "409 Conflict",
         SwiftError::BadRequest(_) | SwiftError::PreconditionFailed(_) => "400 Bad Request",
         _ => "500 Internal Error",
     }
@@ -99,7 +102,8 @@ async fn read_body(mut payload: web::Payload) -> Result<String, SwiftError> {
     String::from_utf8(body).map_err(|_| SwiftError::BadRequest("Invalid UTF-8 in body".into()))
 }
 
-/// Deletes an object the caller may write; `Ok(false)` means it did not exist.
+/// Deletes an object the caller may write; `Ok(false)` means it did not
+/// exist. A chunk a file version needs is refused ([`chunk_guard`]).
 pub async fn delete_object(
     context: &RequestContext,
     container: &str,
@@ -108,6 +112,16 @@ pub async fn delete_object(
     context
         .authorize_container(container, Access::Write)
         .await?;
+    chunk_guard::refuse_if_referenced(context, &context.account, container, object).await?;
+    remove_object(context, container, object).await
+}
+
+/// Deletes an object whose deletion is authorized and guarded.
+async fn remove_object(
+    context: &RequestContext,
+    container: &str,
+    object: &str,
+) -> Result<bool, SwiftError> {
     let deleted = context
         .state
         .index
@@ -120,24 +134,96 @@ pub async fn delete_object(
     Ok(true)
 }
 
-/// Deletes one listed path.
-async fn delete_path(context: &RequestContext, line: &str) -> Result<bool, SwiftError> {
+/// One line of a bulk delete.
+enum Listed {
+    Object { container: String, object: String },
+    Container(String),
+}
+
+fn parse_line(line: &str) -> Result<Listed, SwiftError> {
     let decoded = path::decode(line)?;
     let trimmed = decoded.trim_start_matches('/');
     match trimmed.split_once('/') {
         Some((container, object)) if !object.is_empty() => {
             path::check_container_name(container)?;
             path::check_object_name(object)?;
-            delete_object(context, container, object).await
+            Ok(Listed::Object {
+                container: container.to_owned(),
+                object: object.to_owned(),
+            })
         }
         _ => {
             let container = trimmed.trim_end_matches('/');
             path::check_container_name(container)?;
+            Ok(Listed::Container(container.to_owned()))
+        }
+    }
+}
+
+/// The chunks among the listed objects that file versions need, per
+/// container: one `referencedChunks` per container the caller may write to,
+/// instead of one per line.
+async fn chunks_in_use(
+    context: &RequestContext,
+    listed: &[Result<Listed, SwiftError>],
+) -> Result<HashMap<String, HashSet<String>>, SwiftError> {
+    let mut objects: HashMap<&str, Vec<&str>> = HashMap::new();
+    for entry in listed {
+        if let Ok(Listed::Object { container, object }) = entry {
+            objects.entry(container).or_default().push(object);
+        }
+    }
+    let mut in_use = HashMap::new();
+    for (container, names) in objects {
+        // Lines the caller may not write are refused one by one anyway.
+        if context
+            .authorize_container(container, Access::Write)
+            .await
+            .is_ok()
+        {
+            let referenced =
+                chunk_guard::referenced(context, &context.account, container, names).await?;
+            in_use.insert(container.to_owned(), referenced);
+        }
+    }
+    Ok(in_use)
+}
+
+/// Deletes one listed path.
+async fn delete_listed(
+    context: &RequestContext,
+    listed: Listed,
+    in_use: &HashMap<String, HashSet<String>>,
+) -> Result<bool, SwiftError> {
+    match listed {
+        Listed::Object { container, object } => {
+            context
+                .authorize_container(&container, Access::Write)
+                .await?;
+            match in_use.get(&container) {
+                Some(chunks) if chunks.contains(&object) => {
+                    return Err(SwiftError::ChunkInUse(object));
+                }
+                Some(_) => {}
+                // Writable only since the batch was asked about.
+                None => {
+                    chunk_guard::refuse_if_referenced(
+                        context,
+                        &context.account,
+                        &container,
+                        &object,
+                    )
+                    .await?;
+                }
+            }
+            remove_object(context, &container, &object).await
+        }
+        Listed::Container(container) => {
             context.authorize_account()?;
             match context
                 .state
                 .index
-                .delete_container(&context.account, container)
+                .delete_container(&context.account, &container)
                 .await?
             {
                 DeleteContainerOutcome::Deleted => Ok(true),
@@ -166,9 +252,15 @@ pub async fn delete(
     if lines.len() > MAX_DELETES_PER_REQUEST {
         return Err(SwiftError::TooLarge);
     }
+    let listed: Vec<Result<Listed, SwiftError>> = lines.iter().map(|l| parse_line(l)).collect();
+    let in_use = chunks_in_use(context, &listed).await?;
     let mut report = Report::default();
-    for line in lines {
-        report.record(line, delete_path(context, line).await);
+    for (line, entry) in lines.into_iter().zip(listed) {
+        let outcome = match entry {
+            Ok(entry) => delete_listed(context, entry, &in_use).await,
+            Err(error) => Err(error),
+        };
+        report.record(line, outcome);
         if report.too_many_failures() {
             break;
         }

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod body;
 pub mod bulk;
+pub mod chunk_guard;
 pub mod container;
 pub mod cors;
 pub mod info;

@@ -14,7 +14,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
 use bytes::Bytes;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
 use percent_encoding::utf8_percent_encode;
 use uuid::Uuid;
 
@@ -23,8 +23,9 @@ use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, URL_QUOTE, check_container_name};
 use super::range::{self, RangeRequest};
-use super::{RequestContext, bulk, quota};
+use super::{RequestContext, bulk, chunk_guard, quota};
 use crate::auth::acl::Access;
+use crate::blobs::{self, ByteStream};
 use crate::error::{SwiftError, accepted_page, html_page};
 use crate::index::{Content, Manifest, ObjectRecord, ObjectUpdate, PutOutcome};
 use crate::timestamp::Timestamp;
@@ -183,14 +184,14 @@ async fn read(
     }
     match ranges {
         RangeRequest::Full => {
-            let stream = body::stream_range(blobs, &object.pieces, 0..size);
+            let stream = open_body(context, &object, 0..size).await?;
             Ok(response.body(SizedStream::new(size, stream)))
         }
         RangeRequest::Partial(ranges) if ranges.len() == 1 => {
             let range = ranges[0].clone();
             let length = range.end - range.start;
             let content_range = format!("bytes {}-{}/{size}", range.start, range.end - 1);
-            let stream = body::stream_range(blobs, &object.pieces, range);
+            let stream = open_body(context, &object, range).await?;
             Ok(response
                 .status(StatusCode::PARTIAL_CONTENT)
                 .insert_header((header::CONTENT_RANGE, content_range))
@@ -223,6 +224,35 @@ async fn read(
                 "Requested Range Not Satisfiable",
                 "The Range requested is not available.",
             ))),
+    }
+}
+
+/// The bytes `range` of an object, for a reply. Those of a plain object are
+/// read up to the first block before the status goes out: when its blob has
+/// vanished from the store behind the proxy's back (deleted by hand, a disk
+/// lost), the answer is 404 instead of a reply cut off after its headers,
+/// and the index forgets the object, so that it reads as missing everywhere
+/// and can be stored again (a device that has the bytes does that).
+async fn open_body(
+    context: &RequestContext,
+    object: &Resolved,
+    range: std::ops::Range<u64>,
+) -> Result<ByteStream, SwiftError> {
+    let mut stream = body::stream_range(Arc::clone(&context.state.blobs), &object.pieces, range);
+    let (None, Content::Blob(key)) = (&object.record.manifest, &object.record.content) else {
+        return Ok(stream);
+    };
+    match stream.next().await {
+        Some(Err(error)) if blobs::is_missing(&error) => {
+            tracing::warn!(
+                blob = key,
+                object = object.record.name,
+                "the bytes of an object are missing from the object store; forgetting the object"
+            );
+            context.state.index.forget_lost_blob(key).await?;
+            Err(SwiftError::NotFound)
+        }
+        first => Ok(futures::stream::iter(first).chain(stream).boxed()),
     }
 }
 
@@ -567,6 +597,14 @@ async fn put(
         context
             .authorize_container(container, Access::Write)
             .await?;
+        let makes_manifest = is_manifest || context.header("x-object-manifest").is_some();
+        chunk_guard::refuse_write(
+            context,
+            (&context.account, container, object),
+            may_overwrite(context)?,
+            makes_manifest || requested_delete_at(context)?.is_some(),
+        )
+        .await?;
     }
     let content_length = match context.header(header::CONTENT_LENGTH.as_str()) {
         Some(raw) => Some(
@@ -694,6 +732,7 @@ async fn copy_object(
     };
     meta.extend(metadata::read_object_metadata(context.req.headers())?);
     let delete_at = requested_delete_at(context)?;
+    chunk_guard::refuse_write(context, destination, true, true).await?;
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| resolved.record.content_type.clone());
 
@@ -791,6 +830,14 @@ async fn post(
         .filter(|v| !v.is_empty())
         .map_or(record.content_type, str::to_owned);
     let dynamic_manifest = read_dynamic_manifest(context)?;
+    // Turning the object into a manifest replaces its bytes.
+    chunk_guard::refuse_write(
+        context,
+        (&context.account, container, object),
+        false,
+        dynamic_manifest.is_some() || delete_at.is_some(),
+    )
+    .await?;
     let update = ObjectUpdate {
         meta,
         content_type,

@@ -311,3 +311,16 @@ pub async fn device(app: &TestApp, user: &str) -> Device {
         container_url,
     }
 }
+
+/// Deterministic pseudo-random bytes (xorshift), which do not compress.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}

@@ -2,6 +2,7 @@
 //! RabbitMQ and PostgreSQL.
 
 mod auth;
+mod chunk_guard;
 mod client_broker_user;
 mod clients;
 mod containers;

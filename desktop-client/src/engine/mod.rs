@@ -15,6 +15,7 @@ pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::StreamExt;
@@ -68,6 +69,34 @@ pub const COMMIT_BATCH: usize = 1_000;
 /// (a safety net against livelock; the simulation asserts it is never hit).
 pub const MAX_PASSES: usize = 500;
 
+/// The wait before a failed download is tried again, after its first
+/// failure; it doubles with each further failure, up to [`DOWNLOAD_RETRY_MAX`].
+pub const DOWNLOAD_RETRY_FIRST: Duration = Duration::from_secs(1);
+pub const DOWNLOAD_RETRY_MAX: Duration = Duration::from_secs(300);
+
+/// The wait after the `failures`th failure of a download in a row.
+pub fn download_retry_delay(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    DOWNLOAD_RETRY_FIRST
+        .saturating_mul(1 << doublings)
+        .min(DOWNLOAD_RETRY_MAX)
+}
+
+/// A download whose data was missing or corrupt, waiting to be tried again.
+/// Other items go on meanwhile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailedDownload {
+    /// Where the file goes.
+    pub path: String,
+    /// The remote version that failed: a newer one is tried at once.
+    pub version: u64,
+    /// Failures in a row.
+    pub failures: u32,
+    /// Not tried again before this time (ms since the epoch).
+    pub retry_at_ms: i64,
+    pub reason: String,
+}
+
 /// Filter for paths that are not synced.
 pub type Ignore = Arc<dyn Fn(&str, bool) -> bool + Send + Sync>;
 
@@ -84,6 +113,11 @@ pub struct Engine<F: Fs, R: Remote> {
     pub stats: Stats,
     /// Items refused for good, with the server's reason.
     pub stuck: BTreeMap<ItemId, String>,
+    /// Downloads that failed, each backing off on its own.
+    pub failed_downloads: BTreeMap<ItemId, FailedDownload>,
+    /// Items whose content the object store lacks, for the daemon to report
+    /// (`reportMissingContent`) so that a device that has it uploads it again.
+    pub missing_content: BTreeSet<ItemId>,
     /// Nothing is committed (a viewer's mount): local changes stay local,
     /// and the planner's conflicted copies keep them when the server's
     /// version comes down.
@@ -146,6 +180,8 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             pending,
             stats: Stats::default(),
             stuck: BTreeMap::new(),
+            failed_downloads: BTreeMap::new(),
+            missing_content: BTreeSet::new(),
             read_only: false,
             refusals: BTreeMap::new(),
             need_scan: true,
@@ -210,6 +246,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         }
         self.cursor = revision;
         self.need_fetch = false;
+        self.forget_outdated_failures();
         if changed {
             self.stuck.clear();
             self.save().await?;
@@ -265,7 +302,13 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     }
 
     fn with_plan_context<T>(&self, f: impl FnOnce(&PlanContext<'_>) -> T) -> T {
-        let stuck: BTreeSet<ItemId> = self.stuck.keys().copied().collect();
+        let now_ms = self.clock.now_ms();
+        let backing_off = self
+            .failed_downloads
+            .iter()
+            .filter(|(_, failed)| failed.retry_at_ms > now_ms)
+            .map(|(id, _)| id);
+        let stuck: BTreeSet<ItemId> = self.stuck.keys().chain(backing_off).copied().collect();
         let ignore = self.ignore.clone();
         let ignored = move |p: &str, f: bool| ignore(p, f);
         f(&PlanContext {
@@ -320,8 +363,68 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             self.store
                 .set_status("last_sync_ms", &self.clock.now_ms().to_string())
                 .await?;
+            let failed: Vec<&FailedDownload> = self.failed_downloads.values().collect();
+            let failed = serde_json::to_string(&failed).expect("failed downloads always encode");
+            self.store.set_status("failed_downloads", &failed).await?;
         }
         Ok(round)
+    }
+
+    /// When the next failed download is due to be tried again (ms since
+    /// the epoch), if any is waiting.
+    pub fn next_download_retry_ms(&self) -> Option<i64> {
+        self.failed_downloads.values().map(|f| f.retry_at_ms).min()
+    }
+
+    /// Forgets the failed downloads whose item changed or went on the
+    /// server: the new version is tried at once.
+    fn forget_outdated_failures(&mut self) {
+        let remote = &self.trees.remote;
+        self.failed_downloads
+            .retain(|id, failed| remote.get(id).is_some_and(|r| r.version == failed.version));
+    }
+
+    /// Backs off the download of `id` (at `version`) after `error`.
+    fn download_failed(&mut self, id: ItemId, version: u64, error: &RemoteError) {
+        let failures = self
+            .failed_downloads
+            .get(&id)
+            .filter(|f| f.version == version)
+            .map_or(0, |f| f.failures)
+            + 1;
+        let wait = download_retry_delay(failures);
+        let path = self
+            .trees
+            .remote
+            .path(&id)
+            .unwrap_or_else(|| id.to_string());
+        tracing::warn!(%path, %error, failures, retry_in = ?wait, "download failed");
+        if matches!(error, RemoteError::ContentMissing(_)) {
+            self.missing_content.insert(id);
+        }
+        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
+        self.failed_downloads.insert(
+            id,
+            FailedDownload {
+                path,
+                version,
+                failures,
+                retry_at_ms: self.clock.now_ms().saturating_add(wait_ms),
+                reason: error.to_string(),
+            },
+        );
+    }
+
+    /// The path and content of item `id` when this device's copy of it is
+    /// the server's latest version (same content hash as last scanned):
+    /// what a device needs to upload that version's chunks again.
+    pub fn local_copy_of_latest(&self, id: ItemId) -> Option<(String, Content)> {
+        let remote = self.trees.remote.get(&id).filter(|r| !r.is_folder)?;
+        let local = self.trees.local.get(&id)?;
+        if remote.hash.is_none() || local.hash != remote.hash {
+            return None;
+        }
+        Some((self.trees.local.path(&id)?, remote.content()))
     }
 
     /// Executes one planned batch.
@@ -371,8 +474,8 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 tracing::warn!(%path, error = %source, "file operation failed; will retry");
                 self.need_scan = true;
             }
-            Err(Error::Remote(RemoteError::Corrupt(message))) => {
-                tracing::warn!(%message, "download failed verification; will retry");
+            // Logged and backed off per file by `download_failed`.
+            Err(Error::Remote(RemoteError::Corrupt(_) | RemoteError::ContentMissing(_))) => {
                 self.need_fetch = true;
             }
             Err(other) => return Err(other),
@@ -568,10 +671,21 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .collect()
             .await;
         for (p, fetched) in fetched {
-            results.push(match fetched {
+            let (id, version) = (p.r.id, p.r.version);
+            let result = match fetched {
                 Ok(temp) => self.finish_download(p, &temp),
                 Err(error) => Err(error),
-            });
+            };
+            match &result {
+                Ok(()) => {
+                    self.failed_downloads.remove(&id);
+                }
+                Err(Error::Remote(
+                    error @ (RemoteError::Corrupt(_) | RemoteError::ContentMissing(_)),
+                )) => self.download_failed(id, version, error),
+                Err(_) => {}
+            }
+            results.push(result);
         }
         results
     }
@@ -883,5 +997,19 @@ fn local_node(r: &Node, parent: Option<ItemId>, name: &str, stat: Stat) -> Node 
         inode: stat.inode,
         chunks: Vec::new(),
         chunker: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_downloads_wait_longer_each_time_up_to_five_minutes() {
+        let waits: Vec<u64> = [1, 2, 3, 4, 9, 10, 1000]
+            .into_iter()
+            .map(|failures| download_retry_delay(failures).as_secs())
+            .collect();
+        assert_eq!(waits, [1, 2, 4, 8, 256, 300, 300]);
     }
 }

@@ -188,6 +188,18 @@ impl Cluster {
         bodies
     }
 
+    /// The blob files of the proxy's store (not its uploads in progress),
+    /// for tests that lose bytes behind its back.
+    pub fn blob_files(&self) -> Vec<PathBuf> {
+        let partial = self.objects.path().join("tmp");
+        walkdir::WalkDir::new(self.objects.path())
+            .into_iter()
+            .flatten()
+            .filter(|entry| entry.file_type().is_file() && !entry.path().starts_with(&partial))
+            .map(walkdir::DirEntry::into_path)
+            .collect()
+    }
+
     /// Stops the server and the proxy and drops their databases.
     pub async fn stop(mut self) {
         for stop in self.stops.drain(..) {

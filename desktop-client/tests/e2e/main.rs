@@ -10,6 +10,7 @@
 //! (default 1024: a 1 GiB file; e.g. 64 for a quick run).
 
 mod case_insensitive;
+mod chunk_heal;
 mod encrypted;
 mod faults;
 mod helpers;

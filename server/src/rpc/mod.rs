@@ -36,8 +36,10 @@ mod oauth_authorize;
 mod oauth_request_info;
 mod oauth_request_token;
 mod propose_share;
+mod referenced_chunks;
 mod register_device;
 mod remove_member;
+mod report_missing_content;
 mod revoke_device;
 mod revoke_oauth_token;
 mod set_member_role;
@@ -53,7 +55,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use lapin::Connection;
 use nimbus_protocol::Topology;
-use nimbus_protocol::notify::{Notification, UserEvent};
+use nimbus_protocol::notify::{Notification, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
 use serde::Serialize;
 use uuid::Uuid;
@@ -92,6 +94,8 @@ pub struct Reply {
     pub notification: Option<Notification>,
     /// Published after the reply's change is durable, each to its user's key.
     pub user_events: Vec<(Uuid, UserEvent)>,
+    /// Published to its workspace's key.
+    pub workspace_event: Option<WorkspaceEvent>,
 }
 
 impl Reply {
@@ -101,11 +105,17 @@ impl Reply {
                 .map_err(|e| OperationError::BadRequest(format!("cannot encode the reply: {e}")))?,
             notification: None,
             user_events: Vec::new(),
+            workspace_event: None,
         })
     }
 
     fn with_events(mut self, events: impl IntoIterator<Item = (Uuid, UserEvent)>) -> Self {
         self.user_events.extend(events);
+        self
+    }
+
+    fn with_workspace_event(mut self, event: WorkspaceEvent) -> Self {
+        self.workspace_event = Some(event);
         self
     }
 }
@@ -205,6 +215,14 @@ pub async fn dispatch(
             unshare_workspace::run(state, amqp, &caller, workspace_id).await
         }
         Operation::UpdateMount(args) => update_mount::run(state, &caller, args).await,
+        Operation::ReferencedChunks {
+            storage_account,
+            container,
+            chunk_ids,
+        } => referenced_chunks::run(state, &caller, &storage_account, &container, chunk_ids).await,
+        Operation::ReportMissingContent { item_id } => {
+            report_missing_content::run(state, &caller, item_id).await
+        }
     }
 }
 

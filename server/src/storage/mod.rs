@@ -320,6 +320,19 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<ItemState>>;
     /// Every version of an item, newest first, and its workspace.
     async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>>;
+    /// The workspace whose chunks are `container` of the Swift account
+    /// `storage_account` (`AUTH_<account>`), if any.
+    async fn workspace_of_container(
+        &self,
+        storage_account: &str,
+        container: &str,
+    ) -> StoreResult<Option<Uuid>>;
+    /// Which of `chunk_ids` a version of an item of the workspace references.
+    async fn referenced_chunks(
+        &self,
+        workspace_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<Vec<String>>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
     async fn commit(
         &self,

@@ -315,9 +315,11 @@ fn parse_encryption(mode: &str) -> StoreResult<EncryptionMode> {
     }
 }
 
+const STORAGE_ACCOUNT_PREFIX: &str = "AUTH_";
+
 /// The Swift account name of a tenant.
 pub fn storage_account(account: &str) -> String {
-    format!("AUTH_{account}")
+    format!("{STORAGE_ACCOUNT_PREFIX}{account}")
 }
 
 async fn insert_device<'e>(
@@ -1232,6 +1234,40 @@ impl MetadataStore for PgStore {
         let mut item = row.into_snapshot_item()?;
         fill_chunks(&mut connection, vec![&mut item.state]).await?;
         Ok(Some((item.workspace_id, item.state)))
+    }
+
+    async fn workspace_of_container(
+        &self,
+        storage_account: &str,
+        container: &str,
+    ) -> StoreResult<Option<Uuid>> {
+        let Some(account) = storage_account.strip_prefix(STORAGE_ACCOUNT_PREFIX) else {
+            return Ok(None);
+        };
+        Ok(sqlx::query_scalar(
+            "SELECT w.id FROM workspaces w JOIN users o ON o.id = w.owner_id \
+             WHERE w.container = $2 AND coalesce(w.container_account, o.account) = $1",
+        )
+        .bind(account)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn referenced_chunks(
+        &self,
+        workspace_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<Vec<String>> {
+        // Every version is retained, so every version's chunks count.
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT c.chunk_id FROM version_chunks c JOIN items i ON i.id = c.item_id \
+             WHERE i.workspace_id = $1 AND c.chunk_id = ANY($2) ORDER BY c.chunk_id",
+        )
+        .bind(workspace_id)
+        .bind(chunk_ids)
+        .fetch_all(&self.pool)
+        .await?)
     }
 
     async fn children(

@@ -7,6 +7,7 @@ mod helpers;
 mod authorization;
 mod broker_input;
 mod changes;
+mod chunks;
 mod cli;
 mod commit;
 mod faults;
