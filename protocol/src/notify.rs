@@ -63,6 +63,9 @@ pub enum UserEvent {
     /// One of the user's devices renamed or moved the user's own mount of a
     /// workspace. Read it with `getWorkspaces`.
     Mount { workspace_id: Uuid },
+    /// A device of the user was revoked (or logged out): every proxy drops
+    /// its cached identity of that device's token on hearing it.
+    DeviceRevoked { device_id: Uuid },
 }
 
 /// Any message of the notification exchange.
@@ -122,6 +125,7 @@ mod tests {
             },
             UserEvent::Members { workspace_id: id },
             UserEvent::Mount { workspace_id: id },
+            UserEvent::DeviceRevoked { device_id: id },
         ];
         for event in events {
             let json = serde_json::to_vec(&event).unwrap();

@@ -133,7 +133,7 @@ async fn delete_path(context: &RequestContext, line: &str) -> Result<bool, Swift
         _ => {
             let container = trimmed.trim_end_matches('/');
             path::check_container_name(container)?;
-            context.authorize_account()?;
+            context.authorize_container_admin(container)?;
             match context
                 .state
                 .index

@@ -2,6 +2,7 @@
 //! RabbitMQ and PostgreSQL.
 
 mod auth;
+mod authorization_matrix;
 mod client_broker_user;
 mod clients;
 mod containers;
@@ -15,6 +16,8 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
+#[path = "../../../server/tests/api/snapshot.rs"]
+mod snapshot;
 mod startup;
 mod swift_conformance;
 mod web;

@@ -10,5 +10,10 @@ pub async fn run(state: &ServerState, caller: &Caller) -> Result<Reply, Operatio
         .revoke_device(caller.user_id, caller.device_id)
         .await?;
     tracing::info!(username = %caller.username, device_id = %caller.device_id, "logout");
-    Reply::json(())
+    Ok(
+        Reply::json(())?.with_events([super::revoke_device::revoked_event(
+            caller,
+            caller.device_id,
+        )]),
+    )
 }

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod authorization;
+mod authorization_matrix;
 mod changes;
 mod cli;
 mod commit;
@@ -13,5 +14,6 @@ mod items;
 mod login;
 mod oauth;
 mod sharing;
+mod snapshot;
 mod subscribe;
 mod workspaces;
