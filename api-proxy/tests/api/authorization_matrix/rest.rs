@@ -98,16 +98,18 @@ struct Call {
     path: String,
     query: Vec<(&'static str, String)>,
     body: Body,
-    /// Authenticated by the caller's device token (`X-Auth-Token`) instead
-    /// of an OAuth signature; `None`: by neither.
+    /// What the caller's credentials go as.
     auth: Auth,
     expect: Expect,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Auth {
-    OAuth,
+    /// An OAuth signature of the caller's grant.
+    Signature,
+    /// The caller's device token, as `X-Auth-Token`.
     DeviceToken,
+    /// None: the route takes other credentials, or none.
     None,
 }
 
@@ -133,7 +135,7 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         path,
         query: Vec::new(),
         body,
-        auth: Auth::OAuth,
+        auth: Auth::Signature,
         expect,
     };
     let file_path = |suffix: &str| format!("/v1/file/{file}{suffix}");
@@ -316,9 +318,9 @@ fn build(
             .header("StackSync-API", "v2")
     };
     let request = match (call.auth, caller) {
-        (Auth::None, _) | (Auth::OAuth | Auth::DeviceToken, Caller::Anonymous) => plain(),
+        (Auth::None, _) | (Auth::Signature | Auth::DeviceToken, Caller::Anonymous) => plain(),
         (Auth::DeviceToken, _) => plain().header("X-Auth-Token", cast.token(caller).unwrap()),
-        (Auth::OAuth, Caller::RevokedDevice) => api_request(
+        (Auth::Signature, Caller::RevokedDevice) => api_request(
             app,
             &grants.revoked,
             method,
@@ -326,7 +328,7 @@ fn build(
             &query,
             &Signing::default(),
         ),
-        (Auth::OAuth, Caller::ExpiredToken) => api_request(
+        (Auth::Signature, Caller::ExpiredToken) => api_request(
             app,
             grants.of(Caller::Owner),
             method,
@@ -337,7 +339,7 @@ fn build(
                 ..Signing::default()
             },
         ),
-        (Auth::OAuth, live) => api_request(
+        (Auth::Signature, live) => api_request(
             app,
             grants.of(live),
             method,
@@ -360,7 +362,7 @@ fn build(
 /// or absent signature before anything else.
 fn entry_for(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
     let call = entry(route, target, caller)?;
-    if call.auth == Auth::OAuth && caller.is_dead() {
+    if call.auth == Auth::Signature && caller.is_dead() {
         return Some(Call {
             expect: Expect::Refused(401),
             ..call
