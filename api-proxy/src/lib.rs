@@ -3,6 +3,8 @@
 //!
 //! * [`swift`]: `/v1/{account}/{container}/{object}` with Swift's semantics,
 //!   and `/info`;
+//! * [`routes`]: the other routes (TempAuth, OAuth, REST, web UI) as tables
+//!   that the authorization matrix tests enumerate;
 //! * [`auth`]: TempAuth (`/auth/v1.0`) against the metadata servers over the
 //!   RPC, a short-lived token cache, and authorization (owners, workspace
 //!   members, container ACLs);
@@ -43,7 +45,9 @@
 //! * **Tokens are the metadata servers' device tokens.** TempAuth logs the user
 //!   in over the RPC with a token lifetime; any request's token is checked with
 //!   `getAccount` + `getWorkspaces` and the answer cached for
-//!   `token_cache_secs` (30 s), so a revoked token works at most that long.
+//!   `token_cache_secs` (30 s), never past the token's expiry; revocations
+//!   and access changes reach every proxy's cache at once as user events
+//!   ([`auth::invalidation`]).
 //!   The TempAuth reply adds `X-Nimbus-Rpc-Url` and `X-Nimbus-Rpc-Prefix`.
 //! * **Who may do what**: an account's admin users own it; other users of the
 //!   account and anonymous callers need container ACLs (`account`,
@@ -75,6 +79,7 @@ pub mod error;
 pub mod index;
 pub mod oauth;
 pub mod rest;
+pub mod routes;
 pub mod stamp;
 pub mod startup;
 pub mod sweeper;

@@ -36,6 +36,18 @@ pub struct AppState {
     pub rpc: RpcClient,
 }
 
+crate::routes::route_table! {
+    GET "/info" => swift::info::get,
+    GET "/auth/v1.0" => tempauth::get_token,
+    GET "/auth/v1/{account}/auth" => tempauth::get_token,
+    GET "/v1.0" => tempauth::get_token,
+}
+
+/// Mounts TempAuth and `/info`, beside the Swift API.
+fn configure(config: &mut web::ServiceConfig) {
+    crate::routes::register(config, ROUTES, handlers());
+}
+
 pub struct Application {
     port: u16,
     server: Server,
@@ -119,13 +131,7 @@ impl Application {
                 .app_data(state.clone())
                 .wrap(from_fn(stamp_response))
                 .wrap(TracingLogger::default())
-                .route("/info", web::get().to(swift::info::get))
-                .route("/auth/v1.0", web::get().to(tempauth::get_token))
-                .route(
-                    "/auth/v1/{account}/auth",
-                    web::get().to(tempauth::get_token),
-                )
-                .route("/v1.0", web::get().to(tempauth::get_token))
+                .configure(configure)
                 .app_data(rest.clone())
                 .configure(crate::oauth::configure)
                 .configure(crate::rest::configure)

@@ -62,13 +62,12 @@ pub enum UserEvent {
     /// The members of a workspace the user belongs to changed (someone
     /// joined, left, was removed or changed role). Read them with `listMembers`.
     Members { workspace_id: Uuid },
-    /// One of the user's devices was revoked or logged out: every proxy drops
-    /// its cached identities of `user_id`, so that token stops working at
-    /// once everywhere.
-    DeviceRevoked { user_id: Uuid, device_id: Uuid },
     /// One of the user's devices renamed or moved the user's own mount of a
     /// workspace. Read it with `getWorkspaces`.
     Mount { workspace_id: Uuid },
+    /// A device of the user was revoked (or logged out): every proxy drops
+    /// its cached identity of that device's token on hearing it.
+    DeviceRevoked { device_id: Uuid },
 }
 
 /// News for every device of every member of a workspace, published with the
@@ -150,10 +149,7 @@ mod tests {
             },
             UserEvent::Members { workspace_id: id },
             UserEvent::Mount { workspace_id: id },
-            UserEvent::DeviceRevoked {
-                user_id: id,
-                device_id: id,
-            },
+            UserEvent::DeviceRevoked { device_id: id },
         ];
         for event in events {
             let json = serde_json::to_vec(&event).unwrap();

@@ -321,6 +321,10 @@ pub struct Account {
     pub membership_only_containers: Vec<String>,
     /// Public URL of the object store, e.g. `http://127.0.0.1:8080/v1/AUTH_alice`.
     pub storage_url: String,
+    /// When the caller's token expires (`None`: when revoked), so that
+    /// whoever caches the answer caches it no longer than that.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_expires_at: Option<TimestampMillis>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

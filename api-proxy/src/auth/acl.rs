@@ -157,6 +157,7 @@ mod tests {
     fn identity(account: &str, user: &str, admin: bool) -> Identity {
         Identity {
             user_id: uuid::Uuid::nil(),
+            device_id: uuid::Uuid::nil(),
             membership_only: vec!["transferred".into()],
             user_name: user.into(),
             account: format!("AUTH_{account}"),

@@ -1,8 +1,9 @@
 //! Revocation reaches every proxy at once: each proxy listens to the user
 //! events of the notification exchange on an exclusive queue of its own,
-//! bound to `user.*`, and on an `access` or `device_revoked` event drops its
-//! cached identities of that user ([`Authenticator::forget_user`]) instead of serving them until
-//! they expire.
+//! bound to `user.*`, and instead of serving cached identities until they
+//! expire it drops, on an `access` event, those of that user
+//! ([`Authenticator::forget_user`]; all of them when a workspace changed
+//! owner), and on a `device_revoked` event that of the device's token.
 //!
 //! An event published while this listener is cut off from the broker would
 //! be missed, so every time it has bound a fresh queue the proxy drops its
@@ -20,6 +21,7 @@ use lapin::{Connection, ConnectionProperties, Consumer, ExchangeKind};
 use nimbus_protocol::Topology;
 use nimbus_protocol::client::redact_url;
 use nimbus_protocol::notify::{Push, UserEvent};
+use nimbus_protocol::rpc::Role;
 
 use super::Authenticator;
 
@@ -35,12 +37,8 @@ pub async fn run(amqp_url: String, topology: Topology, authenticator: Arc<Authen
                 delay = Duration::from_millis(100);
                 tracing::debug!("listening for access changes");
                 while let Some(Ok(delivery)) = consumer.next().await {
-                    if let Ok(Push::User(
-                        UserEvent::Access { user_id, .. }
-                        | UserEvent::DeviceRevoked { user_id, .. },
-                    )) = serde_json::from_slice(&delivery.data)
-                    {
-                        authenticator.forget_user(user_id);
+                    if let Ok(Push::User(event)) = serde_json::from_slice(&delivery.data) {
+                        forget(&authenticator, event);
                     }
                 }
                 drop(connection);
@@ -55,6 +53,21 @@ pub async fn run(amqp_url: String, topology: Topology, authenticator: Arc<Authen
         }
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+    }
+}
+
+/// Drops what `event` makes stale.
+fn forget(authenticator: &Authenticator, event: UserEvent) {
+    match event {
+        // A new owner: the workspace was transferred, and every administrator
+        // of its container's account lost it, whom this proxy cannot name.
+        UserEvent::Access {
+            role: Some(Role::Owner),
+            ..
+        } => authenticator.forget_all(),
+        UserEvent::Access { user_id, .. } => authenticator.forget_user(user_id),
+        UserEvent::DeviceRevoked { device_id } => authenticator.forget_device(device_id),
+        UserEvent::Proposal { .. } | UserEvent::Members { .. } | UserEvent::Mount { .. } => {}
     }
 }
 

@@ -21,7 +21,7 @@ use nimbus_protocol::rpc::{
 use uuid::Uuid;
 
 use crate::error::SwiftError;
-use crate::index::{ContainerUpdate, ObjectIndex};
+use crate::index::ObjectIndex;
 use acl::Access;
 
 /// Prefix of Swift account names (`AUTH_alice`).
@@ -39,6 +39,8 @@ pub struct WorkspaceGrant {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user_id: Uuid,
+    /// The device whose token this is.
+    pub device_id: Uuid,
     pub user_name: String,
     /// The caller's Swift account, `AUTH_<account name>`.
     pub account: String,
@@ -57,6 +59,7 @@ impl Identity {
     fn from_rpc(account: Account, workspaces: &[WorkspaceInfo]) -> Self {
         Self {
             user_id: account.user_id,
+            device_id: account.device_id,
             user_name: account.username,
             account: account.storage_account,
             account_admin: account.account_admin,
@@ -158,8 +161,16 @@ impl Authenticator {
         cache.retain(|_, entry| entry.identity.user_id != user_id);
     }
 
+    /// Drops the cached identity of the device's token: it was revoked.
+    pub fn forget_device(&self, device_id: Uuid) {
+        let mut cache = self.cache.lock().expect("token cache lock poisoned");
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        cache.retain(|_, entry| entry.identity.device_id != device_id);
+    }
+
     /// Drops every cached identity: used when invalidations may have been
-    /// missed (the broadcast's connection was down).
+    /// missed (the broadcast's connection was down), and when a change may
+    /// concern users the proxy cannot name.
     pub fn forget_all(&self) {
         let mut cache = self.cache.lock().expect("token cache lock poisoned");
         self.generation.fetch_add(1, Ordering::AcqRel);
@@ -300,14 +311,12 @@ impl Authenticator {
             .iter()
             .filter(|w| w.role == Role::Owner && w.storage_account == account.storage_account)
         {
+            // Left as they are when they exist: a refused request changes nothing.
             self.index
-                .put_container(
-                    &workspace.storage_account,
-                    &workspace.container,
-                    &ContainerUpdate::default(),
-                )
+                .ensure_container(&workspace.storage_account, &workspace.container)
                 .await?;
         }
+        let token_lifetime = account.token_expires_at.map(time_until);
         let identity = Arc::new(Identity::from_rpc(account, &workspaces));
         let now = Instant::now();
         let mut cache = self.cache.lock().expect("token cache lock poisoned");
@@ -328,12 +337,20 @@ impl Authenticator {
             token.0.clone(),
             CachedIdentity {
                 identity: Arc::clone(&identity),
-                valid_until: now + self.cache_ttl,
+                // Never past the token's own expiry.
+                valid_until: now
+                    + token_lifetime.map_or(self.cache_ttl, |left| left.min(self.cache_ttl)),
                 forced_refresh,
             },
         );
         Ok(Some(identity))
     }
+}
+
+/// The time from now until `millis` since the epoch (zero if past).
+fn time_until(millis: i64) -> Duration {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+    u64::try_from(i128::from(millis) - now).map_or(Duration::ZERO, Duration::from_millis)
 }
 
 /// Whether the metadata servers refused the credentials or token (as opposed

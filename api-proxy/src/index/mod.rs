@@ -227,6 +227,10 @@ pub trait ObjectIndex: Send + Sync {
         range: &ListRange,
     ) -> Result<Vec<ContainerInfo>, IndexError>;
 
+    /// Creates the container unless it exists, leaving an existing one as it
+    /// was (not even marked modified). Returns whether it was created.
+    async fn ensure_container(&self, account: &str, container: &str) -> Result<bool, IndexError>;
+
     /// Creates the container, or applies `update` to it when it exists.
     /// Returns whether it was created.
     async fn put_container(

@@ -203,6 +203,28 @@ macro_rules! object_scan {
 }
 
 impl PgIndex {
+    /// Creates the container (and its account) unless it exists; whether it
+    /// was created.
+    async fn insert_container(
+        tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+        account: &str,
+        container: &str,
+    ) -> Result<bool, IndexError> {
+        Self::ensure_account(&mut **tx, account).await?;
+        let inserted = sqlx::query(
+            "INSERT INTO containers (account, name, created_us, modified_us)
+             VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(Timestamp::now().as_micros())
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+            == 1;
+        Ok(inserted)
+    }
+
     async fn ensure_account(
         executor: impl sqlx::PgExecutor<'_>,
         account: &str,
@@ -358,6 +380,16 @@ impl ObjectIndex for PgIndex {
         Ok(rows.into_iter().map(ContainerInfo::from).collect())
     }
 
+    async fn ensure_container(&self, account: &str, container: &str) -> Result<bool, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = Self::insert_container(&mut tx, account, container).await?;
+        tx.commit().await?;
+        if inserted {
+            self.acls.invalidate(account, container);
+        }
+        Ok(inserted)
+    }
+
     async fn put_container(
         &self,
         account: &str,
@@ -365,19 +397,7 @@ impl ObjectIndex for PgIndex {
         update: &ContainerUpdate,
     ) -> Result<bool, IndexError> {
         let mut tx = self.pool.begin().await?;
-        Self::ensure_account(&mut *tx, account).await?;
-        let now = Timestamp::now().as_micros();
-        let inserted = sqlx::query(
-            "INSERT INTO containers (account, name, created_us, modified_us)
-             VALUES ($1, $2, $3, $3) ON CONFLICT DO NOTHING",
-        )
-        .bind(account)
-        .bind(container)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            == 1;
+        let inserted = Self::insert_container(&mut tx, account, container).await?;
         // Applying even an empty update marks the container modified, as a
         // PUT on an existing container does in Swift.
         if !inserted || !update.is_empty() {

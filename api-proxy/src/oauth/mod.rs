@@ -379,17 +379,20 @@ pub async fn revoke_token(
     Ok(HttpResponse::NoContent().finish())
 }
 
+crate::routes::route_table! {
+    POST "/oauth/request_token" => request_token,
+    GET "/oauth/request_token" => request_token,
+    POST "/oauth/access_token" => access_token,
+    GET "/oauth/access_token" => access_token,
+    GET "/oauth/authorize" => authorize_page,
+    POST "/oauth/authorize" => authorize_submit,
+    GET "/oauth/tokens" => list_tokens,
+    DELETE "/oauth/tokens/{token}" => revoke_token,
+}
+
 /// Mounts the OAuth endpoints.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/oauth/request_token", web::post().to(request_token))
-        .route("/oauth/request_token", web::get().to(request_token))
-        .route("/oauth/access_token", web::post().to(access_token))
-        .route("/oauth/access_token", web::get().to(access_token))
-        .route("/oauth/authorize", web::get().to(authorize_page))
-        .route("/oauth/authorize", web::post().to(authorize_submit))
-        .route("/oauth/tokens", web::get().to(list_tokens))
-        .route("/oauth/tokens/{token}", web::delete().to(revoke_token));
+    crate::routes::register(config, ROUTES, handlers());
 }
 
 #[cfg(test)]

@@ -50,6 +50,8 @@ pub async fn upload(
         .ok_or_else(|| RestError::BadRequest("the query parameter name is required".into()))?;
     let parent = parse_id(query.parent.as_deref().unwrap_or(""))?;
     let (workspace, tree, parent_id) = session.target_folder(&state, parent).await?;
+    // Before any chunk is stored: a refused upload must leave nothing behind.
+    super::require_write(&workspace)?;
     let keys = content::keys_for(&workspace)?;
     if tree
         .children(parent_id, false)

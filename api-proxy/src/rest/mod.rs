@@ -89,42 +89,49 @@ pub fn is_api_v2(ctx: &GuardContext<'_>) -> bool {
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("v2"))
 }
 
+crate::routes::route_table! {
+    GET "/openapi.json" => openapi::serve,
+    POST "/v1/file" => file::upload,
+    GET "/v1/file/{id}" => file::metadata,
+    PUT "/v1/file/{id}" => file::update,
+    DELETE "/v1/file/{id}" => file::delete,
+    GET "/v1/file/{id}/data" => file::data,
+    PUT "/v1/file/{id}/data" => file::replace_data,
+    GET "/v1/file/{id}/versions" => versions::list,
+    GET "/v1/file/{id}/versions/{n}" => versions::get,
+    GET "/v1/file/{id}/version/{n}" => versions::get,
+    GET "/v1/file/{id}/version/{n}/data" => versions::data,
+    POST "/v1/file/{id}/version/{n}/restore" => versions::restore,
+    POST "/v1/folder" => folder::create,
+    GET "/v1/folder/{id}" => folder::get,
+    GET "/v1/folder/{id}/contents" => folder::contents,
+    PUT "/v1/folder/{id}" => folder::update,
+    DELETE "/v1/folder/{id}" => folder::delete,
+    POST "/v1/folder/{id}/share" => sharing::share,
+    POST "/v1/folder/{id}/unshare" => sharing::unshare,
+    GET "/v1/folder/{id}/members" => sharing::members,
+    GET "/v1/proposals" => sharing::proposals,
+    POST "/v1/proposals/{id}/accept" => sharing::accept,
+    POST "/v1/proposals/{id}/decline" => sharing::decline,
+}
+
+/// The prefix of the API's routes, served to `StackSync-API: v2` requests only.
+const API_PREFIX: &str = "/v1";
+
 /// Mounts `/v1/file` and `/v1/folder` for `StackSync-API: v2` requests, and
 /// the OpenAPI document at `/openapi.json`. Register before the Swift
 /// dispatcher.
 pub fn configure(config: &mut web::ServiceConfig) {
-    config
-        .route("/openapi.json", web::get().to(openapi::serve))
-        .service(
-            web::scope("/v1")
-                .guard(guard::fn_guard(is_api_v2))
-                .route("/file", web::post().to(file::upload))
-                .route("/file/{id}", web::get().to(file::metadata))
-                .route("/file/{id}", web::put().to(file::update))
-                .route("/file/{id}", web::delete().to(file::delete))
-                .route("/file/{id}/data", web::get().to(file::data))
-                .route("/file/{id}/data", web::put().to(file::replace_data))
-                .route("/file/{id}/versions", web::get().to(versions::list))
-                .route("/file/{id}/versions/{n}", web::get().to(versions::get))
-                .route("/file/{id}/version/{n}", web::get().to(versions::get))
-                .route("/file/{id}/version/{n}/data", web::get().to(versions::data))
-                .route(
-                    "/file/{id}/version/{n}/restore",
-                    web::post().to(versions::restore),
-                )
-                .route("/folder", web::post().to(folder::create))
-                .route("/folder/{id}", web::get().to(folder::get))
-                .route("/folder/{id}/contents", web::get().to(folder::contents))
-                .route("/folder/{id}", web::put().to(folder::update))
-                .route("/folder/{id}", web::delete().to(folder::delete))
-                .route("/folder/{id}/share", web::post().to(sharing::share))
-                .route("/folder/{id}/unshare", web::post().to(sharing::unshare))
-                .route("/folder/{id}/members", web::get().to(sharing::members))
-                .route("/proposals", web::get().to(sharing::proposals))
-                .route("/proposals/{id}/accept", web::post().to(sharing::accept))
-                .route("/proposals/{id}/decline", web::post().to(sharing::decline))
-                .default_service(web::to(unknown_endpoint)),
-        );
+    let mut api = web::scope(API_PREFIX).guard(guard::fn_guard(is_api_v2));
+    for (route, handler) in ROUTES.iter().zip(handlers()) {
+        match route.path.strip_prefix(API_PREFIX) {
+            Some(path) => api = api.route(path, handler),
+            None => {
+                config.route(route.path, handler);
+            }
+        }
+    }
+    config.service(api.default_service(web::to(unknown_endpoint)));
 }
 
 async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, RestError> {

@@ -219,7 +219,7 @@ async fn delete_listed(
             remove_object(context, &container, &object).await
         }
         Listed::Container(container) => {
-            context.authorize_account()?;
+            context.authorize_container_admin(&container)?;
             match context
                 .state
                 .index

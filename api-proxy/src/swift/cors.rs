@@ -15,12 +15,9 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::{self, HeaderMap, HeaderValue};
 
-use super::RequestContext;
+use super::{METHODS, RequestContext};
 use crate::error::SwiftError;
 use crate::index::Metadata;
-
-/// The methods a preflight may ask for.
-const ALLOWED_METHODS: [&str; 7] = ["HEAD", "GET", "PUT", "POST", "COPY", "OPTIONS", "DELETE"];
 
 /// Headers a browser may read from any CORS response.
 const EXPOSED_ALWAYS: [&str; 10] = [
@@ -96,17 +93,14 @@ pub async fn preflight(
     };
     let rules = rules(context, container).await?.ok_or_else(unauthorized)?;
     let allowed_origin = rules.allowed_origin(origin).ok_or_else(unauthorized)?;
-    if !ALLOWED_METHODS.contains(&method) {
+    if !METHODS.contains(&method) {
         return Err(unauthorized());
     }
     let mut response = HttpResponse::Ok();
     response
-        .insert_header((header::ALLOW, ALLOWED_METHODS.join(", ")))
+        .insert_header((header::ALLOW, METHODS.join(", ")))
         .insert_header((header::ACCESS_CONTROL_ALLOW_ORIGIN, allowed_origin))
-        .insert_header((
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            ALLOWED_METHODS.join(", "),
-        ));
+        .insert_header((header::ACCESS_CONTROL_ALLOW_METHODS, METHODS.join(", ")));
     if let Some(requested) = context.header(header::ACCESS_CONTROL_REQUEST_HEADERS.as_str()) {
         response.insert_header((header::ACCESS_CONTROL_ALLOW_HEADERS, requested));
     }

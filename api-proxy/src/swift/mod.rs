@@ -30,6 +30,11 @@ use crate::index::ContainerAcl;
 use crate::startup::AppState;
 use path::Target;
 
+/// Every method the Swift API answers at some level of `/v1/…` (any other
+/// gets 405), and that CORS preflights may ask for. The authorization matrix
+/// (docs/authorization-matrix.md) has an entry for each at each level.
+pub const METHODS: [&str; 7] = ["HEAD", "GET", "PUT", "POST", "COPY", "OPTIONS", "DELETE"];
+
 /// One Swift request: who asks, about which account, with which parameters.
 pub struct RequestContext {
     pub req: HttpRequest,

@@ -27,58 +27,36 @@ pub mod signin;
 use actix_web::middleware::from_fn;
 use actix_web::web;
 
+crate::routes::route_table! {
+    GET "/" => browse::home,
+    GET "/signin" => signin::page,
+    POST "/signin" => signin::submit,
+    POST "/signout" => signin::sign_out,
+    GET "/files/{workspace}" => browse::workspace_root,
+    // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
+    POST "/files/{workspace}/new-folder" => organize::new_folder,
+    GET "/files/{workspace}/{folder}" => browse::folder,
+    GET "/files/{workspace}/{item}/content" => download::open,
+    GET "/files/{workspace}/{item}/download" => download::download,
+    POST "/files/{workspace}/{item}/rename" => organize::rename,
+    POST "/files/{workspace}/{item}/delete" => organize::delete,
+    GET "/account" => account::page,
+    POST "/account/devices/{id}/revoke" => account::revoke_device,
+    POST "/account/applications/revoke" => account::revoke_application,
+    GET "/assets/{hash}/{path:.*}" => assets::serve,
+}
+
 /// Mounts the pages. Register before the Swift dispatcher, which answers
 /// every path not taken; needs the `RestState` and `AppState` data.
 pub fn configure(config: &mut web::ServiceConfig) {
     // One resource per path: a scope at `/` would swallow the Swift API's
     // paths instead of letting them fall through to its dispatcher.
-    macro_rules! page {
-        ($path:expr, $($route:expr),+ $(,)?) => {
-            config.service(
-                web::resource($path)
-                    .wrap(from_fn(headers::secure))
-                    $(.route($route))+,
-            )
-        };
+    for (path, handlers) in crate::routes::by_path(ROUTES, handlers()) {
+        let resource = handlers
+            .into_iter()
+            .fold(web::resource(path), |resource, handler| {
+                resource.route(handler)
+            });
+        config.service(resource.wrap(from_fn(headers::secure)));
     }
-    page!("/", web::get().to(browse::home));
-    page!(
-        "/signin",
-        web::get().to(signin::page),
-        web::post().to(signin::submit)
-    );
-    page!("/signout", web::post().to(signin::sign_out));
-    page!("/files/{workspace}", web::get().to(browse::workspace_root));
-    // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
-    page!(
-        "/files/{workspace}/new-folder",
-        web::post().to(organize::new_folder)
-    );
-    page!("/files/{workspace}/{folder}", web::get().to(browse::folder));
-    page!(
-        "/files/{workspace}/{item}/content",
-        web::get().to(download::open)
-    );
-    page!(
-        "/files/{workspace}/{item}/download",
-        web::get().to(download::download)
-    );
-    page!(
-        "/files/{workspace}/{item}/rename",
-        web::post().to(organize::rename)
-    );
-    page!(
-        "/files/{workspace}/{item}/delete",
-        web::post().to(organize::delete)
-    );
-    page!("/account", web::get().to(account::page));
-    page!(
-        "/account/devices/{id}/revoke",
-        web::post().to(account::revoke_device)
-    );
-    page!(
-        "/account/applications/revoke",
-        web::post().to(account::revoke_application)
-    );
-    page!("/assets/{hash}/{path:.*}", web::get().to(assets::serve));
 }

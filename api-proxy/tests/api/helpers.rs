@@ -173,6 +173,13 @@ impl TestApp {
         }
     }
 
+    /// The metadata server's database, beside the proxy's own.
+    pub fn metadata_database_url(&self) -> String {
+        self.settings
+            .database_url
+            .replace("nimbus_test_proxy_", "nimbus_test_server_")
+    }
+
     /// Object bodies stored: files in the blob store plus small objects kept
     /// inline in the index, to check that failures leave nothing behind.
     pub async fn stored_bodies(&self) -> usize {

@@ -2,6 +2,7 @@
 //! RabbitMQ and PostgreSQL.
 
 mod auth;
+mod authorization_matrix;
 mod chunk_guard;
 mod client_broker_user;
 mod clients;
@@ -16,6 +17,8 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
+#[path = "../../../server/tests/api/snapshot.rs"]
+mod snapshot;
 mod startup;
 mod swift_conformance;
 mod swift_quotas;

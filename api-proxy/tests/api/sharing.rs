@@ -23,7 +23,7 @@ use crate::rest::{call as rest, names, try_upload as upload};
 /// and more, so an answer within this time did not wait out a cache.
 const BROADCAST: Duration = Duration::from_millis(500);
 
-async fn create_workspace(owner: &Device, name: &str) -> WorkspaceInfo {
+pub(crate) async fn create_workspace(owner: &Device, name: &str) -> WorkspaceInfo {
     owner
         .rpc
         .create_workspace(
@@ -40,7 +40,13 @@ async fn create_workspace(owner: &Device, name: &str) -> WorkspaceInfo {
 }
 
 /// `owner` shares `workspace` with `member` (user name `name`), who accepts.
-async fn share(owner: &Device, workspace: &WorkspaceInfo, member: &Device, name: &str, role: Role) {
+pub(crate) async fn share(
+    owner: &Device,
+    workspace: &WorkspaceInfo,
+    member: &Device,
+    name: &str,
+    role: Role,
+) {
     let proposals: Vec<Proposal> = owner
         .rpc
         .call(

@@ -129,7 +129,7 @@ pub(super) async fn end_device(
         }
         state.store.forget_device_queues(&queues).await?;
     }
-    Ok((user_id, UserEvent::DeviceRevoked { user_id, device_id }))
+    Ok((user_id, UserEvent::DeviceRevoked { device_id }))
 }
 
 /// Unbinds keys from one queue (the counterpart of a `subscribe` that bound

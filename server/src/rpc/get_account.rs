@@ -21,5 +21,6 @@ pub async fn run(state: &ServerState, caller: &Caller) -> Result<Reply, Operatio
         storage_account: account,
         account_admin: caller.account_admin,
         membership_only_containers: state.store.transferred_containers(&caller.account).await?,
+        token_expires_at: caller.token_expires_at,
     })
 }

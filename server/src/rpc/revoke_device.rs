@@ -1,5 +1,6 @@
 //! `revokeDevice`: the caller revokes one of its user's devices (a lost
-//! laptop), at once everywhere (see [`bindings::end_device`]).
+//! laptop), at once everywhere: its push queues go and every proxy drops its
+//! cached identity of the device's token (see [`bindings::end_device`]).
 
 use uuid::Uuid;
 

@@ -111,6 +111,8 @@ pub struct Caller {
     pub is_admin: bool,
     pub quota_limit: u64,
     pub quota_used: u64,
+    /// When the token expires, in milliseconds since the epoch (`None`: when revoked).
+    pub token_expires_at: Option<i64>,
 }
 
 /// A user found by name or e-mail, as a share addressee.

@@ -989,10 +989,12 @@ impl MetadataStore for PgStore {
             i64,
             i64,
             bool,
+            Option<i64>,
         );
         let row: Option<Row> = sqlx::query_as(
             "SELECT d.id, d.user_id, u.username, u.account, u.account_admin, u.email, u.is_admin, \
-                    u.quota_limit, u.quota_used, d.last_seen_at < now() - interval '1 minute' \
+                    u.quota_limit, u.quota_used, d.last_seen_at < now() - interval '1 minute', \
+                    (extract(epoch FROM d.expires_at) * 1000)::bigint \
              FROM devices d JOIN users u ON u.id = d.user_id \
              WHERE d.token_hash = $1 AND d.revoked_at IS NULL \
                AND (d.expires_at IS NULL OR d.expires_at > now()) AND NOT u.disabled",
@@ -1011,6 +1013,7 @@ impl MetadataStore for PgStore {
             limit,
             used,
             stale,
+            token_expires_at,
         )) = row
         else {
             return Ok(None);
@@ -1032,6 +1035,7 @@ impl MetadataStore for PgStore {
             is_admin,
             quota_limit: to_u64(limit),
             quota_used: to_u64(used),
+            token_expires_at,
         }))
     }
 

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod authorization;
+mod authorization_matrix;
 mod broker_input;
 mod changes;
 mod chunks;
@@ -15,5 +16,6 @@ mod items;
 mod login;
 mod oauth;
 mod sharing;
+mod snapshot;
 mod subscribe;
 mod workspaces;

@@ -15,7 +15,7 @@ use crate::helpers::{PASSWORD, TestApp, spawn_app};
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
 
 /// What a proxy would relay: the request as signed by the client library.
-fn signed(
+pub(crate) fn signed(
     consumer: (&str, &str),
     token: Option<(&str, &str)>,
     path: &str,
@@ -52,7 +52,7 @@ async fn call<T: serde::de::DeserializeOwned>(
 }
 
 /// Runs the three legs; returns the consumer and the access token.
-async fn three_legged(app: &TestApp) -> ((String, String), OAuthTokenReply) {
+pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthTokenReply) {
     let consumer = admin::add_oauth_consumer(app.store.as_ref(), "Photo app", None)
         .await
         .unwrap();

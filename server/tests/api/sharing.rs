@@ -35,7 +35,11 @@ async fn refused(app: &TestApp, token: &DeviceToken, op: Operation) -> RpcError 
     }
 }
 
-async fn create_workspace(app: &TestApp, token: &DeviceToken, name: &str) -> WorkspaceInfo {
+pub(crate) async fn create_workspace(
+    app: &TestApp,
+    token: &DeviceToken,
+    name: &str,
+) -> WorkspaceInfo {
     app.client
         .create_workspace(
             token,
@@ -59,7 +63,7 @@ fn propose_op(workspace: &WorkspaceInfo, addressees: &[&str], role: Role) -> Ope
     })
 }
 
-async fn propose(
+pub(crate) async fn propose(
     app: &TestApp,
     token: &DeviceToken,
     workspace: &WorkspaceInfo,
@@ -72,7 +76,7 @@ async fn propose(
     proposals.pop().unwrap()
 }
 
-fn accept_op(proposal: &Proposal) -> Operation {
+pub(crate) fn accept_op(proposal: &Proposal) -> Operation {
     Operation::AcceptProposal(AcceptProposalArgs {
         proposal_id: proposal.proposal_id,
         mount_name: None,
@@ -81,7 +85,7 @@ fn accept_op(proposal: &Proposal) -> Operation {
 }
 
 /// Shares `workspace` with `invitee`, who accepts; the invitee's mount.
-async fn share(
+pub(crate) async fn share(
     app: &TestApp,
     owner: &DeviceToken,
     workspace: &WorkspaceInfo,
@@ -97,7 +101,7 @@ async fn members(app: &TestApp, token: &DeviceToken, workspace_id: Uuid) -> Vec<
     members.into_iter().map(|m| (m.username, m.role)).collect()
 }
 
-async fn user_id(app: &TestApp, token: &DeviceToken) -> Uuid {
+pub(crate) async fn user_id(app: &TestApp, token: &DeviceToken) -> Uuid {
     app.client.get_account(token).await.unwrap().user_id
 }
 

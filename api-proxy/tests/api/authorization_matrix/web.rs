@@ -1,0 +1,270 @@
+//! The web UI's rows: every route of `web::ROUTES`. A caller's session
+//! cookie is its device token (the revoked and expired ones are the owner's),
+//! and every form carries the CSRF token of that session, so that what is
+//! refused is refused for who the caller is, not for a missing token.
+
+use nimbus_protocol::rpc::{DeviceArgs, DeviceToken, LoginArgs, Password};
+use nimbus_proxy::routes::Route;
+use nimbus_proxy::web::session::csrf_token;
+use reqwest::redirect::Policy;
+use uuid::Uuid;
+
+use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only};
+use crate::helpers::PASSWORD;
+use crate::oauth::{Grant, WithForm, grant};
+
+/// What a row's request acts on: made afresh for every request.
+#[derive(Clone)]
+struct Target {
+    workspace: Uuid,
+    file: String,
+    folder: String,
+    /// A device of the owner's that only the device revocation row revokes.
+    spare_device: Uuid,
+    /// An OAuth access token of the owner's that only the application
+    /// revocation row revokes.
+    spare_token: String,
+    /// A path under `/assets/`.
+    asset: String,
+}
+
+/// A request of the matrix and its answer.
+struct Call {
+    path: String,
+    /// A form to post (the session's CSRF token is added); `None`: a `GET`.
+    form: Option<Vec<(&'static str, String)>>,
+    expect: Expect,
+}
+
+const SIGN_IN: Expect = Expect::Refused(303);
+
+/// The entry of `route` for `caller`, acting on `target`.
+fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
+    let Target {
+        workspace,
+        file,
+        folder,
+        ..
+    } = target;
+    let tag = format!("{caller:?}");
+    let get = |path: String, expect: Expect| Call {
+        path,
+        form: None,
+        expect,
+    };
+    let post = |path: String, form: Vec<(&'static str, String)>, expect: Expect| Call {
+        path,
+        form: Some(form),
+        expect,
+    };
+    // Pages of the caller's own: signed in or sent to sign in.
+    let own = |status: u16| {
+        if caller.is_dead() {
+            SIGN_IN
+        } else {
+            Expect::Allowed(status)
+        }
+    };
+    // The workspace's pages: not found for those who are not members.
+    let read = || {
+        if caller.is_dead() {
+            SIGN_IN
+        } else {
+            only(READERS, caller, 200, 404)
+        }
+    };
+    let change = || match caller {
+        _ if caller.is_dead() => SIGN_IN,
+        Caller::Viewer => Expect::Refused(403),
+        _ => only(WRITERS, caller, 303, 404),
+    };
+    // The owner's device and application: refused to other users.
+    let owners = || {
+        if caller.is_dead() {
+            SIGN_IN
+        } else {
+            only(&[Caller::Owner], caller, 303, 403)
+        }
+    };
+    let call = match (route.method, route.path) {
+        ("GET", "/") => get("/".into(), own(200)),
+        ("GET", "/signin") => get("/signin".into(), Expect::Allowed(200)),
+        // Without the form's nonce cookie nobody signs in, session or not.
+        ("POST", "/signin") => post(
+            "/signin".into(),
+            vec![
+                ("username", "alice".into()),
+                ("password", PASSWORD.into()),
+                ("nonce", "made up".into()),
+                ("next", "/".into()),
+            ],
+            Expect::Refused(403),
+        ),
+        ("POST", "/signout") => post("/signout".into(), Vec::new(), own(303)),
+        ("GET", "/files/{workspace}") => get(format!("/files/{workspace}"), read()),
+        ("POST", "/files/{workspace}/new-folder") => post(
+            format!("/files/{workspace}/new-folder"),
+            vec![("name", format!("made by {tag}"))],
+            change(),
+        ),
+        ("GET", "/files/{workspace}/{folder}") => {
+            get(format!("/files/{workspace}/{folder}"), read())
+        }
+        ("GET", "/files/{workspace}/{item}/content") => {
+            get(format!("/files/{workspace}/{file}/content"), read())
+        }
+        ("GET", "/files/{workspace}/{item}/download") => {
+            get(format!("/files/{workspace}/{file}/download"), read())
+        }
+        ("POST", "/files/{workspace}/{item}/rename") => post(
+            format!("/files/{workspace}/{file}/rename"),
+            vec![("name", format!("renamed by {tag}.txt"))],
+            change(),
+        ),
+        ("POST", "/files/{workspace}/{item}/delete") => post(
+            format!("/files/{workspace}/{file}/delete"),
+            Vec::new(),
+            change(),
+        ),
+        ("GET", "/account") => get("/account".into(), own(200)),
+        ("POST", "/account/devices/{id}/revoke") => post(
+            format!("/account/devices/{}/revoke", target.spare_device),
+            Vec::new(),
+            owners(),
+        ),
+        ("POST", "/account/applications/revoke") => post(
+            "/account/applications/revoke".into(),
+            vec![("token", target.spare_token.clone())],
+            owners(),
+        ),
+        ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
+        _ => return None,
+    };
+    Some(call)
+}
+
+/// The first `/assets/…` path the sign-in page links to.
+async fn an_asset(cast: &Cast) -> String {
+    let page = cast
+        .app
+        .client
+        .get(format!("{}/signin", cast.app.address))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = page.find("/assets/").expect("the page links an asset");
+    page[start..].split('"').next().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_change_nothing() {
+    let cast = Cast::new().await;
+    let owner_grant: Grant = grant(&cast.app, "alice").await;
+    let spare_token = grant(&cast.app, "alice").await.token.0;
+    let owner = cast.device(Caller::Owner);
+    let login = |name: &str, device_name: &str| LoginArgs {
+        username: name.into(),
+        password: Password(PASSWORD.into()),
+        device: DeviceArgs {
+            device_name: device_name.into(),
+            ..DeviceArgs::default()
+        },
+        token_ttl_secs: None,
+    };
+    let spare_device = owner
+        .rpc
+        .login(login("alice", "spare"))
+        .await
+        .unwrap()
+        .device_id;
+    let asset = an_asset(&cast).await;
+    let browser = reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .unwrap();
+
+    let mut wrong = Vec::new();
+    let mut number = 0;
+    for route in nimbus_proxy::web::ROUTES {
+        let scene = cast.scene(&format!("Web {number}")).await;
+        let probe = Target {
+            workspace: scene.workspace.workspace_id,
+            file: String::new(),
+            folder: String::new(),
+            spare_device,
+            spare_token: spare_token.clone(),
+            asset: asset.clone(),
+        };
+        if entry(route, &probe, Caller::Owner).is_none() {
+            wrong.push(format!("{route:?} has no entry in the web matrix"));
+            continue;
+        }
+        let mut callers = super::CALLERS.to_vec();
+        callers.sort_by_key(|caller| {
+            matches!(
+                entry(route, &probe, *caller).unwrap().expect,
+                Expect::Allowed(_)
+            )
+        });
+        // Refused requests change nothing, so their items serve the next caller.
+        let mut kept = None;
+        for caller in callers {
+            number += 1;
+            let target = match kept.take() {
+                Some(target) => target,
+                None => {
+                    let items = Items::new(&cast, &owner_grant, &scene, number).await;
+                    Target {
+                        file: items.file,
+                        folder: items.folder,
+                        ..probe.clone()
+                    }
+                }
+            };
+            let call = entry(route, &target, caller).unwrap();
+            let session = match (route.path, call.expect) {
+                // Signing out ends the session: a fresh one of the same user.
+                ("/signout", Expect::Allowed(_)) => Some(
+                    owner
+                        .rpc
+                        .login(login(caller.username().unwrap(), "Web browser"))
+                        .await
+                        .unwrap()
+                        .token
+                        .0,
+                ),
+                _ => cast.token(caller).map(str::to_owned),
+            };
+            let url = format!("{}{}", cast.app.address, call.path);
+            let mut request = match &call.form {
+                None => browser.get(url),
+                Some(fields) => {
+                    let mut fields: Vec<(&str, &str)> =
+                        fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                    let csrf = session
+                        .as_ref()
+                        .map(|token| csrf_token(&DeviceToken(token.clone())));
+                    if let Some(csrf) = &csrf {
+                        fields.push(("csrf", csrf));
+                    }
+                    browser.post(url).with_form(&fields)
+                }
+            };
+            if let Some(token) = &session {
+                request = request.header("Cookie", format!("nimbus_session={token}"));
+            }
+            let what = format!("{} {} by {caller:?}", route.method, call.path);
+            let before = cast.snapshot().await;
+            let response = request.send().await.unwrap();
+            check(&mut wrong, &what, response.status().as_u16(), call.expect);
+            if let Expect::Refused(_) = call.expect {
+                before.assert_same(&cast.snapshot().await, &what);
+                kept = Some(target);
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
