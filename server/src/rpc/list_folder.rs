@@ -2,7 +2,7 @@
 
 use uuid::Uuid;
 
-use super::get_item::{NO_SUCH_ITEM, require_item_access};
+use super::get_item::accessible_item;
 use super::{Reply, ServerState, require_role};
 use crate::error::OperationError;
 use crate::storage::Caller;
@@ -15,12 +15,7 @@ pub async fn run(
 ) -> Result<Reply, OperationError> {
     require_role(state, caller, workspace_id, false).await?;
     if let Some(folder_id) = folder_id {
-        let (folder_workspace, folder) = state
-            .store
-            .item(folder_id)
-            .await?
-            .ok_or(OperationError::Forbidden(NO_SUCH_ITEM))?;
-        require_item_access(state, caller, folder_workspace).await?;
+        let (folder_workspace, folder) = accessible_item(state, caller, folder_id).await?;
         if folder_workspace != workspace_id || !folder.is_folder || folder.deleted {
             return Err(OperationError::BadRequest(
                 "folder_id is not a live folder of this workspace".into(),

@@ -8,7 +8,7 @@
 use nimbus_protocol::notify::WorkspaceEvent;
 use uuid::Uuid;
 
-use super::get_item::{NO_SUCH_ITEM, require_item_access};
+use super::get_item::accessible_item;
 use super::{Reply, ServerState};
 use crate::error::OperationError;
 use crate::storage::Caller;
@@ -18,12 +18,7 @@ pub async fn run(
     caller: &Caller,
     item_id: Uuid,
 ) -> Result<Reply, OperationError> {
-    let (workspace_id, item) = state
-        .store
-        .item(item_id)
-        .await?
-        .ok_or(OperationError::Forbidden(NO_SUCH_ITEM))?;
-    require_item_access(state, caller, workspace_id).await?;
+    let (workspace_id, item) = accessible_item(state, caller, item_id).await?;
     if item.is_folder || item.deleted || item.content.chunks.is_empty() {
         return Err(OperationError::BadRequest(
             "this item has no content to download: it is a folder, deleted, or empty".into(),
