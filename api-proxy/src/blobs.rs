@@ -36,7 +36,25 @@ pub type ByteStream = BoxStream<'static, io::Result<Bytes>>;
 #[error("object store: {0}")]
 pub struct BlobError(#[from] opendal::Error);
 
-/// Receives the bytes of one new blob.
+impl BlobError {
+    /// Whether the store ran out of room: its file system is full (`ENOSPC`)
+    /// or over a disk quota (`EDQUOT`). opendal reports both as unexpected
+    /// errors, keeping the system's error as their source.
+    pub fn is_storage_full(&self) -> bool {
+        std::iter::successors(
+            Some(&self.0 as &(dyn std::error::Error + 'static)),
+            |error| error.source(),
+        )
+        .filter_map(|error| error.downcast_ref::<io::Error>())
+        .any(|error| {
+            matches!(
+                error.kind(),
+                io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+            )
+        })
+    }
+}
+
 /// Whether a read failed because the blob is not in the store.
 pub fn is_missing(error: &io::Error) -> bool {
     // Opening the blob fails with a `BlobError`; reading it, with the
@@ -52,6 +70,7 @@ pub fn is_missing(error: &io::Error) -> bool {
     }
 }
 
+/// Receives the bytes of one new blob.
 #[async_trait]
 pub trait BlobWriter: Send {
     async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError>;

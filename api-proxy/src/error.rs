@@ -71,8 +71,20 @@ pub enum SwiftError {
 }
 
 impl SwiftError {
+    /// Whether the object store ran out of room: Swift's `507 Insufficient
+    /// Storage`. Nothing was stored (see [`crate::swift::body::store`]), and
+    /// the same request succeeds once space is freed.
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, SwiftError::Blob(error) if error.is_storage_full())
+    }
+
     fn title_and_text(&self) -> (&'static str, &'static str) {
         match self {
+            error if error.is_storage_full() => (
+                "Insufficient Storage",
+                "There was not enough space to save the resource. Nothing was stored and an \
+                 object of that name, if any, is unchanged; try again once space is freed.",
+            ),
             SwiftError::Unauthorized { .. } | SwiftError::TempUrlInvalid => (
                 "Unauthorized",
                 "This server could not verify that you are authorized to access the document you requested.",
@@ -127,6 +139,7 @@ impl SwiftError {
 impl ResponseError for SwiftError {
     fn status_code(&self) -> StatusCode {
         match self {
+            error if error.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
             SwiftError::Unauthorized { .. } | SwiftError::TempUrlInvalid => {
                 StatusCode::UNAUTHORIZED
             }
@@ -212,8 +225,17 @@ pub fn accepted_page() -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A failure of the object store that the system reported as `kind`,
+    /// wrapped as opendal's `fs` service wraps it.
+    pub(crate) fn storage_error(kind: std::io::ErrorKind) -> SwiftError {
+        let system = std::io::Error::from(kind);
+        let opendal = opendal::Error::new(opendal::ErrorKind::Unexpected, kind.to_string())
+            .set_source(system);
+        SwiftError::Blob(BlobError::from(opendal))
+    }
 
     #[test]
     fn statuses_and_bodies_follow_swift() {
@@ -229,6 +251,9 @@ mod tests {
             (SwiftError::RangeNotSatisfiable { size: 11 }, 416),
             (SwiftError::ContainerNotEmpty, 409),
             (SwiftError::ChunkInUse("ab".repeat(32)), 409),
+            (storage_error(std::io::ErrorKind::StorageFull), 507),
+            (storage_error(std::io::ErrorKind::QuotaExceeded), 507),
+            (storage_error(std::io::ErrorKind::PermissionDenied), 500),
         ];
         for (error, status) in cases {
             let response = error.error_response();

@@ -79,7 +79,7 @@ impl ChunkStore {
         let sealed = stream::iter([Ok(Bytes::from(chunk.sealed))]);
         let stored = body::store(self.blobs.as_ref(), sealed, MAX_FILE_SIZE, self.inline_max)
             .await
-            .map_err(|e| RestError::Internal(format!("storing chunk {}: {e}", chunk.id)))?;
+            .map_err(|e| RestError::from_store(&format!("chunk {}", chunk.id), e))?;
         let record = ObjectRecord {
             name: chunk.id,
             content: stored.content,

@@ -9,6 +9,7 @@ use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{ErrorCode, RefusalCode};
 
 use crate::blobs::BlobError;
+use crate::error::SwiftError;
 use crate::index::IndexError;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +48,12 @@ pub enum RestError {
         message: String,
         retry_after_secs: Option<u64>,
     },
+    /// The object store ran out of room; nothing was stored or committed.
+    #[error(
+        "the server's object store is out of space: {0} was not stored and nothing was changed. \
+         Try again once its administrator has freed space."
+    )]
+    InsufficientStorage(String),
     #[error("the metadata servers are unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -68,6 +75,7 @@ impl RestError {
             RestError::QuotaExceeded(_) => "quota_exceeded",
             RestError::UnsupportedMediaType(_) => "unsupported_media_type",
             RestError::TooManyRequests { .. } => "too_many_requests",
+            RestError::InsufficientStorage(_) => "insufficient_storage",
             RestError::Unavailable(_) => "unavailable",
             RestError::Internal(_) => "internal",
         }
@@ -108,6 +116,15 @@ impl RestError {
         }
     }
 
+    /// Maps a failure to store `what` (e.g. "chunk ab12…") in the object store.
+    pub fn from_store(what: &str, error: SwiftError) -> Self {
+        if error.is_storage_full() {
+            RestError::InsufficientStorage(what.to_owned())
+        } else {
+            RestError::Internal(format!("storing {what}: {error}"))
+        }
+    }
+
     /// Maps a commit refusal of one item.
     pub fn from_refusal(code: RefusalCode, message: String) -> Self {
         match code {
@@ -141,7 +158,7 @@ impl From<IndexError> for RestError {
 
 impl From<BlobError> for RestError {
     fn from(error: BlobError) -> Self {
-        RestError::Internal(error.to_string())
+        RestError::from_store("the content", SwiftError::Blob(error))
     }
 }
 
@@ -157,6 +174,7 @@ impl ResponseError for RestError {
             RestError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             RestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            RestError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -211,6 +229,20 @@ mod tests {
                     owners: true,
                 }),
                 413,
+            ),
+            (
+                RestError::from_store(
+                    "chunk ab",
+                    crate::error::tests::storage_error(std::io::ErrorKind::StorageFull),
+                ),
+                507,
+            ),
+            (
+                RestError::from_store(
+                    "chunk ab",
+                    crate::error::tests::storage_error(std::io::ErrorKind::Other),
+                ),
+                500,
             ),
         ];
         for (error, status) in cases {

@@ -313,7 +313,7 @@ fn base_document(public_url: &str) -> Value {
                 "post": operation("Upload a new file (the body is its content)", vec![
                     json!({"name": "name", "in": "query", "required": true, "schema": {"type": "string"}}),
                     json!({"name": "parent", "in": "query", "schema": {"type": "string"}, "description": "folder id; 0 or absent: the root"}),
-                ], json!({"201": item_response("The new file."), "413": error_response("Over quota."), "415": error_response("Form-encoded content.")}))
+                ], json!({"201": item_response("The new file."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")}))
             },
             "/v1/file/{id}": {
                 "get": operation("File metadata", vec![id_parameter()], item_ok("The file.")),
@@ -329,7 +329,7 @@ fn base_document(public_url: &str) -> Value {
                 "get": operation("Download the content (streamed)", vec![id_parameter()],
                     json!({"200": {"description": "The content.", "content": {"application/octet-stream": {}}}})),
                 "put": operation("Replace the content (a new version)", vec![id_parameter()],
-                    json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content.")}))
+                    json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")}))
             },
             "/v1/file/{id}/versions": {
                 "get": operation("The file with its versions, newest first (400 for a folder)", vec![id_parameter()],

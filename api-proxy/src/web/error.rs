@@ -34,6 +34,10 @@ pub enum WebError {
     Forbidden(String),
     #[error("{0}")]
     Conflict(String),
+    /// The object store is out of space; the message says that nothing
+    /// was changed.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("the metadata servers are unavailable ({0}); try again in a moment")]
     Unavailable(String),
     #[error(
@@ -62,6 +66,7 @@ impl WebError {
             WebError::BadRequest(_) => "Cannot do that",
             WebError::Forbidden(_) => "Not allowed",
             WebError::Conflict(_) => "Changed meanwhile",
+            WebError::InsufficientStorage(_) => "Storage full",
             WebError::Unavailable(_) => "Service unavailable",
             WebError::Internal(_) => "Server error",
         }
@@ -84,6 +89,7 @@ impl From<RestError> for WebError {
                 WebError::BadRequest(message)
             }
             RestError::NameTaken(_) | RestError::Conflict(_) => WebError::Conflict(message),
+            RestError::InsufficientStorage(_) => WebError::InsufficientStorage(message),
             RestError::Unavailable(text) => WebError::Unavailable(text),
             RestError::TooManyRequests { message, .. } => WebError::Unavailable(message),
             RestError::Internal(text) => WebError::Internal(text),
@@ -117,6 +123,7 @@ impl ResponseError for WebError {
             WebError::NotFound(_) => StatusCode::NOT_FOUND,
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

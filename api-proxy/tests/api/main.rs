@@ -8,6 +8,7 @@ mod client_broker_user;
 mod clients;
 mod containers;
 mod durability;
+mod full_disk;
 mod helpers;
 mod identity_refresh;
 mod inline;
@@ -17,6 +18,7 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
+mod small_disk;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
