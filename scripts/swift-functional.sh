@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # OpenStack Swift's own functional suite (Swift 2.38.3: the seven core files
-# and the TempURL middleware's) against a Nimbus proxy of its own, the
-# conformance yardstick of docs/swift-compatibility.md.
+# and those of the TempURL and symlink middleware) against a Nimbus proxy of
+# its own, the conformance yardstick of docs/swift-compatibility.md.
 #
 #   scripts/swift-functional.sh [PYTEST_ARGS...]   Nimbus, known failures deselected (CI)
 #   scripts/swift-functional.sh --all [ARGS...]    Nimbus, nothing deselected
@@ -9,6 +9,9 @@
 #   scripts/swift-functional.sh --compare          both, every test, counts side by side
 #   scripts/swift-functional.sh --serve            only start Nimbus with the suite's
 #                                                  accounts, print the config, wait
+#
+# Files of the suite given first (test/functional/*.py) are run instead of
+# all of them: scripts/swift-functional.sh test/functional/test_symlink.py
 #
 # The Nimbus run builds and starts a metadata server and a proxy on free ports,
 # with their own databases and queue prefix, so a running dev deployment is
@@ -33,6 +36,7 @@ suite_files=(
     test/functional/test_slo.py
     test/functional/test_protocol.py
     test/functional/test_tempurl.py
+    test/functional/test_symlink.py
 )
 
 # ---- the suite ----------------------------------------------------------------
@@ -194,6 +198,15 @@ run_real() { # run_real PYTEST_ARGS...
 work=$(mktemp -d)
 trap cleanup EXIT
 ensure_suite
+
+# Leading file arguments replace the list of files (after a mode flag).
+mode=()
+case ${1:-} in --all | --real) mode=("$1"); shift ;; esac
+if [[ ${1:-} == test/functional/*.py ]]; then
+    suite_files=()
+    while [[ ${1:-} == test/functional/*.py ]]; do suite_files+=("$1"); shift; done
+fi
+set -- "${mode[@]}" "$@"
 
 case ${1:-} in
     --all) shift; run_nimbus "$@" ;;

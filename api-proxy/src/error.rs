@@ -38,6 +38,17 @@ pub enum SwiftError {
     /// metadata servers' collection removes it (see `swift::chunk_guard`).
     #[error("chunk {0} is in use by a file version")]
     ChunkInUse(String),
+    /// A symlink cannot be followed or made (too many links in a row, a
+    /// static link's target changed or missing); the message is the body.
+    #[error("symlink conflict: {0}")]
+    SymlinkConflict(String),
+    /// An error met at the target of a symlink, answered with the target's
+    /// path as `Content-Location`.
+    #[error("{error} (at symlink target {location})")]
+    AtSymlinkTarget {
+        location: String,
+        error: Box<SwiftError>,
+    },
     /// A segment of a large object is missing or changed.
     #[error("large object segment {0} is no longer valid")]
     SegmentInvalid(String),
@@ -97,6 +108,7 @@ impl SwiftError {
             ),
             SwiftError::ContainerNotEmpty
             | SwiftError::SegmentInvalid(_)
+            | SwiftError::SymlinkConflict(_)
             | SwiftError::ChunkInUse(_) => (
                 "Conflict",
                 "There was a conflict when trying to complete your request.",
@@ -121,6 +133,7 @@ impl SwiftError {
                 "Service Unavailable",
                 "The server is currently unavailable. Please try again at a later time.",
             ),
+            SwiftError::AtSymlinkTarget { error, .. } => error.title_and_text(),
             SwiftError::BadRequest(_)
             | SwiftError::BadRequestPage(_)
             | SwiftError::LengthRequired
@@ -149,7 +162,9 @@ impl ResponseError for SwiftError {
             SwiftError::BadRequest(_) | SwiftError::BadRequestPage(_) => StatusCode::BAD_REQUEST,
             SwiftError::ContainerNotEmpty
             | SwiftError::SegmentInvalid(_)
+            | SwiftError::SymlinkConflict(_)
             | SwiftError::ChunkInUse(_) => StatusCode::CONFLICT,
+            SwiftError::AtSymlinkTarget { error, .. } => error.status_code(),
             SwiftError::LengthRequired => StatusCode::LENGTH_REQUIRED,
             SwiftError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             SwiftError::TooLarge | SwiftError::QuotaExceeded => StatusCode::PAYLOAD_TOO_LARGE,
@@ -167,6 +182,15 @@ impl ResponseError for SwiftError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        if let SwiftError::AtSymlinkTarget { location, error } = self {
+            let mut response = error.error_response();
+            if let Ok(location) = header::HeaderValue::from_str(location) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_LOCATION, location);
+            }
+            return response;
+        }
         let status = self.status_code();
         let mut response = HttpResponse::build(status);
         if status.is_server_error() {
@@ -178,6 +202,7 @@ impl ResponseError for SwiftError {
             SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
             SwiftError::TempUrlInvalid => Some("401 Unauthorized: Temp URL invalid\n".to_owned()),
             SwiftError::QuotaExceeded => Some("Upload exceeds quota.".to_owned()),
+            SwiftError::SymlinkConflict(message) => Some(message.clone()),
             SwiftError::ChunkInUse(chunk) => Some(format!(
                 "{chunk} is a chunk of a file stored in this workspace, needed by the file or \
                  its version history, so it cannot be deleted, overwritten or set to expire \

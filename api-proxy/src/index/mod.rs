@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use crate::timestamp::Timestamp;
 
@@ -124,6 +125,9 @@ pub struct ObjectRecord {
     pub manifest: Option<Manifest>,
     /// Unix time (seconds) from which the object is deleted (`X-Delete-At`).
     pub delete_at: Option<u64>,
+    /// Set when the object is a symlink (a zero-byte object that reads as
+    /// its target, see `swift::symlink`).
+    pub symlink: Option<SymlinkTarget>,
 }
 
 impl ObjectRecord {
@@ -146,6 +150,34 @@ pub enum Manifest {
         manifest_size: u64,
         manifest_etag: Option<String>,
     },
+}
+
+/// The object a symlink points at. Stored as JSON in the object's row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SymlinkTarget {
+    /// The target's account: the one the client named
+    /// (`X-Symlink-Target-Account`) or else the link's own.
+    pub account: String,
+    /// Whether the client named the account. A link that did not follows
+    /// its copies into other accounts, as in Swift.
+    pub account_named: bool,
+    pub container: String,
+    pub object: String,
+    /// Set for a static link: what its target was when the link was made.
+    pub pinned: Option<PinnedTarget>,
+}
+
+/// What a static link (`X-Symlink-Target-Etag`) expects of its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedTarget {
+    /// The ETag the target must still have (unquoted): for an SLO, that of
+    /// its manifest.
+    pub etag: String,
+    /// The target's size when the link was made (`X-Symlink-Target-Bytes`).
+    pub bytes: u64,
+    /// The quoted ETag of an SLO target's content, which listings show as
+    /// the link's `slo_etag`.
+    pub slo_etag: Option<String>,
 }
 
 /// What an object POST sets: everything else of the object stays.

@@ -17,7 +17,7 @@ use super::acl_cache::AclCache;
 use super::{
     AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
     IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    ObjectUpdate, PutOutcome, PutResult, UploadLimits,
+    ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
 };
 use crate::timestamp::Timestamp;
 
@@ -96,6 +96,7 @@ struct ObjectRow {
     slo_manifest_size: Option<i64>,
     slo_manifest_etag: Option<String>,
     delete_at: Option<i64>,
+    symlink: Option<Json<SymlinkTarget>>,
 }
 
 impl From<ObjectRow> for ObjectRecord {
@@ -119,6 +120,7 @@ impl From<ObjectRow> for ObjectRecord {
                 (None, None) => None,
             },
             delete_at: row.delete_at.map(non_negative),
+            symlink: row.symlink.map(|link| link.0),
         }
     }
 }
@@ -194,7 +196,8 @@ macro_rules! object_scan {
     ($order:literal) => {
         range_scan!(
             "SELECT name, blob_key, NULL::bytea AS inline_data, size, etag, content_type, meta,
-                    modified_us, dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at
+                    modified_us, dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at,
+                    symlink
                FROM objects WHERE account = $7 AND container = $8
                 AND (delete_at IS NULL OR delete_at > $9)",
             $order
@@ -533,7 +536,7 @@ impl ObjectIndex for PgIndex {
     ) -> Result<Option<ObjectRecord>, IndexError> {
         let row: Option<ObjectRow> = sqlx::query_as(
             "SELECT name, blob_key, inline_data, size, etag, content_type, meta, modified_us,
-                    dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at
+                    dlo_manifest, slo_manifest_size, slo_manifest_etag, delete_at, symlink
                FROM objects WHERE account = $1 AND container = $2 AND name = $3
                 AND (delete_at IS NULL OR delete_at > $4)",
         )
@@ -561,8 +564,8 @@ impl ObjectIndex for PgIndex {
             let inserted = sqlx::query(
                 "INSERT INTO objects (account, container, name, blob_key, inline_data, size,
                                       etag, content_type, meta, modified_us, dlo_manifest,
-                                      slo_manifest_size, slo_manifest_etag, delete_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                                      slo_manifest_size, slo_manifest_etag, delete_at, symlink)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                  ON CONFLICT (account, container, name) DO NOTHING",
             );
             let inserted = bind_object(inserted, account, container, object)
@@ -600,7 +603,8 @@ impl ObjectIndex for PgIndex {
                 "UPDATE objects o
                     SET blob_key = $4, inline_data = $5, size = $6, etag = $7,
                         content_type = $8, meta = $9, modified_us = $10, dlo_manifest = $11,
-                        slo_manifest_size = $12, slo_manifest_etag = $13, delete_at = $14
+                        slo_manifest_size = $12, slo_manifest_etag = $13, delete_at = $14,
+                        symlink = $15
                    FROM (SELECT account, container, name, blob_key FROM objects
                           WHERE account = $1 AND container = $2 AND name = $3
                           FOR UPDATE) previous
@@ -716,7 +720,7 @@ impl ObjectIndex for PgIndex {
     }
 }
 
-/// Binds an object's columns as `$1`–`$14`, in the order of the `objects`
+/// Binds an object's columns as `$1`–`$15`, in the order of the `objects`
 /// table, to a statement that inserts or replaces it.
 fn bind_object<'q>(
     query: Query<'q, Postgres, PgArguments>,
@@ -758,4 +762,5 @@ fn bind_object<'q>(
         .bind(slo_manifest_size)
         .bind(slo_manifest_etag)
         .bind(object.delete_at.map(as_sql_size))
+        .bind(object.symlink.as_ref().map(Json))
 }

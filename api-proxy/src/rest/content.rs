@@ -90,6 +90,7 @@ impl ChunkStore {
             modified: Timestamp::now(),
             manifest: None,
             delete_at: None,
+            symlink: None,
         };
         let result = self
             .index
@@ -115,7 +116,7 @@ impl ChunkStore {
             .index
             .object(&self.account, &self.container, id)
             .await?
-            .filter(|r| r.manifest.is_none())
+            .filter(|r| r.manifest.is_none() && r.symlink.is_none())
             .ok_or_else(|| {
                 RestError::Internal(format!("chunk {id} is missing from the object store"))
             })?;

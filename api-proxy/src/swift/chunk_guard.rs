@@ -5,11 +5,11 @@
 //! client with the user's own token could delete or replace them (an
 //! `rclone sync` from an empty folder would delete them all), and the files
 //! could then never be downloaded again. So before a request deletes a chunk
-//! object, replaces it (PUT, COPY onto it, a large-object manifest over it)
-//! or schedules its deletion (`X-Delete-At`, `X-Delete-After`), the proxy
-//! asks the metadata servers which of the names a retained version
-//! references (`referencedChunks`, with the caller's token) and answers
-//! `409 Conflict` for those, changing nothing. Only the server's own
+//! object, replaces it (PUT, COPY onto it, a large-object manifest or a
+//! symlink over it) or schedules its deletion (`X-Delete-At`,
+//! `X-Delete-After`), the proxy asks the metadata servers which of the names
+//! a retained version references (`referencedChunks`, with the caller's
+//! token) and answers `409 Conflict` for those, changing nothing. Only the server's own
 //! collection removes chunks.
 //!
 //! The proxy does not guess from its own data: only the metadata servers
@@ -123,8 +123,8 @@ async fn refuse_replacing(
 /// version needs: `overwrite`, the write may replace an existing object;
 /// `strict`, it is refused even where the chunk is missing, because it makes
 /// the object expire (`X-Delete-At`, `X-Delete-After`) or its bytes are not
-/// a body the caller sends (a copy, a large-object manifest), so it could
-/// not be the chunk a device uploads again.
+/// a body the caller sends (a copy, a large-object manifest, a symlink), so
+/// it could not be the chunk a device uploads again.
 pub async fn refuse_write(
     context: &RequestContext,
     (account, container, object): (&str, &str, &str),

@@ -23,13 +23,11 @@ pub async fn handle(context: &RequestContext, container: &str) -> Result<HttpRes
     }
 }
 
-/// One ACL header: absent → unchanged; empty or `X-Remove-…` → cleared.
+/// One ACL header: absent → unchanged; empty or `X-Remove-…` (Swift's
+/// `X-Remove-Container-Read` for `X-Container-Read`) → cleared.
 fn read_acl(context: &RequestContext, name: &str, is_read: bool) -> Result<AclUpdate, SwiftError> {
-    if context
-        .req
-        .headers()
-        .contains_key(format!("x-remove-{name}").as_str())
-    {
+    let remove = format!("x-remove-{}", name.trim_start_matches("x-"));
+    if context.req.headers().contains_key(remove.as_str()) {
         return Ok(Some(None));
     }
     let Some(raw) = context.req.headers().get(name) else {

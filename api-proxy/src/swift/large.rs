@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, ResponseError, web};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use bytes::Bytes;
@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use super::body::{self, Piece, Source};
 use super::listing::LISTING_LIMIT;
 use super::range::{self, RangeRequest};
+use super::symlink::{self, Reached};
 use super::{RequestContext, bulk, path};
 use crate::auth::acl::Access;
 use crate::error::SwiftError;
@@ -325,14 +326,14 @@ fn split_segment_path(path: &str) -> Result<(&str, &str), String> {
     Ok((container, object))
 }
 
-/// Looks up a segment the caller may read; `Err` holds the reason for the
-/// client.
+/// Looks up a segment the caller may read, following it if it is a
+/// symlink; `Err` holds the reason for the client.
 async fn readable_segment(
     context: &RequestContext,
     account: &str,
     path: &str,
     readable: &mut HashMap<String, bool>,
-) -> Result<ObjectRecord, String> {
+) -> Result<Reached, String> {
     let (container, object) = split_segment_path(path)?;
     if !readable.contains_key(container) {
         let allowed = context
@@ -351,10 +352,13 @@ async fn readable_segment(
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "404 Not Found".to_owned())?;
-    if let Some(Manifest::Dynamic { .. }) = record.manifest {
+    let reached = symlink::follow(context, account, record)
+        .await
+        .map_err(|error| error.status_code().to_string())?;
+    if let Some(Manifest::Dynamic { .. }) = reached.record.manifest {
         return Err("Dynamic large objects cannot be segments".into());
     }
-    Ok(record)
+    Ok(reached)
 }
 
 /// `a-b` (inclusive) as a byte range within a segment of `size` bytes.
@@ -395,7 +399,11 @@ fn static_pieces<'a>(
                 } => (name, hash, bytes, range),
             };
             let invalid = || SwiftError::SegmentInvalid(name.clone());
-            let record = readable_segment(context, account, &name, &mut readable)
+            let Reached {
+                account: segment_account,
+                record,
+                ..
+            } = readable_segment(context, account, &name, &mut readable)
                 .await
                 .map_err(|_| invalid())?;
             if record.etag != hash || record.size != bytes {
@@ -409,7 +417,7 @@ fn static_pieces<'a>(
                 Some(Manifest::Static { manifest_size, .. }) if depth < MAX_SLO_DEPTH => {
                     let manifest = read_manifest(context, &record, manifest_size).await?;
                     let nested = parse_stored(&record, &manifest)?;
-                    static_pieces(context, account, nested, depth + 1).await?
+                    static_pieces(context, &segment_account, nested, depth + 1).await?
                 }
                 Some(_) => return Err(invalid()),
                 None => vec![Piece::whole(
@@ -514,7 +522,7 @@ pub async fn read_new_manifest(
             continue;
         }
         let record = match readable_segment(context, &context.account, &path, &mut readable).await {
-            Ok(record) => record,
+            Ok(reached) => reached.record,
             Err(reason) => {
                 errors.push(format!("{path}, {reason}"));
                 continue;

@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpResponse, HttpResponseBuilder};
 
+use super::symlink;
 use crate::error::SwiftError;
 use crate::index::{Bound, ContainerInfo, IndexError, ListRange, Manifest, ObjectRecord};
 
@@ -379,6 +380,9 @@ impl Listed for ObjectRecord {
         });
         if let Some(Manifest::Static { .. }) = self.manifest {
             item["slo_etag"] = format!("\"{}\"", self.etag).into();
+        }
+        if let Some(link) = &self.symlink {
+            symlink::list(&mut item, link);
         }
         item
     }

@@ -16,6 +16,7 @@ pub mod object;
 pub mod path;
 pub mod quota;
 pub mod range;
+pub mod symlink;
 pub mod tempurl;
 
 use std::sync::Arc;

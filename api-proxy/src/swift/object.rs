@@ -23,7 +23,7 @@ use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, URL_QUOTE, check_container_name};
 use super::range::{self, RangeRequest};
-use super::{RequestContext, bulk, chunk_guard, quota};
+use super::{RequestContext, bulk, chunk_guard, quota, symlink};
 use crate::auth::acl::Access;
 use crate::blobs::{self, ByteStream};
 use crate::error::{SwiftError, accepted_page, html_page};
@@ -94,6 +94,9 @@ fn object_headers(object: &Resolved) -> HttpResponseBuilder {
         response.insert_header(("X-Delete-At", delete_at.to_string()));
     }
     metadata::write(&mut response, Scope::Object, &record.meta);
+    if let Some(link) = &record.symlink {
+        symlink::write_headers(&mut response, link);
+    }
     response
 }
 
@@ -148,8 +151,13 @@ async fn read(
 ) -> Result<HttpResponse, SwiftError> {
     context.authorize_container(container, Access::Read).await?;
     let record = load(context, &context.account, container, object).await?;
-    let object = large::resolve(context, &context.account, record).await?;
+    let reached = symlink::follow_unless_asked(context, &context.account, record).await?;
+    let location = reached.location.clone();
+    let object = large::resolve(context, &reached.account, reached.record).await?;
     let mut response = object_headers(&object);
+    if let Some(location) = location {
+        response.insert_header((header::CONTENT_LOCATION, location));
+    }
     match evaluate_conditions(context, &object) {
         Condition::Proceed => {}
         Condition::NotModified => return Ok(response.status(StatusCode::NOT_MODIFIED).finish()),
@@ -579,6 +587,7 @@ async fn put_static_manifest(
             manifest_etag: Some(stored.etag),
         }),
         delete_at,
+        symlink: None,
     };
     commit(context, &context.account, container, &record, overwrite).await?;
     Ok(created(&record, &format!("\"{}\"", record.etag)).finish())
@@ -597,12 +606,14 @@ async fn put(
         context
             .authorize_container(container, Access::Write)
             .await?;
-        let makes_manifest = is_manifest || context.header("x-object-manifest").is_some();
+        let stores_no_body = is_manifest
+            || context.header("x-object-manifest").is_some()
+            || symlink::is_requested(context);
         chunk_guard::refuse_write(
             context,
             (&context.account, container, object),
             may_overwrite(context)?,
-            makes_manifest || requested_delete_at(context)?.is_some(),
+            stores_no_body || requested_delete_at(context)?.is_some(),
         )
         .await?;
     }
@@ -612,6 +623,13 @@ async fn put(
                 .map_err(|_| SwiftError::BadRequest("Invalid Content-Length header.".into()))?,
         ),
         None => None,
+    };
+    let link = match copy_source {
+        None => {
+            let path = (context.account.as_str(), container, object);
+            symlink::requested(context, path, content_length).await?
+        }
+        Some(_) => None,
     };
     if is_manifest {
         let declared = content_length.unwrap_or(0);
@@ -667,6 +685,7 @@ async fn put(
         container_and_prefix,
     });
     let content_type = requested_content_type(context, object)
+        .or_else(|| link.as_ref().map(|link| link.content_type.clone()))
         .unwrap_or_else(|| guess_content_type(object).to_owned());
     let expected_etag = expected_etag(context);
     let destination = (context.account.as_str(), container);
@@ -682,6 +701,11 @@ async fn put(
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
         return Err(SwiftError::EtagMismatch);
     }
+    // A chunked body can only be measured.
+    if link.is_some() && stored.size > 0 {
+        body::discard(context.state.blobs.as_ref(), &stored.content).await;
+        return Err(symlink::zero_body_required());
+    }
     let record = ObjectRecord {
         name: object.to_owned(),
         content: stored.content,
@@ -692,6 +716,7 @@ async fn put(
         modified: Timestamp::now(),
         manifest,
         delete_at,
+        symlink: link.map(|link| link.target),
     };
     commit(context, &context.account, container, &record, overwrite).await?;
     Ok(created(&record, &record.etag).finish())
@@ -715,12 +740,14 @@ async fn copy_object(
         .authorize_container_in(source_account, source_container, Access::Read)
         .await?;
     let record = load(context, source_account, source_container, source_object).await?;
+    let reached = symlink::follow_unless_asked(context, source_account, record).await?;
+    let source_modified = reached.record.modified;
     context
         .authorize_container_in(account, container, Access::Write)
         .await?;
-    let source_modified = record.modified;
+    let link = symlink::copied(context, &reached.record, destination).await?;
     let copy_manifest = context.query_value("multipart-manifest") == Some("get");
-    let resolved = large::resolve(context, source_account, record).await?;
+    let resolved = large::resolve(context, &reached.account, reached.record).await?;
 
     let fresh = context
         .header("x-fresh-metadata")
@@ -770,6 +797,7 @@ async fn copy_object(
         modified: Timestamp::now(),
         manifest,
         delete_at,
+        symlink: link,
     };
     commit(context, account, container, &record, true).await?;
     let copied_from = format!(
@@ -822,9 +850,11 @@ async fn post(
     context
         .authorize_container(container, Access::Write)
         .await?;
+    symlink::refuse_post_target(context)?;
     let meta = metadata::read_object_metadata(context.req.headers())?;
     let delete_at = requested_delete_at(context)?;
     let record = load(context, &context.account, container, object).await?;
+    symlink::refuse_post_manifest(context, &record)?;
     let content_type = context
         .header(header::CONTENT_TYPE.as_str())
         .filter(|v| !v.is_empty())
@@ -851,6 +881,9 @@ async fn post(
         .await?;
     if !found {
         return Err(SwiftError::NotFound);
+    }
+    if let Some(link) = &record.symlink {
+        return Ok(symlink::post_redirect(link));
     }
     Ok(HttpResponse::Accepted()
         .content_type("text/html; charset=UTF-8")

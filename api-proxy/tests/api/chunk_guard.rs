@@ -13,17 +13,17 @@ use crate::helpers::{
 };
 
 /// A file of alice's default workspace, synced as a device syncs it.
-struct SyncedFile {
-    laptop: Device,
+pub(crate) struct SyncedFile {
+    pub(crate) laptop: Device,
     /// Alice's Swift session, with the device's own TempAuth token.
-    swift: Session,
-    container: String,
+    pub(crate) swift: Session,
+    pub(crate) container: String,
     keys: WorkspaceKeys,
     chunks: Vec<ChunkRef>,
-    data: Vec<u8>,
+    pub(crate) data: Vec<u8>,
 }
 
-async fn synced_file(app: &TestApp) -> SyncedFile {
+pub(crate) async fn synced_file(app: &TestApp) -> SyncedFile {
     app.add_user("alice", None, true).await;
     let laptop = device(app, "alice").await;
     let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
@@ -84,12 +84,12 @@ async fn synced_file(app: &TestApp) -> SyncedFile {
 }
 
 impl SyncedFile {
-    fn chunk_path(&self, index: usize) -> String {
+    pub(crate) fn chunk_path(&self, index: usize) -> String {
         format!("{}/{}", self.container, self.chunks[index].id)
     }
 
     /// The file rebuilt from its chunks, fetched through the Swift API.
-    async fn download(&self, app: &TestApp) -> Vec<u8> {
+    pub(crate) async fn download(&self, app: &TestApp) -> Vec<u8> {
         let mut rebuilt = Vec::new();
         for chunk in &self.chunks {
             let response = self
@@ -110,7 +110,7 @@ impl SyncedFile {
     }
 
     /// The chunk objects of the container as its listing shows them.
-    async fn listed_chunks(&self, app: &TestApp) -> Vec<Value> {
+    pub(crate) async fn listed_chunks(&self, app: &TestApp) -> Vec<Value> {
         let listing: Vec<Value> = self
             .swift
             .request(

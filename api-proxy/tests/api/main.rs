@@ -24,5 +24,6 @@ mod snapshot;
 mod startup;
 mod swift_conformance;
 mod swift_quotas;
+mod swift_symlinks;
 mod swift_tempurl;
 mod web;

@@ -15,7 +15,7 @@ use crate::helpers::{Session, TestApp, spawn_app, spawn_app_with};
 const ACCOUNT_KEY: &str = "account-key-one";
 const ACCOUNT_KEY_2: &str = "account-key-two";
 
-fn in_a_day() -> u64 {
+pub(crate) fn in_a_day() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -30,7 +30,7 @@ fn hmac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
 }
 
 /// The HMAC-SHA256 of a TempURL, in hex (what `swift tempurl` makes).
-fn sign(method: &str, expires: u64, path: &str, key: &str) -> String {
+pub(crate) fn sign(method: &str, expires: u64, path: &str, key: &str) -> String {
     hex::encode(hmac::<Hmac<Sha256>>(
         key,
         &format!("{method}\n{expires}\n{path}"),
