@@ -13,7 +13,7 @@ use super::metadata::{
     MAX_META_COUNT, MAX_META_NAME_LENGTH, MAX_META_OVERALL_SIZE, MAX_META_VALUE_LENGTH,
 };
 use super::path::{MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH};
-use super::tempurl;
+use super::{tempurl, versioning};
 use crate::config::Settings;
 use crate::startup::AppState;
 
@@ -66,6 +66,7 @@ pub fn document(settings: &Settings) -> serde_json::Value {
         "tempurl": tempurl,
         "container_quotas": {},
         "account_quotas": {},
+        "versioned_writes": {"allowed_flags": versioning::ALLOWED_FLAGS},
     })
 }
 

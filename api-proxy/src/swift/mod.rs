@@ -17,6 +17,7 @@ pub mod path;
 pub mod quota;
 pub mod range;
 pub mod tempurl;
+pub mod versioning;
 
 use std::sync::Arc;
 

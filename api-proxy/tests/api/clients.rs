@@ -120,7 +120,7 @@ async fn opendal_swift_service_works_against_the_proxy() {
     assert!(remaining.contains("base/top.txt\n"));
 }
 
-async fn run(program: &str, args: &[&str], dir: &Path) -> String {
+pub async fn run(program: &str, args: &[&str], dir: &Path) -> String {
     let output = Command::new(program)
         .args(args)
         .current_dir(dir)

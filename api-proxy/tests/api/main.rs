@@ -23,4 +23,5 @@ mod startup;
 mod swift_conformance;
 mod swift_quotas;
 mod swift_tempurl;
+mod swift_versioning;
 mod web;
