@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # OpenStack Swift's own functional suite (Swift 2.38.3: the seven core files
-# and those of the TempURL and symlink middleware) against a Nimbus proxy of
-# its own, the conformance yardstick of docs/swift-compatibility.md.
+# and those of the TempURL, symlink and versioned_writes middleware) against a
+# Nimbus proxy of its own, the conformance yardstick of docs/swift-compatibility.md.
 #
 #   scripts/swift-functional.sh [PYTEST_ARGS...]   Nimbus, known failures deselected (CI)
+#                                                  (test files or ids among the arguments,
+#                                                  test/functional/..., replace the list)
 #   scripts/swift-functional.sh --all [ARGS...]    Nimbus, nothing deselected
 #   scripts/swift-functional.sh --real [ARGS...]   the real Swift of scripts/real-swift.sh
 #   scripts/swift-functional.sh --compare          both, every test, counts side by side
@@ -37,6 +39,7 @@ suite_files=(
     test/functional/test_protocol.py
     test/functional/test_tempurl.py
     test/functional/test_symlink.py
+    test/functional/test_versioned_writes.py
 )
 
 # ---- the suite ----------------------------------------------------------------
@@ -60,13 +63,22 @@ ensure_suite() {
 # pytest's closing line and keeps it in $closing_line.
 run_suite() {
     local label=$1 config=$2; shift 2
-    local log=$cache/$label.log status=0
+    local log=$cache/$label.log status=0 files=("${suite_files[@]}") arg previous=
+    # Test files or ids named among the arguments (not those deselected)
+    # are what runs.
+    for arg in "$@"; do
+        if [[ $arg == test/functional/*.py* && $previous != --deselect ]]; then
+            files=()
+            break
+        fi
+        previous=$arg
+    done
     say "Swift $suite_version functional suite against $label"
     (
         cd "$suite_dir"
         SWIFT_TEST_CONFIG_FILE=$config SWIFT_TEST_IN_PROCESS=0 \
             python -m pytest -p no:cacheprovider -o addopts="" -rfEs -q \
-            "${suite_files[@]}" "$@"
+            "${files[@]}" "$@"
     ) >"$log" 2>&1 || status=$?
     # The summary of failures, then the closing line.
     sed -n '/short test summary info/,$p' "$log" | grep -Ev '^SKIPPED' || tail -n 5 "$log"

@@ -39,6 +39,8 @@ pub struct ContainerUpdate {
     pub meta: MetadataUpdate,
     pub read_acl: AclUpdate,
     pub write_acl: AclUpdate,
+    /// `Some(None)` turns versioning off.
+    pub versioning: Option<Option<Versioning>>,
 }
 
 impl ContainerUpdate {
@@ -47,7 +49,34 @@ impl ContainerUpdate {
             && self.meta.remove.is_empty()
             && self.read_acl.is_none()
             && self.write_acl.is_none()
+            && self.versioning.is_none()
     }
+}
+
+/// What a DELETE of a versioned object does (see `swift::versioning`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersioningMode {
+    /// `X-Versions-Location`: the newest archived version comes back.
+    Stack,
+    /// `X-History-Location`: the object is archived and a delete marker
+    /// written.
+    History,
+}
+
+/// Where a container keeps the older versions of its objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioning {
+    /// The container of the same account, as the client sent it
+    /// (percent-encoded); it is decoded when used, as Swift does.
+    pub location: String,
+    pub mode: VersioningMode,
+}
+
+/// Where an overwritten or deleted version goes: `name` gives its name in
+/// `container` (of the same account) from its own timestamp.
+pub struct Archive<'a> {
+    pub container: &'a str,
+    pub name: &'a (dyn Fn(Timestamp) -> String + Sync),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -87,6 +116,7 @@ pub struct ContainerInfo {
     pub acl: ContainerAcl,
     pub object_count: u64,
     pub bytes_used: u64,
+    pub versioning: Option<Versioning>,
 }
 
 /// Where an object's bytes are kept.
@@ -324,6 +354,49 @@ pub trait ObjectIndex: Send + Sync {
         object: &ObjectRecord,
         overwrite: bool,
     ) -> Result<PutResult, IndexError>;
+    /// The container's versioning; `None` when it has none or does not exist.
+    async fn container_versioning(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<Versioning>, IndexError>;
+    /// [`Self::put_object`], which first moves the live version it replaces
+    /// (if any) to `archive`, in the same transaction: the bytes are not
+    /// copied, the archive takes them over. `None` when `archive.container`
+    /// does not exist; nothing changed then.
+    async fn put_object_archiving(
+        &self,
+        account: &str,
+        container: &str,
+        object: &ObjectRecord,
+        overwrite: bool,
+        archive: &Archive<'_>,
+    ) -> Result<Option<PutResult>, IndexError>;
+    /// A DELETE in history mode, in one transaction: moves the live object
+    /// (if any) to `archive` and stores `marker` there. Returns whether the
+    /// object existed, or `None` when `archive.container` does not exist
+    /// (nothing changed then).
+    async fn archive_deleted_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        archive: &Archive<'_>,
+        marker: &ObjectRecord,
+    ) -> Result<Option<bool>, IndexError>;
+    /// A DELETE in stack mode, in one transaction: removes the object `name`
+    /// (if any) and moves `archived` of `versions` (same account) in its
+    /// place, timestamped now. Returns where the removed object's bytes were
+    /// (to discard), or `None` when `archived` no longer exists (nothing
+    /// changed then).
+    async fn restore_archived(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        versions: &str,
+        archived: &str,
+    ) -> Result<Option<Option<Content>>, IndexError>;
     /// Replaces an object's metadata, content type and expiry. Returns
     /// whether it exists.
     async fn update_object(

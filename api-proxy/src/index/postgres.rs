@@ -13,11 +13,12 @@ use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row};
 
+use super::Archive;
 use super::acl_cache::AclCache;
 use super::{
     AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
     IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
+    ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits, Versioning, VersioningMode,
 };
 use crate::timestamp::Timestamp;
 
@@ -62,6 +63,27 @@ struct ContainerRow {
     write_acl: Option<String>,
     object_count: i64,
     bytes_used: i64,
+    versions_location: Option<String>,
+    versions_mode: Option<String>,
+}
+
+/// The columns `versions_location` and `versions_mode`.
+fn versioning(location: Option<String>, mode: Option<String>) -> Option<Versioning> {
+    let mode = match mode?.as_str() {
+        "history" => VersioningMode::History,
+        _ => VersioningMode::Stack,
+    };
+    Some(Versioning {
+        location: location?,
+        mode,
+    })
+}
+
+fn versions_mode_column(mode: VersioningMode) -> &'static str {
+    match mode {
+        VersioningMode::Stack => "stack",
+        VersioningMode::History => "history",
+    }
 }
 
 impl From<ContainerRow> for ContainerInfo {
@@ -77,6 +99,7 @@ impl From<ContainerRow> for ContainerInfo {
             },
             object_count: non_negative(row.object_count),
             bytes_used: non_negative(row.bytes_used),
+            versioning: versioning(row.versions_location, row.versions_mode),
         }
     }
 }
@@ -182,6 +205,7 @@ macro_rules! container_scan {
     ($order:literal) => {
         range_scan!(
             "SELECT c.name, c.created_us, c.modified_us, c.meta, c.read_acl, c.write_acl,
+                    c.versions_location, c.versions_mode,
                     (SELECT count(*) FROM objects o
                       WHERE o.account = c.account AND o.container = c.name) AS object_count,
                     (SELECT coalesce(sum(o.size), 0)::bigint FROM objects o
@@ -253,7 +277,9 @@ impl PgIndex {
                 SET meta = (meta || $3) - $4::text[],
                     read_acl = CASE WHEN $5 THEN $6 ELSE read_acl END,
                     write_acl = CASE WHEN $7 THEN $8 ELSE write_acl END,
-                    modified_us = $9
+                    modified_us = $9,
+                    versions_location = CASE WHEN $10 THEN $11 ELSE versions_location END,
+                    versions_mode = CASE WHEN $10 THEN $12 ELSE versions_mode END
               WHERE account = $1 AND name = $2",
         )
         .bind(account)
@@ -265,9 +291,112 @@ impl PgIndex {
         .bind(update.write_acl.is_some())
         .bind(update.write_acl.clone().flatten())
         .bind(Timestamp::now().as_micros())
+        .bind(update.versioning.is_some())
+        .bind(
+            update
+                .versioning
+                .iter()
+                .flatten()
+                .next()
+                .map(|v| &v.location),
+        )
+        .bind(
+            update
+                .versioning
+                .iter()
+                .flatten()
+                .next()
+                .map(|v| versions_mode_column(v.mode)),
+        )
         .execute(executor)
         .await?;
         Ok(result.rows_affected() == 1)
+    }
+
+    /// Inserts `object` unless its name is taken: whether it was inserted,
+    /// `None` when the container does not exist.
+    async fn insert_object(
+        executor: impl sqlx::PgExecutor<'_>,
+        account: &str,
+        container: &str,
+        object: &ObjectRecord,
+    ) -> Result<Option<bool>, IndexError> {
+        match bind_object(sqlx::query(INSERT_OBJECT), account, container, object)
+            .execute(executor)
+            .await
+        {
+            Ok(done) => Ok(Some(done.rows_affected() == 1)),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Moves the object `name` of `container` to `to` (container, name) of
+    /// the same account, timestamped `modified` when given; `false` when the
+    /// destination container does not exist (the transaction is then
+    /// aborted).
+    async fn move_object(
+        executor: impl sqlx::PgExecutor<'_>,
+        account: &str,
+        (container, name): (&str, &str),
+        (to_container, to_name): (&str, &str),
+        modified: Option<Timestamp>,
+    ) -> Result<bool, IndexError> {
+        let moved = sqlx::query(
+            "UPDATE objects SET container = $4, name = $5,
+                    modified_us = coalesce($6, modified_us)
+              WHERE account = $1 AND container = $2 AND name = $3",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .bind(to_container)
+        .bind(to_name)
+        .bind(modified.map(Timestamp::as_micros))
+        .execute(executor)
+        .await;
+        match moved {
+            Ok(_) => Ok(true),
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
+                Ok(false)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Locks the object `name` and reads its timestamp, expiry and blob key.
+    async fn lock_object(
+        executor: impl sqlx::PgExecutor<'_>,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<LockedObject>, IndexError> {
+        Ok(sqlx::query_as(
+            "SELECT modified_us, delete_at, blob_key FROM objects
+              WHERE account = $1 AND container = $2 AND name = $3 FOR UPDATE",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(executor)
+        .await?)
+    }
+}
+
+/// An object row locked for a versioned write.
+#[derive(sqlx::FromRow)]
+struct LockedObject {
+    modified_us: i64,
+    delete_at: Option<i64>,
+    blob_key: Option<String>,
+}
+
+impl LockedObject {
+    /// Whether readers still see it (it has not expired).
+    fn is_live(&self) -> bool {
+        self.delete_at.is_none_or(|at| at > unix_now())
     }
 }
 
@@ -561,14 +690,7 @@ impl ObjectIndex for PgIndex {
         // checks that the container exists and keeps it from being deleted
         // until the insert commits.
         loop {
-            let inserted = sqlx::query(
-                "INSERT INTO objects (account, container, name, blob_key, inline_data, size,
-                                      etag, content_type, meta, modified_us, dlo_manifest,
-                                      slo_manifest_size, slo_manifest_etag, delete_at, symlink)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 ON CONFLICT (account, container, name) DO NOTHING",
-            );
-            let inserted = bind_object(inserted, account, container, object)
+            let inserted = bind_object(sqlx::query(INSERT_OBJECT), account, container, object)
                 .execute(&self.pool)
                 .await;
             match inserted {
@@ -626,6 +748,148 @@ impl ObjectIndex for PgIndex {
                 });
             }
         }
+    }
+
+    async fn container_versioning(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<Option<Versioning>, IndexError> {
+        let row: Option<(Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT versions_location, versions_mode FROM containers
+              WHERE account = $1 AND name = $2",
+        )
+        .bind(account)
+        .bind(container)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(location, mode)| versioning(location, mode)))
+    }
+
+    async fn put_object_archiving(
+        &self,
+        account: &str,
+        container: &str,
+        object: &ObjectRecord,
+        overwrite: bool,
+        archive: &Archive<'_>,
+    ) -> Result<Option<PutResult>, IndexError> {
+        loop {
+            let mut tx = self.pool.begin().await?;
+            let current = Self::lock_object(&mut *tx, account, container, &object.name).await?;
+            let mut replaced_blob = None;
+            match current {
+                Some(_) if !overwrite => {
+                    return Ok(Some(PutResult {
+                        outcome: PutOutcome::AlreadyExists,
+                        replaced_blob: None,
+                    }));
+                }
+                Some(current) if current.is_live() => {
+                    let archived = (archive.name)(Timestamp::from_micros(current.modified_us));
+                    let from = (container, object.name.as_str());
+                    let to = (archive.container, archived.as_str());
+                    if !Self::move_object(&mut *tx, account, from, to, None).await? {
+                        return Ok(None);
+                    }
+                }
+                // An expired object is gone for clients: nothing to keep.
+                Some(current) => {
+                    sqlx::query(
+                        "DELETE FROM objects WHERE account = $1 AND container = $2 AND name = $3",
+                    )
+                    .bind(account)
+                    .bind(container)
+                    .bind(&object.name)
+                    .execute(&mut *tx)
+                    .await?;
+                    replaced_blob = current.blob_key;
+                }
+                None => {}
+            }
+            match Self::insert_object(&mut *tx, account, container, object).await? {
+                Some(true) => {
+                    tx.commit().await?;
+                    return Ok(Some(PutResult {
+                        outcome: PutOutcome::Stored,
+                        replaced_blob,
+                    }));
+                }
+                // Created since the lock found nothing: lock it this time.
+                Some(false) => continue,
+                None => {
+                    return Ok(Some(PutResult {
+                        outcome: PutOutcome::ContainerMissing,
+                        replaced_blob: None,
+                    }));
+                }
+            }
+        }
+    }
+
+    async fn archive_deleted_object(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        archive: &Archive<'_>,
+        marker: &ObjectRecord,
+    ) -> Result<Option<bool>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        let current = Self::lock_object(&mut *tx, account, container, name).await?;
+        let existed = current.as_ref().is_some_and(LockedObject::is_live);
+        if let Some(current) = current.filter(LockedObject::is_live) {
+            let archived = (archive.name)(Timestamp::from_micros(current.modified_us));
+            let to = (archive.container, archived.as_str());
+            if !Self::move_object(&mut *tx, account, (container, name), to, None).await? {
+                return Ok(None);
+            }
+        }
+        if Self::insert_object(&mut *tx, account, archive.container, marker).await? != Some(true) {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(existed))
+    }
+
+    async fn restore_archived(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+        versions: &str,
+        archived: &str,
+    ) -> Result<Option<Option<Content>>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        if Self::lock_object(&mut *tx, account, versions, archived)
+            .await?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        let removed: Option<(Option<String>,)> = sqlx::query_as(
+            "DELETE FROM objects WHERE account = $1 AND container = $2 AND name = $3
+             RETURNING blob_key",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let from = (versions, archived);
+        if !Self::move_object(
+            &mut *tx,
+            account,
+            from,
+            (container, name),
+            Some(Timestamp::now()),
+        )
+        .await?
+        {
+            return Ok(None);
+        }
+        tx.commit().await?;
+        Ok(Some(removed.map(|(key,)| content(key, None))))
     }
 
     async fn update_object(
@@ -720,8 +984,16 @@ impl ObjectIndex for PgIndex {
     }
 }
 
+/// Inserts an object unless its name is taken; bound by [`bind_object`].
+const INSERT_OBJECT: &str = "INSERT INTO objects (account, container, name, blob_key, inline_data,
+                                                  size, etag, content_type, meta, modified_us,
+                                                  dlo_manifest, slo_manifest_size,
+                                                  slo_manifest_etag, delete_at, symlink)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+     ON CONFLICT (account, container, name) DO NOTHING";
+
 /// Binds an object's columns as `$1`–`$15`, in the order of the `objects`
-/// table, to a statement that inserts or replaces it.
+/// table, to a statement that inserts or replaces it ([`INSERT_OBJECT`]).
 fn bind_object<'q>(
     query: Query<'q, Postgres, PgArguments>,
     account: &'q str,

@@ -11,7 +11,7 @@ use actix_web::{HttpResponse, web};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::{RequestContext, body, chunk_guard, path};
+use super::{RequestContext, body, chunk_guard, path, versioning};
 use crate::auth::acl::Access;
 use crate::error::SwiftError;
 use crate::index::DeleteContainerOutcome;
@@ -116,12 +116,16 @@ pub async fn delete_object(
     remove_object(context, container, object).await
 }
 
-/// Deletes an object whose deletion is authorized and guarded.
+/// Deletes an object whose deletion is authorized and guarded (as its
+/// container's versioning says, if it has any).
 async fn remove_object(
     context: &RequestContext,
     container: &str,
     object: &str,
 ) -> Result<bool, SwiftError> {
+    if let Some(deleted) = versioning::delete_object(context, container, object).await? {
+        return Ok(deleted);
+    }
     let deleted = context
         .state
         .index

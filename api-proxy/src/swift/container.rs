@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use super::listing::{self, ListingParams, STORAGE_POLICY};
 use super::metadata::{self, Scope};
-use super::{RequestContext, quota, tempurl};
+use super::{RequestContext, quota, tempurl, versioning};
 use crate::auth::acl::{self, Access};
 use crate::error::{SwiftError, accepted_page};
 use crate::index::{AclUpdate, ContainerInfo, ContainerUpdate, DeleteContainerOutcome};
@@ -47,6 +47,7 @@ fn read_update(context: &RequestContext) -> Result<ContainerUpdate, SwiftError> 
         meta,
         read_acl: read_acl(context, "x-container-read", true)?,
         write_acl: read_acl(context, "x-container-write", false)?,
+        versioning: versioning::read_update(context)?,
     })
 }
 
@@ -128,6 +129,7 @@ fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuild
         tempurl::hide_keys(&mut meta);
     }
     metadata::write(&mut response, Scope::Container, &meta);
+    versioning::write_headers(&mut response, info.versioning.as_ref());
     if show_acls {
         if let Some(read) = &info.acl.read {
             response.insert_header(("X-Container-Read", read.as_str()));

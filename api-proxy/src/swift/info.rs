@@ -13,7 +13,7 @@ use super::metadata::{
     MAX_META_COUNT, MAX_META_NAME_LENGTH, MAX_META_OVERALL_SIZE, MAX_META_VALUE_LENGTH,
 };
 use super::path::{MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH};
-use super::{symlink, tempurl};
+use super::{symlink, tempurl, versioning};
 use crate::config::Settings;
 use crate::startup::AppState;
 
@@ -67,6 +67,7 @@ pub fn document(settings: &Settings) -> serde_json::Value {
         "container_quotas": {},
         "account_quotas": {},
         "symlink": symlink::info(),
+        "versioned_writes": {"allowed_flags": versioning::ALLOWED_FLAGS},
     })
 }
 

@@ -18,6 +18,7 @@ pub mod quota;
 pub mod range;
 pub mod symlink;
 pub mod tempurl;
+pub mod versioning;
 
 use std::sync::Arc;
 

@@ -23,7 +23,7 @@ use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, URL_QUOTE, check_container_name};
 use super::range::{self, RangeRequest};
-use super::{RequestContext, bulk, chunk_guard, quota, symlink};
+use super::{RequestContext, bulk, chunk_guard, quota, symlink, versioning};
 use crate::auth::acl::Access;
 use crate::blobs::{self, ByteStream};
 use crate::error::{SwiftError, accepted_page, html_page};
@@ -508,7 +508,8 @@ async fn store_body(
     })
 }
 
-/// Makes a stored body visible as `record`, or removes its blob if that fails.
+/// Makes a stored body visible as `record` (archiving the version it
+/// replaces in a versioned container), or removes its blob if that fails.
 async fn commit(
     context: &RequestContext,
     account: &str,
@@ -517,16 +518,12 @@ async fn commit(
     overwrite: bool,
 ) -> Result<(), SwiftError> {
     let blobs = context.state.blobs.as_ref();
-    let result = match context
-        .state
-        .index
-        .put_object(account, container, record, overwrite)
-        .await
+    let result = match versioning::put_object(context, account, container, record, overwrite).await
     {
         Ok(result) => result,
         Err(error) => {
             body::discard(blobs, &record.content).await;
-            return Err(error.into());
+            return Err(error);
         }
     };
     match result.outcome {

@@ -274,6 +274,47 @@ async fn chunks_that_versions_need_cannot_be_deleted_or_replaced_through_swift()
     drop(file.laptop);
 }
 
+/// Versioning a workspace's container archives no chunk a file needs: the
+/// guard refuses before anything moves, and archive names are never chunk
+/// ids.
+#[tokio::test]
+async fn a_versioned_workspace_container_still_guards_the_chunks_files_need() {
+    let app = spawn_app().await;
+    let file = synced_file(&app).await;
+    let (swift, container) = (&file.swift, file.container.as_str());
+    let status = |request: RequestBuilder| async move { request.send().await.unwrap().status() };
+    assert_eq!(
+        status(swift.request(&app.client, "PUT", "archive")).await,
+        201
+    );
+    let listed = file.listed_chunks(&app).await;
+    let chunk = file.chunk_path(0);
+    for location in ["X-Versions-Location", "X-History-Location"] {
+        let post = swift
+            .request(&app.client, "POST", container)
+            .header(location, "archive");
+        assert_eq!(status(post).await, 204, "{location}");
+        refused(swift.request(&app.client, "DELETE", &chunk), location).await;
+        let put = swift.request(&app.client, "PUT", &chunk).body("garbage");
+        refused(put, location).await;
+        let archive = swift.request(&app.client, "GET", "archive");
+        assert_eq!(status(archive).await, 204, "{location}: archive not empty");
+    }
+    assert_eq!(file.listed_chunks(&app).await, listed);
+    assert!(file.download(&app).await == file.data, "the file changed");
+
+    // Other objects of the container are versioned as anywhere.
+    let notes = format!("{container}/notes.txt");
+    for text in ["one", "two"] {
+        let put = swift.request(&app.client, "PUT", &notes).body(text);
+        assert_eq!(status(put).await, 201);
+    }
+    let archive = swift.request(&app.client, "GET", "archive").send().await;
+    let archived = archive.unwrap().text().await.unwrap();
+    assert!(archived.starts_with("009notes.txt/"), "{archived}");
+    drop(file.laptop);
+}
+
 #[tokio::test]
 async fn a_chunk_whose_bytes_vanished_reads_as_missing_and_can_be_stored_again() {
     let app = spawn_app().await;

@@ -26,4 +26,5 @@ mod swift_conformance;
 mod swift_quotas;
 mod swift_symlinks;
 mod swift_tempurl;
+mod swift_versioning;
 mod web;
