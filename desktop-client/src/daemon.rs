@@ -16,8 +16,11 @@
 //! * every [`SAFETY_INTERVAL`] a full round runs anyway;
 //! * a failed round is retried with a growing back-off (the server or the
 //!   broker may be away); a revoked token stops the loop;
-//! * a download whose data is missing or corrupt backs off on its own (the
-//!   engine's `failed_downloads`), and the loop wakes up when it is due;
+//! * a download whose data is missing or corrupt, or that does not fit on a
+//!   full disk, backs off on its own (the engine's `failed_downloads`), and
+//!   the loop wakes up when it is due; a state database whose disk is full
+//!   fails the round, which is retried like any other (a damaged or
+//!   unusable one stops the loop);
 //!   content the object store lacks is reported to the server, which asks
 //!   every device of the workspace (`content_missing`): one whose copy is
 //!   that version uploads the missing chunks again;

@@ -71,6 +71,14 @@ pub enum FsError {
          Nothing was deleted. Mount or restore the folder, or link a new one with `nimbus sync`."
     )]
     RootMissing(String),
+    /// The disk of the sync folder had no room for a download: nothing was
+    /// written in place of what is there.
+    #[error(
+        "disk full: not enough space on the disk of the sync folder to write {0}; the file \
+         already there, if any, is unchanged. Free space on that disk and the download \
+         resumes by itself."
+    )]
+    DiskFull(String),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -90,6 +98,14 @@ impl FsError {
     pub fn is_not_found(&self) -> bool {
         matches!(self, FsError::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
     }
+}
+
+/// Whether `error` says that a disk is full (or its quota used up).
+pub fn is_disk_full(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
 }
 
 /// A path filter: `(relative path, is_folder) -> excluded`.

@@ -103,6 +103,12 @@ fn status_error(context: &str, status: StatusCode) -> RemoteError {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
             RemoteError::Unauthenticated(format!("{context}: the object store answered {status}"))
         }
+        // Nothing was stored; the upload is retried, and committed only
+        // once all its chunks are stored.
+        StatusCode::INSUFFICIENT_STORAGE => RemoteError::Unavailable(format!(
+            "{context}: the server's object store is full ({status}); its administrator must \
+             free space"
+        )),
         _ => RemoteError::Unavailable(format!("{context}: the object store answered {status}")),
     }
 }

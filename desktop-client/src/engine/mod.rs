@@ -82,8 +82,8 @@ pub fn download_retry_delay(failures: u32) -> Duration {
         .min(DOWNLOAD_RETRY_MAX)
 }
 
-/// A download whose data was missing or corrupt, waiting to be tried again.
-/// Other items go on meanwhile.
+/// A download whose data was missing or corrupt, or that did not fit on
+/// the disk, waiting to be tried again. Other items go on meanwhile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailedDownload {
     /// Where the file goes.
@@ -385,7 +385,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     }
 
     /// Backs off the download of `id` (at `version`) after `error`.
-    fn download_failed(&mut self, id: ItemId, version: u64, error: &RemoteError) {
+    fn download_failed(&mut self, id: ItemId, version: u64, error: &Error) {
         let failures = self
             .failed_downloads
             .get(&id)
@@ -399,7 +399,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .path(&id)
             .unwrap_or_else(|| id.to_string());
         tracing::warn!(%path, %error, failures, retry_in = ?wait, "download failed");
-        if matches!(error, RemoteError::ContentMissing(_)) {
+        if matches!(error, Error::Remote(RemoteError::ContentMissing(_))) {
             self.missing_content.insert(id);
         }
         let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
@@ -478,6 +478,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             Err(Error::Remote(RemoteError::Corrupt(_) | RemoteError::ContentMissing(_))) => {
                 self.need_fetch = true;
             }
+            Err(Error::Fs(FsError::DiskFull(_))) => {}
             Err(other) => return Err(other),
         }
         Ok(())
@@ -671,18 +672,30 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .collect()
             .await;
         for (p, fetched) in fetched {
-            let (id, version) = (p.r.id, p.r.version);
+            let (id, version, path) = (p.r.id, p.r.version, p.path.clone());
             let result = match fetched {
                 Ok(temp) => self.finish_download(p, &temp),
                 Err(error) => Err(error),
-            };
+            }
+            // The temporary file is gone and the file in place untouched:
+            // the download waits for space like any failed one.
+            .map_err(|error| {
+                if error.is_disk_full() {
+                    Error::Fs(FsError::DiskFull(path))
+                } else {
+                    error
+                }
+            });
             match &result {
                 Ok(()) => {
                     self.failed_downloads.remove(&id);
                 }
-                Err(Error::Remote(
-                    error @ (RemoteError::Corrupt(_) | RemoteError::ContentMissing(_)),
-                )) => self.download_failed(id, version, error),
+                Err(
+                    error @ (Error::Fs(FsError::DiskFull(_))
+                    | Error::Remote(
+                        RemoteError::Corrupt(_) | RemoteError::ContentMissing(_),
+                    )),
+                ) => self.download_failed(id, version, error),
                 Err(_) => {}
             }
             results.push(result);

@@ -248,6 +248,11 @@ impl Tree {
         std::mem::take(&mut self.dirty)
     }
 
+    /// Marks `ids` as changed again (their save failed).
+    pub fn restore_dirty(&mut self, ids: BTreeSet<ItemId>) {
+        self.dirty.extend(ids);
+    }
+
     /// Forgets what changed (after loading from storage).
     pub fn clear_dirty(&mut self) {
         self.dirty.clear();

@@ -2,6 +2,7 @@
 //! changes cursor, a commit in flight and status lines. Saves are
 //! incremental (only nodes changed since the last save) and transactional.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -12,8 +13,8 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::engine::{PendingCommit, StateStore, Tree, Trees};
-use crate::error::Error;
+use crate::engine::{ItemId, PendingCommit, StateStore, Tree, Trees};
+use crate::error::{Error, is_sqlite_full};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS nodes (
@@ -41,10 +42,7 @@ pub struct Loaded {
 
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, Error> {
-        let fail = |source| Error::State {
-            path: path.to_owned(),
-            source,
-        };
+        let fail = |source| state_error(path, source);
         let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(fail)?
             .create_if_missing(true)
@@ -65,10 +63,7 @@ impl SqliteStore {
     }
 
     fn fail(&self, source: sqlx::Error) -> Error {
-        Error::State {
-            path: self.path.clone(),
-            source,
-        }
+        state_error(&self.path, source)
     }
 
     pub async fn load(&self) -> Result<Loaded, Error> {
@@ -149,13 +144,28 @@ impl SqliteStore {
     }
 }
 
+/// The error of the state database at `path`.
+fn state_error(path: &Path, source: sqlx::Error) -> Error {
+    if is_sqlite_full(&source) {
+        Error::StateDiskFull {
+            path: path.to_owned(),
+        }
+    } else {
+        Error::State {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}
+
 async fn write_tree(
     conn: &mut SqliteConnection,
     name: &str,
-    tree: &mut Tree,
+    tree: &Tree,
+    dirty: &BTreeSet<ItemId>,
 ) -> Result<(), sqlx::Error> {
-    for id in tree.take_dirty() {
-        match tree.get(&id) {
+    for id in dirty {
+        match tree.get(id) {
             Some(node) => {
                 let json =
                     serde_json::to_string(node).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
@@ -181,11 +191,16 @@ async fn write_tree(
 #[async_trait]
 impl StateStore for SqliteStore {
     async fn save(&self, trees: &mut Trees, cursor: Revision) -> Result<(), Error> {
+        let dirty = [
+            trees.remote.take_dirty(),
+            trees.local.take_dirty(),
+            trees.synced.take_dirty(),
+        ];
         let result: Result<(), sqlx::Error> = async {
             let mut tx = self.pool.begin().await?;
-            write_tree(&mut tx, "remote", &mut trees.remote).await?;
-            write_tree(&mut tx, "local", &mut trees.local).await?;
-            write_tree(&mut tx, "synced", &mut trees.synced).await?;
+            write_tree(&mut tx, "remote", &trees.remote, &dirty[0]).await?;
+            write_tree(&mut tx, "local", &trees.local, &dirty[1]).await?;
+            write_tree(&mut tx, "synced", &trees.synced, &dirty[2]).await?;
             sqlx::query("INSERT INTO meta (key, value) VALUES ('cursor', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value")
                 .bind(cursor.to_string())
                 .execute(&mut *tx)
@@ -193,6 +208,13 @@ impl StateStore for SqliteStore {
             tx.commit().await
         }
         .await;
+        if result.is_err() {
+            // Rolled back (a full disk, say): the next save writes them.
+            let [remote, local, synced] = dirty;
+            trees.remote.restore_dirty(remote);
+            trees.local.restore_dirty(local);
+            trees.synced.restore_dirty(synced);
+        }
         result.map_err(|e| self.fail(e))
     }
 

@@ -5,20 +5,7 @@
 
 use std::time::Duration;
 
-use crate::helpers::{Cluster, deadline_wait, file_digest, run, write_random_file};
-
-/// `nimbus status` of the device configured in `config`.
-async fn status(config: &std::path::Path) -> String {
-    let outcome = run(config, &["status"], "").await;
-    assert!(outcome.success, "{}", outcome.stderr);
-    outcome.stdout
-}
-
-/// How many times in a row the status says the stuck download failed.
-fn failures(status: &str) -> Option<u32> {
-    let (_, after) = status.split_once("(failed ")?;
-    after.split_once(' ')?.0.parse().ok()
-}
+use crate::helpers::{Cluster, deadline_wait, failures, file_digest, status, write_random_file};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_lost_by_the_store_heals_from_a_device_that_has_the_file() {

@@ -62,13 +62,23 @@ pub struct Cluster {
     metadata: Arc<dyn MetadataStore>,
     databases: Vec<String>,
     stops: Vec<oneshot::Sender<()>>,
-    /// The proxy's blob store (`fs`) and object index.
-    objects: tempfile::TempDir,
+    /// The root of the proxy's blob store (`fs`).
+    objects: PathBuf,
+    /// The temporary directory `objects` is, unless it was given.
+    _objects_dir: Option<tempfile::TempDir>,
     proxy_database_url: String,
 }
 
 impl Cluster {
     pub async fn spawn() -> Self {
+        let objects = tempfile::tempdir().unwrap();
+        let mut cluster = Self::spawn_storing_in(objects.path()).await;
+        cluster._objects_dir = Some(objects);
+        cluster
+    }
+
+    /// [`Cluster::spawn`] with the proxy's blobs in `objects`.
+    pub async fn spawn_storing_in(objects: &Path) -> Self {
         if std::env::var("TEST_LOG").is_ok() {
             let _ = tracing_subscriber::fmt()
                 .with_env_filter("info")
@@ -86,7 +96,6 @@ impl Cluster {
                 .await
                 .expect("create a test database");
         }
-        let objects = tempfile::tempdir().unwrap();
         let proxy = nimbus_proxy::startup::Application::build(ProxySettings {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: database_url(&proxy_db),
@@ -95,7 +104,7 @@ impl Cluster {
             queue_prefix: prefix.clone(),
             storage: StorageSettings {
                 scheme: "fs".into(),
-                options: BTreeMap::from([("root".into(), objects.path().display().to_string())]),
+                options: BTreeMap::from([("root".into(), objects.display().to_string())]),
             },
             ..ProxySettings::default()
         })
@@ -129,7 +138,8 @@ impl Cluster {
             proxy_database_url: database_url(&proxy_db),
             databases: vec![server_db, proxy_db],
             stops: vec![stop_server, stop_proxy],
-            objects,
+            objects: objects.to_owned(),
+            _objects_dir: None,
         }
     }
 
@@ -154,8 +164,16 @@ impl Cluster {
     /// directory and an empty folder.
     pub async fn device(&self, user: &str, name: &str) -> Device {
         let home = tempfile::tempdir().unwrap();
-        let config = ConfigDir::new(home.path().join("config"));
-        let root = home.path().join("Nimbus");
+        let mut device = self.device_in(user, name, home.path()).await;
+        device._home = Some(home);
+        device
+    }
+
+    /// [`Cluster::device`] with its configuration directory and folder in
+    /// `home`.
+    pub async fn device_in(&self, user: &str, name: &str, home: &Path) -> Device {
+        let config = ConfigDir::new(home.join("config"));
+        let root = home.join("Nimbus");
         std::fs::create_dir_all(&root).unwrap();
         nimbus_client::cli::login(&config, &self.proxy_url, user, PASSWORD, name)
             .await
@@ -163,14 +181,14 @@ impl Cluster {
         Device {
             config,
             root,
-            _home: home,
+            _home: None,
         }
     }
 
     /// The bytes of every object the proxy stores: its blob files, and the
     /// small objects its index keeps inline.
     pub async fn stored_bodies(&self) -> Vec<Vec<u8>> {
-        let mut bodies: Vec<Vec<u8>> = walkdir::WalkDir::new(self.objects.path())
+        let mut bodies: Vec<Vec<u8>> = walkdir::WalkDir::new(&self.objects)
             .into_iter()
             .flatten()
             .filter(|entry| entry.file_type().is_file())
@@ -191,8 +209,8 @@ impl Cluster {
     /// The blob files of the proxy's store (not its uploads in progress),
     /// for tests that lose bytes behind its back.
     pub fn blob_files(&self) -> Vec<PathBuf> {
-        let partial = self.objects.path().join("tmp");
-        walkdir::WalkDir::new(self.objects.path())
+        let partial = self.objects.join("tmp");
+        walkdir::WalkDir::new(&self.objects)
             .into_iter()
             .flatten()
             .filter(|entry| entry.file_type().is_file() && !entry.path().starts_with(&partial))
@@ -227,7 +245,8 @@ pub struct Sent {
 pub struct Device {
     pub config: ConfigDir,
     pub root: PathBuf,
-    _home: tempfile::TempDir,
+    /// The temporary directory the device lives in, unless it was given.
+    _home: Option<tempfile::TempDir>,
 }
 
 impl Device {
@@ -307,6 +326,37 @@ impl Running {
         let _ = self.stop.send(());
         self.task.await.expect("the sync loop did not panic");
     }
+}
+
+/// `nimbus status` of the device configured in `config`.
+pub async fn status(config: &Path) -> String {
+    let outcome = run(config, &["status"], "").await;
+    assert!(outcome.success, "{}", outcome.stderr);
+    outcome.stdout
+}
+
+/// Polls `nimbus status` of the device configured in `config` until
+/// `done` holds for it, and returns it; fails the test after [`DEADLINE`].
+pub async fn wait_for_status(config: &Path, what: &str, done: impl Fn(&str) -> bool) -> String {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let report = status(config).await;
+        if done(&report) {
+            return report;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up waiting: {what}; the status says:\n{report}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// How many times in a row the status says the (first) stuck download
+/// failed.
+pub fn failures(status: &str) -> Option<u32> {
+    let (_, after) = status.split_once("(failed ")?;
+    after.split_once(' ')?.0.parse().ok()
 }
 
 /// Polls `done` until it holds; fails the test after [`DEADLINE`].

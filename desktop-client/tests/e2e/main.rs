@@ -13,8 +13,11 @@ mod case_insensitive;
 mod chunk_heal;
 mod encrypted;
 mod faults;
+mod full_disk;
 mod helpers;
 mod sharing;
+#[path = "../../../api-proxy/tests/api/small_disk.rs"]
+mod small_disk;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
