@@ -41,6 +41,9 @@ pub enum RestError {
     QuotaExceeded(QuotaRefusal),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A path the API serves, with a method it does not serve there.
+    #[error("this path answers {allow} only")]
+    MethodNotAllowed { allow: String },
     /// The caller is over a rate: its device's requests, or failed sign-ins.
     #[error("{message}")]
     TooManyRequests {
@@ -67,6 +70,7 @@ impl RestError {
             RestError::QuotaExceeded(refusal) if refusal.owners => "owner_quota_exceeded",
             RestError::QuotaExceeded(_) => "quota_exceeded",
             RestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            RestError::MethodNotAllowed { .. } => "method_not_allowed",
             RestError::TooManyRequests { .. } => "too_many_requests",
             RestError::Unavailable(_) => "unavailable",
             RestError::Internal(_) => "internal",
@@ -156,6 +160,7 @@ impl ResponseError for RestError {
             RestError::Conflict(_) => StatusCode::CONFLICT,
             RestError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             RestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -170,6 +175,9 @@ impl ResponseError for RestError {
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "OAuth realm=\"nimbus\""));
+        }
+        if let RestError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if let RestError::TooManyRequests {
             retry_after_secs: Some(secs),
