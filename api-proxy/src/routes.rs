@@ -6,7 +6,10 @@
 //! (`tests/api/authorization_matrix/`, docs/authorization-matrix.md) fails
 //! for a route of [`all`] that has no entry.
 
-use actix_web::web;
+use actix_web::error::UrlencodedError;
+use actix_web::{HttpResponse, web};
+
+use crate::rest::error::RestError;
 
 /// One route: an HTTP method and a path pattern as actix-web matches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -50,21 +53,75 @@ pub fn register(
     }
 }
 
-/// The routes of a table grouped by path, paths in the order they first
-/// appear (actix-web tries resources in that order), each with its handlers.
+/// The routes of one path, with its handlers.
+pub struct PathRoutes {
+    pub path: &'static str,
+    /// The methods served, in the order of the table.
+    pub methods: Vec<&'static str>,
+    pub handlers: Vec<actix_web::Route>,
+}
+
+/// Routes of a table (with their handlers, e.g.
+/// `ROUTES.iter().zip(handlers())`) grouped by path, paths in the order they
+/// first appear (actix-web tries resources in that order).
 pub fn by_path(
-    routes: &'static [Route],
-    handlers: Vec<actix_web::Route>,
-) -> Vec<(&'static str, Vec<actix_web::Route>)> {
-    assert_eq!(routes.len(), handlers.len(), "one handler per route");
-    let mut grouped: Vec<(&'static str, Vec<actix_web::Route>)> = Vec::new();
-    for (route, handler) in routes.iter().zip(handlers) {
-        match grouped.iter_mut().find(|(path, _)| *path == route.path) {
-            Some((_, handlers)) => handlers.push(handler),
-            None => grouped.push((route.path, vec![handler])),
+    routes: impl IntoIterator<Item = (&'static Route, actix_web::Route)>,
+) -> Vec<PathRoutes> {
+    let mut grouped: Vec<PathRoutes> = Vec::new();
+    for (route, handler) in routes {
+        match grouped.iter_mut().find(|group| group.path == route.path) {
+            Some(group) => {
+                group.methods.push(route.method);
+                group.handlers.push(handler);
+            }
+            None => grouped.push(PathRoutes {
+                path: route.path,
+                methods: vec![route.method],
+                handlers: vec![handler],
+            }),
         }
     }
     grouped
+}
+
+/// Routes as one resource per path (see [`by_path`]) that answers the
+/// methods it does not serve with a JSON `405` and `Allow` (the errors of
+/// the REST API and the OAuth endpoints) rather than letting them fall
+/// through to the Swift API, and whose unreadable query strings and forms
+/// get the JSON errors of [`RestError`]. `mount` gives the pattern a route's path is
+/// registered at (in a scope: without the scope's prefix).
+pub fn json_resources(
+    routes: impl IntoIterator<Item = (&'static Route, actix_web::Route)>,
+    mount: impl Fn(&'static str) -> &'static str,
+) -> Vec<actix_web::Resource> {
+    by_path(routes)
+        .into_iter()
+        .map(|group| {
+            let allow = group.methods.join(", ");
+            group
+                .handlers
+                .into_iter()
+                .fold(web::resource(mount(group.path)), |resource, handler| {
+                    resource.route(handler)
+                })
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    RestError::BadRequest(format!("the query string: {error}")).into()
+                }))
+                .app_data(web::FormConfig::default().error_handler(|error, _| {
+                    match error {
+                        UrlencodedError::ContentType => RestError::UnsupportedMediaType(
+                            "the body must be a form (application/x-www-form-urlencoded)".into(),
+                        ),
+                        other => RestError::BadRequest(format!("the form: {other}")),
+                    }
+                    .into()
+                }))
+                .default_service(web::to(move || {
+                    let allow = allow.clone();
+                    async move { Err::<HttpResponse, _>(RestError::MethodNotAllowed { allow }) }
+                }))
+        })
+        .collect()
 }
 
 /// Every route outside the Swift API.

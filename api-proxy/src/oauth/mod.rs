@@ -392,7 +392,9 @@ crate::routes::route_table! {
 
 /// Mounts the OAuth endpoints.
 pub fn configure(config: &mut web::ServiceConfig) {
-    crate::routes::register(config, ROUTES, handlers());
+    for resource in crate::routes::json_resources(ROUTES.iter().zip(handlers()), |path| path) {
+        config.service(resource);
+    }
 }
 
 #[cfg(test)]

@@ -42,6 +42,9 @@ pub enum RestError {
     QuotaExceeded(QuotaRefusal),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A path the API serves, with a method it does not serve there.
+    #[error("this path answers {allow} only")]
+    MethodNotAllowed { allow: String },
     /// The caller is over a rate: its device's requests, or failed sign-ins.
     #[error("{message}")]
     TooManyRequests {
@@ -74,6 +77,7 @@ impl RestError {
             RestError::QuotaExceeded(refusal) if refusal.owners => "owner_quota_exceeded",
             RestError::QuotaExceeded(_) => "quota_exceeded",
             RestError::UnsupportedMediaType(_) => "unsupported_media_type",
+            RestError::MethodNotAllowed { .. } => "method_not_allowed",
             RestError::TooManyRequests { .. } => "too_many_requests",
             RestError::InsufficientStorage(_) => "insufficient_storage",
             RestError::Unavailable(_) => "unavailable",
@@ -173,6 +177,7 @@ impl ResponseError for RestError {
             RestError::Conflict(_) => StatusCode::CONFLICT,
             RestError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             RestError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            RestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             RestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RestError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -188,6 +193,9 @@ impl ResponseError for RestError {
         let mut response = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             response.insert_header((header::WWW_AUTHENTICATE, "OAuth realm=\"nimbus\""));
+        }
+        if let RestError::MethodNotAllowed { allow } = self {
+            response.insert_header((header::ALLOW, allow.as_str()));
         }
         if let RestError::TooManyRequests {
             retry_after_secs: Some(secs),

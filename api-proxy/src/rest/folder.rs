@@ -135,7 +135,7 @@ pub async fn contents(
             true
         }
         Some(v)
-            if ["false", "0", "no", ""]
+            if ["false", "0", "no"]
                 .iter()
                 .any(|t| v.eq_ignore_ascii_case(t)) =>
         {

@@ -119,19 +119,49 @@ crate::routes::route_table! {
 const API_PREFIX: &str = "/v1";
 
 /// Mounts `/v1/file` and `/v1/folder` for `StackSync-API: v2` requests, and
-/// the OpenAPI document at `/openapi.json`. Register before the Swift
-/// dispatcher.
+/// the OpenAPI document at `/openapi.json`; a path served with another
+/// method gets a JSON 405 ([`crate::routes::json_resources`]). Register
+/// before the Swift dispatcher.
 pub fn configure(config: &mut web::ServiceConfig) {
+    let (api_routes, other_routes): (Vec<_>, Vec<_>) = ROUTES
+        .iter()
+        .zip(handlers())
+        .partition(|(route, _)| route.path.starts_with(API_PREFIX));
     let mut api = web::scope(API_PREFIX).guard(guard::fn_guard(is_api_v2));
-    for (route, handler) in ROUTES.iter().zip(handlers()) {
-        match route.path.strip_prefix(API_PREFIX) {
-            Some(path) => api = api.route(path, handler),
-            None => {
-                config.route(route.path, handler);
-            }
-        }
+    for resource in crate::routes::json_resources(api_routes, |path| {
+        path.strip_prefix(API_PREFIX)
+            .expect("partitioned by prefix")
+    }) {
+        api = api.service(resource);
+    }
+    for resource in crate::routes::json_resources(other_routes, |path| path) {
+        config.service(resource);
     }
     config.service(api.default_service(web::to(unknown_endpoint)));
+    // Signed with OAuth, a request is for this API even without its header
+    // (Swift requests carry tokens, not signatures): it gets the API's
+    // refusal rather than the Swift API's.
+    config.service(
+        web::scope(API_PREFIX)
+            .guard(guard::fn_guard(is_oauth_signed))
+            .default_service(web::to(missing_api_header)),
+    );
+}
+
+/// `Authorization: OAuth …`.
+fn is_oauth_signed(ctx: &GuardContext<'_>) -> bool {
+    ctx.head()
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim_start().get(..6))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("oauth "))
+}
+
+async fn missing_api_header() -> Result<HttpResponse, RestError> {
+    Err(RestError::BadRequest(
+        "requests of the REST API v2 carry the header StackSync-API: v2 (see /openapi.json)".into(),
+    ))
 }
 
 async fn unknown_endpoint(req: HttpRequest) -> Result<HttpResponse, RestError> {

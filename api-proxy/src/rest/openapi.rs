@@ -21,11 +21,25 @@ fn item_response(description: &str) -> Value {
     })
 }
 
-fn id_parameter() -> Value {
+fn file_parameter() -> Value {
     json!({
         "name": "id", "in": "path", "required": true,
-        "description": "Item id (a UUID); for folders, `0` is the root.",
-        "schema": {"type": "string"}
+        "description": "File id (a UUID).",
+        "schema": {"type": "string", "format": "uuid"}
+    })
+}
+
+/// A UUID, or `0` (also `null`) for the top of the default workspace.
+fn folder_id_schema() -> Value {
+    json!({"anyOf": [{"type": "string", "format": "uuid"}, {"enum": ["0", "null"]}]})
+}
+
+fn folder_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "Folder id (a UUID); `0` (or `null`) is the root of the default \
+            workspace, and a workspace's id its top.",
+        "schema": folder_id_schema()
     })
 }
 
@@ -34,7 +48,7 @@ fn workspace_parameter() -> Value {
         "name": "id", "in": "path", "required": true,
         "description": "A workspace id, which names the workspace's top as a folder (`0`: the \
             default workspace, which is never shared).",
-        "schema": {"type": "string"}
+        "schema": folder_id_schema()
     })
 }
 
@@ -50,8 +64,30 @@ fn version_parameter() -> Value {
     json!({
         "name": "n", "in": "path", "required": true,
         "description": "Version number (1 is the first).",
-        "schema": {"type": "integer", "minimum": 1}
+        "schema": {"type": "integer", "minimum": 1, "maximum": u64::MAX}
     })
+}
+
+/// The content of a file, as the request body.
+fn content_body() -> Value {
+    json!({
+        "required": true,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    })
+}
+
+/// A folder listing: an Item with `contents`, or a workspace's top.
+fn folder_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {"application/json": {"schema": {"oneOf": [
+            {"$ref": "#/components/schemas/Item"}, {"$ref": "#/components/schemas/Root"}]}}}
+    })
+}
+
+/// An HTML page of the OAuth authorization (errors included).
+fn page_response(description: &str) -> Value {
+    json!({"description": description, "content": {"text/html": {"schema": {"type": "string"}}}})
 }
 
 fn api_header() -> Value {
@@ -116,22 +152,27 @@ fn with_body(mut operation: Value, body: Value) -> Value {
 /// The document, for a deployment reached at `public_url`.
 pub fn document(public_url: &str) -> Value {
     let mut document = base_document(public_url);
-    let sharing = sharing_document();
-    for section in ["paths", "schemas"] {
-        let target = match section {
-            "paths" => &mut document["paths"],
-            _ => &mut document["components"]["schemas"],
-        };
-        let target = target.as_object_mut().expect("sections are objects");
-        for (name, value) in sharing[section].as_object().expect("sections are objects") {
-            target.insert(name.clone(), value.clone());
+    for part in [sharing_document(), oauth_document()] {
+        for section in ["paths", "schemas"] {
+            let Some(entries) = part[section].as_object() else {
+                continue;
+            };
+            let target = match section {
+                "paths" => &mut document["paths"],
+                _ => &mut document["components"]["schemas"],
+            };
+            let target = target.as_object_mut().expect("sections are objects");
+            for (name, value) in entries {
+                target.insert(name.clone(), value.clone());
+            }
         }
     }
     document
 }
 
 /// The sharing endpoints and their schemas ([`super::sharing`]); apart from
-/// the rest only to keep each `json!` within the macro recursion limit.
+/// the rest (as [`oauth_document`]) only to keep each `json!` within the
+/// macro recursion limit.
 fn sharing_document() -> Value {
     json!({
         "paths": {
@@ -271,9 +312,12 @@ fn base_document(public_url: &str) -> Value {
                 },
                 "Root": {
                     "type": "object",
+                    "description": "The top of a workspace: of the default one (`id` null, `filename` \
+                        \"root\"), or of another (its id, and the caller's name for it).",
+                    "required": ["id", "filename", "is_folder", "is_root", "contents"],
                     "properties": {
-                        "id": {"type": "null"},
-                        "filename": {"const": "root"},
+                        "id": {"type": ["string", "null"], "format": "uuid"},
+                        "filename": {"type": "string"},
                         "is_folder": {"const": true},
                         "is_root": {"const": true},
                         "mimetype": {"type": "string"},
@@ -285,7 +329,8 @@ fn base_document(public_url: &str) -> Value {
                     "type": "object",
                     "properties": {
                         "name": {"type": "string"},
-                        "parent": {"type": ["string", "integer", "null"], "description": "folder id; 0 or null: the root"}
+                        "parent": {"anyOf": [{"type": "string", "format": "uuid"}, {"enum": ["0", "null", "", 0, null]}],
+                            "description": "folder id; 0, null or absent: the root"}
                     }
                 },
                 "Error": {
@@ -310,48 +355,50 @@ fn base_document(public_url: &str) -> Value {
         },
         "paths": {
             "/v1/file": {
-                "post": operation("Upload a new file (the body is its content)", vec![
+                "post": with_body(operation("Upload a new file (the body is its content)", vec![
                     json!({"name": "name", "in": "query", "required": true, "schema": {"type": "string"}}),
-                    json!({"name": "parent", "in": "query", "schema": {"type": "string"}, "description": "folder id; 0 or absent: the root"}),
-                ], json!({"201": item_response("The new file."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")}))
+                    json!({"name": "parent", "in": "query", "schema": folder_id_schema(), "description": "folder id; 0 or absent: the root"}),
+                ], json!({"201": item_response("The new file."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")})),
+                    content_body())
             },
             "/v1/file/{id}": {
-                "get": operation("File metadata", vec![id_parameter()], item_ok("The file.")),
+                "get": operation("File metadata", vec![file_parameter()], item_ok("The file.")),
                 "put": {
                     "requestBody": name_parent_body(),
                     "summary": "Rename and/or move", "security": [{"oauth1": []}],
-                    "parameters": [api_header(), id_parameter()],
+                    "parameters": [api_header(), file_parameter()],
                     "responses": operation("", vec![], item_ok("The renamed file."))["responses"].clone()
                 },
-                "delete": operation("Delete (a DELETED version; content kept)", vec![id_parameter()], item_ok("The deleted file."))
+                "delete": operation("Delete (a DELETED version; content kept)", vec![file_parameter()], item_ok("The deleted file."))
             },
             "/v1/file/{id}/data": {
-                "get": operation("Download the content (streamed)", vec![id_parameter()],
+                "get": operation("Download the content (streamed)", vec![file_parameter()],
                     json!({"200": {"description": "The content.", "content": {"application/octet-stream": {}}}})),
-                "put": operation("Replace the content (a new version)", vec![id_parameter()],
-                    json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")}))
+                "put": with_body(operation("Replace the content (a new version)", vec![file_parameter()],
+                    json!({"200": item_response("The file's new version."), "413": error_response("Over quota."), "415": error_response("Form-encoded content."), "507": error_response("The object store is out of space; nothing was stored or changed. Retry once space is freed.")})),
+                    content_body())
             },
             "/v1/file/{id}/versions": {
-                "get": operation("The file with its versions, newest first (400 for a folder)", vec![id_parameter()],
+                "get": operation("The file with its versions, newest first (400 for a folder)", vec![file_parameter()],
                     item_ok("The file's current version with `versions`."))
             },
             "/v1/file/{id}/versions/{n}": {
-                "get": operation("One version's metadata", vec![id_parameter(), version_parameter()],
+                "get": operation("One version's metadata", vec![file_parameter(), version_parameter()],
                     item_ok("Version n."))
             },
             "/v1/file/{id}/version/{n}": {
-                "get": operation("One version's metadata (as /versions/{n})", vec![id_parameter(), version_parameter()],
+                "get": operation("One version's metadata (as /versions/{n})", vec![file_parameter(), version_parameter()],
                     item_ok("Version n."))
             },
             "/v1/file/{id}/version/{n}/data": {
                 "get": operation("Download one version's content (streamed; 404 for a deletion)",
-                    vec![id_parameter(), version_parameter()],
+                    vec![file_parameter(), version_parameter()],
                     json!({"200": {"description": "The content of version n.", "content": {"application/octet-stream": {}}}}))
             },
             "/v1/file/{id}/version/{n}/restore": {
                 "post": operation("Restore version n's content as a new version, under the current name and \
                     place (a deleted file is recreated there if the name is free)",
-                    vec![id_parameter(), version_parameter()],
+                    vec![file_parameter(), version_parameter()],
                     item_ok("The file's new version."))
             },
             "/v1/folder": {
@@ -363,72 +410,115 @@ fn base_document(public_url: &str) -> Value {
                 }
             },
             "/v1/folder/{id}": {
-                "get": operation("A folder with its children (0: the root)", vec![id_parameter()],
-                    json!({"200": {"description": "The folder (an Item with contents, or the Root).",
-                        "content": {"application/json": {"schema": {"oneOf": [
-                            {"$ref": "#/components/schemas/Item"}, {"$ref": "#/components/schemas/Root"}]}}}}})),
+                "get": operation("A folder with its children (0: the root)", vec![folder_parameter()],
+                    json!({"200": folder_response("The folder (an Item with contents, or the Root).")})),
                 "put": {
                     "requestBody": name_parent_body(),
                     "summary": "Rename and/or move", "security": [{"oauth1": []}],
-                    "parameters": [api_header(), id_parameter()],
+                    "parameters": [api_header(), folder_parameter()],
                     "responses": operation("", vec![], item_ok("The renamed folder."))["responses"].clone()
                 },
-                "delete": operation("Delete the folder and everything in it", vec![id_parameter()], item_ok("The deleted folder."))
+                "delete": operation("Delete the folder and everything in it", vec![folder_parameter()], item_ok("The deleted folder."))
             },
             "/v1/folder/{id}/contents": {
-                "get": operation("A folder with its children", vec![id_parameter(),
+                "get": operation("A folder with its children", vec![folder_parameter(),
                     json!({"name": "include_deleted", "in": "query", "schema": {"type": "boolean"}})],
-                    json!({"200": {"description": "As GET /v1/folder/{id}."}}))
-            },
-            "/oauth/request_token": {
-                "post": {
-                    "summary": "Temporary credentials (RFC 5849 §2.1), signed by the consumer with oauth_callback",
-                    "responses": {"200": {"description": "oauth_token, oauth_token_secret, oauth_callback_confirmed (form-encoded)",
-                        "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenCredentials"}}}},
-                        "401": error_response("Refused signature.")}
-                }
-            },
-            "/oauth/authorize": {
-                "get": {
-                    "summary": "The login and consent page (HTML)",
-                    "parameters": [{"name": "oauth_token", "in": "query", "required": true, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "HTML form", "content": {"text/html": {}}}}
-                },
-                "post": {
-                    "summary": "The user's decision: redirects to the callback with oauth_token and oauth_verifier, or shows the verifier (oob)",
-                    "requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": {"type": "object",
-                        "properties": {"oauth_token": {"type": "string"}, "username": {"type": "string"},
-                            "password": {"type": "string"}, "action": {"enum": ["allow", "deny"]}}}}}},
-                    "responses": {"200": {"description": "HTML"}, "302": {"description": "To the callback"}, "401": {"description": "Wrong credentials (HTML)"}}
-                }
-            },
-            "/oauth/access_token": {
-                "post": {
-                    "summary": "Token credentials (RFC 5849 §2.3), signed with the request token and oauth_verifier",
-                    "responses": {"200": {"description": "oauth_token, oauth_token_secret (form-encoded)",
-                        "content": {"application/x-www-form-urlencoded": {"schema": {"$ref": "#/components/schemas/TokenCredentials"}}}},
-                        "401": error_response("Refused signature.")}
-                }
-            },
-            "/oauth/tokens": {
-                "get": {
-                    "summary": "The access tokens the user granted (X-Auth-Token of the user)",
-                    "parameters": [{"name": "X-Auth-Token", "in": "header", "required": true, "schema": {"type": "string"}}],
-                    "responses": {"200": {"description": "[{token, consumer_name, device_id, created_at}]"}, "401": error_response("No or a wrong user token.")}
-                }
-            },
-            "/oauth/tokens/{token}": {
-                "delete": {
-                    "summary": "Revoke one access token (X-Auth-Token of the user)",
-                    "parameters": [
-                        {"name": "X-Auth-Token", "in": "header", "required": true, "schema": {"type": "string"}},
-                        {"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}
-                    ],
-                    "responses": {"204": {"description": "Revoked"}, "404": error_response("Not one of the user's tokens.")}
-                }
+                    json!({"200": folder_response("As GET /v1/folder/{id}.")}))
             }
         }
     })
+}
+
+/// The OAuth endpoints ([`crate::oauth`]).
+fn oauth_document() -> Value {
+    let token_endpoint = |summary: &str, credentials: &str| {
+        json!({
+            "summary": summary,
+            "responses": {
+                "200": {"description": credentials, "content": {"application/x-www-form-urlencoded": {
+                    "schema": {"$ref": "#/components/schemas/TokenCredentials"}}}},
+                "400": error_response("Malformed OAuth parameters."),
+                "401": error_response("Refused signature, or an unknown, expired or used token."),
+                "429": error_response("Too many requests; wait the Retry-After seconds."),
+                "503": error_response("The metadata servers are unavailable.")
+            }
+        })
+    };
+    let request_token = token_endpoint(
+        "Temporary credentials (RFC 5849 §2.1), signed by the consumer with oauth_callback",
+        "oauth_token, oauth_token_secret, oauth_callback_confirmed (form-encoded)",
+    );
+    let access_token = token_endpoint(
+        "Token credentials (RFC 5849 §2.3), signed with the request token and oauth_verifier",
+        "oauth_token, oauth_token_secret (form-encoded)",
+    );
+    let user_token = json!({"name": "X-Auth-Token", "in": "header", "required": true,
+        "description": "The user's own token (TempAuth, or the web session's).", "schema": {"type": "string"}});
+    json!({"paths": {
+        "/oauth/request_token": {"post": request_token.clone(), "get": request_token},
+        "/oauth/access_token": {"post": access_token.clone(), "get": access_token},
+        "/oauth/authorize": {
+            "get": {
+                "summary": "The login and consent page (HTML)",
+                "parameters": [{"name": "oauth_token", "in": "query", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": page_response("The login and consent form."),
+                    "400": {"description": "No request token, or an unknown, expired or used one (a page); an unreadable query string (JSON).",
+                        "content": {"text/html": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "503": page_response("The metadata servers are unavailable.")
+                }
+            },
+            "post": {
+                "summary": "The user's decision: redirects to the callback with oauth_token and oauth_verifier, or shows the verifier (oob)",
+                "requestBody": {"required": true, "content": {"application/x-www-form-urlencoded": {"schema": {
+                    "type": "object", "required": ["oauth_token", "username", "password", "action"],
+                    "properties": {"oauth_token": {"type": "string"}, "username": {"type": "string"},
+                        "password": {"type": "string"}, "action": {"enum": ["allow", "deny"]}}}}}},
+                "responses": {
+                    "200": page_response("The verifier (oob), or that access was not granted."),
+                    "302": {"description": "To the callback."},
+                    "400": {"description": "An unknown, expired or used request token (a page); an unreadable form (JSON).",
+                        "content": {"text/html": {"schema": {"type": "string"}},
+                            "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                    "401": page_response("Wrong user name or password: the form again."),
+                    "403": page_response("A disabled account."),
+                    "415": error_response("The body is not a form."),
+                    "429": page_response("Too many failed sign-ins: the form again."),
+                    "503": page_response("The metadata servers are unavailable.")
+                }
+            }
+        },
+        "/oauth/tokens": {
+            "get": {
+                "summary": "The access tokens the user granted",
+                "parameters": [user_token.clone()],
+                "responses": {
+                    "200": {"description": "The user's access tokens.", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"type": "object",
+                            "required": ["token", "consumer_name", "device_id", "created_at"],
+                            "properties": {"token": {"type": "string"}, "consumer_name": {"type": "string"},
+                                "device_id": {"type": "string", "format": "uuid"}, "created_at": {}}}}}}},
+                    "401": error_response("No or a wrong user token."),
+                    "429": error_response("Too many requests; wait the Retry-After seconds."),
+                    "503": error_response("The metadata servers are unavailable.")
+                }
+            }
+        },
+        "/oauth/tokens/{token}": {
+            "delete": {
+                "summary": "Revoke one access token",
+                "parameters": [user_token, {"name": "token", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": {
+                    "204": {"description": "Revoked."},
+                    "401": error_response("No or a wrong user token."),
+                    "404": error_response("Not one of the user's tokens."),
+                    "429": error_response("Too many requests; wait the Retry-After seconds."),
+                    "503": error_response("The metadata servers are unavailable.")
+                }
+            }
+        }
+    }})
 }
 
 /// `GET /openapi.json`.

@@ -75,17 +75,26 @@ fn parse_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, RestEr
         .map_err(|e| RestError::BadRequest(format!("the body must be JSON {shape}: {e}")))
 }
 
-/// The workspace whose top `raw_id` names, among the caller's.
-fn workspace_of(session: &Session, raw_id: &str) -> Result<WorkspaceInfo, RestError> {
-    match parse_id(raw_id)? {
-        Parent::Root => session.default_workspace().cloned(),
-        Parent::Folder(id) => session.workspace_top(id).cloned().ok_or_else(|| {
-            RestError::BadRequest(format!(
-                "{id} is not the id of one of your workspaces: a whole workspace is shared, \
-                 addressed by its id (sharing a folder inside one is not available yet)"
-            ))
-        }),
+/// The workspace whose top `raw_id` names, among the caller's: 400 for an
+/// item inside one, 404 for an id that names nothing of theirs (as every
+/// other item call).
+async fn workspace_of(
+    state: &RestState,
+    session: &Session,
+    raw_id: &str,
+) -> Result<WorkspaceInfo, RestError> {
+    let id = match parse_id(raw_id)? {
+        Parent::Root => return session.default_workspace().cloned(),
+        Parent::Folder(id) => id,
+    };
+    if let Some(workspace) = session.workspace_top(id) {
+        return Ok(workspace.clone());
     }
+    session.locate(state, id).await?;
+    Err(RestError::BadRequest(format!(
+        "{id} is not the id of one of your workspaces: a whole workspace is shared, \
+         addressed by its id (sharing a folder inside one is not available yet)"
+    )))
 }
 
 async fn rpc<T: DeserializeOwned>(
@@ -109,7 +118,7 @@ pub async fn share(
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
     let session = Session::start(&state, &req, None).await?;
-    let workspace = workspace_of(&session, &path)?;
+    let workspace = workspace_of(&state, &session, &path).await?;
     let (addressees, role, message) =
         match parse_body(&body, "[\"user or e-mail\", …] or {\"users\", \"role\"}")? {
             ShareRequest::Addressees(addressees) => (addressees, Role::Editor, None),
@@ -153,7 +162,12 @@ pub async fn unshare(
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
     let session = Session::start(&state, &req, None).await?;
-    let workspace = workspace_of(&session, &path)?;
+    let workspace = workspace_of(&state, &session, &path).await?;
+    if workspace.is_default {
+        return Err(RestError::BadRequest(
+            "your default workspace (0) is never shared: there is nobody to remove".into(),
+        ));
+    }
     let workspace_id = workspace.workspace_id;
     let members: Vec<Member> =
         rpc(&state, &session, Operation::ListMembers { workspace_id }).await?;
@@ -231,7 +245,7 @@ pub async fn members(
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
     let session = Session::start(&state, &req, None).await?;
-    let workspace = workspace_of(&session, &path)?;
+    let workspace = workspace_of(&state, &session, &path).await?;
     let members: Vec<Member> = rpc(
         &state,
         &session,

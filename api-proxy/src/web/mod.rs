@@ -51,10 +51,11 @@ crate::routes::route_table! {
 pub fn configure(config: &mut web::ServiceConfig) {
     // One resource per path: a scope at `/` would swallow the Swift API's
     // paths instead of letting them fall through to its dispatcher.
-    for (path, handlers) in crate::routes::by_path(ROUTES, handlers()) {
-        let resource = handlers
+    for group in crate::routes::by_path(ROUTES.iter().zip(handlers())) {
+        let resource = group
+            .handlers
             .into_iter()
-            .fold(web::resource(path), |resource, handler| {
+            .fold(web::resource(group.path), |resource, handler| {
                 resource.route(handler)
             });
         config.service(resource.wrap(from_fn(headers::secure)));

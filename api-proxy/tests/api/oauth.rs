@@ -348,6 +348,19 @@ async fn the_authorize_page_refuses_unknown_tokens_and_denials_grant_nothing() {
         .await
         .unwrap();
     assert_eq!(page.status(), 400);
+    // A NUL byte, which the metadata server's database cannot compare,
+    // names no token either (it was a 503 once).
+    let page = app
+        .client
+        .get(format!(
+            "{}/oauth/authorize?oauth_token=ort_%00",
+            app.address
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("Unknown request"));
 
     let consumer = add_oauth_consumer(app.metadata.as_ref(), "Denied app", None)
         .await

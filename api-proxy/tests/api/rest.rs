@@ -898,7 +898,9 @@ async fn the_openapi_document_lists_every_endpoint() {
             "DELETE /oauth/tokens/{token}",
             "DELETE /v1/file/{id}",
             "DELETE /v1/folder/{id}",
+            "GET /oauth/access_token",
             "GET /oauth/authorize",
+            "GET /oauth/request_token",
             "GET /oauth/tokens",
             "GET /v1/file/{id}",
             "GET /v1/file/{id}/data",
@@ -944,4 +946,148 @@ async fn the_openapi_document_lists_every_endpoint() {
             .unwrap();
         assert_eq!(response.status(), 401, "{operation}");
     }
+}
+
+/// A request to `path` with `StackSync-API: v2` and nothing else (no
+/// signature): what the proxy answers before it authenticates.
+async fn unsigned(app: &TestApp, method: &str, path: &str) -> reqwest::Response {
+    app.client
+        .request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            format!("{}{path}", app.address),
+        )
+        .header("stacksync-api", "v2")
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Found by the HTTP fuzzers (docs/http-fuzzing.md): a path the API
+/// serves, asked with another method, is a JSON 405 naming the methods it
+/// has (it fell through to the Swift API); an unreadable query string is a
+/// JSON 400 like every other refusal.
+#[tokio::test]
+async fn other_methods_and_unreadable_queries_get_json_errors() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("DELETE", "/v1/file", "POST"),
+        (
+            "POST",
+            "/v1/file/0b7a4e61-5a3e-4b3c-9b1e-6f0f2d9c1a11",
+            "GET, PUT, DELETE",
+        ),
+        ("PATCH", "/v1/folder/0", "GET, PUT, DELETE"),
+        ("PUT", "/openapi.json", "GET"),
+        ("PUT", "/oauth/authorize", "GET, POST"),
+        ("DELETE", "/oauth/request_token", "POST, GET"),
+    ] {
+        let response = unsigned(&app, method, path).await;
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            (body["error"].as_u64(), body["code"].as_str()),
+            (Some(405), Some("method_not_allowed")),
+            "{method} {path}"
+        );
+    }
+    for path in [
+        "/v1/folder/0/contents?include_deleted=true&include_deleted=false",
+        "/v1/file?name=a&name=b",
+        "/oauth/authorize?oauth_token=a&oauth_token=b",
+    ] {
+        let method = if path.starts_with("/v1/file") {
+            "POST"
+        } else {
+            "GET"
+        };
+        let response = unsigned(&app, method, path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "bad_request", "{path}");
+    }
+}
+
+/// Found by the HTTP fuzzers: a signed request without `StackSync-API: v2`
+/// was answered by the Swift API (an HTML 401); it is the API's JSON 400.
+#[tokio::test]
+async fn a_signed_request_without_the_api_header_gets_the_apis_refusal() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let alice = grant(&app, "alice").await;
+    for version in [None, Some("v3")] {
+        let mut request = api_request(
+            &app,
+            &alice,
+            "GET",
+            "/v1/folder/0",
+            &[],
+            &Signing::default(),
+        )
+        .build()
+        .unwrap();
+        match version {
+            Some(version) => {
+                let value = reqwest::header::HeaderValue::from_static(version);
+                request.headers_mut().insert("stacksync-api", value);
+            }
+            None => {
+                request.headers_mut().remove("stacksync-api");
+            }
+        }
+        let response = app.client.execute(request).await.unwrap();
+        assert_eq!(response.status(), 400, "{version:?}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["description"]
+                .as_str()
+                .unwrap()
+                .contains("StackSync-API")
+        );
+    }
+}
+
+/// Found by the HTTP fuzzers: refusals that were answered as successes.
+#[tokio::test]
+async fn sharing_an_unknown_workspace_or_the_root_is_refused() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let alice = grant(&app, "alice").await;
+    let unknown = Uuid::new_v4();
+    for (method, path, body) in [
+        ("GET", format!("/v1/folder/{unknown}/members"), None),
+        (
+            "POST",
+            format!("/v1/folder/{unknown}/share"),
+            Some(json!(["bob"])),
+        ),
+        (
+            "POST",
+            format!("/v1/folder/{unknown}/unshare"),
+            Some(json!({"all": true})),
+        ),
+    ] {
+        let (status, error) = call(&app, &alice, method, &path, &[], body).await;
+        assert_eq!(status, 404, "{method} {path}: {error}");
+    }
+    let (status, error) = call(
+        &app,
+        &alice,
+        "POST",
+        "/v1/folder/0/unshare",
+        &[],
+        Some(json!({"all": true})),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let (status, error) = call(
+        &app,
+        &alice,
+        "GET",
+        "/v1/folder/0/contents",
+        &[("include_deleted", "")],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
 }

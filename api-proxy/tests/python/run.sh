@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # The REST API v2 and its OAuth provider driven by a third-party client:
-# requests-oauthlib (PyPI), in the virtualenv of scripts/lib.sh.
+# requests-oauthlib (PyPI), in the virtualenv of scripts/lib.sh; then the
+# HTTP fuzzers (docs/http-fuzzing.md): Schemathesis against /openapi.json
+# and our Hypothesis fuzzer of the Swift API. NIMBUS_FUZZ_EXAMPLES (examples
+# per operation, default 25) and NIMBUS_FUZZ_SEED (replay a run) tune them;
+# NIMBUS_FUZZ_ONLY=1 skips the other tests (a long fuzzing run).
 #
 # Builds and starts a metadata server and a proxy (fresh databases, a fresh
 # queue prefix, objects in a temporary directory, PLAINTEXT allowed over
@@ -16,7 +20,7 @@ cd "$(dirname "$0")/../../.."
 . scripts/lib.sh
 POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 AMQP_URL=${NIMBUS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
-ensure_python_clients requests-oauthlib
+ensure_python_clients -r api-proxy/tests/python/requirements.txt
 
 cargo build --quiet -p nimbus-server --bin nimbus-server
 cargo build --quiet -p nimbus-proxy --bin nimbus-proxy
@@ -80,7 +84,9 @@ for _ in $(seq 60); do
 done
 curl -sf "$url/info" >/dev/null || { cat "$objects.proxy.log" >&2; exit 1; }
 
-if cargo build --quiet -p nimbus-client --bin nimbus 2>"$objects.client-build.log"; then
+if [ -n "${NIMBUS_FUZZ_ONLY:-}" ]; then
+    echo "NIMBUS_FUZZ_ONLY: only the fuzzers run (no desktop client)" >&2
+elif cargo build --quiet -p nimbus-client --bin nimbus 2>"$objects.client-build.log"; then
     sync_dir=$(mktemp -d)
     client_config=$(mktemp -d)
     echo "$password" | "$bin/nimbus" --config-dir "$client_config" \
@@ -91,10 +97,16 @@ else
     echo "the desktop client (nimbus-client) does not build: its round trip is skipped" >&2
 fi
 
+export NIMBUS_URL=$url NIMBUS_PASSWORD=$password
+export NIMBUS_CONSUMER_KEY=$consumer_key NIMBUS_CONSUMER_SECRET=$consumer_secret
 status=0
-NIMBUS_SYNC_DIR=$sync_dir NIMBUS_URL=$url NIMBUS_PASSWORD=$password \
-    NIMBUS_CONSUMER_KEY=$consumer_key NIMBUS_CONSUMER_SECRET=$consumer_secret \
-    python -m unittest -v api-proxy/tests/python/test_oauth_requests.py || status=$?
+if [ -z "${NIMBUS_FUZZ_ONLY:-}" ]; then
+    NIMBUS_SYNC_DIR=$sync_dir python -m unittest -v api-proxy/tests/python/test_oauth_requests.py || status=$?
+fi
+fuzz_options=(-p no:cacheprovider -q --hypothesis-show-statistics)
+if [ -n "${NIMBUS_FUZZ_SEED:-}" ]; then fuzz_options+=("--hypothesis-seed=$NIMBUS_FUZZ_SEED"); fi
+python -m pytest "${fuzz_options[@]}" \
+    api-proxy/tests/python/test_openapi_fuzz.py api-proxy/tests/python/test_swift_fuzz.py || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- proxy log" >&2; tail -n 40 "$objects.proxy.log" >&2
     echo "--- server log" >&2; tail -n 40 "$objects.server.log" >&2

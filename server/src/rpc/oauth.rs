@@ -11,13 +11,27 @@ use nimbus_protocol::oauth1::{OAuthRequest, SignatureMethod};
 
 use super::{ServerState, now_millis};
 use crate::error::OperationError;
-use crate::storage::OAuthConsumer;
+use crate::storage::{OAuthConsumer, RequestToken};
 
 /// How far a request's timestamp may be from the server's clock.
 pub const OAUTH_TIMESTAMP_WINDOW_SECS: u64 = 300;
 
 pub(super) fn refused(why: &str) -> OperationError {
     OperationError::OAuth(why.to_owned())
+}
+
+/// The unexpired request token named `token`. A name with a NUL byte (which
+/// PostgreSQL text cannot hold, so the lookup would fail as an internal
+/// error) is unknown like any other name the server never handed out.
+pub(super) async fn request_token(
+    state: &ServerState,
+    token: &str,
+) -> Result<RequestToken, OperationError> {
+    let unknown = || refused("unknown or expired request token");
+    if token.contains('\0') {
+        return Err(unknown());
+    }
+    state.store.request_token(token).await?.ok_or_else(unknown)
 }
 
 /// Verifies `request` with its consumer's secret and `token_secret`;

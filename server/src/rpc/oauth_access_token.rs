@@ -18,11 +18,7 @@ pub async fn run(state: &ServerState, request: OAuthRequest) -> Result<Reply, Op
         .token
         .clone()
         .ok_or_else(|| refused("oauth_token (the request token) is missing"))?;
-    let request_token = state
-        .store
-        .request_token(&token_id)
-        .await?
-        .ok_or_else(|| refused("unknown or expired request token"))?;
+    let request_token = super::oauth::request_token(state, &token_id).await?;
     if request_token.consumer_key != request.consumer_key {
         return Err(refused("the request token belongs to another application"));
     }

@@ -16,11 +16,7 @@ pub async fn run(
     username: &str,
     password: Password,
 ) -> Result<Reply, OperationError> {
-    let token = state
-        .store
-        .request_token(request_token)
-        .await?
-        .ok_or_else(|| refused("unknown or expired request token"))?;
+    let token = super::oauth::request_token(state, request_token).await?;
     let user = check_password(state, username, password).await?;
     let verifier = random_secret("")[..32].to_owned();
     if !state

@@ -8,11 +8,7 @@ use super::{Reply, ServerState};
 use crate::error::OperationError;
 
 pub async fn run(state: &ServerState, request_token: &str) -> Result<Reply, OperationError> {
-    let token = state
-        .store
-        .request_token(request_token)
-        .await?
-        .ok_or_else(|| refused("unknown or expired request token"))?;
+    let token = super::oauth::request_token(state, request_token).await?;
     let consumer = state
         .store
         .oauth_consumer(&token.consumer_key)
