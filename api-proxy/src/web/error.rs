@@ -80,9 +80,9 @@ impl From<RestError> for WebError {
             | RestError::EncryptedWorkspace(_)
             | RestError::QuotaExceeded(_) => WebError::Forbidden(message),
             RestError::NotFound(_) => WebError::NotFound(message),
-            RestError::BadRequest(_) | RestError::UnsupportedMediaType(_) => {
-                WebError::BadRequest(message)
-            }
+            RestError::BadRequest(_)
+            | RestError::UnsupportedMediaType(_)
+            | RestError::RequestTimeout => WebError::BadRequest(message),
             RestError::NameTaken(_) | RestError::Conflict(_) => WebError::Conflict(message),
             RestError::Unavailable(text) => WebError::Unavailable(text),
             RestError::TooManyRequests { message, .. } => WebError::Unavailable(message),

@@ -3,6 +3,7 @@
 
 mod auth;
 mod authorization_matrix;
+mod body_limits;
 mod chunk_guard;
 mod client_broker_user;
 mod clients;
@@ -17,6 +18,7 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
+mod slow_clients;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
