@@ -140,3 +140,17 @@ ensure_python_clients() {
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$@"
     export PATH="$venv/bin:$PATH"
 }
+
+# The test suite's log directory (NIMBUS_TEST_LOG_DIR, made by scripts/test.sh;
+# see server/src/test_log.rs). suite_log NAME FALLBACK: where a process a
+# test script starts writes its log, FALLBACK when there is no directory.
+suite_log() {
+    if [ -n "${NIMBUS_TEST_LOG_DIR:-}" ]; then echo "$NIMBUS_TEST_LOG_DIR/$1"; else echo "$2"; fi
+}
+
+# record_secret KIND VALUE: notes a secret a test script made or uses, for
+# scripts/scan-secrets.sh.
+record_secret() {
+    [ -n "${NIMBUS_TEST_LOG_DIR:-}" ] && [ -n "$2" ] || return 0
+    printf '%s\t%s\n' "$1" "$2" >>"$NIMBUS_TEST_LOG_DIR/secrets.tsv"
+}

@@ -145,6 +145,8 @@ start_nimbus() {
     local port; port=$(free_port)
     auth_uri=http://127.0.0.1:$port/auth/v1.0
     mkdir -p "$work/objects"
+    # Logs go to the suite's log directory when scripts/test.sh made one.
+    local logs; logs=$(suite_log "swift-functional-$run." "$work/")
 
     export NIMBUS_DATABASE_URL NIMBUS_AMQP_URL NIMBUS_QUEUE_PREFIX NIMBUS_STORAGE_URL \
         NIMBUS_IDLE_QUEUE_EXPIRY_SECS
@@ -153,8 +155,8 @@ start_nimbus() {
     NIMBUS_QUEUE_PREFIX=test-$run
     NIMBUS_STORAGE_URL=http://127.0.0.1:$port
     NIMBUS_IDLE_QUEUE_EXPIRY_SECS=60
-    "$bin/nimbus-server" migrate 2>>"$work/nimbus-server.log"
-    "$bin/nimbus-server" serve >>"$work/nimbus-server.log" 2>&1 &
+    "$bin/nimbus-server" migrate 2>>"${logs}nimbus-server.log"
+    "$bin/nimbus-server" serve >>"${logs}nimbus-server.log" 2>&1 &
     pids+=($!)
 
     NIMBUS_PROXY_LISTEN=127.0.0.1:$port \
@@ -164,7 +166,7 @@ start_nimbus() {
     NIMBUS_PROXY_QUEUE_PREFIX=$NIMBUS_QUEUE_PREFIX \
     NIMBUS_PROXY_STORAGE__SCHEME=fs \
     NIMBUS_PROXY_STORAGE__OPTIONS__ROOT=$work/objects \
-        "$bin/nimbus-proxy" >>"$work/nimbus-proxy.log" 2>&1 &
+        "$bin/nimbus-proxy" >>"${logs}nimbus-proxy.log" 2>&1 &
     pids+=($!)
     wait_for 60 "the suite's nimbus-proxy" port_open 127.0.0.1 "$port"
 
@@ -172,6 +174,7 @@ start_nimbus() {
     # account 1 (the suite's username3), and an administrator of the
     # installation (its reseller admin, username6, who sets account quotas).
     local password=functional-suite-password
+    record_secret password "$password"
     add_user() { echo "$password" | "$bin/nimbus-server" user add "$@" --password-stdin >/dev/null; }
     add_user tester
     add_user tester2

@@ -47,6 +47,15 @@ export NIMBUS_TEST_CLIENT_AMQP_URL=${NIMBUS_TEST_CLIENT_AMQP_URL:-$(client_amqp_
 
 export NIMBUS_TEST_POSTGRES_URL=${NIMBUS_TEST_POSTGRES_URL:-$(database_url postgres)}
 
+# Every component the tests start logs here at its most verbose level, and
+# the tests note every secret they make or use beside the logs
+# (server/src/test_log.rs); scripts/scan-secrets.sh checks, at the end, that
+# no log line holds one.
+export NIMBUS_TEST_LOG_DIR=$CARGO_TARGET_DIR/test-logs
+rm -rf "$NIMBUS_TEST_LOG_DIR"
+mkdir -p "$NIMBUS_TEST_LOG_DIR"
+export RUST_LOG=info,nimbus=trace,nimbus_server=trace,nimbus_proxy=trace,nimbus_client=trace,nimbus_protocol=trace,nimbus_chunks=trace
+
 # A FAT image mounted through FUSE is the case-insensitive file system the
 # desktop client's e2e test syncs into (this kernel has no casefold).
 install_packages dosfstools fusefat
@@ -73,3 +82,6 @@ scripts/swift-functional.sh
 
 say "web UI in Debian's Chromium (playwright-core, axe-core)"
 web/tests/run.sh
+
+say "no secret in any log of the run ($NIMBUS_TEST_LOG_DIR)"
+scripts/scan-secrets.sh "$NIMBUS_TEST_LOG_DIR"

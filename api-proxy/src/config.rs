@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
@@ -67,6 +68,17 @@ pub struct Settings {
     /// off by default, so only SHA-256 and SHA-512 signatures are accepted.
     /// Turn on only for clients that cannot sign otherwise.
     pub tempurl_allow_sha1: bool,
+    /// Seconds a client has, from its first byte, to send a request's
+    /// headers; a slower one is answered 408 and disconnected.
+    pub header_timeout_secs: u64,
+    /// Seconds a request body may go without a byte; past that the request
+    /// is answered 408 and nothing of its body is kept.
+    pub body_idle_timeout_secs: u64,
+    /// Failed sign-ins (TempAuth, the web sign-in, the OAuth authorize form
+    /// and handshake) one source address may make per minute, after a burst
+    /// of as many; past that its sign-ins are answered 429. Each user's
+    /// failed logins are slowed down besides, by the metadata servers.
+    pub failed_sign_ins_per_minute_per_address: NonZeroU32,
 }
 
 /// The largest `inline_object_max_bytes` allowed: a body is held in memory
@@ -106,6 +118,9 @@ impl Default for Settings {
             orphan_grace_secs: 3600,
             sweep_interval_secs: 3600,
             tempurl_allow_sha1: false,
+            header_timeout_secs: 10,
+            body_idle_timeout_secs: 60,
+            failed_sign_ins_per_minute_per_address: NonZeroU32::new(10).expect("not zero"),
         }
     }
 }
@@ -144,6 +159,14 @@ impl Settings {
 
     pub fn sweep_interval(&self) -> Duration {
         Duration::from_secs(self.sweep_interval_secs)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs)
+    }
+
+    pub fn body_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_idle_timeout_secs)
     }
 
     /// The AMQP URL clients should use for the metadata RPC.

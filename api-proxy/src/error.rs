@@ -1,6 +1,7 @@
 //! Every way a Swift request can fail, and the one place that turns a failure
 //! into Swift's status code, headers and body.
 
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpResponse, ResponseError};
@@ -8,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use percent_encoding::utf8_percent_encode;
 
 use crate::blobs::BlobError;
+use crate::body_timeout;
 use crate::index::IndexError;
 use crate::swift::path::URL_QUOTE;
 
@@ -69,6 +71,9 @@ pub enum SwiftError {
     EtagMismatch,
     #[error("the client stopped sending the body")]
     ClientDisconnect,
+    /// The body stalled for longer than `body_idle_timeout_secs`.
+    #[error("the client sent no part of the body in time")]
+    RequestTimeout,
     #[error("the metadata servers are unavailable: {0}")]
     RpcUnavailable(#[source] nimbus_protocol::ClientError),
     #[error(transparent)]
@@ -79,6 +84,18 @@ pub enum SwiftError {
     ReadFailed(#[source] std::io::Error),
     #[error("hashing the body failed: {0}")]
     HashFailed(#[source] tokio::task::JoinError),
+}
+
+impl From<PayloadError> for SwiftError {
+    /// A body that could not be read: too large, stalled past the idle
+    /// timeout ([`crate::body_timeout`]), or cut by the client.
+    fn from(error: PayloadError) -> Self {
+        match error {
+            PayloadError::Overflow => SwiftError::TooLarge,
+            error if body_timeout::is_timeout(&error) => SwiftError::RequestTimeout,
+            _ => SwiftError::ClientDisconnect,
+        }
+    }
 }
 
 impl SwiftError {
@@ -129,6 +146,10 @@ impl SwiftError {
                 "Client Disconnect",
                 "The client was disconnected during request.",
             ),
+            SwiftError::RequestTimeout => (
+                "Request Timeout",
+                "The server has waited too long for the request to be sent by the client.",
+            ),
             SwiftError::RpcUnavailable(_) => (
                 "Service Unavailable",
                 "The server is currently unavailable. Please try again at a later time.",
@@ -173,6 +194,7 @@ impl ResponseError for SwiftError {
             SwiftError::ClientDisconnect => {
                 StatusCode::from_u16(499).expect("499 is a valid status code")
             }
+            SwiftError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             SwiftError::RpcUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             SwiftError::Index(_)
             | SwiftError::Blob(_)

@@ -74,12 +74,14 @@
 
 pub mod auth;
 pub mod blobs;
+pub mod body_timeout;
 pub mod config;
 pub mod error;
 pub mod index;
 pub mod oauth;
 pub mod rest;
 pub mod routes;
+pub mod sign_in_rate;
 pub mod stamp;
 pub mod startup;
 pub mod sweeper;

@@ -23,8 +23,10 @@ use crate::blobs::{BlobStore, OpendalBlobStore};
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
+use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
-use crate::{sweeper, swift};
+use crate::telemetry::RedactedRootSpan;
+use crate::{body_timeout, sweeper, swift};
 
 /// What every request handler shares.
 pub struct AppState {
@@ -119,6 +121,11 @@ impl Application {
             settings.sweep_interval(),
         )
         .boxed();
+        let header_timeout = settings.header_timeout();
+        let body_idle_timeout = settings.body_idle_timeout();
+        let sign_in_rate = Arc::new(FailedSignIns::new(
+            settings.failed_sign_ins_per_minute_per_address,
+        ));
         let state = web::Data::new(AppState {
             settings,
             index,
@@ -129,8 +136,18 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(from_fn(move |request, next| {
+                    body_timeout::limit_idle_body(body_idle_timeout, request, next)
+                }))
+                .wrap(from_fn({
+                    let rate = Arc::clone(&sign_in_rate);
+                    move |request, next| {
+                        let rate = Arc::clone(&rate);
+                        async move { limit_failed_sign_ins(&rate, request, next).await }
+                    }
+                }))
                 .wrap(from_fn(stamp_response))
-                .wrap(TracingLogger::default())
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
                 .configure(configure)
                 .app_data(rest.clone())
                 .configure(crate::oauth::configure)
@@ -140,6 +157,7 @@ impl Application {
         })
         // Without it, small responses wait for the client's delayed ACK (~40 ms).
         .tcp_nodelay(true)
+        .client_request_timeout(header_timeout)
         .listen(listener)?
         .disable_signals()
         .run();

@@ -18,6 +18,8 @@
 //! Freshness (timestamp window) is checked here; nonce replay needs storage
 //! and is the caller's job.
 
+use std::fmt;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, KeyInit, Mac};
@@ -86,8 +88,10 @@ pub struct RequestParts<'a> {
 /// A parsed OAuth request: the protocol parameters and everything signed.
 ///
 /// The proxy parses it and sends it to the metadata servers, which hold the
-/// secrets and verify it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// secrets and verify it. Its `Debug` shows neither the token, the
+/// verifier nor the signature (which is the secrets themselves with
+/// PLAINTEXT).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct OAuthRequest {
     pub consumer_key: String,
     pub token: Option<String>,
@@ -98,6 +102,19 @@ pub struct OAuthRequest {
     pub verifier: Option<String>,
     signature: String,
     base_string: String,
+}
+
+impl fmt::Debug for OAuthRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let redacted = |value: &Option<String>| value.as_ref().map(|_| "<redacted>");
+        f.debug_struct("OAuthRequest")
+            .field("consumer_key", &self.consumer_key)
+            .field("token", &redacted(&self.token))
+            .field("signature_method", &self.signature_method)
+            .field("timestamp", &self.timestamp)
+            .field("verifier", &redacted(&self.verifier))
+            .finish_non_exhaustive()
+    }
 }
 
 /// Builds the base string URI (§3.4.1.2) from the configured public base URL
@@ -323,6 +340,16 @@ mod tests {
             form_body: None,
             authorization: Some(header),
         })
+    }
+
+    #[test]
+    fn debug_output_shows_no_token_verifier_or_signature() {
+        let request = rfc_request(RFC_HEADER).unwrap();
+        let shown = format!("{request:?}");
+        assert!(shown.contains("dpf43f3p2l4k3l03"), "{shown}");
+        for secret in ["nnch734d00sl2jdk", "MdpQcU8iPSUjWoN"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
     }
 
     #[test]

@@ -221,11 +221,17 @@ impl Operation {
     }
 }
 
-/// A request or access token with its secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A request or access token with its secret. Its `Debug` shows neither.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthTokenReply {
     pub token: String,
     pub secret: String,
+}
+
+impl fmt::Debug for OAuthTokenReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("OAuthTokenReply(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,12 +240,21 @@ pub struct OAuthRequestInfo {
 }
 
 /// Where the authorize page sends the user: `callback` is a URL, or `oob`
-/// when the application shows the verifier to the user.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// when the application shows the verifier to the user. Its `Debug` shows
+/// only the callback.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OAuthAuthorizeReply {
     pub request_token: String,
     pub verifier: String,
     pub callback: String,
+}
+
+impl fmt::Debug for OAuthAuthorizeReply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthAuthorizeReply")
+            .field("callback", &self.callback)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Who signed a request with an access token, and the token of the device
@@ -769,6 +784,34 @@ pub enum ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let shown = format!(
+            "{:?} {:?} {:?} {:?}",
+            DeviceToken("nmb_device".into()),
+            Password("hunter22".into()),
+            OAuthTokenReply {
+                token: "the-token".into(),
+                secret: "the-secret".into(),
+            },
+            OAuthAuthorizeReply {
+                request_token: "the-request-token".into(),
+                verifier: "the-verifier".into(),
+                callback: "oob".into(),
+            },
+        );
+        for secret in [
+            "nmb_device",
+            "hunter22",
+            "the-token",
+            "the-secret",
+            "the-verifier",
+        ] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("oob"), "{shown}");
+    }
 
     #[test]
     fn requests_round_trip_in_the_documented_shape() {

@@ -12,7 +12,8 @@
 //! * [`commit_plan`]: the rules of a commit as a pure function;
 //! * [`storage`]: the [`storage::MetadataStore`] trait and its PostgreSQL implementation;
 //! * [`auth`]: passwords, device tokens, login slow-down;
-//! * [`admin`]: user administration for the command line and scripts.
+//! * [`admin`]: user administration for the command line and scripts;
+//! * [`test_log`]: the test suites' log directory and record of secrets.
 
 pub mod admin;
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod rpc;
 pub mod startup;
 pub mod storage;
 pub mod telemetry;
+pub mod test_log;
 
 pub use config::Settings;
 pub use startup::Application;

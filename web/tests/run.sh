@@ -35,6 +35,8 @@ run=web$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
 work=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
+# Logs go to the suite's log directory when scripts/test.sh made one.
+logs=$(suite_log "web-$run." "$work/")
 pids=()
 
 cleanup() {
@@ -66,19 +68,20 @@ export NIMBUS_PROXY_QUEUE_PREFIX=test-$run
 export NIMBUS_PROXY_STORAGE__OPTIONS__ROOT=$work/objects
 mkdir -p "$work/objects"
 
-"$bin/nimbus-server" serve >"$work/server.log" 2>&1 &
+"$bin/nimbus-server" serve >"${logs}server.log" 2>&1 &
 pids+=($!)
-"$bin/nimbus-proxy" >"$work/proxy.log" 2>&1 &
+"$bin/nimbus-proxy" >"${logs}proxy.log" 2>&1 &
 pids+=($!)
 
 password="web-test-password-$run"
+record_secret password "$password"
 echo "$password" | "$bin/nimbus-server" user add ada --password-stdin >/dev/null
 
 for _ in $(seq 60); do
     curl -sf "$url/info" >/dev/null && break
     sleep 0.5
 done
-curl -sf "$url/info" >/dev/null || { cat "$work/proxy.log" >&2; exit 1; }
+curl -sf "$url/info" >/dev/null || { cat "${logs}proxy.log" >&2; exit 1; }
 
 # A desktop client syncs a folder with a small text and a multi-chunk file.
 mkdir -p "$work/sync/Holiday photos"
@@ -87,7 +90,7 @@ head -c 3000000 /dev/urandom >"$work/sync/Holiday photos/data.bin"
 cp "$work/sync/Holiday photos/data.bin" "$work/expected.bin"
 echo "$password" | "$bin/nimbus" --config-dir "$work/client" \
     login "$url" --user ada --password-stdin --device desktop-test >/dev/null
-"$bin/nimbus" --config-dir "$work/client" sync "$work/sync" >"$work/client.log" 2>&1 &
+"$bin/nimbus" --config-dir "$work/client" sync "$work/sync" >"${logs}client.log" 2>&1 &
 pids+=($!)
 
 status=0
@@ -95,8 +98,8 @@ status=0
     NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" \
     node --test --test-reporter=spec) || status=$?
 if [ "$status" -ne 0 ]; then
-    echo "--- proxy log" >&2; tail -n 40 "$work/proxy.log" >&2
-    echo "--- server log" >&2; tail -n 40 "$work/server.log" >&2
-    echo "--- desktop client log" >&2; tail -n 40 "$work/client.log" >&2
+    echo "--- proxy log" >&2; tail -n 40 "${logs}proxy.log" >&2
+    echo "--- server log" >&2; tail -n 40 "${logs}server.log" >&2
+    echo "--- desktop client log" >&2; tail -n 40 "${logs}client.log" >&2
 fi
 exit "$status"

@@ -131,9 +131,12 @@ impl ChunkStore {
     }
 }
 
-/// Reads what the request handler feeds through a channel.
+/// Reads what the request handler feeds through a channel: parts of the
+/// body, then `None` at its end. A channel closed before that end is a body
+/// cut short, an error, so that its unfinished tail is not taken for the
+/// last chunk of a file.
 struct ChannelReader {
-    receiver: mpsc::Receiver<Bytes>,
+    receiver: mpsc::Receiver<Option<Bytes>>,
     current: Bytes,
 }
 
@@ -141,8 +144,14 @@ impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
             match self.receiver.blocking_recv() {
-                Some(bytes) => self.current = bytes,
-                None => return Ok(0),
+                Some(Some(bytes)) => self.current = bytes,
+                Some(None) => return Ok(0),
+                None => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        "the body was cut short",
+                    ));
+                }
             }
         }
         let n = buf.len().min(self.current.len());
@@ -152,8 +161,9 @@ impl Read for ChannelReader {
 }
 
 /// Cuts `body` into chunks, stores the new ones, and returns the content to
-/// commit. Nothing is committed here; chunks stored before a failure stay
-/// (like a desktop client's) and are reused by the next upload.
+/// commit. Nothing is committed here; whole chunks stored before a failure
+/// stay (like a desktop client's) and are reused by the next upload, but
+/// the tail of a body cut short is not stored.
 pub async fn upload(
     store: &ChunkStore,
     keys: WorkspaceKeys,
@@ -167,7 +177,7 @@ pub async fn upload(
             &ContainerUpdate::default(),
         )
         .await?;
-    let (bytes_tx, bytes_rx) = mpsc::channel::<Bytes>(8);
+    let (bytes_tx, bytes_rx) = mpsc::channel::<Option<Bytes>>(8);
     let (chunk_tx, mut chunk_rx) = mpsc::channel(4);
     let chunker = tokio::task::spawn_blocking(move || {
         let reader = ChannelReader {
@@ -185,12 +195,12 @@ pub async fn upload(
     let feed = async move {
         let mut body = body;
         while let Some(bytes) = body.next().await {
-            let bytes =
-                bytes.map_err(|e| RestError::BadRequest(format!("reading the body: {e}")))?;
-            if bytes_tx.send(bytes).await.is_err() {
-                break;
+            if bytes_tx.send(Some(bytes?)).await.is_err() {
+                // The chunker stopped; its error is the one to report.
+                return Ok(());
             }
         }
+        let _ = bytes_tx.send(None).await;
         Ok::<(), RestError>(())
     };
     let consume = async move {

@@ -2,6 +2,7 @@
 //! turns a failure into a status and the StackSync error body
 //! `{"error": <status>, "code": "<stable name>", "description": "..."}`.
 
+use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, ResponseError};
@@ -10,6 +11,7 @@ use nimbus_protocol::rpc::{ErrorCode, RefusalCode};
 
 use crate::blobs::BlobError;
 use crate::error::SwiftError;
+use crate::body_timeout;
 use crate::index::IndexError;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,9 @@ pub enum RestError {
          Try again once its administrator has freed space."
     )]
     InsufficientStorage(String),
+    /// The body stalled for longer than `body_idle_timeout_secs`.
+    #[error("no part of the body arrived in time; send it again")]
+    RequestTimeout,
     #[error("the metadata servers are unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -80,6 +85,7 @@ impl RestError {
             RestError::MethodNotAllowed { .. } => "method_not_allowed",
             RestError::TooManyRequests { .. } => "too_many_requests",
             RestError::InsufficientStorage(_) => "insufficient_storage",
+            RestError::RequestTimeout => "request_timeout",
             RestError::Unavailable(_) => "unavailable",
             RestError::Internal(_) => "internal",
         }
@@ -154,6 +160,18 @@ pub struct QuotaRefusal {
     pub owners: bool,
 }
 
+impl From<PayloadError> for RestError {
+    /// A body that could not be read: stalled past the idle timeout
+    /// ([`crate::body_timeout`]), or broken.
+    fn from(error: PayloadError) -> Self {
+        if body_timeout::is_timeout(&error) {
+            RestError::RequestTimeout
+        } else {
+            RestError::BadRequest(format!("reading the body: {error}"))
+        }
+    }
+}
+
 impl From<IndexError> for RestError {
     fn from(error: IndexError) -> Self {
         RestError::Internal(error.to_string())
@@ -180,6 +198,7 @@ impl ResponseError for RestError {
             RestError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             RestError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             RestError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            RestError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             RestError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             RestError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -93,7 +93,7 @@ fn status_line(error: &SwiftError) -> &'static str {
 async fn read_body(mut payload: web::Payload) -> Result<String, SwiftError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|_| SwiftError::ClientDisconnect)?;
+        let chunk = chunk?;
         body.extend_from_slice(&chunk);
         if body.len() > MAX_DELETES_PER_REQUEST * (MAX_LINE + 1) {
             return Err(SwiftError::TooLarge);

@@ -455,7 +455,7 @@ fn slice_pieces(pieces: Vec<Piece>, range: std::ops::Range<u64>) -> Vec<Piece> {
 async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, SwiftError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
-        body.extend_from_slice(&chunk.map_err(|_| SwiftError::ClientDisconnect)?);
+        body.extend_from_slice(&chunk?);
         if body.len() > MAX_MANIFEST_SIZE {
             return Err(SwiftError::TooLarge);
         }

@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use actix_web::body::SizedStream;
-use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue, HttpDate};
 use actix_web::{HttpResponse, HttpResponseBuilder, web};
@@ -464,13 +463,6 @@ fn expected_etag(context: &RequestContext) -> Option<String> {
         .map(|e| e.trim_matches('"').to_ascii_lowercase())
 }
 
-fn payload_error(error: PayloadError) -> SwiftError {
-    match error {
-        PayloadError::Overflow => SwiftError::TooLarge,
-        _ => SwiftError::ClientDisconnect,
-    }
-}
-
 /// `X-Object-Manifest: <container>/<prefix>`, percent-decoded.
 fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<String>, SwiftError> {
     let Some(raw) = context.header("x-object-manifest") else {
@@ -691,7 +683,7 @@ async fn put(
         context,
         destination,
         declared,
-        payload.map_err(payload_error),
+        payload.map_err(SwiftError::from),
     )
     .await?;
     if expected_etag.is_some_and(|expected| expected != stored.etag) {

@@ -87,7 +87,8 @@ impl From<RestError> for WebError {
             RestError::NotFound(_) => WebError::NotFound(message),
             RestError::BadRequest(_)
             | RestError::UnsupportedMediaType(_)
-            | RestError::MethodNotAllowed { .. } => WebError::BadRequest(message),
+            | RestError::MethodNotAllowed { .. }
+            | RestError::RequestTimeout => WebError::BadRequest(message),
             RestError::NameTaken(_) | RestError::Conflict(_) => WebError::Conflict(message),
             RestError::InsufficientStorage(_) => WebError::InsufficientStorage(message),
             RestError::Unavailable(text) => WebError::Unavailable(text),

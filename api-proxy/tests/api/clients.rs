@@ -204,6 +204,7 @@ async fn python_swiftclient_tempurls_get_and_put_without_a_token() {
         all.extend_from_slice(args);
         run("swift", &all, dir.path()).await
     };
+    nimbus_server::test_log::record_secret("TempURL key", "the account key");
     swift(&["post", "-m", "Temp-URL-Key:the account key"]).await;
     swift(&["upload", "c1", "shared.txt"]).await;
     let stat = swift(&["stat"]).await;
@@ -212,7 +213,14 @@ async fn python_swiftclient_tempurls_get_and_put_without_a_token() {
     let tempurl = async |args: &[&str]| {
         let mut all = vec!["tempurl"];
         all.extend_from_slice(args);
-        run("swift", &all, dir.path()).await.trim().to_owned()
+        let url = run("swift", &all, dir.path()).await.trim().to_owned();
+        let query = url.split_once('?').map_or("", |(_, query)| query);
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if name == "temp_url_sig" {
+                nimbus_server::test_log::record_secret("TempURL signature", &value);
+            }
+        }
+        url
     };
     let object = "/v1/AUTH_alice/c1/shared.txt";
     for digest in ["sha256", "sha512"] {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys};
 use nimbus_protocol::client::ClientOptions;
@@ -14,9 +15,12 @@ use nimbus_proxy::config::{Settings, StorageSettings};
 use nimbus_proxy::startup::Application;
 use nimbus_server::admin::{AddUser, add_user};
 use nimbus_server::storage::MetadataStore;
+use nimbus_server::test_log::record_secret;
 use reqwest::{Method, RequestBuilder, Response};
 use sqlx::migrate::MigrateDatabase;
 use sqlx::{Connection, PgConnection, Postgres};
+use tokio::io::AsyncReadExt;
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 /// The PostgreSQL server (without a database name) that test databases go to.
@@ -93,11 +97,7 @@ pub async fn start_metadata_server(run: &str, storage_url: &str) -> Arc<dyn Meta
 }
 
 pub fn init_logging() {
-    nimbus_proxy::telemetry::init(if std::env::var("TEST_LOG").is_ok() {
-        "info"
-    } else {
-        "off"
-    });
+    nimbus_server::test_log::init();
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -131,6 +131,7 @@ pub const PASSWORD: &str = "correct horse battery";
 impl TestApp {
     /// Creates `user`, in `account` when given (else the user's own account).
     pub async fn add_user(&self, user: &str, account: Option<&str>, account_admin: bool) {
+        record_secret("password", PASSWORD);
         add_user(
             self.metadata.as_ref(),
             AddUser {
@@ -147,14 +148,22 @@ impl TestApp {
         .unwrap();
     }
 
+    /// TempAuth's answer; a token it hands out is noted as a secret, with
+    /// the key that earned it.
     pub async fn get_token(&self, auth_user: &str, key: &str) -> Response {
-        self.client
+        let response = self
+            .client
             .get(format!("{}/auth/v1.0", self.address))
             .header("X-Auth-User", auth_user)
             .header("X-Auth-Key", key)
             .send()
             .await
-            .unwrap()
+            .unwrap();
+        if let Some(token) = response.headers().get("x-auth-token") {
+            record_secret("password", key);
+            record_secret("device token", token.to_str().unwrap());
+        }
+        response
     }
 
     /// Creates the user `name` in its own account and logs in.
@@ -300,6 +309,7 @@ pub async fn device(app: &TestApp, user: &str) -> Device {
         })
         .await
         .unwrap();
+    record_secret("device token", &login.token.0);
     let workspace = rpc
         .get_workspaces(&login.token)
         .await
@@ -330,4 +340,47 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
             (state >> 24) as u8
         })
         .collect()
+}
+
+/// A raw TCP connection to the proxy, for clients that misbehave.
+pub async fn raw_connect(app: &TestApp) -> TcpStream {
+    TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap()
+}
+
+/// The HTTP/1.1 head of `request`, announcing a body of `length` bytes.
+pub fn raw_head(request: &reqwest::Request, length: usize) -> Vec<u8> {
+    let url = request.url();
+    let target = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let mut head = format!(
+        "{} {target} HTTP/1.1\r\nHost: {}\r\nContent-Length: {length}\r\n",
+        request.method(),
+        url.authority()
+    );
+    for (name, value) in request.headers() {
+        head.push_str(&format!("{name}: {}\r\n", value.to_str().unwrap()));
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// What the proxy sends until it closes the connection. The time limit
+/// only keeps a broken proxy from hanging the suite.
+pub async fn raw_answer(stream: &mut TcpStream) -> String {
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 4096];
+    let read_all = async {
+        // A reset after the answer counts as the end of it.
+        while let Ok(n @ 1..) = stream.read(&mut buffer).await {
+            answer.extend_from_slice(&buffer[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), read_all)
+        .await
+        .expect("the proxy ends a stalled request");
+    String::from_utf8_lossy(&answer).into_owned()
 }

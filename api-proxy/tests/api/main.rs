@@ -3,6 +3,7 @@
 
 mod auth;
 mod authorization_matrix;
+mod body_limits;
 mod chunk_guard;
 mod client_broker_user;
 mod clients;
@@ -19,6 +20,7 @@ mod rest;
 mod rest_encrypted;
 mod sharing;
 mod small_disk;
+mod slow_clients;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;

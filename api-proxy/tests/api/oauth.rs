@@ -5,6 +5,7 @@ use std::num::NonZeroU64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use nimbus_server::admin::add_oauth_consumer;
+use nimbus_server::test_log::record_secret;
 use oauth1_request as oauth;
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -80,7 +81,7 @@ impl WithForm for RequestBuilder {
     }
 }
 
-fn form_reply(body: &str) -> (String, String) {
+pub fn form_reply(body: &str) -> (String, String) {
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -91,7 +92,10 @@ fn form_reply(body: &str) -> (String, String) {
             .map(|(_, v)| v.clone())
             .unwrap_or_else(|| panic!("{name} in {body}"))
     };
-    (get("oauth_token"), get("oauth_token_secret"))
+    let (token, secret) = (get("oauth_token"), get("oauth_token_secret"));
+    record_secret("oauth token", &token);
+    record_secret("oauth token secret", &secret);
+    (token, secret)
 }
 
 pub async fn request_token(
@@ -175,6 +179,7 @@ pub async fn grant(app: &TestApp, user: &str) -> Grant {
     let consumer = add_oauth_consumer(app.metadata.as_ref(), "Photo app", None)
         .await
         .unwrap();
+    record_secret("oauth consumer secret", &consumer.secret);
     let pair = (consumer.key.as_str(), consumer.secret.as_str());
     let response = request_token(app, pair, "oob", &Signing::default()).await;
     assert_eq!(response.status(), 200);
@@ -212,6 +217,7 @@ pub async fn grant(app: &TestApp, user: &str) -> Grant {
     let allowed = authorize(app, &request.0, user, PASSWORD).await;
     assert_eq!(allowed.status(), 200);
     let verifier = verifier_in(&allowed.text().await.unwrap());
+    record_secret("oauth verifier", &verifier);
 
     let response = access_token(app, pair, (&request.0, &request.1), &verifier).await;
     assert_eq!(response.status(), 200);
@@ -303,6 +309,7 @@ async fn a_registered_callback_receives_the_token_and_verifier() {
     )
     .await
     .unwrap();
+    record_secret("oauth consumer secret", &consumer.secret);
     let pair = (consumer.key.as_str(), consumer.secret.as_str());
     // Another site as callback is refused.
     let foreign = request_token(&app, pair, "https://evil.example/", &Signing::default()).await;
@@ -365,6 +372,7 @@ async fn the_authorize_page_refuses_unknown_tokens_and_denials_grant_nothing() {
     let consumer = add_oauth_consumer(app.metadata.as_ref(), "Denied app", None)
         .await
         .unwrap();
+    record_secret("oauth consumer secret", &consumer.secret);
     let pair = (consumer.key.as_str(), consumer.secret.as_str());
     let response = request_token(&app, pair, "oob", &Signing::default()).await;
     let request = form_reply(&response.text().await.unwrap());
@@ -392,6 +400,7 @@ async fn plaintext_is_refused_over_plain_http() {
     let consumer = add_oauth_consumer(app.metadata.as_ref(), "Plain app", None)
         .await
         .unwrap();
+    record_secret("oauth consumer secret", &consumer.secret);
     let response = request_token(
         &app,
         (&consumer.key, &consumer.secret),

@@ -56,6 +56,7 @@ async fn content_of_an_encrypted_workspace_is_refused_but_its_items_are_listed()
     let laptop = device(&app, "alice").await;
 
     let workspace_id = Uuid::new_v4();
+    nimbus_server::test_log::record_secret("passphrase", "vault passphrase");
     let keys = tokio::task::spawn_blocking(move || {
         WorkspaceKeys::from_passphrase(workspace_id, "vault passphrase")
     })

@@ -10,6 +10,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
+use nimbus_server::test_log::record_secret;
+
 use crate::helpers::{Session, TestApp, spawn_app, spawn_app_with};
 
 const ACCOUNT_KEY: &str = "account-key-one";
@@ -24,6 +26,7 @@ pub(crate) fn in_a_day() -> u64 {
 }
 
 fn hmac<M: Mac + KeyInit>(key: &str, message: &str) -> Vec<u8> {
+    record_secret("TempURL key", key);
     let mut mac = <M as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
     mac.update(message.as_bytes());
     mac.finalize().into_bytes().to_vec()
@@ -44,6 +47,11 @@ fn temp_request(
     path: &str,
     params: &[(&str, &str)],
 ) -> RequestBuilder {
+    for (name, value) in params {
+        if *name == "temp_url_sig" {
+            record_secret("TempURL signature", value);
+        }
+    }
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(params)
         .finish();

@@ -4,6 +4,8 @@
 //! another user's ids).
 
 use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 
 use nimbus_chunks::WorkspaceKeys;
 use nimbus_protocol::rpc::{
@@ -14,7 +16,8 @@ use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
-use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app, upload_chunks};
+use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app, spawn_app_with, upload_chunks};
+use crate::oauth;
 
 /// A browser: remembers cookies, follows no redirects.
 struct Browser {
@@ -52,6 +55,9 @@ impl Browser {
             if removed || value.is_empty() {
                 self.cookies.remove(name);
             } else {
+                if name == "nimbus_session" {
+                    nimbus_server::test_log::record_secret("session cookie", value);
+                }
                 self.cookies.insert(name.into(), value.into());
             }
         }
@@ -966,4 +972,125 @@ async fn folders_are_created_renamed_and_deleted_with_their_contents() {
         .unwrap();
     assert!(history.versions[0].deleted);
     assert!(history.versions.iter().any(|v| v.content.size == 7));
+}
+
+/// An OAuth request token of a new application, for the authorize form.
+async fn oauth_request_token(app: &TestApp) -> reqwest::Response {
+    let consumer = nimbus_server::admin::add_oauth_consumer(app.metadata.as_ref(), "App", None)
+        .await
+        .unwrap();
+    nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
+    oauth::request_token(
+        app,
+        (&consumer.key, &consumer.secret),
+        "oob",
+        &oauth::Signing::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn failed_logins_on_the_oauth_form_and_the_web_sign_in_are_slowed_per_user() {
+    // The per-address limit is out of the way: this is the per-user one.
+    let app = spawn_app_with(|settings| {
+        settings.failed_sign_ins_per_minute_per_address = NonZeroU32::new(1000).unwrap();
+    })
+    .await;
+    app.add_user("alice", None, true).await;
+    let request = oauth_request_token(&app).await;
+    assert_eq!(request.status(), 200);
+    let (request_token, _) = oauth::form_reply(&request.text().await.unwrap());
+
+    // Each failure past the free ones doubles the wait, so the slow-down
+    // shows within a few attempts however slow the machine is.
+    let mut oauth_answers = Vec::new();
+    for _ in 0..15 {
+        let answer = oauth::authorize(&app, &request_token, "alice", "a guess").await;
+        let status = answer.status();
+        oauth_answers.push(status.as_u16());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            assert!(
+                answer
+                    .text()
+                    .await
+                    .unwrap()
+                    .contains("Too many failed attempts")
+            );
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(oauth_answers.last(), Some(&429), "{oauth_answers:?}");
+
+    // The web sign-in goes through the same count.
+    let mut browser = Browser::new(&app);
+    let mut web_answers = Vec::new();
+    for _ in 0..15 {
+        let answer = browser.sign_in_with("alice", "another guess").await;
+        let status = answer.status();
+        web_answers.push(status.as_u16());
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            let page = answer.text().await.unwrap();
+            assert!(
+                page.contains("too many failed logins for this user"),
+                "{page}"
+            );
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(web_answers.last(), Some(&429), "{web_answers:?}");
+    assert!(!browser.cookies.contains_key("nimbus_session"));
+}
+
+#[tokio::test]
+async fn failed_sign_ins_from_one_address_stop_its_sign_ins_on_every_surface() {
+    let app = spawn_app_with(|settings| {
+        settings.failed_sign_ins_per_minute_per_address = NonZeroU32::new(2).unwrap();
+    })
+    .await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    // One guess at each of several users stays below each user's slow-down;
+    // the third failure from the address uses up its allowance.
+    for user in ["alice:alice", "bob:bob", "alice:alice"] {
+        assert_eq!(app.get_token(user, "a guess").await.status(), 401);
+    }
+
+    // From then on the address is refused before its password is checked,
+    // on every surface, even with the right password.
+    let tempauth = app.get_token("alice:alice", PASSWORD).await;
+    assert_eq!(tempauth.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry_after: u64 = tempauth.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=31).contains(&retry_after), "{retry_after}");
+    let mut browser = Browser::new(&app);
+    let web = browser.sign_in_with("alice", PASSWORD).await;
+    assert_eq!(web.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(!browser.cookies.contains_key("nimbus_session"));
+    assert_eq!(
+        oauth_request_token(&app).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Another address signs in as usual.
+    let elsewhere = reqwest::Client::builder()
+        .local_address(IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let signed_in = elsewhere
+        .get(format!("{}/auth/v1.0", app.address))
+        .header("X-Auth-User", "alice:alice")
+        .header("X-Auth-Key", PASSWORD)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::OK);
+    nimbus_server::test_log::record_secret(
+        "device token",
+        signed_in.headers()["x-auth-token"].to_str().unwrap(),
+    );
 }

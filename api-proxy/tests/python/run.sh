@@ -32,6 +32,8 @@ proxy_db=${POSTGRES_URL%/*}/nimbus_test_proxy_$run
 objects=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url=http://127.0.0.1:$port
+# Logs go to the suite's log directory when scripts/test.sh made one.
+logs=$(suite_log "python-$run" "$objects")
 pids=()
 sync_dir=
 client_config=
@@ -65,24 +67,26 @@ export NIMBUS_PROXY_AMQP_URL=$AMQP_URL
 export NIMBUS_PROXY_QUEUE_PREFIX=test-$run
 export NIMBUS_PROXY_STORAGE__OPTIONS__ROOT=$objects
 
-"$bin/nimbus-server" serve >"$objects.server.log" 2>&1 &
+"$bin/nimbus-server" serve >"$logs.server.log" 2>&1 &
 pids+=($!)
-"$bin/nimbus-proxy" >"$objects.proxy.log" 2>&1 &
+"$bin/nimbus-proxy" >"$logs.proxy.log" 2>&1 &
 pids+=($!)
 
 password="py-test-password-$run"
+record_secret password "$password"
 for user in alice bob; do
     echo "$password" | "$bin/nimbus-server" user add "$user" --password-stdin >/dev/null
 done
 consumer=$("$bin/nimbus-server" oauth add-consumer "Python app")
 consumer_key=$(sed -n 's/^consumer key: *//p' <<<"$consumer")
 consumer_secret=$(sed -n 's/^consumer secret: *//p' <<<"$consumer")
+record_secret "oauth consumer secret" "$consumer_secret"
 
 for _ in $(seq 60); do
     curl -sf "$url/info" >/dev/null && break
     sleep 0.5
 done
-curl -sf "$url/info" >/dev/null || { cat "$objects.proxy.log" >&2; exit 1; }
+curl -sf "$url/info" >/dev/null || { cat "$logs.proxy.log" >&2; exit 1; }
 
 if [ -n "${NIMBUS_FUZZ_ONLY:-}" ]; then
     echo "NIMBUS_FUZZ_ONLY: only the fuzzers run (no desktop client)" >&2
@@ -91,7 +95,7 @@ elif cargo build --quiet -p nimbus-client --bin nimbus 2>"$objects.client-build.
     client_config=$(mktemp -d)
     echo "$password" | "$bin/nimbus" --config-dir "$client_config" \
         login "$url" --user alice --password-stdin --device desktop-test >/dev/null
-    "$bin/nimbus" --config-dir "$client_config" sync "$sync_dir" >"$objects.client.log" 2>&1 &
+    "$bin/nimbus" --config-dir "$client_config" sync "$sync_dir" >"$logs.client.log" 2>&1 &
     pids+=($!)
 else
     echo "the desktop client (nimbus-client) does not build: its round trip is skipped" >&2
@@ -108,8 +112,8 @@ if [ -n "${NIMBUS_FUZZ_SEED:-}" ]; then fuzz_options+=("--hypothesis-seed=$NIMBU
 python -m pytest "${fuzz_options[@]}" \
     api-proxy/tests/python/test_openapi_fuzz.py api-proxy/tests/python/test_swift_fuzz.py || status=$?
 if [ "$status" -ne 0 ]; then
-    echo "--- proxy log" >&2; tail -n 40 "$objects.proxy.log" >&2
-    echo "--- server log" >&2; tail -n 40 "$objects.server.log" >&2
-    if [ -n "$sync_dir" ]; then echo "--- desktop client log" >&2; tail -n 40 "$objects.client.log" >&2; fi
+    echo "--- proxy log" >&2; tail -n 40 "$logs.proxy.log" >&2
+    echo "--- server log" >&2; tail -n 40 "$logs.server.log" >&2
+    if [ -n "$sync_dir" ]; then echo "--- desktop client log" >&2; tail -n 40 "$logs.client.log" >&2; fi
 fi
 exit "$status"

@@ -22,6 +22,14 @@ CONSUMER_SECRET = os.environ["NIMBUS_CONSUMER_SECRET"]
 API = {"StackSync-API": "v2"}
 
 
+def record_secret(kind, value):
+    """Notes a secret for scripts/scan-secrets.sh (see server/src/test_log.rs)."""
+    log_dir = os.environ.get("NIMBUS_TEST_LOG_DIR")
+    if log_dir and value:
+        with open(os.path.join(log_dir, "secrets.tsv"), "a", encoding="utf-8") as secrets:
+            secrets.write(f"{kind}\t{value}\n")
+
+
 def authorize(request_token, user):
     """Logs in on the authorize page and allows access; returns the verifier."""
     page = requests.get(f"{URL}/oauth/authorize", params={"oauth_token": request_token})
@@ -47,8 +55,13 @@ def three_legs(user, signature_method="HMAC-SHA1"):
         signature_method=signature_method,
     )
     request = oauth.fetch_request_token(f"{URL}/oauth/request_token")
+    record_secret("oauth token", request["oauth_token"])
+    record_secret("oauth token secret", request["oauth_token_secret"])
     verifier = authorize(request["oauth_token"], user)
+    record_secret("oauth verifier", verifier)
     access = oauth.fetch_access_token(f"{URL}/oauth/access_token", verifier=verifier)
+    record_secret("oauth token", access["oauth_token"])
+    record_secret("oauth token secret", access["oauth_token_secret"])
     return access["oauth_token"], access["oauth_token_secret"]
 
 
@@ -210,6 +223,7 @@ class ThreeLeggedAndEveryEndpoint(unittest.TestCase):
         self.assertEqual(api.get(f"{URL}/v1/folder/0").status_code, 200)
         login = requests.get(f"{URL}/auth/v1.0", headers={"X-Auth-User": "alice:alice", "X-Auth-Key": PASSWORD})
         self.assertEqual(login.status_code, 200)
+        record_secret("device token", login.headers["X-Auth-Token"])
         user = {"X-Auth-Token": login.headers["X-Auth-Token"]}
         listed = requests.get(f"{URL}/oauth/tokens", headers=user).json()
         self.assertIn(token[0], [t["token"] for t in listed])

@@ -19,6 +19,7 @@ async fn sync_once(
     workspace: Option<&str>,
     passphrase: &str,
 ) -> Outcome {
+    nimbus_server::test_log::record_secret("passphrase", passphrase);
     let dir = dir.to_str().expect("a UTF-8 temp path");
     let mut args = vec!["sync", dir, "--once", "--passphrase-stdin"];
     if let Some(name) = workspace {

@@ -13,6 +13,7 @@ use nimbus_client::daemon;
 use nimbus_proxy::config::{Settings as ProxySettings, StorageSettings};
 use nimbus_server::admin::{AddUser, add_user};
 use nimbus_server::storage::MetadataStore;
+use nimbus_server::test_log::record_secret;
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{oneshot, watch};
@@ -79,12 +80,7 @@ impl Cluster {
 
     /// [`Cluster::spawn`] with the proxy's blobs in `objects`.
     pub async fn spawn_storing_in(objects: &Path) -> Self {
-        if std::env::var("TEST_LOG").is_ok() {
-            let _ = tracing_subscriber::fmt()
-                .with_env_filter("info")
-                .with_test_writer()
-                .try_init();
-        }
+        nimbus_server::test_log::init();
         let run = Uuid::new_v4().simple().to_string();
         let prefix = format!("test-{run}");
         let server_db = format!("nimbus_test_client_server_{run}");
@@ -144,6 +140,7 @@ impl Cluster {
     }
 
     pub async fn add_user(&self, name: &str) {
+        record_secret("password", PASSWORD);
         add_user(
             self.metadata.as_ref(),
             AddUser {
@@ -178,6 +175,8 @@ impl Cluster {
         nimbus_client::cli::login(&config, &self.proxy_url, user, PASSWORD, name)
             .await
             .expect("login");
+        let (_, token) = config.load().expect("the device is logged in");
+        record_secret("device token", &token.0);
         Device {
             config,
             root,
@@ -446,11 +445,26 @@ pub fn nimbus(config: &Path) -> tokio::process::Command {
         .env("NIMBUS_CONFIG_DIR", config)
         .env(
             "RUST_LOG",
-            std::env::var("NIMBUS_E2E_LOG").unwrap_or_else(|_| "warn".into()),
+            // The suite's log directory takes the level `scripts/test.sh` sets.
+            std::env::var("NIMBUS_E2E_LOG")
+                .or_else(|_| match std::env::var_os("NIMBUS_TEST_LOG_DIR") {
+                    Some(_) => std::env::var("RUST_LOG"),
+                    None => Ok("warn".into()),
+                })
+                .unwrap_or_else(|_| "warn".into()),
         )
         .kill_on_drop(true);
     command
 }
+
+/// Where a `nimbus` child whose output the test does not read logs to: the
+/// suite's log directory when there is one.
+pub fn child_log() -> Stdio {
+    nimbus_server::test_log::output_file(CLI_LOG).map_or_else(Stdio::inherit, Stdio::from)
+}
+
+/// The log file, in the suite's log directory, of the `nimbus` children.
+pub const CLI_LOG: &str = "nimbus-cli";
 
 /// What a run of the binary did.
 pub struct Outcome {
@@ -474,6 +488,7 @@ pub async fn run(config: &Path, args: &[&str], input: &str) -> Outcome {
     stdin.write_all(b"\n").await.unwrap();
     drop(stdin);
     let output = child.wait_with_output().await.unwrap();
+    nimbus_server::test_log::append_output(CLI_LOG, &output.stderr);
     Outcome {
         success: output.status.success(),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -314,6 +314,7 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
         ])
         .args(["--device", "desktop"])
         .stdin(std::process::Stdio::piped())
+        .stderr(helpers::child_log())
         .spawn()
         .unwrap();
     helpers::feed_and_wait(login, helpers::PASSWORD).await;
@@ -328,7 +329,12 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
     }
 
     // Start syncing and kill it while the large file is downloading.
-    let mut child = nimbus(&config).arg("sync").arg(&dir).spawn().unwrap();
+    let mut child = nimbus(&config)
+        .arg("sync")
+        .arg(&dir)
+        .stderr(helpers::child_log())
+        .spawn()
+        .unwrap();
     let temp = dir.join(".nimbus/tmp");
     let saw_partial = deadline_wait_or_exit(&temp, &dir, &mut child).await;
     child.kill().await.unwrap();
@@ -344,6 +350,7 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
         .arg("sync")
         .arg(&dir)
         .arg("--once")
+        .stderr(helpers::child_log())
         .status()
         .await
         .unwrap();
@@ -380,11 +387,13 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
         rest.push(line);
     }
     let status = child.wait().await.unwrap();
+    nimbus_server::test_log::append_output(helpers::CLI_LOG, rest.join("\n").as_bytes());
     assert!(status.success(), "{rest:?}");
     assert!(rest.iter().any(|l| l == "Stopped."), "{rest:?}");
     assert_eq!(std::fs::read_dir(&temp).unwrap().count(), 0);
 
     let output = nimbus(&config).arg("status").output().await.unwrap();
+    nimbus_server::test_log::append_output(helpers::CLI_LOG, &output.stderr);
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}");
     assert!(text.contains("Logged in as erin"), "{text}");
@@ -393,6 +402,7 @@ async fn the_binary_logs_in_survives_a_kill_mid_download_and_logs_out() {
     assert!(!text.contains("last sync: never"), "{text}");
 
     let output = nimbus(&config).arg("logout").output().await.unwrap();
+    nimbus_server::test_log::append_output(helpers::CLI_LOG, &output.stderr);
     assert!(output.status.success());
     assert!(!config.join("token").exists());
     let output = nimbus(&config)

@@ -14,6 +14,7 @@ use nimbus_protocol::{RpcClient, Topology};
 use nimbus_server::admin::{self, AddUser};
 use nimbus_server::rpc::ServerState;
 use nimbus_server::storage::MetadataStore;
+use nimbus_server::test_log::record_secret;
 use nimbus_server::{Application, Settings};
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::sync::oneshot;
@@ -76,7 +77,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts another server on the same database and queue as `settings`.
 pub async fn spawn_app_with(settings: Settings, database_name: String) -> TestApp {
-    init_logging();
+    nimbus_server::test_log::init();
     let application = Application::build(settings.clone())
         .await
         .expect("build the server");
@@ -111,12 +112,6 @@ pub async fn client_for(settings: &Settings) -> RpcClient {
     .expect("RabbitMQ must be running (see README: scripts/test.sh starts it)")
 }
 
-fn init_logging() {
-    if std::env::var("TEST_LOG").is_ok() {
-        let _ = tracing_subscriber::fmt().with_test_writer().try_init();
-    }
-}
-
 impl TestApp {
     /// Requests this server instance has taken on.
     pub fn requests_handled(&self) -> u64 {
@@ -124,6 +119,7 @@ impl TestApp {
     }
 
     pub async fn add_user(&self, username: &str) {
+        record_secret("password", PASSWORD);
         admin::add_user(
             self.store.as_ref(),
             AddUser {
@@ -142,11 +138,14 @@ impl TestApp {
 
     /// Logs a device of `username` in.
     pub async fn login(&self, username: &str, device: &str) -> DeviceToken {
-        self.client
+        let token = self
+            .client
             .login(login_args(username, PASSWORD, device))
             .await
             .expect("login")
-            .token
+            .token;
+        record_secret("device token", &token.0);
+        token
     }
 
     /// A new user with one logged-in device, and that user's default workspace.
@@ -239,6 +238,8 @@ pub async fn drop_database(database_name: &str) {
 }
 
 pub fn login_args(username: &str, password: &str, device: &str) -> LoginArgs {
+    // A wrong password may be a mistyped right one: it stays out of logs too.
+    record_secret("password", password);
     LoginArgs {
         username: username.into(),
         password: Password(password.into()),

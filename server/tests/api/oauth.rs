@@ -51,11 +51,18 @@ async fn call<T: serde::de::DeserializeOwned>(
     app.client.call(None, operation).await
 }
 
+/// Notes an OAuth token and its secret for the suite's log scan.
+fn record_token(reply: &OAuthTokenReply) {
+    nimbus_server::test_log::record_secret("oauth token", &reply.token);
+    nimbus_server::test_log::record_secret("oauth token secret", &reply.secret);
+}
+
 /// Runs the three legs; returns the consumer and the access token.
 pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthTokenReply) {
     let consumer = admin::add_oauth_consumer(app.store.as_ref(), "Photo app", None)
         .await
         .unwrap();
+    nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
     let consumer_pair = (consumer.key.as_str(), consumer.secret.as_str());
 
     let request_token: OAuthTokenReply = call(
@@ -72,6 +79,7 @@ pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthToken
     )
     .await
     .unwrap();
+    record_token(&request_token);
     let info: OAuthRequestInfo = call(
         app,
         Operation::OauthRequestInfo {
@@ -104,6 +112,7 @@ pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthToken
     .await
     .unwrap();
     assert_eq!(allowed.callback, "oob");
+    nimbus_server::test_log::record_secret("oauth verifier", &allowed.verifier);
 
     let access: OAuthTokenReply = call(
         app,
@@ -119,6 +128,7 @@ pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthToken
     )
     .await
     .unwrap();
+    record_token(&access);
     // A request token is good for one exchange only.
     let again = call::<OAuthTokenReply>(
         app,
@@ -290,6 +300,7 @@ async fn plaintext_is_refused_over_http() {
     let consumer = admin::add_oauth_consumer(app.store.as_ref(), "Plain app", None)
         .await
         .unwrap();
+    nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
     let header = oauth::Builder::<_, _>::new(
         oauth::Credentials::new(consumer.key.as_str(), consumer.secret.as_str()),
         oauth::Plaintext::new(),
