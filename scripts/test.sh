@@ -67,6 +67,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo test"
 cargo test --workspace --locked
 
+say "fuzz smoke and crash regressions (scripts/fuzz.sh)"
+scripts/fuzz.sh --smoke
+
 say "real Swift clients against the proxy (python-swiftclient, rclone)"
 ensure_python_clients python-swiftclient
 install_packages rclone

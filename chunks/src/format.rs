@@ -31,7 +31,7 @@ const KNOWN_FLAGS: u8 = FLAG_COMPRESSED | FLAG_ENCRYPTED;
 /// BLAKE3 `derive_key` context of the check that ends compressed plain
 /// chunks (zstd frames are not canonical: some bits do not change the
 /// output, so the id alone would not notice every damaged byte).
-const FRAME_CHECK_CONTEXT: &str = "Nimbus 2026-11-01 chunks v1: plain zstd frame check";
+pub const FRAME_CHECK_CONTEXT: &str = "Nimbus 2026-11-01 chunks v1: plain zstd frame check";
 
 /// zstd level used for every chunk. Level 1 over 3: on text-like data it
 /// runs about 1.5× faster for ~15% larger output, and the pipeline is

@@ -137,8 +137,8 @@ mod tests;
 pub use chunker::{Chunker, content_hash, content_hash_reader};
 pub use error::ChunkError;
 pub use format::{
-    FLAG_COMPRESSED, FLAG_ENCRYPTED, FORMAT_VERSION, HEADER_LEN, MAGIC, NONCE_LEN, SealedChunk,
-    TAG_LEN, ZSTD_LEVEL, chunk_id, open_chunk, seal_chunk,
+    FLAG_COMPRESSED, FLAG_ENCRYPTED, FORMAT_VERSION, FRAME_CHECK_CONTEXT, HEADER_LEN, MAGIC,
+    NONCE_LEN, SealedChunk, TAG_LEN, ZSTD_LEVEL, chunk_id, open_chunk, seal_chunk,
 };
 pub use keys::{ARGON2_M_COST_KIB, ARGON2_P_COST, ARGON2_T_COST, WorkspaceKeys};
 pub use params::{ALGORITHM, ChunkerParams, MAX_CHUNK_LEN};

@@ -165,7 +165,7 @@ impl RequestContext {
 }
 
 /// Splits and decodes a query string (`+` is a space).
-fn parse_query(raw: &str) -> Result<Vec<(String, String)>, SwiftError> {
+pub fn parse_query(raw: &str) -> Result<Vec<(String, String)>, SwiftError> {
     raw.split('&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
