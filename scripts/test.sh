@@ -58,6 +58,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 say "cargo test"
 cargo test --workspace --locked
 
+# Its own PostgreSQL and RabbitMQ, which it restarts; never the shared ones.
+say "faults under load (docs/faults.md)"
+scripts/faults.sh
+
 say "real Swift clients against the proxy (python-swiftclient, rclone)"
 ensure_python_clients python-swiftclient
 install_packages rclone
