@@ -9,17 +9,17 @@
 #   scripts/faults.sh                  # 90 s, every fault once (CI)
 #   scripts/faults.sh --duration 600   # the long run, every fault several times
 #
-# Needs root (PostgreSQL runs as the postgres user through runuser, RabbitMQ
-# as rabbitmq). See docs/faults.md.
+# The run itself is root's (through sudo otherwise): it starts PostgreSQL as
+# the postgres user through runuser, and RabbitMQ as rabbitmq. See
+# docs/faults.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
 
-[ "$(id -u)" -eq 0 ] || die "run as root: the run starts PostgreSQL and RabbitMQ as their own users"
 install_packages postgresql rabbitmq-server
 
 say "building nimbus-server, nimbus-proxy, nimbus and nimbus-faults"
 cargo build --locked --bin nimbus-server --bin nimbus-proxy --bin nimbus --bin nimbus-faults
 
 say "faults under load"
-"$CARGO_TARGET_DIR/debug/nimbus-faults" "$@"
+as_root "$CARGO_TARGET_DIR/debug/nimbus-faults" "$@"
