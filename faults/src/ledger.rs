@@ -1,5 +1,6 @@
 //! What the run counted and every violation it saw, shared by all tasks.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -35,6 +36,8 @@ pub struct Ledger {
     /// began (in flight, or whose answer a fault swallowed): complete, so
     /// not torn.
     pub reads_of_unacknowledged: Counter,
+    /// Why requests failed: "client request: status or error" → count.
+    failures: Mutex<BTreeMap<String, u64>>,
 }
 
 impl Ledger {
@@ -50,6 +53,7 @@ impl Ledger {
             reads_checked: Counter::default(),
             read_errors: Counter::default(),
             reads_of_unacknowledged: Counter::default(),
+            failures: Mutex::default(),
         }
     }
 
@@ -61,6 +65,20 @@ impl Ledger {
     pub fn violation(&self, what: String) {
         eprintln!("[{:7.1}s] VIOLATION: {what}", self.at());
         self.violations.lock().unwrap().push(what);
+    }
+
+    /// Counts a failed request of `what` (e.g. "Swift PUT") by `why`.
+    pub fn failure(&self, what: &str, why: impl std::fmt::Display) {
+        *self
+            .failures
+            .lock()
+            .unwrap()
+            .entry(format!("{what}: {why}"))
+            .or_default() += 1;
+    }
+
+    pub fn failures(&self) -> BTreeMap<String, u64> {
+        self.failures.lock().unwrap().clone()
     }
 
     pub fn violations(&self) -> Vec<String> {
@@ -83,4 +101,17 @@ pub fn random_body() -> Vec<u8> {
     let mut body = vec![0u8; size];
     rand::fill(&mut body[..]);
     body
+}
+
+/// The kind of a transport error, without its details (URLs, ports).
+pub fn error_kind(error: &reqwest::Error) -> &'static str {
+    if error.is_timeout() {
+        "timed out"
+    } else if error.is_connect() {
+        "connection refused"
+    } else if error.is_body() || error.is_decode() {
+        "body cut off"
+    } else {
+        "connection lost"
+    }
 }

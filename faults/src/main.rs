@@ -288,6 +288,10 @@ fn report(
         ledger.rest_uploads_acknowledged.get(),
         ledger.rest_upload_errors.get()
     );
+    println!("== failed requests, by cause");
+    for (cause, count) in ledger.failures() {
+        println!("  {cause:<48} {count}");
+    }
     println!("== checks");
     match converged {
         Some(took) => println!(

@@ -12,7 +12,7 @@ use oauth1_request as oauth;
 use reqwest::{Client, Method, RequestBuilder, StatusCode};
 use serde_json::Value;
 
-use crate::ledger::{Ledger, md5_hex, random_body};
+use crate::ledger::{Ledger, error_kind, md5_hex, random_body};
 
 /// An upload: its bytes' MD5, and the file id if the proxy answered 201.
 #[derive(Clone)]
@@ -214,10 +214,19 @@ impl Rest {
                             self.uploads.lock().unwrap().get_mut(&name).unwrap().id = id;
                             self.ledger.rest_uploads_acknowledged.add();
                         }
-                        Err(_) => self.ledger.rest_upload_errors.add(),
+                        Err(error) => {
+                            self.ledger.failure("REST upload", error_kind(&error));
+                            self.ledger.rest_upload_errors.add();
+                        }
                     }
                 }
-                _ => {
+                Ok(response) => {
+                    self.ledger.failure("REST upload", response.status());
+                    self.ledger.rest_upload_errors.add();
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => {
+                    self.ledger.failure("REST upload", error_kind(&error));
                     self.ledger.rest_upload_errors.add();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -250,7 +259,10 @@ impl Rest {
                     upload.md5
                 ));
             }
-            Err(_) => self.ledger.read_errors.add(),
+            Err(error) => {
+                self.ledger.failure("REST GET", error);
+                self.ledger.read_errors.add();
+            }
         }
     }
 
@@ -259,11 +271,16 @@ impl Rest {
         let response = self
             .request(proxy, "GET", &format!("/v1/file/{id}/data"), &[])
             .send()
-            .await?;
+            .await
+            .map_err(|error| anyhow::anyhow!(error_kind(&error)))?;
         if response.status() != StatusCode::OK {
-            bail!("GET data: {}", response.status());
+            bail!("{}", response.status());
         }
-        Ok(md5_hex(&response.bytes().await?))
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| anyhow::anyhow!(error_kind(&error)))?;
+        Ok(md5_hex(&body))
     }
 
     async fn json(&self, path: &str) -> anyhow::Result<Value> {

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use reqwest::{Client, StatusCode};
 
-use crate::ledger::{Ledger, md5_hex, random_body};
+use crate::ledger::{Ledger, error_kind, md5_hex, random_body};
 
 const CONTAINER: &str = "faults";
 
@@ -163,13 +163,15 @@ impl Swift {
                     self.ledger.swift_puts_acknowledged.add();
                 }
                 Ok(response) => {
+                    self.ledger.failure("Swift PUT", response.status());
                     if response.status() == StatusCode::UNAUTHORIZED {
                         self.reauthenticate(proxy, user, password).await;
                     }
                     self.ledger.swift_put_errors.add();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(_) => {
+                Err(error) => {
+                    self.ledger.failure("Swift PUT", error_kind(&error));
                     self.ledger.swift_put_errors.add();
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
@@ -224,7 +226,10 @@ impl Swift {
                     self.ledger.reads_checked.add();
                 }
                 Ok(None) => {}
-                Err(_) => self.ledger.read_errors.add(),
+                Err(error) => {
+                    self.ledger.failure("Swift GET", error);
+                    self.ledger.read_errors.add();
+                }
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -253,7 +258,10 @@ impl Swift {
             .get("etag")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim_matches('"').to_owned());
-        let body = response.bytes().await?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|error| anyhow::anyhow!(error_kind(&error)))?;
         Ok(Some((md5_hex(&body), etag)))
     }
 
