@@ -246,12 +246,13 @@ impl Swift {
             .get(self.url(proxy, key))
             .header("X-Auth-Token", self.token())
             .send()
-            .await?;
+            .await
+            .map_err(|error| anyhow::anyhow!(error_kind(&error)))?;
         if response.status() == StatusCode::NOT_FOUND {
             return Ok(None);
         }
         if response.status() != StatusCode::OK {
-            bail!("GET {key}: {}", response.status());
+            bail!("{}", response.status());
         }
         let etag = response
             .headers()
