@@ -70,6 +70,10 @@ cargo test --workspace --locked
 say "fuzz smoke and crash regressions (scripts/fuzz.sh)"
 scripts/fuzz.sh --smoke
 
+# Its own PostgreSQL and RabbitMQ, which it restarts; never the shared ones.
+say "faults under load (docs/faults.md)"
+scripts/faults.sh
+
 say "real Swift clients against the proxy (python-swiftclient, rclone)"
 ensure_python_clients python-swiftclient
 install_packages rclone
