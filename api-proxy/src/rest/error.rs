@@ -10,8 +10,8 @@ use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{ErrorCode, RefusalCode};
 
 use crate::blobs::BlobError;
-use crate::error::SwiftError;
 use crate::body_timeout;
+use crate::error::SwiftError;
 use crate::index::IndexError;
 
 #[derive(Debug, thiserror::Error)]

@@ -19,8 +19,8 @@ mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
-mod small_disk;
 mod slow_clients;
+mod small_disk;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
