@@ -1,6 +1,6 @@
 //! Object versioning (Swift's `versioned_writes`): `X-Versions-Location`
 //! (stack mode) and `X-History-Location` (history mode), through
-//! python-swiftclient, rclone and plain HTTP.
+//! python-swiftclient and plain HTTP.
 
 use reqwest::{RequestBuilder, StatusCode};
 use serde_json::Value;
@@ -112,43 +112,6 @@ async fn python_swiftclient_overwrites_are_archived_and_deletes_bring_them_back(
     let delete = alice.request(&app.client, "DELETE", "docs/note.bin");
     assert_eq!(status(delete).await, 404);
     assert_eq!(app.stored_bodies().await, 0);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs rclone: scripts/test.sh installs it and runs this"]
-async fn rclone_overwrites_keep_the_old_copies_in_the_versions_container() {
-    let app = spawn_app().await;
-    let alice = app.login_new_user("alice").await;
-    create(&alice, &app, "archive", &[]).await;
-    create(&alice, &app, "docs", &[("X-Versions-Location", "archive")]).await;
-    let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("rclone.conf");
-    std::fs::write(
-        &config,
-        format!(
-            "[nimbus]\ntype = swift\nuser = alice:alice\nkey = {PASSWORD}\nauth = {}/auth/v1.0\n",
-            app.address
-        ),
-    )
-    .unwrap();
-    let config = config.display().to_string();
-    let rclone = async |args: &[&str]| {
-        let mut all = vec!["--config", config.as_str()];
-        all.extend_from_slice(args);
-        run("rclone", &all, dir.path()).await
-    };
-    for text in ["first draft", "second draft", "final"] {
-        std::fs::write(dir.path().join("report.txt"), text).unwrap();
-        rclone(&["copyto", "report.txt", "nimbus:docs/report.txt"]).await;
-    }
-    let archived = rclone(&["lsf", "-R", "nimbus:archive"]).await;
-    assert_eq!(archived.matches("00areport.txt/").count(), 2, "{archived}");
-    assert_eq!(body(&alice, &app, "docs/report.txt").await, b"final");
-
-    rclone(&["deletefile", "nimbus:docs/report.txt"]).await;
-    assert_eq!(body(&alice, &app, "docs/report.txt").await, b"second draft");
-    let archived = listing(&alice, &app, "archive").await;
-    assert_eq!(archived.len(), 1, "{archived:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
