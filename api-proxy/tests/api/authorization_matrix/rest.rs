@@ -20,12 +20,8 @@ use super::{Caller, Cast, Expect, Items, LIVE, READERS, Scene, WRITERS, check, o
 use crate::oauth::{Grant, Signing, WithForm, api_request, encode_pairs, grant};
 
 /// Routes served on purpose without an operation in the OpenAPI document:
-/// the document itself, and the `GET` forms of the OAuth token requests.
-const UNDOCUMENTED: [(&str, &str); 3] = [
-    ("GET", "/openapi.json"),
-    ("GET", "/oauth/request_token"),
-    ("GET", "/oauth/access_token"),
-];
+/// the document itself.
+const UNDOCUMENTED: [(&str, &str); 1] = [("GET", "/openapi.json")];
 
 /// Each live caller's grant, and the grants that only some rows use.
 struct Grants {
