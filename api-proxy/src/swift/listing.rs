@@ -121,22 +121,28 @@ pub enum Entry<T> {
 }
 
 /// The first name after every name that starts with `subdir` (which ends
-/// with the delimiter).
-fn skip_past(subdir: &str) -> Bound {
-    let last = subdir
-        .chars()
-        .next_back()
-        .expect("a subdir ends with the delimiter");
-    match char::from_u32(u32::from(last) + 1) {
-        Some(next) => Bound {
-            name: format!("{}{next}", &subdir[..subdir.len() - last.len_utf8()]),
-            inclusive: true,
-        },
-        None => Bound {
-            name: format!("{subdir}{}", char::MAX),
-            inclusive: false,
-        },
+/// with the delimiter), or `None` when no name sorts after them all.
+///
+/// UTF-8 byte order is code point order, so that name starts with the
+/// successor of `subdir`'s last character. One past U+D7FF is U+E000
+/// (surrogates are not characters); U+10FFFF has none, so the character
+/// before it moves on instead.
+fn skip_past(subdir: &str) -> Option<Bound> {
+    let mut stem = subdir.to_owned();
+    while let Some(last) = stem.pop() {
+        let next = match last {
+            '\u{d7ff}' => Some('\u{e000}'),
+            last => char::from_u32(u32::from(last) + 1),
+        };
+        if let Some(next) = next {
+            stem.push(next);
+            return Some(Bound {
+                name: stem,
+                inclusive: true,
+            });
+        }
     }
+    None
 }
 
 /// An exclusive marker as a bound of a scan (`upper`: names must sort
@@ -210,15 +216,24 @@ pub async fn collect<T: Listed>(
                     entries.push(Entry::Item(item));
                 }
                 Some(subdir) => {
-                    start = Some(if params.reverse {
-                        exclusive(&subdir)
+                    let past = if params.reverse {
+                        Some(exclusive(&subdir))
                     } else {
                         skip_past(&subdir)
-                    });
-                    if !params.path_mode {
+                    };
+                    // A page that starts at a subdir (the last entry of the
+                    // page before) does not list it again, as in Swift.
+                    if !params.path_mode && params.marker.as_ref() != Some(&subdir) {
                         entries.push(Entry::Subdir(subdir));
                     }
-                    continue 'scans;
+                    match past {
+                        Some(past) => {
+                            start = Some(past);
+                            continue 'scans;
+                        }
+                        // Every name left starts with this subdir.
+                        None => break 'scans,
+                    }
                 }
                 None => {
                     start = Some(exclusive(&item.name().to_owned()));
@@ -485,6 +500,36 @@ mod tests {
         );
         assert_eq!(list(NAMES, "delimiter=/&limit=2").await, ["a/ (dir)", "b"]);
         assert_eq!(list(NAMES, "delimiter=/&marker=b").await, ["c/ (dir)", "d"]);
+        // The next page after one that ended with a subdir (fuzz/regressions/swift_listing).
+        assert_eq!(
+            list(NAMES, "delimiter=/&marker=a/").await,
+            ["b", "c/ (dir)", "d"]
+        );
+        assert_eq!(list(&["../.b", "b"], "delimiter=.&marker=.").await, ["b"]);
+        // Subdirs ending in U+10FFFF or U+D7FF: listed once, and what
+        // follows them still is.
+        for delimiter in ['\u{10ffff}', '\u{d7ff}'] {
+            let names = [
+                format!("a{delimiter}{delimiter}b"),
+                format!("a{delimiter}\u{10ffff}x"),
+                format!("a{delimiter}c"),
+                "b".to_owned(),
+            ];
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            assert_eq!(
+                list(&names, &format!("delimiter={delimiter}")).await,
+                [format!("a{delimiter} (dir)"), "b".to_owned()]
+            );
+        }
+        let max = '\u{10ffff}';
+        assert_eq!(
+            list(
+                &[format!("{max}{max}b").as_str()],
+                &format!("delimiter={max}&limit=5")
+            )
+            .await,
+            [format!("{max} (dir)")]
+        );
         assert_eq!(
             list(NAMES, "prefix=a/&delimiter=/").await,
             ["a/1", "a/2", "a/b/ (dir)"]
