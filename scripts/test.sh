@@ -9,13 +9,12 @@ ensure_postgres
 ensure_rabbitmq
 
 # Test databases of earlier runs that crashed before dropping them.
+# One session for all of them: a dropdb each takes a second apiece.
 stale=$(as_postgres psql -Atq -d postgres -c "
-    SELECT datname FROM pg_database d
+    SELECT format('DROP DATABASE IF EXISTS %I;', datname) FROM pg_database d
     WHERE (datname LIKE 'nimbus\_test\_%' OR datname LIKE 'nimbus\_bench\_%')
       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)")
-for database in $stale; do
-    as_postgres dropdb --if-exists "$database"
-done
+[ -z "$stale" ] || as_postgres psql -q -d postgres <<<"$stale"
 
 # Exchanges of earlier test runs whose queues have expired. Best effort:
 # listing needs rabbitmqctl (root or the rabbitmq user); deleting goes over
