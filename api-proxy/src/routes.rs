@@ -111,10 +111,14 @@ pub fn json_resources(
                     match error {
                         UrlencodedError::ContentType => RestError::UnsupportedMediaType(
                             "the body must be a form (application/x-www-form-urlencoded)".into(),
-                        ),
-                        other => RestError::BadRequest(format!("the form: {other}")),
+                        )
+                        .into(),
+                        // Too big or of unknown length: actix's own 413 and 411.
+                        UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => {
+                            error.into()
+                        }
+                        other => RestError::BadRequest(format!("the form: {other}")).into(),
                     }
-                    .into()
                 }))
                 .default_service(web::to(move || {
                     let allow = allow.clone();

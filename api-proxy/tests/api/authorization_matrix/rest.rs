@@ -121,11 +121,11 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         Caller::Viewer => Expect::Refused(403),
         _ => only(WRITERS, caller, status, 404),
     };
-    // Sharing names the workspace itself, which is not one of a stranger's.
+    // Sharing names the workspace itself, which a non-member cannot find.
     let sharing = |status: u16| match caller {
         Owner => Expect::Allowed(status),
         Caller::Editor | Caller::Viewer => Expect::Refused(403),
-        _ => Expect::Refused(400),
+        _ => Expect::Refused(404),
     };
     let oauth = |path: String, expect: Expect, body: Body| Call {
         path,
@@ -206,7 +206,7 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             workspace_path("/members"),
             match caller {
                 Caller::Owner | Caller::Editor | Caller::Viewer => Expect::Allowed(200),
-                _ => Expect::Refused(400),
+                _ => Expect::Refused(404),
             },
             Body::Empty,
         ),
