@@ -167,6 +167,11 @@ pub async fn collect<T: Listed>(
     params: &ListingParams,
     mut scan: impl AsyncFnMut(ListRange) -> Result<Vec<T>, IndexError>,
 ) -> Result<Vec<Entry<T>>, SwiftError> {
+    // No name holds a NUL (the index cannot store one), so none starts with
+    // such a prefix.
+    if params.prefix.contains('\0') {
+        return Ok(Vec::new());
+    }
     let exclusive = |name: &String| Bound {
         name: name.clone(),
         inclusive: false,
@@ -559,6 +564,7 @@ mod tests {
     async fn markers_with_nul_and_path_listings() {
         // `b\0x` lies just above `b`.
         assert_eq!(list(NAMES, "marker=b\0x").await, ["c/1", "d"]);
+        assert!(list(NAMES, "prefix=b\0").await.is_empty());
         assert_eq!(
             list(NAMES, "end_marker=b\0x").await,
             ["a/1", "a/2", "a/b/3", "b"]
