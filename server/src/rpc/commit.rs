@@ -33,6 +33,13 @@ pub async fn run(
             "a commit holds at most {MAX_COMMIT_ITEMS} items; split the batch"
         )));
     }
+    // PostgreSQL text cannot hold a NUL, and the store reads by name before
+    // the plan checks names: such a commit is refused whole, first.
+    if args.items.iter().any(|item| item.name.contains('\0')) {
+        return Err(OperationError::BadRequest(
+            "a name cannot contain a NUL character".into(),
+        ));
+    }
     let encoded = serde_json::to_vec(&args)
         .map_err(|e| OperationError::BadRequest(format!("cannot encode the commit: {e}")))?;
     let context = CommitContext {

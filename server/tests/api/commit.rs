@@ -384,3 +384,30 @@ async fn a_commit_resent_after_its_answer_was_purged_is_still_harmless() {
     assert_eq!(again.revision, 1);
     app.stop().await;
 }
+
+/// PostgreSQL text cannot hold a NUL: such a name is refused before the
+/// store reads anything (it was an internal error, found by Schemathesis).
+#[tokio::test]
+async fn a_name_holding_a_nul_is_refused_and_nothing_is_committed() {
+    let app = spawn_app().await;
+    let (token, workspace) = app.user_with_device("alice").await;
+    let error = app
+        .client
+        .commit(
+            &token,
+            Uuid::new_v4(),
+            CommitArgs {
+                workspace_id: workspace.workspace_id,
+                items: vec![new_file(None, "a\0b.txt", 1, 1)],
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(error.rpc_code(), Some(ErrorCode::BadRequest));
+    let changes = app
+        .changes_since(&token, workspace.workspace_id, 0)
+        .await
+        .unwrap();
+    assert!(changes.items.is_empty(), "nothing committed: {changes:?}");
+    app.stop().await;
+}
