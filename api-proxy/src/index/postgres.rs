@@ -25,6 +25,12 @@ use crate::timestamp::Timestamp;
 /// PostgreSQL's code for a foreign-key violation.
 const FOREIGN_KEY_VIOLATION: &str = "23503";
 
+/// Whether `error` is a foreign-key violation: the object's container does
+/// not exist, or the container still holds objects.
+fn violates_foreign_key(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION))
+}
+
 #[derive(Clone)]
 pub struct PgIndex {
     pool: PgPool,
@@ -326,9 +332,7 @@ impl PgIndex {
             .await
         {
             Ok(done) => Ok(Some(done.rows_affected() == 1)),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
-                Ok(None)
-            }
+            Err(e) if violates_foreign_key(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
     }
@@ -359,9 +363,7 @@ impl PgIndex {
         .await;
         match moved {
             Ok(_) => Ok(true),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
-                Ok(false)
-            }
+            Err(e) if violates_foreign_key(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -623,9 +625,7 @@ impl ObjectIndex for PgIndex {
         match result {
             Ok(done) if done.rows_affected() == 1 => Ok(DeleteContainerOutcome::Deleted),
             Ok(_) => Ok(DeleteContainerOutcome::NotFound),
-            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) => {
-                Ok(DeleteContainerOutcome::NotEmpty)
-            }
+            Err(e) if violates_foreign_key(&e) => Ok(DeleteContainerOutcome::NotEmpty),
             Err(e) => Err(e.into()),
         }
     }
@@ -707,9 +707,7 @@ impl ObjectIndex for PgIndex {
                     });
                 }
                 Ok(_) => {}
-                Err(sqlx::Error::Database(e))
-                    if e.code().as_deref() == Some(FOREIGN_KEY_VIOLATION) =>
-                {
+                Err(e) if violates_foreign_key(&e) => {
                     return Ok(PutResult {
                         outcome: PutOutcome::ContainerMissing,
                         replaced_blob: None,
