@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, device, spawn_app, upload_chunks};
+use crate::helpers::{TestApp, device, noise, spawn_app, upload_chunks};
 use crate::oauth::{Grant, Signing, WithForm, api_request, grant, root_listing};
 
 pub(crate) async fn call(
@@ -88,19 +88,6 @@ pub(crate) fn names(folder: &Value) -> Vec<String> {
         .unwrap()
         .iter()
         .map(|i| i["filename"].as_str().unwrap().to_owned())
-        .collect()
-}
-
-/// Reproducible bytes that do not compress.
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 24) as u8
-        })
         .collect()
 }
 

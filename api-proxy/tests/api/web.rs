@@ -16,7 +16,9 @@ use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
-use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app, spawn_app_with, upload_chunks};
+use crate::helpers::{
+    Device, PASSWORD, TestApp, device, noise, spawn_app, spawn_app_with, upload_chunks,
+};
 use crate::oauth;
 
 /// A browser: remembers cookies, follows no redirects.
@@ -140,18 +142,6 @@ fn value_of(html: &str, marker: &str) -> String {
 
 fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
-}
-
-fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state as u8
-        })
-        .collect()
 }
 
 fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
