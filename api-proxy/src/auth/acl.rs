@@ -6,6 +6,12 @@
 //! `.r:*.<domain>` too) / `.r:-<host>`
 //! (referrer, read only), `.rlistings` (listing, together with a `.r:`),
 //! and TempAuth groups: `<account>`, `<account>:<user>`, `AUTH_<account>`.
+//!
+//! Account ACLs ([`AccountAcl`], `X-Account-Access-Control`) are TempAuth's:
+//! a JSON object whose `read-only`, `read-write` and `admin` lists name the
+//! same groups; what each level allows is decided by `swift::RequestContext`.
+
+use std::collections::BTreeMap;
 
 use super::Identity;
 use crate::index::ContainerAcl;
@@ -63,11 +69,7 @@ pub fn is_allowed(
         .filter(|e| !e.is_empty())
         .collect();
     if let Some(identity) = identity {
-        let groups = [
-            identity.account_name().to_owned(),
-            format!("{}:{}", identity.account_name(), identity.user_name),
-            identity.account.clone(),
-        ];
+        let groups = groups(identity);
         if elements.iter().any(|e| groups.iter().any(|g| g == e)) {
             return true;
         }
@@ -79,6 +81,115 @@ pub fn is_allowed(
     match access {
         Access::Read => referrer_ok,
         _ => referrer_ok && elements.contains(&".rlistings"),
+    }
+}
+
+/// The TempAuth groups a caller belongs to, as ACLs name them.
+fn groups(identity: &Identity) -> [String; 3] {
+    [
+        identity.account_name().to_owned(),
+        format!("{}:{}", identity.account_name(), identity.user_name),
+        identity.account.clone(),
+    ]
+}
+
+/// What an account ACL gives a caller, weakest first (TempAuth's levels).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum AccountAccess {
+    /// Read the account, its containers and objects (not privileged headers).
+    ReadOnly,
+    /// Also create, change and delete containers and objects (not
+    /// privileged headers, not the account itself).
+    ReadWrite,
+    /// Everything the account's owners may do with the Swift API.
+    Admin,
+}
+
+/// The three levels as they are spelt in the ACL, strongest first.
+const ACCOUNT_ACL_LEVELS: [(&str, AccountAccess); 3] = [
+    ("admin", AccountAccess::Admin),
+    ("read-write", AccountAccess::ReadWrite),
+    ("read-only", AccountAccess::ReadOnly),
+];
+
+/// A TempAuth account ACL (`X-Account-Access-Control`), such as
+/// `{"admin":["bob:bob"],"read-only":["carol"]}`: level → groups.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountAcl(BTreeMap<String, Vec<String>>);
+
+impl AccountAcl {
+    /// Parses and checks the header as TempAuth does: a JSON object with no
+    /// keys but the three levels, each a list of strings; an empty value is
+    /// an empty ACL. The error is TempAuth's explanation.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        if raw.is_empty() {
+            return Ok(Self::default());
+        }
+        let syntax_error = || format!("Syntax error in input ({raw:?})");
+        let serde_json::Value::Object(object) =
+            serde_json::from_str(raw).map_err(|_| syntax_error())?
+        else {
+            return Err(syntax_error());
+        };
+        if let Some(key) = object
+            .keys()
+            .find(|key| !ACCOUNT_ACL_LEVELS.iter().any(|(level, _)| level == key))
+        {
+            return Err(format!("Key {} not recognized", serde_json::json!(key)));
+        }
+        let mut levels = BTreeMap::new();
+        for (key, value) in object {
+            let serde_json::Value::Array(items) = value else {
+                return Err(format!(
+                    "Value for key {} must be a list",
+                    serde_json::json!(key)
+                ));
+            };
+            let groups = items
+                .into_iter()
+                .map(|item| match item {
+                    serde_json::Value::String(group) => Ok(group),
+                    _ => Err(format!(
+                        "Elements of {} list must be strings",
+                        serde_json::json!(key)
+                    )),
+                })
+                .collect::<Result<_, _>>()?;
+            levels.insert(key, groups);
+        }
+        Ok(Self(levels))
+    }
+
+    /// The header as Swift shows it (compact JSON, keys sorted, ASCII
+    /// only), or `None` for an empty ACL.
+    pub fn to_header(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        let json = serde_json::to_string(&self.0).expect("strings serialize");
+        let mut ascii = String::with_capacity(json.len());
+        for c in json.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut units = [0; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    ascii.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+        Some(ascii)
+    }
+
+    /// The strongest level the ACL gives `identity`, if any.
+    pub fn access_of(&self, identity: &Identity) -> Option<AccountAccess> {
+        let groups = groups(identity);
+        ACCOUNT_ACL_LEVELS.iter().find_map(|(level, access)| {
+            self.0
+                .get(*level)
+                .is_some_and(|named| named.iter().any(|n| groups.contains(n)))
+                .then_some(*access)
+        })
     }
 }
 
@@ -338,5 +449,58 @@ mod tests {
         assert!(normalize(".r:", true).is_err());
         assert!(normalize(".r:*.", true).is_err());
         assert!(normalize(".bogus", true).is_err());
+    }
+
+    #[test]
+    fn account_acls_are_checked_and_shown_as_swift_does() {
+        let acl = AccountAcl::parse(r#"{"read-only":["carol"],"admin":["bob:bob"]}"#).unwrap();
+        assert_eq!(
+            acl.to_header().unwrap(),
+            r#"{"admin":["bob:bob"],"read-only":["carol"]}"#
+        );
+        assert_eq!(AccountAcl::parse("").unwrap().to_header(), None);
+        assert_eq!(AccountAcl::parse("{}").unwrap().to_header(), None);
+        assert_eq!(
+            AccountAcl::parse(r#"{"admin":["zoë😀"]}"#)
+                .unwrap()
+                .to_header()
+                .unwrap(),
+            r#"{"admin":["zo\u00eb\ud83d\ude00"]}"#
+        );
+        for (raw, error) in [
+            ("yuck", r#"Syntax error in input ("yuck")"#),
+            ("[]", r#"Syntax error in input ("[]")"#),
+            (r#"{"owner":[]}"#, r#"Key "owner" not recognized"#),
+            (
+                r#"{"admin":"bob"}"#,
+                r#"Value for key "admin" must be a list"#,
+            ),
+            (
+                r#"{"admin":[1]}"#,
+                r#"Elements of "admin" list must be strings"#,
+            ),
+        ] {
+            assert_eq!(AccountAcl::parse(raw).unwrap_err(), error, "{raw}");
+        }
+    }
+
+    #[test]
+    fn the_strongest_level_naming_a_caller_counts() {
+        let bob = identity("bob", "bob", false);
+        let acl = |raw: &str| AccountAcl::parse(raw).unwrap().access_of(&bob);
+        assert_eq!(
+            acl(r#"{"read-only":["bob:bob"]}"#),
+            Some(AccountAccess::ReadOnly)
+        );
+        assert_eq!(
+            acl(r#"{"read-only":["bob"],"read-write":["AUTH_bob"]}"#),
+            Some(AccountAccess::ReadWrite)
+        );
+        assert_eq!(
+            acl(r#"{"read-only":["bob"],"admin":["bob:bob"]}"#),
+            Some(AccountAccess::Admin)
+        );
+        assert_eq!(acl(r#"{"admin":["bob:alice","alice","bob:"]}"#), None);
+        assert_eq!(acl("{}"), None);
     }
 }

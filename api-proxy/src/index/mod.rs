@@ -30,7 +30,7 @@ pub struct MetadataUpdate {
     pub remove: Vec<String>,
 }
 
-/// A new value for one container ACL: `Some(None)` clears it.
+/// A new value for one container ACL (or its sync key): `Some(None)` clears it.
 pub type AclUpdate = Option<Option<String>>;
 
 /// What a container PUT or POST changes.
@@ -41,6 +41,7 @@ pub struct ContainerUpdate {
     pub write_acl: AclUpdate,
     /// `Some(None)` turns versioning off.
     pub versioning: Option<Option<Versioning>>,
+    pub sync_key: AclUpdate,
 }
 
 impl ContainerUpdate {
@@ -50,6 +51,7 @@ impl ContainerUpdate {
             && self.read_acl.is_none()
             && self.write_acl.is_none()
             && self.versioning.is_none()
+            && self.sync_key.is_none()
     }
 }
 
@@ -87,6 +89,9 @@ pub struct AccountInfo {
     /// Limits the installation's administrators set (see `swift::quota`):
     /// `quota-bytes`, `quota-count`, ... → decimal value.
     pub quotas: Metadata,
+    /// The account ACL (`X-Account-Access-Control`) as its header shows
+    /// it, `None` when there is none.
+    pub access_control: Option<String>,
     pub container_count: u64,
     pub object_count: u64,
     pub bytes_used: u64,
@@ -117,6 +122,9 @@ pub struct ContainerInfo {
     pub object_count: u64,
     pub bytes_used: u64,
     pub versioning: Option<Versioning>,
+    /// Swift's `X-Container-Sync-Key`: kept and shown to the container's
+    /// administrators; Nimbus syncs nothing (no `container_sync` in `/info`).
+    pub sync_key: Option<String>,
 }
 
 /// Where an object's bytes are kept.
@@ -269,6 +277,15 @@ pub trait ObjectIndex: Send + Sync {
     async fn update_account(&self, account: &str, meta: &MetadataUpdate) -> Result<(), IndexError>;
     /// The account's metadata alone (no counters to aggregate).
     async fn account_meta(&self, account: &str) -> Result<Metadata, IndexError>;
+    /// The account ACL, read anew on every call: a change must bind every
+    /// proxy at once, so it is never cached.
+    async fn account_access_control(&self, account: &str) -> Result<Option<String>, IndexError>;
+    /// Sets (`Some`) or removes the account ACL.
+    async fn set_account_access_control(
+        &self,
+        account: &str,
+        access_control: Option<&str>,
+    ) -> Result<(), IndexError>;
     /// Sets and removes the account's quotas.
     async fn update_account_quotas(
         &self,

@@ -71,6 +71,7 @@ struct ContainerRow {
     bytes_used: i64,
     versions_location: Option<String>,
     versions_mode: Option<String>,
+    sync_key: Option<String>,
 }
 
 /// The columns `versions_location` and `versions_mode`.
@@ -106,6 +107,7 @@ impl From<ContainerRow> for ContainerInfo {
             object_count: non_negative(row.object_count),
             bytes_used: non_negative(row.bytes_used),
             versioning: versioning(row.versions_location, row.versions_mode),
+            sync_key: row.sync_key,
         }
     }
 }
@@ -211,7 +213,7 @@ macro_rules! container_scan {
     ($order:literal) => {
         range_scan!(
             "SELECT c.name, c.created_us, c.modified_us, c.meta, c.read_acl, c.write_acl,
-                    c.versions_location, c.versions_mode,
+                    c.versions_location, c.versions_mode, c.sync_key,
                     (SELECT count(*) FROM objects o
                       WHERE o.account = c.account AND o.container = c.name) AS object_count,
                     (SELECT coalesce(sum(o.size), 0)::bigint FROM objects o
@@ -285,7 +287,8 @@ impl PgIndex {
                     write_acl = CASE WHEN $7 THEN $8 ELSE write_acl END,
                     modified_us = $9,
                     versions_location = CASE WHEN $10 THEN $11 ELSE versions_location END,
-                    versions_mode = CASE WHEN $10 THEN $12 ELSE versions_mode END
+                    versions_mode = CASE WHEN $10 THEN $12 ELSE versions_mode END,
+                    sync_key = CASE WHEN $13 THEN $14 ELSE sync_key END
               WHERE account = $1 AND name = $2",
         )
         .bind(account)
@@ -314,6 +317,8 @@ impl PgIndex {
                 .next()
                 .map(|v| versions_mode_column(v.mode)),
         )
+        .bind(update.sync_key.is_some())
+        .bind(update.sync_key.clone().flatten())
         .execute(executor)
         .await?;
         Ok(result.rows_affected() == 1)
@@ -405,12 +410,13 @@ impl LockedObject {
 #[async_trait]
 impl ObjectIndex for PgIndex {
     async fn account(&self, account: &str) -> Result<AccountInfo, IndexError> {
-        let row: Option<(i64, Json<Metadata>, Json<Metadata>)> =
-            sqlx::query_as("SELECT created_us, meta, quotas FROM accounts WHERE name = $1")
-                .bind(account)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((created_us, meta, quotas)) = row else {
+        let row: Option<(i64, Json<Metadata>, Json<Metadata>, Option<String>)> = sqlx::query_as(
+            "SELECT created_us, meta, quotas, access_control FROM accounts WHERE name = $1",
+        )
+        .bind(account)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((created_us, meta, quotas, access_control)) = row else {
             return Ok(AccountInfo::default());
         };
         let (container_count, object_count, bytes_used): (i64, i64, i64) = sqlx::query_as(
@@ -425,6 +431,7 @@ impl ObjectIndex for PgIndex {
             created: Some(Timestamp::from_micros(created_us)),
             meta: meta.0,
             quotas: quotas.0,
+            access_control,
             container_count: non_negative(container_count),
             object_count: non_negative(object_count),
             bytes_used: non_negative(bytes_used),
@@ -451,6 +458,31 @@ impl ObjectIndex for PgIndex {
                 .fetch_optional(&self.pool)
                 .await?;
         Ok(row.map(|(meta,)| meta.0).unwrap_or_default())
+    }
+
+    async fn account_access_control(&self, account: &str) -> Result<Option<String>, IndexError> {
+        let row: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT access_control FROM accounts WHERE name = $1")
+                .bind(account)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.and_then(|(access_control,)| access_control))
+    }
+
+    async fn set_account_access_control(
+        &self,
+        account: &str,
+        access_control: Option<&str>,
+    ) -> Result<(), IndexError> {
+        let mut tx = self.pool.begin().await?;
+        Self::ensure_account(&mut *tx, account).await?;
+        sqlx::query("UPDATE accounts SET access_control = $2 WHERE name = $1")
+            .bind(account)
+            .bind(access_control)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn update_account_quotas(

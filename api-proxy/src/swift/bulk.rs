@@ -223,7 +223,7 @@ async fn delete_listed(
             remove_object(context, &container, &object).await
         }
         Listed::Container(container) => {
-            context.authorize_container_admin(&container)?;
+            context.authorize_container_admin(&container).await?;
             match context
                 .state
                 .index

@@ -40,15 +40,44 @@ fn read_acl(context: &RequestContext, name: &str, is_read: bool) -> Result<AclUp
     Ok(Some((!normalized.is_empty()).then_some(normalized)))
 }
 
-fn read_update(context: &RequestContext) -> Result<ContainerUpdate, SwiftError> {
-    let meta = metadata::read_update(context.req.headers(), Scope::Container)?;
+/// The changes a container PUT or POST asks for. Without `privileged` (a
+/// `read-write` user of the account ACL), ACLs, TempURL keys and the sync
+/// key are left as they are, as Swift drops its owner-only headers from
+/// such requests.
+fn read_update(context: &RequestContext, privileged: bool) -> Result<ContainerUpdate, SwiftError> {
+    let mut meta = metadata::read_update(context.req.headers(), Scope::Container)?;
     quota::check_container_update(&meta)?;
+    if !privileged {
+        tempurl::hide_keys(&mut meta.set);
+        meta.remove
+            .retain(|key| !tempurl::KEY_NAMES.contains(&key.as_str()));
+        return Ok(ContainerUpdate {
+            meta,
+            versioning: versioning::read_update(context)?,
+            ..ContainerUpdate::default()
+        });
+    }
     Ok(ContainerUpdate {
         meta,
         read_acl: read_acl(context, "x-container-read", true)?,
         write_acl: read_acl(context, "x-container-write", false)?,
         versioning: versioning::read_update(context)?,
+        sync_key: read_sync_key(context),
     })
+}
+
+/// `X-Container-Sync-Key`: absent → unchanged; empty or
+/// `X-Remove-Container-Sync-Key` → cleared.
+fn read_sync_key(context: &RequestContext) -> AclUpdate {
+    if context
+        .req
+        .headers()
+        .contains_key("x-remove-container-sync-key")
+    {
+        return Some(None);
+    }
+    let key = context.header("x-container-sync-key")?;
+    Some((!key.is_empty()).then(|| key.to_owned()))
 }
 
 /// Checks that `update` keeps the container's metadata within the limits.
@@ -71,7 +100,7 @@ async fn check_merged(
 }
 
 async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_container_admin(container)?;
+    let privileged = context.authorize_container_admin(container).await?;
     // An empty value asks for the default policy.
     if let Some(policy) = context.header("x-storage-policy")
         && !policy.is_empty()
@@ -81,7 +110,7 @@ async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, 
             "Invalid X-Storage-Policy {policy:?}"
         )));
     }
-    let update = read_update(context)?;
+    let update = read_update(context, privileged)?;
     check_merged(context, container, &update).await?;
     let created = context
         .state
@@ -100,8 +129,8 @@ async fn put(context: &RequestContext, container: &str) -> Result<HttpResponse, 
 }
 
 async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_container_admin(container)?;
-    let update = read_update(context)?;
+    let privileged = context.authorize_container_admin(container).await?;
+    let update = read_update(context, privileged)?;
     check_merged(context, container, &update).await?;
     let found = context
         .state
@@ -114,7 +143,8 @@ async fn post(context: &RequestContext, container: &str) -> Result<HttpResponse,
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A container's headers; ACLs and TempURL keys only for its owners.
+/// A container's headers; ACLs, TempURL keys and the sync key only for
+/// those who administer it.
 fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuilder {
     let mut response = HttpResponse::Ok();
     response
@@ -137,6 +167,9 @@ fn container_headers(info: &ContainerInfo, show_acls: bool) -> HttpResponseBuild
         if let Some(write) = &info.acl.write {
             response.insert_header(("X-Container-Write", write.as_str()));
         }
+        if let Some(sync_key) = &info.sync_key {
+            response.insert_header(("X-Container-Sync-Key", sync_key.as_str()));
+        }
     }
     response
 }
@@ -153,7 +186,7 @@ async fn read(
         .container(&context.account, container)
         .await?
         .ok_or(SwiftError::NotFound)?;
-    let mut response = container_headers(&info, context.is_owner());
+    let mut response = container_headers(&info, context.sees_privileged(container).await?);
     let params = ListingParams::parse(&context.query, context.req.headers())?;
     if !with_listing {
         return Ok(response
@@ -178,7 +211,7 @@ async fn read(
 }
 
 async fn delete(context: &RequestContext, container: &str) -> Result<HttpResponse, SwiftError> {
-    context.authorize_container_admin(container)?;
+    context.authorize_container_admin(container).await?;
     // Expired objects are gone for clients, so they do not keep it from
     // being empty.
     sweeper::expire_in(

@@ -18,7 +18,7 @@ use crate::config::Settings;
 use crate::state::AppState;
 
 /// Largest request header block actix accepts by default.
-const MAX_HEADER_SIZE: usize = 8192;
+pub const MAX_HEADER_SIZE: usize = 8192;
 
 pub fn document(settings: &Settings) -> serde_json::Value {
     let mut tempurl = json!({
@@ -52,7 +52,7 @@ pub fn document(settings: &Settings) -> serde_json::Value {
             "account_autocreate": true,
             "strict_cors_mode": true,
         },
-        "tempauth": {"account_acls": false},
+        "tempauth": {"account_acls": true},
         "dlo": {},
         "slo": {
             "max_manifest_segments": MAX_MANIFEST_SEGMENTS,

@@ -479,7 +479,40 @@ pub async fn read_new_manifest(
     payload: web::Payload,
 ) -> Result<NewManifest, SwiftError> {
     let body = read_body(payload).await?;
-    let requests: Vec<SegmentRequest> = serde_json::from_slice(&body)
+    check_new_manifest(context, &context.account, target, &body).await
+}
+
+/// An SLO's manifest (`record`, whose JSON is `manifest_size` bytes) copied
+/// as itself (`?multipart-manifest=get`) to `target` in another `account`.
+/// Its segment paths name containers of the account it lies in, so there
+/// they name other objects: it is checked as a manifest PUT into `account`
+/// is, as Swift's copy does (`400` naming each segment the caller cannot
+/// read there, or that is missing or different there).
+pub async fn manifest_for_account(
+    context: &RequestContext,
+    record: &ObjectRecord,
+    manifest_size: u64,
+    account: &str,
+    target: (&str, &str),
+) -> Result<NewManifest, SwiftError> {
+    let manifest = read_manifest(context, record, manifest_size).await?;
+    let raw: Vec<_> = parse_stored(record, &manifest)?
+        .iter()
+        .map(StoredSegment::raw)
+        .collect();
+    let body = serde_json::to_vec(&raw).expect("a manifest serializes");
+    check_new_manifest(context, account, target, &body).await
+}
+
+/// Checks a manifest as clients send it, for `target` in `account`, whose
+/// containers its segment paths name.
+async fn check_new_manifest(
+    context: &RequestContext,
+    account: &str,
+    target: (&str, &str),
+    body: &[u8],
+) -> Result<NewManifest, SwiftError> {
+    let requests: Vec<SegmentRequest> = serde_json::from_slice(body)
         .map_err(|e| SwiftError::BadRequest(format!("Manifest must be valid JSON.\n{e}")))?;
     if requests.is_empty() {
         return Err(SwiftError::BadRequest(
@@ -521,7 +554,7 @@ pub async fn read_new_manifest(
             errors.push(format!("{path}, Manifest cannot reference itself"));
             continue;
         }
-        let record = match readable_segment(context, &context.account, &path, &mut readable).await {
+        let record = match readable_segment(context, account, &path, &mut readable).await {
             Ok(reached) => reached.record,
             Err(reason) => {
                 errors.push(format!("{path}, {reason}"));

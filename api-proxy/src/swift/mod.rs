@@ -25,9 +25,11 @@ use std::sync::Arc;
 
 use actix_web::http::{Method, header};
 use actix_web::{HttpRequest, HttpResponse, web};
+use nimbus_protocol::rpc::{DeviceToken, ErrorCode, Operation};
+use tokio::sync::OnceCell;
 
 use crate::auth::Identity;
-use crate::auth::acl::{self, Access};
+use crate::auth::acl::{self, Access, AccountAccess, AccountAcl};
 use crate::error::SwiftError;
 use crate::index::ContainerAcl;
 use crate::state::AppState;
@@ -49,6 +51,8 @@ pub struct RequestContext {
     /// The authority of a valid TempURL, which the request then runs with
     /// instead of an identity.
     pub temp_url: Option<tempurl::Grant>,
+    /// What the account ACL gives the caller in `account`, read once.
+    account_access: OnceCell<Option<AccountAccess>>,
 }
 
 impl RequestContext {
@@ -68,11 +72,14 @@ impl RequestContext {
             .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
     }
 
-    /// Whether the caller administers the account of this request.
-    pub fn is_owner(&self) -> bool {
-        self.identity
+    /// Whether the caller administers the account of this request: one of
+    /// its owners, or an `admin` of its account ACL.
+    pub async fn is_owner(&self) -> Result<bool, SwiftError> {
+        Ok(self
+            .identity
             .as_ref()
             .is_some_and(|id| id.owns(&self.account))
+            || self.account_access().await? == Some(AccountAccess::Admin))
     }
 
     /// Whether the caller administers the installation (Swift's reseller).
@@ -91,15 +98,91 @@ impl RequestContext {
         }
     }
 
-    /// Checks an account-wide request (owners only).
-    pub fn authorize_account(&self) -> Result<(), SwiftError> {
-        if acl::is_allowed(
-            self.identity.as_deref(),
-            &self.account,
-            None,
-            Access::Manage,
-            None,
-        ) {
+    /// What the account ACL of this request's account gives the caller.
+    pub async fn account_access(&self) -> Result<Option<AccountAccess>, SwiftError> {
+        self.account_access
+            .get_or_try_init(|| self.account_access_in(&self.account))
+            .await
+            .copied()
+    }
+
+    /// What the account ACL of `account` gives the caller: nothing to its
+    /// owners (who need none), to anonymous callers and to TempURLs. Read
+    /// from the index every time, so that a change binds every proxy at once.
+    async fn account_access_in(&self, account: &str) -> Result<Option<AccountAccess>, SwiftError> {
+        let Some(identity) = self.identity.as_deref().filter(|id| !id.owns(account)) else {
+            return Ok(None);
+        };
+        if account == self.account
+            && let Some(access) = self.account_access.get()
+        {
+            return Ok(*access);
+        }
+        let Some(raw) = self.state.index.account_access_control(account).await? else {
+            return Ok(None);
+        };
+        // Stored only after it was checked.
+        Ok(AccountAcl::parse(&raw)
+            .ok()
+            .and_then(|acl| acl.access_of(identity)))
+    }
+
+    /// Whether an account ACL may open `container` of `account` to the
+    /// caller. Not the container of a workspace: only its members reach
+    /// that (a member by the role the workspace gives, whatever the account
+    /// ACL says), so an account ACL never opens a workspace, neither one the
+    /// account's owners own nor one transferred away from them, which they
+    /// cannot open themselves. Only the metadata servers know which
+    /// containers hold workspaces; a container that holds none is answered
+    /// with an empty `referencedChunks` to anyone, one that holds a workspace
+    /// the caller is not a member of is refused.
+    async fn account_acl_reaches(
+        &self,
+        account: &str,
+        container: &str,
+    ) -> Result<bool, SwiftError> {
+        let (Some(identity), Some(token)) = (&self.identity, token(&self.req)) else {
+            return Ok(false);
+        };
+        if identity.grant(account, container).is_some() {
+            return Ok(false);
+        }
+        let operation = Operation::ReferencedChunks {
+            storage_account: account.to_owned(),
+            container: container.to_owned(),
+            chunk_ids: Vec::new(),
+        };
+        match self
+            .state
+            .rpc
+            .call::<Vec<String>>(Some(&DeviceToken(token.to_owned())), operation)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.rpc_code() == Some(ErrorCode::Forbidden) => Ok(false),
+            Err(error) if error.rpc_code() == Some(ErrorCode::Unauthenticated) => {
+                Err(SwiftError::Unauthorized {
+                    realm: self.account.clone(),
+                })
+            }
+            Err(error) => Err(SwiftError::RpcUnavailable(error)),
+        }
+    }
+
+    /// Checks a request that reads the account (HEAD, GET): its owners and
+    /// anyone its account ACL names.
+    pub async fn authorize_account_read(&self) -> Result<(), SwiftError> {
+        if self.is_owner().await? || self.account_access().await?.is_some() {
+            Ok(())
+        } else {
+            Err(self.denied())
+        }
+    }
+
+    /// Checks a request that changes the account (POST): its owners and the
+    /// `admin`s of its account ACL.
+    pub async fn authorize_account(&self) -> Result<(), SwiftError> {
+        if self.is_owner().await? {
             Ok(())
         } else {
             Err(self.denied())
@@ -107,15 +190,43 @@ impl RequestContext {
     }
 
     /// Checks a request that changes `container` itself (create, metadata,
-    /// ACLs, delete): the account's administrators may, but not for the
-    /// container of a workspace transferred to another user, which only its
-    /// members reach, and none of them through these requests.
-    pub fn authorize_container_admin(&self, container: &str) -> Result<(), SwiftError> {
-        self.authorize_account()?;
-        match &self.identity {
-            Some(identity) if identity.owns_container(&self.account, container) => Ok(()),
+    /// delete): the account's administrators may, but not for the container
+    /// of a workspace transferred to another user, which only its members
+    /// reach, and none of them through these requests; and `read-write` or
+    /// `admin` users of the account ACL, for containers it reaches. Returns
+    /// whether the caller may also change privileged headers (ACLs, TempURL
+    /// keys, versioning): its owners and the ACL's `admin`s.
+    pub async fn authorize_container_admin(&self, container: &str) -> Result<bool, SwiftError> {
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|identity| identity.owns_container(&self.account, container))
+        {
+            return Ok(true);
+        }
+        match self.account_access().await? {
+            Some(access @ (AccountAccess::ReadWrite | AccountAccess::Admin))
+                if self.account_acl_reaches(&self.account, container).await? =>
+            {
+                Ok(access == AccountAccess::Admin)
+            }
             _ => Err(self.denied()),
         }
+    }
+
+    /// Whether the caller may see the privileged headers of `container`
+    /// (ACLs, TempURL keys): its owners and the account ACL's `admin`s, for
+    /// containers the ACL reaches.
+    pub async fn sees_privileged(&self, container: &str) -> Result<bool, SwiftError> {
+        if self
+            .identity
+            .as_ref()
+            .is_some_and(|identity| identity.owns_container(&self.account, container))
+        {
+            return Ok(true);
+        }
+        Ok(self.account_access().await? == Some(AccountAccess::Admin)
+            && self.account_acl_reaches(&self.account, container).await?)
     }
 
     /// Checks `access` to `container` in this request's account; a missing
@@ -144,7 +255,8 @@ impl RequestContext {
             None => acl::is_allowed(identity, account, Some((container, acl)), access, referrer),
         };
         let mut acl = self.state.index.container_acl(account, container).await?;
-        let mut allowed = decide(self.identity.as_deref(), acl.as_ref());
+        let mut allowed = decide(self.identity.as_deref(), acl.as_ref())
+            || self.account_acl_allows(account, container, access).await?;
         if !allowed
             && let (Some(token), Some(identity)) = (token(&self.req), &self.identity)
             && let Some(fresh) = self
@@ -162,6 +274,30 @@ impl RequestContext {
             (true, None) => Err(SwiftError::NotFound),
             (false, _) => Err(self.denied()),
         }
+    }
+
+    /// Whether the account ACL of `account` gives the caller `access` to
+    /// `container`: reading and listing to every level, writing objects to
+    /// `read-write` and `admin`.
+    async fn account_acl_allows(
+        &self,
+        account: &str,
+        container: &str,
+        access: Access,
+    ) -> Result<bool, SwiftError> {
+        if self.temp_url.is_some() {
+            return Ok(false);
+        }
+        let needed = match access {
+            Access::List | Access::Read => AccountAccess::ReadOnly,
+            Access::Write => AccountAccess::ReadWrite,
+            Access::Manage => return Ok(false),
+        };
+        Ok(self
+            .account_access_in(account)
+            .await?
+            .is_some_and(|granted| granted >= needed)
+            && self.account_acl_reaches(account, container).await?)
     }
 }
 
@@ -224,6 +360,7 @@ pub async fn dispatch(
         account: target.account().to_owned(),
         query,
         temp_url,
+        account_access: OnceCell::new(),
     };
     let container = match &target {
         Target::Account { .. } => None,

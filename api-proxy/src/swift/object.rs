@@ -736,7 +736,8 @@ async fn copy_object(
         .await?;
     let link = symlink::copied(context, &reached.record, destination).await?;
     let copy_manifest = context.query_value("multipart-manifest") == Some("get");
-    let resolved = large::resolve(context, &reached.account, reached.record).await?;
+    let reached_account = reached.account;
+    let resolved = large::resolve(context, &reached_account, reached.record).await?;
 
     let fresh = context
         .header("x-fresh-metadata")
@@ -752,25 +753,58 @@ async fn copy_object(
     let content_type = requested_content_type(context, object)
         .unwrap_or_else(|| resolved.record.content_type.clone());
 
-    let copied = if copy_manifest {
-        0..resolved.size
-    } else {
-        copied_range(context, &resolved)?
+    // An SLO manifest copied into another account is checked there.
+    let rechecked = match resolved.record.manifest {
+        Some(Manifest::Static { manifest_size, .. })
+            if copy_manifest && account != reached_account =>
+        {
+            let target = (container, object);
+            Some(
+                large::manifest_for_account(
+                    context,
+                    &resolved.record,
+                    manifest_size,
+                    account,
+                    target,
+                )
+                .await?,
+            )
+        }
+        _ => None,
     };
-    let declared = copied.end - copied.start;
-    let bytes = body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
-        .map_err(SwiftError::ReadFailed);
-    let stored = store_body(context, (account, container), declared, bytes).await?;
+    let stored = match &rechecked {
+        Some(manifest) => {
+            let json = Bytes::from(manifest.json.clone());
+            let declared = json.len() as u64;
+            let bytes = futures::stream::iter([Ok::<_, SwiftError>(json)]);
+            store_body(context, (account, container), declared, bytes).await?
+        }
+        None => {
+            let copied = if copy_manifest {
+                0..resolved.size
+            } else {
+                copied_range(context, &resolved)?
+            };
+            let declared = copied.end - copied.start;
+            let bytes =
+                body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
+                    .map_err(SwiftError::ReadFailed);
+            store_body(context, (account, container), declared, bytes).await?
+        }
+    };
     // A manifest copied as itself keeps what it stands for.
     let (size, etag, manifest) = match resolved.record.manifest {
-        Some(Manifest::Static { .. }) if copy_manifest => (
-            resolved.record.size,
-            resolved.record.etag,
-            Some(Manifest::Static {
+        Some(Manifest::Static { .. }) if copy_manifest => {
+            let (size, etag) = match rechecked {
+                Some(manifest) => (manifest.size, manifest.etag),
+                None => (resolved.record.size, resolved.record.etag),
+            };
+            let manifest = Manifest::Static {
                 manifest_size: stored.size,
                 manifest_etag: Some(stored.etag),
-            }),
-        ),
+            };
+            (size, etag, Some(manifest))
+        }
         Some(manifest) if copy_manifest => {
             (resolved.record.size, resolved.record.etag, Some(manifest))
         }

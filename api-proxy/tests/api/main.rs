@@ -24,6 +24,7 @@ mod small_disk;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
+mod swift_account_acls;
 mod swift_conformance;
 mod swift_quotas;
 mod swift_symlinks;

@@ -323,6 +323,68 @@ async fn copies_reach_other_accounts_and_take_ranges() {
 }
 
 #[tokio::test]
+async fn an_slo_manifest_copied_into_another_account_is_checked_there() {
+    let (app, alice) = app_with_container().await;
+    let bob = app.login_new_user("bob").await;
+    for (name, body) in [("a", "aaaa"), ("b", "bbbb")] {
+        put(&app, &alice, &format!("c/{name}"), body).await;
+    }
+    let manifest = serde_json::json!([{"path": "c/a"}, {"path": "c/b"}]);
+    assert_eq!(
+        put_manifest(&app, &alice, "c/slo", manifest).await.status(),
+        201
+    );
+    let inbox = bob
+        .request(&app.client, "PUT", "inbox")
+        .header("X-Container-Write", "alice:alice");
+    assert_eq!(send(inbox).await.status(), 201);
+    let copy_manifest = || {
+        alice
+            .request(&app.client, "COPY", "c/slo?multipart-manifest=get")
+            .header("Destination", "inbox/slo")
+            .header("Destination-Account", "AUTH_bob")
+    };
+    let stored = app.stored_bodies().await;
+
+    // Its segment paths name bob's containers there: none alice may read.
+    let refused = send(copy_manifest()).await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert_eq!(body.matches("403 Forbidden").count(), 2, "{body}");
+    // Readable, but without the segments.
+    let segments = bob
+        .request(&app.client, "PUT", "c")
+        .header("X-Container-Read", "alice:alice");
+    assert_eq!(send(segments).await.status(), 201);
+    let refused = send(copy_manifest()).await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert_eq!(body.matches("404 Not Found").count(), 2, "{body}");
+    assert_eq!(app.stored_bodies().await, stored);
+    let missing = bob.request(&app.client, "HEAD", "inbox/slo");
+    assert_eq!(send(missing).await.status(), 404);
+
+    // Other objects of the same names are not the segments it lists.
+    for (name, body) in [("a", "AAAA"), ("b", "BBBB")] {
+        put(&app, &bob, &format!("c/{name}"), body).await;
+    }
+    let refused = send(copy_manifest()).await;
+    assert_eq!(refused.status(), 400);
+    let body = refused.text().await.unwrap();
+    assert_eq!(body.matches("Etag Mismatch").count(), 2, "{body}");
+    // The same ones are, and it then stands for bob's, not alice's.
+    for (name, body) in [("a", "aaaa"), ("b", "bbbb")] {
+        put(&app, &bob, &format!("c/{name}"), body).await;
+    }
+    assert_eq!(send(copy_manifest()).await.status(), 201);
+    for name in ["c/a", "c/b"] {
+        let deleted = send(alice.request(&app.client, "DELETE", name)).await;
+        assert_eq!(deleted.status(), 204);
+    }
+    assert_eq!(body_of(&app, &bob, "inbox/slo").await, b"aaaabbbb");
+}
+
+#[tokio::test]
 async fn metadata_is_utf8_and_limited_as_a_whole() {
     let (app, alice) = app_with_container().await;
     let value = "Grüße, 世界";
