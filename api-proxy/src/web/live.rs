@@ -25,6 +25,7 @@
 //! request of a dead session.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -179,7 +180,10 @@ pub async fn events(
         // Proxies in front must pass each event on as it comes.
         .insert_header(("x-accel-buffering", "no"))
         .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(stream::once(async { Ok(Bytes::from(opening)) }).chain(live.into_stream())))
+        .streaming(
+            stream::once(async { Ok::<_, Infallible>(Bytes::from(opening)) })
+                .chain(live.into_stream()),
+        ))
 }
 
 /// What the stream sends.
@@ -225,7 +229,7 @@ struct Live {
 }
 
 impl Live {
-    fn into_stream(self) -> impl Stream<Item = Result<Bytes, actix_web::Error>> {
+    fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> {
         stream::unfold(Some(self), |live| async move {
             let mut live = live?;
             let event = live.next_event().await?;
