@@ -24,8 +24,13 @@ enum OAuthView<'a> {
         error: Option<&'a str>,
     },
     /// The verifier to copy into an application without a callback (`oob`).
-    Verifier { consumer: &'a str, verifier: &'a str },
-    Message { text: &'a str },
+    Verifier {
+        consumer: &'a str,
+        verifier: &'a str,
+    },
+    Message {
+        text: &'a str,
+    },
 }
 
 #[derive(Template)]
@@ -91,7 +96,9 @@ mod tests {
     use super::*;
 
     async fn html(response: HttpResponse) -> String {
-        let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
         String::from_utf8(body.to_vec()).unwrap()
     }
 
@@ -105,7 +112,10 @@ mod tests {
         ))
         .await;
         assert!(!html.contains("<script>x"), "{html}");
-        assert!(html.contains("&#60;script&#62;x&#60;/script&#62;"), "{html}");
+        assert!(
+            html.contains("&#60;script&#62;x&#60;/script&#62;"),
+            "{html}"
+        );
         assert!(!html.contains("t\"><b>"), "{html}");
         assert!(!html.contains("<i>"), "{html}");
     }
@@ -113,10 +123,22 @@ mod tests {
     #[actix_web::test]
     async fn the_page_uses_the_web_uis_styles_and_policy() {
         let response = verifier("Photo app", "v3rifier");
-        assert_eq!(response.headers()[header::CONTENT_SECURITY_POLICY], PAGE_POLICY);
-        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CONTENT_SECURITY_POLICY)
+                .unwrap(),
+            PAGE_POLICY
+        );
+        assert_eq!(
+            response.headers().get(header::X_FRAME_OPTIONS).unwrap(),
+            "DENY"
+        );
         let html = html(response).await;
-        assert!(html.contains("<code id=\"verifier\">v3rifier</code>"), "{html}");
+        assert!(
+            html.contains("<code id=\"verifier\">v3rifier</code>"),
+            "{html}"
+        );
         assert!(html.contains("/app.css\""), "{html}");
         assert!(!html.contains("<style"), "{html}");
     }

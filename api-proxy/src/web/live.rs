@@ -19,7 +19,8 @@
 //! missed, and announces the difference at once.
 //!
 //! The stream ends, with an `end` event saying why, when the session is
-//! revoked or expires or the user's access to the workspace ends; it also
+//! revoked or expires or the user's access to the workspace ends (or a
+//! periodic `getAccount` finds the session gone); it also
 //! ends when the broker drops the queue (a revoked device's queues are
 //! deleted), after which the browser's reconnection is refused like any
 //! request of a dead session.
@@ -48,10 +49,14 @@ use crate::state::RestState;
 /// connections per site, so more live tabs would starve the pages' own
 /// requests anyway.
 pub const MAX_STREAMS_PER_SESSION: usize = 4;
-/// How often an idle stream sends a comment and checks that its session
-/// still lives: the comment also lets the server notice a browser that left
-/// without closing its connection.
-const KEEPALIVE: Duration = Duration::from_secs(25);
+/// How often an idle stream sends a comment. actix notices a browser that
+/// has gone only when a write fails, so this bounds how long a gone
+/// browser's consumer lives (two writes: the first only draws the reset).
+const KEEPALIVE: Duration = Duration::from_secs(5);
+/// How often an idle stream checks that its session still lives (revoking
+/// and expiry end it at once; this catches what no event announces, such
+/// as a disabled account).
+const SESSION_CHECK: Duration = Duration::from_secs(30);
 /// How long a browser waits before reconnecting a lost stream.
 const RECONNECT_AFTER_MS: u64 = 1000;
 
@@ -91,7 +96,11 @@ struct StreamSlot {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut open = self.streams.open.lock().expect("live stream table poisoned");
+        let mut open = self
+            .streams
+            .open
+            .lock()
+            .expect("live stream table poisoned");
         if let Some(count) = open.get_mut(&self.device) {
             *count -= 1;
             if *count == 0 {
@@ -116,9 +125,7 @@ fn last_seen(req: &HttpRequest, query: &LiveQuery) -> Result<Option<Revision>, W
             .ok()
             .and_then(|v| v.trim().parse().ok())
             .map(Some)
-            .ok_or_else(|| {
-                WebError::BadRequest("Last-Event-ID must be a revision number".into())
-            }),
+            .ok_or_else(|| WebError::BadRequest("Last-Event-ID must be a revision number".into())),
         None => Ok(query.since),
     }
 }
@@ -133,12 +140,15 @@ pub async fn events(
 ) -> Result<HttpResponse, WebError> {
     let since = last_seen(&req, &query)?;
     let workspace = find_workspace(&state, &session, &path, req.path()).await?;
-    let slot = state.live.acquire(session.account.device_id).ok_or_else(|| {
-        WebError::TooManyRequests(format!(
-            "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
+    let slot = state
+        .live
+        .acquire(session.account.device_id)
+        .ok_or_else(|| {
+            WebError::TooManyRequests(format!(
+                "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
              close a tab, and this page will show changes when reloaded"
-        ))
-    })?;
+            ))
+        })?;
     let listener = state
         .rpc
         .listen(&session.token)
@@ -172,6 +182,7 @@ pub async fn events(
         workspace_id: workspace.workspace_id,
         last: tree.revision,
         expires,
+        checked: tokio::time::Instant::now(),
         _slot: slot,
     };
     let opening = format!("retry: {RECONNECT_AFTER_MS}\n{}", first.encode());
@@ -225,6 +236,8 @@ struct Live {
     /// The last revision announced.
     last: Revision,
     expires: Option<tokio::time::Instant>,
+    /// When the session was last checked.
+    checked: tokio::time::Instant,
     _slot: StreamSlot,
 }
 
@@ -234,10 +247,7 @@ impl Live {
             let mut live = live?;
             let event = live.next_event().await?;
             let ended = matches!(event, Event::End(_));
-            Some((
-                Ok(Bytes::from(event.encode())),
-                (!ended).then_some(live),
-            ))
+            Some((Ok(Bytes::from(event.encode())), (!ended).then_some(live)))
         })
     }
 
@@ -261,7 +271,7 @@ impl Live {
                         return Some(event);
                     }
                 }
-                () = &mut keepalive => return Some(self.check_session().await),
+                () = &mut keepalive => return Some(self.keep_alive().await),
                 () = &mut expiry => return Some(Event::End("your session has expired")),
             }
         }
@@ -279,11 +289,13 @@ impl Live {
                 user_id,
                 workspace_id,
                 role,
-            }) if user_id == self.user_id && workspace_id == self.workspace_id => Some(match role {
-                None => Event::End("your access to this workspace has ended"),
-                // What the page offers (changing or only viewing) changed.
-                Some(_) => Event::Change(self.last),
-            }),
+            }) if user_id == self.user_id && workspace_id == self.workspace_id => {
+                Some(match role {
+                    None => Event::End("your access to this workspace has ended"),
+                    // What the page offers (changing or only viewing) changed.
+                    Some(_) => Event::Change(self.last),
+                })
+            }
             Push::User(UserEvent::DeviceRevoked { device_id }) if device_id == self.device_id => {
                 Some(Event::End("this session has ended"))
             }
@@ -291,7 +303,11 @@ impl Live {
         }
     }
 
-    async fn check_session(&self) -> Event {
+    async fn keep_alive(&mut self) -> Event {
+        if self.checked.elapsed() < SESSION_CHECK {
+            return Event::KeepAlive;
+        }
+        self.checked = tokio::time::Instant::now();
         match self.state.rpc.get_account(&self.token).await {
             Err(error) if error.rpc_code() == Some(ErrorCode::Unauthenticated) => {
                 Event::End("this session has ended")
@@ -312,7 +328,11 @@ mod tests {
             Event::Change(42).encode(),
             "id: 42\nevent: change\ndata: {\"revision\":42}\n\n"
         );
-        assert!(Event::Ready(7).encode().starts_with("id: 7\nevent: ready\n"));
+        assert!(
+            Event::Ready(7)
+                .encode()
+                .starts_with("id: 7\nevent: ready\n")
+        );
         assert!(Event::KeepAlive.encode().starts_with(':'));
         assert_eq!(Event::End("gone").encode(), "event: end\ndata: gone\n\n");
     }

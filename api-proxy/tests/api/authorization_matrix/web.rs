@@ -108,9 +108,7 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             change(),
         ),
         // Live updates: a stream of the workspace's changes for its readers.
-        ("GET", "/files/{workspace}/events") => {
-            get(format!("/files/{workspace}/events"), read())
-        }
+        ("GET", "/files/{workspace}/events") => get(format!("/files/{workspace}/events"), read()),
         ("GET", "/files/{workspace}/{folder}") => {
             get(format!("/files/{workspace}/{folder}"), read())
         }
