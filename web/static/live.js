@@ -16,9 +16,9 @@ let announced = 0;
 let refreshing = false;
 let refreshAgain = false;
 
-/** @param {'open' | 'closed'} state shown on <html data-live> for tests and styles */
+/** @param {'open' | 'closed'} state shown on <html data-live-state> for tests and styles */
 function mark(state) {
-  document.documentElement.dataset.live = state;
+  document.documentElement.dataset.liveState = state;
 }
 
 /** @param {string} text */
@@ -107,7 +107,7 @@ async function refresh() {
 
 /** Opens the stream of the folder on the page, keeping one already open. */
 function connect() {
-  const view = document.querySelector('[data-live]');
+  const view = document.querySelector('#main [data-live]');
   const url = view?.getAttribute('data-live');
   if (!url) {
     stop();

@@ -62,7 +62,7 @@ test('a folder the desktop client syncs appears in the open page without a reloa
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('heading', { name: 'Your files' }).waitFor();
   await page.locator('a.workspace').first().click();
-  await page.locator('html[data-live="open"]').waitFor();
+  await page.locator('html[data-live-state="open"]').waitFor({ state: 'attached' });
   await markDocument(page);
 
   const written = Date.now();
@@ -78,7 +78,7 @@ test('changes committed elsewhere show within a second, keeping the focus', asyn
   await page.getByRole('link', { name: folder, exact: true }).click();
   await page.getByRole('heading', { name: folder }).waitFor();
   await page.getByRole('link', { name: 'first note.txt', exact: true }).waitFor({ timeout: 60_000 });
-  await page.locator('html[data-live="open"]').waitFor();
+  await page.locator('html[data-live-state="open"]').waitFor({ state: 'attached' });
   await markDocument(page);
   // The keyboard selection: the first item has the focus.
   await page.locator('body').press('ArrowDown');
@@ -121,7 +121,7 @@ test('signing out in another tab ends the live stream of the page', async () => 
   await tab.goto(`${url}/`);
   await tab.getByRole('button', { name: 'Sign out', exact: true }).click();
   await tab.waitForURL(/\/signin$/);
-  await page.locator('html[data-live="closed"]').waitFor({ timeout: 10_000 });
+  await page.locator('html[data-live-state="closed"]').waitFor({ state: 'attached', timeout: 10_000 });
   await page.locator('#live-notice').waitFor();
   await tab.close();
 });
