@@ -11,6 +11,7 @@ use crate::blobs::BlobStore;
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::tree::TreeCache;
+use crate::web::live::LiveStreams;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -29,6 +30,8 @@ pub struct RestState {
     /// `public_url` setting, else `http://<bound address>`.
     pub public_url: String,
     pub trees: TreeCache,
+    /// The web UI's open live-update streams, counted per session.
+    pub live: LiveStreams,
 }
 
 impl RestState {
@@ -37,6 +40,7 @@ impl RestState {
             rpc,
             public_url: public_url.trim_end_matches('/').to_owned(),
             trees: TreeCache::default(),
+            live: LiveStreams::default(),
         }
     }
 

@@ -17,8 +17,12 @@ document.addEventListener('htmx:configRequest', (event) => {
 });
 
 // After htmx swaps in another folder, move focus to its heading so screen
-// readers announce it and the keys below start from the top.
-document.addEventListener('htmx:afterSettle', () => {
+// readers announce it and the keys below start from the top (not when only
+// the list is refreshed by live.js).
+document.addEventListener('htmx:afterSettle', (event) => {
+  if (!(event.target instanceof Element && event.target.id === 'main')) {
+    return;
+  }
   const heading = document.querySelector('#main h1');
   if (heading instanceof HTMLElement) {
     heading.tabIndex = -1;

@@ -104,18 +104,18 @@ pub async fn authorize_page(
     state: web::Data<RestState>,
 ) -> HttpResponse {
     let Some(request_token) = query.oauth_token.as_deref().filter(|t| !t.is_empty()) else {
-        return page::respond(
+        return page::message(
             actix_web::http::StatusCode::BAD_REQUEST,
-            &page::message(
-                "Missing request token",
-                "This page must be opened with the oauth_token the application received.",
-            ),
+            "Missing request token",
+            "This page must be opened with the oauth_token the application received.",
         );
     };
     match request_info(&state, request_token).await {
-        Ok(info) => page::respond(
+        Ok(info) => page::login_form(
             actix_web::http::StatusCode::OK,
-            &page::login_form(&info.consumer_name, request_token, None),
+            &info.consumer_name,
+            request_token,
+            None,
         ),
         Err(response) => response,
     }
@@ -135,17 +135,16 @@ async fn request_info(
         )
         .await
         .map_err(|error| match RestError::from_rpc(error) {
-            RestError::Unavailable(_) | RestError::Internal(_) => page::respond(
+            RestError::Unavailable(_) | RestError::Internal(_) => page::message(
                 actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                &page::message("Try again later", "The service is unavailable right now."),
+                "Try again later",
+                "The service is unavailable right now.",
             ),
-            _ => page::respond(
+            _ => page::message(
                 actix_web::http::StatusCode::BAD_REQUEST,
-                &page::message(
-                    "Unknown request",
-                    "This authorization request is unknown, expired or already used. \
-                     Start again from the application.",
-                ),
+                "Unknown request",
+                "This authorization request is unknown, expired or already used. \
+                 Start again from the application.",
             ),
         })
 }
@@ -170,12 +169,10 @@ pub async fn authorize_submit(
         Err(response) => return response,
     };
     if form.action != "allow" {
-        return page::respond(
+        return page::message(
             actix_web::http::StatusCode::OK,
-            &page::message(
-                "Access not granted",
-                &format!("{} was not given access to your files.", info.consumer_name),
-            ),
+            "Access not granted",
+            &format!("{} was not given access to your files.", info.consumer_name),
         );
     }
     let reply: Result<OAuthAuthorizeReply, _> = state
@@ -190,10 +187,9 @@ pub async fn authorize_submit(
         )
         .await;
     match reply {
-        Ok(reply) if reply.callback == "oob" => page::respond(
-            actix_web::http::StatusCode::OK,
-            &page::verifier(&info.consumer_name, &reply.verifier),
-        ),
+        Ok(reply) if reply.callback == "oob" => {
+            page::verifier(&info.consumer_name, &reply.verifier)
+        }
         Ok(reply) => HttpResponse::Found()
             .insert_header((header::LOCATION, callback_location(&reply)))
             .insert_header((header::CACHE_CONTROL, "no-store"))
@@ -215,15 +211,18 @@ pub async fn authorize_submit(
                 _ => None,
             };
             if let Some((status, text)) = retry {
-                return page::respond(
+                return page::login_form(
                     status,
-                    &page::login_form(&info.consumer_name, &form.oauth_token, Some(text)),
+                    &info.consumer_name,
+                    &form.oauth_token,
+                    Some(text),
                 );
             }
             let other = RestError::from_rpc(error);
-            page::respond(
+            page::message(
                 actix_web::ResponseError::status_code(&other),
-                &page::message("Access not granted", &other.to_string()),
+                "Access not granted",
+                &other.to_string(),
             )
         }
     }

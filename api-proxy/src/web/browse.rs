@@ -127,23 +127,34 @@ fn no_workspace() -> WebError {
     )
 }
 
-/// Finds the caller's workspace `raw_id` and loads its tree; an end-to-end
-/// encrypted one is refused with the reason.
-pub async fn open_workspace(
+/// Finds the caller's workspace `raw_id`; an end-to-end encrypted one is
+/// refused with the reason.
+pub async fn find_workspace(
     state: &RestState,
     session: &WebSession,
     raw_id: &str,
     next: &str,
-) -> Result<Opened, WebError> {
+) -> Result<WorkspaceInfo, WebError> {
     let id = parse_uuid(raw_id, "workspace")?;
     let workspace = workspaces_of(state, session, next)
         .await?
         .into_iter()
         .find(|w| w.workspace_id == id)
         .ok_or_else(no_workspace)?;
-    if let Some(reason) = locked_reason(&workspace) {
-        return Err(WebError::Forbidden(format!("{}: {reason}", workspace.name)));
+    match locked_reason(&workspace) {
+        Some(reason) => Err(WebError::Forbidden(format!("{}: {reason}", workspace.name))),
+        None => Ok(workspace),
     }
+}
+
+/// Finds the caller's workspace `raw_id` ([`find_workspace`]) and loads its tree.
+pub async fn open_workspace(
+    state: &RestState,
+    session: &WebSession,
+    raw_id: &str,
+    next: &str,
+) -> Result<Opened, WebError> {
+    let workspace = find_workspace(state, session, raw_id, next).await?;
     let tree = state
         .trees
         .load(&state.rpc, &session.token, workspace.workspace_id)
@@ -287,6 +298,9 @@ struct FolderPage {
     new_folder_action: String,
     /// This folder's id (empty at the top), where a new folder goes.
     folder_id: String,
+    /// The live updates of this workspace from the revision shown
+    /// (`web/static/live.js`).
+    live_url: String,
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -478,6 +492,10 @@ fn folder_page(
             can_write: opened.workspace.role.can_write(),
             new_folder_action: format!("/files/{workspace_id}/new-folder"),
             folder_id: folder.map(|id| id.to_string()).unwrap_or_default(),
+            live_url: format!(
+                "/files/{workspace_id}/events?since={}",
+                opened.tree.revision
+            ),
             crumbs,
             search,
         },

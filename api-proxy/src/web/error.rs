@@ -38,6 +38,9 @@ pub enum WebError {
     /// was changed.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// More of something at once than one session may have.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the metadata servers are unavailable ({0}); try again in a moment")]
     Unavailable(String),
     #[error(
@@ -67,6 +70,7 @@ impl WebError {
             WebError::Forbidden(_) => "Not allowed",
             WebError::Conflict(_) => "Changed meanwhile",
             WebError::InsufficientStorage(_) => "Storage full",
+            WebError::TooManyRequests(_) => "Too many at once",
             WebError::Unavailable(_) => "Service unavailable",
             WebError::Internal(_) => "Server error",
         }
@@ -125,6 +129,7 @@ impl ResponseError for WebError {
             WebError::BadRequest(_) => StatusCode::BAD_REQUEST,
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            WebError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             WebError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -7,7 +7,8 @@
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
 //! * [`organize`]: new folder, rename, delete;
-//! * [`account`]: `/account`, device and application revocation.
+//! * [`account`]: `/account`, device and application revocation;
+//! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
+pub mod live;
 pub mod organize;
 pub mod session;
 pub mod signin;
@@ -35,6 +37,7 @@ crate::routes::route_table! {
     GET "/files/{workspace}" => browse::workspace_root,
     // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
     POST "/files/{workspace}/new-folder" => organize::new_folder,
+    GET "/files/{workspace}/events" => live::events,
     GET "/files/{workspace}/{folder}" => browse::folder,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,

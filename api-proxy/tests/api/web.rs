@@ -22,14 +22,14 @@ use crate::helpers::{
 use crate::oauth;
 
 /// A browser: remembers cookies, follows no redirects.
-struct Browser {
-    address: String,
-    client: reqwest::Client,
-    cookies: HashMap<String, String>,
+pub(crate) struct Browser {
+    pub(crate) address: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             address: app.address.clone(),
             client: reqwest::Client::builder()
@@ -65,7 +65,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
+    pub(crate) async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
         let response = request
             .header("cookie", self.cookie_header())
             .send()
@@ -75,7 +75,7 @@ impl Browser {
         response
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         let request = self.client.get(format!("{}{path}", self.address));
         self.send(request).await
     }
@@ -86,7 +86,7 @@ impl Browser {
     }
 
     /// Signs in through the form; returns the page's CSRF token.
-    async fn sign_in(&mut self, user: &str) -> String {
+    pub(crate) async fn sign_in(&mut self, user: &str) -> String {
         let response = self.sign_in_with(user, PASSWORD).await;
         assert_eq!(response.status(), 303, "sign-in of {user}");
         self.csrf().await
@@ -140,11 +140,11 @@ fn value_of(html: &str, marker: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
-fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
+pub(crate) fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
     CommitItem {
         id: Uuid::now_v7(),
         base_version: 0,
@@ -210,7 +210,7 @@ async fn commit(laptop: &Device, items: Vec<CommitItem>) {
     }
 }
 
-async fn devices(laptop: &Device) -> Vec<DeviceInfo> {
+pub(crate) async fn devices(laptop: &Device) -> Vec<DeviceInfo> {
     laptop
         .rpc
         .call(Some(&laptop.token), Operation::ListDevices)

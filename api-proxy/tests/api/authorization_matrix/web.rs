@@ -107,6 +107,8 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             vec![("name", format!("made by {tag}"))],
             change(),
         ),
+        // Live updates: a stream of the workspace's changes for its readers.
+        ("GET", "/files/{workspace}/events") => get(format!("/files/{workspace}/events"), read()),
         ("GET", "/files/{workspace}/{folder}") => {
             get(format!("/files/{workspace}/{folder}"), read())
         }

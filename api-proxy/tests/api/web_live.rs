@@ -1,0 +1,410 @@
+//! Live updates of the web UI (`GET /files/{workspace}/events`): a change
+//! committed by another device reaches an open stream as an event whose id
+//! is the workspace revision; a reconnection catches up from
+//! `Last-Event-ID`; the stream is the session's and the workspace member's
+//! only, and ends when the session or the access does.
+
+use std::time::{Duration, Instant};
+
+use nimbus_protocol::rpc::{
+    CommitArgs, CommitItem, DeviceArgs, LoginArgs, Operation, Password, Revision, Role,
+};
+use nimbus_proxy::web::live::MAX_STREAMS_PER_SESSION;
+use reqwest::Response;
+use uuid::Uuid;
+
+use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
+use crate::sharing::{create_workspace, share};
+use crate::web::{Browser, devices, folder, location};
+
+/// How long an event may take to arrive before the test fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// One server-sent event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Event {
+    id: Option<String>,
+    kind: String,
+    data: String,
+}
+
+/// An open event stream, read as a browser's `EventSource` does.
+struct Events {
+    response: Response,
+    buffer: String,
+}
+
+impl Events {
+    fn new(response: Response) -> Self {
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-type"], "text/event-stream");
+        Self {
+            response,
+            buffer: String::new(),
+        }
+    }
+
+    /// The next event, comments skipped; `None` when the stream ended.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let block: String = self.buffer.drain(..end + 2).collect();
+                let mut event = Event {
+                    id: None,
+                    kind: "message".into(),
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    let (field, value) = line.split_once(": ").unwrap_or((line, ""));
+                    match field {
+                        "id" => event.id = Some(value.into()),
+                        "event" => event.kind = value.into(),
+                        "data" => event.data = value.into(),
+                        _ => continue,
+                    }
+                    any = true;
+                }
+                if any {
+                    return Some(event);
+                }
+                continue;
+            }
+            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
+                .await
+                .expect("an event in time")
+                .expect("the stream reads");
+            self.buffer.push_str(std::str::from_utf8(&chunk?).unwrap());
+        }
+    }
+
+    async fn expect(&mut self, kind: &str, revision: Revision) {
+        let event = self.next().await.expect("an event");
+        assert_eq!(
+            (event.kind.as_str(), event.id.as_deref()),
+            (kind, Some(revision.to_string().as_str())),
+            "{event:?}"
+        );
+    }
+}
+
+/// Opens the events of `workspace` with `headers`.
+async fn open(
+    browser: &mut Browser,
+    workspace: Uuid,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> Response {
+    let mut request = browser.client.get(format!(
+        "{}/files/{workspace}/events{query}",
+        browser.address
+    ));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    browser.send(request).await
+}
+
+/// Commits a new folder from `laptop` (a desktop device, over the RPC);
+/// returns the workspace's new revision.
+async fn commit_folder(laptop: &Device, workspace: Uuid, name: &str) -> Revision {
+    commit(laptop, workspace, vec![folder(name, None)]).await
+}
+
+async fn commit(laptop: &Device, workspace: Uuid, items: Vec<CommitItem>) -> Revision {
+    laptop
+        .rpc
+        .commit(
+            &laptop.token,
+            Uuid::new_v4(),
+            CommitArgs {
+                workspace_id: workspace,
+                items,
+            },
+        )
+        .await
+        .unwrap()
+        .revision
+}
+
+async fn revision_of(laptop: &Device) -> Revision {
+    commit_folder(
+        laptop,
+        laptop.workspace.workspace_id,
+        &format!("warm-up {}", Uuid::now_v7()),
+    )
+    .await
+}
+
+async fn signed_in(app: &TestApp, user: &str) -> Browser {
+    let mut browser = Browser::new(app);
+    browser.sign_in(user).await;
+    browser
+}
+
+#[tokio::test]
+async fn a_desktop_commit_reaches_the_open_page_as_an_event_with_its_revision() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let workspace = laptop.workspace.workspace_id;
+    let at_start = revision_of(&laptop).await;
+    let other = create_workspace(&laptop, "Other").await;
+    let mut browser = signed_in(&app, "alice").await;
+
+    // The page's revision: nothing to catch up on.
+    let mut events =
+        Events::new(open(&mut browser, workspace, &format!("?since={at_start}"), &[]).await);
+    events.expect("ready", at_start).await;
+
+    let mut latencies = Vec::new();
+    for round in 0..3 {
+        // A commit to another workspace of the same user is not this page's.
+        commit_folder(&laptop, other.workspace_id, &format!("elsewhere {round}")).await;
+        let started = Instant::now();
+        let revision = commit_folder(&laptop, workspace, &format!("from the laptop {round}")).await;
+        events.expect("change", revision).await;
+        latencies.push(started.elapsed());
+    }
+    latencies.sort();
+    println!(
+        "commit reply to event on the stream: median {:?} (of {latencies:?})",
+        latencies[1]
+    );
+    assert!(latencies[1] < Duration::from_secs(1), "{latencies:?}");
+
+    // The page the event asks for shows the change.
+    let page = browser
+        .get(&format!("/files/{workspace}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("from the laptop 2"), "{page}");
+}
+
+#[tokio::test]
+async fn a_reconnection_catches_up_from_the_last_event_id() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let workspace = laptop.workspace.workspace_id;
+    let mut browser = signed_in(&app, "alice").await;
+
+    let seen = revision_of(&laptop).await;
+    let mut events = Events::new(open(&mut browser, workspace, "", &[]).await);
+    events.expect("ready", seen).await;
+    drop(events);
+
+    // Committed while the browser was away.
+    commit_folder(&laptop, workspace, "while away 1").await;
+    let latest = commit_folder(&laptop, workspace, "while away 2").await;
+    let last = seen.to_string();
+    let mut events =
+        Events::new(open(&mut browser, workspace, "", &[("last-event-id", &last)]).await);
+    events.expect("change", latest).await;
+    // Later changes follow on the same stream.
+    let next = commit_folder(&laptop, workspace, "after").await;
+    events.expect("change", next).await;
+    drop(events);
+
+    // Up to date: nothing to catch up on. The header wins over the page's `since`.
+    let current = next.to_string();
+    let mut events = Events::new(
+        open(
+            &mut browser,
+            workspace,
+            "?since=1",
+            &[("last-event-id", &current)],
+        )
+        .await,
+    );
+    events.expect("ready", next).await;
+    drop(events);
+
+    let bad = open(
+        &mut browser,
+        workspace,
+        "",
+        &[("last-event-id", "yesterday")],
+    )
+    .await;
+    assert_eq!(bad.status(), 400);
+}
+
+#[tokio::test]
+async fn only_the_sessions_own_workspaces_stream() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alice = device(&app, "alice").await;
+    let workspace = alice.workspace.workspace_id;
+    let mut bob = signed_in(&app, "bob").await;
+
+    for id in [workspace, Uuid::now_v7()] {
+        let refused = open(&mut bob, id, "", &[]).await;
+        assert_eq!(refused.status(), 404, "{id}");
+    }
+    // No session: to the sign-in page.
+    let mut nobody = Browser::new(&app);
+    let refused = open(&mut nobody, workspace, "", &[]).await;
+    assert_eq!(refused.status(), 303);
+    assert!(location(&refused).starts_with("/signin?next="));
+
+    // A member hears the shared workspace until the access ends.
+    let bobs = device(&app, "bob").await;
+    let shared = create_workspace(&alice, "Shared").await;
+    share(&alice, &shared, &bobs, "bob", Role::Viewer).await;
+    let mut events = Events::new(open(&mut bob, shared.workspace_id, "", &[]).await);
+    assert_eq!(events.next().await.unwrap().kind, "ready");
+    let revision = commit_folder(&alice, shared.workspace_id, "for bob").await;
+    events.expect("change", revision).await;
+    let bob_id = bobs.rpc.get_account(&bobs.token).await.unwrap().user_id;
+    alice
+        .rpc
+        .call::<serde_json::Value>(
+            Some(&alice.token),
+            Operation::RemoveMember {
+                workspace_id: shared.workspace_id,
+                user_id: bob_id,
+            },
+        )
+        .await
+        .unwrap();
+    let end = events.next().await.expect("the end event");
+    assert_eq!(end.kind, "end", "{end:?}");
+    assert!(end.data.contains("access"), "{end:?}");
+    assert!(events.next().await.is_none(), "the stream ends");
+    let refused = open(&mut bob, shared.workspace_id, "", &[]).await;
+    assert_eq!(refused.status(), 404);
+}
+
+#[tokio::test]
+async fn an_expired_session_is_refused_and_its_stream_ends_when_it_expires() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let workspace = laptop.workspace.workspace_id;
+    let short = |ttl| LoginArgs {
+        username: "alice".into(),
+        password: Password(PASSWORD.into()),
+        device: DeviceArgs {
+            device_name: "Web browser".into(),
+            os: None,
+            app_version: None,
+        },
+        token_ttl_secs: Some(ttl),
+    };
+    let mut browser = Browser::new(&app);
+
+    let session = laptop.rpc.login(short(2)).await.unwrap();
+    browser
+        .cookies
+        .insert("nimbus_session".into(), session.token.0.clone());
+    let opened = Instant::now();
+    let mut events = Events::new(open(&mut browser, workspace, "", &[]).await);
+    assert_eq!(events.next().await.unwrap().kind, "ready");
+    let end = events.next().await.expect("the end event");
+    assert_eq!(end.kind, "end", "{end:?}");
+    assert!(end.data.contains("expired"), "{end:?}");
+    assert!(
+        opened.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        opened.elapsed()
+    );
+    assert!(events.next().await.is_none());
+
+    // Expired: refused, and sent to sign in.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    browser
+        .cookies
+        .insert("nimbus_session".into(), session.token.0.clone());
+    let refused = open(&mut browser, workspace, "", &[]).await;
+    assert_eq!(refused.status(), 303);
+    assert!(location(&refused).starts_with("/signin?next="));
+}
+
+#[tokio::test]
+async fn a_revoked_sessions_stream_ends() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let workspace = laptop.workspace.workspace_id;
+    let mut browser = signed_in(&app, "alice").await;
+    let mut events = Events::new(open(&mut browser, workspace, "", &[]).await);
+    assert_eq!(events.next().await.unwrap().kind, "ready");
+
+    let session = devices(&laptop)
+        .await
+        .into_iter()
+        .find(|d| d.name.starts_with("Web browser") && !d.revoked)
+        .unwrap();
+    laptop
+        .rpc
+        .call::<()>(
+            Some(&laptop.token),
+            Operation::RevokeDevice {
+                device_id: session.device_id,
+            },
+        )
+        .await
+        .unwrap();
+    // The stream ends: with the reason when the revocation's event comes
+    // first, without when the broker deletes the session's queue first.
+    let started = Instant::now();
+    if let Some(event) = events.next().await {
+        assert_eq!(event.kind, "end", "{event:?}");
+        assert!(events.next().await.is_none());
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    // The browser's reconnection is refused.
+    let refused = open(&mut browser, workspace, "", &[("last-event-id", "1")]).await;
+    assert_eq!(refused.status(), 303);
+}
+
+#[tokio::test]
+async fn a_session_holds_a_bounded_number_of_streams_freed_when_the_browser_goes() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let workspace = laptop.workspace.workspace_id;
+    let mut browser = signed_in(&app, "alice").await;
+
+    let mut streams = Vec::new();
+    for _ in 0..MAX_STREAMS_PER_SESSION {
+        let mut events = Events::new(open(&mut browser, workspace, "", &[]).await);
+        assert_eq!(events.next().await.unwrap().kind, "ready");
+        streams.push(events);
+    }
+    let refused = open(&mut browser, workspace, "", &[]).await;
+    assert_eq!(refused.status(), 429);
+    // Another session of the same user has its own.
+    let mut other = signed_in(&app, "alice").await;
+    assert_eq!(open(&mut other, workspace, "", &[]).await.status(), 200);
+
+    // A browser that goes gives its stream back (and its broker consumer
+    // with it) once the proxy notices the closed connection: its next
+    // keep-alive comments fail to write.
+    streams.pop();
+    let gone = Instant::now();
+    let deadline = gone + 2 * WAIT;
+    loop {
+        let again = open(&mut browser, workspace, "", &[]).await;
+        if again.status() == 200 {
+            println!("a closed stream was given back after {:?}", gone.elapsed());
+            break;
+        }
+        assert_eq!(again.status(), 429);
+        assert!(Instant::now() < deadline, "the stream was never given back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The streams still open still hear commits.
+    let revision = commit_folder(&laptop, workspace, "for every tab").await;
+    for events in &mut streams {
+        events.expect("change", revision).await;
+    }
+}
