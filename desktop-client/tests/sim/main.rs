@@ -20,7 +20,8 @@
 //! device learns of them as `Mounts::reconcile` does (at random steps and
 //! before each sweep): an accepted share is mounted as a folder with an
 //! engine of its own, read-only for a viewer; a role change restarts that
-//! engine; an ended access stops it and leaves the files on disk. The
+//! engine; an ended access stops it and leaves the files on disk. Which
+//! of these happen is decided by the client's own `mounts::plan`. The
 //! server refuses a viewer's commit and a former member's every request.
 //! Also asserted: every device with access converges to the workspace's
 //! tree (a viewer's up to its own edits, which stay on its disk and are
@@ -43,9 +44,9 @@ use nimbus_client::engine::{
     Engine, Ignore, Op, PendingCommit, PlanContext, StateStore, Tree, Trees, plan,
 };
 use nimbus_client::fs::{Fs, MemFs, case_fold};
-use nimbus_client::mounts::MountRecord;
+use nimbus_client::mounts::{self, MountChange, MountRecord};
 use nimbus_client::remote::Clock;
-use nimbus_protocol::rpc::{Revision, Role, WorkspaceInfo};
+use nimbus_protocol::rpc::{Revision, Role};
 use server::{Proposal, SimRemote, SimServer};
 use uuid::Uuid;
 
@@ -252,54 +253,48 @@ impl Device {
         }
     }
 
-    /// Starts and stops mounts to match the user's memberships, by the
-    /// rules of `Mounts::reconcile`: a new membership starts a mount, a
-    /// role change restarts it with the new rights, an ended one stops it
-    /// and keeps its files, and accepting again resumes the same folder.
-    /// Returns what changed.
-    fn reconcile(&mut self, server: &SimServer) -> Vec<String> {
-        let mut changes = Vec::new();
-        let shared: BTreeMap<Uuid, WorkspaceInfo> = server
-            .workspaces_of(self.user)
-            .into_iter()
-            .filter(|w| !w.is_default && w.owner_id != server::user_id(self.user))
-            .map(|w| (w.workspace_id, w))
+    /// Starts and stops mounts to match the user's memberships, as
+    /// `Mounts::reconcile` does, by its decisions (`mounts::plan`): an
+    /// ended mount's engine stops and its files stay; a restart loads the
+    /// engine again with the new role's rights. Nothing is in the way of a
+    /// mount here: each has a file system of its own. Returns what changed.
+    fn reconcile(&mut self, server: &SimServer) -> Vec<MountChange> {
+        let mut records: Vec<MountRecord> = self
+            .folders
+            .iter()
+            .filter_map(|f| f.mount.clone())
             .collect();
-        for folder in &mut self.folders {
-            let Some(mount) = &mut folder.mount else {
-                continue;
+        let workspaces = server.workspaces_of(self.user);
+        let changes = mounts::plan(
+            &mut records,
+            &workspaces,
+            server::user_id(self.user),
+            |_, _| None,
+        );
+        for change in &changes {
+            let (record, restart) = match change {
+                MountChange::Start(record) => {
+                    self.add_folder(server, record.workspace_id, Some(record.clone()));
+                    continue;
+                }
+                MountChange::End(record) => (record, false),
+                MountChange::Run { record, restart } => (record, *restart),
             };
-            match shared.get(&mount.workspace_id) {
-                None if !mount.ended => {
-                    mount.ended = true;
-                    folder.kept = Some(folder.fs.snapshot());
-                    changes.push(format!("end {}", mount.name));
-                }
-                Some(w) if w.name == mount.name && (mount.ended || mount.role != w.role) => {
-                    changes.push(format!("restart {} as {:?}", mount.name, w.role));
-                    mount.ended = false;
-                    mount.role = w.role;
-                    folder.kept = None;
-                    folder.boot(&self.name, self.index, server, self.user);
-                }
-                _ => {}
-            }
-        }
-        for w in shared.values() {
-            let known = self.folders.iter().any(|f| {
-                f.mount
-                    .as_ref()
-                    .is_some_and(|m| m.workspace_id == w.workspace_id && m.name == w.name)
-            });
-            if !known {
-                changes.push(format!("mount {} as {:?}", w.name, w.role));
-                let record = MountRecord {
-                    workspace_id: w.workspace_id,
-                    name: w.name.clone(),
-                    role: w.role,
-                    ended: false,
-                };
-                self.add_folder(server, w.workspace_id, Some(record));
+            let folder = self
+                .folders
+                .iter_mut()
+                .find(|f| {
+                    f.mount.as_ref().is_some_and(|m| {
+                        m.workspace_id == record.workspace_id && m.name == record.name
+                    })
+                })
+                .expect("a recorded mount has a folder");
+            folder.mount = Some(record.clone());
+            if record.ended {
+                folder.kept = Some(folder.fs.snapshot());
+            } else if restart {
+                folder.kept = None;
+                folder.boot(&self.name, self.index, server, self.user);
             }
         }
         changes
@@ -387,7 +382,12 @@ impl World {
         let server = &world.server;
         server.create_workspace(default_workspace(1), 1, "default", true);
         for user in 0..2 {
-            server.create_workspace(owned_workspace(user), user, &format!("projects of {user}"), false);
+            server.create_workspace(
+                owned_workspace(user),
+                user,
+                &format!("projects of {user}"),
+                false,
+            );
         }
         let second_user = vec![false; 4usize.saturating_sub(case_insensitive.len()).max(1)];
         let disks = case_insensitive
@@ -542,7 +542,10 @@ impl World {
         let active: Vec<usize> = (0..self.devices[d].folders.len())
             .filter(|f| !self.devices[d].folders[*f].ended())
             .collect();
-        let f = *self.rng.pick(&active).expect("the default folder is never a mount");
+        let f = *self
+            .rng
+            .pick(&active)
+            .expect("the default folder is never a mount");
         let choice = self.rng.below(10);
         let crash_after = self.rng.chance(8);
         let lose_reply = self.rng.chance(5);
@@ -595,12 +598,13 @@ impl World {
     /// What `Mounts::reconcile` does when device `d` hears of a change.
     fn reconcile(&mut self, d: usize) {
         for change in self.devices[d].reconcile(&self.server) {
-            if change.starts_with("end ") {
-                self.shares.mounts_ended += 1;
-            } else if change.starts_with("mount ") {
-                self.shares.mounts_started += 1;
+            match &change {
+                MountChange::End(_) => self.shares.mounts_ended += 1,
+                MountChange::Start(_) => self.shares.mounts_started += 1,
+                MountChange::Run { restart: false, .. } => continue,
+                MountChange::Run { .. } => {}
             }
-            self.log(format!("{d}: {change}"));
+            self.log(format!("{d}: {change:?}"));
         }
     }
 
@@ -1027,7 +1031,10 @@ fn the_same_seed_gives_the_same_history() {
 #[test]
 fn first_link_merges_and_deletes_nothing() {
     let mut world = World::new(1, 2);
-    let (a, b) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (a, b) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     for fs in [&a, &b] {
         assert!(fs.user_mkdir("docs"));
         assert!(fs.user_write("docs/same.txt", b"same bytes"));
@@ -1058,7 +1065,10 @@ fn first_link_merges_and_deletes_nothing() {
 #[test]
 fn offline_edits_of_one_file_give_one_conflicted_copy() {
     let mut world = World::new(2, 2);
-    let (a, b) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (a, b) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(a.user_write("notes.txt", b"v0"));
     world.quiesce();
     assert_eq!(b.read("notes.txt").as_deref(), Some(&b"v0"[..]));
@@ -1088,7 +1098,10 @@ fn offline_edits_of_one_file_give_one_conflicted_copy() {
 #[test]
 fn an_edit_racing_a_remote_delete_is_kept() {
     let mut world = World::new(3, 2);
-    let (a, b) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (a, b) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(a.user_mkdir("dir"));
     assert!(a.user_write("dir/f.txt", b"v0"));
     assert!(a.user_write("dir/g.txt", b"g"));
@@ -1135,7 +1148,10 @@ fn renames_do_not_upload_content_again() {
     world.check();
     assert_eq!(world.server.uploads(), uploads, "a rename is not an upload");
     assert_eq!(
-        world.devices[1].folders[0].fs.read("moved.bin").map(|v| v.len()),
+        world.devices[1].folders[0]
+            .fs
+            .read("moved.bin")
+            .map(|v| v.len()),
         Some(10_000)
     );
 }
@@ -1168,7 +1184,10 @@ fn the_cursor_follows_the_devices_own_commits() {
 #[test]
 fn dependent_moves_go_up_in_one_commit() {
     let mut world = World::new(6, 2);
-    let (a, b) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (a, b) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(a.user_mkdir("A"));
     assert!(a.user_mkdir("A/B"));
     assert!(a.user_write("A/B/f.txt", b"in B"));
@@ -1192,7 +1211,10 @@ fn dependent_moves_go_up_in_one_commit() {
 #[test]
 fn a_folder_taking_its_parents_name_and_swapped_names_converge() {
     let mut world = World::new(7, 2);
-    let (a, b) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (a, b) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(a.user_mkdir("docs"));
     assert!(a.user_mkdir("docs/src"));
     assert!(a.user_write("docs/src/f.txt", b"f"));
@@ -1220,7 +1242,10 @@ fn a_folder_taking_its_parents_name_and_swapped_names_converge() {
 #[test]
 fn a_case_insensitive_disk_holds_one_of_two_names_that_differ_in_case() {
     let mut world = World::with_disks(8, &[false, true]);
-    let (linux, mac) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (linux, mac) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(linux.user_write("Report.txt", b"upper"));
     assert!(linux.user_write("report.txt", b"lower"));
     assert!(linux.user_mkdir("Docs"));
@@ -1275,7 +1300,10 @@ fn a_case_insensitive_disk_holds_one_of_two_names_that_differ_in_case() {
 #[test]
 fn a_case_only_rename_on_a_case_insensitive_disk_syncs_as_a_rename() {
     let mut world = World::with_disks(9, &[false, true]);
-    let (linux, mac) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (linux, mac) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(mac.user_mkdir("Docs"));
     assert!(mac.user_write("Docs/Report.txt", &vec![5u8; 5000]));
     world.quiesce();
@@ -1300,7 +1328,10 @@ fn a_case_only_rename_on_a_case_insensitive_disk_syncs_as_a_rename() {
 #[test]
 fn a_remote_rename_into_a_case_clash_loses_nothing() {
     let mut world = World::with_disks(10, &[false, true]);
-    let (linux, mac) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (linux, mac) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(linux.user_write("a.txt", b"a"));
     assert!(linux.user_write("b.txt", b"b"));
     assert!(linux.user_write("c.txt", b"c"));
@@ -1347,7 +1378,10 @@ fn a_remote_rename_into_a_case_clash_loses_nothing() {
 #[test]
 fn first_link_on_a_case_insensitive_disk_merges_names_that_differ_in_case() {
     let mut world = World::with_disks(11, &[false, true]);
-    let (linux, mac) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (linux, mac) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(linux.user_mkdir("photos"));
     assert!(linux.user_write("photos/cat.jpg", b"cat"));
     assert!(linux.user_write("Notes.txt", b"notes"));
@@ -1384,7 +1418,10 @@ fn first_link_on_a_case_insensitive_disk_merges_names_that_differ_in_case() {
 #[test]
 fn a_crash_while_a_copy_gives_way_to_a_case_clash_loses_nothing() {
     let mut world = World::with_disks(12, &[false, true]);
-    let (linux, mac) = (world.devices[0].folders[0].fs.clone(), world.devices[1].folders[0].fs.clone());
+    let (linux, mac) = (
+        world.devices[0].folders[0].fs.clone(),
+        world.devices[1].folders[0].fs.clone(),
+    );
     assert!(linux.user_write("a.txt", b"a"));
     assert!(linux.user_write("b.txt", b"b"));
     world.quiesce();
@@ -1447,7 +1484,9 @@ fn a_commit_refused_once_the_member_is_a_viewer_blocks_nothing_and_the_change_st
     let ops = engine.plan();
     let error = block_on(engine.execute(ops)).expect_err("a viewer's commit is refused");
     assert!(
-        error.to_string().contains("can read this workspace but not change it"),
+        error
+            .to_string()
+            .contains("can read this workspace but not change it"),
         "{error}"
     );
     // Ada goes on writing; bob's mount, now read-only, still follows.

@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use nimbus_client::remote::{Remote, RemoteError};
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitItem, CommitReply, Content, EncryptionMode, ItemOutcome, ItemResult,
-    ItemState, Revision, Role, WorkspaceInfo,
+    ChunkRef, CommitItem, CommitReply, Content, EncryptionMode, ItemOutcome, ItemResult, ItemState,
+    Revision, Role, WorkspaceInfo,
 };
 use nimbus_server::commit_plan::{Snapshot, SnapshotItem, plan_commit};
 use uuid::Uuid;
@@ -89,7 +89,13 @@ impl SimServer {
 
     /// The remote of `user`'s device number `device` for `workspace`.
     /// `read_only`: its engine is a viewer's, which must never commit.
-    pub fn remote(&self, device: usize, user: usize, workspace: Uuid, read_only: bool) -> SimRemote {
+    pub fn remote(
+        &self,
+        device: usize,
+        user: usize,
+        workspace: Uuid,
+        read_only: bool,
+    ) -> SimRemote {
         SimRemote {
             server: self.clone(),
             device: Uuid::from_u128(device as u128 + 1),
@@ -378,7 +384,10 @@ impl Remote for SimRemote {
 
     async fn upload(&self, mut reader: Box<dyn Read + Send>) -> Result<Content, RemoteError> {
         // The object store refuses a viewer's writes too.
-        if !self.require_member(&self.server.0.lock().unwrap())?.can_write() {
+        if !self
+            .require_member(&self.server.0.lock().unwrap())?
+            .can_write()
+        {
             return Err(RemoteError::Unavailable(READ_ONLY.into()));
         }
         let mut data = Vec::new();
