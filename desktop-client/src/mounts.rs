@@ -441,6 +441,83 @@ pub async fn delete(config_dir: &ConfigDir, path: &Path) -> Result<PathBuf, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nimbus_protocol::rpc::EncryptionMode;
+
+    fn membership(id: u128, name: &str, role: Role) -> WorkspaceInfo {
+        WorkspaceInfo {
+            workspace_id: Uuid::from_u128(id),
+            name: name.into(),
+            owner_id: Uuid::from_u128(99),
+            role,
+            encryption: EncryptionMode::None,
+            revision: 0,
+            container: String::new(),
+            storage_account: String::new(),
+            mount_parent: None,
+            is_default: false,
+            key_check: None,
+        }
+    }
+
+    fn record(id: u128, name: &str, role: Role, ended: bool) -> MountRecord {
+        MountRecord {
+            workspace_id: Uuid::from_u128(id),
+            name: name.into(),
+            role,
+            ended,
+        }
+    }
+
+    #[test]
+    fn the_plan_ends_gone_memberships_and_restarts_changed_ones() {
+        let me = Uuid::from_u128(1);
+        let mut own = membership(5, "Mine", Role::Owner);
+        own.owner_id = me;
+        let mut records = vec![
+            record(2, "Viewed", Role::Viewer, false),
+            record(3, "Gone", Role::Editor, false),
+            record(4, "Back", Role::Editor, true),
+            record(6, "Old name", Role::Editor, false),
+        ];
+        let workspaces = [
+            own,
+            membership(2, "Viewed", Role::Editor),
+            membership(4, "Back", Role::Editor),
+            membership(6, "New name", Role::Editor),
+            membership(7, "Blocked", Role::Viewer),
+            membership(8, "New", Role::Viewer),
+        ];
+        let changes = plan(&mut records, &workspaces, me, |_, w| {
+            (w.name == "Blocked").then(|| "in the way".to_owned())
+        });
+        assert_eq!(
+            changes,
+            [
+                MountChange::End(record(3, "Gone", Role::Editor, true)),
+                MountChange::Run {
+                    record: record(2, "Viewed", Role::Editor, false),
+                    restart: true
+                },
+                MountChange::Run {
+                    record: record(4, "Back", Role::Editor, false),
+                    restart: true
+                },
+                MountChange::End(record(6, "Old name", Role::Editor, true)),
+                MountChange::Start(record(6, "New name", Role::Editor, false)),
+                MountChange::Start(record(8, "New", Role::Viewer, false)),
+            ]
+        );
+        assert_eq!(records.len(), 6, "{records:#?}");
+        // Nothing changed: everything runs on, nothing restarts.
+        let again = plan(&mut records, &workspaces, me, |_, _| None);
+        assert!(
+            again
+                .iter()
+                .all(|c| matches!(c, MountChange::Run { restart: false, .. })
+                    || matches!(c, MountChange::Start(r) if r.name == "Blocked")),
+            "{again:#?}"
+        );
+    }
 
     #[test]
     fn the_parent_ignores_everything_in_its_mounts() {
