@@ -150,26 +150,52 @@ impl Folder {
     /// Loses everything not saved and starts again from the store, with the
     /// rights of its role (as `daemon::open_target` does).
     fn boot(&mut self, device: &str, index: usize, server: &SimServer, user: usize) {
-        let read_only = !self.role().can_write();
-        self.remote = server.remote(index, user, self.workspace, read_only);
-        let saved = self.store.0.lock().unwrap().clone();
-        let mut engine = Engine::new(
-            self.fs.clone(),
-            self.remote.clone(),
-            Box::new(self.store.clone()),
-            self.clock.clone(),
-            device.to_owned(),
-            ignore_rules(),
-            saved.trees,
-            saved.cursor,
-            saved.pending,
+        (self.remote, self.engine) = engine(
+            device,
+            index,
+            server,
+            user,
+            self.workspace,
+            self.role(),
+            &self.fs,
+            &self.store,
+            &self.clock,
         );
-        engine.read_only = read_only;
-        engine.upload_concurrency = 1;
-        // Several commits per batch of uploads, as with many files.
-        engine.commit_batch = 3;
-        self.engine = engine;
     }
+}
+
+/// A folder's engine started from its store, and its remote.
+#[allow(clippy::too_many_arguments)]
+fn engine(
+    device: &str,
+    index: usize,
+    server: &SimServer,
+    user: usize,
+    workspace: Uuid,
+    role: Role,
+    fs: &MemFs,
+    store: &MemStore,
+    clock: &Arc<SimClock>,
+) -> (SimRemote, Engine<MemFs, SimRemote>) {
+    let read_only = !role.can_write();
+    let remote = server.remote(index, user, workspace, read_only);
+    let saved = store.0.lock().unwrap().clone();
+    let mut engine = Engine::new(
+        fs.clone(),
+        remote.clone(),
+        Box::new(store.clone()),
+        clock.clone(),
+        device.to_owned(),
+        ignore_rules(),
+        saved.trees,
+        saved.cursor,
+        saved.pending,
+    );
+    engine.read_only = read_only;
+    engine.upload_concurrency = 1;
+    // Several commits per batch of uploads, as with many files.
+    engine.commit_batch = 3;
+    (remote, engine)
 }
 
 struct Device {
@@ -219,20 +245,12 @@ impl Device {
             device: ((self.index as u128 + 1) << 16) | self.folders.len() as u128,
             counter: Mutex::new(0),
         });
-        let remote = server.remote(self.index, self.user, workspace, false);
         let store = MemStore::default();
-        let engine = Engine::new(
-            fs.clone(),
-            remote.clone(),
-            Box::new(store.clone()),
-            clock.clone(),
-            String::new(),
-            ignore_rules(),
-            Trees::default(),
-            0,
-            None,
+        let role = mount.as_ref().map_or(Role::Owner, |m| m.role);
+        let (remote, engine) = engine(
+            &self.name, self.index, server, self.user, workspace, role, &fs, &store, &clock,
         );
-        let mut folder = Folder {
+        let folder = Folder {
             workspace,
             fs,
             store,
@@ -242,7 +260,6 @@ impl Device {
             mount,
             kept: None,
         };
-        folder.boot(&self.name, self.index, server, self.user);
         self.folders.push(folder);
     }
 
