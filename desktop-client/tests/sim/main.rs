@@ -963,12 +963,14 @@ fn world_of(seed: u64) -> World {
 }
 
 /// Random activity, convergence, then more activity and convergence again.
+/// Steps are spread over each device's folders (two or three), hence more
+/// of them than with one folder per device.
 fn play(world: &mut World) {
-    world.run(120);
+    world.run(160);
     world.quiesce();
     world.check();
     world.log("phase two".into());
-    world.run(60);
+    world.run(80);
     world.quiesce();
     world.check();
 }
