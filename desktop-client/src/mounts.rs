@@ -146,65 +146,35 @@ impl Mounts {
                 return Ok(());
             }
         };
-        let shared: BTreeMap<Uuid, &WorkspaceInfo> = workspaces
-            .iter()
-            .filter(|w| !w.is_default && w.owner_id != self.user_id)
-            .map(|w| (w.workspace_id, w))
-            .collect();
-        for record in records.iter_mut().filter(|r| !r.ended) {
-            if !shared.contains_key(&record.workspace_id) {
+        let changes = plan(
+            &mut records,
+            &workspaces,
+            self.user_id,
+            |records, workspace| in_the_way(parent, records, workspace),
+        );
+        for change in &changes {
+            if let MountChange::End(record) = change {
                 self.end(parent, record).await?;
             }
         }
-        for workspace in shared.values() {
-            let id = workspace.workspace_id;
-            let known = records
-                .iter()
-                .position(|r| r.workspace_id == id && r.name == workspace.name);
-            if let Some(index) = known {
-                // Back after an end (accepted again), or a role change,
-                // which restarts the engine with the new rights.
-                let record = &mut records[index];
-                let changed = record.ended || record.role != workspace.role;
-                record.ended = false;
-                record.role = workspace.role;
-                if changed {
-                    self.stop_one(id).await;
-                }
-                if !self.running.contains_key(&id) {
-                    let record = record.clone();
-                    self.start(parent, &record).await;
-                }
-                continue;
-            }
-            // Renamed on another device: the old folder is kept, not synced.
-            for record in records
-                .iter_mut()
-                .filter(|r| r.workspace_id == id && !r.ended)
-            {
-                self.end(parent, record).await?;
-            }
-            if let Some(reason) = in_the_way(parent, &records, workspace) {
-                tracing::warn!(
-                    workspace = %workspace.name,
-                    "a shared workspace is not mounted: {reason}"
-                );
-                continue;
-            }
-            let record = MountRecord {
-                workspace_id: id,
-                name: workspace.name.clone(),
-                role: workspace.role,
-                ended: false,
-            };
-            records.push(record.clone());
-            save_records(&parent.store, &records).await?;
-            publish(&self.names, &records);
-            self.start(parent, &record).await;
-        }
+        // Recorded, and so hidden from the parent, before any starts.
         if records != recorded {
             save_records(&parent.store, &records).await?;
             publish(&self.names, &records);
+        }
+        for change in changes {
+            match change {
+                MountChange::End(_) => {}
+                MountChange::Run { record, restart } => {
+                    if restart {
+                        self.stop_one(record.workspace_id).await;
+                    }
+                    if !self.running.contains_key(&record.workspace_id) {
+                        self.start(parent, &record).await;
+                    }
+                }
+                MountChange::Start(record) => self.start(parent, &record).await,
+            }
         }
         Ok(())
     }
@@ -235,9 +205,8 @@ impl Mounts {
     }
 
     /// Access to the mount ended: stop syncing it and keep its files.
-    async fn end(&mut self, parent: &Session, record: &mut MountRecord) -> Result<(), Error> {
+    async fn end(&mut self, parent: &Session, record: &MountRecord) -> Result<(), Error> {
         self.stop_one(record.workspace_id).await;
-        record.ended = true;
         let root = parent.root.join(&record.name);
         let state = self.config_dir.folder_dir(&root).join("state.db");
         if state.is_file() {
@@ -282,6 +251,88 @@ fn spawn_sync(mut session: Session, stopped: oneshot::Receiver<()>) -> JoinHandl
         }
         session.store.close().await;
     })
+}
+
+/// What [`Mounts::reconcile`] does to one mount, as [`plan`] decides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountChange {
+    /// Access ended (or the mount was renamed on another device): stop
+    /// syncing it and keep its files.
+    End(MountRecord),
+    /// A known mount that goes on (started if it is not running);
+    /// `restart`: its role changed or its access came back, so its engine
+    /// starts again with the new rights.
+    Run { record: MountRecord, restart: bool },
+    /// A new membership: a new mount.
+    Start(MountRecord),
+}
+
+/// Matches the mount `records` to `workspaces` (the user's memberships, as
+/// `getWorkspaces` lists them) and returns what to do, in order: the
+/// memberships gone end their mounts, new ones start mounts, a role change
+/// or a membership back after an end restarts the same folder. A new mount
+/// that `in_the_way` finds a reason against is left out until it is not.
+/// A pure decision: the simulation runs it as the daemon does.
+pub fn plan(
+    records: &mut Vec<MountRecord>,
+    workspaces: &[WorkspaceInfo],
+    user_id: Uuid,
+    in_the_way: impl Fn(&[MountRecord], &WorkspaceInfo) -> Option<String>,
+) -> Vec<MountChange> {
+    let shared: BTreeMap<Uuid, &WorkspaceInfo> = workspaces
+        .iter()
+        .filter(|w| !w.is_default && w.owner_id != user_id)
+        .map(|w| (w.workspace_id, w))
+        .collect();
+    let mut changes = Vec::new();
+    for record in records.iter_mut().filter(|r| !r.ended) {
+        if !shared.contains_key(&record.workspace_id) {
+            record.ended = true;
+            changes.push(MountChange::End(record.clone()));
+        }
+    }
+    for workspace in shared.values() {
+        let id = workspace.workspace_id;
+        let known = records
+            .iter()
+            .position(|r| r.workspace_id == id && r.name == workspace.name);
+        if let Some(index) = known {
+            // Back after an end (accepted again), or a role change.
+            let record = &mut records[index];
+            let restart = record.ended || record.role != workspace.role;
+            record.ended = false;
+            record.role = workspace.role;
+            changes.push(MountChange::Run {
+                record: record.clone(),
+                restart,
+            });
+            continue;
+        }
+        // Renamed on another device: the old folder is kept, not synced.
+        for record in records
+            .iter_mut()
+            .filter(|r| r.workspace_id == id && !r.ended)
+        {
+            record.ended = true;
+            changes.push(MountChange::End(record.clone()));
+        }
+        if let Some(reason) = in_the_way(records, workspace) {
+            tracing::warn!(
+                workspace = %workspace.name,
+                "a shared workspace is not mounted: {reason}"
+            );
+            continue;
+        }
+        let record = MountRecord {
+            workspace_id: id,
+            name: workspace.name.clone(),
+            role: workspace.role,
+            ended: false,
+        };
+        records.push(record.clone());
+        changes.push(MountChange::Start(record));
+    }
+    changes
 }
 
 /// Why `workspace` cannot be mounted under its name now, if it cannot.
@@ -390,6 +441,83 @@ pub async fn delete(config_dir: &ConfigDir, path: &Path) -> Result<PathBuf, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nimbus_protocol::rpc::EncryptionMode;
+
+    fn membership(id: u128, name: &str, role: Role) -> WorkspaceInfo {
+        WorkspaceInfo {
+            workspace_id: Uuid::from_u128(id),
+            name: name.into(),
+            owner_id: Uuid::from_u128(99),
+            role,
+            encryption: EncryptionMode::None,
+            revision: 0,
+            container: String::new(),
+            storage_account: String::new(),
+            mount_parent: None,
+            is_default: false,
+            key_check: None,
+        }
+    }
+
+    fn record(id: u128, name: &str, role: Role, ended: bool) -> MountRecord {
+        MountRecord {
+            workspace_id: Uuid::from_u128(id),
+            name: name.into(),
+            role,
+            ended,
+        }
+    }
+
+    #[test]
+    fn the_plan_ends_gone_memberships_and_restarts_changed_ones() {
+        let me = Uuid::from_u128(1);
+        let mut own = membership(5, "Mine", Role::Owner);
+        own.owner_id = me;
+        let mut records = vec![
+            record(2, "Viewed", Role::Viewer, false),
+            record(3, "Gone", Role::Editor, false),
+            record(4, "Back", Role::Editor, true),
+            record(6, "Old name", Role::Editor, false),
+        ];
+        let workspaces = [
+            own,
+            membership(2, "Viewed", Role::Editor),
+            membership(4, "Back", Role::Editor),
+            membership(6, "New name", Role::Editor),
+            membership(7, "Blocked", Role::Viewer),
+            membership(8, "New", Role::Viewer),
+        ];
+        let changes = plan(&mut records, &workspaces, me, |_, w| {
+            (w.name == "Blocked").then(|| "in the way".to_owned())
+        });
+        assert_eq!(
+            changes,
+            [
+                MountChange::End(record(3, "Gone", Role::Editor, true)),
+                MountChange::Run {
+                    record: record(2, "Viewed", Role::Editor, false),
+                    restart: true
+                },
+                MountChange::Run {
+                    record: record(4, "Back", Role::Editor, false),
+                    restart: true
+                },
+                MountChange::End(record(6, "Old name", Role::Editor, true)),
+                MountChange::Start(record(6, "New name", Role::Editor, false)),
+                MountChange::Start(record(8, "New", Role::Viewer, false)),
+            ]
+        );
+        assert_eq!(records.len(), 6, "{records:#?}");
+        // Nothing changed: everything runs on, nothing restarts.
+        let again = plan(&mut records, &workspaces, me, |_, _| None);
+        assert!(
+            again
+                .iter()
+                .all(|c| matches!(c, MountChange::Run { restart: false, .. })
+                    || matches!(c, MountChange::Start(r) if r.name == "Blocked")),
+            "{again:#?}"
+        );
+    }
 
     #[test]
     fn the_parent_ignores_everything_in_its_mounts() {

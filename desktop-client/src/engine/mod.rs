@@ -254,8 +254,18 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         Ok(changed)
     }
 
-    /// Re-sends a commit a crash interrupted.
+    /// Re-sends a commit a crash interrupted. A read-only engine drops it
+    /// instead: it was sent before the member became a viewer, and the
+    /// server would refuse it on every round, which would block the mount
+    /// for good. Its changes were never applied to the synced tree, so they
+    /// stay on disk as a viewer's local edits.
     pub async fn resume_pending(&mut self) -> Result<(), Error> {
+        if self.read_only && self.pending.is_some() {
+            tracing::info!("a viewer's folder does not re-send a commit; the changes stay here");
+            self.pending = None;
+            self.store.set_pending(None).await?;
+            return Ok(());
+        }
         if let Some(pending) = self.pending.clone() {
             tracing::info!(
                 items = pending.items.len(),
