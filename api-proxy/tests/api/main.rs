@@ -10,6 +10,7 @@ mod clients;
 mod containers;
 mod durability;
 mod full_disk;
+mod health;
 mod helpers;
 mod identity_refresh;
 mod inline;
@@ -21,6 +22,8 @@ mod rest_encrypted;
 mod sharing;
 mod slow_clients;
 mod small_disk;
+#[path = "../../../server/tests/api/probes.rs"]
+mod probes;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
