@@ -75,7 +75,9 @@ impl ProxyMetrics {
             Box::new(received.clone()),
             Box::new(sent.clone()),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         Self {
             registry,

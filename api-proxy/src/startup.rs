@@ -23,10 +23,10 @@ use crate::blobs::{BlobStore, OpendalBlobStore};
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
+use crate::metrics::{self, ProxyMetrics};
 use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
 use crate::telemetry::RedactedRootSpan;
-use crate::metrics::{self, ProxyMetrics};
 use crate::{body_timeout, health, sweeper, swift};
 
 /// What every request handler shares.

@@ -272,7 +272,10 @@ mod tests {
             .unwrap_or_else(|error| panic!("{output:?} is not JSON: {error}"));
         assert_eq!(line["level"], "ERROR");
         assert_eq!(line["span"]["http.route"], "/broken");
-        assert_eq!(line["span"]["http.target"], "/broken?temp_url_sig=<redacted>");
+        assert_eq!(
+            line["span"]["http.target"],
+            "/broken?temp_url_sig=<redacted>"
+        );
         assert!(!output.contains("s3cret"), "{output}");
     }
 }

@@ -24,7 +24,12 @@ impl Readiness {
     pub fn from_checks<'a>(checks: impl IntoIterator<Item = (&'a str, bool)>) -> Self {
         let checks: BTreeMap<String, String> = checks
             .into_iter()
-            .map(|(name, up)| (name.to_owned(), if up { OK } else { UNAVAILABLE }.to_owned()))
+            .map(|(name, up)| {
+                (
+                    name.to_owned(),
+                    if up { OK } else { UNAVAILABLE }.to_owned(),
+                )
+            })
             .collect();
         let ready = checks.values().all(|state| state == OK);
         Self {

@@ -63,7 +63,9 @@ impl ServerMetrics {
             Box::new(commits.clone()),
             Box::new(commit_items.clone()),
         ] {
-            registry.register(collector).expect("metric names are unique");
+            registry
+                .register(collector)
+                .expect("metric names are unique");
         }
         Self {
             registry,
@@ -76,9 +78,7 @@ impl ServerMetrics {
 
     /// Records one answered request.
     pub fn observe_request(&self, operation: &str, outcome: &str, elapsed: Duration) {
-        self.requests
-            .with_label_values(&[operation, outcome])
-            .inc();
+        self.requests.with_label_values(&[operation, outcome]).inc();
         self.latency
             .with_label_values(&[operation])
             .observe(elapsed.as_secs_f64());

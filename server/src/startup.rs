@@ -16,8 +16,8 @@ use crate::config::Settings;
 use crate::metrics::ServerMetrics;
 use crate::rate::DeviceRate;
 use crate::rpc::{OAUTH_TIMESTAMP_WINDOW_SECS, ServerState};
-use crate::storage::postgres::PgStore;
 use crate::status_listener;
+use crate::storage::postgres::PgStore;
 use crate::storage::{MetadataStore, StoreError};
 
 pub struct Application {
@@ -39,17 +39,17 @@ impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = connect_store(&settings).await?;
         let state = Arc::new(ServerState {
-                store,
-                storage_url: settings.storage_url.clone(),
-                requests_handled: AtomicU64::new(0),
-                oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
-                device_rate: DeviceRate::new(
-                    settings.device_requests_per_second,
-                    settings.device_request_burst,
-                ),
-                metrics: ServerMetrics::new(),
-                broker_connected: AtomicBool::new(false),
-            });
+            store,
+            storage_url: settings.storage_url.clone(),
+            requests_handled: AtomicU64::new(0),
+            oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
+            device_rate: DeviceRate::new(
+                settings.device_requests_per_second,
+                settings.device_request_burst,
+            ),
+            metrics: ServerMetrics::new(),
+            broker_connected: AtomicBool::new(false),
+        });
         let status_listener = match settings.metrics_listen {
             Some(address) => {
                 let listener = TcpListener::bind(address)

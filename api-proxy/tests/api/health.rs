@@ -12,7 +12,9 @@ use crate::probes::{BrokerRelay, metric, readiness_when};
 const ALL_OK: &str = "ok";
 
 fn readiness(database: &str, broker: &str, object_store: &str) -> serde_json::Value {
-    let ready = [database, broker, object_store].iter().all(|c| *c == ALL_OK);
+    let ready = [database, broker, object_store]
+        .iter()
+        .all(|c| *c == ALL_OK);
     json!({
         "status": if ready { "ready" } else { "unavailable" },
         "checks": {"database": database, "broker": broker, "object_store": object_store},
@@ -54,11 +56,17 @@ async fn probes_answer_and_metrics_count_real_requests_by_route() {
             .send()
     };
     let container = format!("{}/holiday-photos", session.storage_url);
-    assert_eq!(put(container.clone(), Vec::new()).await.unwrap().status(), 201);
+    assert_eq!(
+        put(container.clone(), Vec::new()).await.unwrap().status(),
+        201
+    );
     // Past the inline limit, so the bytes go through the object store.
     let body = vec![7u8; 40_000];
     let object = format!("{container}/beach.jpg");
-    assert_eq!(put(object.clone(), body.clone()).await.unwrap().status(), 201);
+    assert_eq!(
+        put(object.clone(), body.clone()).await.unwrap().status(),
+        201
+    );
     let read = app
         .client
         .get(&object)
@@ -101,7 +109,12 @@ async fn probes_answer_and_metrics_count_real_requests_by_route() {
         object_bytes("nimbus_proxy_http_request_duration_seconds_count", "GET"),
         1.0
     );
-    for private in ["holiday-photos", "beach.jpg", "AUTH_ada", session.token.as_str()] {
+    for private in [
+        "holiday-photos",
+        "beach.jpg",
+        "AUTH_ada",
+        session.token.as_str(),
+    ] {
         assert!(!text.contains(private), "{private} in {text}");
     }
 }

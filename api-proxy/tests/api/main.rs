@@ -16,14 +16,14 @@ mod identity_refresh;
 mod inline;
 mod oauth;
 mod objects;
+#[path = "../../../server/tests/api/probes.rs"]
+mod probes;
 mod real_swift;
 mod rest;
 mod rest_encrypted;
 mod sharing;
 mod slow_clients;
 mod small_disk;
-#[path = "../../../server/tests/api/probes.rs"]
-mod probes;
 #[path = "../../../server/tests/api/snapshot.rs"]
 mod snapshot;
 mod startup;
