@@ -17,7 +17,7 @@ use actix_web::{HttpResponse, web};
 use nimbus_protocol::health::Readiness;
 
 use crate::metrics::ProxyMetrics;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 crate::routes::route_table! {
     GET "/healthz" => healthz,
