@@ -59,6 +59,10 @@ export RUST_LOG=info,nimbus=trace,nimbus_server=trace,nimbus_proxy=trace,nimbus_
 # desktop client's e2e test syncs into (this kernel has no casefold).
 install_packages dosfstools fusefat
 
+# About 5 s (25 s on the first run, which installs the pinned tools).
+say "deployment files (scripts/validate-deploy.sh)"
+scripts/validate-deploy.sh
+
 say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"

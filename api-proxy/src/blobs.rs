@@ -91,6 +91,8 @@ pub struct ListedBlob {
 /// Storage of immutable blobs.
 #[async_trait]
 pub trait BlobStore: Send + Sync {
+    /// Whether the store answers now: lists its root (`/readyz`).
+    async fn check(&self) -> Result<(), BlobError>;
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError>;
     async fn read(&self, key: &str, range: Range<u64>) -> Result<ByteStream, BlobError>;
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
@@ -323,6 +325,10 @@ impl BlobWriter for OpendalWriter {
 
 #[async_trait]
 impl BlobStore for OpendalBlobStore {
+    async fn check(&self) -> Result<(), BlobError> {
+        Ok(self.operator.check().await?)
+    }
+
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         let writer = self.operator.writer_with(key);
         let writer = match self.backend {

@@ -132,6 +132,7 @@ pub fn json_resources(
 pub fn all() -> Vec<Route> {
     [
         crate::startup::ROUTES,
+        crate::health::ROUTES,
         crate::oauth::ROUTES,
         crate::rest::ROUTES,
         crate::web::ROUTES,

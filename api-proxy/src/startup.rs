@@ -23,12 +23,13 @@ use crate::blobs::{BlobStore, OpendalBlobStore};
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
+use crate::metrics::{self, ProxyMetrics};
 use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
 use crate::state::AppState;
 use crate::swift::tempauth;
 use crate::telemetry::RedactedRootSpan;
-use crate::{body_timeout, sweeper, swift};
+use crate::{body_timeout, health, sweeper, swift};
 
 crate::routes::route_table! {
     GET "/info" => swift::info::get,
@@ -118,6 +119,7 @@ impl Application {
         let sign_in_rate = Arc::new(FailedSignIns::new(
             settings.failed_sign_ins_per_minute_per_address,
         ));
+        let proxy_metrics = web::Data::new(ProxyMetrics::new());
         let state = web::Data::new(AppState {
             settings,
             index,
@@ -139,7 +141,13 @@ impl Application {
                     }
                 }))
                 .wrap(from_fn(stamp_response))
+                .wrap(from_fn({
+                    let proxy_metrics = proxy_metrics.clone();
+                    move |request, next| metrics::record(proxy_metrics.clone(), request, next)
+                }))
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .app_data(proxy_metrics.clone())
+                .configure(health::configure)
                 .configure(configure)
                 .app_data(rest.clone())
                 .configure(crate::oauth::configure)

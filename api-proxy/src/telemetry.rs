@@ -1,4 +1,6 @@
-//! Logging: `RUST_LOG`-style filtering (default `info`) to stdout.
+//! Logging: `RUST_LOG`-style filtering (default `info`) to stdout,
+//! human-readable, or one JSON object per line (with the request span's
+//! fields) when `NIMBUS_PROXY_LOG_FORMAT=json`.
 //!
 //! Requests are traced with `tracing-actix-web` without its
 //! `emit_event_on_error` feature, which logs every 4xx as a warning: client
@@ -15,15 +17,33 @@ use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
-use tracing::Span;
+use tracing::{Span, Subscriber};
 use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Installs the global subscriber; a second call is a no-op.
 pub fn init(default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let json = std::env::var("NIMBUS_PROXY_LOG_FORMAT").is_ok_and(|format| format == "json");
+    let _ = subscriber(json, filter, std::io::stdout).try_init();
+}
+
+/// The subscriber writing to `writer`, as JSON lines when `json`.
+fn subscriber<W>(json: bool, filter: EnvFilter, writer: W) -> Box<dyn Subscriber + Send + Sync>
+where
+    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+{
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer);
+    if json {
+        Box::new(builder.json().finish())
+    } else {
+        Box::new(builder.finish())
+    }
 }
 
 /// What stands in a log line for a value that is not shown.
@@ -141,9 +161,10 @@ mod tests {
     use actix_web::{App, HttpResponse, test, web};
     use tracing::{Event, Level, Subscriber};
     use tracing_actix_web::TracingLogger;
+    use tracing_subscriber::EnvFilter;
     use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-    use super::redacted_target;
+    use super::{RedactedRootSpan, redacted_target, subscriber};
     use crate::error::SwiftError;
 
     /// Records the level of every event logged.
@@ -221,5 +242,40 @@ mod tests {
             "/v1/AUTH_a/c?%70refix=photos%2F&limit=2&<redacted>"
         );
         assert_eq!(target("/v1/AUTH_a/c/o", None), "/v1/AUTH_a/c/o");
+    }
+
+    #[actix_web::test]
+    async fn json_lines_parse_and_carry_the_request_span_with_secrets_redacted() {
+        let captured = nimbus_server::test_log::CapturedLog::default();
+        let logger = subscriber(true, EnvFilter::new("info"), captured.clone());
+        let _guard = tracing::subscriber::set_default(logger);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .route(
+                    "/broken",
+                    web::get().to(|| async {
+                        Err::<HttpResponse, _>(SwiftError::ReadFailed(std::io::Error::other(
+                            "disk gone",
+                        )))
+                    }),
+                ),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/broken?temp_url_sig=s3cret")
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 500);
+
+        let output = captured.text();
+        let line: serde_json::Value = serde_json::from_str(output.lines().next().unwrap())
+            .unwrap_or_else(|error| panic!("{output:?} is not JSON: {error}"));
+        assert_eq!(line["level"], "ERROR");
+        assert_eq!(line["span"]["http.route"], "/broken");
+        assert_eq!(
+            line["span"]["http.target"],
+            "/broken?temp_url_sig=<redacted>"
+        );
+        assert!(!output.contains("s3cret"), "{output}");
     }
 }

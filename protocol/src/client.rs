@@ -380,6 +380,12 @@ impl RpcClient {
             .remove(correlation_id);
     }
 
+    /// Whether the broker can be reached now: the live connection, or a new
+    /// one when the previous one broke (what the next call would do).
+    pub async fn check_connection(&self) -> Result<(), ClientError> {
+        self.channel().await.map(drop)
+    }
+
     /// The live channel, reconnecting when the previous one broke.
     async fn channel(&self) -> Result<Channel, ClientError> {
         let mut link = self.inner.link.lock().await;

@@ -15,9 +15,11 @@
 //!   of every interface;
 //! * [`oauth1`]: OAuth 1.0a signature verification for the REST API;
 //! * [`client`]: the AMQP RPC client used by the proxy, the desktop client and
-//!   the tests, and a listener for push notifications.
+//!   the tests, and a listener for push notifications;
+//! * [`health`]: the body of `/readyz` on the proxy and the metadata server.
 
 pub mod client;
+pub mod health;
 pub mod names;
 pub mod notify;
 pub mod oauth1;

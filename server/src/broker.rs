@@ -104,10 +104,12 @@ pub async fn run(
             }
         };
         delay = Duration::from_millis(100);
+        state.broker_connected.store(true, Ordering::Relaxed);
         tracing::info!(%url, queue = %settings.topology.rpc_queue(), "serving requests");
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => {
+                    state.broker_connected.store(false, Ordering::Relaxed);
                     // No new deliveries; those prefetched but not started go back
                     // to the queue when the channel closes.
                     let _ = session
@@ -131,10 +133,12 @@ pub async fn run(
                         });
                     }
                     Some(Err(error)) => {
+                        state.broker_connected.store(false, Ordering::Relaxed);
                         tracing::warn!(%error, "lost the RabbitMQ connection; reconnecting");
                         break;
                     }
                     None => {
+                        state.broker_connected.store(false, Ordering::Relaxed);
                         tracing::warn!("the broker closed the request consumer; reconnecting");
                         break;
                     }
@@ -305,6 +309,9 @@ async fn handle_delivery(
         }
         Err(error) if error.is_transient() => {
             tracing::warn!(operation, %request_id, %error, "database unavailable; requeueing the request");
+            state
+                .metrics
+                .observe_request(operation, "requeued", started.elapsed());
             tokio::time::sleep(RETRY_PAUSE).await;
             if let Err(error) = delivery
                 .nack(BasicNackOptions {
@@ -338,6 +345,9 @@ async fn handle_delivery(
         Response::Ok(_) => "ok",
         Response::Error(e) => error_code_name(e.code),
     };
+    state
+        .metrics
+        .observe_request(operation, outcome, started.elapsed());
     tracing::info!(
         operation,
         %request_id,

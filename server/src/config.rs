@@ -2,6 +2,7 @@
 //! overridden by a TOML file, overridden by `NIMBUS_*` environment variables
 //! (`NIMBUS_DATABASE_URL`, `NIMBUS_AMQP_URL`, `NIMBUS_QUEUE_PREFIX`, ...).
 
+use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::path::Path;
 
@@ -41,6 +42,10 @@ pub struct Settings {
     /// Accept OAuth PLAINTEXT signatures on plain-http URLs (local trials
     /// only: the signature is the secret itself).
     pub oauth_plaintext_over_http: bool,
+    /// Address of the HTTP listener serving `/healthz`, `/readyz` and
+    /// `/metrics` ([`crate::status_listener`]); `None` (the default) serves
+    /// none. Port 0 picks a free port.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +70,7 @@ impl Default for Settings {
             device_requests_per_second: NonZeroU32::new(100).expect("not zero"),
             device_request_burst: NonZeroU32::new(1000).expect("not zero"),
             oauth_plaintext_over_http: false,
+            metrics_listen: None,
         }
     }
 }

@@ -13,6 +13,8 @@
 //! * [`storage`]: the [`storage::MetadataStore`] trait and its PostgreSQL implementation;
 //! * [`auth`]: passwords, device tokens, login slow-down;
 //! * [`admin`]: user administration for the command line and scripts;
+//! * [`status_listener`] and [`metrics`]: the optional HTTP listener with
+//!   `/healthz`, `/readyz` and Prometheus `/metrics`;
 //! * [`test_log`]: the test suites' log directory and record of secrets.
 
 pub mod admin;
@@ -21,9 +23,11 @@ pub mod broker;
 pub mod commit_plan;
 pub mod config;
 pub mod error;
+pub mod metrics;
 pub mod rate;
 pub mod rpc;
 pub mod startup;
+pub mod status_listener;
 pub mod storage;
 pub mod telemetry;
 pub mod test_log;

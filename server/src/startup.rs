@@ -1,24 +1,35 @@
 //! Building a server from its settings, and running it until told to stop.
 
 use std::future::Future;
+use std::net::TcpListener;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::Duration;
 
+use actix_web::dev::Server;
 use anyhow::Context;
 use backon::{ExponentialBuilder, Retryable};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{self, BrokerSettings};
 use crate::config::Settings;
+use crate::metrics::ServerMetrics;
 use crate::rate::DeviceRate;
 use crate::rpc::{OAUTH_TIMESTAMP_WINDOW_SECS, ServerState};
+use crate::status_listener;
 use crate::storage::postgres::PgStore;
 use crate::storage::{MetadataStore, StoreError};
 
 pub struct Application {
     state: Arc<ServerState>,
     broker: BrokerSettings,
+    /// The `/healthz`, `/readyz` and `/metrics` listener, when configured.
+    status_listener: Option<StatusListener>,
+}
+
+struct StatusListener {
+    port: u16,
+    server: Server,
 }
 
 impl Application {
@@ -27,19 +38,39 @@ impl Application {
     /// so several servers may start at once.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = connect_store(&settings).await?;
+        let state = Arc::new(ServerState {
+            store,
+            storage_url: settings.storage_url.clone(),
+            requests_handled: AtomicU64::new(0),
+            oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
+            device_rate: DeviceRate::new(
+                settings.device_requests_per_second,
+                settings.device_request_burst,
+            ),
+            metrics: ServerMetrics::new(),
+            broker_connected: AtomicBool::new(false),
+        });
+        let status_listener = match settings.metrics_listen {
+            Some(address) => {
+                let listener = TcpListener::bind(address)
+                    .with_context(|| format!("cannot listen on {address} (metrics_listen)"))?;
+                let port = listener.local_addr()?.port();
+                let server = status_listener::serve(listener, state.clone())?;
+                tracing::info!(port, "serving /healthz, /readyz and /metrics");
+                Some(StatusListener { port, server })
+            }
+            None => None,
+        };
         Ok(Self {
-            state: Arc::new(ServerState {
-                store,
-                storage_url: settings.storage_url.clone(),
-                requests_handled: AtomicU64::new(0),
-                oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
-                device_rate: DeviceRate::new(
-                    settings.device_requests_per_second,
-                    settings.device_request_burst,
-                ),
-            }),
+            state,
             broker: BrokerSettings::from(&settings),
+            status_listener,
         })
+    }
+
+    /// The port of the `/healthz`, `/readyz` and `/metrics` listener, if any.
+    pub fn status_port(&self) -> Option<u16> {
+        self.status_listener.as_ref().map(|listener| listener.port)
     }
 
     pub fn store(&self) -> Arc<dyn MetadataStore> {
@@ -64,7 +95,18 @@ impl Application {
             trigger.cancel();
         });
         tokio::spawn(purge_old_records(self.state.store.clone(), token.clone()));
-        broker::run(self.broker, self.state, token).await
+        let status_server = self.status_listener.map(|listener| {
+            let handle = listener.server.handle();
+            tokio::spawn(listener.server);
+            handle
+        });
+        let served = broker::run(self.broker, self.state, token).await;
+        // Answers until the requests in flight are done, so that a load
+        // balancer sees the server go unready rather than vanish.
+        if let Some(handle) = status_server {
+            handle.stop(true).await;
+        }
+        served
     }
 }
 

@@ -99,3 +99,36 @@ pub fn append_output(name: &str, output: &[u8]) {
             .unwrap_or_else(|error| panic!("cannot write the log of {name}: {error}"));
     }
 }
+
+/// Log output kept in memory, for tests of what a subscriber writes.
+#[derive(Clone, Default)]
+pub struct CapturedLog(std::sync::Arc<Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+impl Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .expect("not poisoned")
+            .extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'writer> tracing_subscriber::fmt::MakeWriter<'writer> for CapturedLog {
+    type Writer = CapturedLog;
+
+    fn make_writer(&'writer self) -> CapturedLog {
+        self.clone()
+    }
+}

@@ -273,6 +273,8 @@ pub enum DeleteContainerOutcome {
 
 #[async_trait]
 pub trait ObjectIndex: Send + Sync {
+    /// Whether the database answers a query now (`/readyz`).
+    async fn ping(&self) -> Result<(), IndexError>;
     async fn account(&self, account: &str) -> Result<AccountInfo, IndexError>;
     async fn update_account(&self, account: &str, meta: &MetadataUpdate) -> Result<(), IndexError>;
     /// The account's metadata alone (no counters to aggregate).

@@ -409,6 +409,11 @@ impl LockedObject {
 
 #[async_trait]
 impl ObjectIndex for PgIndex {
+    async fn ping(&self) -> Result<(), IndexError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn account(&self, account: &str) -> Result<AccountInfo, IndexError> {
         let row: Option<(i64, Json<Metadata>, Json<Metadata>, Option<String>)> = sqlx::query_as(
             "SELECT created_us, meta, quotas, access_control FROM accounts WHERE name = $1",

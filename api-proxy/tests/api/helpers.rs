@@ -24,13 +24,13 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 /// The PostgreSQL server (without a database name) that test databases go to.
-fn postgres() -> String {
+pub fn postgres() -> String {
     let url = std::env::var("NIMBUS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     url[..url.rfind('/').expect("a database URL has a path")].to_owned()
 }
 
-fn amqp() -> String {
+pub fn amqp() -> String {
     std::env::var("NIMBUS_TEST_AMQP_URL")
         .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
 }

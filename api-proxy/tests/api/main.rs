@@ -10,11 +10,14 @@ mod clients;
 mod containers;
 mod durability;
 mod full_disk;
+mod health;
 mod helpers;
 mod identity_refresh;
 mod inline;
 mod oauth;
 mod objects;
+#[path = "../../../server/tests/api/probes.rs"]
+mod probes;
 mod real_swift;
 mod rest;
 mod rest_encrypted;

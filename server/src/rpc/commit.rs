@@ -71,6 +71,11 @@ pub async fn run(
         origin_device: caller.device_id,
         request_id,
     });
+    state.metrics.observe_commit(
+        &outcome.reply,
+        outcome.written_revision.is_some(),
+        outcome.replayed,
+    );
     let mut reply = Reply::json(outcome.reply)?;
     reply.notification = notification;
     Ok(reply)

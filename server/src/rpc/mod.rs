@@ -50,7 +50,7 @@ mod update_device;
 mod update_mount;
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use lapin::Connection;
@@ -64,6 +64,7 @@ pub use oauth::OAUTH_TIMESTAMP_WINDOW_SECS;
 
 use crate::auth::token_hash;
 use crate::error::OperationError;
+use crate::metrics::ServerMetrics;
 use crate::rate::DeviceRate;
 use crate::storage::{Caller, MetadataStore};
 
@@ -78,6 +79,10 @@ pub struct ServerState {
     pub device_rate: DeviceRate,
     /// See [`crate::config::Settings::oauth_plaintext_over_http`].
     pub oauth_plaintext_over_http: bool,
+    pub metrics: ServerMetrics,
+    /// Whether this server is consuming the request queue now (set by
+    /// [`crate::broker::run`]), for `/readyz`.
+    pub broker_connected: AtomicBool,
 }
 
 /// The broker connection a request arrived on.

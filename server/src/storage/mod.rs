@@ -227,6 +227,8 @@ pub struct CommitOutcome {
 pub trait MetadataStore: Send + Sync + 'static {
     /// Applies pending schema migrations.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Whether the database answers a query now (`/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
 
     /// Creates a user with a default workspace and its membership, atomically.
     async fn create_user(&self, new_user: NewUser) -> StoreResult<User>;

@@ -583,6 +583,11 @@ impl MetadataStore for PgStore {
         })
     }
 
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     async fn create_user(&self, new_user: NewUser) -> StoreResult<User> {
         let mut tx = self.pool.begin().await?;
         let user_id = Uuid::new_v4();

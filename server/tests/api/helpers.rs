@@ -41,6 +41,8 @@ pub struct TestApp {
     pub state: Arc<ServerState>,
     pub client: RpcClient,
     pub database_name: String,
+    /// The `/healthz`, `/readyz` and `/metrics` port, with `metrics_listen`.
+    pub status_port: Option<u16>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -83,6 +85,7 @@ pub async fn spawn_app_with(settings: Settings, database_name: String) -> TestAp
         .expect("build the server");
     let store = application.store();
     let state = application.state();
+    let status_port = application.status_port();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let server = tokio::spawn(application.run_until_stopped(async {
         let _ = stopped.await;
@@ -94,6 +97,7 @@ pub async fn spawn_app_with(settings: Settings, database_name: String) -> TestAp
         state,
         client,
         database_name,
+        status_port,
         shutdown: Some(shutdown),
         server: Some(server),
     }

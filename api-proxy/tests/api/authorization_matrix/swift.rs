@@ -1,7 +1,8 @@
 //! The Swift API's rows: every method of `swift::METHODS` on the owner's
 //! account, on a workspace container and on an object in it, plus bulk
 //! delete and server-side copies; then TempAuth and `/info`
-//! (`startup::ROUTES`). A method the API answers without listing it in
+//! (`startup::ROUTES`) and the probes and metrics (`health::ROUTES`), open
+//! to every caller. A method the API answers without listing it in
 //! `METHODS` is caught too: every other method must get 405.
 
 use std::time::Duration;
@@ -163,7 +164,8 @@ fn request(cast: &Cast, scene: &Scene, row: &Row, caller: Caller) -> RequestBuil
 /// Methods the Swift API must answer with 405 everywhere.
 const UNLISTED_METHODS: [&str; 4] = ["PATCH", "MOVE", "PROPFIND", "LINK"];
 
-/// `startup::ROUTES`: the answer to `route` from `caller`, and its request.
+/// `startup::ROUTES` and `health::ROUTES`: the answer to `route` from
+/// `caller`, and its request.
 fn startup_entry(cast: &Cast, route: &Route, caller: Caller) -> Option<(RequestBuilder, Expect)> {
     let client = &cast.app.client;
     let url = |path: &str| format!("{}{path}", cast.app.address);
@@ -177,6 +179,9 @@ fn startup_entry(cast: &Cast, route: &Route, caller: Caller) -> Option<(RequestB
     };
     let entry = match (route.method, route.path) {
         ("GET", "/info") => (client.get(url("/info")), Expect::Allowed(200)),
+        ("GET", path @ ("/healthz" | "/readyz" | "/metrics")) => {
+            (client.get(url(path)), Expect::Allowed(200))
+        }
         ("GET", "/auth/v1.0") => (wrong_key("/auth/v1.0"), Expect::Refused(401)),
         ("GET", "/v1.0") => (wrong_key("/v1.0"), Expect::Refused(401)),
         ("GET", "/auth/v1/{account}/auth") => {
@@ -247,7 +252,7 @@ async fn every_swift_verb_answers_every_caller_as_the_matrix_says_and_refusals_c
             }
         }
     }
-    for route in nimbus_proxy::startup::ROUTES {
+    for route in &[nimbus_proxy::startup::ROUTES, nimbus_proxy::health::ROUTES].concat() {
         for caller in super::CALLERS {
             let Some((request, expect)) = startup_entry(&cast, route, caller) else {
                 wrong.push(format!("{route:?} has no entry in the Swift matrix"));
