@@ -32,12 +32,24 @@ async fn commit(
     opened: &Opened,
     items: Vec<CommitItem>,
 ) -> Result<(), WebError> {
+    commit_as(state, session, opened, Uuid::new_v4(), items).await
+}
+
+/// [`commit`] as request `request_id`: the servers answer a request id they
+/// have seen with its first result instead of committing again.
+pub(super) async fn commit_as(
+    state: &RestState,
+    session: &WebSession,
+    opened: &Opened,
+    request_id: Uuid,
+    items: Vec<CommitItem>,
+) -> Result<(), WebError> {
     crate::rest::require_write(&opened.workspace)?;
     let reply = state
         .rpc
         .commit(
             &session.token,
-            Uuid::new_v4(),
+            request_id,
             CommitArgs {
                 workspace_id: opened.workspace.workspace_id,
                 items,
