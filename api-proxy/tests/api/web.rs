@@ -20,14 +20,14 @@ use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app, spawn_app_wit
 use crate::oauth;
 
 /// A browser: remembers cookies, follows no redirects.
-struct Browser {
-    address: String,
-    client: reqwest::Client,
+pub struct Browser {
+    pub address: String,
+    pub client: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub fn new(app: &TestApp) -> Self {
         Self {
             address: app.address.clone(),
             client: reqwest::Client::builder()
@@ -38,7 +38,7 @@ impl Browser {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub fn cookie_header(&self) -> String {
         self.cookies
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
@@ -63,7 +63,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
+    pub async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
         let response = request
             .header("cookie", self.cookie_header())
             .send()
@@ -73,7 +73,7 @@ impl Browser {
         response
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub async fn get(&mut self, path: &str) -> Response {
         let request = self.client.get(format!("{}{path}", self.address));
         self.send(request).await
     }
@@ -84,7 +84,7 @@ impl Browser {
     }
 
     /// Signs in through the form; returns the page's CSRF token.
-    async fn sign_in(&mut self, user: &str) -> String {
+    pub async fn sign_in(&mut self, user: &str) -> String {
         let response = self.sign_in_with(user, PASSWORD).await;
         assert_eq!(response.status(), 303, "sign-in of {user}");
         self.csrf().await
