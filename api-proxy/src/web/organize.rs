@@ -26,22 +26,10 @@ pub struct NameForm {
 
 /// Commits `items` to the opened workspace; any item not committed fails
 /// the request with the servers' reason (a batch is all or nothing).
-async fn commit(
+pub(super) async fn commit(
     state: &RestState,
     session: &WebSession,
     opened: &Opened,
-    items: Vec<CommitItem>,
-) -> Result<(), WebError> {
-    commit_as(state, session, opened, Uuid::new_v4(), items).await
-}
-
-/// [`commit`] as request `request_id`: the servers answer a request id they
-/// have seen with its first result instead of committing again.
-pub(super) async fn commit_as(
-    state: &RestState,
-    session: &WebSession,
-    opened: &Opened,
-    request_id: Uuid,
     items: Vec<CommitItem>,
 ) -> Result<(), WebError> {
     crate::rest::require_write(&opened.workspace)?;
@@ -49,7 +37,7 @@ pub(super) async fn commit_as(
         .rpc
         .commit(
             &session.token,
-            request_id,
+            Uuid::new_v4(),
             CommitArgs {
                 workspace_id: opened.workspace.workspace_id,
                 items,

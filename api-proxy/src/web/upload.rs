@@ -30,7 +30,7 @@ use uuid::Uuid;
 
 use super::browse::{Opened, open_workspace, workspaces_of};
 use super::error::WebError;
-use super::organize::commit_as;
+use super::organize::commit;
 use super::session::WebSession;
 use crate::content::{self, ChunkStore};
 use crate::error::rest::RestError;
@@ -561,8 +561,9 @@ fn finished_answer(item: Uuid, name: &str) -> HttpResponse {
 
 /// `POST /uploads/{id}/finish` with `{"on_clash": "ask" | "replace" |
 /// "keep-both" | "skip"}`: chunks what is left, then commits the file (and
-/// the folders of its path that are missing) in one commit whose request id
-/// is the session's, so that finishing twice commits once.
+/// the folders of its path that are missing) in one commit. The session
+/// then records the result, so that finishing again answers it instead of
+/// committing twice.
 pub async fn finish(
     req: HttpRequest,
     session: Result<WebSession, WebError>,
@@ -671,7 +672,7 @@ pub async fn finish(
     };
     let (item, name) = (file.id, file.name.clone());
     items.push(file);
-    commit_as(&state, &session, &opened, row.id, items).await?;
+    commit(&state, &session, &opened, items).await?;
     app.uploads
         .finished(row.id, item, &name)
         .await
