@@ -267,6 +267,9 @@ pub async fn store_piece(
 ) -> StoredPiece {
     let unstored = RefCell::new(Unstored::default());
     let hasher = RefCell::new(hasher);
+    // The channel ends move into the tasks below, so that either one
+    // stopping early closes its channel and stops the chunker.
+    let (unstored_ref, hasher_ref) = (&unstored, &hasher);
     let (bytes_tx, bytes_rx) = mpsc::channel::<Option<Bytes>>(8);
     let (chunk_tx, mut chunk_rx) = mpsc::channel(4);
     let chunker = tokio::task::spawn_blocking(move || {
@@ -282,7 +285,7 @@ pub async fn store_piece(
         }
         true
     });
-    let feed = async {
+    let feed = async move {
         let mut body = body;
         let mut received = 0u64;
         let mut part = (!prefix.is_empty()).then_some(Ok(prefix));
@@ -303,7 +306,7 @@ pub async fn store_piece(
                     None => break,
                 },
             };
-            unstored.borrow_mut().parts.push_back(bytes.clone());
+            unstored_ref.borrow_mut().parts.push_back(bytes.clone());
             if bytes_tx.send(Some(bytes)).await.is_err() {
                 // The chunker stopped; its error is the one to report.
                 return Ok(false);
@@ -321,18 +324,20 @@ pub async fn store_piece(
         };
         store.put(chunk).await?;
         chunks.push(reference);
-        unstored
+        unstored_ref
             .borrow_mut()
-            .take(len as usize, &mut hasher.borrow_mut());
+            .take(len as usize, &mut hasher_ref.borrow_mut());
         Ok::<_, RestError>(())
     };
-    let consume = async {
+    let store_one = &store_one;
+    let chunks_ref = &mut chunks;
+    let consume = async move {
         // Each chunk is stored once the next one shows it was not the last.
         let mut held: Option<SealedChunk> = None;
         while let Some(chunk) = chunk_rx.recv().await {
             let chunk = chunk.map_err(|e| RestError::Internal(format!("chunking: {e}")))?;
             if let Some(previous) = held.replace(chunk) {
-                store_one(previous, &mut chunks).await?;
+                store_one(previous, chunks_ref).await?;
             }
         }
         Ok::<_, RestError>(held)
