@@ -76,8 +76,13 @@ impl SessionRow {
     }
 }
 
-const COLUMNS: &str = "id, workspace_id, parent_id, path, size, modified_at, chunked, tail, \
-                       finished_item, finished_name";
+/// The columns of a [`SessionRow`], for `concat!` (queries are static text).
+macro_rules! columns {
+    () => {
+        "id, workspace_id, parent_id, path, size, modified_at, chunked, tail, finished_item, \
+         finished_name"
+    };
+}
 
 pub struct UploadSessions {
     pool: PgPool,
@@ -119,8 +124,10 @@ impl UploadSessions {
     /// place, size and modification time), so that picking the file again
     /// after a reload resumes it, or else a new one.
     pub async fn open(&self, new: &NewSession) -> Result<SessionRow, sqlx::Error> {
-        let existing = sqlx::query_as::<_, SessionRow>(&format!(
-            "SELECT {COLUMNS} FROM upload_sessions \
+        let existing = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM upload_sessions \
              WHERE user_id = $1 AND workspace_id = $2 AND parent_id IS NOT DISTINCT FROM $3 \
                AND path = $4 AND size = $5 AND modified_at = $6 \
                AND finished_item IS NULL AND expires_at > now() \
@@ -137,11 +144,12 @@ impl UploadSessions {
         if let Some(row) = existing {
             return Ok(row);
         }
-        sqlx::query_as::<_, SessionRow>(&format!(
+        sqlx::query_as::<_, SessionRow>(concat!(
             "INSERT INTO upload_sessions \
                (id, user_id, workspace_id, parent_id, path, size, modified_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8)) \
-             RETURNING {COLUMNS}"
+             RETURNING ",
+            columns!()
         ))
         .bind(Uuid::now_v7())
         .bind(new.user_id)
@@ -158,9 +166,10 @@ impl UploadSessions {
     /// The unexpired session `id` of `user_id`; another user's is `None`
     /// like one that does not exist.
     pub async fn get(&self, id: Uuid, user_id: Uuid) -> Result<Option<SessionRow>, sqlx::Error> {
-        sqlx::query_as::<_, SessionRow>(&format!(
-            "SELECT {COLUMNS} FROM upload_sessions \
-             WHERE id = $1 AND user_id = $2 AND expires_at > now()"
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM upload_sessions WHERE id = $1 AND user_id = $2 AND expires_at > now()"
         ))
         .bind(id)
         .bind(user_id)
@@ -223,8 +232,8 @@ impl UploadSessions {
         let sizes: Vec<i64> = chunks.iter().map(|c| as_sql(c.size)).collect();
         sqlx::query(
             "INSERT INTO upload_session_chunks (session_id, seq, chunk_id, size) \
-             SELECT $1, $2 + ordinality::integer - 1, chunk_id, size \
-             FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS c (chunk_id, size)",
+             SELECT $1, $2 + c.n::integer - 1, c.chunk_id, c.size \
+             FROM unnest($3::text[], $4::bigint[]) WITH ORDINALITY AS c (chunk_id, size, n)",
         )
         .bind(from.id)
         .bind(first)

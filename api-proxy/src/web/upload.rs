@@ -32,9 +32,10 @@ use super::browse::{Opened, open_workspace, workspaces_of};
 use super::error::WebError;
 use super::organize::commit;
 use super::session::WebSession;
-use crate::content::{self, ChunkStore};
-use crate::error::rest::RestError;
-use crate::state::{AppState, RestState};
+use crate::rest::RestState;
+use crate::rest::content::{self, ChunkStore};
+use crate::rest::error::RestError;
+use crate::startup::AppState;
 use crate::upload_sessions::{MAX_TAIL, NewSession, SessionRow};
 
 /// The request size the script is told to use: large enough that the
