@@ -32,10 +32,9 @@ use super::browse::{Opened, open_workspace, workspaces_of};
 use super::error::WebError;
 use super::organize::commit;
 use super::session::WebSession;
-use crate::rest::RestState;
-use crate::rest::content::{self, ChunkStore};
-use crate::rest::error::RestError;
-use crate::startup::AppState;
+use crate::content::{self, ChunkStore};
+use crate::error::rest::RestError;
+use crate::state::{AppState, RestState};
 use crate::upload_sessions::{MAX_TAIL, NewSession, SessionRow};
 
 /// The request size the script is told to use: large enough that the
@@ -651,7 +650,7 @@ pub async fn finish(
             name: (*name).to_owned(),
             is_folder: true,
             deleted: false,
-            modified_at: crate::rest::now_millis(),
+            modified_at: crate::timestamp::now_millis(),
             content: Content::default(),
         });
         folder = Some(id);
