@@ -241,7 +241,11 @@ impl Unstored {
     }
 
     fn into_vec(self) -> Vec<u8> {
-        self.parts.concat()
+        let mut all = Vec::with_capacity(self.parts.iter().map(Bytes::len).sum());
+        for part in &self.parts {
+            all.extend_from_slice(part);
+        }
+        all
     }
 }
 
@@ -288,10 +292,10 @@ pub async fn store_piece(
     let feed = async move {
         let mut body = body;
         let mut received = 0u64;
-        let mut part = (!prefix.is_empty()).then_some(Ok(prefix));
+        let mut part = (!prefix.is_empty()).then_some(prefix);
         loop {
             let bytes = match part.take() {
-                Some(bytes) => bytes?,
+                Some(bytes) => bytes,
                 None => match body.next().await {
                     Some(bytes) => {
                         let bytes = bytes?;
@@ -320,7 +324,7 @@ pub async fn store_piece(
         let len = chunk.plain_len;
         let reference = ChunkRef {
             id: chunk.id.clone(),
-            size: u64::from(len),
+            size: len,
         };
         store.put(chunk).await?;
         chunks.push(reference);

@@ -189,7 +189,7 @@ impl UploadSessions {
             .into_iter()
             .map(|(id, size)| ChunkRef {
                 id,
-                size: u64::try_from(size).unwrap_or(0),
+                size: u32::try_from(size).unwrap_or(0),
             })
             .collect())
     }
@@ -203,7 +203,7 @@ impl UploadSessions {
         chunks: &[ChunkRef],
         tail: &[u8],
     ) -> Result<bool, sqlx::Error> {
-        let added: u64 = chunks.iter().map(|c| c.size).sum();
+        let added: u64 = chunks.iter().map(|c| u64::from(c.size)).sum();
         let mut tx = self.pool.begin().await?;
         let updated = sqlx::query(
             "UPDATE upload_sessions \
@@ -229,7 +229,7 @@ impl UploadSessions {
         .fetch_one(&mut *tx)
         .await?;
         let ids: Vec<&str> = chunks.iter().map(|c| c.id.as_str()).collect();
-        let sizes: Vec<i64> = chunks.iter().map(|c| as_sql(c.size)).collect();
+        let sizes: Vec<i64> = chunks.iter().map(|c| i64::from(c.size)).collect();
         sqlx::query(
             "INSERT INTO upload_session_chunks (session_id, seq, chunk_id, size) \
              SELECT $1, $2 + c.n::integer - 1, c.chunk_id, c.size \

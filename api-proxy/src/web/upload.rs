@@ -442,7 +442,7 @@ pub async fn append(
             offset,
         ));
     }
-    let chunked = row.chunked() + piece.chunks.iter().map(|c| c.size).sum::<u64>();
+    let chunked = row.chunked() + piece.chunks.iter().map(|c| u64::from(c.size)).sum::<u64>();
     match piece.hasher.filter(|hasher| hasher.len() == chunked) {
         Some(hasher) => app.uploads.keep_hasher(row.id, hasher),
         None => app.uploads.forget_hasher(row.id),
