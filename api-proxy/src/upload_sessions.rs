@@ -280,10 +280,11 @@ impl UploadSessions {
 
     /// Deletes the expired sessions with what they kept; returns how many.
     pub async fn delete_expired(&self) -> Result<u64, sqlx::Error> {
-        let ids: Vec<Uuid> =
-            sqlx::query_scalar("DELETE FROM upload_sessions WHERE expires_at <= now() RETURNING id")
-                .fetch_all(&self.pool)
-                .await?;
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "DELETE FROM upload_sessions WHERE expires_at <= now() RETURNING id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
         for id in &ids {
             self.forget_hasher(*id);
         }

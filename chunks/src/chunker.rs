@@ -265,6 +265,8 @@ impl ContentHasher {
 
 impl std::fmt::Debug for ContentHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContentHasher").field("len", &self.len).finish()
+        f.debug_struct("ContentHasher")
+            .field("len", &self.len)
+            .finish()
     }
 }

@@ -322,9 +322,8 @@ pub async fn create(
     let parent = match body.parent.trim() {
         "" => None,
         raw => {
-            let id = Uuid::parse_str(raw).map_err(|_| {
-                WebError::NotFound("this workspace has no such folder".into())
-            })?;
+            let id = Uuid::parse_str(raw)
+                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
             live_folder(&opened, Some(id))?
         }
     };
@@ -491,7 +490,10 @@ fn free_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
 enum Placement {
     New,
     /// A new version of the file that has its name.
-    Replace { id: Uuid, version: u64 },
+    Replace {
+        id: Uuid,
+        version: u64,
+    },
     /// A new file under another name.
     Renamed(String),
 }

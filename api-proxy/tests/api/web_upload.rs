@@ -13,7 +13,9 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
-use crate::helpers::{Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with};
+use crate::helpers::{
+    Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
+};
 use crate::web::Browser;
 
 const MIB: usize = 1024 * 1024;
@@ -50,7 +52,13 @@ fn new_file(laptop: &Device, path: &str, size: usize) -> Value {
     })
 }
 
-async fn put(browser: &mut Browser, csrf: &str, id: &str, offset: usize, bytes: &[u8]) -> (u16, Value) {
+async fn put(
+    browser: &mut Browser,
+    csrf: &str,
+    id: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> (u16, Value) {
     let request = browser
         .client
         .put(format!("{}/uploads/{id}?offset={offset}", browser.address))
@@ -133,7 +141,12 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
     let (mut browser, csrf) = signed_in(&app, "alice").await;
     let data = noise(40 * MIB + 12_345, 11);
 
-    let (code, session) = create(&mut browser, &csrf, new_file(&laptop, "big/inner/data.bin", data.len())).await;
+    let (code, session) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "big/inner/data.bin", data.len()),
+    )
+    .await;
     assert_eq!(code, 201, "{session}");
     assert_eq!(session["offset"], 0);
     assert_eq!(session["exists"], false);
@@ -143,7 +156,11 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
 
     // Bytes at another offset than the session's are refused, with the offset.
     let (code, body) = put(&mut browser, &csrf, &id, 4 * MIB, &data[4 * MIB..5 * MIB]).await;
-    assert_eq!((code, body["error"].as_str()), (409, Some("offset_mismatch")), "{body}");
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("offset_mismatch")),
+        "{body}"
+    );
     assert_eq!(body["offset"].as_u64(), Some(8 * MIB as u64));
 
     // A request announcing 12 MiB whose connection dies after 9 MiB.
@@ -155,7 +172,10 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
         .build()
         .unwrap();
     let mut stream = raw_connect(&app).await;
-    stream.write_all(&raw_head(&request, 12 * MIB)).await.unwrap();
+    stream
+        .write_all(&raw_head(&request, 12 * MIB))
+        .await
+        .unwrap();
     stream.write_all(&data[8 * MIB..17 * MIB]).await.unwrap();
     stream.flush().await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -165,7 +185,9 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
     let mut offset = 0;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        offset = status(&mut browser, &id).await.1["offset"].as_u64().unwrap() as usize;
+        offset = status(&mut browser, &id).await.1["offset"]
+            .as_u64()
+            .unwrap() as usize;
         if offset > 8 * MIB {
             break;
         }
@@ -183,17 +205,27 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
     let second_address = format!("http://127.0.0.1:{}", second.port());
     tokio::spawn(second.run_until_stopped(std::future::pending()));
     browser.address = second_address;
-    assert_eq!(status(&mut browser, &id).await.1["offset"].as_u64(), Some(offset as u64));
+    assert_eq!(
+        status(&mut browser, &id).await.1["offset"].as_u64(),
+        Some(offset as u64)
+    );
     // Finishing early is refused: the bytes are not all there.
     let (code, body) = finish(&mut browser, &csrf, &id, "ask").await;
-    assert_eq!((code, body["error"].as_str()), (409, Some("offset_mismatch")), "{body}");
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("offset_mismatch")),
+        "{body}"
+    );
     send_rest(&mut browser, &csrf, &id, &data, 8 * MIB).await;
     let (code, done) = finish(&mut browser, &csrf, &id, "ask").await;
     assert_eq!(code, 201, "{done}");
     assert_eq!(done["name"], "data.bin");
     let item_id = done["item"].as_str().unwrap().to_owned();
     // Finishing again (its answer lost) answers the same and commits nothing.
-    assert_eq!(finish(&mut browser, &csrf, &id, "ask").await, (201, done.clone()));
+    assert_eq!(
+        finish(&mut browser, &csrf, &id, "ask").await,
+        (201, done.clone())
+    );
 
     assert_eq!(download(&mut browser, &laptop, &item_id).await, data);
     let committed = item(&laptop, &item_id).await;
@@ -206,15 +238,25 @@ async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byt
     );
     // Cut as the desktop client cuts the whole file: the same chunks.
     let mut expected = Vec::new();
-    for chunk in nimbus_chunks::Chunker::new(&data[..], &keys, nimbus_chunks::ChunkerParams::DEFAULT) {
+    for chunk in
+        nimbus_chunks::Chunker::new(&data[..], &keys, nimbus_chunks::ChunkerParams::DEFAULT)
+    {
         expected.push(chunk.unwrap().id);
     }
-    let chunk_ids: Vec<String> = committed.content.chunks.iter().map(|c| c.id.clone()).collect();
+    let chunk_ids: Vec<String> = committed
+        .content
+        .chunks
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
     assert_eq!(chunk_ids, expected);
     // The folders of its path were made, in the same commit.
     let inner = item(&laptop, &committed.parent_id.unwrap().to_string()).await;
     let big = item(&laptop, &inner.parent_id.unwrap().to_string()).await;
-    assert_eq!((inner.name.as_str(), big.name.as_str(), big.parent_id), ("inner", "big", None));
+    assert_eq!(
+        (inner.name.as_str(), big.name.as_str(), big.parent_id),
+        ("inner", "big", None)
+    );
     assert_eq!(inner.revision, committed.revision);
 }
 
@@ -225,18 +267,31 @@ async fn picking_the_same_file_again_resumes_its_session() {
     let laptop = device(&app, "alice").await;
     let (mut browser, csrf) = signed_in(&app, "alice").await;
     let data = noise(3 * MIB, 5);
-    let (_, first) = create(&mut browser, &csrf, new_file(&laptop, "resume.bin", data.len())).await;
+    let (_, first) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "resume.bin", data.len()),
+    )
+    .await;
     let id = first["id"].as_str().unwrap();
     put(&mut browser, &csrf, id, 0, &data[..2 * MIB]).await;
     // A reload: the page knows nothing, the user picks the file again.
-    let (code, again) = create(&mut browser, &csrf, new_file(&laptop, "resume.bin", data.len())).await;
+    let (code, again) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "resume.bin", data.len()),
+    )
+    .await;
     assert_eq!(code, 201);
     assert_eq!(again["id"], first["id"]);
     assert_eq!(again["offset"].as_u64(), Some(2 * MIB as u64));
     // A file of another size or date is another upload.
     let mut changed = new_file(&laptop, "resume.bin", data.len());
     changed["modified"] = json!(1_700_000_000_001i64);
-    assert_ne!(create(&mut browser, &csrf, changed).await.1["id"], first["id"]);
+    assert_ne!(
+        create(&mut browser, &csrf, changed).await.1["id"],
+        first["id"]
+    );
 }
 
 #[tokio::test]
@@ -251,11 +306,21 @@ async fn name_clashes_are_settled_as_the_user_chooses() {
 
     // Asking: the session says so at once, and finishing is refused.
     let (_, session) = create(&mut browser, &csrf, new_file(&laptop, "notes.txt", 6)).await;
-    assert_eq!((session["exists"].as_bool(), session["exists_as_folder"].as_bool()), (Some(true), Some(false)));
+    assert_eq!(
+        (
+            session["exists"].as_bool(),
+            session["exists_as_folder"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
     let id = session["id"].as_str().unwrap().to_owned();
     send_rest(&mut browser, &csrf, &id, b"second", MIB).await;
     let (code, body) = finish(&mut browser, &csrf, &id, "ask").await;
-    assert_eq!((code, body["error"].as_str()), (409, Some("name_taken")), "{body}");
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("name_taken")),
+        "{body}"
+    );
     assert_eq!(download(&mut browser, &laptop, &first_id).await, b"first");
 
     // Replace: a new version of the same file.
@@ -266,7 +331,15 @@ async fn name_clashes_are_settled_as_the_user_chooses() {
     assert_eq!(download(&mut browser, &laptop, &first_id).await, b"second");
 
     // Keep both: a numbered copy beside it.
-    let (code, kept) = upload(&mut browser, &csrf, &laptop, "notes.txt", b"third", "keep-both").await;
+    let (code, kept) = upload(
+        &mut browser,
+        &csrf,
+        &laptop,
+        "notes.txt",
+        b"third",
+        "keep-both",
+    )
+    .await;
     assert_eq!(code, 201, "{kept}");
     assert_eq!(kept["name"], "notes (2).txt");
     let kept_id = kept["item"].as_str().unwrap().to_owned();
@@ -276,7 +349,10 @@ async fn name_clashes_are_settled_as_the_user_chooses() {
     let (_, session) = create(&mut browser, &csrf, new_file(&laptop, "notes.txt", 6)).await;
     let id = session["id"].as_str().unwrap().to_owned();
     send_rest(&mut browser, &csrf, &id, b"fourth", MIB).await;
-    assert_eq!(finish(&mut browser, &csrf, &id, "skip").await, (200, json!({ "skipped": true })));
+    assert_eq!(
+        finish(&mut browser, &csrf, &id, "skip").await,
+        (200, json!({ "skipped": true }))
+    );
     assert_eq!(status(&mut browser, &id).await.0, 404);
     assert_eq!(download(&mut browser, &laptop, &first_id).await, b"second");
     assert_eq!(item(&laptop, &first_id).await.version, 2);
@@ -303,7 +379,10 @@ async fn sessions_are_their_makers_and_changes_need_the_csrf_token() {
     assert_eq!(status(&mut bob, &id).await.0, 404);
     assert_eq!(put(&mut bob, &bobs_csrf, &id, 0, b"evil").await.0, 404);
     assert_eq!(finish(&mut bob, &bobs_csrf, &id, "replace").await.0, 404);
-    let cancel = bob.client.delete(format!("{}/uploads/{id}", bob.address)).header("x-csrf-token", &bobs_csrf);
+    let cancel = bob
+        .client
+        .delete(format!("{}/uploads/{id}", bob.address))
+        .header("x-csrf-token", &bobs_csrf);
     assert_eq!(bob.send(cancel).await.status(), 404);
     // Nor may he upload into her workspace.
     let (code, _) = create(&mut bob, &bobs_csrf, new_file(&laptop, "x.txt", 1)).await;
@@ -314,17 +393,35 @@ async fn sessions_are_their_makers_and_changes_need_the_csrf_token() {
     assert_eq!(put(&mut alice, "", &id, 0, b"data").await.0, 403);
     assert_eq!(put(&mut alice, &bobs_csrf, &id, 0, b"data").await.0, 403);
     assert_eq!(finish(&mut alice, "wrong", &id, "ask").await.0, 403);
-    assert_eq!(create(&mut alice, "", new_file(&laptop, "y.txt", 1)).await.0, 403);
+    assert_eq!(
+        create(&mut alice, "", new_file(&laptop, "y.txt", 1))
+            .await
+            .0,
+        403
+    );
     assert_eq!(status(&mut alice, &id).await.1["offset"], 0);
     // Without a session: 401, for the script to send the user to sign in.
-    let anonymous = app.client.get(format!("{}/uploads/{id}", app.address)).send().await.unwrap();
+    let anonymous = app
+        .client
+        .get(format!("{}/uploads/{id}", app.address))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
 
     // Bob's own upload into his own workspace works meanwhile.
-    assert_eq!(upload(&mut bob, &bobs_csrf, &bobs, "his.txt", b"his", "ask").await.0, 201);
+    assert_eq!(
+        upload(&mut bob, &bobs_csrf, &bobs, "his.txt", b"his", "ask")
+            .await
+            .0,
+        201
+    );
 
     // Cancelling ends the session.
-    let cancel = alice.client.delete(format!("{}/uploads/{id}", alice.address)).header("x-csrf-token", &alices_csrf);
+    let cancel = alice
+        .client
+        .delete(format!("{}/uploads/{id}", alice.address))
+        .header("x-csrf-token", &alices_csrf);
     assert_eq!(alice.send(cancel).await.status(), 204);
     assert_eq!(status(&mut alice, &id).await.0, 404);
 }
@@ -336,10 +433,17 @@ async fn unfinished_sessions_expire_and_are_deleted_with_their_bytes() {
     let laptop = device(&app, "alice").await;
     let (mut browser, csrf) = signed_in(&app, "alice").await;
     let data = noise(2 * MIB, 3);
-    let (_, session) = create(&mut browser, &csrf, new_file(&laptop, "left.bin", data.len() + 1)).await;
+    let (_, session) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "left.bin", data.len() + 1),
+    )
+    .await;
     let id = session["id"].as_str().unwrap().to_owned();
     assert_eq!(put(&mut browser, &csrf, &id, 0, &data).await.0, 200);
-    let database = sqlx::PgPool::connect(&app.settings.database_url).await.unwrap();
+    let database = sqlx::PgPool::connect(&app.settings.database_url)
+        .await
+        .unwrap();
     let stored = |database: sqlx::PgPool| async move {
         let rows: (i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM upload_sessions), (SELECT count(*) FROM upload_session_chunks)",

@@ -219,7 +219,10 @@ async fn owners_upload(cast: &Cast, browser: &reqwest::Client, workspace: Uuid) 
         .json()
         .await
         .unwrap();
-    created["id"].as_str().expect("the owner makes an upload").to_owned()
+    created["id"]
+        .as_str()
+        .expect("the owner makes an upload")
+        .to_owned()
 }
 
 /// The first `/assets/…` path the sign-in page links to.
