@@ -64,6 +64,9 @@ pub struct Settings {
     pub orphan_grace_secs: u64,
     /// How often, in seconds, to look for such blobs (also at start-up).
     pub sweep_interval_secs: u64,
+    /// Seconds an unfinished upload of the web UI lasts after its last
+    /// progress; then it is deleted with the bytes it held.
+    pub upload_session_ttl_secs: u64,
     /// Whether TempURL signatures may use HMAC-SHA1, which Swift deprecates;
     /// off by default, so only SHA-256 and SHA-512 signatures are accepted.
     /// Turn on only for clients that cannot sign otherwise.
@@ -117,6 +120,7 @@ impl Default for Settings {
             inline_object_max_bytes: 16 * 1024,
             orphan_grace_secs: 3600,
             sweep_interval_secs: 3600,
+            upload_session_ttl_secs: 24 * 3600,
             tempurl_allow_sha1: false,
             header_timeout_secs: 10,
             body_idle_timeout_secs: 60,
@@ -155,6 +159,10 @@ impl Settings {
 
     pub fn orphan_grace(&self) -> Duration {
         Duration::from_secs(self.orphan_grace_secs)
+    }
+
+    pub fn upload_session_ttl(&self) -> Duration {
+        Duration::from_secs(self.upload_session_ttl_secs)
     }
 
     pub fn sweep_interval(&self) -> Duration {

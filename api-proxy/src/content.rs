@@ -10,13 +10,17 @@
 //! written through the proxy's own object index and blob store, never over
 //! HTTP to itself.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 
 use actix_web::error::PayloadError;
 use bytes::Bytes;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
-use nimbus_chunks::{Chunker, ChunkerParams, SealedChunk, WorkspaceKeys, open_chunk};
+use nimbus_chunks::{
+    Chunker, ChunkerParams, ContentHasher, SealedChunk, WorkspaceKeys, open_chunk,
+};
 use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
 use tokio::sync::mpsc;
 
@@ -160,6 +164,20 @@ impl Read for ChannelReader {
     }
 }
 
+/// Makes the workspace's container, which chunks are stored in, when it
+/// does not exist yet.
+pub async fn prepare(store: &ChunkStore) -> Result<(), RestError> {
+    store
+        .index
+        .put_container(
+            &store.account,
+            &store.container,
+            &ContainerUpdate::default(),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Cuts `body` into chunks, stores the new ones, and returns the content to
 /// commit. Nothing is committed here; whole chunks stored before a failure
 /// stay (like a desktop client's) and are reused by the next upload, but
@@ -169,14 +187,93 @@ pub async fn upload(
     keys: WorkspaceKeys,
     body: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 ) -> Result<Content, RestError> {
-    store
-        .index
-        .put_container(
-            &store.account,
-            &store.container,
-            &ContainerUpdate::default(),
-        )
-        .await?;
+    prepare(store).await?;
+    let hasher = ContentHasher::new(&keys);
+    let piece = store_piece(store, keys, Bytes::new(), body, None, Some(hasher)).await;
+    if let Some(failure) = piece.failure {
+        return Err(failure);
+    }
+    let hasher = piece.hasher.expect("given one");
+    Ok(Content {
+        size: hasher.len(),
+        content_hash: Some(hasher.finish()),
+        chunks: piece.chunks,
+        chunker: Some(ChunkerParams::DEFAULT.describe()),
+    })
+}
+
+/// What [`store_piece`] stored of a piece of a file.
+pub struct StoredPiece {
+    /// The chunks stored, in file order.
+    pub chunks: Vec<ChunkRef>,
+    /// The bytes after them (of the prefix and the body), not stored.
+    pub rest: Vec<u8>,
+    /// The hasher given, having hashed the stored chunks' bytes.
+    pub hasher: Option<ContentHasher>,
+    /// Why the piece stopped short; `chunks` and `rest` are still right.
+    pub failure: Option<RestError>,
+}
+
+/// The bytes received and not yet part of a stored chunk, in order.
+#[derive(Default)]
+struct Unstored {
+    parts: VecDeque<Bytes>,
+}
+
+impl Unstored {
+    /// Takes the first `len` bytes, which a chunk just stored covers, into
+    /// `hasher`.
+    fn take(&mut self, mut len: usize, hasher: &mut Option<ContentHasher>) {
+        while len > 0 {
+            let Some(front) = self.parts.front_mut() else {
+                return;
+            };
+            let n = len.min(front.len());
+            if let Some(hasher) = hasher {
+                hasher.update(&front[..n]);
+            }
+            let _ = front.split_to(n);
+            if front.is_empty() {
+                self.parts.pop_front();
+            }
+            len -= n;
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        let mut all = Vec::with_capacity(self.parts.iter().map(Bytes::len).sum());
+        for part in &self.parts {
+            all.extend_from_slice(part);
+        }
+        all
+    }
+}
+
+/// Cuts `prefix` and then `body` into chunks, as one stream, and stores the
+/// new ones. With `file_end` `None` the body ends the file; with `Some(n)`
+/// the file ends after `n` more body bytes (a longer body is refused), and
+/// when the body stops before, the last chunk is not stored, because its end
+/// is where the body stopped rather than a boundary the chunker would find
+/// in the whole file: its bytes are returned in `rest`, to be the prefix of
+/// the next piece. So a file sent in pieces is cut exactly as if sent whole.
+///
+/// `hasher`, when given, hashes the bytes of the stored chunks.
+///
+/// Memory is bounded whatever the size: the chunker's buffer, two bounded
+/// channels and the last chunk held back.
+pub async fn store_piece(
+    store: &ChunkStore,
+    keys: WorkspaceKeys,
+    prefix: Bytes,
+    body: impl Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+    file_end: Option<u64>,
+    hasher: Option<ContentHasher>,
+) -> StoredPiece {
+    let unstored = RefCell::new(Unstored::default());
+    let hasher = RefCell::new(hasher);
+    // The channel ends move into the tasks below, so that either one
+    // stopping early closes its channel and stops the chunker.
+    let (unstored_ref, hasher_ref) = (&unstored, &hasher);
     let (bytes_tx, bytes_rx) = mpsc::channel::<Option<Bytes>>(8);
     let (chunk_tx, mut chunk_rx) = mpsc::channel(4);
     let chunker = tokio::task::spawn_blocking(move || {
@@ -187,48 +284,86 @@ pub async fn upload(
         let mut chunker = Chunker::new(reader, &keys, ChunkerParams::DEFAULT);
         for chunk in chunker.by_ref() {
             if chunk_tx.blocking_send(chunk).is_err() {
-                return None;
+                return false;
             }
         }
-        Some(chunker.finish())
+        true
     });
     let feed = async move {
         let mut body = body;
-        while let Some(bytes) = body.next().await {
-            if bytes_tx.send(Some(bytes?)).await.is_err() {
+        let mut received = 0u64;
+        let mut part = (!prefix.is_empty()).then_some(prefix);
+        loop {
+            let bytes = match part.take() {
+                Some(bytes) => bytes,
+                None => match body.next().await {
+                    Some(bytes) => {
+                        let bytes = bytes?;
+                        received += bytes.len() as u64;
+                        if file_end.is_some_and(|end| received > end) {
+                            return Err(RestError::BadRequest(
+                                "the body has more bytes than the file has left".into(),
+                            ));
+                        }
+                        bytes
+                    }
+                    None => break,
+                },
+            };
+            unstored_ref.borrow_mut().parts.push_back(bytes.clone());
+            if bytes_tx.send(Some(bytes)).await.is_err() {
                 // The chunker stopped; its error is the one to report.
-                return Ok(());
+                return Ok(false);
             }
         }
         let _ = bytes_tx.send(None).await;
-        Ok::<(), RestError>(())
+        Ok::<_, RestError>(file_end.is_none_or(|end| received == end))
     };
+    let mut chunks = Vec::new();
+    let store_one = async |chunk: SealedChunk, chunks: &mut Vec<ChunkRef>| {
+        let len = chunk.plain_len;
+        let reference = ChunkRef {
+            id: chunk.id.clone(),
+            size: len,
+        };
+        store.put(chunk).await?;
+        chunks.push(reference);
+        unstored_ref
+            .borrow_mut()
+            .take(len as usize, &mut hasher_ref.borrow_mut());
+        Ok::<_, RestError>(())
+    };
+    let store_one = &store_one;
+    let chunks_ref = &mut chunks;
     let consume = async move {
-        let mut chunks = Vec::new();
+        // Each chunk is stored once the next one shows it was not the last.
+        let mut held: Option<SealedChunk> = None;
         while let Some(chunk) = chunk_rx.recv().await {
             let chunk = chunk.map_err(|e| RestError::Internal(format!("chunking: {e}")))?;
-            chunks.push(ChunkRef {
-                id: chunk.id.clone(),
-                size: chunk.plain_len,
-            });
-            store.put(chunk).await?;
+            if let Some(previous) = held.replace(chunk) {
+                store_one(previous, chunks_ref).await?;
+            }
         }
-        Ok::<_, RestError>(chunks)
+        Ok::<_, RestError>(held)
     };
-    let (fed, chunks) = futures::join!(feed, consume);
-    let finished = chunker
+    let (fed, held) = futures::join!(feed, consume);
+    let chunked = chunker
         .await
-        .map_err(|e| RestError::Internal(format!("the chunker stopped: {e}")))?;
-    fed?;
-    let chunks = chunks?;
-    let (content_hash, size) =
-        finished.ok_or_else(|| RestError::Internal("the chunker stopped early".into()))?;
-    Ok(Content {
-        size,
-        content_hash: Some(content_hash),
+        .map_err(|e| RestError::Internal(format!("the chunker stopped: {e}")));
+    let failure = match (fed, held, chunked) {
+        (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Some(error),
+        (Ok(_), Ok(_), Ok(false)) => Some(RestError::Internal("the chunker stopped early".into())),
+        (Ok(complete), Ok(held), Ok(true)) => match held {
+            Some(last) if complete => store_one(last, &mut chunks).await.err(),
+            _ => None,
+        },
+    };
+    StoredPiece {
         chunks,
-        chunker: Some(ChunkerParams::DEFAULT.describe()),
-    })
+        rest: unstored.into_inner().into_vec(),
+        hasher: hasher.into_inner(),
+        failure,
+    }
 }
 
 /// The plaintext of `content`, chunk by chunk, each checked against its id

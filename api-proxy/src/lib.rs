@@ -12,6 +12,7 @@
 //!   proxy's own PostgreSQL database (`migrations/proxy/`);
 //! * [`blobs`]: the bytes, in an opendal operator (fs, Swift or S3);
 //! * [`sweeper`]: removal of blobs that interrupted writes left unreferenced;
+//! * [`upload_sessions`]: the saved state of the web UI's resumable uploads;
 //! * [`error`]: every failure and its Swift status, in one place.
 //!
 //! # Decisions
@@ -93,4 +94,5 @@ pub mod swift;
 pub mod telemetry;
 pub mod timestamp;
 pub mod tree;
+pub mod upload_sessions;
 pub mod web;

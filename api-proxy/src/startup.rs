@@ -29,6 +29,7 @@ use crate::stamp::stamp_response;
 use crate::state::AppState;
 use crate::swift::tempauth;
 use crate::telemetry::RedactedRootSpan;
+use crate::upload_sessions::{self, UploadSessions};
 use crate::{body_timeout, health, sweeper, swift};
 
 crate::routes::route_table! {
@@ -50,6 +51,8 @@ pub struct Application {
     sweeper: BoxFuture<'static, ()>,
     /// Drops cached identities whose access changed, as the servers announce.
     invalidations: BoxFuture<'static, ()>,
+    /// Deletes expired upload sessions.
+    upload_expiry: BoxFuture<'static, ()>,
 }
 
 impl Application {
@@ -114,6 +117,16 @@ impl Application {
             settings.sweep_interval(),
         )
         .boxed();
+        let uploads = Arc::new(
+            UploadSessions::connect(&settings.database_url, settings.upload_session_ttl())
+                .await
+                .context("cannot open the upload sessions database")?,
+        );
+        let upload_expiry = upload_sessions::expire_periodically(
+            Arc::clone(&uploads),
+            settings.upload_session_ttl().min(sweeper::EXPIRY_INTERVAL),
+        )
+        .boxed();
         let header_timeout = settings.header_timeout();
         let body_idle_timeout = settings.body_idle_timeout();
         let sign_in_rate = Arc::new(FailedSignIns::new(
@@ -126,6 +139,7 @@ impl Application {
             blobs,
             auth,
             rpc,
+            uploads,
         });
         let server = HttpServer::new(move || {
             App::new()
@@ -167,6 +181,7 @@ impl Application {
             server,
             sweeper,
             invalidations,
+            upload_expiry,
         })
     }
 
@@ -185,6 +200,7 @@ impl Application {
         let mut background = JoinSet::new();
         background.spawn(self.sweeper);
         background.spawn(self.invalidations);
+        background.spawn(self.upload_expiry);
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,

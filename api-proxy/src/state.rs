@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::tree::TreeCache;
 use crate::web::live::LiveStreams;
+use crate::upload_sessions::UploadSessions;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -21,6 +22,8 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     /// The metadata RPC, for what requests ask on their caller's behalf.
     pub rpc: RpcClient,
+    /// The web UI's resumable uploads.
+    pub uploads: Arc<UploadSessions>,
 }
 
 /// What the REST API and the OAuth endpoints share.

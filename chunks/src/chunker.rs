@@ -224,3 +224,49 @@ pub fn content_hash(keys: &WorkspaceKeys, data: &[u8]) -> String {
         blake3::keyed_hash(keys.content_hash_key(), data).to_hex()
     )
 }
+
+/// The content hash of a file fed in pieces, as [`Chunker::finish`] reports
+/// it: for a file whose chunking is spread over several requests (a
+/// resumable upload), where no one chunker sees every byte. Cloning it
+/// keeps the state so far.
+#[derive(Clone)]
+pub struct ContentHasher {
+    hasher: blake3::Hasher,
+    len: u64,
+}
+
+impl ContentHasher {
+    pub fn new(keys: &WorkspaceKeys) -> Self {
+        Self {
+            hasher: blake3::Hasher::new_keyed(keys.content_hash_key()),
+            len: 0,
+        }
+    }
+
+    pub fn update(&mut self, bytes: &[u8]) {
+        self.hasher.update(bytes);
+        self.len += bytes.len() as u64;
+    }
+
+    /// How many bytes it has hashed.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// `"blake3:<64 hex>"` of everything fed, as [`content_hash`] computes it.
+    pub fn finish(&self) -> String {
+        format!("blake3:{}", self.hasher.finalize().to_hex())
+    }
+}
+
+impl std::fmt::Debug for ContentHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContentHasher")
+            .field("len", &self.len)
+            .finish()
+    }
+}

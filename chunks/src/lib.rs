@@ -134,7 +134,7 @@ mod params;
 #[cfg(test)]
 mod tests;
 
-pub use chunker::{Chunker, content_hash, content_hash_reader};
+pub use chunker::{Chunker, ContentHasher, content_hash, content_hash_reader};
 pub use error::ChunkError;
 pub use format::{
     FLAG_COMPRESSED, FLAG_ENCRYPTED, FORMAT_VERSION, FRAME_CHECK_CONTEXT, HEADER_LEN, MAGIC,

@@ -296,6 +296,8 @@ struct FolderPage {
     /// Whether the caller may change this workspace.
     can_write: bool,
     new_folder_action: String,
+    /// Where uploads go: this workspace's id and `folder_id`.
+    workspace_id: String,
     /// This folder's id (empty at the top), where a new folder goes.
     folder_id: String,
     /// The live updates of this workspace from the revision shown
@@ -491,6 +493,7 @@ fn folder_page(
             parent: folder.map(|id| folder_href(opened.tree.get(id).and_then(|f| f.parent_id))),
             can_write: opened.workspace.role.can_write(),
             new_folder_action: format!("/files/{workspace_id}/new-folder"),
+            workspace_id: workspace_id.to_string(),
             folder_id: folder.map(|id| id.to_string()).unwrap_or_default(),
             live_url: format!(
                 "/files/{workspace_id}/events?since={}",

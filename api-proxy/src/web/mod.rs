@@ -7,6 +7,7 @@
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
 //! * [`organize`]: new folder, rename, delete;
+//! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
 //! * [`account`]: `/account`, device and application revocation;
 //! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
 //!
@@ -25,6 +26,7 @@ pub mod live;
 pub mod organize;
 pub mod session;
 pub mod signin;
+pub mod upload;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -43,6 +45,11 @@ crate::routes::route_table! {
     GET "/files/{workspace}/{item}/download" => download::download,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
     POST "/files/{workspace}/{item}/delete" => organize::delete,
+    POST "/uploads" => upload::create,
+    GET "/uploads/{id}" => upload::status,
+    PUT "/uploads/{id}" => upload::append,
+    DELETE "/uploads/{id}" => upload::cancel,
+    POST "/uploads/{id}/finish" => upload::finish,
     GET "/account" => account::page,
     POST "/account/devices/{id}/revoke" => account::revoke_device,
     POST "/account/applications/revoke" => account::revoke_application,

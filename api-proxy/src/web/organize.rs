@@ -27,7 +27,7 @@ pub struct NameForm {
 
 /// Commits `items` to the opened workspace; any item not committed fails
 /// the request with the servers' reason (a batch is all or nothing).
-async fn commit(
+pub(super) async fn commit(
     state: &RestState,
     session: &WebSession,
     opened: &Opened,

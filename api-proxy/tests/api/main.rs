@@ -35,3 +35,4 @@ mod swift_tempurl;
 mod swift_versioning;
 mod web;
 mod web_live;
+mod web_upload;

@@ -26,14 +26,24 @@ struct Target {
     spare_token: String,
     /// A path under `/assets/`.
     asset: String,
+    /// An upload session of the owner's, of an empty file (so complete).
+    upload: String,
 }
 
 /// A request of the matrix and its answer.
 struct Call {
+    method: &'static str,
     path: String,
-    /// A form to post (the session's CSRF token is added); `None`: a `GET`.
-    form: Option<Vec<(&'static str, String)>>,
+    body: Body,
     expect: Expect,
+}
+
+/// What a request sends; the session's CSRF token is added to each but a
+/// `GET` (as a form field, or as the header the upload script sends).
+enum Body {
+    None,
+    Form(Vec<(&'static str, String)>),
+    Json(serde_json::Value),
 }
 
 const SIGN_IN: Expect = Expect::Refused(303);
@@ -48,13 +58,21 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
     } = target;
     let tag = format!("{caller:?}");
     let get = |path: String, expect: Expect| Call {
+        method: "GET",
         path,
-        form: None,
+        body: Body::None,
         expect,
     };
     let post = |path: String, form: Vec<(&'static str, String)>, expect: Expect| Call {
+        method: "POST",
         path,
-        form: Some(form),
+        body: Body::Form(form),
+        expect,
+    };
+    let upload = |method: &'static str, path: String, body: Body, expect: Expect| Call {
+        method,
+        path,
+        body,
         expect,
     };
     // Pages of the caller's own: signed in or sent to sign in.
@@ -86,6 +104,16 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             only(&[Caller::Owner], caller, 303, 403)
         }
     };
+    // Upload requests answer a script: 401 instead of a redirect, and the
+    // owner's session is nobody else's.
+    let owners_upload = |status: u16| {
+        if caller.is_dead() {
+            Expect::Refused(401)
+        } else {
+            only(&[Caller::Owner], caller, status, 404)
+        }
+    };
+    let uploads = format!("/uploads/{}", target.upload);
     let call = match (route.method, route.path) {
         ("GET", "/") => get("/".into(), own(200)),
         ("GET", "/signin") => get("/signin".into(), Expect::Allowed(200)),
@@ -140,9 +168,63 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             owners(),
         ),
         ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
+        ("POST", "/uploads") => upload(
+            "POST",
+            "/uploads".into(),
+            Body::Json(serde_json::json!({
+                "workspace": workspace,
+                "path": format!("uploaded by {tag}.txt"),
+                "size": 0,
+                "modified": 0,
+            })),
+            match caller {
+                _ if caller.is_dead() => Expect::Refused(401),
+                Caller::Viewer => Expect::Refused(403),
+                _ => only(WRITERS, caller, 201, 404),
+            },
+        ),
+        ("GET", "/uploads/{id}") => upload("GET", uploads, Body::None, owners_upload(200)),
+        ("PUT", "/uploads/{id}") => upload(
+            "PUT",
+            format!("{uploads}?offset=0"),
+            Body::None,
+            owners_upload(200),
+        ),
+        ("DELETE", "/uploads/{id}") => upload("DELETE", uploads, Body::None, owners_upload(204)),
+        ("POST", "/uploads/{id}/finish") => upload(
+            "POST",
+            format!("{uploads}/finish"),
+            Body::Json(serde_json::json!({ "on_clash": "keep-both" })),
+            owners_upload(201),
+        ),
         _ => return None,
     };
     Some(call)
+}
+
+/// A new upload session of the owner's, of an empty file, in `workspace`.
+async fn owners_upload(cast: &Cast, browser: &reqwest::Client, workspace: Uuid) -> String {
+    let token = cast.token(Caller::Owner).unwrap();
+    let created: serde_json::Value = browser
+        .post(format!("{}/uploads", cast.app.address))
+        .header("Cookie", format!("nimbus_session={token}"))
+        .header("X-CSRF-Token", csrf_token(&DeviceToken(token.to_owned())))
+        .json(&serde_json::json!({
+            "workspace": workspace,
+            "path": format!("upload {}.txt", Uuid::new_v4()),
+            "size": 0,
+            "modified": 0,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    created["id"]
+        .as_str()
+        .expect("the owner makes an upload")
+        .to_owned()
 }
 
 /// The first `/assets/…` path the sign-in page links to.
@@ -199,6 +281,7 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
             spare_device,
             spare_token: spare_token.clone(),
             asset: asset.clone(),
+            upload: String::new(),
         };
         if entry(route, &probe, Caller::Owner).is_none() {
             wrong.push(format!("{route:?} has no entry in the web matrix"));
@@ -222,6 +305,7 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                     Target {
                         file: items.file,
                         folder: items.folder,
+                        upload: owners_upload(&cast, &browser, scene.workspace.workspace_id).await,
                         ..probe.clone()
                     }
                 }
@@ -241,20 +325,25 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 _ => cast.token(caller).map(str::to_owned),
             };
             let url = format!("{}{}", cast.app.address, call.path);
-            let mut request = match &call.form {
-                None => browser.get(url),
-                Some(fields) => {
+            let csrf = session
+                .as_ref()
+                .map(|token| csrf_token(&DeviceToken(token.clone())));
+            let method = reqwest::Method::from_bytes(call.method.as_bytes()).unwrap();
+            let mut request = match &call.body {
+                Body::Form(fields) => {
                     let mut fields: Vec<(&str, &str)> =
                         fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-                    let csrf = session
-                        .as_ref()
-                        .map(|token| csrf_token(&DeviceToken(token.clone())));
                     if let Some(csrf) = &csrf {
                         fields.push(("csrf", csrf));
                     }
                     browser.post(url).with_form(&fields)
                 }
+                Body::Json(json) => browser.request(method, url).json(json),
+                Body::None => browser.request(method, url),
             };
+            if let (Some(csrf), false) = (&csrf, matches!(call.body, Body::Form(_))) {
+                request = request.header("X-CSRF-Token", csrf);
+            }
             if let Some(token) = &session {
                 request = request.header("Cookie", format!("nimbus_session={token}"));
             }

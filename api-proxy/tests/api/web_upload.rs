@@ -1,0 +1,472 @@
+//! The web UI's resumable uploads (`/uploads`), without a browser: a big
+//! file sent in pieces, one of them cut mid-way, continued through a second
+//! proxy on the same database and store (a restart), finished, and
+//! downloaded byte for byte; name clashes settled each way; sessions
+//! refused to other users and without the CSRF token; expiry.
+
+use std::time::Duration;
+
+use nimbus_chunks::WorkspaceKeys;
+use nimbus_protocol::rpc::{ItemState, LocatedItem, Operation};
+use nimbus_proxy::startup::Application;
+use reqwest::Response;
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt;
+
+use crate::helpers::{
+    Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
+};
+use crate::web::Browser;
+
+const MIB: usize = 1024 * 1024;
+
+/// A signed-in browser of `user` and the CSRF token of its session.
+async fn signed_in(app: &TestApp, user: &str) -> (Browser, String) {
+    let mut browser = Browser::new(app);
+    let csrf = browser.sign_in(user).await;
+    (browser, csrf)
+}
+
+async fn json_of(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    (status, body)
+}
+
+async fn create(browser: &mut Browser, csrf: &str, body: Value) -> (u16, Value) {
+    let request = browser
+        .client
+        .post(format!("{}/uploads", browser.address))
+        .header("x-csrf-token", csrf)
+        .json(&body);
+    json_of(browser.send(request).await).await
+}
+
+fn new_file(laptop: &Device, path: &str, size: usize) -> Value {
+    json!({
+        "workspace": laptop.workspace.workspace_id,
+        "parent": "",
+        "path": path,
+        "size": size,
+        "modified": 1_700_000_000_000i64,
+    })
+}
+
+async fn put(
+    browser: &mut Browser,
+    csrf: &str,
+    id: &str,
+    offset: usize,
+    bytes: &[u8],
+) -> (u16, Value) {
+    let request = browser
+        .client
+        .put(format!("{}/uploads/{id}?offset={offset}", browser.address))
+        .header("x-csrf-token", csrf)
+        .body(bytes.to_vec());
+    json_of(browser.send(request).await).await
+}
+
+async fn status(browser: &mut Browser, id: &str) -> (u16, Value) {
+    json_of(browser.get(&format!("/uploads/{id}")).await).await
+}
+
+async fn finish(browser: &mut Browser, csrf: &str, id: &str, on_clash: &str) -> (u16, Value) {
+    let request = browser
+        .client
+        .post(format!("{}/uploads/{id}/finish", browser.address))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "on_clash": on_clash }));
+    json_of(browser.send(request).await).await
+}
+
+/// Sends all of `data` from the session's offset in `piece`-byte requests.
+async fn send_rest(browser: &mut Browser, csrf: &str, id: &str, data: &[u8], piece: usize) {
+    let (code, body) = status(browser, id).await;
+    assert_eq!(code, 200, "{body}");
+    let mut offset = body["offset"].as_u64().unwrap() as usize;
+    while offset < data.len() {
+        let end = (offset + piece).min(data.len());
+        let (code, body) = put(browser, csrf, id, offset, &data[offset..end]).await;
+        assert_eq!(code, 200, "{body}");
+        offset = body["offset"].as_u64().unwrap() as usize;
+        assert_eq!(offset, end, "every byte of a clean request is kept");
+    }
+}
+
+/// A whole upload: create, send, finish with `on_clash`.
+async fn upload(
+    browser: &mut Browser,
+    csrf: &str,
+    laptop: &Device,
+    path: &str,
+    data: &[u8],
+    on_clash: &str,
+) -> (u16, Value) {
+    let (code, session) = create(browser, csrf, new_file(laptop, path, data.len())).await;
+    assert_eq!(code, 201, "{session}");
+    let id = session["id"].as_str().unwrap().to_owned();
+    send_rest(browser, csrf, &id, data, 4 * MIB).await;
+    finish(browser, csrf, &id, on_clash).await
+}
+
+async fn download(browser: &mut Browser, laptop: &Device, item: &str) -> Vec<u8> {
+    let workspace = laptop.workspace.workspace_id;
+    let response = browser
+        .get(&format!("/files/{workspace}/{item}/download"))
+        .await;
+    assert_eq!(response.status(), 200);
+    response.bytes().await.unwrap().to_vec()
+}
+
+async fn item(laptop: &Device, id: &str) -> ItemState {
+    let located: LocatedItem = laptop
+        .rpc
+        .call(
+            Some(&laptop.token),
+            Operation::GetItem {
+                item_id: id.parse().unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+    located.item
+}
+
+#[tokio::test]
+async fn a_big_upload_survives_a_cut_connection_and_a_proxy_restart_byte_for_byte() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+    let data = noise(40 * MIB + 12_345, 11);
+
+    let (code, session) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "big/inner/data.bin", data.len()),
+    )
+    .await;
+    assert_eq!(code, 201, "{session}");
+    assert_eq!(session["offset"], 0);
+    assert_eq!(session["exists"], false);
+    let id = session["id"].as_str().unwrap().to_owned();
+    let (code, body) = put(&mut browser, &csrf, &id, 0, &data[..8 * MIB]).await;
+    assert_eq!((code, body["offset"].as_u64()), (200, Some(8 * MIB as u64)));
+
+    // Bytes at another offset than the session's are refused, with the offset.
+    let (code, body) = put(&mut browser, &csrf, &id, 4 * MIB, &data[4 * MIB..5 * MIB]).await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("offset_mismatch")),
+        "{body}"
+    );
+    assert_eq!(body["offset"].as_u64(), Some(8 * MIB as u64));
+
+    // A request announcing 12 MiB whose connection dies after 9 MiB.
+    let request = browser
+        .client
+        .put(format!("{}/uploads/{id}?offset={}", app.address, 8 * MIB))
+        .header("x-csrf-token", &csrf)
+        .header("cookie", browser.cookie_header())
+        .build()
+        .unwrap();
+    let mut stream = raw_connect(&app).await;
+    stream
+        .write_all(&raw_head(&request, 12 * MIB))
+        .await
+        .unwrap();
+    stream.write_all(&data[8 * MIB..17 * MIB]).await.unwrap();
+    stream.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(stream);
+    // The proxy keeps what it chunked and stored before the cut, and at most
+    // the bytes it received.
+    let mut offset = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        offset = status(&mut browser, &id).await.1["offset"]
+            .as_u64()
+            .unwrap() as usize;
+        if offset > 8 * MIB {
+            break;
+        }
+    }
+    assert!(
+        (8 * MIB..=17 * MIB).contains(&offset),
+        "after the cut the session continues at {offset}"
+    );
+
+    // The same session through a second proxy on the same database and
+    // store: it has none of the first one's memory.
+    let mut settings = app.settings.clone();
+    settings.listen = "127.0.0.1:0".parse().unwrap();
+    let second = Application::build(settings).await.unwrap();
+    let second_address = format!("http://127.0.0.1:{}", second.port());
+    tokio::spawn(second.run_until_stopped(std::future::pending()));
+    browser.address = second_address;
+    assert_eq!(
+        status(&mut browser, &id).await.1["offset"].as_u64(),
+        Some(offset as u64)
+    );
+    // Finishing early is refused: the bytes are not all there.
+    let (code, body) = finish(&mut browser, &csrf, &id, "ask").await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("offset_mismatch")),
+        "{body}"
+    );
+    send_rest(&mut browser, &csrf, &id, &data, 8 * MIB).await;
+    let (code, done) = finish(&mut browser, &csrf, &id, "ask").await;
+    assert_eq!(code, 201, "{done}");
+    assert_eq!(done["name"], "data.bin");
+    let item_id = done["item"].as_str().unwrap().to_owned();
+    // Finishing again (its answer lost) answers the same and commits nothing.
+    assert_eq!(
+        finish(&mut browser, &csrf, &id, "ask").await,
+        (201, done.clone())
+    );
+
+    assert_eq!(download(&mut browser, &laptop, &item_id).await, data);
+    let committed = item(&laptop, &item_id).await;
+    let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
+    assert_eq!(committed.version, 1);
+    assert_eq!(committed.modified_at, 1_700_000_000_000);
+    assert_eq!(
+        committed.content.content_hash.as_deref(),
+        Some(nimbus_chunks::content_hash(&keys, &data).as_str())
+    );
+    // Cut as the desktop client cuts the whole file: the same chunks.
+    let mut expected = Vec::new();
+    for chunk in
+        nimbus_chunks::Chunker::new(&data[..], &keys, nimbus_chunks::ChunkerParams::DEFAULT)
+    {
+        expected.push(chunk.unwrap().id);
+    }
+    let chunk_ids: Vec<String> = committed
+        .content
+        .chunks
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(chunk_ids, expected);
+    // The folders of its path were made, in the same commit.
+    let inner = item(&laptop, &committed.parent_id.unwrap().to_string()).await;
+    let big = item(&laptop, &inner.parent_id.unwrap().to_string()).await;
+    assert_eq!(
+        (inner.name.as_str(), big.name.as_str(), big.parent_id),
+        ("inner", "big", None)
+    );
+    assert_eq!(inner.revision, committed.revision);
+}
+
+#[tokio::test]
+async fn picking_the_same_file_again_resumes_its_session() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+    let data = noise(3 * MIB, 5);
+    let (_, first) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "resume.bin", data.len()),
+    )
+    .await;
+    let id = first["id"].as_str().unwrap();
+    put(&mut browser, &csrf, id, 0, &data[..2 * MIB]).await;
+    // A reload: the page knows nothing, the user picks the file again.
+    let (code, again) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "resume.bin", data.len()),
+    )
+    .await;
+    assert_eq!(code, 201);
+    assert_eq!(again["id"], first["id"]);
+    assert_eq!(again["offset"].as_u64(), Some(2 * MIB as u64));
+    // A file of another size or date is another upload.
+    let mut changed = new_file(&laptop, "resume.bin", data.len());
+    changed["modified"] = json!(1_700_000_000_001i64);
+    assert_ne!(
+        create(&mut browser, &csrf, changed).await.1["id"],
+        first["id"]
+    );
+}
+
+#[tokio::test]
+async fn name_clashes_are_settled_as_the_user_chooses() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+    let (code, first) = upload(&mut browser, &csrf, &laptop, "notes.txt", b"first", "ask").await;
+    assert_eq!(code, 201, "{first}");
+    let first_id = first["item"].as_str().unwrap().to_owned();
+
+    // Asking: the session says so at once, and finishing is refused.
+    let (_, session) = create(&mut browser, &csrf, new_file(&laptop, "notes.txt", 6)).await;
+    assert_eq!(
+        (
+            session["exists"].as_bool(),
+            session["exists_as_folder"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    let id = session["id"].as_str().unwrap().to_owned();
+    send_rest(&mut browser, &csrf, &id, b"second", MIB).await;
+    let (code, body) = finish(&mut browser, &csrf, &id, "ask").await;
+    assert_eq!(
+        (code, body["error"].as_str()),
+        (409, Some("name_taken")),
+        "{body}"
+    );
+    assert_eq!(download(&mut browser, &laptop, &first_id).await, b"first");
+
+    // Replace: a new version of the same file.
+    let (code, replaced) = finish(&mut browser, &csrf, &id, "replace").await;
+    assert_eq!(code, 201, "{replaced}");
+    assert_eq!(replaced["item"].as_str(), Some(first_id.as_str()));
+    assert_eq!(item(&laptop, &first_id).await.version, 2);
+    assert_eq!(download(&mut browser, &laptop, &first_id).await, b"second");
+
+    // Keep both: a numbered copy beside it.
+    let (code, kept) = upload(
+        &mut browser,
+        &csrf,
+        &laptop,
+        "notes.txt",
+        b"third",
+        "keep-both",
+    )
+    .await;
+    assert_eq!(code, 201, "{kept}");
+    assert_eq!(kept["name"], "notes (2).txt");
+    let kept_id = kept["item"].as_str().unwrap().to_owned();
+    assert_eq!(download(&mut browser, &laptop, &kept_id).await, b"third");
+
+    // Skip: nothing changes, the session ends.
+    let (_, session) = create(&mut browser, &csrf, new_file(&laptop, "notes.txt", 6)).await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    send_rest(&mut browser, &csrf, &id, b"fourth", MIB).await;
+    assert_eq!(
+        finish(&mut browser, &csrf, &id, "skip").await,
+        (200, json!({ "skipped": true }))
+    );
+    assert_eq!(status(&mut browser, &id).await.0, 404);
+    assert_eq!(download(&mut browser, &laptop, &first_id).await, b"second");
+    assert_eq!(item(&laptop, &first_id).await.version, 2);
+
+    // A folder cannot be replaced by a file.
+    upload(&mut browser, &csrf, &laptop, "docs/a.txt", b"a", "ask").await;
+    let (code, body) = upload(&mut browser, &csrf, &laptop, "docs", b"file", "replace").await;
+    assert_eq!(code, 409, "{body}");
+}
+
+#[tokio::test]
+async fn sessions_are_their_makers_and_changes_need_the_csrf_token() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let bobs = device(&app, "bob").await;
+    let (mut alice, alices_csrf) = signed_in(&app, "alice").await;
+    let (mut bob, bobs_csrf) = signed_in(&app, "bob").await;
+    let (_, session) = create(&mut alice, &alices_csrf, new_file(&laptop, "mine.txt", 4)).await;
+    let id = session["id"].as_str().unwrap().to_owned();
+
+    // Bob, signed in with his own token, finds nothing under Alice's id.
+    assert_eq!(status(&mut bob, &id).await.0, 404);
+    assert_eq!(put(&mut bob, &bobs_csrf, &id, 0, b"evil").await.0, 404);
+    assert_eq!(finish(&mut bob, &bobs_csrf, &id, "replace").await.0, 404);
+    let cancel = bob
+        .client
+        .delete(format!("{}/uploads/{id}", bob.address))
+        .header("x-csrf-token", &bobs_csrf);
+    assert_eq!(bob.send(cancel).await.status(), 404);
+    // Nor may he upload into her workspace.
+    let (code, _) = create(&mut bob, &bobs_csrf, new_file(&laptop, "x.txt", 1)).await;
+    assert_eq!(code, 404);
+    assert_eq!(status(&mut alice, &id).await.1["offset"], 0);
+
+    // Alice without the token, or with Bob's: refused, nothing kept.
+    assert_eq!(put(&mut alice, "", &id, 0, b"data").await.0, 403);
+    assert_eq!(put(&mut alice, &bobs_csrf, &id, 0, b"data").await.0, 403);
+    assert_eq!(finish(&mut alice, "wrong", &id, "ask").await.0, 403);
+    assert_eq!(
+        create(&mut alice, "", new_file(&laptop, "y.txt", 1))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(status(&mut alice, &id).await.1["offset"], 0);
+    // Without a session: 401, for the script to send the user to sign in.
+    let anonymous = app
+        .client
+        .get(format!("{}/uploads/{id}", app.address))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+
+    // Bob's own upload into his own workspace works meanwhile.
+    assert_eq!(
+        upload(&mut bob, &bobs_csrf, &bobs, "his.txt", b"his", "ask")
+            .await
+            .0,
+        201
+    );
+
+    // Cancelling ends the session.
+    let cancel = alice
+        .client
+        .delete(format!("{}/uploads/{id}", alice.address))
+        .header("x-csrf-token", &alices_csrf);
+    assert_eq!(alice.send(cancel).await.status(), 204);
+    assert_eq!(status(&mut alice, &id).await.0, 404);
+}
+
+#[tokio::test]
+async fn unfinished_sessions_expire_and_are_deleted_with_their_bytes() {
+    let app = spawn_app_with(|settings| settings.upload_session_ttl_secs = 2).await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+    let data = noise(2 * MIB, 3);
+    let (_, session) = create(
+        &mut browser,
+        &csrf,
+        new_file(&laptop, "left.bin", data.len() + 1),
+    )
+    .await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    assert_eq!(put(&mut browser, &csrf, &id, 0, &data).await.0, 200);
+    let database = sqlx::PgPool::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    let stored = |database: sqlx::PgPool| async move {
+        let rows: (i64, i64) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM upload_sessions), (SELECT count(*) FROM upload_session_chunks)",
+        )
+        .fetch_one(&database)
+        .await
+        .unwrap();
+        rows
+    };
+    let (sessions, chunks) = stored(database.clone()).await;
+    assert_eq!(sessions, 1);
+    assert!(chunks > 0, "a 2 MiB piece is chunked as it arrives");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Refused as soon as it expires, deleted by the next sweep.
+    assert_eq!(status(&mut browser, &id).await.0, 404);
+    assert_eq!(put(&mut browser, &csrf, &id, data.len(), b"x").await.0, 404);
+    let mut left = (sessions, chunks);
+    for _ in 0..50 {
+        left = stored(database.clone()).await;
+        if left == (0, 0) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(left, (0, 0));
+}
