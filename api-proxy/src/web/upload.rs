@@ -94,6 +94,7 @@ impl From<WebError> for UploadError {
             WebError::BadRequest(_) => "bad_request",
             WebError::Forbidden(_) => "forbidden",
             WebError::Conflict(_) => "conflict",
+            WebError::TooManyRequests(_) => "too_many_requests",
             WebError::InsufficientStorage(_) => "insufficient_storage",
             WebError::Unavailable(_) => "unavailable",
             WebError::Internal(_) => "internal",
