@@ -95,7 +95,7 @@ pids+=($!)
 
 status=0
 (cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_PASSWORD=$password \
-    NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" \
+    NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" NIMBUS_SYNC_DIR="$work/sync" \
     node --test --test-reporter=spec) || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- proxy log" >&2; tail -n 40 "${logs}proxy.log" >&2

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs, DeviceToken, EncryptionMode,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs, DeviceToken, EncryptionMode,
     ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs,
     WorkspaceInfo,
 };
@@ -108,6 +108,7 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         _ if !has_token => Refused(ErrorCode::Unauthenticated),
         // The caller's own user and devices.
         Operation::Logout
+        | Operation::ChangePassword(_)
         | Operation::RegisterDevice(_)
         | Operation::UpdateDevice(_)
         | Operation::ListDevices
@@ -277,6 +278,11 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         // Nobody's: a wrong password of a real user would throttle their logins.
         Operation::Login(login_args("nobody", "not the password", "guess")),
         Operation::Logout,
+        // The same password again: every caller's user keeps signing in.
+        Operation::ChangePassword(ChangePasswordArgs {
+            old_password: Password(PASSWORD.into()),
+            new_password: Password(PASSWORD.into()),
+        }),
         Operation::RegisterDevice(DeviceArgs {
             device_name: format!("{tag} phone"),
             ..DeviceArgs::default()
