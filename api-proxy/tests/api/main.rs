@@ -30,3 +30,4 @@ mod swift_symlinks;
 mod swift_tempurl;
 mod swift_versioning;
 mod web;
+mod web_organize;

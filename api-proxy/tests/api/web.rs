@@ -20,14 +20,14 @@ use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app, spawn_app_wit
 use crate::oauth;
 
 /// A browser: remembers cookies, follows no redirects.
-struct Browser {
+pub(crate) struct Browser {
     address: String,
     client: reqwest::Client,
     cookies: HashMap<String, String>,
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         Self {
             address: app.address.clone(),
             client: reqwest::Client::builder()
@@ -73,24 +73,24 @@ impl Browser {
         response
     }
 
-    async fn get(&mut self, path: &str) -> Response {
+    pub(crate) async fn get(&mut self, path: &str) -> Response {
         let request = self.client.get(format!("{}{path}", self.address));
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let request = self.client.post(format!("{}{path}", self.address));
         self.send(with_form(request, form)).await
     }
 
     /// Signs in through the form; returns the page's CSRF token.
-    async fn sign_in(&mut self, user: &str) -> String {
+    pub(crate) async fn sign_in(&mut self, user: &str) -> String {
         let response = self.sign_in_with(user, PASSWORD).await;
         assert_eq!(response.status(), 303, "sign-in of {user}");
         self.csrf().await
     }
 
-    async fn sign_in_with(&mut self, user: &str, password: &str) -> Response {
+    pub(crate) async fn sign_in_with(&mut self, user: &str, password: &str) -> Response {
         let form = self.get("/signin").await.text().await.unwrap();
         let nonce = value_of(&form, "name=\"nonce\" value=\"");
         self.post(
@@ -114,7 +114,7 @@ impl Browser {
         )
     }
 
-    async fn html(&mut self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn html(&mut self, path: &str) -> (StatusCode, String) {
         let response = self.get(path).await;
         (response.status(), response.text().await.unwrap())
     }
@@ -138,7 +138,7 @@ fn value_of(html: &str, marker: &str) -> String {
     html[start..].split('"').next().unwrap().to_owned()
 }
 
-fn location(response: &Response) -> String {
+pub(crate) fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()
 }
 
@@ -154,7 +154,7 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
+pub(crate) fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
     CommitItem {
         id: Uuid::now_v7(),
         base_version: 0,
@@ -168,7 +168,7 @@ fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
 }
 
 /// Stores `data` as a desktop client does and returns the file to commit.
-async fn file(
+pub(crate) async fn file(
     app: &TestApp,
     laptop: &Device,
     name: &str,
@@ -196,7 +196,7 @@ async fn file(
     }
 }
 
-async fn commit(laptop: &Device, items: Vec<CommitItem>) {
+pub(crate) async fn commit(laptop: &Device, items: Vec<CommitItem>) {
     let reply = laptop
         .rpc
         .commit(
