@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use nimbus_protocol::rpc::{DeviceInfo, ItemState, Operation};
+use nimbus_protocol::rpc::{DeviceInfo, ItemState, Operation, VersionStatus};
 use uuid::Uuid;
 
 use super::browse::{Opened, open_workspace};
@@ -71,13 +71,12 @@ async fn history_of(
 }
 
 fn describe(version: &ItemState) -> &'static str {
-    use nimbus_protocol::rpc::VersionStatus::*;
     match version.status {
-        New => "created",
-        Changed => "changed",
-        Renamed => "renamed",
-        Moved => "moved",
-        Deleted => "deleted",
+        VersionStatus::New => "created",
+        VersionStatus::Changed => "changed",
+        VersionStatus::Renamed => "renamed",
+        VersionStatus::Moved => "moved",
+        VersionStatus::Deleted => "deleted",
     }
 }
 
