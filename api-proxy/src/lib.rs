@@ -91,4 +91,5 @@ pub mod swift;
 pub mod telemetry;
 pub mod timestamp;
 pub mod tree;
+pub mod versions;
 pub mod web;

@@ -127,6 +127,14 @@ fn no_workspace() -> WebError {
     )
 }
 
+fn no_item() -> WebError {
+    WebError::NotFound(
+        "this workspace has no such file or folder: it may have been deleted, moved to \
+         another workspace, or the link is wrong"
+            .into(),
+    )
+}
+
 /// Finds the caller's workspace `raw_id` and loads its tree; an end-to-end
 /// encrypted one is refused with the reason.
 pub async fn open_workspace(
@@ -154,18 +162,20 @@ pub async fn open_workspace(
 impl Opened {
     /// The live item `raw_id` of this workspace.
     pub fn live_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
-        let not_found = || {
-            WebError::NotFound("this workspace has no such file or folder: it may have been deleted, moved to another workspace, or the link is wrong".into())
-        };
-        let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
-        self.tree
-            .get(id)
+        self.any_item(raw_id)
+            .ok()
             .filter(|item| !item.deleted)
-            .ok_or_else(not_found)
+            .ok_or_else(no_item)
+    }
+
+    /// The item `raw_id` of this workspace, live or deleted.
+    pub fn any_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
+        let id = Uuid::parse_str(raw_id).map_err(|_| no_item())?;
+        self.tree.get(id).ok_or_else(no_item)
     }
 
     /// The folders from the top of the workspace down to `folder`.
-    fn ancestry(&self, folder: Option<Uuid>) -> Vec<&ItemState> {
+    pub fn ancestry(&self, folder: Option<Uuid>) -> Vec<&ItemState> {
         let mut chain = Vec::new();
         let mut current = folder;
         while let Some(item) = current.and_then(|id| self.tree.get(id)) {
@@ -287,6 +297,8 @@ struct FolderPage {
     new_folder_action: String,
     /// This folder's id (empty at the top), where a new folder goes.
     folder_id: String,
+    trash_href: String,
+    conflicts_href: String,
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -478,6 +490,8 @@ fn folder_page(
             can_write: opened.workspace.role.can_write(),
             new_folder_action: format!("/files/{workspace_id}/new-folder"),
             folder_id: folder.map(|id| id.to_string()).unwrap_or_default(),
+            trash_href: format!("/files/{workspace_id}/trash"),
+            conflicts_href: format!("/files/{workspace_id}/conflicts"),
             crumbs,
             search,
         },

@@ -10,7 +10,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use nimbus_protocol::names::{CONFLICT_TAG, conflict_original, split_extension, strip_conflict_tag};
+use nimbus_protocol::names::{
+    CONFLICT_TAG, conflict_original, split_extension, strip_conflict_tag,
+};
 use nimbus_protocol::rpc::ItemState;
 use serde::Deserialize;
 
@@ -63,7 +65,11 @@ struct ConflictsPage {
 }
 
 /// The live file named `name` in `parent`.
-fn live_file<'a>(opened: &'a Opened, parent: Option<uuid::Uuid>, name: &str) -> Option<&'a ItemState> {
+fn live_file<'a>(
+    opened: &'a Opened,
+    parent: Option<uuid::Uuid>,
+    name: &str,
+) -> Option<&'a ItemState> {
     opened
         .tree
         .children(parent, false)
@@ -160,9 +166,7 @@ pub async fn resolve(
     let copy = opened.live_item(&item)?;
     let original_name = conflict_original(&copy.name)
         .filter(|_| !copy.is_folder)
-        .ok_or_else(|| {
-            WebError::BadRequest(format!("{:?} is not a conflicted copy", copy.name))
-        })?;
+        .ok_or_else(|| WebError::BadRequest(format!("{:?} is not a conflicted copy", copy.name)))?;
     let original = live_file(&opened, copy.parent_id, &original_name);
     let items = match (form.keep, original) {
         (Keep::Copy, Some(original)) => vec![

@@ -7,7 +7,11 @@
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
 //! * [`organize`]: new folder, rename, delete;
-//! * [`account`]: `/account`, device and application revocation.
+//! * [`moving`]: move with a folder chooser, copy;
+//! * [`trash`]: deleted items, restore;
+//! * [`versions`]: a file's versions, download and restore;
+//! * [`conflicts`]: conflicted copies, keep one, the other or both;
+//! * [`account`]: `/account`, device and application revocation, password.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
@@ -15,14 +19,18 @@
 pub mod account;
 pub mod assets;
 pub mod browse;
+pub mod conflicts;
 pub mod download;
 pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
+pub mod moving;
 pub mod organize;
 pub mod session;
 pub mod signin;
+pub mod trash;
+pub mod versions;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -35,14 +43,25 @@ crate::routes::route_table! {
     GET "/files/{workspace}" => browse::workspace_root,
     // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
     POST "/files/{workspace}/new-folder" => organize::new_folder,
+    GET "/files/{workspace}/trash" => trash::page,
+    GET "/files/{workspace}/conflicts" => conflicts::page,
     GET "/files/{workspace}/{folder}" => browse::folder,
+    POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
     POST "/files/{workspace}/{item}/delete" => organize::delete,
+    GET "/files/{workspace}/{item}/move" => moving::chooser,
+    POST "/files/{workspace}/{item}/move" => moving::move_item,
+    POST "/files/{workspace}/{item}/copy" => moving::copy,
+    GET "/files/{workspace}/{item}/versions" => versions::page,
+    GET "/files/{workspace}/{item}/versions/{version}/download" => versions::download,
+    POST "/files/{workspace}/{item}/versions/{version}/restore" => versions::restore,
+    POST "/files/{workspace}/{item}/resolve" => conflicts::resolve,
     GET "/account" => account::page,
     POST "/account/devices/{id}/revoke" => account::revoke_device,
     POST "/account/applications/revoke" => account::revoke_application,
+    POST "/account/password" => account::change_password,
     GET "/assets/{hash}/{path:.*}" => assets::serve,
 }
 

@@ -18,8 +18,8 @@ use super::error::WebError;
 use super::layout::{Layout, render, see_other};
 use super::organize::{checked_name, commit, folder_url, free_name, next_version};
 use super::session::WebSession;
-use crate::rest::now_millis;
 use crate::state::RestState;
+use crate::timestamp::now_millis;
 
 struct Crumb {
     name: String,

@@ -178,7 +178,14 @@ pub async fn restore(
     let version = with_content(history.version(number)?)?;
     let current = history.current();
     let items = if current.deleted {
-        bring_back(&opened, current, version.content.clone())?
+        bring_back(
+            &state,
+            &session,
+            &opened,
+            current,
+            Some(version.content.clone()),
+        )
+        .await?
     } else {
         vec![crate::rest::with_new_content(
             current,

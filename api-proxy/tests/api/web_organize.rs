@@ -100,7 +100,10 @@ async fn the_trash_restores_items_where_they_were_and_never_over_another() {
 
     let (status, trash) = browser.html(&format!("/files/{workspace}/trash")).await;
     assert_eq!(status, 200);
-    assert!(trash.contains("docs") && trash.contains("with 2 items"), "{trash}");
+    assert!(
+        trash.contains("docs") && trash.contains("with 2 items"),
+        "{trash}"
+    );
     assert!(trash.contains("top.txt"));
     // What went with the folder is not listed on its own.
     assert!(!trash.contains("note.txt"), "{trash}");
@@ -139,7 +142,11 @@ async fn the_trash_restores_items_where_they_were_and_never_over_another() {
     assert_eq!(restored.status(), 303);
     assert_eq!(location(&restored), format!("/files/{workspace}"));
     assert_eq!(
-        body_of(&mut browser, &format!("/files/{workspace}/{}/content", top.id)).await,
+        body_of(
+            &mut browser,
+            &format!("/files/{workspace}/{}/content", top.id)
+        )
+        .await,
         b"on top"
     );
 
@@ -154,9 +161,16 @@ async fn the_trash_restores_items_where_they_were_and_never_over_another() {
     assert_eq!(back.len(), 1, "the folder came back under another name");
     assert_eq!(back[0].id, docs.id);
     assert_eq!(live_named(&laptop, None, "docs").await.len(), 1);
-    assert_eq!(live_named(&laptop, Some(inner.id), "note.txt").await.len(), 1);
     assert_eq!(
-        body_of(&mut browser, &format!("/files/{workspace}/{}/content", note.id)).await,
+        live_named(&laptop, Some(inner.id), "note.txt").await.len(),
+        1
+    );
+    assert_eq!(
+        body_of(
+            &mut browser,
+            &format!("/files/{workspace}/{}/content", note.id)
+        )
+        .await,
         b"keep me"
     );
     let (_, trash) = browser.html(&format!("/files/{workspace}/trash")).await;
@@ -183,7 +197,10 @@ async fn a_file_in_a_deleted_folder_comes_back_with_its_folders() {
         assert_eq!(deleted.status(), 303);
     }
     let (_, trash) = browser.html(&format!("/files/{workspace}/trash")).await;
-    assert!(trash.contains("note.txt") && trash.contains("docs"), "{trash}");
+    assert!(
+        trash.contains("note.txt") && trash.contains("docs"),
+        "{trash}"
+    );
     let restored = browser
         .post(
             &format!("/files/{workspace}/trash/{}/restore", note.id),
@@ -193,9 +210,16 @@ async fn a_file_in_a_deleted_folder_comes_back_with_its_folders() {
     assert_eq!(restored.status(), 303);
     assert_eq!(location(&restored), format!("/files/{workspace}"));
     assert_eq!(live_named(&laptop, None, "docs").await.len(), 1);
-    assert_eq!(live_named(&laptop, Some(docs.id), "note.txt").await.len(), 1);
+    assert_eq!(
+        live_named(&laptop, Some(docs.id), "note.txt").await.len(),
+        1
+    );
     // Only the file asked for and its folder: what went with the folder stays.
-    assert!(live_named(&laptop, Some(docs.id), "other.txt").await.is_empty());
+    assert!(
+        live_named(&laptop, Some(docs.id), "other.txt")
+            .await
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -221,7 +245,10 @@ async fn versions_are_listed_downloaded_and_restored_as_a_new_version() {
 
     let (status, page) = browser.html(&versions).await;
     assert_eq!(status, 200);
-    assert!(page.contains("2 · changed") && page.contains("1 · created"), "{page}");
+    assert!(
+        page.contains("2 · changed") && page.contains("1 · created"),
+        "{page}"
+    );
     assert!(page.contains("20 B") && page.contains("11 B"), "{page}");
     assert!(page.contains("laptop"), "the device that made it: {page}");
     assert_eq!(
@@ -255,7 +282,11 @@ async fn versions_are_listed_downloaded_and_restored_as_a_new_version() {
     assert_eq!(kept.len(), 3, "restoring adds a version");
     assert_eq!(kept[0].content, first.content);
     assert_eq!(
-        body_of(&mut browser, &format!("/files/{workspace}/{}/content", first.id)).await,
+        body_of(
+            &mut browser,
+            &format!("/files/{workspace}/{}/content", first.id)
+        )
+        .await,
         b"first draft"
     );
 
@@ -274,7 +305,11 @@ async fn versions_are_listed_downloaded_and_restored_as_a_new_version() {
         .await;
     assert_eq!(restored.status(), 303);
     assert_eq!(
-        body_of(&mut browser, &format!("/files/{workspace}/{}/content", first.id)).await,
+        body_of(
+            &mut browser,
+            &format!("/files/{workspace}/{}/content", first.id)
+        )
+        .await,
         b"second draft, longer"
     );
 }
@@ -306,7 +341,12 @@ async fn a_viewer_lists_and_downloads_versions_but_changes_nothing() {
     let gone = file(&app, &alices, "gone.txt", None, b"deleted").await;
     commit(
         &alices,
-        vec![plans.clone(), report.clone(), conflicted.clone(), gone.clone()],
+        vec![
+            plans.clone(),
+            report.clone(),
+            conflicted.clone(),
+            gone.clone(),
+        ],
     )
     .await;
     commit(
@@ -324,7 +364,10 @@ async fn a_viewer_lists_and_downloads_versions_but_changes_nothing() {
     let versions = format!("/files/{workspace}/{}/versions", report.id);
     let (status, page) = bob.html(&versions).await;
     assert_eq!(status, 200);
-    assert!(!page.contains(">Restore"), "no restore for a viewer: {page}");
+    assert!(
+        !page.contains(">Restore"),
+        "no restore for a viewer: {page}"
+    );
     assert_eq!(
         body_of(&mut bob, &format!("{versions}/1/download")).await,
         b"shared words"
@@ -332,7 +375,10 @@ async fn a_viewer_lists_and_downloads_versions_but_changes_nothing() {
     for page in ["trash", "conflicts"] {
         let (status, html) = bob.html(&format!("/files/{workspace}/{page}")).await;
         assert_eq!(status, 200, "{page}");
-        assert!(!html.contains("<button"), "{page} offers no action: {html}");
+        assert!(
+            !html.contains(">Restore") && !html.contains("Keep both"),
+            "{page} offers no change: {html}"
+        );
     }
     let before = alices
         .rpc
@@ -351,7 +397,10 @@ async fn a_viewer_lists_and_downloads_versions_but_changes_nothing() {
     let plans_id = plans.id.to_string();
     let writes: Vec<(String, Vec<(&str, &str)>)> = vec![
         (format!("{versions}/1/restore"), vec![]),
-        (format!("/files/{workspace}/trash/{}/restore", gone.id), vec![]),
+        (
+            format!("/files/{workspace}/trash/{}/restore", gone.id),
+            vec![],
+        ),
         (
             format!("/files/{workspace}/{}/move", report.id),
             vec![("parent", plans_id.as_str())],
@@ -412,9 +461,7 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
     assert_eq!(status, 200);
     assert!(chooser.contains("(the folder being moved)"), "{chooser}");
     assert!(chooser.contains("Move here"));
-    let (_, inside) = browser
-        .html(&format!("{base}/move?to={}", inner.id))
-        .await;
+    let (_, inside) = browser.html(&format!("{base}/move?to={}", inner.id)).await;
     assert!(inside.contains("cannot move into itself"), "{inside}");
     assert!(!inside.contains("Move here"));
     for target in [outer.id, inner.id] {
@@ -477,7 +524,10 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
         .await;
     assert_eq!(moved.status(), 303);
     assert_eq!(location(&moved), format!("/files/{workspace}/{}", inner.id));
-    assert_eq!(live_named(&laptop, Some(inner.id), "photo.jpg").await.len(), 1);
+    assert_eq!(
+        live_named(&laptop, Some(inner.id), "photo.jpg").await.len(),
+        1
+    );
 
     // Copies: beside the file ("(copy)", then "(copy 2)"), and elsewhere.
     for expected in ["photo (copy).jpg", "photo (copy 2).jpg"] {
@@ -502,7 +552,10 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
         );
     }
     let copied = browser
-        .post(&format!("{photo_base}/copy"), &[("csrf", &csrf), ("parent", "")])
+        .post(
+            &format!("{photo_base}/copy"),
+            &[("csrf", &csrf), ("parent", "")],
+        )
         .await;
     assert_eq!(copied.status(), 303);
     assert_eq!(live_named(&laptop, None, "photo.jpg").await.len(), 1);
@@ -511,7 +564,10 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
         .await;
     assert_eq!(folder_copy.status(), 400);
     // The original is where it was moved, unchanged.
-    assert_eq!(history(&laptop, photo.id).await[0].parent_id, Some(inner.id));
+    assert_eq!(
+        history(&laptop, photo.id).await[0].parent_id,
+        Some(inner.id)
+    );
 }
 
 #[tokio::test]
@@ -630,7 +686,10 @@ async fn the_password_changes_with_the_current_one_and_this_session_stays() {
         .await;
     assert_eq!(forged.status(), 403);
     assert_eq!(
-        Browser::new(&app).sign_in_with("alice", PASSWORD).await.status(),
+        Browser::new(&app)
+            .sign_in_with("alice", PASSWORD)
+            .await
+            .status(),
         303,
         "nothing changed so far"
     );

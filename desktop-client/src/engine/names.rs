@@ -7,7 +7,9 @@
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use nimbus_protocol::names::{CONFLICT_TAG, conflict_original, split_extension, strip_conflict_tag};
+use nimbus_protocol::names::{
+    CONFLICT_TAG, conflict_original, split_extension, strip_conflict_tag,
+};
 
 /// A device name made safe to put in a file name.
 fn sanitize_device(device: &str) -> String {

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs, DeviceToken, EncryptionMode,
-    ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs,
-    WorkspaceInfo,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs,
+    DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs,
+    Role, UpdateMountArgs, WorkspaceInfo,
 };
 use uuid::Uuid;
 

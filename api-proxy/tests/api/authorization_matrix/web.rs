@@ -213,7 +213,15 @@ async fn prepare(cast: &Cast, owner: &Grant, route: &Route, file: &str) {
         }
         "/files/{workspace}/{item}/resolve" => {
             let name = format!("{file} (conflicted copy laptop 2026-05-01T103500Z).txt");
-            rest_call(&cast.app, owner, "PUT", &path, &[], Some(json!({ "name": name }))).await
+            rest_call(
+                &cast.app,
+                owner,
+                "PUT",
+                &path,
+                &[],
+                Some(json!({ "name": name })),
+            )
+            .await
         }
         _ => return,
     };
