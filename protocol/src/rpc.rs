@@ -75,8 +75,9 @@ pub enum Operation {
     Login(LoginArgs),
     /// Revokes the caller's token. Reply: `null`.
     Logout,
-    /// Changes the caller's user's password, given the current one. Every
-    /// device and session stays signed in. Reply: `null`.
+    /// Changes the caller's user's password, given the current one. The
+    /// caller stays signed in; every other device of the user is revoked.
+    /// Reply: `null`.
     ChangePassword(ChangePasswordArgs),
     /// Registers another device of the caller's user. Reply: [`LoginReply`].
     RegisterDevice(DeviceArgs),

@@ -656,9 +656,9 @@ async fn conflicted_copies_are_resolved_keeping_one_the_other_or_both() {
 }
 
 #[tokio::test]
-async fn the_password_changes_with_the_current_one_and_this_session_stays() {
+async fn the_password_changes_with_the_current_one_and_only_this_session_stays() {
     let app = spawn_app().await;
-    let (_laptop, mut browser, csrf) = alice_with_browser(&app).await;
+    let (laptop, mut browser, csrf) = alice_with_browser(&app).await;
     let (_, page) = browser.html("/account").await;
     assert!(page.contains("Change password"), "{page}");
     let change = |old: &'static str, new: &'static str, repeat: &'static str| {
@@ -702,6 +702,10 @@ async fn the_password_changes_with_the_current_one_and_this_session_stays() {
     let (status, page) = browser.html("/account?password=changed").await;
     assert_eq!(status, 200, "this session stays signed in");
     assert!(page.contains("Your password was changed"), "{page}");
+    assert!(
+        laptop.rpc.get_account(&laptop.token).await.is_err(),
+        "the other devices are signed out"
+    );
     let old = Browser::new(&app).sign_in_with("alice", PASSWORD).await;
     assert_eq!(old.status(), 401, "the old password no longer signs in");
     let new = Browser::new(&app)

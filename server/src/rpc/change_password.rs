@@ -2,15 +2,15 @@
 //! current one. The current password is checked as `login` checks it, with
 //! the same per-user slow-down, so a stolen session cannot guess it faster.
 //!
-//! Every device and browser session stays signed in, the caller's included:
-//! desktop clients hold device tokens, not the password, and signing them
-//! all out would stop their sync. Who suspects a stolen device ends it from
-//! the device list (`revokeDevice`).
+//! The caller's own device or session stays signed in; every other device
+//! and session of the user is revoked, at once everywhere, as an
+//! administrator's reset does: whoever learnt the old password may have
+//! signed in with it. Desktop clients then sign in again with the new one.
 
 use nimbus_protocol::rpc::ChangePasswordArgs;
 
 use super::login::{MAX_PASSWORD_LEN, check_password};
-use super::{Reply, ServerState};
+use super::{Amqp, Reply, ServerState, bindings};
 use crate::admin::validate_password;
 use crate::auth::hash_password;
 use crate::error::OperationError;
@@ -18,6 +18,7 @@ use crate::storage::Caller;
 
 pub async fn run(
     state: &ServerState,
+    amqp: &Amqp<'_>,
     caller: &Caller,
     args: ChangePasswordArgs,
 ) -> Result<Reply, OperationError> {
@@ -35,13 +36,19 @@ pub async fn run(
         .ok()
         .and_then(Result::ok)
         .ok_or_else(|| OperationError::BadRequest("the password could not be hashed".into()))?;
-    if !state
+    let revoked = state
         .store
-        .set_password_hash(&caller.username, &password_hash)
-        .await?
-    {
-        return Err(OperationError::Unauthenticated);
+        .change_password_hash(caller.user_id, &password_hash, caller.device_id)
+        .await?;
+    tracing::info!(
+        username = %caller.username,
+        device_id = %caller.device_id,
+        revoked = revoked.len(),
+        "password changed, other devices revoked"
+    );
+    let mut ended = Vec::with_capacity(revoked.len());
+    for device_id in revoked {
+        ended.push(bindings::end_device(state, amqp, caller.user_id, device_id).await?);
     }
-    tracing::info!(username = %caller.username, device_id = %caller.device_id, "password changed");
-    Reply::json(())
+    Ok(Reply::json(())?.with_events(ended))
 }

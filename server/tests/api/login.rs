@@ -220,7 +220,7 @@ async fn expiring_tokens_expire() {
 }
 
 #[tokio::test]
-async fn a_password_changes_only_with_the_current_one_and_sessions_stay_signed_in() {
+async fn a_password_changes_only_with_the_current_one_and_signs_out_the_other_devices() {
     let app = spawn_app().await;
     app.add_user("alice").await;
     let token = app.login("alice", "laptop").await;
@@ -264,11 +264,12 @@ async fn a_password_changes_only_with_the_current_one_and_sessions_stay_signed_i
         .login(login_args("alice", "a new passphrase", "x"))
         .await
         .unwrap();
-    for session in [&token, &other] {
-        assert_eq!(
-            app.client.get_account(session).await.unwrap().username,
-            "alice"
-        );
-    }
+    // The session that changed it stays; every other device is signed out.
+    assert_eq!(
+        app.client.get_account(&token).await.unwrap().username,
+        "alice"
+    );
+    let ended = app.client.get_account(&other).await.unwrap_err();
+    assert_eq!(ended.rpc_code(), Some(ErrorCode::Unauthenticated));
     app.stop().await;
 }
