@@ -95,4 +95,5 @@ pub mod telemetry;
 pub mod timestamp;
 pub mod tree;
 pub mod upload_sessions;
+pub mod versions;
 pub mod web;

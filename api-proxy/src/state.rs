@@ -11,8 +11,8 @@ use crate::blobs::BlobStore;
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::tree::TreeCache;
-use crate::web::live::LiveStreams;
 use crate::upload_sessions::UploadSessions;
+use crate::web::live::LiveStreams;
 
 /// What every request handler shares.
 pub struct AppState {

@@ -71,6 +71,38 @@ pub fn is_valid_content_hash(hash: &str) -> bool {
             .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
+/// What marks a conflicted copy, e.g. `report (conflicted copy laptop
+/// 2026-05-01T101500Z).txt`: desktop clients name the copy they keep of a
+/// losing change this way, and the web UI lists such copies.
+pub const CONFLICT_TAG: &str = " (conflicted copy ";
+
+/// Splits `name` into stem and extension (`.ext` with the dot, or empty).
+/// A leading dot is part of the stem (`.bashrc` has no extension).
+pub fn split_extension(name: &str) -> (&str, &str) {
+    match name.rfind('.') {
+        Some(0) | None => (name, ""),
+        Some(dot) => (&name[..dot], &name[dot..]),
+    }
+}
+
+/// The stem without a trailing conflicted-copy tag.
+pub fn strip_conflict_tag(stem: &str) -> &str {
+    if stem.ends_with(')')
+        && let Some(start) = stem.rfind(CONFLICT_TAG)
+    {
+        return &stem[..start];
+    }
+    stem
+}
+
+/// The name of the file a conflicted copy was made of, or `None` when
+/// `name` is not a conflicted copy.
+pub fn conflict_original(name: &str) -> Option<String> {
+    let (stem, extension) = split_extension(name);
+    let original = strip_conflict_tag(stem);
+    (original.len() != stem.len()).then(|| format!("{original}{extension}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +155,24 @@ mod tests {
         assert!(!is_valid_content_hash("nohash"));
         assert!(!is_valid_content_hash("BLAKE3:00"));
         assert!(!is_valid_content_hash("md5:abc"));
+    }
+
+    #[test]
+    fn conflicted_copies_name_their_original() {
+        assert_eq!(
+            conflict_original("report (conflicted copy laptop 2026-05-01T103500Z).txt").as_deref(),
+            Some("report.txt")
+        );
+        assert_eq!(
+            conflict_original("archive.tar (conflicted copy pc 2026-05-01T103500Z 2).gz")
+                .as_deref(),
+            Some("archive.tar.gz")
+        );
+        assert_eq!(
+            conflict_original(".bashrc (conflicted copy pc 2026-05-01T103500Z)").as_deref(),
+            Some(".bashrc")
+        );
+        assert_eq!(conflict_original("notes (draft).md"), None);
+        assert_eq!(conflict_original("report.txt"), None);
     }
 }

@@ -37,6 +37,14 @@ impl fmt::Debug for DeviceToken {
     }
 }
 
+/// `changePassword`: the current password, checked (and slowed after
+/// failures) as `login` checks it, and the new one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordArgs {
+    pub old_password: Password,
+    pub new_password: Password,
+}
+
 /// A password in transit. Its `Debug` never prints the secret.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -67,6 +75,10 @@ pub enum Operation {
     Login(LoginArgs),
     /// Revokes the caller's token. Reply: `null`.
     Logout,
+    /// Changes the caller's user's password, given the current one. The
+    /// caller stays signed in; every other device of the user is revoked.
+    /// Reply: `null`.
+    ChangePassword(ChangePasswordArgs),
     /// Registers another device of the caller's user. Reply: [`LoginReply`].
     RegisterDevice(DeviceArgs),
     /// Updates the caller's device description. Reply: [`DeviceInfo`].
@@ -183,6 +195,7 @@ impl Operation {
         match self {
             Operation::Login(_) => "login",
             Operation::Logout => "logout",
+            Operation::ChangePassword(_) => "changePassword",
             Operation::RegisterDevice(_) => "registerDevice",
             Operation::UpdateDevice(_) => "updateDevice",
             Operation::ListDevices => "listDevices",

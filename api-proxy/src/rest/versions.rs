@@ -1,74 +1,27 @@
 //! `/v1/file/{id}/versions`: the version history of a file, the metadata and
 //! content of each version, and restoring one as a new version. Read with
-//! the metadata servers' `getVersions`: every version keeps its own name,
-//! place and chunks.
+//! the metadata servers' `getVersions` ([`History`], shared with the web
+//! UI): every version keeps its own name, place and chunks.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nimbus_protocol::rpc::{ErrorCode, ItemHistory, ItemState, Operation, WorkspaceInfo};
 use uuid::Uuid;
 
 use super::file::stream_content;
 use super::json::Item;
 use super::{Session, parse_item_id};
 use crate::error::rest::RestError;
-use crate::state::AppState;
-use crate::state::RestState;
+use crate::state::{AppState, RestState};
+use crate::versions::{History, with_content};
 
-/// The versions of a file, newest first, and the workspace it is in.
-struct History {
-    workspace: WorkspaceInfo,
-    versions: Vec<ItemState>,
-}
-
-impl History {
-    async fn load(state: &RestState, session: &Session, id: Uuid) -> Result<Self, RestError> {
-        let not_found = || RestError::NotFound(format!("no file has the id {id}"));
-        let history: ItemHistory = state
-            .rpc
-            .call(
-                Some(&session.caller.device_token),
-                Operation::GetVersions { item_id: id },
-            )
-            .await
-            .map_err(|error| match error.rpc_code() {
-                // Unknown and other users' items look the same.
-                Some(ErrorCode::Forbidden) => not_found(),
-                _ => RestError::from_rpc(error),
-            })?;
-        let current = history.versions.first().ok_or_else(not_found)?;
-        if current.is_folder {
-            return Err(RestError::BadRequest(format!(
-                "{id} is a folder: only files have versions"
-            )));
-        }
-        let workspace = session
-            .workspaces
-            .iter()
-            .find(|w| w.workspace_id == history.workspace_id)
-            .cloned()
-            .ok_or_else(not_found)?;
-        Ok(Self {
-            workspace,
-            versions: history.versions,
-        })
-    }
-
-    fn current(&self) -> &ItemState {
-        &self.versions[0]
-    }
-
-    fn version(&self, number: u64) -> Result<&ItemState, RestError> {
-        self.versions
-            .iter()
-            .find(|v| v.version == number)
-            .ok_or_else(|| {
-                RestError::NotFound(format!(
-                    "the file {} has no version {number} (its latest is {})",
-                    self.current().id,
-                    self.current().version
-                ))
-            })
-    }
+/// The history of `id`, as the caller may see it.
+async fn load(state: &RestState, session: &Session, id: Uuid) -> Result<History, RestError> {
+    History::load(
+        &state.rpc,
+        &session.caller.device_token,
+        &session.workspaces,
+        id,
+    )
+    .await
 }
 
 /// The file id and version number of a `/version/{n}` path.
@@ -86,17 +39,6 @@ fn parse_path(path: &(String, String)) -> Result<(Uuid, u64), RestError> {
     Ok((id, number))
 }
 
-/// Refuses a version that records a deletion: it holds no content.
-fn with_content(version: &ItemState) -> Result<&ItemState, RestError> {
-    if version.deleted {
-        return Err(RestError::NotFound(format!(
-            "version {} of {} records its deletion and has no content",
-            version.version, version.id
-        )));
-    }
-    Ok(version)
-}
-
 /// `GET /v1/file/{id}/versions`: the file's metadata with `versions`, newest
 /// first.
 pub async fn list(
@@ -106,7 +48,7 @@ pub async fn list(
 ) -> Result<HttpResponse, RestError> {
     let id = parse_item_id(&path)?;
     let session = Session::start(&state, &req, None).await?;
-    let history = History::load(&state, &session, id).await?;
+    let history = load(&state, &session, id).await?;
     let mut file = Item::from_state(history.current());
     file.versions = Some(history.versions.iter().map(Item::from_state).collect());
     Ok(HttpResponse::Ok().json(file))
@@ -121,7 +63,7 @@ pub async fn get(
 ) -> Result<HttpResponse, RestError> {
     let (id, number) = parse_path(&path)?;
     let session = Session::start(&state, &req, None).await?;
-    let history = History::load(&state, &session, id).await?;
+    let history = load(&state, &session, id).await?;
     Ok(HttpResponse::Ok().json(Item::from_state(history.version(number)?)))
 }
 
@@ -134,7 +76,7 @@ pub async fn data(
 ) -> Result<HttpResponse, RestError> {
     let (id, number) = parse_path(&path)?;
     let session = Session::start(&state, &req, None).await?;
-    let history = History::load(&state, &session, id).await?;
+    let history = load(&state, &session, id).await?;
     let version = with_content(history.version(number)?)?;
     stream_content(&app, &history.workspace, version)
 }
@@ -149,7 +91,7 @@ pub async fn restore(
 ) -> Result<HttpResponse, RestError> {
     let (id, number) = parse_path(&path)?;
     let session = Session::start(&state, &req, None).await?;
-    let history = History::load(&state, &session, id).await?;
+    let history = load(&state, &session, id).await?;
     let version = with_content(history.version(number)?)?;
     let current = history.current();
     let item = super::with_new_content(current, version.content.clone());

@@ -1,10 +1,15 @@
 //! `/account`: quota, the devices and browser sessions signed in to the
-//! account, and the applications allowed to use it, each revocable.
+//! account, and the applications allowed to use it, each revocable; and
+//! changing the password (`changePassword`: every device and session stays
+//! signed in, this one included, and the page says how to end the others).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use nimbus_protocol::rpc::{DeviceInfo, OAuthTokenInfo, Operation};
+use nimbus_protocol::ClientError;
+use nimbus_protocol::rpc::{
+    ChangePasswordArgs, DeviceInfo, ErrorCode, OAuthTokenInfo, Operation, Password,
+};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -41,11 +46,19 @@ struct AccountPage {
     used_permille: u64,
     devices: Vec<DeviceRow>,
     applications: Vec<ApplicationRow>,
+    /// Just back from changing the password.
+    password_changed: bool,
+}
+
+#[derive(Deserialize)]
+pub struct AccountQuery {
+    password: Option<String>,
 }
 
 /// `GET /account`.
 pub async fn page(
     session: WebSession,
+    query: web::Query<AccountQuery>,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, WebError> {
     let devices: Vec<DeviceInfo> = state
@@ -107,6 +120,7 @@ pub async fn page(
                     since: human_time(a.created_at),
                 })
                 .collect(),
+            password_changed: query.password.as_deref() == Some("changed"),
         },
     )
 }
@@ -169,4 +183,60 @@ pub async fn revoke_application(
         .await
         .map_err(|e| WebError::from_rpc(e, "/account"))?;
     Ok(see_other("/account"))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    old: String,
+    #[serde(default)]
+    new: String,
+    #[serde(default)]
+    repeat: String,
+}
+
+/// `POST /account/password` with the current password (`old`) and the new
+/// one twice (`new`, `repeat`).
+pub async fn change_password(
+    req: HttpRequest,
+    session: WebSession,
+    form: web::Form<PasswordForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&req, form.csrf.as_deref())?;
+    if form.new != form.repeat {
+        return Err(WebError::BadRequest(
+            "the two new passwords differ, so the password was not changed: type the same \
+             one twice"
+                .into(),
+        ));
+    }
+    let change = Operation::ChangePassword(ChangePasswordArgs {
+        old_password: Password(form.old.clone()),
+        new_password: Password(form.new.clone()),
+    });
+    state
+        .rpc
+        .call::<()>(Some(&session.token), change)
+        .await
+        .map_err(|error| match &error {
+            // The current password, not the session: this browser stays
+            // signed in.
+            ClientError::Rpc(refusal) if refusal.code == ErrorCode::InvalidCredentials => {
+                WebError::Forbidden(
+                    "the current password is wrong, so the password was not changed".into(),
+                )
+            }
+            ClientError::Rpc(refusal)
+                if matches!(
+                    refusal.code,
+                    ErrorCode::TooManyAttempts | ErrorCode::BadRequest
+                ) =>
+            {
+                WebError::BadRequest(format!("{}: the password was not changed", refusal.message))
+            }
+            _ => WebError::from_rpc(error, "/account"),
+        })?;
+    Ok(see_other("/account?password=changed"))
 }

@@ -127,6 +127,14 @@ fn no_workspace() -> WebError {
     )
 }
 
+fn no_item() -> WebError {
+    WebError::NotFound(
+        "this workspace has no such file or folder: it may have been deleted, moved to \
+         another workspace, or the link is wrong"
+            .into(),
+    )
+}
+
 /// Finds the caller's workspace `raw_id`; an end-to-end encrypted one is
 /// refused with the reason.
 pub async fn find_workspace(
@@ -165,18 +173,20 @@ pub async fn open_workspace(
 impl Opened {
     /// The live item `raw_id` of this workspace.
     pub fn live_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
-        let not_found = || {
-            WebError::NotFound("this workspace has no such file or folder: it may have been deleted, moved to another workspace, or the link is wrong".into())
-        };
-        let id = Uuid::parse_str(raw_id).map_err(|_| not_found())?;
-        self.tree
-            .get(id)
+        self.any_item(raw_id)
+            .ok()
             .filter(|item| !item.deleted)
-            .ok_or_else(not_found)
+            .ok_or_else(no_item)
+    }
+
+    /// The item `raw_id` of this workspace, live or deleted.
+    pub fn any_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
+        let id = Uuid::parse_str(raw_id).map_err(|_| no_item())?;
+        self.tree.get(id).ok_or_else(no_item)
     }
 
     /// The folders from the top of the workspace down to `folder`.
-    fn ancestry(&self, folder: Option<Uuid>) -> Vec<&ItemState> {
+    pub fn ancestry(&self, folder: Option<Uuid>) -> Vec<&ItemState> {
         let mut chain = Vec::new();
         let mut current = folder;
         while let Some(item) = current.and_then(|id| self.tree.get(id)) {
@@ -303,6 +313,8 @@ struct FolderPage {
     /// The live updates of this workspace from the revision shown
     /// (`web/static/live.js`).
     live_url: String,
+    trash_href: String,
+    conflicts_href: String,
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -499,6 +511,8 @@ fn folder_page(
                 "/files/{workspace_id}/events?since={}",
                 opened.tree.revision
             ),
+            trash_href: format!("/files/{workspace_id}/trash"),
+            conflicts_href: format!("/files/{workspace_id}/conflicts"),
             crumbs,
             search,
         },

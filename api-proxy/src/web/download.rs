@@ -13,9 +13,9 @@ use std::ops::Range;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::TryStreamExt;
-use nimbus_protocol::rpc::Content;
+use nimbus_protocol::rpc::{Content, ItemState};
 
-use super::browse::open_workspace;
+use super::browse::{Opened, open_workspace};
 use super::error::WebError;
 use super::session::WebSession;
 use crate::content::{self, ChunkStore};
@@ -103,6 +103,18 @@ async fn serve(
     let (workspace, item) = path.into_inner();
     let opened = open_workspace(&state, &session, &workspace, req.path()).await?;
     let item = opened.live_item(&item)?;
+    serve_item(&req, &app, &opened, item, attachment)
+}
+
+/// The content of `item` (the current state of a file, or one of its
+/// versions) in the opened workspace, with its ranges.
+pub fn serve_item(
+    req: &HttpRequest,
+    app: &AppState,
+    opened: &Opened,
+    item: &ItemState,
+    attachment: bool,
+) -> Result<HttpResponse, WebError> {
     if item.is_folder {
         return Err(WebError::BadRequest(format!(
             "{:?} is a folder: open it to see its files",
@@ -110,7 +122,7 @@ async fn serve(
         )));
     }
     let keys = content::keys_for(&opened.workspace)?;
-    let store = ChunkStore::new(&app, &opened.workspace);
+    let store = ChunkStore::new(app, &opened.workspace);
     let size = item.content.size;
     let etag = item
         .content

@@ -8,7 +8,11 @@
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
 //! * [`organize`]: new folder, rename, delete;
 //! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
-//! * [`account`]: `/account`, device and application revocation;
+//! * [`moving`]: move with a folder chooser, copy;
+//! * [`trash`]: deleted items, restore;
+//! * [`versions`]: a file's versions, download and restore;
+//! * [`conflicts`]: conflicted copies, keep one, the other or both;
+//! * [`account`]: `/account`, device and application revocation, password;
 //! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
 //!
 //! Every response carries the security headers of [`headers`]. The design
@@ -17,16 +21,20 @@
 pub mod account;
 pub mod assets;
 pub mod browse;
+pub mod conflicts;
 pub mod download;
 pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
 pub mod live;
+pub mod moving;
 pub mod organize;
 pub mod session;
 pub mod signin;
+pub mod trash;
 pub mod upload;
+pub mod versions;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -40,7 +48,10 @@ crate::routes::route_table! {
     // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
     POST "/files/{workspace}/new-folder" => organize::new_folder,
     GET "/files/{workspace}/events" => live::events,
+    GET "/files/{workspace}/trash" => trash::page,
+    GET "/files/{workspace}/conflicts" => conflicts::page,
     GET "/files/{workspace}/{folder}" => browse::folder,
+    POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
@@ -50,9 +61,17 @@ crate::routes::route_table! {
     PUT "/uploads/{id}" => upload::append,
     DELETE "/uploads/{id}" => upload::cancel,
     POST "/uploads/{id}/finish" => upload::finish,
+    GET "/files/{workspace}/{item}/move" => moving::chooser,
+    POST "/files/{workspace}/{item}/move" => moving::move_item,
+    POST "/files/{workspace}/{item}/copy" => moving::copy,
+    GET "/files/{workspace}/{item}/versions" => versions::page,
+    GET "/files/{workspace}/{item}/versions/{version}/download" => versions::download,
+    POST "/files/{workspace}/{item}/versions/{version}/restore" => versions::restore,
+    POST "/files/{workspace}/{item}/resolve" => conflicts::resolve,
     GET "/account" => account::page,
     POST "/account/devices/{id}/revoke" => account::revoke_device,
     POST "/account/applications/revoke" => account::revoke_application,
+    POST "/account/password" => account::change_password,
     GET "/assets/{hash}/{path:.*}" => assets::serve,
 }
 

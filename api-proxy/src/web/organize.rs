@@ -1,8 +1,14 @@
 //! New folder, rename and delete, committed through the metadata servers as
 //! any device's changes are (so desktops receive them by push). Deleting
-//! keeps every version: a deleted file's content stays restorable.
+//! keeps every version: a deleted file's content stays restorable. The
+//! helpers here (`commit`, `next_version`, names) serve the other organizing
+//! pages too: [`super::moving`], [`super::trash`], [`super::versions`] and
+//! [`super::conflicts`].
+
+use std::collections::HashSet;
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use nimbus_protocol::names::split_extension;
 use nimbus_protocol::rpc::{CommitArgs, CommitItem, Content, ItemOutcome, ItemState};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -14,6 +20,7 @@ use super::session::WebSession;
 use crate::error::rest::RestError;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
+use crate::tree::Tree;
 
 #[derive(Deserialize)]
 pub struct NameForm {
@@ -27,7 +34,7 @@ pub struct NameForm {
 
 /// Commits `items` to the opened workspace; any item not committed fails
 /// the request with the servers' reason (a batch is all or nothing).
-pub(super) async fn commit(
+pub async fn commit(
     state: &RestState,
     session: &WebSession,
     opened: &Opened,
@@ -65,7 +72,7 @@ pub(super) async fn commit(
 }
 
 /// The page of `folder` in the opened workspace.
-fn folder_url(opened: &Opened, folder: Option<Uuid>) -> String {
+pub fn folder_url(opened: &Opened, folder: Option<Uuid>) -> String {
     let workspace = opened.workspace.workspace_id;
     match folder {
         Some(id) => format!("/files/{workspace}/{id}"),
@@ -73,7 +80,8 @@ fn folder_url(opened: &Opened, folder: Option<Uuid>) -> String {
     }
 }
 
-fn checked_name(name: &str, opened: &Opened, parent: Option<Uuid>) -> Result<String, WebError> {
+/// `name` trimmed, if it is free among the live items of `parent`.
+pub fn checked_name(name: &str, opened: &Opened, parent: Option<Uuid>) -> Result<String, WebError> {
     let name = name.trim();
     if name.is_empty() {
         return Err(WebError::BadRequest("give it a name".into()));
@@ -89,6 +97,28 @@ fn checked_name(name: &str, opened: &Opened, parent: Option<Uuid>) -> Result<Str
         )));
     }
     Ok(name.to_owned())
+}
+
+/// `name` if it is free among the live items of `parent`, else the first
+/// free one of "stem (label).ext", "stem (label 2).ext", …: what a restored
+/// item or a copy is called so that it never replaces another.
+pub fn free_name(tree: &Tree, parent: Option<Uuid>, name: &str, label: &str) -> String {
+    let taken: HashSet<&str> = tree
+        .children(parent, false)
+        .into_iter()
+        .map(|item| item.name.as_str())
+        .collect();
+    if !taken.contains(name) {
+        return name.to_owned();
+    }
+    let (stem, extension) = split_extension(name);
+    (1..)
+        .map(|n| match n {
+            1 => format!("{stem} ({label}){extension}"),
+            n => format!("{stem} ({label} {n}){extension}"),
+        })
+        .find(|candidate| !taken.contains(candidate.as_str()))
+        .expect("a name among infinitely many is free")
 }
 
 /// `POST /files/{workspace}/new-folder` with `name` and `parent`.
@@ -130,7 +160,7 @@ pub async fn new_folder(
 }
 
 /// The next version of `item`, in its place, unchanged but for `change`.
-fn next_version(item: &ItemState, change: impl FnOnce(&mut CommitItem)) -> CommitItem {
+pub fn next_version(item: &ItemState, change: impl FnOnce(&mut CommitItem)) -> CommitItem {
     let mut next = CommitItem {
         id: item.id,
         base_version: item.version,
@@ -167,7 +197,7 @@ pub async fn rename(
 
 #[derive(Deserialize)]
 pub struct CsrfForm {
-    csrf: Option<String>,
+    pub csrf: Option<String>,
 }
 
 /// `POST /files/{workspace}/{item}/delete`: a file, or a folder with
@@ -198,4 +228,43 @@ pub async fn delete(
     }
     commit(&state, &session, &opened, items).await?;
     Ok(see_other(&folder_url(&opened, item.parent_id)))
+}
+
+#[cfg(test)]
+mod tests {
+    use nimbus_protocol::rpc::{Content, VersionStatus};
+
+    use super::*;
+
+    fn live(name: &str) -> ItemState {
+        ItemState {
+            id: Uuid::new_v4(),
+            parent_id: None,
+            name: name.into(),
+            is_folder: false,
+            deleted: false,
+            version: 1,
+            status: VersionStatus::New,
+            revision: 1,
+            device_id: Uuid::nil(),
+            modified_at: 0,
+            committed_at: 0,
+            content: Content::default(),
+        }
+    }
+
+    #[test]
+    fn free_names_never_replace_another() {
+        let mut tree = Tree::default();
+        for name in ["a.txt", "a (copy).txt", "notes"] {
+            let item = live(name);
+            tree.items.insert(item.id, item);
+        }
+        assert_eq!(free_name(&tree, None, "b.txt", "copy"), "b.txt");
+        assert_eq!(free_name(&tree, None, "a.txt", "copy"), "a (copy 2).txt");
+        assert_eq!(
+            free_name(&tree, None, "notes", "restored"),
+            "notes (restored)"
+        );
+    }
 }

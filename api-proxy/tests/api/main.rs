@@ -35,4 +35,5 @@ mod swift_tempurl;
 mod swift_versioning;
 mod web;
 mod web_live;
+mod web_organize;
 mod web_upload;

@@ -80,7 +80,7 @@ impl Browser {
         self.send(request).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
         let request = self.client.post(format!("{}{path}", self.address));
         self.send(with_form(request, form)).await
     }
@@ -92,7 +92,7 @@ impl Browser {
         self.csrf().await
     }
 
-    async fn sign_in_with(&mut self, user: &str, password: &str) -> Response {
+    pub(crate) async fn sign_in_with(&mut self, user: &str, password: &str) -> Response {
         let form = self.get("/signin").await.text().await.unwrap();
         let nonce = value_of(&form, "name=\"nonce\" value=\"");
         self.post(
@@ -116,7 +116,7 @@ impl Browser {
         )
     }
 
-    async fn html(&mut self, path: &str) -> (StatusCode, String) {
+    pub(crate) async fn html(&mut self, path: &str) -> (StatusCode, String) {
         let response = self.get(path).await;
         (response.status(), response.text().await.unwrap())
     }
@@ -158,7 +158,7 @@ pub(crate) fn folder(name: &str, parent: Option<Uuid>) -> CommitItem {
 }
 
 /// Stores `data` as a desktop client does and returns the file to commit.
-async fn file(
+pub(crate) async fn file(
     app: &TestApp,
     laptop: &Device,
     name: &str,
@@ -186,7 +186,7 @@ async fn file(
     }
 }
 
-async fn commit(laptop: &Device, items: Vec<CommitItem>) {
+pub(crate) async fn commit(laptop: &Device, items: Vec<CommitItem>) {
     let reply = laptop
         .rpc
         .commit(

@@ -7,26 +7,9 @@
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-const TAG: &str = " (conflicted copy ";
-
-/// Splits `name` into stem and extension (`.ext` with the dot, or empty).
-/// A leading dot is part of the stem (`.bashrc` has no extension).
-fn split_extension(name: &str) -> (&str, &str) {
-    match name.rfind('.') {
-        Some(0) | None => (name, ""),
-        Some(dot) => (&name[..dot], &name[dot..]),
-    }
-}
-
-/// The stem without a trailing conflicted-copy tag.
-fn strip_tag(stem: &str) -> &str {
-    if stem.ends_with(')')
-        && let Some(start) = stem.rfind(TAG)
-    {
-        return &stem[..start];
-    }
-    stem
-}
+use nimbus_protocol::names::{
+    CONFLICT_TAG, conflict_original, split_extension, strip_conflict_tag,
+};
 
 /// A device name made safe to put in a file name.
 fn sanitize_device(device: &str) -> String {
@@ -60,14 +43,14 @@ pub fn timestamp(now_ms: i64) -> String {
 /// rare case that the name is taken too.
 pub fn conflicted_copy_name(name: &str, device: &str, now_ms: i64, attempt: u32) -> String {
     let (stem, ext) = split_extension(name);
-    let stem = strip_tag(stem);
+    let stem = strip_conflict_tag(stem);
     let counter = if attempt == 0 {
         String::new()
     } else {
         format!(" {}", attempt + 1)
     };
     let tag = format!(
-        "{TAG}{} {}{counter})",
+        "{CONFLICT_TAG}{} {}{counter})",
         sanitize_device(device),
         timestamp(now_ms)
     );
@@ -85,8 +68,7 @@ pub fn conflicted_copy_name(name: &str, device: &str, now_ms: i64, attempt: u32)
 
 /// Whether `name` carries a conflicted-copy tag.
 pub fn is_conflicted_copy(name: &str) -> bool {
-    let (stem, _) = split_extension(name);
-    strip_tag(stem).len() != stem.len()
+    conflict_original(name).is_some()
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use crate::error::OperationError;
 use crate::storage::User;
 
 const MAX_USERNAME_LEN: usize = 64;
-const MAX_PASSWORD_LEN: usize = 1024;
+pub(super) const MAX_PASSWORD_LEN: usize = 1024;
 /// Longest lifetime of an expiring (Swift TempAuth) token: 30 days.
 const MAX_TOKEN_TTL_SECS: u64 = 30 * 24 * 3600;
 

@@ -12,6 +12,7 @@
 mod accept_proposal;
 mod bindings;
 mod cancel_proposal;
+mod change_password;
 mod commit;
 mod create_workspace;
 mod decline_proposal;
@@ -166,6 +167,7 @@ pub async fn dispatch(
         | Operation::OauthAccessToken { .. }
         | Operation::OauthAuthenticate { .. } => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
+        Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
         Operation::UpdateDevice(args) => update_device::run(state, &caller, args).await,
         Operation::ListDevices => list_devices::run(state, &caller).await,

@@ -238,6 +238,14 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool>;
     /// Also revokes every device of the user. Returns false when there is no such user.
     async fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    /// Sets the password of `user_id` and revokes every device of the user
+    /// but `keep_device`; returns the revoked devices.
+    async fn change_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep_device: Uuid,
+    ) -> StoreResult<Vec<Uuid>>;
     async fn record_login_failure(&self, user_id: Uuid) -> StoreResult<()>;
     async fn clear_login_failures(&self, user_id: Uuid) -> StoreResult<()>;
 

@@ -698,6 +698,33 @@ impl MetadataStore for PgStore {
         Ok(true)
     }
 
+    async fn change_password_hash(
+        &self,
+        user_id: Uuid,
+        password_hash: &str,
+        keep_device: Uuid,
+    ) -> StoreResult<Vec<Uuid>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, failed_logins = 0, last_failed_login_at = NULL \
+             WHERE id = $1",
+        )
+        .bind(user_id)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        let revoked: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE devices SET revoked_at = now() \
+             WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL RETURNING id",
+        )
+        .bind(user_id)
+        .bind(keep_device)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(revoked)
+    }
+
     async fn record_login_failure(&self, user_id: Uuid) -> StoreResult<()> {
         sqlx::query(
             "UPDATE users SET failed_logins = failed_logins + 1, last_failed_login_at = now() \

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs, DeviceToken, EncryptionMode,
-    ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs,
-    WorkspaceInfo,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs,
+    DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs,
+    Role, UpdateMountArgs, WorkspaceInfo,
 };
 use uuid::Uuid;
 
@@ -118,6 +118,10 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::ListProposals => Allowed,
         // A queue nobody declared: refused as such, whoever asks.
         Operation::Subscribe { .. } => Refused(ErrorCode::BadRequest),
+        // A new password too short, refused before the current one is
+        // checked: an allowed change would revoke the users' other devices,
+        // which the rows after it use (tests/api/login.rs changes one).
+        Operation::ChangePassword(_) => Refused(ErrorCode::BadRequest),
         // The owner's device and OAuth token.
         Operation::RevokeDevice { .. } | Operation::RevokeOauthToken { .. } => only(&[Owner]),
         Operation::GetChanges(_)
@@ -277,6 +281,10 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         // Nobody's: a wrong password of a real user would throttle their logins.
         Operation::Login(login_args("nobody", "not the password", "guess")),
         Operation::Logout,
+        Operation::ChangePassword(ChangePasswordArgs {
+            old_password: Password(PASSWORD.into()),
+            new_password: Password("short".into()),
+        }),
         Operation::RegisterDevice(DeviceArgs {
             device_name: format!("{tag} phone"),
             ..DeviceArgs::default()

@@ -1,5 +1,6 @@
 use nimbus_protocol::rpc::{
-    CommitArgs, DeviceArgs, DeviceInfo, ErrorCode, GetChangesArgs, LoginReply, Operation,
+    ChangePasswordArgs, CommitArgs, DeviceArgs, DeviceInfo, ErrorCode, GetChangesArgs, LoginReply,
+    Operation, Password,
 };
 use uuid::Uuid;
 
@@ -215,5 +216,60 @@ async fn expiring_tokens_expire() {
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let error = app.client.get_account(&reply.token).await.unwrap_err();
     assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_password_changes_only_with_the_current_one_and_signs_out_the_other_devices() {
+    let app = spawn_app().await;
+    app.add_user("alice").await;
+    let token = app.login("alice", "laptop").await;
+    let other = app.login("alice", "phone").await;
+    let change = |old: &str, new: &str| {
+        Operation::ChangePassword(ChangePasswordArgs {
+            old_password: Password(old.into()),
+            new_password: Password(new.into()),
+        })
+    };
+    let refused = |error: nimbus_protocol::ClientError| error.rpc_code();
+    let wrong_old = app
+        .client
+        .call::<()>(Some(&token), change("not it", "a new passphrase"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(wrong_old), Some(ErrorCode::InvalidCredentials));
+    let too_short = app
+        .client
+        .call::<()>(Some(&token), change(PASSWORD, "short"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused(too_short), Some(ErrorCode::BadRequest));
+    // Neither refusal changed anything.
+    app.client
+        .login(login_args("alice", PASSWORD, "check"))
+        .await
+        .unwrap();
+
+    app.client
+        .call::<()>(Some(&token), change(PASSWORD, "a new passphrase"))
+        .await
+        .unwrap();
+    let old = app
+        .client
+        .login(login_args("alice", PASSWORD, "x"))
+        .await
+        .unwrap_err();
+    assert_eq!(old.rpc_code(), Some(ErrorCode::InvalidCredentials));
+    app.client
+        .login(login_args("alice", "a new passphrase", "x"))
+        .await
+        .unwrap();
+    // The session that changed it stays; every other device is signed out.
+    assert_eq!(
+        app.client.get_account(&token).await.unwrap().username,
+        "alice"
+    );
+    let ended = app.client.get_account(&other).await.unwrap_err();
+    assert_eq!(ended.rpc_code(), Some(ErrorCode::Unauthenticated));
     app.stop().await;
 }

@@ -12,6 +12,8 @@ use uuid::Uuid;
 use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only};
 use crate::helpers::PASSWORD;
 use crate::oauth::{Grant, WithForm, grant};
+use crate::rest::call as rest_call;
+use serde_json::json;
 
 /// What a row's request acts on: made afresh for every request.
 #[derive(Clone)]
@@ -96,6 +98,12 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         Caller::Viewer => Expect::Refused(403),
         _ => only(WRITERS, caller, 303, 404),
     };
+    // The move and copy chooser: a page for those who may write.
+    let chooser = || match caller {
+        _ if caller.is_dead() => SIGN_IN,
+        Caller::Viewer => Expect::Refused(403),
+        _ => only(WRITERS, caller, 200, 404),
+    };
     // The owner's device and application: refused to other users.
     let owners = || {
         if caller.is_dead() {
@@ -155,6 +163,63 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             format!("/files/{workspace}/{file}/delete"),
             Vec::new(),
             change(),
+        ),
+        ("GET", "/files/{workspace}/trash") => get(format!("/files/{workspace}/trash"), read()),
+        ("GET", "/files/{workspace}/conflicts") => {
+            get(format!("/files/{workspace}/conflicts"), read())
+        }
+        // The file is deleted first for this row (see `prepare`).
+        ("POST", "/files/{workspace}/trash/{item}/restore") => post(
+            format!("/files/{workspace}/trash/{file}/restore"),
+            Vec::new(),
+            change(),
+        ),
+        ("GET", "/files/{workspace}/{item}/versions") => {
+            get(format!("/files/{workspace}/{file}/versions"), read())
+        }
+        ("GET", "/files/{workspace}/{item}/versions/{version}/download") => get(
+            format!("/files/{workspace}/{file}/versions/1/download"),
+            read(),
+        ),
+        ("POST", "/files/{workspace}/{item}/versions/{version}/restore") => post(
+            format!("/files/{workspace}/{file}/versions/1/restore"),
+            Vec::new(),
+            change(),
+        ),
+        ("GET", "/files/{workspace}/{item}/move") => get(
+            format!("/files/{workspace}/{file}/move?to={folder}"),
+            chooser(),
+        ),
+        ("POST", "/files/{workspace}/{item}/move") => post(
+            format!("/files/{workspace}/{file}/move"),
+            vec![("parent", folder.clone())],
+            change(),
+        ),
+        ("POST", "/files/{workspace}/{item}/copy") => post(
+            format!("/files/{workspace}/{file}/copy"),
+            vec![("parent", folder.clone())],
+            change(),
+        ),
+        // The file is named as a conflicted copy first for this row.
+        ("POST", "/files/{workspace}/{item}/resolve") => post(
+            format!("/files/{workspace}/{file}/resolve"),
+            vec![("keep", "both".into())],
+            change(),
+        ),
+        // A new password too short: a change would sign out the users'
+        // other sessions, which later rows use (web_organize.rs changes one).
+        ("POST", "/account/password") => post(
+            "/account/password".into(),
+            vec![
+                ("old", PASSWORD.into()),
+                ("new", "short".into()),
+                ("repeat", "short".into()),
+            ],
+            if caller.is_dead() {
+                SIGN_IN
+            } else {
+                Expect::Refused(400)
+            },
         ),
         ("GET", "/account") => get("/account".into(), own(200)),
         ("POST", "/account/devices/{id}/revoke") => post(
@@ -225,6 +290,31 @@ async fn owners_upload(cast: &Cast, browser: &reqwest::Client, workspace: Uuid) 
         .as_str()
         .expect("the owner makes an upload")
         .to_owned()
+}
+
+/// What a row needs of its file beyond [`Items`]: in the trash for
+/// restoring from it, named as a conflicted copy for resolving.
+async fn prepare(cast: &Cast, owner: &Grant, route: &Route, file: &str) {
+    let path = format!("/v1/file/{file}");
+    let (status, body) = match route.path {
+        "/files/{workspace}/trash/{item}/restore" => {
+            rest_call(&cast.app, owner, "DELETE", &path, &[], None).await
+        }
+        "/files/{workspace}/{item}/resolve" => {
+            let name = format!("{file} (conflicted copy laptop 2026-05-01T103500Z).txt");
+            rest_call(
+                &cast.app,
+                owner,
+                "PUT",
+                &path,
+                &[],
+                Some(json!({ "name": name })),
+            )
+            .await
+        }
+        _ => return,
+    };
+    assert!(status.is_success(), "preparing {}: {body}", route.path);
 }
 
 /// The first `/assets/…` path the sign-in page links to.
@@ -302,6 +392,7 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 Some(target) => target,
                 None => {
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
+                    prepare(&cast, &owner_grant, route, &items.file).await;
                     Target {
                         file: items.file,
                         folder: items.folder,

@@ -1,0 +1,182 @@
+// Organizing files in Debian's Chromium: copy with the folder chooser,
+// rename, move, delete, restore from the trash, and restore a version of a
+// file the desktop client changed. Works in folders of its own ("Organize
+// test" in the web, "Organize sync" synced), since the other test files run
+// at the same time against the same user. run.sh sets NIMBUS_URL,
+// NIMBUS_USER, NIMBUS_PASSWORD, NIMBUS_FOLDER (a synced folder with
+// hello.txt) and NIMBUS_SYNC_DIR (the desktop client's synced directory).
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const url = process.env.NIMBUS_URL;
+const user = process.env.NIMBUS_USER;
+const password = process.env.NIMBUS_PASSWORD;
+const synced = process.env.NIMBUS_FOLDER;
+const syncDir = process.env.NIMBUS_SYNC_DIR;
+const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
+mkdirSync(screenshots, { recursive: true });
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+const mine = 'Organize test';
+const target = 'Organize target';
+
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {import('playwright-core').Page} */
+let page;
+/** Content-Security-Policy violations the pages reported. */
+const violations = [];
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
+  page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
+  await page.goto(`${url}/signin`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Serious or critical axe violations of the current page. */
+async function accessibilityProblems() {
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+/** Opens the default workspace's top folder. */
+async function top() {
+  await page.goto(`${url}/`);
+  await page.locator('a.workspace').first().click();
+  await page.getByRole('button', { name: 'Search' }).waitFor();
+}
+
+/** Reloads until `locator` is there (a desktop client may still be syncing). */
+async function eventually(locator) {
+  for (let tries = 0; tries < 60 && !(await locator.count()); tries += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+  await locator.first().waitFor();
+}
+
+function item(name) {
+  return page.getByRole('link', { name, exact: true });
+}
+
+async function newFolder(name) {
+  await page.getByText('New folder', { exact: true }).click();
+  await page.getByLabel('Name of the new folder').fill(name);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await item(name).waitFor();
+}
+
+test('a file is copied with the folder chooser, renamed, moved, deleted and restored from the trash', async () => {
+  await top();
+  await newFolder(mine);
+  await item(mine).click();
+  await page.getByRole('heading', { name: mine }).waitFor();
+  await newFolder(target);
+
+  // Copy the synced hello.txt into this test's folder, choosing it.
+  await top();
+  await eventually(item(synced));
+  await item(synced).click();
+  await eventually(item('hello.txt'));
+  await page.getByLabel('Actions for hello.txt').click();
+  await page.getByRole('link', { name: 'Move or copy' }).click();
+  await page.getByRole('heading', { name: 'Move or copy hello.txt' }).waitFor();
+  const chooser = page.locator('#chooser');
+  await chooser.getByRole('link', { name: mine, exact: true }).click();
+  await chooser.locator('[aria-current="location"]', { hasText: mine }).waitFor();
+  await page.screenshot({ path: `${screenshots}/organize-chooser.png` });
+  assert.deepEqual(await accessibilityProblems(), []);
+  await page.getByRole('button', { name: `Copy here to ${mine}` }).click();
+  await page.getByRole('heading', { name: mine }).waitFor();
+  await item('hello.txt').waitFor();
+
+  await page.getByLabel('Actions for hello.txt').click();
+  await page.getByLabel('New name for hello.txt').fill('greeting.txt');
+  await page.getByRole('button', { name: 'Rename' }).click();
+  await item('greeting.txt').waitFor();
+
+  // Move it into the target; the chooser will not put a folder into itself.
+  await page.getByLabel(`Actions for ${target}`).click();
+  await page.getByRole('link', { name: 'Move', exact: true }).click();
+  await page.locator('#chooser').getByRole('link', { name: mine, exact: true }).click();
+  await page.getByText('(the folder being moved)').waitFor();
+  await page.goBack();
+  await page.getByLabel('Actions for greeting.txt').click();
+  await page.getByRole('link', { name: 'Move or copy' }).click();
+  await page.locator('#chooser').getByRole('link', { name: mine, exact: true }).click();
+  await page.locator('#chooser').getByRole('link', { name: target, exact: true }).click();
+  await page.locator('#chooser [aria-current="location"]', { hasText: target }).waitFor();
+  await page.getByRole('button', { name: `Move here to ${target}` }).click();
+  await page.getByRole('heading', { name: target }).waitFor();
+  await item('greeting.txt').waitFor();
+
+  await page.getByLabel('Actions for greeting.txt').click();
+  await page.getByRole('button', { name: 'Delete file' }).click();
+  await item('greeting.txt').waitFor({ state: 'detached' });
+
+  await page.getByRole('link', { name: 'Trash' }).click();
+  await page.getByRole('heading', { name: /^Trash of / }).waitFor();
+  const row = page.getByRole('row').filter({ hasText: 'greeting.txt' });
+  assert.match(await row.innerText(), new RegExp(`${mine}/${target}`));
+  await page.screenshot({ path: `${screenshots}/organize-trash.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(), []);
+  await row.getByRole('button', { name: 'Restore greeting.txt' }).click();
+  await page.getByRole('heading', { name: target }).waitFor();
+  const href = await item('greeting.txt').getAttribute('href');
+  const response = await page.request.get(`${url}${href}`);
+  assert.equal(await response.text(), 'hello from the desktop\n');
+});
+
+test('a version of a file the desktop changed is restored', async () => {
+  const dir = `${syncDir}/Organize sync`;
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}/draft.txt`, 'first draft\n');
+  await top();
+  await eventually(item('Organize sync'));
+  await item('Organize sync').click();
+  await eventually(item('draft.txt'));
+  // The second draft, once the first is synced.
+  await writeFile(`${dir}/draft.txt`, 'second draft, longer\n');
+  await page.getByLabel('Actions for draft.txt').click();
+  await page.getByRole('link', { name: 'Versions' }).click();
+  await page.getByRole('heading', { name: 'Versions of draft.txt' }).waitFor();
+  await eventually(page.getByText('2 · changed'));
+  await page.screenshot({ path: `${screenshots}/organize-versions.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(), []);
+  await page.getByRole('button', { name: 'Restore version 1' }).click();
+  await page.getByText('3 · changed').waitFor();
+  await page.getByRole('link', { name: '← Back to the folder' }).click();
+  const href = await item('draft.txt').getAttribute('href');
+  const response = await page.request.get(`${url}${href}`);
+  assert.equal(await response.text(), 'first draft\n');
+  // The desktop client receives the restored version.
+  let local = '';
+  for (let tries = 0; tries < 60 && local !== 'first draft\n'; tries += 1) {
+    await page.waitForTimeout(1000);
+    local = await readFile(`${dir}/draft.txt`, 'utf8');
+  }
+  assert.equal(local, 'first draft\n');
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+});
