@@ -12,6 +12,7 @@
 //! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
 //! * [`mounts`]: workspaces shared with the user, inside their sync folder;
 //! * [`share`]: `nimbus share`: offers, answers and members;
+//! * [`link`]: `nimbus link`: public links to synced files and folders;
 //! * [`cli`]: the `nimbus` commands;
 //! * [`error`]: user-facing errors.
 
@@ -25,6 +26,7 @@ pub mod fs;
 pub mod mounts;
 pub mod passphrase;
 pub mod remote;
+pub mod link;
 pub mod share;
 pub mod state;
 pub mod transfer;

@@ -13,6 +13,7 @@ mod full_disk;
 mod helpers;
 mod identity_refresh;
 mod inline;
+mod links;
 mod oauth;
 mod objects;
 mod real_swift;

@@ -13,6 +13,7 @@ mod accept_proposal;
 mod bindings;
 mod cancel_proposal;
 mod commit;
+mod create_link;
 mod create_workspace;
 mod decline_proposal;
 mod get_account;
@@ -23,6 +24,7 @@ mod get_workspaces;
 mod leave_workspace;
 mod list_devices;
 mod list_folder;
+mod list_links;
 mod list_members;
 mod list_oauth_tokens;
 mod list_proposals;
@@ -35,12 +37,14 @@ mod oauth_authenticate;
 mod oauth_authorize;
 mod oauth_request_info;
 mod oauth_request_token;
+mod open_link;
 mod propose_share;
 mod referenced_chunks;
 mod register_device;
 mod remove_member;
 mod report_missing_content;
 mod revoke_device;
+mod revoke_link;
 mod revoke_oauth_token;
 mod set_member_role;
 mod subscribe;
@@ -150,6 +154,8 @@ pub async fn dispatch(
         Operation::OauthAuthenticate { request } => {
             return oauth_authenticate::run(state, request).await;
         }
+        // The link's token is the credential.
+        Operation::OpenLink(args) => return open_link::run(state, args).await,
         other => other,
     };
     let caller = authenticate(state, token.as_ref()).await?;
@@ -159,7 +165,8 @@ pub async fn dispatch(
         | Operation::OauthRequestInfo { .. }
         | Operation::OauthAuthorize { .. }
         | Operation::OauthAccessToken { .. }
-        | Operation::OauthAuthenticate { .. } => unreachable!("handled before authentication"),
+        | Operation::OauthAuthenticate { .. }
+        | Operation::OpenLink(_) => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
         Operation::UpdateDevice(args) => update_device::run(state, &caller, args).await,
@@ -223,6 +230,9 @@ pub async fn dispatch(
         Operation::ReportMissingContent { item_id } => {
             report_missing_content::run(state, &caller, item_id).await
         }
+        Operation::CreateLink(args) => create_link::run(state, &caller, args).await,
+        Operation::ListLinks => list_links::run(state, &caller).await,
+        Operation::RevokeLink { link_id } => revoke_link::run(state, &caller, link_id).await,
     }
 }
 

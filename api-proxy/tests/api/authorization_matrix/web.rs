@@ -1,16 +1,20 @@
-//! The web UI's rows: every route of `web::ROUTES`. A caller's session
+//! The web UI's rows: every route of `web::ROUTES` and of the public links'
+//! `web::link::ROUTES`, which answer every caller alike (the link's token is
+//! the credential). A caller's session
 //! cookie is its device token (the revoked and expired ones are the owner's),
 //! and every form carries the CSRF token of that session, so that what is
 //! refused is refused for who the caller is, not for a missing token.
 
-use nimbus_protocol::rpc::{DeviceArgs, DeviceToken, LoginArgs, Password};
+use nimbus_protocol::rpc::{
+    CreateLinkArgs, CreatedLink, DeviceArgs, DeviceToken, LoginArgs, Operation, Password,
+};
 use nimbus_proxy::routes::Route;
 use nimbus_proxy::web::session::csrf_token;
 use reqwest::redirect::Policy;
 use uuid::Uuid;
 
-use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only};
-use crate::helpers::PASSWORD;
+use super::{Caller, Cast, Expect, Items, READERS, Scene, WRITERS, check, only};
+use crate::helpers::{Device, PASSWORD};
 use crate::oauth::{Grant, WithForm, grant};
 
 /// What a row's request acts on: made afresh for every request.
@@ -26,6 +30,9 @@ struct Target {
     spare_token: String,
     /// A path under `/assets/`.
     asset: String,
+    /// Tokens of the owner's public links to `file` and to the workspace's top.
+    file_link: String,
+    top_link: String,
 }
 
 /// A request of the matrix and its answer.
@@ -138,9 +145,41 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             owners(),
         ),
         ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
+        ("GET", "/s/{token}") => get(format!("/s/{}", target.file_link), Expect::Allowed(200)),
+        // A link without a password lets any password through.
+        ("POST", "/s/{token}") => post(
+            format!("/s/{}", target.file_link),
+            vec![("password", format!("typed by {tag}"))],
+            Expect::Allowed(303),
+        ),
+        ("GET", "/s/{token}/{item}") => get(
+            format!("/s/{}/{file}", target.top_link),
+            Expect::Allowed(200),
+        ),
         _ => return None,
     };
     Some(call)
+}
+
+/// The token of a new public link of the owner's to `item` (`None`: the
+/// scene's workspace).
+async fn public_link(owner: &Device, scene: &Scene, item_id: Option<Uuid>) -> String {
+    let created: CreatedLink = owner
+        .rpc
+        .call(
+            Some(&owner.token),
+            Operation::CreateLink(CreateLinkArgs {
+                workspace_id: scene.workspace.workspace_id,
+                item_id,
+                expires_at: None,
+                password: None,
+                max_downloads: None,
+            }),
+        )
+        .await
+        .unwrap();
+    nimbus_server::test_log::record_secret("link token", &created.token.0);
+    created.token.0
 }
 
 /// The first `/assets/…` path the sign-in page links to.
@@ -188,7 +227,10 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
 
     let mut wrong = Vec::new();
     let mut number = 0;
-    for route in nimbus_proxy::web::ROUTES {
+    for route in nimbus_proxy::web::ROUTES
+        .iter()
+        .chain(nimbus_proxy::web::link::ROUTES)
+    {
         let scene = cast.scene(&format!("Web {number}")).await;
         let probe = Target {
             workspace: scene.workspace.workspace_id,
@@ -197,6 +239,8 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
             spare_device,
             spare_token: spare_token.clone(),
             asset: asset.clone(),
+            file_link: String::new(),
+            top_link: String::new(),
         };
         if entry(route, &probe, Caller::Owner).is_none() {
             wrong.push(format!("{route:?} has no entry in the web matrix"));
@@ -217,7 +261,10 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 Some(target) => target,
                 None => {
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
+                    let file_id = items.file.parse().unwrap();
                     Target {
+                        file_link: public_link(owner, &scene, Some(file_id)).await,
+                        top_link: public_link(owner, &scene, None).await,
                         file: items.file,
                         folder: items.folder,
                         ..probe.clone()
