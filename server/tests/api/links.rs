@@ -13,6 +13,7 @@ use nimbus_protocol::rpc::{
 use nimbus_server::test_log::record_secret;
 use uuid::Uuid;
 
+use crate::cli::{nimbus_server, stdout};
 use crate::helpers::{TestApp, based_on, new_file, new_folder, spawn_app};
 use crate::sharing::{create_workspace, share, user_id};
 
@@ -400,5 +401,43 @@ async fn a_members_links_die_when_they_lose_access_and_encrypted_workspaces_have
     .await;
     assert_eq!(encrypted.code, ErrorCode::BadRequest);
     assert!(encrypted.message.contains("end-to-end"), "{}", encrypted.message);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_administrator_lists_every_link_and_revokes_one() {
+    let app = spawn_app().await;
+    let (alice, home) = app.user_with_device("alice").await;
+    let (bob, bobs_home) = app.user_with_device("bob").await;
+    let file = new_file(None, "notes.txt", 6, 60);
+    app.commit(&alice, &home, vec![file.clone()]).await;
+    let alices = create_link(&app, &alice, link_args(home.workspace_id, Some(file.id))).await;
+    let bobs = create_link(&app, &bob, link_args(bobs_home.workspace_id, None)).await;
+
+    let url = app.settings.database_url.clone();
+    let listed = stdout(&nimbus_server(&url, &["link", "list"], None));
+    let line_of = |link_id: Uuid| {
+        listed
+            .lines()
+            .find(|line| line.starts_with(&link_id.to_string()))
+            .unwrap_or_else(|| panic!("{link_id} in:\n{listed}"))
+            .to_owned()
+    };
+    let alice_line = line_of(alices.link.link_id);
+    assert!(alice_line.contains("alice") && alice_line.contains("notes.txt"), "{alice_line}");
+    assert!(alice_line.contains("active") && alice_line.contains("never"), "{alice_line}");
+    assert!(line_of(bobs.link.link_id).contains("bob"));
+    assert!(!listed.contains(&alices.token.0), "never a token");
+
+    let revoked = stdout(&nimbus_server(
+        &url,
+        &["link", "revoke", &alices.link.link_id.to_string()],
+        None,
+    ));
+    assert!(revoked.contains("notes.txt"), "{revoked}");
+    assert!(is_dead(open(&app, open_args(&alices.token)).await));
+    assert!(open(&app, open_args(&bobs.token)).await.is_ok());
+    let unknown = nimbus_server(&url, &["link", "revoke", &Uuid::new_v4().to_string()], None);
+    assert!(!unknown.status.success());
     app.stop().await;
 }
