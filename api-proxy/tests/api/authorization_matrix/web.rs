@@ -5,16 +5,14 @@
 //! and every form carries the CSRF token of that session, so that what is
 //! refused is refused for who the caller is, not for a missing token.
 
-use nimbus_protocol::rpc::{
-    CreateLinkArgs, CreatedLink, DeviceArgs, DeviceToken, LoginArgs, Operation, Password,
-};
+use nimbus_protocol::rpc::{DeviceArgs, DeviceToken, LoginArgs, Password};
 use nimbus_proxy::routes::Route;
 use nimbus_proxy::web::session::csrf_token;
 use reqwest::redirect::Policy;
 use uuid::Uuid;
 
-use super::{Caller, Cast, Expect, Items, READERS, Scene, WRITERS, check, only};
-use crate::helpers::{Device, PASSWORD};
+use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only, public_link};
+use crate::helpers::PASSWORD;
 use crate::oauth::{Grant, WithForm, grant};
 
 /// What a row's request acts on: made afresh for every request.
@@ -161,27 +159,6 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
     Some(call)
 }
 
-/// The token of a new public link of the owner's to `item` (`None`: the
-/// scene's workspace).
-async fn public_link(owner: &Device, scene: &Scene, item_id: Option<Uuid>) -> String {
-    let created: CreatedLink = owner
-        .rpc
-        .call(
-            Some(&owner.token),
-            Operation::CreateLink(CreateLinkArgs {
-                workspace_id: scene.workspace.workspace_id,
-                item_id,
-                expires_at: None,
-                password: None,
-                max_downloads: None,
-            }),
-        )
-        .await
-        .unwrap();
-    nimbus_server::test_log::record_secret("link token", &created.token.0);
-    created.token.0
-}
-
 /// The first `/assets/…` path the sign-in page links to.
 async fn an_asset(cast: &Cast) -> String {
     let page = cast
@@ -263,8 +240,8 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
                     let file_id = items.file.parse().unwrap();
                     Target {
-                        file_link: public_link(owner, &scene, Some(file_id)).await,
-                        top_link: public_link(owner, &scene, None).await,
+                        file_link: public_link(&cast, &scene, Some(file_id)).await.token.0,
+                        top_link: public_link(&cast, &scene, None).await.token.0,
                         file: items.file,
                         folder: items.folder,
                         ..probe.clone()
