@@ -241,11 +241,11 @@ async fn visit(
     if opened.storage.encryption == EncryptionMode::Client {
         return Err(Refusal::NotFound);
     }
-    let store = ChunkStore {
-        account: opened.storage.storage_account.clone(),
-        container: opened.storage.container.clone(),
-        ..ChunkStore::of(app)
-    };
+    let store = ChunkStore::in_container(
+        app,
+        &opened.storage.storage_account,
+        &opened.storage.container,
+    );
     let keys = WorkspaceKeys::plain(opened.storage.workspace_id);
     Ok(stream_file(req, store, keys, &item, true))
 }

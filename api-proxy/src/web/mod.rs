@@ -7,7 +7,8 @@
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
 //! * [`organize`]: new folder, rename, delete;
-//! * [`account`]: `/account`, device and application revocation.
+//! * [`account`]: `/account`, device and application revocation;
+//! * [`link`]: public links, `/s/{token}`, for anyone holding the token.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
+pub mod link;
 pub mod organize;
 pub mod session;
 pub mod signin;
@@ -51,7 +53,7 @@ crate::routes::route_table! {
 pub fn configure(config: &mut web::ServiceConfig) {
     // One resource per path: a scope at `/` would swallow the Swift API's
     // paths instead of letting them fall through to its dispatcher.
-    for group in crate::routes::by_path(ROUTES.iter().zip(handlers())) {
+    for group in crate::routes::by_path(ROUTES.iter().zip(handlers()).chain(link::routes())) {
         let resource = group
             .handlers
             .into_iter()

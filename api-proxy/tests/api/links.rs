@@ -341,3 +341,60 @@ async fn guessing_tokens_is_limited_per_address() {
     assert_eq!(blocked.status(), 429);
     assert!(blocked.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn the_rest_api_creates_lists_and_revokes_links() {
+    let app = spawn_app().await;
+    let (_alice, grant) = alice(&app).await;
+    let bytes = noise(4000, 6);
+    let file = upload(&app, &grant, "0", "slides.bin", &bytes).await;
+    let (status, created) = rest_call(
+        &app,
+        &grant,
+        "POST",
+        "/v1/link",
+        &[],
+        Some(json!({"id": file.to_string(), "max_downloads": 5, "expires_at": "2999-01-01T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let link_url = created["url"].as_str().unwrap().to_owned();
+    let token = link_url.rsplit('/').next().unwrap();
+    record_secret("link token", token);
+    assert_eq!(created["link"]["name"], "slides.bin");
+    assert_eq!(created["link"]["max_downloads"], 5);
+    let served = get(&app, &format!("{}/s/{token}", app.address)).await;
+    assert_eq!(served.status(), 200);
+    assert_eq!(served.bytes().await.unwrap(), bytes);
+
+    let (status, listed) = rest_call(&app, &grant, "GET", "/v1/links", &[], None).await;
+    assert_eq!(status, 200);
+    assert_eq!(listed[0]["downloads"], 1);
+    assert!(!listed.to_string().contains(token), "never the token");
+    let (status, bad) = rest_call(
+        &app,
+        &grant,
+        "POST",
+        "/v1/link",
+        &[],
+        Some(json!({"id": "0", "password": "short"})),
+    )
+    .await;
+    assert_eq!(status, 400, "{bad}");
+    let link_id = created["link"]["link_id"].as_str().unwrap();
+    let (status, revoked) =
+        rest_call(&app, &grant, "DELETE", &format!("/v1/link/{link_id}"), &[], None).await;
+    assert_eq!(status, 200, "{revoked}");
+    assert_eq!(revoked["status"], "revoked");
+    assert_eq!(get(&app, &format!("{}/s/{token}", app.address)).await.status(), 404);
+    let (status, _) = rest_call(
+        &app,
+        &grant,
+        "DELETE",
+        &format!("/v1/link/{}", Uuid::new_v4()),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
+}

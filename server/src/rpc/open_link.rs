@@ -7,9 +7,8 @@
 //! failure reads the same, as a link that does not exist.
 //!
 //! A password is checked against its Argon2id hash; wrong ones are counted
-//! per link in the database and slowed down like logins
-//! ([`crate::auth::login_delay`]), so the limit holds across servers and
-//! proxies. A right password earns an `unlock`: an HMAC, keyed with the
+//! per link in the database and slowed down ([`attempt_delay`]), so the
+//! limit holds across servers and proxies. A right password earns an `unlock`: an HMAC, keyed with the
 //! link's password hash, of the link id and an expiry. It spares the visitor
 //! the password on the next pages for an hour, needs no table, and dies with
 //! the link or a new password.
@@ -25,11 +24,28 @@ use uuid::Uuid;
 
 use super::create_link::link_token_hash;
 use super::{Reply, ServerState, now_millis};
-use crate::auth::{login_delay, verify_password};
+use crate::auth::verify_password;
 use crate::error::OperationError;
 use crate::storage::LinkRecord;
 
 const DEAD_LINK: &str = "this link does not exist or no longer works";
+/// Wrong passwords a link takes before each further attempt waits.
+const FREE_LINK_FAILURES: u32 = 5;
+/// The first wait; it doubles with every further failure, up to the cap.
+const FIRST_LINK_DELAY: Duration = Duration::from_secs(30);
+const MAX_LINK_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// How long a link must wait after `failures` wrong passwords in a row,
+/// counted from the last one.
+fn attempt_delay(failures: u32) -> Duration {
+    match failures.checked_sub(FREE_LINK_FAILURES) {
+        None => Duration::ZERO,
+        Some(extra) => FIRST_LINK_DELAY
+            .saturating_mul(1 << extra.min(10))
+            .min(MAX_LINK_DELAY),
+    }
+}
+
 /// How long an unlock spares the password.
 const UNLOCK_TTL_MILLIS: i64 = 3600 * 1000;
 
@@ -118,7 +134,7 @@ async fn check_password(
         return Err(OperationError::LinkPassword("this link needs its password"));
     };
     if let Some(last_failure) = link.last_failed_at {
-        let wait = login_delay(link.failed_attempts);
+        let wait = attempt_delay(link.failed_attempts);
         let elapsed =
             Duration::from_millis(u64::try_from(now_millis() - last_failure).unwrap_or(0));
         if elapsed < wait {
@@ -172,6 +188,14 @@ fn unlock_is_valid(password_hash: &str, link_id: Uuid, unlock: &LinkToken) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wrong_passwords_wait_longer_and_longer_after_the_free_ones() {
+        assert_eq!(attempt_delay(4), Duration::ZERO);
+        assert_eq!(attempt_delay(5), Duration::from_secs(30));
+        assert_eq!(attempt_delay(6), Duration::from_secs(60));
+        assert_eq!(attempt_delay(40), MAX_LINK_DELAY);
+    }
 
     #[test]
     fn an_unlock_is_bound_to_its_link_password_and_expiry() {

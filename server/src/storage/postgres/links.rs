@@ -129,7 +129,7 @@ impl PgStore {
         .bind(link.workspace_id)
         .bind(link.item_id)
         .bind(link.password_hash)
-        .bind(link.expires_at)
+        .bind(link.expires_at.map(|ms| ms as f64))
         .bind(link.max_downloads.map(to_i64))
         .execute(&mut *tx)
         .await?;
