@@ -7,7 +7,7 @@ use std::time::Duration;
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
     CreateLinkArgs, CreateWorkspaceArgs, CreatedLink, DeviceToken, EncryptionMode, ErrorCode,
-    LinkInfo, LinkStatus, LinkToken, OpenLinkArgs, OpenedLink, Operation, Password, Role,
+    ItemOutcome, LinkInfo, LinkStatus, LinkToken, OpenLinkArgs, OpenedLink, Operation, Password, Role,
     RpcError, TimestampMillis,
 };
 use nimbus_server::test_log::record_secret;
@@ -330,8 +330,17 @@ async fn a_folder_link_shows_only_what_is_inside_and_dies_with_its_folder() {
     beach_gone.deleted = true;
     let mut photos_gone = based_on(&photos, 1);
     photos_gone.deleted = true;
-    app.commit(&alice, &home, vec![trip_gone, beach_gone, photos_gone])
+    // Folder deletions apply last listed first: the parent goes after its child.
+    let reply = app
+        .commit(&alice, &home, vec![photos_gone, trip_gone, beach_gone])
         .await;
+    assert!(
+        reply
+            .results
+            .iter()
+            .all(|r| matches!(r.outcome, ItemOutcome::Committed { .. })),
+        "{reply:?}"
+    );
     assert!(is_dead(open(&app, open_args(&created.token)).await));
     app.stop().await;
 }
