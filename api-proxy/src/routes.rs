@@ -9,7 +9,7 @@
 use actix_web::error::UrlencodedError;
 use actix_web::{HttpResponse, web};
 
-use crate::rest::error::RestError;
+use crate::error::rest::RestError;
 
 /// One route: an HTTP method and a path pattern as actix-web matches it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

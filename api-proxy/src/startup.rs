@@ -18,25 +18,17 @@ use nimbus_protocol::{RpcClient, Topology};
 use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
-use crate::auth::{Authenticator, invalidation, tempauth};
+use crate::auth::{Authenticator, invalidation};
 use crate::blobs::{BlobStore, OpendalBlobStore};
 use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
 use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
+use crate::state::AppState;
+use crate::swift::tempauth;
 use crate::telemetry::RedactedRootSpan;
 use crate::{body_timeout, sweeper, swift};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub settings: Settings,
-    pub index: Arc<dyn ObjectIndex>,
-    pub blobs: Arc<dyn BlobStore>,
-    pub auth: Arc<Authenticator>,
-    /// The metadata RPC, for what requests ask on their caller's behalf.
-    pub rpc: RpcClient,
-}
 
 crate::routes::route_table! {
     GET "/info" => swift::info::get,
@@ -98,7 +90,7 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let rest = web::Data::new(crate::rest::RestState::from_settings(
+        let rest = web::Data::new(crate::state::RestState::from_settings(
             rpc.clone(),
             &settings,
             listener.local_addr()?,

@@ -54,6 +54,12 @@ impl Timestamp {
     }
 }
 
+/// The current time in milliseconds since the epoch, the metadata protocol's
+/// `modified_at` of changes the proxy makes.
+pub fn now_millis() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@
 
 pub mod acl;
 pub mod invalidation;
-pub mod tempauth;
+pub mod oauth;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

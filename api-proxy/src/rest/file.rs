@@ -6,11 +6,13 @@ use nimbus_protocol::rpc::{CommitItem, ItemState, VersionStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::content::{self, ChunkStore};
-use super::error::RestError;
 use super::json::{EMPTY_MIMETYPE, Item, mimetype};
-use super::{Located, NameAndParent, RestState, Session, now_millis, parse_id, parse_item_id};
-use crate::startup::AppState;
+use super::{Located, NameAndParent, Session, parse_id, parse_item_id};
+use crate::content::{self, ChunkStore};
+use crate::error::rest::RestError;
+use crate::state::AppState;
+use crate::state::RestState;
+use crate::timestamp::now_millis;
 
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
@@ -19,7 +21,7 @@ pub struct UploadQuery {
 }
 
 fn refuse_form(req: &HttpRequest) -> Result<(), RestError> {
-    if crate::oauth::is_form(req) {
+    if crate::auth::oauth::is_form(req) {
         return Err(RestError::UnsupportedMediaType(
             "send file content as application/octet-stream (or any type but \
              application/x-www-form-urlencoded, whose body would be OAuth parameters)"

@@ -5,9 +5,11 @@ use nimbus_protocol::rpc::{CommitItem, Content, VersionStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::error::RestError;
 use super::json::{FOLDER_MIMETYPE, Item, Root};
-use super::{NameAndParent, Parent, RestState, Session, now_millis, parse_id, parse_item_id};
+use super::{NameAndParent, Parent, Session, parse_id, parse_item_id};
+use crate::error::rest::RestError;
+use crate::state::RestState;
+use crate::timestamp::now_millis;
 
 /// `POST /v1/folder` with `{"name", "parent"}`.
 pub async fn create(

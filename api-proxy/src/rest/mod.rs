@@ -5,9 +5,9 @@
 //! Every call authenticates the signature with the metadata servers
 //! (`oauthAuthenticate`), which answer with the device bound to the access
 //! token; the proxy then acts as that device over the same RPC as a desktop
-//! client: it reads trees with `getChanges` ([`tree`]) and version history
+//! client: it reads trees with `getChanges` ([`crate::tree`]) and version history
 //! with `getVersions` ([`versions`]), stores content in the desktop chunk
-//! format ([`content`]) and commits through `commit`, so
+//! format ([`crate::content`]) and commits through `commit`, so
 //! desktops receive API changes by push like any other device's.
 //!
 //! # Deviations from StackSync, on purpose
@@ -35,22 +35,18 @@
 //!   §3.4.1.3.1): folder and rename calls accept `name`/`parent` as a form as
 //!   well as JSON, and file content must not be sent form-encoded (`415`).
 
-pub mod content;
-pub mod error;
 pub mod file;
 pub mod folder;
 pub mod json;
 pub mod links;
 pub mod openapi;
 pub mod sharing;
-pub mod tree;
 pub mod versions;
 
 use std::sync::Arc;
 
 use actix_web::guard::{self, GuardContext};
 use actix_web::{HttpRequest, HttpResponse, web};
-use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{
     CommitArgs, CommitItem, CommitReply, Content, ItemOutcome, ItemState, VersionStatus,
     WorkspaceInfo,
@@ -58,28 +54,11 @@ use nimbus_protocol::rpc::{
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::oauth::{self, Caller};
-use error::RestError;
-use tree::{Tree, TreeCache};
-
-/// What the REST API and the OAuth endpoints share.
-pub struct RestState {
-    pub rpc: RpcClient,
-    /// The base URL clients sign requests for (RFC 5849 §3.4.1.2): the
-    /// `public_url` setting, else `http://<bound address>`.
-    pub public_url: String,
-    pub trees: TreeCache,
-}
-
-impl RestState {
-    pub fn new(rpc: RpcClient, public_url: String) -> Self {
-        Self {
-            rpc,
-            public_url: public_url.trim_end_matches('/').to_owned(),
-            trees: TreeCache::default(),
-        }
-    }
-}
+use crate::auth::oauth::{self, Caller};
+use crate::error::rest::RestError;
+use crate::state::RestState;
+use crate::timestamp::now_millis;
+use crate::tree::Tree;
 
 /// `StackSync-API: v2` (header name and value in any case).
 pub fn is_api_v2(ctx: &GuardContext<'_>) -> bool {
@@ -425,38 +404,9 @@ fn serde_urlencoded_form(body: &[u8]) -> Result<NameAndParent, RestError> {
     Ok(out)
 }
 
-/// The current time, for `modified_at` of API changes.
-pub fn now_millis() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
-}
-
 /// The form body of `req`, when it is one (for the signature).
 pub fn signed_form<'a>(req: &HttpRequest, body: &'a [u8]) -> Option<&'a [u8]> {
     oauth::is_form(req).then_some(body)
-}
-
-impl RestState {
-    /// The state of a proxy listening on `local_addr`: OAuth base URIs come
-    /// from `settings.public_url`, else from `http://<local_addr>` (right for
-    /// a proxy reached directly; behind TLS or a load balancer, set
-    /// `public_url`, or every signature fails).
-    pub fn from_settings(
-        rpc: RpcClient,
-        settings: &crate::config::Settings,
-        local_addr: std::net::SocketAddr,
-    ) -> Self {
-        let public_url = settings.public_url.clone().unwrap_or_else(|| {
-            if local_addr.ip().is_unspecified() {
-                tracing::warn!(
-                    %local_addr,
-                    "public_url is not set and the proxy listens on every address: OAuth \
-                     signatures are checked against http://{local_addr}; set public_url"
-                );
-            }
-            format!("http://{local_addr}")
-        });
-        Self::new(rpc, public_url)
-    }
 }
 
 /// Refuses changes to a workspace shared with the caller read-only (checked

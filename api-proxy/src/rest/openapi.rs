@@ -5,7 +5,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Value, json};
 
-use super::RestState;
+use crate::state::RestState;
 
 fn error_response(description: &str) -> Value {
     json!({

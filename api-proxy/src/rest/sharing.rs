@@ -20,9 +20,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::error::RestError;
 use super::json::millis_to_rfc3339;
-use super::{Parent, RestState, Session, parse_id};
+use super::{Parent, Session, parse_id};
+use crate::error::rest::RestError;
+use crate::state::RestState;
 
 /// `POST /v1/folder/{id}/share` body: StackSync's JSON array of addressees
 /// (who become editors, StackSync's only role), or an object naming the role.

@@ -7,11 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use nimbus_protocol::rpc::{ErrorCode, ItemHistory, ItemState, Operation, WorkspaceInfo};
 use uuid::Uuid;
 
-use super::error::RestError;
 use super::file::stream_content;
 use super::json::Item;
-use super::{RestState, Session, parse_item_id};
-use crate::startup::AppState;
+use super::{Session, parse_item_id};
+use crate::error::rest::RestError;
+use crate::state::AppState;
+use crate::state::RestState;
 
 /// The versions of a file, newest first, and the workspace it is in.
 struct History {

@@ -15,7 +15,7 @@ use super::metadata::{
 use super::path::{MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH};
 use super::{symlink, tempurl, versioning};
 use crate::config::Settings;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Largest request header block actix accepts by default.
 const MAX_HEADER_SIZE: usize = 8192;

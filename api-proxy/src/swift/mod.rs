@@ -17,6 +17,7 @@ pub mod path;
 pub mod quota;
 pub mod range;
 pub mod symlink;
+pub mod tempauth;
 pub mod tempurl;
 pub mod versioning;
 
@@ -29,7 +30,7 @@ use crate::auth::Identity;
 use crate::auth::acl::{self, Access};
 use crate::error::SwiftError;
 use crate::index::ContainerAcl;
-use crate::startup::AppState;
+use crate::state::AppState;
 use path::Target;
 
 /// Every method the Swift API answers at some level of `/v1/…` (any other

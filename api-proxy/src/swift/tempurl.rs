@@ -51,7 +51,7 @@ use super::path::{Target, URL_QUOTE};
 use crate::auth::acl::Access;
 use crate::error::SwiftError;
 use crate::index::Metadata;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The metadata keys, of an account or a container, that hold TempURL keys.
 pub const KEY_NAMES: [&str; 2] = ["temp-url-key", "temp-url-key-2"];

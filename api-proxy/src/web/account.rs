@@ -12,7 +12,7 @@ use super::error::WebError;
 use super::format::{human_size, human_time};
 use super::layout::{Layout, render, see_other};
 use super::session::{SESSION_COOKIES, WebSession, removal};
-use crate::rest::RestState;
+use crate::state::RestState;
 
 struct DeviceRow {
     id: Uuid,

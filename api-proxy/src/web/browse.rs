@@ -8,7 +8,7 @@
 //! page of rows is rendered, so a folder of 10,000 entries opens as fast as
 //! a small one.
 //!
-//! [`TreeCache`]: crate::rest::tree::TreeCache
+//! [`TreeCache`]: crate::tree::TreeCache
 
 use std::cmp::Ordering;
 use std::sync::Arc;
@@ -24,8 +24,8 @@ use super::error::WebError;
 use super::format::{human_size, human_time};
 use super::layout::{Layout, render};
 use super::session::WebSession;
-use crate::rest::RestState;
-use crate::rest::tree::Tree;
+use crate::state::RestState;
+use crate::tree::Tree;
 
 /// Rows on one page of a folder.
 pub const PAGE_SIZE: usize = 200;

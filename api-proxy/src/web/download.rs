@@ -19,9 +19,9 @@ use nimbus_protocol::rpc::{Content, ItemState};
 use super::browse::open_workspace;
 use super::error::WebError;
 use super::session::WebSession;
-use crate::rest::RestState;
-use crate::rest::content::{self, ChunkStore};
-use crate::startup::AppState;
+use crate::content::{self, ChunkStore};
+use crate::state::AppState;
+use crate::state::RestState;
 use crate::swift::range::{self, RangeRequest};
 
 /// The policy of user content: a sandbox without scripts, forms or plugins.

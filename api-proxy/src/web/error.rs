@@ -11,7 +11,7 @@ use nimbus_protocol::rpc::ErrorCode;
 
 use super::layout::Layout;
 use super::session::{SESSION_COOKIES, removal};
-use crate::rest::error::RestError;
+use crate::error::rest::RestError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {

@@ -11,8 +11,9 @@ use super::browse::{Opened, open_workspace};
 use super::error::WebError;
 use super::layout::see_other;
 use super::session::WebSession;
-use crate::rest::error::RestError;
-use crate::rest::{RestState, now_millis};
+use crate::error::rest::RestError;
+use crate::state::RestState;
+use crate::timestamp::now_millis;
 
 #[derive(Deserialize)]
 pub struct NameForm {

@@ -24,7 +24,7 @@ use nimbus_protocol::rpc::{Account, DeviceToken};
 use subtle::ConstantTimeEq;
 
 use super::error::WebError;
-use crate::rest::RestState;
+use crate::state::RestState;
 
 /// How long a browser session lasts.
 pub const SESSION_TTL_SECS: u64 = 7 * 24 * 3600;

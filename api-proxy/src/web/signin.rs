@@ -13,7 +13,7 @@ use super::layout::{Layout, render, see_other};
 use super::session::{
     CookiePolicy, SESSION_COOKIES, SESSION_TTL_SECS, WebSession, is_local_path, new_nonce, removal,
 };
-use crate::rest::RestState;
+use crate::state::RestState;
 
 #[derive(Template)]
 #[template(path = "signin.html")]

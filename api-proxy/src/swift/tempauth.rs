@@ -5,9 +5,9 @@
 use actix_web::http::header::ContentType;
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::LoginOutcome;
+use crate::auth::LoginOutcome;
 use crate::error::SwiftError;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// The realm of TempAuth failures, as Swift names it.
 const UNKNOWN_REALM: &str = "unknown";

@@ -14,7 +14,7 @@ use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{DeviceToken, GetChangesArgs, ItemState, Revision};
 use uuid::Uuid;
 
-use super::error::RestError;
+use crate::error::rest::RestError;
 
 /// Every item of a workspace (deleted ones too) at one revision.
 #[derive(Debug, Clone, Default)]

@@ -1,5 +1,9 @@
-//! Every way a Swift request can fail, and the one place that turns a failure
-//! into Swift's status code, headers and body.
+//! Every way a request can fail, and the one place that turns a failure into
+//! its protocol's answer: Swift's status code, headers and body here, the REST
+//! API's and OAuth's JSON in [`rest`] (the web UI maps onto that in
+//! `web::error`).
+
+pub mod rest;
 
 use actix_web::error::PayloadError;
 use actix_web::http::StatusCode;

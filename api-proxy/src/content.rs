@@ -20,10 +20,10 @@ use nimbus_chunks::{Chunker, ChunkerParams, SealedChunk, WorkspaceKeys, open_chu
 use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
 use tokio::sync::mpsc;
 
-use super::error::RestError;
 use crate::blobs::BlobStore;
+use crate::error::rest::RestError;
 use crate::index::{ContainerUpdate, ObjectIndex, ObjectRecord, PutOutcome};
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::swift::body::{self, MAX_FILE_SIZE, Piece, Source};
 use crate::timestamp::Timestamp;
 
