@@ -15,10 +15,11 @@ use serde_json::json;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::error::RestError;
+use crate::error::rest::RestError;
 use uuid::Uuid;
 
-use super::{Parent, RestState, Session, parse_id};
+use super::{Parent, Session, parse_id};
+use crate::state::RestState;
 
 /// `POST /v1/link` body.
 #[derive(Debug, Deserialize)]

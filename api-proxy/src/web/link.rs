@@ -33,10 +33,10 @@ use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::session::CookiePolicy;
-use crate::rest::RestState;
-use crate::rest::content::ChunkStore;
+use crate::state::RestState;
+use crate::content::ChunkStore;
 use crate::routes::Route;
-use crate::startup::AppState;
+use crate::state::AppState;
 use crate::swift::range::{self, RangeRequest};
 
 crate::routes::route_table! {
