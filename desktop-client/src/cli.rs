@@ -18,9 +18,9 @@ use crate::daemon::{self, Target};
 use crate::engine::names::is_conflicted_copy;
 use crate::engine::planner::case_clashes;
 use crate::engine::{FailedDownload, PlanContext, plan};
+use crate::link::{self, LinkArgs};
 use crate::mounts::{self, ACCESS_ENDED_KEY};
 use crate::passphrase::{self, PassphraseSource};
-use crate::link::{self, LinkArgs};
 use crate::share::{self, ShareArgs, format_time, role_name};
 use crate::state::SqliteStore;
 

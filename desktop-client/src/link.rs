@@ -69,7 +69,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("unknown unit {unit:?} in {text:?}: use s, m, h, d or w")),
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {text:?}: use s, m, h, d or w"
+            ));
+        }
     };
     match number.checked_mul(seconds) {
         Some(0) => Err("a link that expires at once would never work".into()),
@@ -243,7 +247,9 @@ pub async fn run(config_dir: &ConfigDir, args: LinkArgs) -> anyhow::Result<()> {
             let wanted = id.trim().to_ascii_lowercase().replace('-', "");
             let matching: Vec<&LinkInfo> = links
                 .iter()
-                .filter(|l| !wanted.is_empty() && l.link_id.simple().to_string().starts_with(&wanted))
+                .filter(|l| {
+                    !wanted.is_empty() && l.link_id.simple().to_string().starts_with(&wanted)
+                })
                 .collect();
             let link = match matching.as_slice() {
                 [one] => *one,
@@ -296,10 +302,17 @@ mod tests {
             LinkCommand::Create { ref path, expires: Some(expires), password_stdin: true, max_downloads: Some(3) }
                 if path == Path::new("Photos/beach.jpg") && expires == Duration::from_secs(7 * 86_400)
         ));
-        let plain = Cli::try_parse_from(["link", "create", "a.txt"]).unwrap().link;
+        let plain = Cli::try_parse_from(["link", "create", "a.txt"])
+            .unwrap()
+            .link;
         assert!(matches!(
             plain.command,
-            LinkCommand::Create { expires: None, password_stdin: false, max_downloads: None, .. }
+            LinkCommand::Create {
+                expires: None,
+                password_stdin: false,
+                max_downloads: None,
+                ..
+            }
         ));
         assert!(matches!(
             Cli::try_parse_from(["link", "list"]).unwrap().link.command,

@@ -163,7 +163,8 @@ async fn run_link_command(settings: &Settings, command: LinkCommand) -> anyhow::
                     link.creator_name,
                     downloads,
                     format!("{}{}", info.name, if info.is_folder { "/" } else { "" }),
-                    info.expires_at.map_or_else(|| "never".into(), format_millis)
+                    info.expires_at
+                        .map_or_else(|| "never".into(), format_millis)
                 );
             }
         }

@@ -6,9 +6,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use nimbus_protocol::ClientError;
-use nimbus_protocol::rpc::{
-    CreateLinkArgs, CreatedLink, ErrorCode, LinkInfo, Operation, Password,
-};
+use nimbus_protocol::rpc::{CreateLinkArgs, CreatedLink, ErrorCode, LinkInfo, Operation, Password};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
@@ -100,7 +98,10 @@ pub async fn create(
 }
 
 /// `GET /v1/links`: the caller's links, newest first, never their tokens.
-pub async fn list(req: HttpRequest, state: web::Data<RestState>) -> Result<HttpResponse, RestError> {
+pub async fn list(
+    req: HttpRequest,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, RestError> {
     let session = Session::start(&state, &req, None).await?;
     let links: Vec<LinkInfo> = rpc(&state, &session, Operation::ListLinks)
         .await

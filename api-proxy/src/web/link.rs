@@ -33,10 +33,10 @@ use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::session::CookiePolicy;
-use crate::state::RestState;
 use crate::content::ChunkStore;
 use crate::routes::Route;
 use crate::state::AppState;
+use crate::state::RestState;
 use crate::swift::range::{self, RangeRequest};
 
 crate::routes::route_table! {
@@ -62,8 +62,13 @@ enum Refusal {
     /// Unknown, dead, or not inside the link: all look the same.
     NotFound,
     /// The link has a password, and none or a wrong one came.
-    Password { action: String, wrong: bool },
-    TooManyAttempts { retry_after_secs: u64 },
+    Password {
+        action: String,
+        wrong: bool,
+    },
+    TooManyAttempts {
+        retry_after_secs: u64,
+    },
     Other(WebError),
 }
 

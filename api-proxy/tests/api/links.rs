@@ -17,7 +17,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::helpers::{Device, TestApp, device, noise, spawn_app, spawn_app_with};
-use crate::oauth::{Grant, grant};
+use crate::oauth::{Grant, WithForm, grant};
 use crate::rest::{call as rest_call, try_upload};
 use crate::sharing::{create_workspace, share};
 
@@ -169,7 +169,7 @@ async fn a_wrong_password_repeated_gets_429_and_the_right_one_unlocks_the_link()
     let post = |link: &CreatedLink, password: &str| {
         browser
             .post(url(&app, link))
-            .form(&[("password", password)])
+            .with_form(&[("password", password)])
             .send()
     };
     for attempt in 0..5 {
@@ -186,7 +186,10 @@ async fn a_wrong_password_repeated_gets_429_and_the_right_one_unlocks_the_link()
     let other = create_link(&alice, with_password).await;
     let unlocked = post(&other, LINK_PASSWORD).await.unwrap();
     assert_eq!(unlocked.status(), 303);
-    let cookie = unlocked.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let cookie = unlocked.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains(&format!("Path=/s/{}", other.token.0)));
     let pair = cookie.split(';').next().unwrap().to_owned();
     let download = browser
@@ -262,7 +265,15 @@ async fn expiry_the_download_limit_revocation_and_deletion_each_end_a_link() {
 
     let deleted = create_link(&alice, link_to(home, file)).await;
     assert_eq!(get(&app, &url(&app, &deleted)).await.status(), 200);
-    let (status, body) = rest_call(&app, &grant, "DELETE", &format!("/v1/file/{file}"), &[], None).await;
+    let (status, body) = rest_call(
+        &app,
+        &grant,
+        "DELETE",
+        &format!("/v1/file/{file}"),
+        &[],
+        None,
+    )
+    .await;
     assert!(status.is_success(), "{status} {body}");
     let dead = get(&app, &url(&app, &deleted)).await;
     assert_eq!(dead.status(), 404);
@@ -286,7 +297,14 @@ async fn a_removed_members_links_answer_404() {
         .unwrap();
     assert!(created.status().is_success());
     let bytes = noise(3000, 5);
-    let file = upload(&app, &grant, &project.workspace_id.to_string(), "plan.bin", &bytes).await;
+    let file = upload(
+        &app,
+        &grant,
+        &project.workspace_id.to_string(),
+        "plan.bin",
+        &bytes,
+    )
+    .await;
     share(&alice, &project, &bob, "bob", Role::Viewer).await;
     let bobs = create_link(&bob, link_to(project.workspace_id, file)).await;
     let alices = create_link(&alice, link_to(project.workspace_id, file)).await;
@@ -335,7 +353,11 @@ async fn guessing_tokens_is_limited_per_address() {
         statuses.push(get(&app, &guess).await.status());
     }
     assert_eq!(statuses[..3], [StatusCode::NOT_FOUND; 3], "{statuses:?}");
-    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
     // The address is stopped, whatever token it tries next.
     let blocked = get(&app, &url(&app, &real)).await;
     assert_eq!(blocked.status(), 429);
@@ -382,11 +404,23 @@ async fn the_rest_api_creates_lists_and_revokes_links() {
     .await;
     assert_eq!(status, 400, "{bad}");
     let link_id = created["link"]["link_id"].as_str().unwrap();
-    let (status, revoked) =
-        rest_call(&app, &grant, "DELETE", &format!("/v1/link/{link_id}"), &[], None).await;
+    let (status, revoked) = rest_call(
+        &app,
+        &grant,
+        "DELETE",
+        &format!("/v1/link/{link_id}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{revoked}");
     assert_eq!(revoked["status"], "revoked");
-    assert_eq!(get(&app, &format!("{}/s/{token}", app.address)).await.status(), 404);
+    assert_eq!(
+        get(&app, &format!("{}/s/{token}", app.address))
+            .await
+            .status(),
+        404
+    );
     let (status, _) = rest_call(
         &app,
         &grant,

@@ -61,7 +61,9 @@ async fn synced_files_and_folders_are_published_fetched_and_revoked() {
     assert_eq!(visitor.get(&url).send().await.unwrap().status(), 401);
     let unlocked = visitor
         .post(&url)
-        .form(&[("password", password)])
+        // A form body; the password has no characters to escape but spaces.
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(format!("password={}", password.replace(' ', "+")))
         .send()
         .await
         .unwrap();
@@ -98,7 +100,10 @@ async fn synced_files_and_folders_are_published_fetched_and_revoked() {
         .lines()
         .find(|line| line.contains("map.bin"))
         .unwrap_or_else(|| panic!("{list}"));
-    assert!(used.contains("1/1 downloads, password") && used.contains("used up"), "{list}");
+    assert!(
+        used.contains("1/1 downloads, password") && used.contains("used up"),
+        "{list}"
+    );
     let folder_line = list
         .lines()
         .find(|line| line.contains("Trips/"))
@@ -114,7 +119,11 @@ async fn synced_files_and_folders_are_published_fetched_and_revoked() {
     let draft = trips.join("draft.txt");
     let refused = run(config, &["link", "create", draft.to_str().unwrap()], "").await;
     assert!(!refused.success);
-    assert!(refused.stderr.contains("not on the server"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("not on the server"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(ok(config, &["link", "list"], "").await.lines().count(), 2);
     cluster.stop().await;
 }

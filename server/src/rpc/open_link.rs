@@ -153,7 +153,11 @@ async fn check_password(
     if link.failed_attempts > 0 {
         state.store.clear_link_failures(link.info.link_id).await?;
     }
-    Ok(Some(issue_unlock(&stored, link.info.link_id, now_millis() + UNLOCK_TTL_MILLIS)))
+    Ok(Some(issue_unlock(
+        &stored,
+        link.info.link_id,
+        now_millis() + UNLOCK_TTL_MILLIS,
+    )))
 }
 
 fn unlock_mac(password_hash: &str, link_id: Uuid, expires_at: i64) -> Hmac<Sha256> {
@@ -203,11 +207,20 @@ mod tests {
         let later = now_millis() + 60_000;
         let unlock = issue_unlock("hash-a", link, later);
         assert!(unlock_is_valid("hash-a", link, &unlock));
-        assert!(!unlock_is_valid("hash-b", link, &unlock), "another password");
-        assert!(!unlock_is_valid("hash-a", Uuid::new_v4(), &unlock), "another link");
+        assert!(
+            !unlock_is_valid("hash-b", link, &unlock),
+            "another password"
+        );
+        assert!(
+            !unlock_is_valid("hash-a", Uuid::new_v4(), &unlock),
+            "another link"
+        );
         let (_, tag) = unlock.0.split_once('.').unwrap();
         let extended = LinkToken(format!("{}.{tag}", later + 1));
-        assert!(!unlock_is_valid("hash-a", link, &extended), "a forged expiry");
+        assert!(
+            !unlock_is_valid("hash-a", link, &extended),
+            "a forged expiry"
+        );
         let past = issue_unlock("hash-a", link, now_millis() - 1);
         assert!(!unlock_is_valid("hash-a", link, &past), "expired");
         assert!(!unlock_is_valid("hash-a", link, &LinkToken("junk".into())));

@@ -11,8 +11,8 @@ pub mod postgres;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
-    ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus,
-    Revision, Role, TimestampMillis, WorkspaceInfo,
+    ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList,
+    ProposalStatus, Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;

@@ -13,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
-    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, LinkInfo, Member, OAuthTokenInfo,
-    PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role, VersionStatus,
-    WorkspaceInfo,
+    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, LinkInfo, Member,
+    OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role,
+    VersionStatus, WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use super::{
     AccessToken, Caller, CommitContext, CommitOutcome, LinkRecord, MetadataStore, Mount, NewDevice,
-    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult, User,
-    UserRef, WorkspaceRecord,
+    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult,
+    User, UserRef, WorkspaceRecord,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 

@@ -7,8 +7,8 @@ use std::time::Duration;
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
     CreateLinkArgs, CreateWorkspaceArgs, CreatedLink, DeviceToken, EncryptionMode, ErrorCode,
-    ItemOutcome, LinkInfo, LinkStatus, LinkToken, OpenLinkArgs, OpenedLink, Operation, Password, Role,
-    RpcError, TimestampMillis,
+    ItemOutcome, LinkInfo, LinkStatus, LinkToken, OpenLinkArgs, OpenedLink, Operation, Password,
+    Role, RpcError, TimestampMillis,
 };
 use nimbus_server::test_log::record_secret;
 use uuid::Uuid;
@@ -113,7 +113,11 @@ async fn a_file_link_opens_anonymously_until_its_creator_revokes_it() {
     // The list never shows the token.
     let listed = links_of(&app, &alice).await;
     assert_eq!(listed, vec![created.link.clone()]);
-    assert!(!serde_json::to_string(&listed).unwrap().contains(&created.token.0));
+    assert!(
+        !serde_json::to_string(&listed)
+            .unwrap()
+            .contains(&created.token.0)
+    );
     assert!(links_of(&app, &mallory).await.is_empty());
 
     let revoke = Operation::RevokeLink {
@@ -194,7 +198,11 @@ async fn a_password_link_asks_for_it_and_slows_down_wrong_guesses() {
 
     for attempt in 0..5 {
         let wrong = open(&app, with_password("wrong guess")).await.unwrap_err();
-        assert_eq!(wrong.code, ErrorCode::InvalidCredentials, "attempt {attempt}");
+        assert_eq!(
+            wrong.code,
+            ErrorCode::InvalidCredentials,
+            "attempt {attempt}"
+        );
     }
     let slowed = open(&app, with_password("wrong guess")).await.unwrap_err();
     assert_eq!(slowed.code, ErrorCode::TooManyAttempts);
@@ -244,7 +252,10 @@ async fn expiry_and_the_download_limit_each_end_a_link() {
     assert!(is_dead(open(&app, open_args(&limited.token)).await));
     let info = links_of(&app, &alice).await;
     let used = info.iter().find(|l| l.link_id == limited.link.link_id);
-    assert_eq!(used.map(|l| (l.downloads, l.status)), Some((2, LinkStatus::UsedUp)));
+    assert_eq!(
+        used.map(|l| (l.downloads, l.status)),
+        Some((2, LinkStatus::UsedUp))
+    );
 
     let expiring = create_link(
         &app,
@@ -301,7 +312,10 @@ async fn a_folder_link_shows_only_what_is_inside_and_dies_with_its_folder() {
     assert_eq!(deep.item.unwrap().name, "hill.jpg");
     let sub = open(&app, inside(trip.id)).await.unwrap();
     assert_eq!(sub.children.len(), 1);
-    assert!(is_dead(open(&app, inside(private.id)).await), "outside the folder");
+    assert!(
+        is_dead(open(&app, inside(private.id)).await),
+        "outside the folder"
+    );
     assert!(is_dead(open(&app, inside(Uuid::new_v4())).await));
     let folder_download = open(
         &app,
@@ -409,7 +423,11 @@ async fn a_members_links_die_when_they_lose_access_and_encrypted_workspaces_have
     )
     .await;
     assert_eq!(encrypted.code, ErrorCode::BadRequest);
-    assert!(encrypted.message.contains("end-to-end"), "{}", encrypted.message);
+    assert!(
+        encrypted.message.contains("end-to-end"),
+        "{}",
+        encrypted.message
+    );
     app.stop().await;
 }
 
@@ -433,8 +451,14 @@ async fn an_administrator_lists_every_link_and_revokes_one() {
             .to_owned()
     };
     let alice_line = line_of(alices.link.link_id);
-    assert!(alice_line.contains("alice") && alice_line.contains("notes.txt"), "{alice_line}");
-    assert!(alice_line.contains("active") && alice_line.contains("never"), "{alice_line}");
+    assert!(
+        alice_line.contains("alice") && alice_line.contains("notes.txt"),
+        "{alice_line}"
+    );
+    assert!(
+        alice_line.contains("active") && alice_line.contains("never"),
+        "{alice_line}"
+    );
     assert!(line_of(bobs.link.link_id).contains("bob"));
     assert!(!listed.contains(&alices.token.0), "never a token");
 

@@ -20,8 +20,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use nimbus_protocol::rpc::{
-    CreateLinkArgs, CreatedLink, DeviceArgs, DeviceToken, LoginArgs, Operation, Password,
-    Proposal, ProposeShareArgs, Role, WorkspaceInfo,
+    CreateLinkArgs, CreatedLink, DeviceArgs, DeviceToken, LoginArgs, Operation, Password, Proposal,
+    ProposeShareArgs, Role, WorkspaceInfo,
 };
 use reqwest::StatusCode;
 use uuid::Uuid;

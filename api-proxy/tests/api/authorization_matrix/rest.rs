@@ -16,9 +16,7 @@ use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{
-    Caller, Cast, Expect, Items, LIVE, READERS, Scene, WRITERS, check, only, public_link,
-};
+use super::{Caller, Cast, Expect, Items, LIVE, READERS, Scene, WRITERS, check, only, public_link};
 use crate::oauth::{Grant, Signing, WithForm, api_request, encode_pairs, grant};
 
 /// Routes served on purpose without an operation in the OpenAPI document:
@@ -233,7 +231,11 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             item(READERS, 201),
             Body::Json(json!({"id": file})),
         ),
-        ("GET", "/v1/links") => oauth("/v1/links".into(), only(LIVE, caller, 200, 401), Body::Empty),
+        ("GET", "/v1/links") => oauth(
+            "/v1/links".into(),
+            only(LIVE, caller, 200, 401),
+            Body::Empty,
+        ),
         ("DELETE", "/v1/link/{id}") => oauth(
             format!("/v1/link/{}", target.link),
             item(&[Owner], 200),
