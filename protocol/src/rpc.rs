@@ -604,7 +604,8 @@ pub struct CreatedLink {
 /// A visit of a public link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpenLinkArgs {
-    pub token: LinkToken,
+    /// Named apart from the envelope's device `token`, which it sits beside.
+    pub link_token: LinkToken,
     /// For a link with a password: the password the visitor typed…
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<Password>,

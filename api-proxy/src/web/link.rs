@@ -153,7 +153,7 @@ fn link_path(token: &str) -> String {
 
 /// Asks a metadata server what the link shows.
 async fn open(app: &AppState, args: OpenLinkArgs) -> Result<OpenedLink, Refusal> {
-    let action = link_path(&args.token.0);
+    let action = link_path(&args.link_token.0);
     let sent_password = args.password.is_some();
     app.rpc
         .call(None, Operation::OpenLink(args))
@@ -212,7 +212,7 @@ async fn visit(
     item_id: Option<Uuid>,
 ) -> Result<HttpResponse, Refusal> {
     let args = OpenLinkArgs {
-        token: token.clone(),
+        link_token: token.clone(),
         password: None,
         unlock: req
             .cookie(UNLOCK_COOKIE)
@@ -316,7 +316,7 @@ async fn submit_password(
     let opened = open(
         &app,
         OpenLinkArgs {
-            token: token.clone(),
+            link_token: token.clone(),
             password: Some(Password(form.into_inner().password)),
             unlock: None,
             item_id: None,

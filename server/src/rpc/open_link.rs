@@ -53,7 +53,7 @@ pub async fn run(state: &ServerState, args: OpenLinkArgs) -> Result<Reply, Opera
     let dead = || OperationError::Forbidden(DEAD_LINK);
     let link = state
         .store
-        .link_by_token(&link_token_hash(&args.token))
+        .link_by_token(&link_token_hash(&args.link_token))
         .await?
         .filter(|link| link.info.status == LinkStatus::Active)
         .ok_or_else(dead)?;

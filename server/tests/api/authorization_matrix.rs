@@ -444,7 +444,7 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         },
         // Looking changes nothing; counting a download would.
         Operation::OpenLink(OpenLinkArgs {
-            token: scene.link_token.clone(),
+            link_token: scene.link_token.clone(),
             password: None,
             unlock: None,
             item_id: None,

@@ -31,7 +31,7 @@ fn link_args(workspace_id: Uuid, item_id: Option<Uuid>) -> CreateLinkArgs {
 
 fn open_args(token: &LinkToken) -> OpenLinkArgs {
     OpenLinkArgs {
-        token: token.clone(),
+        link_token: token.clone(),
         password: None,
         unlock: None,
         item_id: None,
