@@ -129,7 +129,7 @@ async fn a_file_link_downloads_with_ranges_and_a_folder_link_lists_its_files() {
             .contains("script-src 'self'")
     );
     let html = page.text().await.unwrap();
-    assert!(html.contains("beach &lt;1&gt;.jpg"), "{html}");
+    assert!(html.contains("beach &#60;1&#62;.jpg"), "escaped: {html}");
     assert!(!html.contains("private.txt"));
     let photo_url = format!("{}/{photo}", url(&app, &folder_link));
     assert!(html.contains(&photo_url[app.address.len()..]));
