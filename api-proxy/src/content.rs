@@ -57,12 +57,17 @@ pub struct ChunkStore {
 
 impl ChunkStore {
     pub fn new(app: &AppState, workspace: &WorkspaceInfo) -> Self {
+        Self::in_container(app, &workspace.storage_account, &workspace.container)
+    }
+
+    /// The chunks of `container` in the Swift account `account`.
+    pub fn in_container(app: &AppState, account: &str, container: &str) -> Self {
         Self {
             index: Arc::clone(&app.index),
             blobs: Arc::clone(&app.blobs),
             inline_max: app.settings.inline_object_max_bytes,
-            account: workspace.storage_account.clone(),
-            container: workspace.container.clone(),
+            account: account.to_owned(),
+            container: container.to_owned(),
         }
     }
 

@@ -136,6 +136,7 @@ pub fn all() -> Vec<Route> {
         crate::oauth::ROUTES,
         crate::rest::ROUTES,
         crate::web::ROUTES,
+        crate::web::link::ROUTES,
     ]
     .concat()
 }

@@ -9,6 +9,10 @@
 //! metadata server. Successful sign-ins cost nothing, so a busy office
 //! behind one address is not locked out by its own users. The address is
 //! the TCP peer: behind a reverse proxy, that is the reverse proxy's.
+//!
+//! Public links (`/s/{token}`) count the same way, a token that opens
+//! nothing (404) as a failure too, so that guessing tokens or a link's
+//! password is limited per address.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,6 +40,14 @@ const SIGN_IN_ROUTES: &[(&str, &str)] = &[
     ("POST", "/oauth/request_token"),
     ("GET", "/oauth/access_token"),
     ("POST", "/oauth/access_token"),
+];
+
+/// The public link routes: 401 (a wrong password) and 404 (a token that
+/// opens nothing) are failures.
+const LINK_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/s/{token}"),
+    ("POST", "/s/{token}"),
+    ("GET", "/s/{token}/{item}"),
 ];
 
 /// Failures between two sweeps of addresses that went quiet.
@@ -89,14 +101,19 @@ impl FailedSignIns {
     }
 }
 
-fn is_sign_in(request: &ServiceRequest) -> bool {
-    let Some(pattern) = request.match_pattern() else {
-        return false;
-    };
+/// The statuses that count as failures on the request's route, if it is
+/// limited at all.
+fn failure_statuses(request: &ServiceRequest) -> Option<&'static [StatusCode]> {
+    let pattern = request.match_pattern()?;
     let method = request.method().as_str();
-    SIGN_IN_ROUTES
-        .iter()
-        .any(|&(m, p)| m == method && p == pattern)
+    let listed = |routes: &[(&str, &str)]| routes.iter().any(|&(m, p)| m == method && p == pattern);
+    if listed(SIGN_IN_ROUTES) {
+        Some(&[StatusCode::UNAUTHORIZED])
+    } else if listed(LINK_ROUTES) {
+        Some(&[StatusCode::UNAUTHORIZED, StatusCode::NOT_FOUND])
+    } else {
+        None
+    }
 }
 
 /// Middleware: refuses sign-ins from an address over its failures, and
@@ -106,8 +123,10 @@ pub async fn limit_failed_sign_ins<B: MessageBody>(
     request: ServiceRequest,
     next: Next<B>,
 ) -> Result<ServiceResponse<EitherBody<B>>, Error> {
-    let address = request.peer_addr().map(|peer| peer.ip());
-    let Some(address) = address.filter(|_| is_sign_in(&request)) else {
+    let (Some(address), Some(failures)) = (
+        request.peer_addr().map(|peer| peer.ip()),
+        failure_statuses(&request),
+    ) else {
         return Ok(next.call(request).await?.map_into_left_body());
     };
     if let Some(wait) = rate.wait(address) {
@@ -117,12 +136,13 @@ pub async fn limit_failed_sign_ins<B: MessageBody>(
             .insert_header(("Retry-After", seconds.to_string()))
             .content_type("text/plain; charset=utf-8")
             .body(format!(
-                "Too many failed sign-ins from your address. Try again in {seconds} s.\n"
+                "Too many failed attempts (sign-ins, link passwords or links) from your address. \
+                 Try again in {seconds} s.\n"
             ));
         return Ok(request.into_response(refusal).map_into_right_body());
     }
     let response = next.call(request).await?;
-    if response.status() == StatusCode::UNAUTHORIZED {
+    if failures.contains(&response.status()) {
         rate.failed(address);
     }
     Ok(response.map_into_left_body())

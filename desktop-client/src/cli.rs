@@ -1,4 +1,4 @@
-//! The `nimbus` commands: `login`, `workspace`, `sync`, `share`, `status`, `logout`.
+//! The `nimbus` commands: `login`, `workspace`, `sync`, `share`, `link`, `status`, `logout`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use crate::daemon::{self, Target};
 use crate::engine::names::is_conflicted_copy;
 use crate::engine::planner::case_clashes;
 use crate::engine::{FailedDownload, PlanContext, plan};
+use crate::link::{self, LinkArgs};
 use crate::mounts::{self, ACCESS_ENDED_KEY};
 use crate::passphrase::{self, PassphraseSource};
 use crate::share::{self, ShareArgs, format_time, role_name};
@@ -74,6 +75,8 @@ pub enum Command {
     },
     /// Offers a workspace to other users; answers offers; members.
     Share(ShareArgs),
+    /// Public links to synced files and folders: create, list, revoke.
+    Link(LinkArgs),
     /// Pending work, conflicts and the last sync of the linked folders.
     Status {
         /// Only this folder.
@@ -165,6 +168,7 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
             sync(&config_dir, &dir, once, &target, progress).await
         }
         Command::Share(args) => share::run(&config_dir, args).await,
+        Command::Link(args) => link::run(&config_dir, args).await,
         Command::Status { dir } => status(&config_dir, dir.as_deref()).await,
         Command::Logout => logout(&config_dir).await,
     }

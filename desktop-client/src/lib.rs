@@ -12,6 +12,7 @@
 //! * [`daemon`]: `nimbus sync`, the watch/notify/retry loop;
 //! * [`mounts`]: workspaces shared with the user, inside their sync folder;
 //! * [`share`]: `nimbus share`: offers, answers and members;
+//! * [`link`]: `nimbus link`: public links to synced files and folders;
 //! * [`cli`]: the `nimbus` commands;
 //! * [`error`]: user-facing errors.
 
@@ -22,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod fs;
+pub mod link;
 pub mod mounts;
 pub mod passphrase;
 pub mod remote;

@@ -154,7 +154,7 @@ impl Connection {
     }
 
     /// Calls `operation`; a refusal reads as the server's own explanation.
-    async fn call<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn call<T: serde::de::DeserializeOwned>(
         &self,
         operation: Operation,
     ) -> anyhow::Result<T> {

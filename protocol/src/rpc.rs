@@ -187,6 +187,17 @@ pub enum Operation {
     /// workspace, so that a device holding the content uploads them again.
     /// Reply: `null`.
     ReportMissingContent { item_id: Uuid },
+    /// Publishes a file or folder of a workspace the caller can read (not
+    /// an end-to-end encrypted one) at a public link. Reply: [`CreatedLink`],
+    /// the only time the link's token is shown.
+    CreateLink(CreateLinkArgs),
+    /// The links the caller's user created, newest first. Reply: `Vec<LinkInfo>`.
+    ListLinks,
+    /// Ends one of the caller's user's links at once. Reply: [`LinkInfo`].
+    RevokeLink { link_id: Uuid },
+    /// What a public link shows, for the proxy serving `/s/{token}`. Needs no
+    /// device token: the link's token is the credential. Reply: [`OpenedLink`].
+    OpenLink(OpenLinkArgs),
 }
 
 impl Operation {
@@ -230,6 +241,10 @@ impl Operation {
             Operation::UpdateMount(_) => "updateMount",
             Operation::ReferencedChunks { .. } => "referencedChunks",
             Operation::ReportMissingContent { .. } => "reportMissingContent",
+            Operation::CreateLink(_) => "createLink",
+            Operation::ListLinks => "listLinks",
+            Operation::RevokeLink { .. } => "revokeLink",
+            Operation::OpenLink(_) => "openLink",
         }
     }
 }
@@ -524,6 +539,133 @@ pub struct Member {
     pub email: Option<String>,
     pub role: Role,
     pub joined_at: TimestampMillis,
+}
+
+/// The secret of a public link, the last part of `/s/{token}`. Its `Debug`
+/// never prints it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct LinkToken(pub String);
+
+impl fmt::Debug for LinkToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkToken(<redacted>)")
+    }
+}
+
+/// Shortest password a link accepts, in characters.
+pub const MIN_LINK_PASSWORD_CHARS: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateLinkArgs {
+    pub workspace_id: Uuid,
+    /// A live file or folder of the workspace; `None`: its top folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<Uuid>,
+    /// When the link stops working; in the future.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<TimestampMillis>,
+    /// Asked of every visitor; at least [`MIN_LINK_PASSWORD_CHARS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// File downloads after which the link stops working.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_downloads: Option<u64>,
+}
+
+/// Whether a link still works, and if not, why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkStatus {
+    Active,
+    Revoked,
+    Expired,
+    /// Its downloads reached `max_downloads`.
+    UsedUp,
+    /// Its file or folder was deleted.
+    TargetDeleted,
+    /// Its creator is no longer a member of the workspace (or is disabled).
+    CreatorLostAccess,
+}
+
+/// A public link as its creator sees it (never with its token).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkInfo {
+    pub link_id: Uuid,
+    pub workspace_id: Uuid,
+    /// `None`: the top of the workspace.
+    pub item_id: Option<Uuid>,
+    /// The current name of the file or folder (the creator's name for the
+    /// workspace, for its top).
+    pub name: String,
+    pub is_folder: bool,
+    pub has_password: bool,
+    pub created_at: TimestampMillis,
+    pub expires_at: Option<TimestampMillis>,
+    pub max_downloads: Option<u64>,
+    pub downloads: u64,
+    pub status: LinkStatus,
+}
+
+/// `createLink`: the link, and its token, which is shown this once only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedLink {
+    pub link: LinkInfo,
+    pub token: LinkToken,
+}
+
+/// A visit of a public link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenLinkArgs {
+    /// Named apart from the envelope's device `token`, which it sits beside.
+    pub link_token: LinkToken,
+    /// For a link with a password: the password the visitor typed…
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<Password>,
+    /// …or the `unlock` an earlier right password earned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock: Option<LinkToken>,
+    /// A file or folder inside a folder link; `None`: the link's target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_id: Option<Uuid>,
+    /// Counts a download of the file (refused when the link is used up).
+    #[serde(default)]
+    pub count_download: bool,
+}
+
+/// Where a linked workspace keeps its chunks, so that the proxy can stream
+/// a file without any object URL leaving it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkStorage {
+    pub workspace_id: Uuid,
+    pub storage_account: String,
+    pub container: String,
+    pub encryption: EncryptionMode,
+}
+
+/// What a visitor of a live link sees: a file, or a folder and what is
+/// directly in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenedLink {
+    pub link_id: Uuid,
+    /// The name of the link's target.
+    pub name: String,
+    pub storage: LinkStorage,
+    /// The item asked for; `None`: the top of the workspace.
+    pub item: Option<ItemState>,
+    /// The live items in it, when it is a folder.
+    pub children: Vec<ItemState>,
+    /// Earned by a right password: passes the password check on the next
+    /// visits for an hour. Its `Debug` never prints it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unlock: Option<LinkToken>,
+}
+
+impl OpenedLink {
+    /// Whether the item asked for is a folder (the top of a workspace is one).
+    pub fn is_folder(&self) -> bool {
+        self.item.as_ref().is_none_or(|item| item.is_folder)
+    }
 }
 
 /// Page size of `getChanges` when the caller names none, and the largest allowed.

@@ -24,6 +24,11 @@ pub enum OperationError {
         .0.as_secs().max(1)
     )]
     TooManyRequests(Duration),
+    /// A public link's password is missing or wrong; the text says which.
+    #[error("{0}")]
+    LinkPassword(&'static str),
+    #[error("too many wrong passwords for this link; try again in {} s", .0.as_secs().max(1))]
+    TooManyLinkAttempts(Duration),
     #[error("this account is disabled; ask your administrator")]
     AccountDisabled,
     #[error("{0}")]
@@ -74,8 +79,12 @@ impl OperationError {
             OperationError::Unauthenticated | OperationError::OAuth(_) => {
                 ErrorCode::Unauthenticated
             }
-            OperationError::InvalidCredentials => ErrorCode::InvalidCredentials,
-            OperationError::TooManyAttempts(_) => ErrorCode::TooManyAttempts,
+            OperationError::InvalidCredentials | OperationError::LinkPassword(_) => {
+                ErrorCode::InvalidCredentials
+            }
+            OperationError::TooManyAttempts(_) | OperationError::TooManyLinkAttempts(_) => {
+                ErrorCode::TooManyAttempts
+            }
             OperationError::TooManyRequests(_) => ErrorCode::TooManyRequests,
             OperationError::AccountDisabled => ErrorCode::AccountDisabled,
             OperationError::Forbidden(_) => ErrorCode::Forbidden,
@@ -103,9 +112,9 @@ impl OperationError {
             code,
             message,
             retry_after_secs: match self {
-                OperationError::TooManyAttempts(wait) | OperationError::TooManyRequests(wait) => {
-                    Some(wait.as_secs().max(1))
-                }
+                OperationError::TooManyAttempts(wait)
+                | OperationError::TooManyLinkAttempts(wait)
+                | OperationError::TooManyRequests(wait) => Some(wait.as_secs().max(1)),
                 OperationError::Broker(_) | OperationError::Store(StoreError::Unavailable(_)) => {
                     Some(5)
                 }

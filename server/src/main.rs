@@ -35,6 +35,17 @@ enum Command {
     /// See and manage sharing between users.
     #[command(subcommand)]
     Share(ShareCommand),
+    /// See and revoke public links.
+    #[command(subcommand)]
+    Link(LinkCommand),
+}
+
+#[derive(Subcommand)]
+enum LinkCommand {
+    /// List every public link, newest first, with whether it still works.
+    List,
+    /// End a public link at once.
+    Revoke { link_id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -125,7 +136,46 @@ async fn main() -> anyhow::Result<()> {
         Command::User(command) => run_user_command(&settings, command).await,
         Command::Oauth(command) => run_oauth_command(&settings, command).await,
         Command::Share(command) => run_share_command(&settings, command).await,
+        Command::Link(command) => run_link_command(&settings, command).await,
     }
+}
+
+async fn run_link_command(settings: &Settings, command: LinkCommand) -> anyhow::Result<()> {
+    let store = connect_store(settings).await?;
+    match command {
+        LinkCommand::List => {
+            println!(
+                "{:<36}  {:<19}  {:<16} {:<9} {:<24} expires",
+                "link", "status", "creator", "downloads", "target"
+            );
+            for link in store.all_links().await? {
+                let info = &link.info;
+                let downloads = match info.max_downloads {
+                    Some(max) => format!("{}/{max}", info.downloads),
+                    None => info.downloads.to_string(),
+                };
+                println!(
+                    "{}  {:<19}  {:<16} {:<9} {:<24} {}",
+                    info.link_id,
+                    serde_json::to_value(info.status)?
+                        .as_str()
+                        .unwrap_or_default(),
+                    link.creator_name,
+                    downloads,
+                    format!("{}{}", info.name, if info.is_folder { "/" } else { "" }),
+                    info.expires_at
+                        .map_or_else(|| "never".into(), format_millis)
+                );
+            }
+        }
+        LinkCommand::Revoke { link_id } => {
+            let Some(link) = store.revoke_link(link_id, None).await? else {
+                anyhow::bail!("there is no link {link_id}");
+            };
+            println!("revoked the link {link_id} to {:?}", link.name);
+        }
+    }
+    Ok(())
 }
 
 async fn run_share_command(settings: &Settings, command: ShareCommand) -> anyhow::Result<()> {

@@ -38,6 +38,7 @@
 pub mod file;
 pub mod folder;
 pub mod json;
+pub mod links;
 pub mod openapi;
 pub mod sharing;
 pub mod versions;
@@ -92,6 +93,9 @@ crate::routes::route_table! {
     GET "/v1/proposals" => sharing::proposals,
     POST "/v1/proposals/{id}/accept" => sharing::accept,
     POST "/v1/proposals/{id}/decline" => sharing::decline,
+    POST "/v1/link" => links::create,
+    GET "/v1/links" => links::list,
+    DELETE "/v1/link/{id}" => links::revoke,
 }
 
 /// The prefix of the API's routes, served to `StackSync-API: v2` requests only.

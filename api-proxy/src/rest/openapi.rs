@@ -152,7 +152,7 @@ fn with_body(mut operation: Value, body: Value) -> Value {
 /// The document, for a deployment reached at `public_url`.
 pub fn document(public_url: &str) -> Value {
     let mut document = base_document(public_url);
-    for part in [sharing_document(), oauth_document()] {
+    for part in [sharing_document(), links_document(), oauth_document()] {
         for section in ["paths", "schemas"] {
             let Some(entries) = part[section].as_object() else {
                 continue;
@@ -257,6 +257,54 @@ fn sharing_document() -> Value {
                         "created_at": {"type": "integer"}, "expires_at": {"type": "integer"}
                     }
                 }
+        }
+    })
+}
+
+/// The public link endpoints ([`super::links`]).
+fn links_document() -> Value {
+    let link_parameter = json!({"name": "id", "in": "path", "required": true,
+        "description": "The link's id, from GET /v1/links.", "schema": {"type": "string", "format": "uuid"}});
+    json!({
+        "paths": {
+            "/v1/link": {
+                "post": with_body(operation("Publish a file, a folder or a workspace's top at a public link", vec![],
+                    json!({"201": {"description": "The link and its URL, shown this once only.",
+                        "content": {"application/json": {"schema": {"type": "object", "properties": {
+                            "link": {"$ref": "#/components/schemas/Link"},
+                            "url": {"type": "string", "description": "…/s/{token}: anyone holding it can open the link."}}}}}}})),
+                    json!({"required": true, "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["id"], "additionalProperties": false, "properties": {
+                            "id": {"type": "string", "description": "A file or folder id, a workspace id (its top), or 0 (the top of the default workspace)."},
+                            "expires_at": {"type": "string", "format": "date-time"},
+                            "password": {"type": "string", "minLength": 8},
+                            "max_downloads": {"type": "integer", "minimum": 1}}}}}}))
+            },
+            "/v1/links": {
+                "get": operation("The caller's public links, newest first (never their tokens)", vec![],
+                    json!({"200": {"description": "The links.", "content": {"application/json": {"schema": {
+                        "type": "array", "items": {"$ref": "#/components/schemas/Link"}}}}}}))
+            },
+            "/v1/link/{id}": {
+                "delete": operation("End one of the caller's public links at once", vec![link_parameter],
+                    json!({"200": {"description": "The revoked link.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Link"}}}}}))
+            }
+        },
+        "schemas": {
+            "Link": {
+                "type": "object",
+                "description": "Times are milliseconds since the epoch.",
+                "properties": {
+                    "link_id": {"type": "string", "format": "uuid"},
+                    "workspace_id": {"type": "string", "format": "uuid"},
+                    "item_id": {"type": ["string", "null"], "format": "uuid"},
+                    "name": {"type": "string"}, "is_folder": {"type": "boolean"},
+                    "has_password": {"type": "boolean"},
+                    "created_at": {"type": "integer"}, "expires_at": {"type": ["integer", "null"]},
+                    "max_downloads": {"type": ["integer", "null"]}, "downloads": {"type": "integer"},
+                    "status": {"enum": ["active", "revoked", "expired", "used_up", "target_deleted", "creator_lost_access"]}
+                }
+            }
         }
     })
 }

@@ -13,6 +13,7 @@ use std::ops::Range;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures::TryStreamExt;
+use nimbus_chunks::WorkspaceKeys;
 use nimbus_protocol::rpc::{Content, ItemState};
 
 use super::browse::{Opened, open_workspace};
@@ -123,6 +124,19 @@ pub fn serve_item(
     }
     let keys = content::keys_for(&opened.workspace)?;
     let store = ChunkStore::new(app, &opened.workspace);
+    Ok(stream_file(req, store, keys, item, attachment))
+}
+
+/// A file version's bytes (or the single range asked for), streamed from
+/// `store`: inline when its type is safe and `attachment` is false, always
+/// under [`CONTENT_POLICY`].
+pub fn stream_file(
+    req: &HttpRequest,
+    store: ChunkStore,
+    keys: WorkspaceKeys,
+    item: &ItemState,
+    attachment: bool,
+) -> HttpResponse {
     let size = item.content.size;
     let etag = item
         .content
@@ -157,10 +171,10 @@ pub fn serve_item(
         // Several ranges: the whole file answers them all (RFC 9110 §14.2).
         RangeRequest::Partial(_) | RangeRequest::Full => 0..size,
         RangeRequest::Unsatisfiable => {
-            return Ok(response
+            return response
                 .status(StatusCode::RANGE_NOT_SATISFIABLE)
                 .insert_header((header::CONTENT_RANGE, format!("bytes */{size}")))
-                .finish());
+                .finish();
         }
     };
     if range != (0..size) {
@@ -179,10 +193,10 @@ pub fn serve_item(
         remaining -= kept;
         bytes.slice(..kept as usize)
     });
-    Ok(response
+    response
         .content_type(content_type)
         .no_chunking(range.end - range.start)
-        .streaming(body))
+        .streaming(body)
 }
 
 /// `GET /files/{workspace}/{item}/content`: inline when the type is safe.

@@ -14,6 +14,7 @@
 //! * [`conflicts`]: conflicted copies, keep one, the other or both;
 //! * [`account`]: `/account`, device and application revocation, password;
 //! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
+//! * [`link`]: public links, `/s/{token}`, for anyone holding the token.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod format;
 pub mod headers;
 pub mod layout;
+pub mod link;
 pub mod live;
 pub mod moving;
 pub mod organize;
@@ -80,7 +82,7 @@ crate::routes::route_table! {
 pub fn configure(config: &mut web::ServiceConfig) {
     // One resource per path: a scope at `/` would swallow the Swift API's
     // paths instead of letting them fall through to its dispatcher.
-    for group in crate::routes::by_path(ROUTES.iter().zip(handlers())) {
+    for group in crate::routes::by_path(ROUTES.iter().zip(handlers()).chain(link::routes())) {
         let resource = group
             .handlers
             .into_iter()

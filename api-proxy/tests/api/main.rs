@@ -14,6 +14,7 @@ mod health;
 mod helpers;
 mod identity_refresh;
 mod inline;
+mod links;
 mod oauth;
 mod objects;
 #[path = "../../../server/tests/api/probes.rs"]

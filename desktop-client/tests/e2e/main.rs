@@ -15,6 +15,7 @@ mod encrypted;
 mod faults;
 mod full_disk;
 mod helpers;
+mod links;
 mod sharing;
 #[path = "../../../api-proxy/tests/api/small_disk.rs"]
 mod small_disk;

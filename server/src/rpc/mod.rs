@@ -14,6 +14,7 @@ mod bindings;
 mod cancel_proposal;
 mod change_password;
 mod commit;
+mod create_link;
 mod create_workspace;
 mod decline_proposal;
 mod get_account;
@@ -24,6 +25,7 @@ mod get_workspaces;
 mod leave_workspace;
 mod list_devices;
 mod list_folder;
+mod list_links;
 mod list_members;
 mod list_oauth_tokens;
 mod list_proposals;
@@ -36,12 +38,14 @@ mod oauth_authenticate;
 mod oauth_authorize;
 mod oauth_request_info;
 mod oauth_request_token;
+mod open_link;
 mod propose_share;
 mod referenced_chunks;
 mod register_device;
 mod remove_member;
 mod report_missing_content;
 mod revoke_device;
+mod revoke_link;
 mod revoke_oauth_token;
 mod set_member_role;
 mod subscribe;
@@ -156,6 +160,8 @@ pub async fn dispatch(
         Operation::OauthAuthenticate { request } => {
             return oauth_authenticate::run(state, request).await;
         }
+        // The link's token is the credential.
+        Operation::OpenLink(args) => return open_link::run(state, args).await,
         other => other,
     };
     let caller = authenticate(state, token.as_ref()).await?;
@@ -165,7 +171,8 @@ pub async fn dispatch(
         | Operation::OauthRequestInfo { .. }
         | Operation::OauthAuthorize { .. }
         | Operation::OauthAccessToken { .. }
-        | Operation::OauthAuthenticate { .. } => unreachable!("handled before authentication"),
+        | Operation::OauthAuthenticate { .. }
+        | Operation::OpenLink(_) => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
@@ -230,6 +237,9 @@ pub async fn dispatch(
         Operation::ReportMissingContent { item_id } => {
             report_missing_content::run(state, &caller, item_id).await
         }
+        Operation::CreateLink(args) => create_link::run(state, &caller, args).await,
+        Operation::ListLinks => list_links::run(state, &caller).await,
+        Operation::RevokeLink { link_id } => revoke_link::run(state, &caller, link_id).await,
     }
 }
 

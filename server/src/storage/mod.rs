@@ -11,8 +11,8 @@ pub mod postgres;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
-    ItemState, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus,
-    Revision, Role, TimestampMillis, WorkspaceInfo,
+    ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList,
+    ProposalStatus, Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -161,6 +161,33 @@ pub struct Mount<'a> {
     pub name: &'a str,
     /// A live folder of the user's default workspace; `None`: the top.
     pub parent: Option<Uuid>,
+}
+
+/// A new public link; the token itself is never stored.
+#[derive(Debug, Clone)]
+pub struct NewLink<'a> {
+    pub id: Uuid,
+    pub token_hash: [u8; 32],
+    pub creator_id: Uuid,
+    pub workspace_id: Uuid,
+    /// `None`: the top of the workspace.
+    pub item_id: Option<Uuid>,
+    pub password_hash: Option<&'a str>,
+    pub expires_at: Option<TimestampMillis>,
+    pub max_downloads: Option<u64>,
+}
+
+/// A public link with what opening it checks.
+#[derive(Debug, Clone)]
+pub struct LinkRecord {
+    pub info: LinkInfo,
+    pub creator_id: Uuid,
+    pub creator_name: String,
+    /// Argon2id; never leaves the server.
+    pub password_hash: Option<String>,
+    /// Wrong passwords in a row, and when the last one came.
+    pub failed_attempts: u32,
+    pub last_failed_at: Option<TimestampMillis>,
 }
 
 /// The device row created by a login or registration.
@@ -402,7 +429,8 @@ pub trait MetadataStore: Send + Sync + 'static {
         role: Role,
     ) -> StoreResult<Option<Member>>;
     /// Ends the membership of `user_id` (every member but the owner when
-    /// `None`) and the pending proposals to and from them, in one transaction.
+    /// `None`), the pending proposals to and from them and their public
+    /// links of the workspace, in one transaction.
     async fn remove_members(
         &self,
         workspace_id: Uuid,
@@ -430,4 +458,33 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn queues_of_device(&self, device_id: Uuid) -> StoreResult<Vec<String>>;
     /// Forgets queues the broker no longer has.
     async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()>;
+
+    // Public links.
+
+    /// Creates the link; refused when its item is not a live item of the workspace.
+    async fn create_link(&self, link: NewLink<'_>) -> StoreResult<LinkInfo>;
+    /// The links `creator_id` made, newest first.
+    async fn links_of(&self, creator_id: Uuid) -> StoreResult<Vec<LinkInfo>>;
+    /// Every link, newest first (administration).
+    async fn all_links(&self) -> StoreResult<Vec<LinkRecord>>;
+    /// Revokes a link (only one of `creator_id`'s, when given); `None` when
+    /// there is no such link.
+    async fn revoke_link(
+        &self,
+        link_id: Uuid,
+        creator_id: Option<Uuid>,
+    ) -> StoreResult<Option<LinkInfo>>;
+    async fn link_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>>;
+    async fn record_link_failure(&self, link_id: Uuid) -> StoreResult<()>;
+    async fn clear_link_failures(&self, link_id: Uuid) -> StoreResult<()>;
+    /// Counts a download unless the link is revoked or used up; false then.
+    async fn count_link_download(&self, link_id: Uuid) -> StoreResult<bool>;
+    /// Whether `item_id` is a live item of the workspace inside the live
+    /// folder `root` (`None`: anywhere in the workspace), or `root` itself.
+    async fn is_within(
+        &self,
+        workspace_id: Uuid,
+        root: Option<Uuid>,
+        item_id: Uuid,
+    ) -> StoreResult<bool>;
 }

@@ -13,9 +13,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
-    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, Member, OAuthTokenInfo,
-    PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role, VersionStatus,
-    WorkspaceInfo,
+    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, LinkInfo, Member,
+    OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role,
+    VersionStatus, WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -23,9 +23,9 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    AccessToken, Caller, CommitContext, CommitOutcome, MetadataStore, Mount, NewDevice,
-    NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult, User,
-    UserRef, WorkspaceRecord,
+    AccessToken, Caller, CommitContext, CommitOutcome, LinkRecord, MetadataStore, Mount, NewDevice,
+    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult,
+    User, UserRef, WorkspaceRecord,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 
@@ -1624,6 +1624,52 @@ impl MetadataStore for PgStore {
     async fn forget_device_queues(&self, queues: &[String]) -> StoreResult<()> {
         self.forget_device_queues_impl(queues).await
     }
+
+    async fn create_link(&self, link: NewLink<'_>) -> StoreResult<LinkInfo> {
+        self.create_link_impl(link).await
+    }
+
+    async fn links_of(&self, creator_id: Uuid) -> StoreResult<Vec<LinkInfo>> {
+        self.links_of_impl(creator_id).await
+    }
+
+    async fn all_links(&self) -> StoreResult<Vec<LinkRecord>> {
+        self.all_links_impl().await
+    }
+
+    async fn revoke_link(
+        &self,
+        link_id: Uuid,
+        creator_id: Option<Uuid>,
+    ) -> StoreResult<Option<LinkInfo>> {
+        self.revoke_link_impl(link_id, creator_id).await
+    }
+
+    async fn link_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>> {
+        self.link_by_token_impl(token_hash).await
+    }
+
+    async fn record_link_failure(&self, link_id: Uuid) -> StoreResult<()> {
+        self.record_link_failure_impl(link_id).await
+    }
+
+    async fn clear_link_failures(&self, link_id: Uuid) -> StoreResult<()> {
+        self.clear_link_failures_impl(link_id).await
+    }
+
+    async fn count_link_download(&self, link_id: Uuid) -> StoreResult<bool> {
+        self.count_link_download_impl(link_id).await
+    }
+
+    async fn is_within(
+        &self,
+        workspace_id: Uuid,
+        root: Option<Uuid>,
+        item_id: Uuid,
+    ) -> StoreResult<bool> {
+        self.is_within_impl(workspace_id, root, item_id).await
+    }
 }
 
+mod links;
 mod sharing;

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateWorkspaceArgs, DeviceArgs,
-    DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, Operation, Password, ProposeShareArgs,
-    Role, UpdateMountArgs, WorkspaceInfo,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateLinkArgs, CreateWorkspaceArgs,
+    CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, LinkToken,
+    OpenLinkArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs, WorkspaceInfo,
 };
 use uuid::Uuid;
 
@@ -105,6 +105,8 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::OauthAuthorize { .. }
         | Operation::OauthAccessToken { .. }
         | Operation::OauthAuthenticate { .. } => Refused(ErrorCode::Unauthenticated),
+        // The link's token is the credential: whoever holds it may look.
+        Operation::OpenLink(_) => Allowed,
         _ if !has_token => Refused(ErrorCode::Unauthenticated),
         // The caller's own user and devices.
         Operation::Logout
@@ -115,7 +117,8 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::GetWorkspaces
         | Operation::CreateWorkspace(_)
         | Operation::ListOauthTokens
-        | Operation::ListProposals => Allowed,
+        | Operation::ListProposals
+        | Operation::ListLinks => Allowed,
         // A queue nobody declared: refused as such, whoever asks.
         Operation::Subscribe { .. } => Refused(ErrorCode::BadRequest),
         // A new password too short, refused before the current one is
@@ -131,7 +134,10 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::ListMembers { .. }
         | Operation::UpdateMount(_)
         | Operation::ReferencedChunks { .. }
-        | Operation::ReportMissingContent { .. } => only(READERS),
+        | Operation::ReportMissingContent { .. }
+        | Operation::CreateLink(_) => only(READERS),
+        // The owner made the scene's link.
+        Operation::RevokeLink { .. } => only(&[Owner]),
         Operation::Commit(_) => only(WRITERS),
         Operation::ProposeShare(_)
         | Operation::CancelProposal { .. }
@@ -250,7 +256,23 @@ impl Fixture {
         let file = new_file(None, "report.txt", 1, 10);
         app.commit(owner, &workspace, vec![file.clone()]).await;
         let proposal = propose(app, owner, &workspace, "paul", Role::Viewer).await;
+        let link: CreatedLink = app
+            .client
+            .call(
+                Some(owner),
+                Operation::CreateLink(CreateLinkArgs {
+                    workspace_id: workspace.workspace_id,
+                    item_id: Some(file.id),
+                    expires_at: None,
+                    password: None,
+                    max_downloads: None,
+                }),
+            )
+            .await
+            .unwrap();
         Scene {
+            link_id: link.link.link_id,
+            link_token: link.token,
             editor_id: self.user_id(Caller::Editor).await,
             viewer_id: self.user_id(Caller::Viewer).await,
             workspace,
@@ -265,6 +287,9 @@ struct Scene {
     workspace: WorkspaceInfo,
     file: Uuid,
     proposal: Uuid,
+    /// A link of the owner's to the file.
+    link_id: Uuid,
+    link_token: LinkToken,
     editor_id: Uuid,
     viewer_id: Uuid,
 }
@@ -414,6 +439,25 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         Operation::ReportMissingContent {
             item_id: scene.file,
         },
+        Operation::CreateLink(CreateLinkArgs {
+            workspace_id,
+            item_id: Some(scene.file),
+            expires_at: None,
+            password: None,
+            max_downloads: None,
+        }),
+        Operation::ListLinks,
+        Operation::RevokeLink {
+            link_id: scene.link_id,
+        },
+        // Looking changes nothing; counting a download would.
+        Operation::OpenLink(OpenLinkArgs {
+            link_token: scene.link_token.clone(),
+            password: None,
+            unlock: None,
+            item_id: None,
+            count_download: false,
+        }),
     ]
 }
 

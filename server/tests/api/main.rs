@@ -13,6 +13,7 @@ mod cli;
 mod commit;
 mod faults;
 mod items;
+mod links;
 mod login;
 mod oauth;
 mod probes;

@@ -20,8 +20,8 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use nimbus_protocol::rpc::{
-    DeviceArgs, DeviceToken, LoginArgs, Operation, Password, Proposal, ProposeShareArgs, Role,
-    WorkspaceInfo,
+    CreateLinkArgs, CreatedLink, DeviceArgs, DeviceToken, LoginArgs, Operation, Password, Proposal,
+    ProposeShareArgs, Role, WorkspaceInfo,
 };
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -350,6 +350,28 @@ impl Items {
             folder: folder["id"].as_str().unwrap().to_owned(),
         }
     }
+}
+
+/// A new public link of the owner's to `item_id` (`None`: the scene's
+/// workspace's top).
+pub async fn public_link(cast: &Cast, scene: &Scene, item_id: Option<Uuid>) -> CreatedLink {
+    let owner = cast.device(Caller::Owner);
+    let created: CreatedLink = owner
+        .rpc
+        .call(
+            Some(&owner.token),
+            Operation::CreateLink(CreateLinkArgs {
+                workspace_id: scene.workspace.workspace_id,
+                item_id,
+                expires_at: None,
+                password: None,
+                max_downloads: None,
+            }),
+        )
+        .await
+        .unwrap();
+    nimbus_server::test_log::record_secret("link token", &created.token.0);
+    created
 }
 
 /// The object index, the metadata database and the stored blobs.

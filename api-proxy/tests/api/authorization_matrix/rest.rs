@@ -16,7 +16,7 @@ use reqwest::RequestBuilder;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::{Caller, Cast, Expect, Items, LIVE, READERS, Scene, WRITERS, check, only};
+use super::{Caller, Cast, Expect, Items, LIVE, READERS, Scene, WRITERS, check, only, public_link};
 use crate::oauth::{Grant, Signing, WithForm, api_request, encode_pairs, grant};
 
 /// Routes served on purpose without an operation in the OpenAPI document:
@@ -78,6 +78,8 @@ struct Target {
     file: String,
     folder: String,
     proposal: Uuid,
+    /// A public link of the owner's to `file`.
+    link: Uuid,
     /// The owner's spare OAuth access token.
     spare_token: String,
 }
@@ -223,6 +225,22 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
                 Body::Json(json!({})),
             )
         }
+        // A reader publishes what they can read; the others cannot find it.
+        ("POST", "/v1/link") => oauth(
+            "/v1/link".into(),
+            item(READERS, 201),
+            Body::Json(json!({"id": file})),
+        ),
+        ("GET", "/v1/links") => oauth(
+            "/v1/links".into(),
+            only(LIVE, caller, 200, 401),
+            Body::Empty,
+        ),
+        ("DELETE", "/v1/link/{id}") => oauth(
+            format!("/v1/link/{}", target.link),
+            item(&[Owner], 200),
+            Body::Empty,
+        ),
         // Signed by the application, never by a user: unsigned, refused.
         ("GET" | "POST", "/oauth/request_token" | "/oauth/access_token") => Call {
             auth: Auth::None,
@@ -271,7 +289,9 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
 impl Target {
     async fn new(cast: &Cast, grants: &Grants, scene: &Scene, number: usize) -> Self {
         let items = Items::new(cast, grants.of(Caller::Owner), scene, number).await;
+        let link = public_link(cast, scene, Some(items.file.parse().unwrap())).await;
         Self {
+            link: link.link.link_id,
             workspace: scene.workspace.workspace_id,
             file: items.file,
             folder: items.folder,
@@ -411,6 +431,7 @@ async fn every_rest_and_oauth_route_answers_every_caller_as_the_matrix_says() {
             file: String::new(),
             folder: String::new(),
             proposal: scene.proposal,
+            link: Uuid::nil(),
             spare_token: String::new(),
         };
         if entry_for(route, &probe, Caller::Owner).is_none() {

@@ -1,4 +1,6 @@
-//! The web UI's rows: every route of `web::ROUTES`. A caller's session
+//! The web UI's rows: every route of `web::ROUTES` and of the public links'
+//! `web::link::ROUTES`, which answer every caller alike (the link's token is
+//! the credential). A caller's session
 //! cookie is its device token (the revoked and expired ones are the owner's),
 //! and every form carries the CSRF token of that session, so that what is
 //! refused is refused for who the caller is, not for a missing token.
@@ -9,7 +11,7 @@ use nimbus_proxy::web::session::csrf_token;
 use reqwest::redirect::Policy;
 use uuid::Uuid;
 
-use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only};
+use super::{Caller, Cast, Expect, Items, READERS, WRITERS, check, only, public_link};
 use crate::helpers::PASSWORD;
 use crate::oauth::{Grant, WithForm, grant};
 use crate::rest::call as rest_call;
@@ -30,6 +32,9 @@ struct Target {
     asset: String,
     /// An upload session of the owner's, of an empty file (so complete).
     upload: String,
+    /// Tokens of the owner's public links to `file` and to the workspace's top.
+    file_link: String,
+    top_link: String,
 }
 
 /// A request of the matrix and its answer.
@@ -262,6 +267,17 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             Body::Json(serde_json::json!({ "on_clash": "keep-both" })),
             owners_upload(201),
         ),
+        ("GET", "/s/{token}") => get(format!("/s/{}", target.file_link), Expect::Allowed(200)),
+        // A link without a password lets any password through.
+        ("POST", "/s/{token}") => post(
+            format!("/s/{}", target.file_link),
+            vec![("password", format!("typed by {tag}"))],
+            Expect::Allowed(303),
+        ),
+        ("GET", "/s/{token}/{item}") => get(
+            format!("/s/{}/{file}", target.top_link),
+            Expect::Allowed(200),
+        ),
         _ => return None,
     };
     Some(call)
@@ -362,7 +378,10 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
 
     let mut wrong = Vec::new();
     let mut number = 0;
-    for route in nimbus_proxy::web::ROUTES {
+    for route in nimbus_proxy::web::ROUTES
+        .iter()
+        .chain(nimbus_proxy::web::link::ROUTES)
+    {
         let scene = cast.scene(&format!("Web {number}")).await;
         let probe = Target {
             workspace: scene.workspace.workspace_id,
@@ -372,6 +391,8 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
             spare_token: spare_token.clone(),
             asset: asset.clone(),
             upload: String::new(),
+            file_link: String::new(),
+            top_link: String::new(),
         };
         if entry(route, &probe, Caller::Owner).is_none() {
             wrong.push(format!("{route:?} has no entry in the web matrix"));
@@ -393,7 +414,10 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 None => {
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
                     prepare(&cast, &owner_grant, route, &items.file).await;
+                    let file_id = items.file.parse().unwrap();
                     Target {
+                        file_link: public_link(&cast, &scene, Some(file_id)).await.token.0,
+                        top_link: public_link(&cast, &scene, None).await.token.0,
                         file: items.file,
                         folder: items.folder,
                         upload: owners_upload(&cast, &browser, scene.workspace.workspace_id).await,

@@ -564,6 +564,16 @@ impl PgStore {
         .fetch_all(&mut *tx)
         .await?;
         let cancelled = cancel_pending(&mut tx, workspace_id, user_id).await?;
+        // Their links would die anyway (opening one checks the creator's
+        // membership); revoking them keeps them dead should they come back.
+        sqlx::query(
+            "UPDATE public_links SET revoked_at = now() \
+             WHERE workspace_id = $1 AND creator_id = ANY($2) AND revoked_at IS NULL",
+        )
+        .bind(workspace_id)
+        .bind(&removed)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(Removal { removed, cancelled })
     }
