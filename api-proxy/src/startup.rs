@@ -30,6 +30,7 @@ use crate::state::AppState;
 use crate::swift::tempauth;
 use crate::telemetry::RedactedRootSpan;
 use crate::upload_sessions::{self, UploadSessions};
+use crate::web::live::LiveStreams;
 use crate::{body_timeout, health, sweeper, swift};
 
 crate::routes::route_table! {
@@ -133,6 +134,8 @@ impl Application {
             settings.failed_sign_ins_per_minute_per_address,
         ));
         let proxy_metrics = web::Data::new(ProxyMetrics::new());
+        // One table for all workers: the limit is per session, not per worker.
+        let live_streams = web::Data::new(LiveStreams::default());
         let state = web::Data::new(AppState {
             settings,
             index,
@@ -164,6 +167,7 @@ impl Application {
                 .configure(health::configure)
                 .configure(configure)
                 .app_data(rest.clone())
+                .app_data(live_streams.clone())
                 .configure(crate::oauth::configure)
                 .configure(crate::rest::configure)
                 .configure(crate::web::configure)

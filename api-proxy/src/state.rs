@@ -12,7 +12,6 @@ use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::tree::TreeCache;
 use crate::upload_sessions::UploadSessions;
-use crate::web::live::LiveStreams;
 
 /// What every request handler shares.
 pub struct AppState {
@@ -33,8 +32,6 @@ pub struct RestState {
     /// `public_url` setting, else `http://<bound address>`.
     pub public_url: String,
     pub trees: TreeCache,
-    /// The web UI's open live-update streams, counted per session.
-    pub live: LiveStreams,
 }
 
 impl RestState {
@@ -43,7 +40,6 @@ impl RestState {
             rpc,
             public_url: public_url.trim_end_matches('/').to_owned(),
             trees: TreeCache::default(),
-            live: LiveStreams::default(),
         }
     }
 

@@ -137,18 +137,16 @@ pub async fn events(
     query: web::Query<LiveQuery>,
     req: HttpRequest,
     state: web::Data<RestState>,
+    streams: web::Data<LiveStreams>,
 ) -> Result<HttpResponse, WebError> {
     let since = last_seen(&req, &query)?;
     let workspace = find_workspace(&state, &session, &path, req.path()).await?;
-    let slot = state
-        .live
-        .acquire(session.account.device_id)
-        .ok_or_else(|| {
-            WebError::TooManyRequests(format!(
-                "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
+    let slot = streams.acquire(session.account.device_id).ok_or_else(|| {
+        WebError::TooManyRequests(format!(
+            "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
              close a tab, and this page will show changes when reloaded"
-            ))
-        })?;
+        ))
+    })?;
     let listener = state
         .rpc
         .listen(&session.token)

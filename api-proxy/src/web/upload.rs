@@ -56,6 +56,12 @@ pub struct UploadError {
 }
 
 impl UploadError {
+    /// Whether the metadata changed meanwhile (not a name the user must
+    /// decide about): trying again on a fresh tree may succeed.
+    fn is_conflict(&self) -> bool {
+        self.code == "conflict"
+    }
+
     /// `error` on a session whose bytes continue at `offset`; a conflict
     /// there is an `offset_mismatch`.
     fn at(error: impl Into<WebError>, offset: u64) -> Self {
@@ -592,27 +598,50 @@ pub async fn finish(
     }
     let opened = open_workspace(&state, &session, &row.workspace_id.to_string(), "/").await?;
     crate::rest::require_write(&opened.workspace)?;
-    let parent = live_folder(&opened, row.parent_id).map_err(|_| {
-        WebError::Conflict("the folder this upload goes in was deleted or moved away".into())
-    })?;
-    let names = path_names(&row.path)?;
-    let target = target(&opened, parent, &names)?;
-    let clash = target
-        .missing
-        .is_empty()
-        .then(|| live_child(&opened, target.folder, target.name))
-        .flatten();
-    let Some(placement) = placement(&opened, &target, clash, body.on_clash)? else {
-        app.uploads
-            .delete(row.id, session.account.user_id)
-            .await
-            .map_err(database)?;
-        return Ok(HttpResponse::Ok().json(json!({ "skipped": true })));
+    let content = stored_content(&app, &opened, &row).await?;
+    // Uploads of one folder finish side by side, and each creates the folders
+    // of its path that are missing: when another one created them (or took
+    // the name) first, the commit conflicts, and the place is looked up again.
+    let mut opened = opened;
+    let mut attempts = 0;
+    let (item, name) = loop {
+        attempts += 1;
+        match place_and_commit(&state, &session, &opened, &row, &content, body.on_clash).await {
+            Ok(Some(placed)) => break placed,
+            Ok(None) => {
+                app.uploads
+                    .delete(row.id, session.account.user_id)
+                    .await
+                    .map_err(database)?;
+                return Ok(HttpResponse::Ok().json(json!({ "skipped": true })));
+            }
+            Err(error) if attempts < FINISH_ATTEMPTS && error.is_conflict() => {
+                opened =
+                    open_workspace(&state, &session, &row.workspace_id.to_string(), "/").await?;
+            }
+            Err(error) => return Err(error),
+        }
     };
+    app.uploads
+        .finished(row.id, item, &name)
+        .await
+        .map_err(database)?;
+    Ok(finished_answer(item, &name))
+}
+
+/// Finishes placing a session's file after conflicting commits this often.
+const FINISH_ATTEMPTS: usize = 4;
+
+/// The session's file as stored: its chunks and the tail chunked now.
+async fn stored_content(
+    app: &AppState,
+    opened: &Opened,
+    row: &SessionRow,
+) -> Result<Content, UploadError> {
     let keys = content::keys_for(&opened.workspace)?;
-    let store = ChunkStore::new(&app, &opened.workspace);
+    let store = ChunkStore::new(app, &opened.workspace);
     let mut chunks = app.uploads.chunks(row.id).await.map_err(database)?;
-    let hasher = hasher_of(&app, &store, &keys, &row, &chunks).await?;
+    let hasher = hasher_of(app, &store, &keys, row, &chunks).await?;
     let last = content::store_piece(
         &store,
         keys,
@@ -636,11 +665,36 @@ pub async fn finish(
         ))
         .into());
     }
-    let content = Content {
+    Ok(Content {
         size: row.size(),
         content_hash: Some(hasher.finish()),
         chunks,
         chunker: Some(ChunkerParams::DEFAULT.describe()),
+    })
+}
+
+/// Commits the file (and the missing folders of its path) where the opened
+/// tree says it goes; `None` when the user chose to skip a taken name.
+async fn place_and_commit(
+    state: &RestState,
+    session: &WebSession,
+    opened: &Opened,
+    row: &SessionRow,
+    content: &Content,
+    on_clash: OnClash,
+) -> Result<Option<(Uuid, String)>, UploadError> {
+    let parent = live_folder(opened, row.parent_id).map_err(|_| {
+        WebError::Conflict("the folder this upload goes in was deleted or moved away".into())
+    })?;
+    let names = path_names(&row.path)?;
+    let target = target(opened, parent, &names)?;
+    let clash = target
+        .missing
+        .is_empty()
+        .then(|| live_child(opened, target.folder, target.name))
+        .flatten();
+    let Some(placement) = placement(opened, &target, clash, on_clash)? else {
+        return Ok(None);
     };
     let mut items = Vec::new();
     let mut folder = target.folder;
@@ -663,24 +717,18 @@ pub async fn finish(
         Placement::Replace { id, version } => (id, version, target.name.to_owned()),
         Placement::Renamed(name) => (Uuid::now_v7(), 0, name),
     };
-    let file = CommitItem {
+    items.push(CommitItem {
         id,
         base_version,
         parent_id: folder,
-        name,
+        name: name.clone(),
         is_folder: false,
         deleted: false,
         modified_at: row.modified_at,
-        content,
-    };
-    let (item, name) = (file.id, file.name.clone());
-    items.push(file);
-    commit(&state, &session, &opened, items).await?;
-    app.uploads
-        .finished(row.id, item, &name)
-        .await
-        .map_err(database)?;
-    Ok(finished_answer(item, &name))
+        content: content.clone(),
+    });
+    commit(state, session, opened, items).await?;
+    Ok(Some((id, name)))
 }
 
 /// `DELETE /uploads/{id}`: ends the session. The chunks it stored stay as

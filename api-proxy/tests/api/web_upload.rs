@@ -470,3 +470,38 @@ async fn unfinished_sessions_expire_and_are_deleted_with_their_bytes() {
     }
     assert_eq!(left, (0, 0));
 }
+
+#[tokio::test]
+async fn files_of_one_new_folder_finishing_side_by_side_all_land_in_it() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut first, first_csrf) = signed_in(&app, "alice").await;
+    let (mut second, second_csrf) = signed_in(&app, "alice").await;
+    let mut sessions = Vec::new();
+    for (name, data) in [("picked/a.txt", b"file a"), ("picked/b.txt", b"file b")] {
+        let (code, session) = create(&mut first, &first_csrf, new_file(&laptop, name, 6)).await;
+        assert_eq!(code, 201, "{session}");
+        let id = session["id"].as_str().unwrap().to_owned();
+        send_rest(&mut first, &first_csrf, &id, data, MIB).await;
+        sessions.push(id);
+    }
+
+    // Both commits create "picked": the one that loses finds it made.
+    let ((code_a, a), (code_b, b)) = tokio::join!(
+        finish(&mut first, &first_csrf, &sessions[0], "ask"),
+        finish(&mut second, &second_csrf, &sessions[1], "ask"),
+    );
+    assert_eq!((code_a, code_b), (201, 201), "{a} {b}");
+    let a = item(&laptop, a["item"].as_str().unwrap()).await;
+    let b = item(&laptop, b["item"].as_str().unwrap()).await;
+    assert_eq!(a.parent_id, b.parent_id, "one folder holds both");
+    assert_eq!(
+        download(&mut first, &laptop, &a.id.to_string()).await,
+        b"file a"
+    );
+    assert_eq!(
+        download(&mut first, &laptop, &b.id.to_string()).await,
+        b"file b"
+    );
+}
