@@ -413,11 +413,14 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 Some(target) => target,
                 None => {
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
-                    prepare(&cast, &owner_grant, route, &items.file).await;
+                    // Links first: a row's preparation may delete the file.
                     let file_id = items.file.parse().unwrap();
+                    let file_link = public_link(&cast, &scene, Some(file_id)).await.token.0;
+                    let top_link = public_link(&cast, &scene, None).await.token.0;
+                    prepare(&cast, &owner_grant, route, &items.file).await;
                     Target {
-                        file_link: public_link(&cast, &scene, Some(file_id)).await.token.0,
-                        top_link: public_link(&cast, &scene, None).await.token.0,
+                        file_link,
+                        top_link,
                         file: items.file,
                         folder: items.folder,
                         upload: owners_upload(&cast, &browser, scene.workspace.workspace_id).await,
