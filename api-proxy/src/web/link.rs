@@ -56,8 +56,8 @@ const UNLOCK_COOKIE_SECS: i64 = 3600;
 /// Longest token the proxy passes on; real ones are 64 hex digits.
 const MAX_TOKEN_LEN: usize = 128;
 
-/// What a visit of a link can end in besides its page or file.
-#[derive(Debug)]
+/// What a visit of a link can end in besides its page or file. Not `Debug`:
+/// a password refusal holds the link's URL, whose token must not reach a log.
 enum Refusal {
     /// Unknown, dead, or not inside the link: all look the same.
     NotFound,
@@ -72,9 +72,27 @@ enum Refusal {
     Other(WebError),
 }
 
+/// What the request log says of a refusal: its kind, never the link's URL.
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{self:?}")
+        match self {
+            Refusal::NotFound => write!(f, "no such link"),
+            Refusal::Password { wrong: true, .. } => write!(f, "a wrong link password"),
+            Refusal::Password { wrong: false, .. } => write!(f, "the link asks for its password"),
+            Refusal::TooManyAttempts { retry_after_secs } => {
+                write!(
+                    f,
+                    "too many link password attempts (retry in {retry_after_secs} s)"
+                )
+            }
+            Refusal::Other(error) => write!(f, "{error}"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
     }
 }
 
