@@ -151,6 +151,9 @@ test('a name clash asks: keep both makes a numbered copy, replace a new version'
   writeFileSync(path, 'first\n');
   await page.setInputFiles('#upload-files', path);
   await uploaded(1);
+  // The listing is swapped in anew once the queue empties, pickers and all:
+  // pick again only after that, or the pick goes to the input being replaced.
+  await page.locator('a.item', { hasText: `${tag}-clash.txt` }).waitFor();
   writeFileSync(path, 'second\n');
   await page.setInputFiles('#upload-files', path);
   const dialog = page.getByRole('dialog');
