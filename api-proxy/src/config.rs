@@ -82,6 +82,12 @@ pub struct Settings {
     /// of as many; past that its sign-ins are answered 429. Each user's
     /// failed logins are slowed down besides, by the metadata servers.
     pub failed_sign_ins_per_minute_per_address: NonZeroU32,
+    /// Most files and folders a folder downloaded as a zip may hold; a
+    /// larger one is refused before a byte is sent (Dropbox's cap).
+    pub zip_max_entries: u32,
+    /// Most bytes of files a folder downloaded as a zip may hold (Dropbox
+    /// caps its zips at 20 GB).
+    pub zip_max_bytes: u64,
 }
 
 /// The largest `inline_object_max_bytes` allowed: a body is held in memory
@@ -125,6 +131,8 @@ impl Default for Settings {
             header_timeout_secs: 10,
             body_idle_timeout_secs: 60,
             failed_sign_ins_per_minute_per_address: NonZeroU32::new(10).expect("not zero"),
+            zip_max_entries: 10_000,
+            zip_max_bytes: 20_000_000_000,
         }
     }
 }

@@ -628,9 +628,15 @@ pub struct OpenLinkArgs {
     /// A file or folder inside a folder link; `None`: the link's target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub item_id: Option<Uuid>,
-    /// Counts a download of the file (refused when the link is used up).
+    /// Counts a download of the file, or of the folder as a zip (refused
+    /// when the link is used up).
     #[serde(default)]
     pub count_download: bool,
+    /// For a folder: its live items at every depth instead of its children
+    /// (each with its parent id, for the paths of a zip), at most this many;
+    /// asking one more than the caller's cap tells it the folder is over.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subtree_max: Option<u32>,
 }
 
 /// Where a linked workspace keeps its chunks, so that the proxy can stream
@@ -653,7 +659,8 @@ pub struct OpenedLink {
     pub storage: LinkStorage,
     /// The item asked for; `None`: the top of the workspace.
     pub item: Option<ItemState>,
-    /// The live items in it, when it is a folder.
+    /// The live items in it, when it is a folder (every one beneath it when
+    /// `subtree_max` asked so; none when a download was counted).
     pub children: Vec<ItemState>,
     /// Earned by a right password: passes the password check on the next
     /// visits for an hour. Its `Debug` never prints it.

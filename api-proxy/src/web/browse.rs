@@ -315,6 +315,8 @@ struct FolderPage {
     live_url: String,
     trash_href: String,
     conflicts_href: String,
+    /// This folder (or the whole workspace) as a zip.
+    zip_href: String,
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -513,6 +515,10 @@ fn folder_page(
             ),
             trash_href: format!("/files/{workspace_id}/trash"),
             conflicts_href: format!("/files/{workspace_id}/conflicts"),
+            zip_href: match folder {
+                Some(id) => format!("/files/{workspace_id}/{id}/zip"),
+                None => format!("/files/{workspace_id}/zip"),
+            },
             crumbs,
             search,
         },

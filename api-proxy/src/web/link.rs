@@ -16,6 +16,10 @@
 //! count as failures of the client's address ([`crate::sign_in_rate`]), so
 //! guessing either is limited per address too. A download is counted when a
 //! file is sent from its first byte (a resumed range is not a new download).
+//!
+//! A folder link's folders download as a streamed zip
+//! ([`super::folder_zip`]) at `/s/{token}/zip` and `/s/{token}/{item}/zip`,
+//! under the same password and expiry, counted once per zip.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::{StatusCode, header};
@@ -30,6 +34,7 @@ use uuid::Uuid;
 
 use super::download::stream_file;
 use super::error::WebError;
+use super::folder_zip::{self, ZipLimits, ZipPlan};
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::session::CookiePolicy;
@@ -42,7 +47,10 @@ use crate::swift::range::{self, RangeRequest};
 crate::routes::route_table! {
     GET "/s/{token}" => open_target,
     POST "/s/{token}" => submit_password,
+    // Before `/s/{token}/{item}`, which would take `zip` for an item.
+    GET "/s/{token}/zip" => zip_target,
     GET "/s/{token}/{item}" => open_inside,
+    GET "/s/{token}/{item}/zip" => zip_inside,
 }
 
 /// The routes with their handlers, for [`super::configure`].
@@ -119,6 +127,7 @@ struct FolderPage {
     layout: Layout,
     title: String,
     up: Option<String>,
+    zip_href: String,
     rows: Vec<Row>,
 }
 
@@ -223,21 +232,42 @@ async fn open_inside(
     visit(&req, &app, token, Some(item)).await
 }
 
-async fn visit(
-    req: &HttpRequest,
-    app: &AppState,
-    token: LinkToken,
-    item_id: Option<Uuid>,
-) -> Result<HttpResponse, Refusal> {
-    let args = OpenLinkArgs {
-        link_token: token.clone(),
+/// A look at `item_id` (`None`: the link's target) with the unlock the
+/// visitor holds, counting nothing.
+fn visit_args(req: &HttpRequest, token: LinkToken, item_id: Option<Uuid>) -> OpenLinkArgs {
+    OpenLinkArgs {
+        link_token: token,
         password: None,
         unlock: req
             .cookie(UNLOCK_COOKIE)
             .map(|cookie| LinkToken(cookie.value().to_owned())),
         item_id,
         count_download: false,
-    };
+        subtree_max: None,
+    }
+}
+
+/// Where the opened link's chunks are, and their keys; an end-to-end
+/// encrypted workspace has nothing the proxy could send.
+fn link_store(app: &AppState, opened: &OpenedLink) -> Result<(ChunkStore, WorkspaceKeys), Refusal> {
+    if opened.storage.encryption == EncryptionMode::Client {
+        return Err(Refusal::NotFound);
+    }
+    let store = ChunkStore::in_container(
+        app,
+        &opened.storage.storage_account,
+        &opened.storage.container,
+    );
+    Ok((store, WorkspaceKeys::plain(opened.storage.workspace_id)))
+}
+
+async fn visit(
+    req: &HttpRequest,
+    app: &AppState,
+    token: LinkToken,
+    item_id: Option<Uuid>,
+) -> Result<HttpResponse, Refusal> {
+    let args = visit_args(req, token.clone(), item_id);
     let opened = open(app, args.clone()).await?;
     let Some(item) = opened.item.clone().filter(|item| !item.is_folder) else {
         return folder_page(&token, item_id.is_some(), opened);
@@ -261,16 +291,68 @@ async fn visit(
         )
         .await?;
     }
-    if opened.storage.encryption == EncryptionMode::Client {
-        return Err(Refusal::NotFound);
-    }
-    let store = ChunkStore::in_container(
-        app,
-        &opened.storage.storage_account,
-        &opened.storage.container,
-    );
-    let keys = WorkspaceKeys::plain(opened.storage.workspace_id);
+    let (store, keys) = link_store(app, &opened)?;
     Ok(stream_file(req, store, keys, &item, true))
+}
+
+/// `GET /s/{token}/zip`: the link's folder as a zip.
+async fn zip_target(
+    req: HttpRequest,
+    token: web::Path<String>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, Refusal> {
+    zip_visit(&req, &app, checked_token(token.into_inner())?, None).await
+}
+
+/// `GET /s/{token}/{item}/zip`: a folder inside a folder link as a zip.
+async fn zip_inside(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    app: web::Data<AppState>,
+) -> Result<HttpResponse, Refusal> {
+    let (token, item) = path.into_inner();
+    let token = checked_token(token)?;
+    let item = Uuid::parse_str(&item).map_err(|_| Refusal::NotFound)?;
+    zip_visit(&req, &app, token, Some(item)).await
+}
+
+/// Lists everything below the folder (one more than the cap, to tell a
+/// folder over it), checks the caps, and only then counts the download.
+async fn zip_visit(
+    req: &HttpRequest,
+    app: &AppState,
+    token: LinkToken,
+    item_id: Option<Uuid>,
+) -> Result<HttpResponse, Refusal> {
+    let limits = ZipLimits::of(&app.settings);
+    let args = visit_args(req, token, item_id);
+    let opened = open(
+        app,
+        OpenLinkArgs {
+            subtree_max: Some(limits.max_entries.saturating_add(1)),
+            ..args.clone()
+        },
+    )
+    .await?;
+    if !opened.is_folder() {
+        return Err(Refusal::Other(WebError::BadRequest(
+            "This link shows a file, not a folder: open the link to download it.".into(),
+        )));
+    }
+    let (store, keys) = link_store(app, &opened)?;
+    let root = opened.item.as_ref().map(|item| item.id);
+    let plan = ZipPlan::of(&opened.children, root, limits).map_err(Refusal::Other)?;
+    open(
+        app,
+        OpenLinkArgs {
+            count_download: true,
+            ..args
+        },
+    )
+    .await?;
+    let name = opened.item.as_ref().map_or(&opened.name, |item| &item.name);
+    let what = format!("link {}", opened.link_id);
+    Ok(folder_zip::respond(store, keys, plan, name, what))
 }
 
 fn folder_page(
@@ -292,6 +374,10 @@ fn folder_page(
             Some(parent) => format!("{base}/{parent}"),
             None => base.clone(),
         });
+    let zip_href = match opened.item.as_ref().filter(|_| inside) {
+        Some(item) => format!("{base}/{}/zip", item.id),
+        None => format!("{base}/zip"),
+    };
     let rows = opened
         .children
         .iter()
@@ -312,6 +398,7 @@ fn folder_page(
         layout: Layout::anonymous(),
         title,
         up,
+        zip_href,
         rows,
     };
     render(StatusCode::OK, &page).map_err(Refusal::Other)
@@ -339,6 +426,7 @@ async fn submit_password(
             unlock: None,
             item_id: None,
             count_download: false,
+            subtree_max: None,
         },
     )
     .await?;

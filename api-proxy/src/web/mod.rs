@@ -6,6 +6,7 @@
 //! * [`signin`]: `/signin`, `/signout`;
 //! * [`browse`]: `/` (workspaces) and `/files/{workspace}[/{folder}]`;
 //! * [`download`]: `/files/{workspace}/{item}/content` and `/download`;
+//! * [`folder_zip`]: `/files/{workspace}[/{folder}]/zip`, a folder as a streamed zip;
 //! * [`organize`]: new folder, rename, delete;
 //! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
 //! * [`moving`]: move with a folder chooser, copy;
@@ -25,6 +26,7 @@ pub mod browse;
 pub mod conflicts;
 pub mod download;
 pub mod error;
+pub mod folder_zip;
 pub mod format;
 pub mod headers;
 pub mod layout;
@@ -52,10 +54,12 @@ crate::routes::route_table! {
     GET "/files/{workspace}/events" => live::events,
     GET "/files/{workspace}/trash" => trash::page,
     GET "/files/{workspace}/conflicts" => conflicts::page,
+    GET "/files/{workspace}/zip" => folder_zip::workspace,
     GET "/files/{workspace}/{folder}" => browse::folder,
     POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
+    GET "/files/{workspace}/{folder}/zip" => folder_zip::folder,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
     POST "/files/{workspace}/{item}/delete" => organize::delete,
     POST "/uploads" => upload::create,

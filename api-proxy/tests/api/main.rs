@@ -38,3 +38,4 @@ mod web;
 mod web_live;
 mod web_organize;
 mod web_upload;
+mod web_zip;

@@ -96,21 +96,31 @@ pub async fn run(state: &ServerState, args: OpenLinkArgs) -> Result<Reply, Opera
         item,
         unlock,
     };
-    let opened = if opened.is_folder() {
-        if args.count_download {
-            return Err(OperationError::BadRequest(
-                "only a file is downloaded; this is a folder".into(),
-            ));
-        }
-        let children = state
-            .store
-            .children(workspace.workspace_id, item_id)
-            .await?;
-        OpenedLink { children, ..opened }
-    } else {
-        if args.count_download && !state.store.count_link_download(opened.link_id).await? {
+    if args.count_download {
+        // A file, or a folder as a zip: the visitor has already seen what
+        // is in it, so nothing is listed.
+        if !state.store.count_link_download(opened.link_id).await? {
             return Err(dead());
         }
+        return Reply::json(opened);
+    }
+    let opened = if opened.is_folder() {
+        let children = match args.subtree_max {
+            Some(max) => {
+                state
+                    .store
+                    .descendants(workspace.workspace_id, item_id, max)
+                    .await?
+            }
+            None => {
+                state
+                    .store
+                    .children(workspace.workspace_id, item_id)
+                    .await?
+            }
+        };
+        OpenedLink { children, ..opened }
+    } else {
         opened
     };
     Reply::json(opened)

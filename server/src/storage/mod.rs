@@ -357,6 +357,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         workspace_id: Uuid,
         folder_id: Option<Uuid>,
     ) -> StoreResult<Vec<ItemState>>;
+    /// The live items beneath a folder (`None`: the whole workspace) at
+    /// every depth, through live folders only, at most `max`.
+    async fn descendants(
+        &self,
+        workspace_id: Uuid,
+        folder_id: Option<Uuid>,
+        max: u32,
+    ) -> StoreResult<Vec<ItemState>>;
     /// Every version of an item, newest first, and its workspace.
     async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>>;
     /// The workspace whose chunks are `container` of the Swift account

@@ -1332,6 +1332,39 @@ impl MetadataStore for PgStore {
         Ok(states)
     }
 
+    async fn descendants(
+        &self,
+        workspace_id: Uuid,
+        folder_id: Option<Uuid>,
+        max: u32,
+    ) -> StoreResult<Vec<ItemState>> {
+        let mut connection = self.pool.acquire().await?;
+        let rows: Vec<ItemRow> = sqlx::query_as(concat!(
+            "WITH RECURSIVE below (id, is_folder) AS ( \
+                 SELECT id, is_folder FROM items \
+                 WHERE workspace_id = $1 AND parent_id IS NOT DISTINCT FROM $2 AND NOT deleted \
+                 UNION ALL \
+                 SELECT c.id, c.is_folder FROM items c JOIN below b ON c.parent_id = b.id \
+                 WHERE b.is_folder AND c.workspace_id = $1 AND NOT c.deleted \
+             ) SELECT ",
+            item_columns!(),
+            " FROM below JOIN items i ON i.id = below.id",
+            latest_version_join!(),
+            "LIMIT $3"
+        ))
+        .bind(workspace_id)
+        .bind(folder_id)
+        .bind(i64::from(max))
+        .fetch_all(&mut *connection)
+        .await?;
+        let mut states = rows
+            .into_iter()
+            .map(|row| row.into_snapshot_item().map(|item| item.state))
+            .collect::<StoreResult<Vec<_>>>()?;
+        fill_chunks(&mut connection, states.iter_mut().collect()).await?;
+        Ok(states)
+    }
+
     async fn versions(&self, item_id: Uuid) -> StoreResult<Option<(Uuid, Vec<ItemState>)>> {
         let mut connection = self.pool.acquire().await?;
         let rows: Vec<ItemRow> = sqlx::query_as(concat!(

@@ -457,6 +457,7 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             unlock: None,
             item_id: None,
             count_download: false,
+            subtree_max: None,
         }),
     ]
 }

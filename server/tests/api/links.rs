@@ -36,6 +36,7 @@ fn open_args(token: &LinkToken) -> OpenLinkArgs {
         unlock: None,
         item_id: None,
         count_download: false,
+        subtree_max: None,
     }
 }
 
@@ -317,15 +318,34 @@ async fn a_folder_link_shows_only_what_is_inside_and_dies_with_its_folder() {
         "outside the folder"
     );
     assert!(is_dead(open(&app, inside(Uuid::new_v4())).await));
-    let folder_download = open(
+    // A zip of the folder lists everything beneath it, and counts once.
+    let subtree = |max| OpenLinkArgs {
+        subtree_max: Some(max),
+        ..open_args(&created.token)
+    };
+    let mut below: Vec<String> = open(&app, subtree(10))
+        .await
+        .unwrap()
+        .children
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    below.sort();
+    assert_eq!(below, ["Trip", "beach.jpg", "hill.jpg"]);
+    assert_eq!(open(&app, subtree(2)).await.unwrap().children.len(), 2);
+    let zipped = open(
         &app,
         OpenLinkArgs {
             count_download: true,
             ..open_args(&created.token)
         },
     )
-    .await;
-    assert_eq!(folder_download.unwrap_err().code, ErrorCode::BadRequest);
+    .await
+    .unwrap();
+    assert!(zipped.children.is_empty());
+    let counted = links_of(&app, &alice).await;
+    let counted = counted.iter().find(|l| l.link_id == created.link.link_id);
+    assert_eq!(counted.map(|l| l.downloads), Some(1));
 
     // A file link dies with its file; the folder link stops showing it.
     let file_link = create_link(&app, &alice, link_args(home.workspace_id, Some(hill.id))).await;

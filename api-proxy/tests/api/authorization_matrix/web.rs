@@ -159,6 +159,11 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         ("GET", "/files/{workspace}/{item}/download") => {
             get(format!("/files/{workspace}/{file}/download"), read())
         }
+        // Zips: for every member, viewers too.
+        ("GET", "/files/{workspace}/zip") => get(format!("/files/{workspace}/zip"), read()),
+        ("GET", "/files/{workspace}/{folder}/zip") => {
+            get(format!("/files/{workspace}/{folder}/zip"), read())
+        }
         ("POST", "/files/{workspace}/{item}/rename") => post(
             format!("/files/{workspace}/{file}/rename"),
             vec![("name", format!("renamed by {tag}.txt"))],
@@ -276,6 +281,11 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         ),
         ("GET", "/s/{token}/{item}") => get(
             format!("/s/{}/{file}", target.top_link),
+            Expect::Allowed(200),
+        ),
+        ("GET", "/s/{token}/zip") => get(format!("/s/{}/zip", target.top_link), Expect::Allowed(200)),
+        ("GET", "/s/{token}/{item}/zip") => get(
+            format!("/s/{}/{folder}/zip", target.top_link),
             Expect::Allowed(200),
         ),
         _ => return None,
