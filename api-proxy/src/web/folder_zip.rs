@@ -67,7 +67,10 @@ impl ZipLimits {
 enum EntryKind {
     Folder,
     /// The next `chunks` chunks of the plan's content, `size` bytes.
-    File { chunks: usize, size: u64 },
+    File {
+        chunks: usize,
+        size: u64,
+    },
 }
 
 struct Entry {
@@ -178,7 +181,9 @@ struct Pending(Arc<Mutex<BytesMut>>);
 
 impl Pending {
     fn lock(&self) -> std::sync::MutexGuard<'_, BytesMut> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Sends what is pending once it is at least `at_least` bytes.
@@ -245,7 +250,10 @@ async fn write_zip(
             .last_modified_time(zip_time(entry.modified));
         match entry.kind {
             EntryKind::Folder => zip.add_directory(entry.path.as_str(), options)?,
-            EntryKind::File { chunks: count, size } => {
+            EntryKind::File {
+                chunks: count,
+                size,
+            } => {
                 zip.start_file(entry.path.as_str(), options.large_file(size >= ZIP64_FROM))?;
                 for _ in 0..count {
                     let read = |source| Cut::Read {
@@ -435,9 +443,15 @@ mod tests {
             ..ROOMY
         };
         let refused = ZipPlan::of(&files, Some(top.id), entries).err().unwrap();
-        assert!(refused.to_string().contains("more than 2 files"), "{refused}");
+        assert!(
+            refused.to_string().contains("more than 2 files"),
+            "{refused}"
+        );
         let refused = ZipPlan::of(&files, Some(top.id), ROOMY).err().unwrap();
-        assert!(refused.to_string().contains("more than 1000 B"), "{refused}");
+        assert!(
+            refused.to_string().contains("more than 1000 B"),
+            "{refused}"
+        );
         assert!(ZipPlan::of(&files[..2], Some(top.id), ROOMY).is_ok());
     }
 

@@ -111,7 +111,14 @@ async fn album(app: &TestApp, writer: &Device) -> Album {
         folder("deeper", Some(inner.id)),
         file(app, writer, "big.bin", Some(album.id), &big).await,
         file(app, writer, "zero.txt", Some(album.id), b"").await,
-        file(app, writer, "café ☕.txt", Some(inner.id), "du café".as_bytes()).await,
+        file(
+            app,
+            writer,
+            "café ☕.txt",
+            Some(inner.id),
+            "du café".as_bytes(),
+        )
+        .await,
     ];
     let outside = file(app, writer, "outside.txt", None, b"not in the album").await;
     commit(writer, [items, vec![outside.clone()]].concat()).await;
@@ -161,14 +168,19 @@ async fn members_download_a_folder_as_a_zip_that_unzips_byte_for_byte() {
     // A viewer finds the link on the folder's page and gets the zip.
     let mut viewer = Browser::new(&app);
     viewer.sign_in("bob").await;
-    let (status, page) = viewer.html(&format!("/files/{ws}/{}", album.folder.id)).await;
+    let (status, page) = viewer
+        .html(&format!("/files/{ws}/{}", album.folder.id))
+        .await;
     assert_eq!(status, 200);
     assert!(page.contains(&format!("href=\"{zip_path}\"")), "{page}");
     let zipped = viewer.get(&zip_path).await;
     assert_eq!(zipped.status(), 200);
     assert_eq!(zipped.headers()["content-type"], "application/zip");
     let disposition = zipped.headers()["content-disposition"].to_str().unwrap();
-    assert!(disposition.contains("filename=\"Album.zip\""), "{disposition}");
+    assert!(
+        disposition.contains("filename=\"Album.zip\""),
+        "{disposition}"
+    );
     assert_is_the_album(&unzip(&zipped.bytes().await.unwrap()), &album);
 
     // The owner zips a subfolder, and the whole workspace.

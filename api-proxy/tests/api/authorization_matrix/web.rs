@@ -283,7 +283,9 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             format!("/s/{}/{file}", target.top_link),
             Expect::Allowed(200),
         ),
-        ("GET", "/s/{token}/zip") => get(format!("/s/{}/zip", target.top_link), Expect::Allowed(200)),
+        ("GET", "/s/{token}/zip") => {
+            get(format!("/s/{}/zip", target.top_link), Expect::Allowed(200))
+        }
         ("GET", "/s/{token}/{item}/zip") => get(
             format!("/s/{}/{folder}/zip", target.top_link),
             Expect::Allowed(200),
