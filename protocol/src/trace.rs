@@ -63,7 +63,10 @@ pub fn deserialize_lenient<'de, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<Option<TraceId>, D::Error> {
     let value = Option::<serde_json::Value>::deserialize(deserializer)?;
-    Ok(value.as_ref().and_then(|v| v.as_str()).and_then(TraceId::parse))
+    Ok(value
+        .as_ref()
+        .and_then(|v| v.as_str())
+        .and_then(TraceId::parse))
 }
 
 tokio::task_local! {

@@ -20,7 +20,6 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tracing::Instrument;
 use lapin::message::Delivery;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
@@ -36,6 +35,7 @@ use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::{QueueType, Settings};
 use crate::rpc::{self, ServerState};
@@ -300,9 +300,17 @@ async fn handle_delivery(
     if let Some(trace_id) = &request.trace_id {
         span.record("trace_id", tracing::field::display(trace_id));
     }
-    serve(state, publisher, amqp, delivery, request, reply_to, correlation_id)
-        .instrument(span)
-        .await;
+    serve(
+        state,
+        publisher,
+        amqp,
+        delivery,
+        request,
+        reply_to,
+        correlation_id,
+    )
+    .instrument(span)
+    .await;
 }
 
 /// Answers a parsed request and acks it, or requeues it when the database

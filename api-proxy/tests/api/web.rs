@@ -122,7 +122,10 @@ impl Browser {
     }
 }
 
-pub(crate) fn with_form(request: reqwest::RequestBuilder, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+pub(crate) fn with_form(
+    request: reqwest::RequestBuilder,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
