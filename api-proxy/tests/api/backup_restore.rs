@@ -75,11 +75,15 @@ async fn start_services(
     let (stop_server, server_stopped) = oneshot::channel::<()>();
     let tasks = vec![
         tokio::spawn(async move {
-            let stopped = async { drop(proxy_stopped.await) };
+            let stopped = async {
+                let _ = proxy_stopped.await;
+            };
             proxy.run_until_stopped(stopped).await.unwrap();
         }),
         tokio::spawn(async move {
-            let stopped = async { drop(server_stopped.await) };
+            let stopped = async {
+                let _ = server_stopped.await;
+            };
             server.run_until_stopped(stopped).await.unwrap();
         }),
     ];
