@@ -83,6 +83,7 @@ pub mod health;
 pub mod index;
 pub mod metrics;
 pub mod oauth;
+pub mod request_id;
 pub mod rest;
 pub mod routes;
 pub mod sign_in_rate;

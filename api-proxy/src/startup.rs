@@ -24,6 +24,7 @@ use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
 use crate::metrics::{self, ProxyMetrics};
+use crate::request_id;
 use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
 use crate::state::AppState;
@@ -163,6 +164,8 @@ impl Application {
                     move |request, next| metrics::record(proxy_metrics.clone(), request, next)
                 }))
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
+                // Outermost: the request span logs the id it assigns.
+                .wrap(from_fn(request_id::assign))
                 .app_data(proxy_metrics.clone())
                 .configure(health::configure)
                 .configure(configure)

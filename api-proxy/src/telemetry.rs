@@ -8,7 +8,9 @@
 //! it may have to upload, and most answer 404). Server errors are logged
 //! where they are turned into responses (`SwiftError`, `RestError`).
 //!
-//! A request's span carries its target with secrets taken out
+//! A request's span carries its trace id (the `X-Request-Id` assigned by
+//! [`crate::request_id`], which must wrap this middleware) and its target
+//! with secrets taken out
 //! ([`RedactedRootSpan`]): TempURL signatures and OAuth tokens travel in
 //! query strings, OAuth access tokens in `/oauth/tokens/{token}`, and every
 //! log line inside the request repeats the span's fields.
@@ -17,8 +19,9 @@ use actix_web::HttpMessage;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Uri;
+use nimbus_protocol::trace::TraceId;
 use tracing::{Span, Subscriber};
-use tracing_actix_web::{DefaultRootSpanBuilder, RequestId, RootSpanBuilder};
+use tracing_actix_web::{DefaultRootSpanBuilder, RootSpanBuilder};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -78,9 +81,9 @@ impl RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &ServiceRequest) -> Span {
         let route = request.match_pattern();
         let connection = request.connection_info();
-        let request_id = request
+        let trace_id = request
             .extensions()
-            .get::<RequestId>()
+            .get::<TraceId>()
             .map(ToString::to_string)
             .unwrap_or_default();
         tracing::info_span!(
@@ -99,7 +102,7 @@ impl RootSpanBuilder for RedactedRootSpan {
             http.status_code = tracing::field::Empty,
             otel.kind = "server",
             otel.status_code = tracing::field::Empty,
-            request_id = %request_id,
+            trace_id = %trace_id,
             exception.message = tracing::field::Empty,
             exception.details = tracing::field::Empty,
         )
@@ -245,13 +248,14 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn json_lines_parse_and_carry_the_request_span_with_secrets_redacted() {
+    async fn json_lines_parse_and_carry_the_request_span_and_id_with_secrets_redacted() {
         let captured = nimbus_server::test_log::CapturedLog::default();
         let logger = subscriber(true, EnvFilter::new("info"), captured.clone());
         let _guard = tracing::subscriber::set_default(logger);
         let app = test::init_service(
             App::new()
                 .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .wrap(actix_web::middleware::from_fn(crate::request_id::assign))
                 .route(
                     "/broken",
                     web::get().to(|| async {
@@ -264,14 +268,18 @@ mod tests {
         .await;
         let request = test::TestRequest::get()
             .uri("/broken?temp_url_sig=s3cret")
+            .insert_header(("X-Request-Id", "req-42"))
             .to_request();
-        assert_eq!(test::call_service(&app, request).await.status(), 500);
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 500);
+        assert_eq!(response.headers()["x-request-id"], "req-42");
 
         let output = captured.text();
         let line: serde_json::Value = serde_json::from_str(output.lines().next().unwrap())
             .unwrap_or_else(|error| panic!("{output:?} is not JSON: {error}"));
         assert_eq!(line["level"], "ERROR");
         assert_eq!(line["span"]["http.route"], "/broken");
+        assert_eq!(line["span"]["trace_id"], "req-42");
         assert_eq!(
             line["span"]["http.target"],
             "/broken?temp_url_sig=<redacted>"

@@ -354,7 +354,7 @@ async fn sync(
 ) -> anyhow::Result<()> {
     let mut session = daemon::open_target(config_dir, dir, Some(progress), target).await?;
     if once {
-        let round = session.engine.sync_round().await?;
+        let round = session.sync_round().await?;
         session.store.close().await;
         println!(
             "{}: {} operations in {} passes{}",

@@ -38,10 +38,12 @@ use indicatif::MultiProgress;
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::notify::{Push, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{Account, DeviceToken, Operation, WorkspaceInfo};
+use nimbus_protocol::trace::{self, TraceId};
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
@@ -384,7 +386,7 @@ pub async fn run(
             session.engine.ignore = ignoring_mounts(&session.root, session.mount_names.clone());
         }
         let outcome = tokio::select! {
-            outcome = session.engine.sync_round() => outcome,
+            outcome = session.sync_round() => outcome,
             () = &mut shutdown => break Ok(()),
         };
         report_missing_content(session).await;
@@ -479,6 +481,18 @@ pub async fn run(
     }
     session.engine.fs.clean_temp();
     result
+}
+
+impl Session {
+    /// One sync round under a fresh trace id: the round's log lines and the
+    /// metadata servers' lines of its RPCs carry it.
+    pub async fn sync_round(&mut self) -> Result<Round, Error> {
+        let trace_id = TraceId::random();
+        let span = tracing::info_span!("sync round", %trace_id);
+        trace::scope(trace_id, self.engine.sync_round())
+            .instrument(span)
+            .await
+    }
 }
 
 /// Tells the server which files could not be downloaded because the object

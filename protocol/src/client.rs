@@ -175,7 +175,8 @@ impl RpcClient {
     }
 
     /// Calls `operation` under a request id the caller chose, e.g. to re-send a
-    /// commit after a crash.
+    /// commit after a crash. The trace id is that of the task's
+    /// [`crate::trace::scope`], if any.
     pub async fn call_with_id<T: DeserializeOwned>(
         &self,
         request_id: Uuid,
@@ -186,6 +187,7 @@ impl RpcClient {
         let request = Request {
             request_id,
             token: token.cloned(),
+            trace_id: crate::trace::current(),
             operation,
         };
         let body = serde_json::to_vec(&request)?;

@@ -16,7 +16,8 @@
 //! * [`oauth1`]: OAuth 1.0a signature verification for the REST API;
 //! * [`client`]: the AMQP RPC client used by the proxy, the desktop client and
 //!   the tests, and a listener for push notifications;
-//! * [`health`]: the body of `/readyz` on the proxy and the metadata server.
+//! * [`health`]: the body of `/readyz` on the proxy and the metadata server;
+//! * [`trace`]: the trace id that ties a user's request to the RPCs it makes.
 
 pub mod client;
 pub mod health;
@@ -25,6 +26,7 @@ pub mod notify;
 pub mod oauth1;
 pub mod rpc;
 pub mod topology;
+pub mod trace;
 
 pub use client::{ClientError, NotificationListener, RpcClient};
 pub use topology::Topology;

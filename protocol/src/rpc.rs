@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::oauth1::OAuthRequest;
+use crate::trace::TraceId;
 
 /// A workspace revision. Every commit that changes a workspace bumps it by one;
 /// `getChanges` takes it as its cursor.
@@ -63,6 +64,14 @@ pub struct Request {
     /// Required by every operation except `login`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<DeviceToken>,
+    /// The user-facing request this call serves, for logs only
+    /// ([`crate::trace`]). Optional: older callers send none.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::trace::deserialize_lenient"
+    )]
+    pub trace_id: Option<TraceId>,
     #[serde(flatten)]
     pub operation: Operation,
 }
@@ -980,6 +989,7 @@ mod tests {
         let request = Request {
             request_id: Uuid::nil(),
             token: Some(DeviceToken("secret".into())),
+            trace_id: None,
             operation: Operation::GetChanges(GetChangesArgs {
                 workspace_id: Uuid::nil(),
                 since: 41,
@@ -999,6 +1009,27 @@ mod tests {
         )
         .unwrap();
         assert!(matches!(logout.operation, Operation::Logout));
+    }
+
+    #[test]
+    fn trace_ids_travel_when_set_and_bad_ones_read_as_none() {
+        let request = Request {
+            request_id: Uuid::nil(),
+            token: None,
+            trace_id: TraceId::parse("tx-1"),
+            operation: Operation::Logout,
+        };
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json["trace_id"], "tx-1");
+        let back: Request = serde_json::from_value(json).unwrap();
+        assert_eq!(back.trace_id, TraceId::parse("tx-1"));
+        for trace_id in [r#""has space""#, "42", "null", r#"{"a":1}"#] {
+            let request: Request = serde_json::from_str(&format!(
+                r#"{{"request_id":"00000000-0000-0000-0000-000000000000","trace_id":{trace_id},"op":"logout"}}"#
+            ))
+            .unwrap();
+            assert_eq!(request.trace_id, None, "{trace_id}");
+        }
     }
 
     #[test]
@@ -1022,6 +1053,7 @@ mod tests {
         let request = Request {
             request_id: Uuid::nil(),
             token: Some(DeviceToken("secret".into())),
+            trace_id: None,
             operation: Operation::CreateWorkspace(CreateWorkspaceArgs {
                 workspace_id: Uuid::nil(),
                 name: "Secrets".into(),
@@ -1044,6 +1076,7 @@ mod tests {
         let request = Request {
             request_id: Uuid::nil(),
             token: Some(DeviceToken("secret".into())),
+            trace_id: None,
             operation: Operation::ProposeShare(ProposeShareArgs {
                 workspace_id: Uuid::nil(),
                 addressees: vec!["bob".into(), "carol@example.org".into()],

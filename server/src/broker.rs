@@ -35,6 +35,7 @@ use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tracing::Instrument;
 
 use crate::config::{QueueType, Settings};
 use crate::rpc::{self, ServerState};
@@ -290,6 +291,39 @@ async fn handle_delivery(
         }
     };
 
+    // Every line logged while serving the request carries its trace id.
+    let span = tracing::info_span!(
+        "rpc",
+        trace_id = tracing::field::Empty,
+        operation = request.operation.name()
+    );
+    if let Some(trace_id) = &request.trace_id {
+        span.record("trace_id", tracing::field::display(trace_id));
+    }
+    serve(
+        state,
+        publisher,
+        amqp,
+        delivery,
+        request,
+        reply_to,
+        correlation_id,
+    )
+    .instrument(span)
+    .await;
+}
+
+/// Answers a parsed request and acks it, or requeues it when the database
+/// is unavailable.
+async fn serve(
+    state: &ServerState,
+    publisher: &Channel,
+    amqp: &rpc::Amqp<'_>,
+    delivery: Delivery,
+    request: Request,
+    reply_to: Option<String>,
+    correlation_id: Option<lapin::types::ShortString>,
+) {
     let operation = request.operation.name();
     let request_id = request.request_id;
     state.requests_handled.fetch_add(1, Ordering::Relaxed);

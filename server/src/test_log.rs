@@ -24,16 +24,20 @@ fn log_dir() -> Option<PathBuf> {
     std::env::var_os("NIMBUS_TEST_LOG_DIR").map(PathBuf::from)
 }
 
+/// The file this test process logs to, when there is a log directory.
+pub fn process_log() -> Option<PathBuf> {
+    let process = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "test".into());
+    Some(log_dir()?.join(format!("{process}-{}.log", std::process::id())))
+}
+
 /// Installs this test process's subscriber (a second call is a no-op).
 /// Spans are logged when they close, so that each request's span (method,
 /// target, status) is a line of its own, as a production log has it.
 pub fn init() {
-    if let Some(dir) = log_dir() {
-        let process = std::env::current_exe()
-            .ok()
-            .and_then(|exe| exe.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .unwrap_or_else(|| "test".into());
-        let path = dir.join(format!("{process}-{}.log", std::process::id()));
+    if let Some(path) = process_log() {
         let file = OpenOptions::new()
             .create(true)
             .append(true)

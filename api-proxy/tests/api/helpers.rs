@@ -76,18 +76,25 @@ pub fn proxy_settings(run: &str, objects_dir: &Path) -> Settings {
     }
 }
 
-/// Starts a metadata server for test run `run`, handing out `storage_url`.
-pub async fn start_metadata_server(run: &str, storage_url: &str) -> Arc<dyn MetadataStore> {
-    let server_db = format!("{}/nimbus_test_server_{run}", postgres());
-    Postgres::create_database(&server_db).await.unwrap();
-    let server_settings = nimbus_server::config::Settings {
-        database_url: server_db,
+/// Settings of the metadata server of test run `run`, handing out
+/// `storage_url`.
+pub fn metadata_server_settings(run: &str, storage_url: &str) -> nimbus_server::config::Settings {
+    nimbus_server::config::Settings {
+        database_url: format!("{}/nimbus_test_server_{run}", postgres()),
         amqp_url: amqp(),
         queue_prefix: format!("test-{run}"),
         idle_queue_expiry_secs: Some(60),
         storage_url: storage_url.to_owned(),
         ..nimbus_server::config::Settings::default()
-    };
+    }
+}
+
+/// Starts a metadata server for test run `run`, handing out `storage_url`.
+pub async fn start_metadata_server(run: &str, storage_url: &str) -> Arc<dyn MetadataStore> {
+    let server_settings = metadata_server_settings(run, storage_url);
+    Postgres::create_database(&server_settings.database_url)
+        .await
+        .unwrap();
     let server = nimbus_server::startup::Application::build(server_settings)
         .await
         .expect("the metadata server starts");

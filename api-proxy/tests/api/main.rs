@@ -3,6 +3,7 @@
 
 mod auth;
 mod authorization_matrix;
+mod backup_restore;
 mod body_limits;
 mod chunk_guard;
 mod client_broker_user;
@@ -34,6 +35,7 @@ mod swift_quotas;
 mod swift_symlinks;
 mod swift_tempurl;
 mod swift_versioning;
+mod trace_ids;
 mod web;
 mod web_live;
 mod web_organize;

@@ -122,7 +122,10 @@ impl Browser {
     }
 }
 
-fn with_form(request: reqwest::RequestBuilder, form: &[(&str, &str)]) -> reqwest::RequestBuilder {
+pub(crate) fn with_form(
+    request: reqwest::RequestBuilder,
+    form: &[(&str, &str)],
+) -> reqwest::RequestBuilder {
     let body = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(form)
         .finish();
@@ -132,7 +135,7 @@ fn with_form(request: reqwest::RequestBuilder, form: &[(&str, &str)]) -> reqwest
 }
 
 /// The text after `marker` up to the next quote.
-fn value_of(html: &str, marker: &str) -> String {
+pub(crate) fn value_of(html: &str, marker: &str) -> String {
     let start = html
         .find(marker)
         .unwrap_or_else(|| panic!("{marker} in {html}"))

@@ -139,6 +139,7 @@ pub async fn dispatch(
         request_id,
         token,
         operation,
+        ..
     } = request;
     // Operations that authenticate by password or OAuth signature.
     let operation = match operation {

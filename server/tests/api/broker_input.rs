@@ -62,6 +62,7 @@ async fn malformed_requests_are_refused_and_nothing_changes() {
     let oversized = Request {
         request_id: Uuid::new_v4(),
         token: Some(token.clone()),
+        trace_id: None,
         operation: Operation::Commit(CommitArgs {
             workspace_id: workspace.workspace_id,
             items,
@@ -100,6 +101,7 @@ async fn requests_without_a_reply_address_are_consumed_and_the_server_carries_on
     let commit = Request {
         request_id: Uuid::new_v4(),
         token: Some(token.clone()),
+        trace_id: None,
         operation: Operation::Commit(CommitArgs {
             workspace_id: workspace.workspace_id,
             items: vec![new_file(None, "unanswered.txt", 3, 10)],
