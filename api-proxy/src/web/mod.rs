@@ -9,7 +9,7 @@
 //! * [`organize`]: new folder, rename, delete;
 //! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
 //! * [`moving`]: move with a folder chooser, copy;
-//! * [`trash`]: deleted items, restore;
+//! * [`trash`]: deleted items, restore, delete forever;
 //! * [`versions`]: a file's versions, download and restore;
 //! * [`conflicts`]: conflicted copies, keep one, the other or both;
 //! * [`account`]: `/account`, device and application revocation, password;
@@ -54,6 +54,7 @@ crate::routes::route_table! {
     GET "/files/{workspace}/conflicts" => conflicts::page,
     GET "/files/{workspace}/{folder}" => browse::folder,
     POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
+    POST "/files/{workspace}/trash/{item}/purge" => trash::purge,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
