@@ -241,15 +241,15 @@ impl PgStore {
 
         // Older versions of live items: beyond the newest `max_versions`, or
         // beyond the newest `min_versions` and older than `version_days`.
-        // Rank 1 is the newest version before the current one. Versions of
+        // Place 1 is the newest version before the current one. Versions of
         // trashed items stay with them, for a restore.
         let doomed: Vec<(Uuid, i64)> = sqlx::query_as(
             "SELECT item_id, version FROM ( \
                SELECT v.item_id, v.version, v.committed_at, \
-                      row_number() OVER (PARTITION BY v.item_id ORDER BY v.version DESC) AS rank \
+                      row_number() OVER (PARTITION BY v.item_id ORDER BY v.version DESC) AS place \
                FROM item_versions v JOIN items i ON i.id = v.item_id \
                WHERE i.workspace_id = $1 AND NOT i.deleted AND v.version < i.latest_version) old \
-             WHERE rank >= $3 OR (rank >= $2 AND committed_at < now() - make_interval(days => $4)) \
+             WHERE place >= $3 OR (place >= $2 AND committed_at < now() - make_interval(days => $4)) \
              LIMIT $5",
         )
         .bind(workspace_id)
