@@ -101,13 +101,13 @@ impl TreeCache {
         token: &DeviceToken,
         workspace_id: Uuid,
     ) -> Result<Arc<Tree>, RestError> {
-        let cached = self
+        let mut cached = self
             .trees
             .lock()
             .expect("tree cache poisoned")
             .get(&workspace_id)
             .cloned();
-        let since = cached.as_ref().map_or(0, |tree| tree.revision);
+        let mut since = cached.as_ref().map_or(0, |tree| tree.revision);
         let mut changed = Vec::new();
         let mut page = None;
         let revision = loop {
@@ -123,6 +123,13 @@ impl TreeCache {
                 )
                 .await
                 .map_err(RestError::from_rpc)?;
+            if since > 0 && changes.purged_revision > since {
+                // Items were removed for good since the cached tree, which
+                // no delta shows: read the whole tree again.
+                (since, page, cached) = (0, None, None);
+                changed.clear();
+                continue;
+            }
             changed.extend(changes.items);
             match changes.next_page {
                 Some(next) => page = Some(next),

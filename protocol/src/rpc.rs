@@ -204,6 +204,10 @@ pub enum Operation {
     ListLinks,
     /// Ends one of the caller's user's links at once. Reply: [`LinkInfo`].
     RevokeLink { link_id: Uuid },
+    /// Deletes forever an item in the trash of a workspace the caller can
+    /// change: it and everything below it, with all their versions. Refused
+    /// for an item that is not in the trash. Reply: [`PurgedItem`].
+    PurgeItem { item_id: Uuid },
     /// What a public link shows, for the proxy serving `/s/{token}`. Needs no
     /// device token: the link's token is the credential. Reply: [`OpenedLink`].
     OpenLink(OpenLinkArgs),
@@ -253,6 +257,7 @@ impl Operation {
             Operation::CreateLink(_) => "createLink",
             Operation::ListLinks => "listLinks",
             Operation::RevokeLink { .. } => "revokeLink",
+            Operation::PurgeItem { .. } => "purgeItem",
             Operation::OpenLink(_) => "openLink",
         }
     }
@@ -377,6 +382,48 @@ pub struct Account {
     /// whoever caches the answer caches it no longer than that.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_expires_at: Option<TimestampMillis>,
+    /// How long the deployment keeps deleted items and old versions.
+    #[serde(default)]
+    pub retention: RetentionPolicy,
+}
+
+/// How long deleted items and old versions are kept before the metadata
+/// servers remove them for good. The current version of a live file is
+/// never removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetentionPolicy {
+    /// Days a deleted item stays in the trash, with its versions.
+    pub trash_days: u32,
+    /// Days an older version of a live item is kept.
+    pub version_days: u32,
+    /// Versions of an item kept whatever their age, the current one included.
+    pub min_versions: u32,
+    /// Versions of an item kept at most, the current one included.
+    pub max_versions: u32,
+}
+
+impl Default for RetentionPolicy {
+    fn default() -> Self {
+        Self {
+            trash_days: 30,
+            version_days: 30,
+            min_versions: 3,
+            max_versions: 100,
+        }
+    }
+}
+
+/// What `purgeItem` removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PurgedItem {
+    pub workspace_id: Uuid,
+    /// The item and the items below it.
+    pub items: u64,
+    pub versions: u64,
+    /// Bytes no retained version references any more, taken off the quota.
+    pub freed_bytes: u64,
+    /// The workspace revision the removal was recorded in.
+    pub revision: Revision,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -718,6 +765,11 @@ pub struct Changes {
     pub items: Vec<ItemState>,
     pub revision: Revision,
     pub next_page: Option<PageCursor>,
+    /// The revision at which items were last removed for good (trash
+    /// expiry, delete forever), which no delta can show: a copy of the tree
+    /// older than that reads it again from revision 0 to drop them.
+    #[serde(default)]
+    pub purged_revision: Revision,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

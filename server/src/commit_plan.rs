@@ -60,10 +60,9 @@ pub struct VersionWrite {
 pub struct Plan {
     /// One outcome per request item, in request order.
     pub outcomes: Vec<ItemOutcome>,
-    /// Versions to store, in an order in which every intermediate state is valid.
+    /// Versions to store, in an order in which every intermediate state is
+    /// valid. The store charges the quota for the chunks they add.
     pub writes: Vec<VersionWrite>,
-    /// Change of the owner's used bytes.
-    pub quota_delta: i64,
 }
 
 pub fn plan_commit(snapshot: Snapshot, batch: &[CommitItem]) -> Plan {
@@ -80,7 +79,6 @@ pub fn plan_commit(snapshot: Snapshot, batch: &[CommitItem]) -> Plan {
             .map(|o| o.expect("every item is planned"))
             .collect(),
         writes: planner.writes,
-        quota_delta: planner.quota_delta,
     }
 }
 
@@ -94,7 +92,6 @@ struct Planner {
     seen: HashSet<Uuid>,
     refused: HashSet<Uuid>,
     writes: Vec<VersionWrite>,
-    quota_delta: i64,
 }
 
 fn refused(code: RefusalCode, message: impl Into<String>) -> ItemOutcome {
@@ -127,7 +124,6 @@ impl Planner {
             seen: HashSet::new(),
             refused: HashSet::new(),
             writes: Vec::new(),
-            quota_delta: 0,
         }
     }
 
@@ -287,15 +283,6 @@ impl Planner {
             (VersionStatus::Deleted, Some(c)) => (c.parent_id, c.name.clone(), Content::default()),
             _ => (item.parent_id, item.name.clone(), item.content.clone()),
         };
-        let live_bytes = |state_deleted: bool, is_folder: bool, size: u64| -> i64 {
-            if state_deleted || is_folder {
-                0
-            } else {
-                i64::try_from(size).unwrap_or(i64::MAX)
-            }
-        };
-        self.quota_delta += live_bytes(item.deleted, item.is_folder, content.size)
-            - current.map_or(0, |c| live_bytes(c.deleted, c.is_folder, c.content.size));
 
         if let Some(c) = current.filter(|c| !c.deleted) {
             self.live_names.remove(&(c.parent_id, c.name.clone()));
@@ -518,7 +505,6 @@ mod tests {
             }
         )));
         assert_eq!(plan.writes.len(), 3);
-        assert_eq!(plan.quota_delta, 10);
     }
 
     #[test]
@@ -642,7 +628,6 @@ mod tests {
             }
         )));
         assert_eq!(plan.writes[0].item_id, inner.id);
-        assert_eq!(plan.quota_delta, -10);
     }
 
     #[test]

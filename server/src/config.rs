@@ -8,6 +8,7 @@ use std::path::Path;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
+use nimbus_protocol::rpc::RetentionPolicy;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,6 +47,17 @@ pub struct Settings {
     /// `/metrics` ([`crate::status_listener`]); `None` (the default) serves
     /// none. Port 0 picks a free port.
     pub metrics_listen: Option<SocketAddr>,
+    /// Days a deleted item stays in the trash before the retention job
+    /// removes it with its versions ([`crate::retention`]).
+    pub trash_retention_days: u32,
+    /// Days an older version of a live file or folder is kept.
+    pub version_retention_days: u32,
+    /// Versions of an item kept whatever their age, the current one included.
+    pub min_versions_kept: u32,
+    /// Versions of an item kept at most, the current one included.
+    pub max_versions_kept: u32,
+    /// Seconds between two runs of the retention job on this server.
+    pub retention_interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,11 +83,34 @@ impl Default for Settings {
             device_request_burst: NonZeroU32::new(1000).expect("not zero"),
             oauth_plaintext_over_http: false,
             metrics_listen: None,
+            trash_retention_days: RetentionPolicy::default().trash_days,
+            version_retention_days: RetentionPolicy::default().version_days,
+            min_versions_kept: RetentionPolicy::default().min_versions,
+            max_versions_kept: RetentionPolicy::default().max_versions,
+            retention_interval_secs: 3600,
         }
     }
 }
 
 impl Settings {
+    /// The retention policy these settings give; refused when it would
+    /// remove current versions.
+    pub fn retention_policy(&self) -> Result<RetentionPolicy, String> {
+        if self.min_versions_kept == 0 || self.max_versions_kept < self.min_versions_kept {
+            return Err(format!(
+                "min_versions_kept ({}) must be at least 1 (the current version) and at most \
+                 max_versions_kept ({})",
+                self.min_versions_kept, self.max_versions_kept
+            ));
+        }
+        Ok(RetentionPolicy {
+            trash_days: self.trash_retention_days,
+            version_days: self.version_retention_days,
+            min_versions: self.min_versions_kept,
+            max_versions: self.max_versions_kept,
+        })
+    }
+
     /// Defaults, then the file (if given), then the environment.
     pub fn load(config_file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));

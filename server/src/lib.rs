@@ -12,6 +12,7 @@
 //! * [`commit_plan`]: the rules of a commit as a pure function;
 //! * [`storage`]: the [`storage::MetadataStore`] trait and its PostgreSQL implementation;
 //! * [`auth`]: passwords, device tokens, login slow-down;
+//! * [`retention`]: the job that removes old versions and trashed items;
 //! * [`admin`]: user administration for the command line and scripts;
 //! * [`status_listener`] and [`metrics`]: the optional HTTP listener with
 //!   `/healthz`, `/readyz` and Prometheus `/metrics`;
@@ -25,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 pub mod rate;
+pub mod retention;
 pub mod rpc;
 pub mod startup;
 pub mod status_listener;

@@ -15,6 +15,7 @@ use crate::broker::{self, BrokerSettings};
 use crate::config::Settings;
 use crate::metrics::ServerMetrics;
 use crate::rate::DeviceRate;
+use crate::retention;
 use crate::rpc::{OAUTH_TIMESTAMP_WINDOW_SECS, ServerState};
 use crate::status_listener;
 use crate::storage::postgres::PgStore;
@@ -22,6 +23,7 @@ use crate::storage::{MetadataStore, StoreError};
 
 pub struct Application {
     state: Arc<ServerState>,
+    retention_interval: Duration,
     broker: BrokerSettings,
     /// The `/healthz`, `/readyz` and `/metrics` listener, when configured.
     status_listener: Option<StatusListener>,
@@ -37,10 +39,15 @@ impl Application {
     /// up) and applies pending migrations. Migrations take a database lock,
     /// so several servers may start at once.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let retention = settings
+            .retention_policy()
+            .map_err(anyhow::Error::msg)
+            .context("the retention settings are not valid")?;
         let store = connect_store(&settings).await?;
         let state = Arc::new(ServerState {
             store,
             storage_url: settings.storage_url.clone(),
+            retention,
             requests_handled: AtomicU64::new(0),
             oauth_plaintext_over_http: settings.oauth_plaintext_over_http,
             device_rate: DeviceRate::new(
@@ -63,6 +70,7 @@ impl Application {
         };
         Ok(Self {
             state,
+            retention_interval: Duration::from_secs(settings.retention_interval_secs.max(1)),
             broker: BrokerSettings::from(&settings),
             status_listener,
         })
@@ -95,6 +103,12 @@ impl Application {
             trigger.cancel();
         });
         tokio::spawn(purge_old_records(self.state.store.clone(), token.clone()));
+        tokio::spawn(retention::run_periodically(
+            self.state.store.clone(),
+            self.state.retention,
+            self.retention_interval,
+            token.clone(),
+        ));
         let status_server = self.status_listener.map(|listener| {
             let handle = listener.server.handle();
             tokio::spawn(listener.server);

@@ -48,6 +48,9 @@ struct AccountPage {
     applications: Vec<ApplicationRow>,
     /// Just back from changing the password.
     password_changed: bool,
+    /// Days the deployment keeps deleted items and older versions.
+    trash_days: u32,
+    version_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -111,6 +114,8 @@ pub async fn page(
                 .checked_div(limit)
                 .unwrap_or(0)
                 .min(1000),
+            trash_days: account.retention.trash_days,
+            version_days: account.retention.version_days,
             devices,
             applications: applications
                 .into_iter()

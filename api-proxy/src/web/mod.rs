@@ -10,7 +10,7 @@
 //! * [`organize`]: new folder, rename, delete;
 //! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
 //! * [`moving`]: move with a folder chooser, copy;
-//! * [`trash`]: deleted items, restore;
+//! * [`trash`]: deleted items, restore, delete forever;
 //! * [`versions`]: a file's versions, download and restore;
 //! * [`conflicts`]: conflicted copies, keep one, the other or both;
 //! * [`account`]: `/account`, device and application revocation, password;
@@ -57,6 +57,7 @@ crate::routes::route_table! {
     GET "/files/{workspace}/zip" => folder_zip::workspace,
     GET "/files/{workspace}/{folder}" => browse::folder,
     POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
+    POST "/files/{workspace}/trash/{item}/purge" => trash::purge,
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
     GET "/files/{workspace}/{folder}/zip" => folder_zip::folder,

@@ -9,14 +9,16 @@
 //! with it, under "name (restored)" when the name is taken meanwhile, never
 //! over anything.
 //!
-//! There is no "delete forever": the metadata servers have no operation that
-//! erases an item's versions, so the page says so instead of pretending.
+//! "Delete forever" (`purgeItem`) removes an entry with everything below it
+//! and all their versions at once, after a confirmation step in the row;
+//! otherwise the metadata servers remove entries when the deployment's
+//! retention policy says, which the page tells.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use futures::{StreamExt, TryStreamExt, stream};
-use nimbus_protocol::rpc::{CommitItem, Content, ItemState};
+use nimbus_protocol::rpc::{CommitItem, Content, ItemState, Operation, PurgedItem};
 
 use super::browse::{Opened, open_workspace};
 use super::error::WebError;
@@ -43,6 +45,7 @@ struct TrashRow {
     /// For a folder: how many items went with it.
     contents: usize,
     restore_action: String,
+    purge_action: String,
     versions: Option<String>,
 }
 
@@ -55,6 +58,9 @@ struct TrashPage {
     can_write: bool,
     rows: Vec<TrashRow>,
     total: usize,
+    /// Days the deployment keeps deleted items and older versions.
+    trash_days: u32,
+    version_days: u32,
 }
 
 /// Whether `item` shows in the trash: deleted, and not as part of its
@@ -127,6 +133,7 @@ pub async fn page(
                     0
                 },
                 restore_action: format!("/files/{workspace_id}/trash/{}/restore", item.id),
+                purge_action: format!("/files/{workspace_id}/trash/{}/purge", item.id),
                 versions: (!item.is_folder)
                     .then(|| format!("/files/{workspace_id}/{}/versions", item.id)),
             }
@@ -141,6 +148,8 @@ pub async fn page(
             can_write: opened.workspace.role.can_write(),
             rows,
             total,
+            trash_days: session.account.retention.trash_days,
+            version_days: session.account.retention.version_days,
         },
     )
 }
@@ -219,6 +228,51 @@ pub async fn bring_back(
         .collect())
 }
 
+/// The workspace and the deleted item a trash form acts on, once the form's
+/// CSRF token and the caller's right to change the workspace are checked.
+async fn trashed_item(
+    req: &HttpRequest,
+    session: &WebSession,
+    path: web::Path<(String, String)>,
+    form: &CsrfForm,
+    state: &RestState,
+) -> Result<(Opened, ItemState), WebError> {
+    session.check_csrf(req, form.csrf.as_deref())?;
+    let (workspace, item) = path.into_inner();
+    let opened = open_workspace(state, session, &workspace, "/").await?;
+    crate::rest::require_write(&opened.workspace)?;
+    let item = opened.any_item(&item)?.clone();
+    if !item.deleted {
+        return Err(WebError::NotFound(format!(
+            "{:?} is not in the trash",
+            item.name
+        )));
+    }
+    Ok((opened, item))
+}
+
+/// `POST /files/{workspace}/trash/{item}/purge`: deletes the item forever,
+/// with everything below it and all their versions.
+pub async fn purge(
+    req: HttpRequest,
+    session: WebSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let (opened, item) = trashed_item(&req, &session, path, &form, &state).await?;
+    let trash = format!("/files/{}/trash", opened.workspace.workspace_id);
+    let _: PurgedItem = state
+        .rpc
+        .call(
+            Some(&session.token),
+            Operation::PurgeItem { item_id: item.id },
+        )
+        .await
+        .map_err(|e| WebError::from_rpc(e, &trash))?;
+    Ok(see_other(&trash))
+}
+
 /// `POST /files/{workspace}/trash/{item}/restore`.
 pub async fn restore(
     req: HttpRequest,
@@ -227,18 +281,8 @@ pub async fn restore(
     form: web::Form<CsrfForm>,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, WebError> {
-    session.check_csrf(&req, form.csrf.as_deref())?;
-    let (workspace, item) = path.into_inner();
-    let opened = open_workspace(&state, &session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
-    let item = opened.any_item(&item)?;
-    if !item.deleted {
-        return Err(WebError::NotFound(format!(
-            "{:?} is not in the trash",
-            item.name
-        )));
-    }
-    let items = bring_back(&state, &session, &opened, item, None).await?;
+    let (opened, item) = trashed_item(&req, &session, path, &form, &state).await?;
+    let items = bring_back(&state, &session, &opened, &item, None).await?;
     let back_in = items.first().and_then(|first| first.parent_id);
     commit(&state, &session, &opened, items).await?;
     Ok(see_other(&folder_url(&opened, back_in)))

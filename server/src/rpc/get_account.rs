@@ -1,4 +1,5 @@
-//! `getAccount`: who the caller is, its quota, and where its objects are stored.
+//! `getAccount`: who the caller is, its quota, where its objects are stored,
+//! and how long deleted items and old versions are kept.
 
 use nimbus_protocol::rpc::Account;
 
@@ -22,5 +23,6 @@ pub async fn run(state: &ServerState, caller: &Caller) -> Result<Reply, Operatio
         account_admin: caller.account_admin,
         membership_only_containers: state.store.transferred_containers(&caller.account).await?,
         token_expires_at: caller.token_expires_at,
+        retention: state.retention,
     })
 }

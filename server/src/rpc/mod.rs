@@ -40,6 +40,7 @@ mod oauth_request_info;
 mod oauth_request_token;
 mod open_link;
 mod propose_share;
+mod purge_item;
 mod referenced_chunks;
 mod register_device;
 mod remove_member;
@@ -61,7 +62,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use lapin::Connection;
 use nimbus_protocol::Topology;
 use nimbus_protocol::notify::{Notification, UserEvent, WorkspaceEvent};
-use nimbus_protocol::rpc::{DeviceToken, Operation, Request, Role, TimestampMillis};
+use nimbus_protocol::rpc::{
+    DeviceToken, Operation, Request, RetentionPolicy, Role, TimestampMillis,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -78,6 +81,8 @@ pub struct ServerState {
     pub store: Arc<dyn MetadataStore>,
     /// Public base URL of the object store (the proxy), for `getAccount`.
     pub storage_url: String,
+    /// What the retention job keeps, as `getAccount` tells users.
+    pub retention: RetentionPolicy,
     /// Requests this server has taken on (parsed), for logs and load tests.
     pub requests_handled: AtomicU64,
     /// Each device's request budget on this server.
@@ -241,6 +246,9 @@ pub async fn dispatch(
         Operation::CreateLink(args) => create_link::run(state, &caller, args).await,
         Operation::ListLinks => list_links::run(state, &caller).await,
         Operation::RevokeLink { link_id } => revoke_link::run(state, &caller, link_id).await,
+        Operation::PurgeItem { item_id } => {
+            purge_item::run(state, &caller, request_id, item_id).await
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! `transferOwnership`: the owner hands the workspace to a member.
 //!
 //! Quota is charged to the owner, so the new owner's quota must have room
-//! for the workspace's usage (the latest versions of its live files), else
+//! for the workspace's usage (the chunks its retained versions reference), else
 //! nothing changes. The former owner stays as an editor, and the proposals
 //! they made and that are still pending are cancelled: they may no longer
 //! grant access. The container stays where its bytes are.

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
     ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList,
-    ProposalStatus, Revision, Role, TimestampMillis, WorkspaceInfo,
+    ProposalStatus, RetentionPolicy, Revision, Role, TimestampMillis, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -27,7 +27,11 @@ pub enum StoreError {
     #[error("{0}")]
     AlreadyExists(String),
     /// The commit would exceed the quota of the workspace's owner, `owner_id`.
-    #[error("the commit needs {needed} more bytes but only {available} are left in the quota")]
+    #[error(
+        "the commit needs {needed} more bytes but only {available} are left in the quota; \
+         deleted files and older versions count until they are removed: delete forever what \
+         you do not need from the trash"
+    )]
     QuotaExceeded {
         needed: u64,
         available: u64,
@@ -129,7 +133,7 @@ pub struct WorkspaceRecord {
     pub owner_id: Uuid,
     pub is_default: bool,
     pub encryption: EncryptionMode,
-    /// Bytes charged to the owner for it: the latest versions of its live files.
+    /// Bytes charged to the owner for it: the chunks its retained versions reference.
     pub usage: u64,
 }
 
@@ -248,6 +252,17 @@ pub struct CommitOutcome {
     /// The revision written by this request, if it wrote anything.
     pub written_revision: Option<Revision>,
     pub replayed: bool,
+}
+
+/// What a removal for good (retention, delete forever) took away.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Removed {
+    pub items: u64,
+    pub versions: u64,
+    /// Bytes no retained version references any more, off the owner's quota.
+    pub freed_bytes: u64,
+    /// The workspace revision that records removed items, if any were.
+    pub revision: Option<Revision>,
 }
 
 #[async_trait]
@@ -380,6 +395,21 @@ pub trait MetadataStore: Send + Sync + 'static {
         workspace_id: Uuid,
         chunk_ids: &[String],
     ) -> StoreResult<Vec<String>>;
+    /// Deletes forever the trashed item `item_id` of `workspace_id` and
+    /// everything below it, with their versions. [`StoreError::Refused`]
+    /// when it is not in the trash (or something below it is live).
+    async fn purge_item(&self, workspace_id: Uuid, item_id: Uuid) -> StoreResult<Removed>;
+    /// Every workspace, for the retention job.
+    async fn workspace_ids(&self) -> StoreResult<Vec<Uuid>>;
+    /// Removes up to `batch` trashed items and `batch` old versions of one
+    /// workspace that `policy` no longer keeps, in one transaction; `None`
+    /// when another server is doing it now.
+    async fn apply_retention(
+        &self,
+        workspace_id: Uuid,
+        policy: &RetentionPolicy,
+        batch: u32,
+    ) -> StoreResult<Option<Removed>>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
     async fn commit(
         &self,

@@ -14,8 +14,8 @@ use async_trait::async_trait;
 use nimbus_protocol::rpc::{
     Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
     DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, LinkInfo, Member,
-    OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus, Revision, Role,
-    VersionStatus, WorkspaceInfo,
+    OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus, RetentionPolicy, Revision,
+    Role, VersionStatus, WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -24,8 +24,8 @@ use uuid::Uuid;
 
 use super::{
     AccessToken, Caller, CommitContext, CommitOutcome, LinkRecord, MetadataStore, Mount, NewDevice,
-    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, RequestToken, StoreError, StoreResult,
-    User, UserRef, WorkspaceRecord,
+    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, Removed, RequestToken, StoreError,
+    StoreResult, User, UserRef, WorkspaceRecord,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 
@@ -98,6 +98,16 @@ macro_rules! item_columns {
             millis!("v.committed_at"),
             " AS committed_at, v.size, v.content_hash, v.chunker"
         )
+    };
+}
+
+/// The bytes charged for workspace `w`: every chunk a retained version
+/// references, once ([`retention`]).
+macro_rules! retained_bytes {
+    () => {
+        "(SELECT coalesce(sum(kept.size), 0)::bigint \
+          FROM (SELECT DISTINCT c.chunk_id, c.size FROM version_chunks c \
+                JOIN items i ON i.id = c.item_id WHERE i.workspace_id = w.id) AS kept)"
     };
 }
 
@@ -464,14 +474,15 @@ async fn load_snapshot(
     })
 }
 
-/// Writes the plan's versions as workspace revision `revision`.
+/// Writes the plan's versions as workspace revision `revision`; returns the
+/// bytes of the chunks new to the workspace, which the quota is charged.
 async fn write_plan(
     tx: &mut Transaction<'_, Postgres>,
     workspace_id: Uuid,
     device_id: Uuid,
     revision: i64,
     plan: &Plan,
-) -> StoreResult<()> {
+) -> StoreResult<i64> {
     let writes = &plan.writes;
     let ids: Vec<Uuid> = writes.iter().map(|w| w.item_id).collect();
     let parents: Vec<Option<Uuid>> = writes.iter().map(|w| w.parent_id).collect();
@@ -558,6 +569,8 @@ async fn write_plan(
             chunk_sizes.push(i32::try_from(chunk.size).unwrap_or(i32::MAX));
         }
     }
+    let charged =
+        retention::unreferenced_bytes(&mut **tx, workspace_id, &chunk_ids, &chunk_sizes).await?;
     if !chunk_items.is_empty() {
         sqlx::query(
             "INSERT INTO version_chunks (item_id, version, position, chunk_id, size) \
@@ -571,7 +584,7 @@ async fn write_plan(
         .execute(&mut **tx)
         .await?;
     }
-    Ok(())
+    Ok(charged)
 }
 
 #[async_trait]
@@ -1206,10 +1219,11 @@ impl MetadataStore for PgStore {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let revision: i64 = sqlx::query_scalar("SELECT revision FROM workspaces WHERE id = $1")
-            .bind(workspace_id)
-            .fetch_one(&mut *tx)
-            .await?;
+        let (revision, purged_revision): (i64, i64) =
+            sqlx::query_as("SELECT revision, purged_revision FROM workspaces WHERE id = $1")
+                .bind(workspace_id)
+                .fetch_one(&mut *tx)
+                .await?;
         let after = page.unwrap_or(PageCursor {
             revision: since,
             item_id: Uuid::nil(),
@@ -1249,6 +1263,7 @@ impl MetadataStore for PgStore {
             items,
             revision: to_u64(revision),
             next_page,
+            purged_revision: to_u64(purged_revision),
         })
     }
 
@@ -1295,7 +1310,8 @@ impl MetadataStore for PgStore {
         workspace_id: Uuid,
         chunk_ids: &[String],
     ) -> StoreResult<Vec<String>> {
-        // Every version is retained, so every version's chunks count.
+        // Exactly the chunks of the versions the retention policy still
+        // keeps: removed versions take their chunk rows with them.
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT c.chunk_id FROM version_chunks c JOIN items i ON i.id = c.item_id \
              WHERE i.workspace_id = $1 AND c.chunk_id = ANY($2) ORDER BY c.chunk_id",
@@ -1479,7 +1495,7 @@ impl MetadataStore for PgStore {
             None
         } else {
             let new_revision = revision + 1;
-            write_plan(
+            let quota_delta = write_plan(
                 &mut tx,
                 args.workspace_id,
                 context.device_id,
@@ -1492,15 +1508,15 @@ impl MetadataStore for PgStore {
                 .bind(new_revision)
                 .execute(&mut *tx)
                 .await?;
-            if plan.quota_delta != 0 {
+            if quota_delta != 0 {
                 // Charged only if it fits; growing past the limit rolls back.
                 let charged: Option<(i64, i64)> = sqlx::query_as(
-                    "UPDATE users SET quota_used = greatest(0, quota_used + $2) \
-                     WHERE id = $1 AND ($2 <= 0 OR quota_used + $2 <= quota_limit) \
+                    "UPDATE users SET quota_used = quota_used + $2 \
+                     WHERE id = $1 AND quota_used + $2 <= quota_limit \
                      RETURNING quota_used, quota_limit",
                 )
                 .bind(owner_id)
-                .bind(plan.quota_delta)
+                .bind(quota_delta)
                 .fetch_optional(&mut *tx)
                 .await?;
                 if charged.is_none() {
@@ -1510,7 +1526,7 @@ impl MetadataStore for PgStore {
                             .fetch_one(&mut *tx)
                             .await?;
                     return Err(StoreError::QuotaExceeded {
-                        needed: to_u64(plan.quota_delta),
+                        needed: to_u64(quota_delta),
                         available: to_u64(limit - used),
                         owner_id,
                     });
@@ -1548,6 +1564,23 @@ impl MetadataStore for PgStore {
             written_revision,
             replayed: false,
         })
+    }
+
+    async fn purge_item(&self, workspace_id: Uuid, item_id: Uuid) -> StoreResult<Removed> {
+        self.purge_item_impl(workspace_id, item_id).await
+    }
+
+    async fn workspace_ids(&self) -> StoreResult<Vec<Uuid>> {
+        self.workspace_ids_impl().await
+    }
+
+    async fn apply_retention(
+        &self,
+        workspace_id: Uuid,
+        policy: &RetentionPolicy,
+        batch: u32,
+    ) -> StoreResult<Option<Removed>> {
+        self.apply_retention_impl(workspace_id, policy, batch).await
     }
 
     async fn find_user(&self, addressee: &str) -> StoreResult<Option<UserRef>> {
@@ -1705,4 +1738,5 @@ impl MetadataStore for PgStore {
 }
 
 mod links;
+mod retention;
 mod sharing;

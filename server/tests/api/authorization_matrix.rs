@@ -17,13 +17,14 @@ use std::time::Duration;
 
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateLinkArgs, CreateWorkspaceArgs,
-    CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, LinkToken,
-    OpenLinkArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs, WorkspaceInfo,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, CreateLinkArgs,
+    CreateWorkspaceArgs, CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode,
+    GetChangesArgs, LinkToken, OpenLinkArgs, Operation, Password, ProposeShareArgs, Role,
+    UpdateMountArgs, WorkspaceInfo,
 };
 use uuid::Uuid;
 
-use crate::helpers::{PASSWORD, TestApp, login_args, new_file, spawn_app};
+use crate::helpers::{PASSWORD, TestApp, based_on, login_args, new_file, spawn_app};
 use crate::oauth::{signed, three_legged};
 use crate::sharing::{create_workspace, propose, share, user_id};
 use crate::snapshot::{assert_unchanged, database_snapshot};
@@ -138,7 +139,7 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::CreateLink(_) => only(READERS),
         // The owner made the scene's link.
         Operation::RevokeLink { .. } => only(&[Owner]),
-        Operation::Commit(_) => only(WRITERS),
+        Operation::Commit(_) | Operation::PurgeItem { .. } => only(WRITERS),
         Operation::ProposeShare(_)
         | Operation::CancelProposal { .. }
         | Operation::SetMemberRole { .. }
@@ -254,7 +255,28 @@ impl Fixture {
             .await
             .unwrap();
         let file = new_file(None, "report.txt", 1, 10);
-        app.commit(owner, &workspace, vec![file.clone()]).await;
+        let trashed = [
+            new_file(None, "old draft.txt", 3, 10),
+            new_file(None, "old notes.txt", 4, 10),
+        ];
+        app.commit(
+            owner,
+            &workspace,
+            vec![file.clone(), trashed[0].clone(), trashed[1].clone()],
+        )
+        .await;
+        app.commit(
+            owner,
+            &workspace,
+            trashed
+                .iter()
+                .map(|item| CommitItem {
+                    deleted: true,
+                    ..based_on(item, 1)
+                })
+                .collect(),
+        )
+        .await;
         let proposal = propose(app, owner, &workspace, "paul", Role::Viewer).await;
         let link: CreatedLink = app
             .client
@@ -277,6 +299,7 @@ impl Fixture {
             viewer_id: self.user_id(Caller::Viewer).await,
             workspace,
             file: file.id,
+            trashed: trashed.map(|item| item.id),
             proposal: proposal.proposal_id,
         }
     }
@@ -286,6 +309,9 @@ impl Fixture {
 struct Scene {
     workspace: WorkspaceInfo,
     file: Uuid,
+    /// Files in the trash: the owner deletes the first forever, every other
+    /// caller tries the second (which the editor then deletes forever).
+    trashed: [Uuid; 2],
     proposal: Uuid,
     /// A link of the owner's to the file.
     link_id: Uuid,
@@ -449,6 +475,9 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         Operation::ListLinks,
         Operation::RevokeLink {
             link_id: scene.link_id,
+        },
+        Operation::PurgeItem {
+            item_id: scene.trashed[usize::from(caller != Caller::Owner)],
         },
         // Looking changes nothing; counting a download would.
         Operation::OpenLink(OpenLinkArgs {

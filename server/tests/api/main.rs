@@ -17,6 +17,7 @@ mod links;
 mod login;
 mod oauth;
 mod probes;
+mod retention;
 mod sharing;
 mod snapshot;
 mod status_listener;

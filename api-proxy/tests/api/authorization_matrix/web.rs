@@ -178,9 +178,14 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         ("GET", "/files/{workspace}/conflicts") => {
             get(format!("/files/{workspace}/conflicts"), read())
         }
-        // The file is deleted first for this row (see `prepare`).
+        // The file is deleted first for these rows (see `prepare`).
         ("POST", "/files/{workspace}/trash/{item}/restore") => post(
             format!("/files/{workspace}/trash/{file}/restore"),
+            Vec::new(),
+            change(),
+        ),
+        ("POST", "/files/{workspace}/trash/{item}/purge") => post(
+            format!("/files/{workspace}/trash/{file}/purge"),
             Vec::new(),
             change(),
         ),
@@ -325,7 +330,7 @@ async fn owners_upload(cast: &Cast, browser: &reqwest::Client, workspace: Uuid) 
 async fn prepare(cast: &Cast, owner: &Grant, route: &Route, file: &str) {
     let path = format!("/v1/file/{file}");
     let (status, body) = match route.path {
-        "/files/{workspace}/trash/{item}/restore" => {
+        "/files/{workspace}/trash/{item}/restore" | "/files/{workspace}/trash/{item}/purge" => {
             rest_call(&cast.app, owner, "DELETE", &path, &[], None).await
         }
         "/files/{workspace}/{item}/resolve" => {

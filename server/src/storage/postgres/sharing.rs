@@ -265,13 +265,11 @@ impl PgStore {
         &self,
         workspace_id: Uuid,
     ) -> StoreResult<Option<WorkspaceRecord>> {
-        let row: Option<(Uuid, bool, String, i64)> = sqlx::query_as(
-            "SELECT w.owner_id, w.is_default, w.encryption, \
-                    (SELECT coalesce(sum(v.size), 0)::bigint FROM items i \
-                     JOIN item_versions v ON v.item_id = i.id AND v.version = i.latest_version \
-                     WHERE i.workspace_id = w.id AND NOT i.deleted AND NOT i.is_folder) \
-             FROM workspaces w WHERE w.id = $1",
-        )
+        let row: Option<(Uuid, bool, String, i64)> = sqlx::query_as(concat!(
+            "SELECT w.owner_id, w.is_default, w.encryption, ",
+            retained_bytes!(),
+            " FROM workspaces w WHERE w.id = $1"
+        ))
         .bind(workspace_id)
         .fetch_optional(&self.pool)
         .await?;
@@ -590,11 +588,11 @@ impl PgStore {
                 "only the owner of a workspace can hand it over".into(),
             ));
         }
-        let usage: i64 = sqlx::query_scalar(
-            "SELECT coalesce(sum(v.size), 0)::bigint FROM items i \
-             JOIN item_versions v ON v.item_id = i.id AND v.version = i.latest_version \
-             WHERE i.workspace_id = $1 AND NOT i.deleted AND NOT i.is_folder",
-        )
+        let usage: i64 = sqlx::query_scalar(concat!(
+            "SELECT ",
+            retained_bytes!(),
+            " FROM workspaces w WHERE w.id = $1"
+        ))
         .bind(workspace_id)
         .fetch_one(&mut *tx)
         .await?;
