@@ -286,7 +286,7 @@ mod tests {
                 hashed += 1;
                 Ok(Some(format!("h:{p}")))
             },
-            &mut Uuid::now_v7,
+            &mut || Uuid::now_v7(),
             &mut |path, inode| on_disk.contains(&(path, inode)),
         );
         hashed
