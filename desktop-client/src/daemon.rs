@@ -29,6 +29,7 @@
 //!   state on disk is consistent and a commit in flight is re-sent under
 //!   its request id at the next start.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -39,16 +40,18 @@ use nimbus_protocol::RpcClient;
 use nimbus_protocol::notify::{Push, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{Account, DeviceToken, Operation, WorkspaceInfo};
 use nimbus_protocol::trace::{self, TraceId};
-use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_full::notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind};
 use notify_debouncer_full::notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
 use crate::engine::{Engine, Round};
 use crate::error::Error;
+use crate::filter::IGNORE_FILE;
 use crate::fs::{Fs, FsError, META_DIR, RealFs};
 use crate::mounts::{self, MountNames, Mounts, ignoring_mounts};
 use crate::passphrase::{self, PassphraseSource};
@@ -58,6 +61,16 @@ use crate::transfer::{NimbusRemote, TransferStats, rpc_error};
 
 /// A full round runs at least this often, whatever the events say.
 pub const SAFETY_INTERVAL: Duration = Duration::from_secs(300);
+
+/// How long the file watcher gathers events before passing them on: the
+/// events of one save (truncate, write, close) come within it.
+pub const WATCH_DEBOUNCE: Duration = Duration::from_millis(50);
+
+/// How long after its first event a file still open for writing is looked
+/// at anyway (a writer that keeps it open). One its writer closed is looked
+/// at at once, so a save goes up without waiting, and a file being written
+/// is not read half-way (what changes while it is read is read again).
+pub const WRITE_SETTLE: Duration = Duration::from_millis(300);
 
 /// The engine of one linked folder, and what it runs with.
 pub struct Session {
@@ -303,13 +316,19 @@ fn choose_workspace(
 }
 
 /// Why the loop wakes up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Kick {
     /// A device could not download this item: the store lacks chunks of it,
     /// which this device may have.
     ContentMissing(Uuid),
-    /// Something changed on disk.
-    Local,
+    /// Something changed on disk at these paths (relative; an empty one:
+    /// anywhere): `done` ones are looked at now, those still open for
+    /// writing [`WRITE_SETTLE`] after their first event, unless their writer
+    /// closes them first.
+    Local {
+        done: Vec<String>,
+        writing: Vec<String>,
+    },
     /// The watcher lost events (overflow or error): rescan, and watch again
     /// so that folders created meanwhile get their own watches.
     WatchLost,
@@ -328,35 +347,44 @@ pub async fn run(
 ) -> Result<(), Error> {
     let (kicks, mut kicked) = mpsc::unbounded_channel::<Kick>();
     let meta = session.root.join(META_DIR);
+    let root = session.root.clone();
     let local_kicks = kicks.clone();
-    let mut debouncer = new_debouncer(
-        Duration::from_millis(300),
-        None,
-        move |result: DebounceEventResult| {
-            let kick = match result {
-                Ok(events) if events.iter().any(|e| e.event.need_rescan()) => {
-                    tracing::info!("the file watcher lost events; rescanning");
-                    Some(Kick::WatchLost)
-                }
-                Ok(events) => events
-                    .iter()
-                    .any(|e| {
-                        may_change_files(&e.event.kind)
-                            && e.event.paths.iter().any(|p| !p.starts_with(&meta))
-                    })
-                    .then_some(Kick::Local),
-                Err(errors) => {
-                    for error in errors {
-                        tracing::warn!(%error, "file watcher error; rescanning");
-                    }
-                    Some(Kick::WatchLost)
-                }
-            };
-            if let Some(kick) = kick {
-                let _ = local_kicks.send(kick);
+    let mut debouncer = new_debouncer(WATCH_DEBOUNCE, None, move |result: DebounceEventResult| {
+        let kick = match result {
+            Ok(events) if events.iter().any(|e| e.event.need_rescan()) => {
+                tracing::info!("the file watcher lost events; rescanning");
+                Some(Kick::WatchLost)
             }
-        },
-    )
+            Ok(events) => {
+                // Per path, whether its last event leaves it written to
+                // and not closed yet.
+                let mut changed: BTreeMap<String, bool> = BTreeMap::new();
+                for event in events.iter().filter(|e| may_change_files(&e.event.kind)) {
+                    for path in event.paths.iter().filter(|p| !p.starts_with(&meta)) {
+                        // Outside the folder or not UTF-8: look at everything.
+                        let path = relative(&root, path).unwrap_or_default();
+                        changed.insert(path, still_writing(&event.event.kind));
+                    }
+                }
+                let (writing, done): (Vec<_>, Vec<_>) =
+                    changed.into_iter().partition(|(_, writing)| *writing);
+                let paths = |list: Vec<(String, bool)>| list.into_iter().map(|(p, _)| p).collect();
+                (!writing.is_empty() || !done.is_empty()).then(|| Kick::Local {
+                    done: paths(done),
+                    writing: paths(writing),
+                })
+            }
+            Err(errors) => {
+                for error in errors {
+                    tracing::warn!(%error, "file watcher error; rescanning");
+                }
+                Some(Kick::WatchLost)
+            }
+        };
+        if let Some(kick) = kick {
+            let _ = local_kicks.send(kick);
+        }
+    })
     .map_err(|e| Error::config(format!("cannot watch files: {e}")))?;
     if let Err(error) = debouncer.watch(&session.root, RecursiveMode::Recursive) {
         // Without events, the periodic round still syncs.
@@ -377,13 +405,26 @@ pub async fn run(
     let mut retry_in: Option<Duration>;
     session.engine.need_scan = true;
     session.engine.need_fetch = true;
-    let result = loop {
-        if session.engine.need_scan {
-            // An adopted mount joins the scan at once (adopt runs in another process).
+    // Files still open for writing, and when they are looked at anyway.
+    let mut writing: BTreeMap<String, Instant> = BTreeMap::new();
+    let result = 'rounds: loop {
+        if session.engine.need_scan || !session.engine.scan_hints.is_empty() {
+            // An adopted mount joins the scan at once (adopt runs in another
+            // process); it and new ignore rules may change what is synced
+            // anywhere, so the whole folder is scanned again.
+            let before = current_names(&session.mount_names);
             if let Err(error) = mounts::refresh_names(&session.store, &session.mount_names).await {
                 tracing::warn!(%error, "cannot read the shared folders' records");
             }
-            session.engine.ignore = ignoring_mounts(&session.root, session.mount_names.clone());
+            if before != current_names(&session.mount_names)
+                || session.engine.scan_hints.contains(IGNORE_FILE)
+                || session.engine.scan_hints.contains("")
+            {
+                session.engine.need_scan = true;
+            }
+            if session.engine.need_scan {
+                session.engine.ignore = ignoring_mounts(&session.root, session.mount_names.clone());
+            }
         }
         let outcome = tokio::select! {
             outcome = session.sync_round() => outcome,
@@ -424,23 +465,58 @@ pub async fn run(
                 backoff = (backoff * 2).min(Duration::from_secs(60));
             }
         }
-        let wait = retry_in.unwrap_or(SAFETY_INTERVAL);
-        let kick = tokio::select! {
-            kick = kicked.recv() => kick,
-            () = tokio::time::sleep(wait) => {
-                session.engine.need_scan = true;
-                session.engine.need_fetch = true;
-                reconcile(&mut mounts, session).await;
-                continue;
+        let wake_at = Instant::now() + retry_in.unwrap_or(SAFETY_INTERVAL);
+        let kick = loop {
+            let settled_at = writing.values().min().copied();
+            tokio::select! {
+                kick = kicked.recv() => match kick {
+                    // Only files still being written: wait for more.
+                    Some(Kick::Local { done, writing: open }) if done.is_empty() => {
+                        let at = Instant::now() + WRITE_SETTLE;
+                        for path in open {
+                            writing.entry(path).or_insert(at);
+                        }
+                    }
+                    other => break other,
+                },
+                () = tokio::time::sleep_until(settled_at.unwrap_or(wake_at)), if settled_at.is_some() => {
+                    let now = Instant::now();
+                    writing.retain(|path, at| {
+                        let due = *at <= now;
+                        if due {
+                            session.engine.scan_hints.insert(path.clone());
+                        }
+                        !due
+                    });
+                    break None;
+                }
+                () = tokio::time::sleep_until(wake_at) => {
+                    session.engine.need_scan = true;
+                    session.engine.need_fetch = true;
+                    reconcile(&mut mounts, session).await;
+                    continue 'rounds;
+                }
+                () = &mut shutdown => break 'rounds Ok(()),
             }
-            () = &mut shutdown => break Ok(()),
         };
         let mut watch_lost = false;
         let mut access = false;
         let mut missing = Vec::new();
         let mut apply = |kick: Kick| match kick {
             Kick::ContentMissing(item_id) => missing.push(item_id),
-            Kick::Local => session.engine.need_scan = true,
+            Kick::Local {
+                done,
+                writing: open,
+            } => {
+                for path in done {
+                    writing.remove(&path);
+                    session.engine.scan_hints.insert(path);
+                }
+                let at = Instant::now() + WRITE_SETTLE;
+                for path in open {
+                    writing.entry(path).or_insert(at);
+                }
+            }
             Kick::WatchLost => {
                 session.engine.need_scan = true;
                 watch_lost = true;
@@ -495,6 +571,18 @@ impl Session {
     }
 }
 
+/// The mount names as they are now.
+fn current_names(names: &MountNames) -> BTreeSet<String> {
+    names.read().map(|names| names.clone()).unwrap_or_default()
+}
+
+/// `path` relative to `root`, `/`-separated as the engine names paths;
+/// `None` outside it or when not UTF-8.
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let relative = path.strip_prefix(root).ok()?.to_str()?.replace('\\', "/");
+    (!relative.is_empty()).then_some(relative)
+}
+
 /// Tells the server which files could not be downloaded because the object
 /// store lacks chunks of them. A report that fails is made again at the
 /// download's next failure.
@@ -541,6 +629,16 @@ async fn reconcile(mounts: &mut Option<Mounts>, session: &Session) {
     {
         tracing::warn!(%error, "cannot update the shared folders");
     }
+}
+
+/// Whether an event leaves a file written to and not closed yet: its
+/// writer may be half-way.
+fn still_writing(kind: &EventKind) -> bool {
+    matches!(
+        kind,
+        EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any)
+            | EventKind::Create(CreateKind::File | CreateKind::Any)
+    )
 }
 
 /// Whether a watcher event can stand for a change on disk. Opening or

@@ -130,6 +130,23 @@ pub trait Fs: Send + Sync {
     /// same name. Known once [`Fs::check_root`] has succeeded; `false` before.
     fn case_insensitive(&self) -> bool;
     fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError>;
+    /// What [`Fs::scan`] lists at `path` (whose parent it listed before),
+    /// and `beneath` it when that is a folder: nothing if the path is gone.
+    /// The file watcher names the paths that changed; scanning only those
+    /// costs what changed, not what the folder holds.
+    fn scan_at(&self, path: &str, beneath: bool, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
+        let mut scan = self.scan(ignored)?;
+        let inside = |p: &str| {
+            p == path
+                || (beneath
+                    && p.strip_prefix(path)
+                        .is_some_and(|rest| rest.starts_with('/')))
+        };
+        scan.entries.retain(|e| inside(&e.path));
+        scan.unreadable.retain(|p| inside(p));
+        scan.skipped.retain(|(p, _)| inside(p));
+        Ok(scan)
+    }
     fn stat(&self, path: &str) -> Result<Option<Stat>, FsError>;
     fn open(&self, path: &str) -> Result<Box<dyn Read + Send>, FsError>;
     /// A new temporary file outside the synced tree; returns its token.
@@ -202,6 +219,89 @@ pub struct RealFs {
 }
 
 impl RealFs {
+    /// Lists what `walk` finds under the root as [`Fs::scan`] does: ignored
+    /// paths, `.nimbus`, symbolic links, special files and invalid names
+    /// are left out (the last three reported), unreadable folders named.
+    fn walk(&self, walk: walkdir::WalkDir, ignored: IgnoreFn<'_>) -> Scan {
+        let mut scan = Scan::default();
+        let mut walker = walk
+            .follow_links(false)
+            .follow_root_links(false)
+            .sort_by_file_name()
+            .into_iter();
+        while let Some(next) = walker.next() {
+            let entry = match next {
+                Ok(entry) => entry,
+                Err(error) => {
+                    let path = error
+                        .path()
+                        .and_then(|p| p.strip_prefix(&self.root).ok())
+                        .map(|p| p.to_string_lossy().replace('\\', "/"))
+                        .unwrap_or_default();
+                    if error.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) {
+                        continue; // vanished while walking: the next scan sees it gone
+                    }
+                    tracing::warn!(%path, %error, "cannot read; keeping what was known there");
+                    scan.unreadable.push(path);
+                    continue;
+                }
+            };
+            let Ok(relative) = entry.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
+                scan.skipped.push((
+                    relative.to_string_lossy().into_owned(),
+                    "the name is not valid UTF-8".into(),
+                ));
+                if entry.file_type().is_dir() {
+                    walker.skip_current_dir();
+                }
+                continue;
+            };
+            let is_dir = entry.file_type().is_dir();
+            if path == META_DIR || ignored(&path, is_dir) {
+                if is_dir {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            let name = path.rsplit('/').next().unwrap_or(&path);
+            if let Err(error) = nimbus_protocol::names::validate_name(name) {
+                scan.skipped.push((path, error.to_string()));
+                if is_dir {
+                    walker.skip_current_dir();
+                }
+                continue;
+            }
+            if entry.file_type().is_symlink() {
+                scan.skipped
+                    .push((path, "symbolic links are not synced".into()));
+                continue;
+            }
+            if !is_dir && !entry.file_type().is_file() {
+                scan.skipped
+                    .push((path, "special files are not synced".into()));
+                continue;
+            }
+            match entry.metadata() {
+                Ok(meta) => scan.entries.push(Entry {
+                    path,
+                    stat: stat_of(&meta),
+                }),
+                Err(error) => {
+                    if error.io_error().map(io::Error::kind) != Some(io::ErrorKind::NotFound) {
+                        scan.unreadable.push(path);
+                    }
+                    if is_dir {
+                        walker.skip_current_dir();
+                    }
+                }
+            }
+        }
+        scan
+    }
+
     /// Opens a linked root (see [`RealFs::link`]).
     pub fn new(root: PathBuf, link_id: Uuid) -> Self {
         Self {
@@ -354,83 +454,13 @@ impl Fs for RealFs {
 
     fn scan(&self, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
         self.check_root()?;
-        let mut scan = Scan::default();
-        let mut walker = walkdir::WalkDir::new(&self.root)
-            .follow_links(false)
-            .min_depth(1)
-            .sort_by_file_name()
-            .into_iter();
-        while let Some(next) = walker.next() {
-            let entry = match next {
-                Ok(entry) => entry,
-                Err(error) => {
-                    let path = error
-                        .path()
-                        .and_then(|p| p.strip_prefix(&self.root).ok())
-                        .map(|p| p.to_string_lossy().replace('\\', "/"))
-                        .unwrap_or_default();
-                    if error.io_error().map(io::Error::kind) == Some(io::ErrorKind::NotFound) {
-                        continue; // vanished while walking: the next scan sees it gone
-                    }
-                    tracing::warn!(%path, %error, "cannot read; keeping what was known there");
-                    scan.unreadable.push(path);
-                    continue;
-                }
-            };
-            let Ok(relative) = entry.path().strip_prefix(&self.root) else {
-                continue;
-            };
-            let Some(path) = relative.to_str().map(|p| p.replace('\\', "/")) else {
-                scan.skipped.push((
-                    relative.to_string_lossy().into_owned(),
-                    "the name is not valid UTF-8".into(),
-                ));
-                if entry.file_type().is_dir() {
-                    walker.skip_current_dir();
-                }
-                continue;
-            };
-            let is_dir = entry.file_type().is_dir();
-            if path == META_DIR || ignored(&path, is_dir) {
-                if is_dir {
-                    walker.skip_current_dir();
-                }
-                continue;
-            }
-            let name = path.rsplit('/').next().unwrap_or(&path);
-            if let Err(error) = nimbus_protocol::names::validate_name(name) {
-                scan.skipped.push((path, error.to_string()));
-                if is_dir {
-                    walker.skip_current_dir();
-                }
-                continue;
-            }
-            if entry.file_type().is_symlink() {
-                scan.skipped
-                    .push((path, "symbolic links are not synced".into()));
-                continue;
-            }
-            if !is_dir && !entry.file_type().is_file() {
-                scan.skipped
-                    .push((path, "special files are not synced".into()));
-                continue;
-            }
-            match entry.metadata() {
-                Ok(meta) => scan.entries.push(Entry {
-                    path,
-                    stat: stat_of(&meta),
-                }),
-                Err(error) => {
-                    if error.io_error().map(io::Error::kind) != Some(io::ErrorKind::NotFound) {
-                        scan.unreadable.push(path);
-                    }
-                    if is_dir {
-                        walker.skip_current_dir();
-                    }
-                }
-            }
-        }
-        Ok(scan)
+        Ok(self.walk(walkdir::WalkDir::new(&self.root).min_depth(1), ignored))
+    }
+
+    fn scan_at(&self, path: &str, beneath: bool, ignored: IgnoreFn<'_>) -> Result<Scan, FsError> {
+        self.check_root()?;
+        let walk = walkdir::WalkDir::new(self.abs(path));
+        Ok(self.walk(if beneath { walk } else { walk.max_depth(0) }, ignored))
     }
 
     fn stat(&self, path: &str) -> Result<Option<Stat>, FsError> {

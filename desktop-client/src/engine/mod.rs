@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::Error;
-use crate::fs::{Expect, Fs, FsError, Stat};
+use crate::fs::{Expect, Fs, FsError, Scan, Stat};
 use crate::remote::{Clock, Remote, RemoteError};
 pub use planner::{CaseClash, Op, PlanContext, Upload, plan};
 pub use tree::{ItemId, Node, Tree, Trees};
@@ -125,6 +125,10 @@ pub struct Engine<F: Fs, R: Remote> {
     refusals: BTreeMap<ItemId, u32>,
     /// Something on disk differed from what was planned on: scan again.
     pub need_scan: bool,
+    /// Paths the file watcher saw change (relative): scanned before the
+    /// next plan, unless [`Engine::need_scan`] asks for everything (as it
+    /// must when the ignore rules change).
+    pub scan_hints: BTreeSet<String>,
     /// The server refused or conflicted: fetch changes again.
     pub need_fetch: bool,
     /// How many uploads run at once.
@@ -185,6 +189,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             read_only: false,
             refusals: BTreeMap::new(),
             need_scan: true,
+            scan_hints: BTreeSet::new(),
             need_fetch: true,
             upload_concurrency: 4,
             download_concurrency: 4,
@@ -201,12 +206,68 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     pub async fn observe_local(&mut self) -> Result<bool, Error> {
         let ignore = self.ignore.clone();
         let scan = self.fs.scan(&*ignore)?;
+        self.scan_hints.clear();
+        self.need_scan = false;
+        self.fold_scan(&scan, observe::Scope::Everything).await
+    }
+
+    /// Scans the paths of [`Engine::scan_hints`] into the local tree (a
+    /// path whose folder is not known yet: that folder). A folder new here
+    /// is scanned to the bottom; a known one stands for itself, as its
+    /// contents have hints of their own. Returns whether anything changed.
+    pub async fn observe_hinted(&mut self) -> Result<bool, Error> {
+        let hints = std::mem::take(&mut self.scan_hints);
+        let local = &self.trees.local;
+        let known_folder = |path: &str| {
+            local
+                .id_at(path)
+                .and_then(|id| local.get(&id))
+                .is_some_and(|n| n.is_folder)
+        };
+        let mut paths: BTreeSet<String> = BTreeSet::new();
+        for mut path in hints {
+            while let Some(i) = path.rfind('/') {
+                if known_folder(&path[..i]) {
+                    break;
+                }
+                path.truncate(i);
+            }
+            paths.insert(path);
+        }
+        let ignore = self.ignore.clone();
+        let mut scan = Scan::default();
+        let mut scope = Vec::new();
+        for path in paths {
+            let beneath = match self.fs.stat(&path) {
+                Ok(Some(stat)) if stat.is_folder => local
+                    .by_inode(stat.inode)
+                    .and_then(|id| local.get(&id))
+                    .is_none_or(|n| !n.is_folder),
+                _ => false,
+            };
+            let found = self.fs.scan_at(&path, beneath, &*ignore)?;
+            scan.entries.extend(found.entries);
+            scan.unreadable.extend(found.unreadable);
+            scan.skipped.extend(found.skipped);
+            scope.push((path, beneath));
+        }
+        // Parents first, each path once.
+        scan.entries.sort_by(|a, b| {
+            (a.path.matches('/').count(), &a.path).cmp(&(b.path.matches('/').count(), &b.path))
+        });
+        scan.entries.dedup_by(|a, b| a.path == b.path);
+        self.fold_scan(&scan, observe::Scope::Paths(&scope)).await
+    }
+
+    /// Folds a scan of `scope` into the local tree and saves it if it changed.
+    async fn fold_scan(&mut self, scan: &Scan, scope: observe::Scope<'_>) -> Result<bool, Error> {
         let fs = &self.fs;
         let remote = &self.remote;
         let clock = self.clock.clone();
         let changed = observe::reconcile(
             &mut self.trees.local,
-            &scan,
+            scan,
+            scope,
             &mut |path| match fs.open(path) {
                 Ok(mut reader) => {
                     remote
@@ -221,11 +282,16 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                 Err(e) => Err(e),
             },
             &mut || clock.new_id(),
+            &mut |path, inode| {
+                fs.stat(path)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.inode == inode)
+            },
         );
         for (path, why) in &scan.skipped {
             tracing::debug!(%path, %why, "not synced");
         }
-        self.need_scan = false;
         if changed {
             self.stuck.clear();
             self.save().await?;
@@ -350,13 +416,16 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         while round.passes < MAX_PASSES {
             if self.need_scan {
                 self.observe_local().await?;
+            } else if !self.scan_hints.is_empty() {
+                self.observe_hinted().await?;
             }
             if self.need_fetch {
                 self.fetch_remote().await?;
             }
+            self.trees.settle();
             let ops = self.plan();
             if ops.is_empty() {
-                round.quiet = !self.need_scan && !self.need_fetch;
+                round.quiet = !self.need_scan && self.scan_hints.is_empty() && !self.need_fetch;
                 if round.quiet {
                     break;
                 }

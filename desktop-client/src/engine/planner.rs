@@ -385,14 +385,21 @@ impl<'a> Planner<'a> {
     }
 
     fn run(mut self) -> Vec<Op> {
-        let ids: BTreeSet<ItemId> = self
-            .t
-            .remote
-            .ids()
-            .chain(self.t.local.ids())
-            .chain(self.t.synced.ids())
-            .copied()
-            .collect();
+        // An item in sync needs nothing of its own; what another item needs
+        // of it (its name, its folder) that item's rules emit. Only a
+        // case-insensitive disk plans every item: a clash anywhere under a
+        // parent can hide an item in sync (`CaseView::hidden`).
+        let ids: BTreeSet<ItemId> = if self.case.is_some() {
+            self.t
+                .remote
+                .ids()
+                .chain(self.t.local.ids())
+                .chain(self.t.synced.ids())
+                .copied()
+                .collect()
+        } else {
+            self.t.unsettled()
+        };
         for id in ids {
             if self.ctx.stuck.contains(&id) || self.ops.contains_key(&id) {
                 continue;
@@ -853,8 +860,8 @@ impl<'a> Planner<'a> {
     ///
     /// The server applies a commit's items in order, each seeing the effects
     /// of those before it (folder deletions last). So the items are ordered
-    /// against a copy of the remote tree that takes each accepted item's
-    /// effect: an item goes once its parent exists, its name is free there
+    /// against the remote tree with each accepted item's effect laid over it
+    /// ([`Overlay`]): an item goes once its parent exists, its name is free there
     /// and (for a folder) the parent is not inside it. Dependent moves (B out
     /// of A, then A into B; a swap of two names) thus go up in one commit.
     /// A cycle of name dependencies is broken by giving one of its items a
@@ -863,11 +870,7 @@ impl<'a> Planner<'a> {
     /// later batch.
     fn finish(self) -> Vec<Op> {
         let t = self.t;
-        let mut sim: Tree = if self.uploads.is_empty() {
-            Tree::new()
-        } else {
-            t.remote.clone()
-        };
+        let mut sim = Overlay::new(&t.remote);
         let mut ordered: Vec<Upload> = Vec::new();
         let mut pending: Vec<Upload> = Vec::new();
         let mut folder_deletions: Vec<Upload> = Vec::new();
@@ -875,7 +878,7 @@ impl<'a> Planner<'a> {
             match (upload.deleted, upload.is_folder) {
                 // File deletions first: they free names for what follows.
                 (true, false) => {
-                    sim.remove(&upload.id);
+                    sim.remove(upload.id);
                     ordered.push(upload);
                 }
                 (true, true) => folder_deletions.push(upload),
@@ -886,8 +889,8 @@ impl<'a> Planner<'a> {
             let before = pending.len();
             let mut waiting = Vec::new();
             for upload in pending {
-                if placement_ok(&sim, &upload) {
-                    apply(&mut sim, &upload);
+                if sim.placement_ok(&upload) {
+                    sim.place(&upload);
                     ordered.push(upload);
                 } else {
                     waiting.push(upload);
@@ -913,10 +916,10 @@ impl<'a> Planner<'a> {
                 .position(|p| p.id == holder)
                 .expect("found above");
             let mut step_aside = pending.remove(index);
-            let here = sim.get(&holder).expect("holds a name").clone();
+            let here = sim.place_of(holder).expect("holds a name");
+            step_aside.name = sim.temporary_name(holder, &here);
             step_aside.parent = here.parent;
-            step_aside.name = temporary_name(&sim, &here);
-            apply(&mut sim, &step_aside);
+            sim.place(&step_aside);
             ordered.push(step_aside);
         }
         // Folder deletions last, parents first: the server applies folder
@@ -939,62 +942,132 @@ impl<'a> Planner<'a> {
     }
 }
 
-/// Whether the server would accept `u`'s placement in the tree `sim`.
-fn placement_ok(sim: &Tree, u: &Upload) -> bool {
-    let parent_ok = match u.parent {
-        None => true,
-        Some(p) => {
-            sim.get(&p).is_some_and(|n| n.is_folder)
-                && !(u.is_folder && sim.is_ancestor_or_self(u.id, p))
+/// Where an item is: its parent, its name, and whether it is a folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Place {
+    parent: Option<ItemId>,
+    name: String,
+    is_folder: bool,
+}
+
+/// The remote tree as the server sees it part way through a commit: the
+/// items accepted so far laid over the tree, which is read, never copied
+/// (ordering a commit of one item costs that item, not the tree).
+struct Overlay<'a> {
+    base: &'a Tree,
+    /// Items placed or removed so far (`None`: removed).
+    places: BTreeMap<ItemId, Option<Place>>,
+    /// Names taken or freed so far (`None`: freed).
+    names: BTreeMap<(Option<ItemId>, String), Option<ItemId>>,
+}
+
+impl<'a> Overlay<'a> {
+    fn new(base: &'a Tree) -> Self {
+        Self {
+            base,
+            places: BTreeMap::new(),
+            names: BTreeMap::new(),
         }
-    };
-    parent_ok && sim.child(u.parent, &u.name).is_none_or(|h| h == u.id)
-}
+    }
 
-/// Takes the effect of an accepted upload on `sim`.
-fn apply(sim: &mut Tree, u: &Upload) {
-    let mut node = sim.get(&u.id).cloned().unwrap_or(Node {
-        id: u.id,
-        parent: u.parent,
-        name: u.name.clone(),
-        is_folder: u.is_folder,
-        size: 0,
-        hash: None,
-        version: 0,
-        mtime: 0,
-        inode: 0,
-        chunks: Vec::new(),
-        chunker: None,
-    });
-    node.parent = u.parent;
-    node.name = u.name.clone();
-    sim.insert(node);
-}
+    fn place_of(&self, id: ItemId) -> Option<Place> {
+        match self.places.get(&id) {
+            Some(place) => place.clone(),
+            None => self.base.get(&id).map(|n| Place {
+                parent: n.parent,
+                name: n.name.clone(),
+                is_folder: n.is_folder,
+            }),
+        }
+    }
 
-/// A name, free next to `node` in `sim`, for a step aside during a commit:
-/// `name.nimbus-move-1a2b3c4d`.
-fn temporary_name(sim: &Tree, node: &Node) -> String {
-    let id = node.id.simple().to_string();
-    let tag = &id[id.len() - 8..];
-    let mut attempt = 0u32;
-    loop {
-        let suffix = if attempt == 0 {
-            format!(".nimbus-move-{tag}")
-        } else {
-            format!(".nimbus-move-{tag}-{attempt}")
-        };
-        let budget = nimbus_protocol::names::MAX_NAME_BYTES - suffix.len();
-        let mut stem = String::new();
-        for c in node.name.chars() {
-            if stem.len() + c.len_utf8() > budget {
-                break;
+    fn child(&self, parent: Option<ItemId>, name: &str) -> Option<ItemId> {
+        match self.names.get(&(parent, name.to_owned())) {
+            Some(holder) => *holder,
+            None => self.base.child(parent, name),
+        }
+    }
+
+    /// Frees the name `id` holds.
+    fn vacate(&mut self, id: ItemId) -> Option<Place> {
+        let place = self.place_of(id)?;
+        if self.child(place.parent, &place.name) == Some(id) {
+            self.names.insert((place.parent, place.name.clone()), None);
+        }
+        Some(place)
+    }
+
+    fn remove(&mut self, id: ItemId) {
+        self.vacate(id);
+        self.places.insert(id, None);
+    }
+
+    /// Takes the effect of an accepted upload.
+    fn place(&mut self, u: &Upload) {
+        let is_folder = self.vacate(u.id).map_or(u.is_folder, |p| p.is_folder);
+        self.names.insert((u.parent, u.name.clone()), Some(u.id));
+        self.places.insert(
+            u.id,
+            Some(Place {
+                parent: u.parent,
+                name: u.name.clone(),
+                is_folder,
+            }),
+        );
+    }
+
+    /// Whether `ancestor` is `id` or one of its ancestors (a cycle counts).
+    fn is_ancestor_or_self(&self, ancestor: ItemId, id: ItemId) -> bool {
+        let limit = self.base.len() + self.places.len() + 1;
+        let mut cursor = Some(id);
+        let mut steps = 0;
+        while let Some(current) = cursor {
+            if current == ancestor || steps > limit {
+                return true;
             }
-            stem.push(c);
+            steps += 1;
+            cursor = self.place_of(current).and_then(|p| p.parent);
         }
-        let candidate = format!("{stem}{suffix}");
-        if sim.child(node.parent, &candidate).is_none() {
-            return candidate;
+        false
+    }
+
+    /// Whether the server would accept `u`'s placement now.
+    fn placement_ok(&self, u: &Upload) -> bool {
+        let parent_ok = match u.parent {
+            None => true,
+            Some(p) => {
+                self.place_of(p).is_some_and(|n| n.is_folder)
+                    && !(u.is_folder && self.is_ancestor_or_self(u.id, p))
+            }
+        };
+        parent_ok && self.child(u.parent, &u.name).is_none_or(|h| h == u.id)
+    }
+
+    /// A name, free next to `place` (where `id` is), for a step aside during
+    /// a commit: `name.nimbus-move-1a2b3c4d`.
+    fn temporary_name(&self, id: ItemId, place: &Place) -> String {
+        let id = id.simple().to_string();
+        let tag = &id[id.len() - 8..];
+        let mut attempt = 0u32;
+        loop {
+            let suffix = if attempt == 0 {
+                format!(".nimbus-move-{tag}")
+            } else {
+                format!(".nimbus-move-{tag}-{attempt}")
+            };
+            let budget = nimbus_protocol::names::MAX_NAME_BYTES - suffix.len();
+            let mut stem = String::new();
+            for c in place.name.chars() {
+                if stem.len() + c.len_utf8() > budget {
+                    break;
+                }
+                stem.push(c);
+            }
+            let candidate = format!("{stem}{suffix}");
+            if self.child(place.parent, &candidate).is_none() {
+                return candidate;
+            }
+            attempt += 1;
         }
-        attempt += 1;
     }
 }

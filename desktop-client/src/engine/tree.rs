@@ -87,6 +87,12 @@ pub struct Tree {
     nodes: BTreeMap<ItemId, Node>,
     children: BTreeMap<Option<ItemId>, BTreeMap<String, ItemId>>,
     dirty: BTreeSet<ItemId>,
+    /// Nodes by inode (the local tree's; other trees have none), so that a
+    /// scan of a few paths finds a moved item without looking at all.
+    inodes: BTreeSet<(u64, ItemId)>,
+    /// Ids changed since [`Trees::settle`] last looked (kept apart from
+    /// `dirty`, which saving empties).
+    changed: BTreeSet<ItemId>,
 }
 
 impl PartialEq for Tree {
@@ -130,21 +136,28 @@ impl Tree {
             if old == &node {
                 return;
             }
-            let (parent, name) = (old.parent, old.name.clone());
+            let (parent, name, inode) = (old.parent, old.name.clone(), old.inode);
             self.unlink(parent, &name, node.id);
+            self.inodes.remove(&(inode, node.id));
+        }
+        if node.inode != 0 {
+            self.inodes.insert((node.inode, node.id));
         }
         self.children
             .entry(node.parent)
             .or_default()
             .insert(node.name.clone(), node.id);
         self.dirty.insert(node.id);
+        self.changed.insert(node.id);
         self.nodes.insert(node.id, node);
     }
 
     pub fn remove(&mut self, id: &ItemId) -> Option<Node> {
         let node = self.nodes.remove(id)?;
         self.unlink(node.parent, &node.name, node.id);
+        self.inodes.remove(&(node.inode, node.id));
         self.dirty.insert(node.id);
+        self.changed.insert(node.id);
         Some(node)
     }
 
@@ -170,6 +183,37 @@ impl Tree {
             .get(&parent)
             .map(|names| names.values().copied().collect())
             .unwrap_or_default()
+    }
+
+    /// The item at `path` (`a/b/c`), found name by name from the root.
+    pub fn id_at(&self, path: &str) -> Option<ItemId> {
+        let mut id = None;
+        for name in path.split('/') {
+            id = Some(self.child(id, name)?);
+        }
+        id
+    }
+
+    /// The one node with `inode` (`None` when none or several have it:
+    /// hard links are not told apart).
+    pub fn by_inode(&self, inode: u64) -> Option<ItemId> {
+        let mut ids = self
+            .inodes
+            .range((inode, ItemId::nil())..=(inode, ItemId::max()))
+            .map(|(_, id)| *id);
+        let first = ids.next()?;
+        ids.next().is_none().then_some(first)
+    }
+
+    /// `id` and everything beneath it.
+    pub fn subtree(&self, id: ItemId) -> Vec<ItemId> {
+        let mut ids = vec![id];
+        let mut next = 0;
+        while next < ids.len() {
+            ids.extend(self.children(Some(ids[next])));
+            next += 1;
+        }
+        ids
     }
 
     /// The path of `id` from the root (`a/b/c`), or `None` if an ancestor is
@@ -260,7 +304,7 @@ impl Tree {
 }
 
 /// The three trees of a workspace.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Trees {
     /// What the server says (live items only).
     pub remote: Tree,
@@ -268,6 +312,56 @@ pub struct Trees {
     pub local: Tree,
     /// The last state both sides agreed on: the merge base.
     pub synced: Tree,
+    /// Items found out of sync when [`Trees::settle`] last looked.
+    unsettled: BTreeSet<ItemId>,
+}
+
+impl PartialEq for Trees {
+    fn eq(&self, other: &Self) -> bool {
+        self.remote == other.remote && self.local == other.local && self.synced == other.synced
+    }
+}
+
+impl Trees {
+    /// Whether the three trees agree on `id`: the disk holds the synced
+    /// bytes at the synced place, and the synced state is the server's. Such
+    /// an item needs nothing (on a case-sensitive disk, see the planner)
+    /// until one of its nodes changes.
+    pub fn in_sync(&self, id: &ItemId) -> bool {
+        match (self.local.get(id), self.synced.get(id), self.remote.get(id)) {
+            (Some(l), Some(s), Some(r)) => l.same_content(s) && l.same_place(s) && s == r,
+            (None, None, None) => true,
+            _ => false,
+        }
+    }
+
+    /// The items that may need work: those out of sync when last settled
+    /// and those changed since. A superset of the items out of sync, found
+    /// without looking at the others, so that planning after a small change
+    /// costs what the change costs, not what the tree holds.
+    pub fn unsettled(&self) -> BTreeSet<ItemId> {
+        let mut ids = self.unsettled.clone();
+        for tree in [&self.remote, &self.local, &self.synced] {
+            ids.extend(tree.changed.iter().copied());
+        }
+        ids
+    }
+
+    /// Looks again at the items changed since the last call, keeping
+    /// [`Trees::unsettled`] small.
+    pub fn settle(&mut self) {
+        let changed: BTreeSet<ItemId> = [&mut self.remote, &mut self.local, &mut self.synced]
+            .into_iter()
+            .flat_map(|tree| std::mem::take(&mut tree.changed))
+            .collect();
+        for id in changed {
+            if self.in_sync(&id) {
+                self.unsettled.remove(&id);
+            } else {
+                self.unsettled.insert(id);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -288,6 +382,39 @@ mod tests {
             chunks: Vec::new(),
             chunker: None,
         }
+    }
+
+    #[test]
+    fn only_items_out_of_sync_or_changed_are_unsettled() {
+        let mut trees = Trees::default();
+        for tree in [&mut trees.remote, &mut trees.local, &mut trees.synced] {
+            tree.insert(node(1, None, "a"));
+            tree.insert(node(2, Some(1), "b"));
+        }
+        trees.remote.insert(node(3, None, "new on the server"));
+        let ids =
+            |set: BTreeSet<ItemId>| set.into_iter().map(|id| id.as_u128()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(trees.unsettled()),
+            [1, 2, 3],
+            "before settling: all changed"
+        );
+        trees.settle();
+        assert_eq!(ids(trees.unsettled()), [3]);
+        trees.local.insert(node(2, None, "b moved"));
+        assert_eq!(
+            ids(trees.unsettled()),
+            [2, 3],
+            "a change counts before settling"
+        );
+        trees.settle();
+        assert_eq!(ids(trees.unsettled()), [2, 3]);
+        trees.local.insert(node(2, Some(1), "b"));
+        trees.local.insert(node(3, None, "new on the server"));
+        trees.synced.insert(node(3, None, "new on the server"));
+        trees.settle();
+        assert_eq!(ids(trees.unsettled()), [] as [u128; 0]);
+        assert_eq!(trees.local.id_at("a/b"), Some(Uuid::from_u128(2)));
     }
 
     #[test]

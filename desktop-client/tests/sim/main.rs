@@ -466,17 +466,23 @@ impl World {
                 }
             }
         };
+        // The paths a file watcher would name.
+        let mut changed: Vec<String> = Vec::new();
         match self.rng.below(10) {
             0..=2 => {
                 // create or overwrite a file
                 let parent = self.rng.pick(&parents).cloned().flatten();
                 let name = *self.rng.pick(FILE_NAMES).unwrap();
                 let path = join(&parent, name);
-                self.write(d, &fs, workspace, &path, &snapshot, supersede);
+                if self.write(d, &fs, workspace, &path, &snapshot, supersede) {
+                    changed.push(path);
+                }
             }
             3 | 4 => {
-                if let Some(path) = self.rng.pick(&files).cloned() {
-                    self.write(d, &fs, workspace, &path, &snapshot, supersede);
+                if let Some(path) = self.rng.pick(&files).cloned()
+                    && self.write(d, &fs, workspace, &path, &snapshot, supersede)
+                {
+                    changed.push(path);
                 }
             }
             5 => {
@@ -484,6 +490,7 @@ impl World {
                 let path = join(&parent, self.rng.pick(FOLDER_NAMES).unwrap());
                 if fs.user_mkdir(&path) {
                     self.log(format!("{d}: mkdir {path}"));
+                    changed.push(path);
                 }
             }
             6 => {
@@ -492,6 +499,7 @@ impl World {
                     supersede(self, &path);
                     if fs.user_delete(&path) {
                         self.log(format!("{d}: delete {path}"));
+                        changed.push(path);
                     }
                 }
             }
@@ -509,10 +517,12 @@ impl World {
                     let to = join(&parent, name);
                     if fs.user_rename(&from, &to) {
                         self.log(format!("{d}: rename {from} -> {to}"));
+                        changed.extend([from, to]);
                     }
                 }
             }
         }
+        self.devices[d].folders[f].engine.scan_hints.extend(changed);
     }
 
     fn write(
@@ -523,9 +533,9 @@ impl World {
         path: &str,
         snapshot: &BTreeMap<String, Option<Vec<u8>>>,
         supersede: impl Fn(&mut World, &str),
-    ) {
+    ) -> bool {
         if snapshot.get(path).is_some_and(Option::is_none) {
-            return;
+            return false;
         }
         self.writes += 1;
         let content = if self.rng.chance(5) {
@@ -548,7 +558,9 @@ impl World {
                 self.written_in.insert(content, workspace);
             }
             self.log(format!("{d}: write {path} #{}", self.writes));
+            return true;
         }
+        false
     }
 
     fn device_step(&mut self, d: usize) {
@@ -571,7 +583,13 @@ impl World {
         let device = &mut self.devices[d].folders[f];
         let result: Result<String, Error> = block_on(async {
             match choice {
-                0..=2 => device
+                // A scan of what the watcher named, or of everything.
+                0 => device
+                    .engine
+                    .observe_hinted()
+                    .await
+                    .map(|c| format!("scan hinted {c}")),
+                1..=2 => device
                     .engine
                     .observe_local()
                     .await
