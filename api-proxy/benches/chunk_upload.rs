@@ -361,11 +361,12 @@ where
     F: Fn(usize) -> anyhow::Result<()> + Sync,
 {
     let next = AtomicUsize::new(0);
+    let (next, work) = (&next, &work);
     let started = Instant::now();
     let cpu = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
-                scope.spawn(|| {
+                scope.spawn(move || {
                     let cpu_before = thread_cpu()?;
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
