@@ -51,6 +51,15 @@ fn parse_status(status: &str) -> StoreResult<ProposalStatus> {
     })
 }
 
+/// The bytes charged for workspace `w`: the latest versions of its live files.
+macro_rules! workspace_usage {
+    () => {
+        "(SELECT coalesce(sum(v.size), 0)::bigint FROM items i \
+          JOIN item_versions v ON v.item_id = i.id AND v.version = i.latest_version \
+          WHERE i.workspace_id = w.id AND NOT i.deleted AND NOT i.is_folder)"
+    };
+}
+
 /// Proposals `p` with the names a reader needs; a pending one past its
 /// expiry reads as expired. Callers append conditions and the order.
 macro_rules! proposals {
@@ -64,7 +73,9 @@ macro_rules! proposals {
             millis!("p.created_at"),
             " AS created_at, ",
             millis!("p.expires_at"),
-            " AS expires_at \
+            " AS expires_at, ",
+            workspace_usage!(),
+            " AS workspace_size \
              FROM share_proposals p \
              JOIN workspaces w ON w.id = p.workspace_id \
              LEFT JOIN workspace_members om \
@@ -90,6 +101,7 @@ struct ProposalRow {
     status: String,
     created_at: i64,
     expires_at: i64,
+    workspace_size: i64,
 }
 
 impl ProposalRow {
@@ -108,6 +120,7 @@ impl ProposalRow {
             status: parse_status(&self.status)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
+            workspace_size: to_u64(self.workspace_size),
         })
     }
 }
@@ -265,13 +278,11 @@ impl PgStore {
         &self,
         workspace_id: Uuid,
     ) -> StoreResult<Option<WorkspaceRecord>> {
-        let row: Option<(Uuid, bool, String, i64)> = sqlx::query_as(
-            "SELECT w.owner_id, w.is_default, w.encryption, \
-                    (SELECT coalesce(sum(v.size), 0)::bigint FROM items i \
-                     JOIN item_versions v ON v.item_id = i.id AND v.version = i.latest_version \
-                     WHERE i.workspace_id = w.id AND NOT i.deleted AND NOT i.is_folder) \
-             FROM workspaces w WHERE w.id = $1",
-        )
+        let row: Option<(Uuid, bool, String, i64)> = sqlx::query_as(concat!(
+            "SELECT w.owner_id, w.is_default, w.encryption, ",
+            workspace_usage!(),
+            " FROM workspaces w WHERE w.id = $1",
+        ))
         .bind(workspace_id)
         .fetch_optional(&self.pool)
         .await?;
