@@ -265,6 +265,7 @@ struct Crumb {
 }
 
 struct Row {
+    id: Uuid,
     name: String,
     /// `/files/{workspace}/{item}`, under which rename and delete are.
     item_url: String,
@@ -422,6 +423,7 @@ fn folder_page(
             });
             let content = format!("/files/{workspace_id}/{}", item.id);
             Row {
+                id: item.id,
                 item_url: content.clone(),
                 name: item.name.clone(),
                 is_folder: item.is_folder,

@@ -37,4 +37,5 @@ mod swift_versioning;
 mod web;
 mod web_live;
 mod web_organize;
+mod web_sharing;
 mod web_upload;
