@@ -52,7 +52,7 @@ struct WorkspacesPage {
     workspaces: Vec<WorkspaceRow>,
 }
 
-fn role_name(role: Role) -> &'static str {
+pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Owner => "owner",
         Role::Editor => "editor",

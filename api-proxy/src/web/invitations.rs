@@ -24,9 +24,8 @@ use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::organize::CsrfForm;
 use super::session::WebSession;
-use super::sharing::{
-    DoneQuery, pending_invitations, proposals, role_name, sharing_url, with_done,
-};
+use super::browse::role_name;
+use super::sharing::{DoneQuery, pending_invitations, proposals, sharing_url, with_done};
 use crate::state::RestState;
 
 struct InvitationRow {

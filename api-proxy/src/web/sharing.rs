@@ -21,7 +21,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::browse::find_workspace;
+use super::browse::{find_workspace, role_name};
 use super::error::WebError;
 use super::format::{human_time, iso_time};
 use super::layout::{Layout, render, see_other};
@@ -55,68 +55,45 @@ pub fn pending_invitations(list: &ProposalList) -> usize {
         .count()
 }
 
-pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Owner => "owner",
-        Role::Editor => "editor",
-        Role::Viewer => "viewer",
-    }
-}
-
 /// The sharing page of a workspace.
 pub fn sharing_url(workspace_id: Uuid) -> String {
     format!("/files/{workspace_id}/sharing")
 }
 
-/// What was just done, for the status line of the page it returns to.
-/// Only these fixed texts are shown: nothing from the URL is echoed.
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Done {
-    Proposed,
-    Cancelled,
-    RoleChanged,
-    Removed,
-    Transferred,
-    Unshared,
-    Left,
-    Declined,
-    Revoked,
-}
-
-impl Done {
-    pub fn message(self) -> &'static str {
-        match self {
-            Done::Proposed => {
-                "Sent. Each person sees the invitation under Sharing and becomes a member \
-                 when they accept."
-            }
-            Done::Cancelled => "The invitation was cancelled.",
-            Done::RoleChanged => "The role was changed; it applies at once on every device.",
-            Done::Removed => {
-                "The member was removed: their access ended at once. Their copies on their \
-                 devices stay theirs; nothing was deleted here."
-            }
-            Done::Transferred => {
-                "Ownership was handed over: the new owner's quota is charged from now on, and \
-                 you stay as an editor."
-            }
-            Done::Unshared => "Nobody else has access any more; the files stay yours, in place.",
-            Done::Left => "You left the workspace; its files stay with its owner.",
-            Done::Declined => "The invitation was declined.",
-            Done::Revoked => "The link was revoked: it stops working at once.",
+/// What was just done (`?done=…`), for the status line of the page it
+/// returns to: one of these fixed texts, so nothing of the URL is echoed.
+fn done_message(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "proposed" => {
+            "Sent. Each person sees the invitation under Sharing and becomes a member when \
+             they accept."
         }
-    }
+        "cancelled" => "The invitation was cancelled.",
+        "role-changed" => "The role was changed; it applies at once on every device.",
+        "removed" => {
+            "The member was removed: their access ended at once. Nothing was deleted: the \
+             files stay here."
+        }
+        "transferred" => {
+            "Ownership was handed over: the new owner's quota is charged from now on, and you \
+             stay as an editor."
+        }
+        "unshared" => "Nobody else has access any more; the files stay yours, in place.",
+        "left" => "You left the workspace; its files stay with its owner.",
+        "declined" => "The invitation was declined.",
+        "revoked" => "The link was revoked: it stops working at once.",
+        _ => return None,
+    })
 }
 
 #[derive(Deserialize)]
 pub struct DoneQuery {
-    done: Option<Done>,
+    done: Option<String>,
 }
 
 impl DoneQuery {
     pub fn message(&self) -> Option<&'static str> {
-        self.done.map(Done::message)
+        self.done.as_deref().and_then(done_message)
     }
 }
 

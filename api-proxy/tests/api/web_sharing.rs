@@ -141,14 +141,14 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     let accepted = bob
         .post(
             &format!("/sharing/{proposal}/accept"),
-            &[("csrf", &bob_csrf), ("name", "Alice's team")],
+            &[("csrf", &bob_csrf), ("name", "Team of alice")],
         )
         .await;
     assert_eq!(accepted.status(), 303);
     assert_eq!(location(&accepted), format!("/files/{workspace}"));
     let (status, files) = bob.html(&format!("/files/{workspace}")).await;
     assert_eq!(status, 200);
-    assert!(files.contains("Alice&#39;s team"), "{files}");
+    assert!(files.contains("Team of alice"), "{files}");
 
     // An editor neither shares nor changes roles: the servers refuse, in
     // their words, and nothing changes.
@@ -274,11 +274,13 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     // anyone; bob stops sharing it, and alice loses it.
     invite_bob(&mut alice).await;
     let (_, page) = bob.html("/sharing").await;
-    bob.post(
-        &format!("/sharing/{}/accept", proposal_in(&page, "accept")),
-        &[("csrf", &bob_csrf)],
-    )
-    .await;
+    let accepted = bob
+        .post(
+            &format!("/sharing/{}/accept", proposal_in(&page, "accept")),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
     let handed = alice
         .post(&format!("{members_url}/transfer"), &[("csrf", &alice_csrf)])
         .await;
