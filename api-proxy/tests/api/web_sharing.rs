@@ -7,7 +7,6 @@
 //! user's ids are not found, a form without its CSRF token does nothing.
 
 use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
-use uuid::Uuid;
 
 use crate::helpers::{Device, TestApp, device, spawn_app};
 use crate::web::{Browser, commit, file, location};
