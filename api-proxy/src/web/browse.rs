@@ -88,8 +88,11 @@ pub async fn home(
     session: WebSession,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, WebError> {
-    let workspaces = workspaces_of(&state, &session, "/")
-        .await?
+    let (workspaces, proposals) = futures::try_join!(
+        workspaces_of(&state, &session, "/"),
+        super::sharing::proposals(&state, &session),
+    )?;
+    let workspaces = workspaces
         .into_iter()
         .map(|w| WorkspaceRow {
             href: format!("/files/{}", w.workspace_id),
@@ -102,7 +105,8 @@ pub async fn home(
     render(
         StatusCode::OK,
         &WorkspacesPage {
-            layout: Layout::of(&session),
+            layout: Layout::of(&session)
+                .with_invitations(super::sharing::pending_invitations(&proposals)),
             workspaces,
         },
     )
