@@ -18,13 +18,13 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
+use super::browse::role_name;
 use super::browse::workspaces_of;
 use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::organize::CsrfForm;
 use super::session::WebSession;
-use super::browse::role_name;
 use super::sharing::{DoneQuery, pending_invitations, proposals, sharing_url, with_done};
 use crate::state::RestState;
 
@@ -188,12 +188,8 @@ pub async fn decline(
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&req, form.csrf.as_deref())?;
     let proposal_id = proposal_id(&path)?;
-    let _: Proposal = on_proposal(
-        &state,
-        &session,
-        Operation::DeclineProposal { proposal_id },
-    )
-    .await?;
+    let _: Proposal =
+        on_proposal(&state, &session, Operation::DeclineProposal { proposal_id }).await?;
     Ok(see_other(&with_done("/sharing", "declined")))
 }
 

@@ -67,7 +67,10 @@ pub async fn set_role(
         },
     )
     .await?;
-    Ok(see_other(&with_done(&sharing_url(workspace_id), "role-changed")))
+    Ok(see_other(&with_done(
+        &sharing_url(workspace_id),
+        "role-changed",
+    )))
 }
 
 /// `POST /files/{workspace}/members/{user}/remove`.
@@ -112,7 +115,10 @@ pub async fn transfer(
         },
     )
     .await?;
-    Ok(see_other(&with_done(&sharing_url(workspace_id), "transferred")))
+    Ok(see_other(&with_done(
+        &sharing_url(workspace_id),
+        "transferred",
+    )))
 }
 
 /// `POST /files/{workspace}/sharing/unshare`: every other member's access
@@ -133,7 +139,10 @@ pub async fn unshare(
         Operation::UnshareWorkspace { workspace_id },
     )
     .await?;
-    Ok(see_other(&with_done(&sharing_url(workspace_id), "unshared")))
+    Ok(see_other(&with_done(
+        &sharing_url(workspace_id),
+        "unshared",
+    )))
 }
 
 /// `POST /files/{workspace}/sharing/leave`: the caller's own access ends

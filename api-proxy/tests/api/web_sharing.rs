@@ -91,7 +91,11 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     let nobody = alice
         .post(
             &propose,
-            &[("csrf", &alice_csrf), ("addressees", " , "), ("role", "editor")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", " , "),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(nobody.status(), 400);
@@ -102,7 +106,11 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     let strangers = carol
         .post(
             &propose,
-            &[("csrf", &carol_csrf), ("addressees", "bob"), ("role", "editor")],
+            &[
+                ("csrf", &carol_csrf),
+                ("addressees", "bob"),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(strangers.status(), 404);
@@ -128,13 +136,23 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     // Bob sees who asks, for what, with which role and message, and a badge.
     let (status, invitations) = bob.html("/sharing").await;
     assert_eq!(status, 200);
-    for text in ["alice", "Team", "editor", "Plans for 2027", "0 B", "1<span class=\"visually-hidden\"> invitation waiting"] {
+    for text in [
+        "alice",
+        "Team",
+        "editor",
+        "Plans for 2027",
+        "0 B",
+        "1<span class=\"visually-hidden\"> invitation waiting",
+    ] {
         assert!(invitations.contains(text), "{text:?} in {invitations}");
     }
     let proposal = proposal_in(&invitations, "accept");
     // Carol cannot answer it, nor can alice cancel what is not there.
     let carols = carol
-        .post(&format!("/sharing/{proposal}/accept"), &[("csrf", &carol_csrf)])
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[("csrf", &carol_csrf)],
+        )
         .await;
     assert_eq!(carols.status(), 404);
     let accepted = bob
@@ -154,7 +172,11 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     let bobs_share = bob
         .post(
             &propose,
-            &[("csrf", &bob_csrf), ("addressees", "carol"), ("role", "editor")],
+            &[
+                ("csrf", &bob_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(bobs_share.status(), 403);
@@ -191,7 +213,10 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
         .await;
     assert_eq!(viewer.status(), 303);
     let (_, page) = bob.html(&sharing).await;
-    assert!(page.contains("<span class=\"badge\">viewer</span>"), "{page}");
+    assert!(
+        page.contains("<span class=\"badge\">viewer</span>"),
+        "{page}"
+    );
     assert!(page.contains("Leave Team"), "{page}");
     let folder = bob
         .post(
@@ -205,7 +230,11 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
     let to_carol = alice
         .post(
             &propose,
-            &[("csrf", &alice_csrf), ("addressees", "carol"), ("role", "viewer")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "viewer"),
+            ],
         )
         .await;
     assert_eq!(to_carol.status(), 303);
@@ -239,7 +268,11 @@ async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages()
         let again = alice
             .post(
                 &propose,
-                &[("csrf", &alice_csrf), ("addressees", "bob"), ("role", "editor")],
+                &[
+                    ("csrf", &alice_csrf),
+                    ("addressees", "bob"),
+                    ("role", "editor"),
+                ],
             )
             .await;
         assert_eq!(again.status(), 303);
@@ -345,7 +378,11 @@ async fn public_links_are_made_opened_by_anyone_and_revoked_by_their_creator_onl
     assert!(links.is_empty());
 
     let mut fields = base.to_vec();
-    fields.extend([("csrf", csrf.as_str()), ("max_downloads", "3"), ("expires_days", "7")]);
+    fields.extend([
+        ("csrf", csrf.as_str()),
+        ("max_downloads", "3"),
+        ("expires_days", "7"),
+    ]);
     let created = alice.post("/links", &fields).await;
     assert_eq!(created.status(), 201);
     let page = created.text().await.unwrap();
@@ -360,7 +397,10 @@ async fn public_links_are_made_opened_by_anyone_and_revoked_by_their_creator_onl
     assert_eq!(visit.bytes().await.unwrap().as_ref(), b"for everyone");
     let (status, list) = alice.html("/links").await;
     assert_eq!(status, 200);
-    assert!(list.contains("note.txt") && list.contains("1 of 3"), "{list}");
+    assert!(
+        list.contains("note.txt") && list.contains("1 of 3"),
+        "{list}"
+    );
     assert!(!list.contains(&url), "{list}");
     let link_id = after(&list, "action=\"/links/")
         .split('/')
