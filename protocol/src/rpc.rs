@@ -555,6 +555,10 @@ pub struct Proposal {
     pub status: ProposalStatus,
     pub created_at: TimestampMillis,
     pub expires_at: TimestampMillis,
+    /// Bytes of the workspace's live files when the proposal was read, so
+    /// that the invitee knows what accepting brings to their devices.
+    #[serde(default)]
+    pub workspace_size: u64,
 }
 
 /// `listProposals`: offers to the caller's user and offers it made.

@@ -10,7 +10,8 @@
 # add`, lets the desktop client sync a folder for it, runs the tests, and
 # stops and removes everything it started. Screenshots go to $SCREENSHOTS
 # (default /tmp/nimbus-web-screenshots). Needs PostgreSQL and RabbitMQ on
-# 127.0.0.1 (scripts/dev-up.sh and scripts/test.sh start them).
+# 127.0.0.1 (scripts/dev-up.sh and scripts/test.sh start them). Arguments name
+# test files to run alone (`web/tests/run.sh sharing.test.mjs`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -76,6 +77,8 @@ pids+=($!)
 password="web-test-password-$run"
 record_secret password "$password"
 echo "$password" | "$bin/nimbus-server" user add ada --password-stdin >/dev/null
+# A second user, whom sharing.test.mjs shares with.
+echo "$password" | "$bin/nimbus-server" user add bob --password-stdin >/dev/null
 
 for _ in $(seq 60); do
     curl -sf "$url/info" >/dev/null && break
@@ -94,9 +97,9 @@ echo "$password" | "$bin/nimbus" --config-dir "$work/client" \
 pids+=($!)
 
 status=0
-(cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_PASSWORD=$password \
+(cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_SECOND_USER=bob NIMBUS_PASSWORD=$password \
     NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" NIMBUS_SYNC_DIR="$work/sync" \
-    node --test --test-reporter=spec) || status=$?
+    node --test --test-reporter=spec "$@") || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- proxy log" >&2; tail -n 40 "${logs}proxy.log" >&2
     echo "--- server log" >&2; tail -n 40 "${logs}server.log" >&2

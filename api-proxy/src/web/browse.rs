@@ -52,7 +52,7 @@ struct WorkspacesPage {
     workspaces: Vec<WorkspaceRow>,
 }
 
-fn role_name(role: Role) -> &'static str {
+pub fn role_name(role: Role) -> &'static str {
     match role {
         Role::Owner => "owner",
         Role::Editor => "editor",
@@ -88,8 +88,11 @@ pub async fn home(
     session: WebSession,
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, WebError> {
-    let workspaces = workspaces_of(&state, &session, "/")
-        .await?
+    let (workspaces, proposals) = futures::try_join!(
+        workspaces_of(&state, &session, "/"),
+        super::sharing::proposals(&state, &session),
+    )?;
+    let workspaces = workspaces
         .into_iter()
         .map(|w| WorkspaceRow {
             href: format!("/files/{}", w.workspace_id),
@@ -102,7 +105,8 @@ pub async fn home(
     render(
         StatusCode::OK,
         &WorkspacesPage {
-            layout: Layout::of(&session),
+            layout: Layout::of(&session)
+                .with_invitations(super::sharing::pending_invitations(&proposals)),
             workspaces,
         },
     )
@@ -265,6 +269,7 @@ struct Crumb {
 }
 
 struct Row {
+    id: Uuid,
     name: String,
     /// `/files/{workspace}/{item}`, under which rename and delete are.
     item_url: String,
@@ -424,6 +429,7 @@ fn folder_page(
             });
             let content = format!("/files/{workspace_id}/{}", item.id);
             Row {
+                id: item.id,
                 item_url: content.clone(),
                 name: item.name.clone(),
                 is_folder: item.is_folder,

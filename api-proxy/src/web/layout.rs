@@ -14,6 +14,10 @@ pub struct Layout {
     pub user: Option<String>,
     /// The session's CSRF token, for forms and htmx requests.
     pub csrf: String,
+    /// Share invitations waiting for the user's answer, for the navigation's
+    /// badge; counted only by the pages that read them anyway (the home
+    /// and sharing pages), 0 elsewhere.
+    pub invitations: usize,
 }
 
 impl Layout {
@@ -21,6 +25,7 @@ impl Layout {
         Self {
             user: None,
             csrf: String::new(),
+            invitations: 0,
         }
     }
 
@@ -28,6 +33,15 @@ impl Layout {
         Self {
             user: Some(session.account.username.clone()),
             csrf: session.csrf.clone(),
+            invitations: 0,
+        }
+    }
+
+    /// With the navigation showing `pending` invitations.
+    pub fn with_invitations(self, pending: usize) -> Self {
+        Self {
+            invitations: pending,
+            ..self
         }
     }
 

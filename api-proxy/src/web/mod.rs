@@ -16,6 +16,10 @@
 //! * [`account`]: `/account`, device and application revocation, password;
 //! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
 //! * [`link`]: public links, `/s/{token}`, for anyone holding the token.
+//! * [`sharing`]: `/files/{workspace}/sharing`, members and sharing a
+//!   workspace; [`members`]: roles, removing, leaving, handing over;
+//!   [`invitations`]: `/sharing`, invitations to accept or decline;
+//!   [`links`]: `/links`, making and revoking public links.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
@@ -29,12 +33,16 @@ pub mod error;
 pub mod folder_zip;
 pub mod format;
 pub mod headers;
+pub mod invitations;
 pub mod layout;
 pub mod link;
+pub mod links;
 pub mod live;
+pub mod members;
 pub mod moving;
 pub mod organize;
 pub mod session;
+pub mod sharing;
 pub mod signin;
 pub mod trash;
 pub mod upload;
@@ -55,6 +63,7 @@ crate::routes::route_table! {
     GET "/files/{workspace}/trash" => trash::page,
     GET "/files/{workspace}/conflicts" => conflicts::page,
     GET "/files/{workspace}/zip" => folder_zip::workspace,
+    GET "/files/{workspace}/sharing" => sharing::page,
     GET "/files/{workspace}/{folder}" => browse::folder,
     POST "/files/{workspace}/trash/{item}/restore" => trash::restore,
     POST "/files/{workspace}/trash/{item}/purge" => trash::purge,
@@ -79,6 +88,21 @@ crate::routes::route_table! {
     POST "/account/devices/{id}/revoke" => account::revoke_device,
     POST "/account/applications/revoke" => account::revoke_application,
     POST "/account/password" => account::change_password,
+    POST "/files/{workspace}/sharing/propose" => sharing::propose,
+    POST "/files/{workspace}/sharing/unshare" => members::unshare,
+    POST "/files/{workspace}/sharing/leave" => members::leave,
+    POST "/files/{workspace}/members/{user}/role" => members::set_role,
+    POST "/files/{workspace}/members/{user}/remove" => members::remove,
+    POST "/files/{workspace}/members/{user}/transfer" => members::transfer,
+    POST "/workspaces" => sharing::create_workspace,
+    GET "/sharing" => invitations::page,
+    POST "/sharing/{proposal}/accept" => invitations::accept,
+    POST "/sharing/{proposal}/decline" => invitations::decline,
+    POST "/sharing/{proposal}/cancel" => invitations::cancel,
+    GET "/links" => links::page,
+    GET "/links/new" => links::new,
+    POST "/links" => links::create,
+    POST "/links/{id}/revoke" => links::revoke,
     GET "/assets/{hash}/{path:.*}" => assets::serve,
 }
 

@@ -39,5 +39,6 @@ mod trace_ids;
 mod web;
 mod web_live;
 mod web_organize;
+mod web_sharing;
 mod web_upload;
 mod web_zip;

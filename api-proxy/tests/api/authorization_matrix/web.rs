@@ -35,6 +35,12 @@ struct Target {
     /// Tokens of the owner's public links to `file` and to the workspace's top.
     file_link: String,
     top_link: String,
+    /// The id of the link to `file`.
+    file_link_id: Uuid,
+    /// The invitee's pending proposal of the workspace.
+    proposal: Uuid,
+    /// The editor's user id.
+    editor: Uuid,
 }
 
 /// A request of the matrix and its answer.
@@ -117,6 +123,23 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             only(&[Caller::Owner], caller, 303, 403)
         }
     };
+    // The owner's forms of the sharing page: the servers refuse members who
+    // are not the owner (403); the page finds no workspace for the others.
+    let owners_form = || match caller {
+        _ if caller.is_dead() => SIGN_IN,
+        Caller::Editor | Caller::Viewer => Expect::Refused(403),
+        _ => only(&[Caller::Owner], caller, 303, 404),
+    };
+    // A proposal or link id that is not the caller's reads as not found.
+    let ones_own = |allowed: Caller| {
+        if caller.is_dead() {
+            SIGN_IN
+        } else {
+            only(&[allowed], caller, 303, 404)
+        }
+    };
+    let member = format!("/files/{workspace}/members/{}", target.editor);
+    let proposal = format!("/sharing/{}", target.proposal);
     // Upload requests answer a script: 401 instead of a redirect, and the
     // owner's session is nobody else's.
     let owners_upload = |status: u16| {
@@ -246,6 +269,78 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             "/account/applications/revoke".into(),
             vec![("token", target.spare_token.clone())],
             owners(),
+        ),
+        ("GET", "/files/{workspace}/sharing") => get(format!("/files/{workspace}/sharing"), read()),
+        ("POST", "/files/{workspace}/sharing/propose") => post(
+            format!("/files/{workspace}/sharing/propose"),
+            vec![("addressees", "mallory".into()), ("role", "viewer".into())],
+            owners_form(),
+        ),
+        ("POST", "/files/{workspace}/sharing/unshare") => post(
+            format!("/files/{workspace}/sharing/unshare"),
+            Vec::new(),
+            owners_form(),
+        ),
+        // The owner hands the workspace over instead (the servers refuse).
+        ("POST", "/files/{workspace}/sharing/leave") => post(
+            format!("/files/{workspace}/sharing/leave"),
+            Vec::new(),
+            match caller {
+                _ if caller.is_dead() => SIGN_IN,
+                Caller::Owner => Expect::Refused(400),
+                _ => only(&[Caller::Editor, Caller::Viewer], caller, 303, 404),
+            },
+        ),
+        ("POST", "/files/{workspace}/members/{user}/role") => post(
+            format!("{member}/role"),
+            vec![("role", "viewer".into())],
+            owners_form(),
+        ),
+        ("POST", "/files/{workspace}/members/{user}/remove") => {
+            post(format!("{member}/remove"), Vec::new(), owners_form())
+        }
+        ("POST", "/files/{workspace}/members/{user}/transfer") => {
+            post(format!("{member}/transfer"), Vec::new(), owners_form())
+        }
+        ("POST", "/workspaces") => post(
+            "/workspaces".into(),
+            vec![("name", format!("made by {tag}"))],
+            own(303),
+        ),
+        ("GET", "/sharing") => get("/sharing".into(), own(200)),
+        ("POST", "/sharing/{proposal}/accept") => post(
+            format!("{proposal}/accept"),
+            Vec::new(),
+            ones_own(Caller::Invitee),
+        ),
+        ("POST", "/sharing/{proposal}/decline") => post(
+            format!("{proposal}/decline"),
+            Vec::new(),
+            ones_own(Caller::Invitee),
+        ),
+        ("POST", "/sharing/{proposal}/cancel") => post(
+            format!("{proposal}/cancel"),
+            Vec::new(),
+            ones_own(Caller::Owner),
+        ),
+        ("GET", "/links") => get("/links".into(), own(200)),
+        ("GET", "/links/new") => get(
+            format!("/links/new?workspace={workspace}&item={file}"),
+            read(),
+        ),
+        ("POST", "/links") => post(
+            "/links".into(),
+            vec![("workspace", workspace.to_string()), ("item", file.clone())],
+            if caller.is_dead() {
+                SIGN_IN
+            } else {
+                only(READERS, caller, 201, 404)
+            },
+        ),
+        ("POST", "/links/{id}/revoke") => post(
+            format!("/links/{}/revoke", target.file_link_id),
+            Vec::new(),
+            ones_own(Caller::Owner),
         ),
         ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
         ("POST", "/uploads") => upload(
@@ -392,6 +487,8 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
         .redirect(Policy::none())
         .build()
         .unwrap();
+    let editor = cast.device(Caller::Editor);
+    let editor = editor.rpc.get_account(&editor.token).await.unwrap().user_id;
 
     let mut wrong = Vec::new();
     let mut number = 0;
@@ -410,6 +507,9 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
             upload: String::new(),
             file_link: String::new(),
             top_link: String::new(),
+            file_link_id: Uuid::nil(),
+            proposal: scene.proposal,
+            editor,
         };
         if entry(route, &probe, Caller::Owner).is_none() {
             wrong.push(format!("{route:?} has no entry in the web matrix"));
@@ -432,11 +532,12 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                     let items = Items::new(&cast, &owner_grant, &scene, number).await;
                     // Links first: a row's preparation may delete the file.
                     let file_id = items.file.parse().unwrap();
-                    let file_link = public_link(&cast, &scene, Some(file_id)).await.token.0;
+                    let file_link = public_link(&cast, &scene, Some(file_id)).await;
                     let top_link = public_link(&cast, &scene, None).await.token.0;
                     prepare(&cast, &owner_grant, route, &items.file).await;
                     Target {
-                        file_link,
+                        file_link_id: file_link.link.link_id,
+                        file_link: file_link.token.0,
                         top_link,
                         file: items.file,
                         folder: items.folder,

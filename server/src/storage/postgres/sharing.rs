@@ -64,7 +64,9 @@ macro_rules! proposals {
             millis!("p.created_at"),
             " AS created_at, ",
             millis!("p.expires_at"),
-            " AS expires_at \
+            " AS expires_at, ",
+            retained_bytes!(),
+            " AS workspace_size \
              FROM share_proposals p \
              JOIN workspaces w ON w.id = p.workspace_id \
              LEFT JOIN workspace_members om \
@@ -90,6 +92,7 @@ struct ProposalRow {
     status: String,
     created_at: i64,
     expires_at: i64,
+    workspace_size: i64,
 }
 
 impl ProposalRow {
@@ -108,6 +111,7 @@ impl ProposalRow {
             status: parse_status(&self.status)?,
             created_at: self.created_at,
             expires_at: self.expires_at,
+            workspace_size: to_u64(self.workspace_size),
         })
     }
 }
@@ -268,7 +272,7 @@ impl PgStore {
         let row: Option<(Uuid, bool, String, i64)> = sqlx::query_as(concat!(
             "SELECT w.owner_id, w.is_default, w.encryption, ",
             retained_bytes!(),
-            " FROM workspaces w WHERE w.id = $1"
+            " FROM workspaces w WHERE w.id = $1",
         ))
         .bind(workspace_id)
         .fetch_optional(&self.pool)

@@ -1,0 +1,437 @@
+//! The web UI's sharing and link pages without a browser: making a
+//! workspace and sharing it, invitations accepted, declined and cancelled,
+//! roles, removing, leaving, handing over and unsharing; public links made,
+//! opened by an anonymous visitor and revoked. And their refusals: what the
+//! servers refuse (a viewer's writes, an editor sharing, a role of owner, an
+//! unknown user) is shown as they word it and changes nothing, another
+//! user's ids are not found, a form without its CSRF token does nothing.
+
+use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
+
+use crate::helpers::{Device, TestApp, device, spawn_app};
+use crate::web::{Browser, commit, file, location};
+
+/// A signed-in browser of `user` with its CSRF token.
+async fn browser_of(app: &TestApp, user: &str) -> (Browser, String) {
+    let mut browser = Browser::new(app);
+    let csrf = browser.sign_in(user).await;
+    (browser, csrf)
+}
+
+/// The text after `marker` in `html`, up to the next `"`.
+fn after(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker:?} is not in {html}"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_owned()
+}
+
+/// The proposal id of the first "…/sharing/{id}/{action}" form of `html`.
+fn proposal_in(html: &str, action: &str) -> String {
+    let end = html
+        .find(&format!("/{action}\""))
+        .unwrap_or_else(|| panic!("no {action} form in {html}"));
+    let start = html[..end].rfind("/sharing/").unwrap() + "/sharing/".len();
+    html[start..end].to_owned()
+}
+
+async fn proposals_of(device: &Device) -> ProposalList {
+    device
+        .rpc
+        .call(Some(&device.token), Operation::ListProposals)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_workspace_is_shared_answered_managed_and_unshared_through_the_pages() {
+    let app = spawn_app().await;
+    for user in ["alice", "bob", "carol"] {
+        app.add_user(user, None, true).await;
+    }
+    let bobs_device = device(&app, "bob").await;
+    let (mut alice, alice_csrf) = browser_of(&app, "alice").await;
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+    let (mut carol, carol_csrf) = browser_of(&app, "carol").await;
+
+    // The default workspace is never shared: its page says so, without a form.
+    let (status, default_page) = alice.html("/sharing").await;
+    assert_eq!(status, 200);
+    let default_sharing = after(&default_page, "class=\"workspace\" href=\"");
+    let (_, page) = alice.html(&default_sharing).await;
+    assert!(page.contains("never shared"), "{page}");
+    assert!(!page.contains("Send invitation"), "{page}");
+
+    let created = alice
+        .post("/workspaces", &[("csrf", &alice_csrf), ("name", "Team")])
+        .await;
+    assert_eq!(created.status(), 303);
+    let sharing = location(&created);
+    let workspace = sharing
+        .trim_start_matches("/files/")
+        .trim_end_matches("/sharing")
+        .to_owned();
+    let propose = format!("{sharing}/propose");
+
+    // Refusals first: an unknown addressee (named by the servers), nobody
+    // named, no CSRF token, a stranger's form. Nothing is proposed.
+    let unknown = alice
+        .post(
+            &propose,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob, nobody-such"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+    assert!(unknown.text().await.unwrap().contains("nobody-such"));
+    let nobody = alice
+        .post(
+            &propose,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", " , "),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(nobody.status(), 400);
+    let forged = alice
+        .post(&propose, &[("addressees", "bob"), ("role", "editor")])
+        .await;
+    assert_eq!(forged.status(), 403);
+    let strangers = carol
+        .post(
+            &propose,
+            &[
+                ("csrf", &carol_csrf),
+                ("addressees", "bob"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(strangers.status(), 404);
+    assert!(proposals_of(&bobs_device).await.incoming.is_empty());
+
+    let proposed = alice
+        .post(
+            &propose,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "editor"),
+                ("message", "Plans for 2027"),
+            ],
+        )
+        .await;
+    assert_eq!(proposed.status(), 303);
+    assert_eq!(location(&proposed), format!("{sharing}?done=proposed"));
+    let (_, page) = alice.html(&location(&proposed)).await;
+    assert!(page.contains("Invitations waiting for an answer"), "{page}");
+    assert!(page.contains("role=\"status\""), "{page}");
+
+    // Bob sees who asks, for what, with which role and message, and a badge.
+    let (status, invitations) = bob.html("/sharing").await;
+    assert_eq!(status, 200);
+    for text in [
+        "alice",
+        "Team",
+        "editor",
+        "Plans for 2027",
+        "0 B",
+        "1<span class=\"visually-hidden\"> invitation waiting",
+    ] {
+        assert!(invitations.contains(text), "{text:?} in {invitations}");
+    }
+    let proposal = proposal_in(&invitations, "accept");
+    // Carol cannot answer it, nor can alice cancel what is not there.
+    let carols = carol
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[("csrf", &carol_csrf)],
+        )
+        .await;
+    assert_eq!(carols.status(), 404);
+    let accepted = bob
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[("csrf", &bob_csrf), ("name", "Team of alice")],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(location(&accepted), format!("/files/{workspace}"));
+    let (status, files) = bob.html(&format!("/files/{workspace}")).await;
+    assert_eq!(status, 200);
+    assert!(files.contains("Team of alice"), "{files}");
+
+    // An editor neither shares nor changes roles: the servers refuse, in
+    // their words, and nothing changes.
+    let bobs_share = bob
+        .post(
+            &propose,
+            &[
+                ("csrf", &bob_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(bobs_share.status(), 403);
+    assert!(bobs_share.text().await.unwrap().contains("only the owner"));
+    let (_, members) = alice.html(&sharing).await;
+    let bob_id = after(&members, &format!("/files/{workspace}/members/"))
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let members_url = format!("/files/{workspace}/members/{bob_id}");
+    let bobs_role = bob
+        .post(
+            &format!("{members_url}/role"),
+            &[("csrf", &bob_csrf), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(bobs_role.status(), 403);
+    // Nobody is made owner by a role change.
+    let owner = alice
+        .post(
+            &format!("{members_url}/role"),
+            &[("csrf", &alice_csrf), ("role", "owner")],
+        )
+        .await;
+    assert_eq!(owner.status(), 400);
+
+    // A viewer's writes are refused.
+    let viewer = alice
+        .post(
+            &format!("{members_url}/role"),
+            &[("csrf", &alice_csrf), ("role", "viewer")],
+        )
+        .await;
+    assert_eq!(viewer.status(), 303);
+    let (_, page) = bob.html(&sharing).await;
+    assert!(
+        page.contains("<span class=\"badge\">viewer</span>"),
+        "{page}"
+    );
+    assert!(page.contains("Leave Team"), "{page}");
+    let folder = bob
+        .post(
+            &format!("/files/{workspace}/new-folder"),
+            &[("csrf", &bob_csrf), ("name", "mine"), ("parent", "")],
+        )
+        .await;
+    assert_eq!(folder.status(), 403);
+
+    // An invitation to carol, cancelled; bob cannot cancel it.
+    let to_carol = alice
+        .post(
+            &propose,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(to_carol.status(), 303);
+    let (_, page) = alice.html(&sharing).await;
+    let carols_proposal = proposal_in(&page, "cancel");
+    let bobs_cancel = bob
+        .post(
+            &format!("/sharing/{carols_proposal}/cancel"),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(bobs_cancel.status(), 404);
+    let cancelled = alice
+        .post(
+            &format!("/sharing/{carols_proposal}/cancel"),
+            &[("csrf", &alice_csrf)],
+        )
+        .await;
+    assert_eq!(location(&cancelled), format!("{sharing}?done=cancelled"));
+    let (_, page) = carol.html("/sharing").await;
+    assert!(page.contains("Nobody is waiting for your answer"), "{page}");
+
+    // Bob leaves; invited again, he declines; invited again, he accepts and
+    // alice removes him. Each time he loses the workspace at once.
+    let left = bob
+        .post(&format!("{sharing}/leave"), &[("csrf", &bob_csrf)])
+        .await;
+    assert_eq!(location(&left), "/sharing?done=left");
+    assert_eq!(bob.html(&format!("/files/{workspace}")).await.0, 404);
+    let invite_bob = async |alice: &mut Browser| {
+        let again = alice
+            .post(
+                &propose,
+                &[
+                    ("csrf", &alice_csrf),
+                    ("addressees", "bob"),
+                    ("role", "editor"),
+                ],
+            )
+            .await;
+        assert_eq!(again.status(), 303);
+    };
+    invite_bob(&mut alice).await;
+    let (_, page) = bob.html("/sharing").await;
+    let declined = bob
+        .post(
+            &format!("/sharing/{}/decline", proposal_in(&page, "decline")),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(location(&declined), "/sharing?done=declined");
+    assert_eq!(bob.html(&format!("/files/{workspace}")).await.0, 404);
+    invite_bob(&mut alice).await;
+    let (_, page) = bob.html("/sharing").await;
+    let accepted = bob
+        .post(
+            &format!("/sharing/{}/accept", proposal_in(&page, "accept")),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let removed = alice
+        .post(&format!("{members_url}/remove"), &[("csrf", &alice_csrf)])
+        .await;
+    assert_eq!(location(&removed), format!("{sharing}?done=removed"));
+    assert_eq!(bob.html(&format!("/files/{workspace}")).await.0, 404);
+
+    // Handed over: bob owns it, alice is an editor who can no longer remove
+    // anyone; bob stops sharing it, and alice loses it.
+    invite_bob(&mut alice).await;
+    let (_, page) = bob.html("/sharing").await;
+    let accepted = bob
+        .post(
+            &format!("/sharing/{}/accept", proposal_in(&page, "accept")),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let handed = alice
+        .post(&format!("{members_url}/transfer"), &[("csrf", &alice_csrf)])
+        .await;
+    assert_eq!(location(&handed), format!("{sharing}?done=transferred"));
+    let (_, page) = bob.html(&sharing).await;
+    assert!(page.contains("Stop sharing with everyone"), "{page}");
+    let alices_removal = alice
+        .post(&format!("{members_url}/remove"), &[("csrf", &alice_csrf)])
+        .await;
+    assert_eq!(alices_removal.status(), 403);
+    let unshared = bob
+        .post(&format!("{sharing}/unshare"), &[("csrf", &bob_csrf)])
+        .await;
+    assert_eq!(location(&unshared), format!("{sharing}?done=unshared"));
+    assert_eq!(alice.html(&format!("/files/{workspace}")).await.0, 404);
+}
+
+#[tokio::test]
+async fn public_links_are_made_opened_by_anyone_and_revoked_by_their_creator_only() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let note = file(&app, &laptop, "note.txt", None, b"for everyone").await;
+    commit(&laptop, vec![note.clone()]).await;
+    let workspace = laptop.workspace.workspace_id.to_string();
+    let item = note.id.to_string();
+    let (mut alice, csrf) = browser_of(&app, "alice").await;
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+
+    let (status, form) = alice
+        .html(&format!("/links/new?workspace={workspace}&item={item}"))
+        .await;
+    assert_eq!(status, 200);
+    assert!(form.contains("Public link to note.txt"), "{form}");
+    // Bob may not link alice's file.
+    let (status, _) = bob
+        .html(&format!("/links/new?workspace={workspace}&item={item}"))
+        .await;
+    assert_eq!(status, 404);
+
+    // Bad input changes nothing.
+    let base = [("workspace", workspace.as_str()), ("item", item.as_str())];
+    for (field, value, expected) in [
+        ("expires_days", "soon", "whole number"),
+        ("max_downloads", "0", "whole number"),
+        ("password", "short", "8"),
+    ] {
+        let mut fields = base.to_vec();
+        fields.extend([("csrf", csrf.as_str()), (field, value)]);
+        let refused = alice.post("/links", &fields).await;
+        assert_eq!(refused.status(), 400, "{field}");
+        let text = refused.text().await.unwrap();
+        assert!(text.contains(expected), "{field}: {text}");
+    }
+    let forged = alice.post("/links", &base).await;
+    assert_eq!(forged.status(), 403);
+    let links: Vec<LinkInfo> = laptop
+        .rpc
+        .call(Some(&laptop.token), Operation::ListLinks)
+        .await
+        .unwrap();
+    assert!(links.is_empty());
+
+    let mut fields = base.to_vec();
+    fields.extend([
+        ("csrf", csrf.as_str()),
+        ("max_downloads", "3"),
+        ("expires_days", "7"),
+    ]);
+    let created = alice.post("/links", &fields).await;
+    assert_eq!(created.status(), 201);
+    let page = created.text().await.unwrap();
+    let url = after(&page, "id=\"new-link\" value=\"");
+    nimbus_server::test_log::record_secret("link token", url.rsplit('/').next().unwrap());
+    assert!(url.starts_with(&format!("{}/s/", app.address)), "{url}");
+    assert!(page.contains("data-copy=\"new-link\""), "{page}");
+
+    // Anyone opens it; the list shows it without its address.
+    let visit = app.client.get(&url).send().await.unwrap();
+    assert_eq!(visit.status(), 200);
+    assert_eq!(visit.bytes().await.unwrap().as_ref(), b"for everyone");
+    let (status, list) = alice.html("/links").await;
+    assert_eq!(status, 200);
+    assert!(
+        list.contains("note.txt") && list.contains("1 of 3"),
+        "{list}"
+    );
+    assert!(!list.contains(&url), "{list}");
+    let link_id = after(&list, "action=\"/links/")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    // A link to the workspace's top, with a password.
+    let top = alice
+        .post(
+            "/links",
+            &[
+                ("csrf", &csrf),
+                ("workspace", &workspace),
+                ("item", ""),
+                ("password", "a long password"),
+            ],
+        )
+        .await;
+    assert_eq!(top.status(), 201);
+
+    let bobs = bob
+        .post(&format!("/links/{link_id}/revoke"), &[("csrf", &bob_csrf)])
+        .await;
+    assert_eq!(bobs.status(), 404);
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
+    let revoked = alice
+        .post(&format!("/links/{link_id}/revoke"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(location(&revoked), "/links?done=revoked");
+    assert_eq!(app.client.get(&url).send().await.unwrap().status(), 404);
+    let (_, list) = alice.html("/links").await;
+    assert!(list.contains("revoked"), "{list}");
+}

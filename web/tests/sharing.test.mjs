@@ -1,0 +1,219 @@
+// Sharing and public links in Debian's Chromium, two users in two browsers:
+// alice (NIMBUS_USER) makes a workspace, uploads a file and shares it with
+// bob (NIMBUS_SECOND_USER, same password); bob sees the invitation badge,
+// accepts and sees the file; alice makes him a viewer and his upload is
+// refused; alice removes him and the workspace is gone for him. Then a
+// public link to the workspace is made, copied, opened by an anonymous
+// visitor and revoked. Accessibility (axe-core), phone width in dark mode,
+// and no Content-Security-Policy violation. run.sh starts the servers.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { chromium } from 'playwright-core';
+
+const url = process.env.NIMBUS_URL;
+const alice = process.env.NIMBUS_USER;
+const bob = process.env.NIMBUS_SECOND_USER;
+const password = process.env.NIMBUS_PASSWORD;
+const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
+mkdirSync(screenshots, { recursive: true });
+const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const tag = randomBytes(3).toString('hex');
+const team = `Team ${tag}`;
+const work = mkdtempSync(join(tmpdir(), 'nimbus-sharing-test-'));
+
+/** @type {import('playwright-core').Browser} */
+let browser;
+/** @type {import('playwright-core').Page} */
+let alicePage;
+/** @type {import('playwright-core').Page} */
+let bobPage;
+/** The shared workspace's files page, `/files/{id}`. */
+let teamPath = '';
+const violations = [];
+
+function watch(p) {
+  p.on('console', (message) => {
+    if (message.text().includes('Content Security Policy')) violations.push(message.text());
+  });
+}
+
+async function newPage(options = {}) {
+  const context = await browser.newContext({
+    viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, ...options,
+  });
+  const page = await context.newPage();
+  watch(page);
+  return page;
+}
+
+async function signIn(page, user) {
+  await page.goto(`${url}/signin`);
+  await page.getByLabel('User name').fill(user);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+}
+
+before(async () => {
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox'],
+  });
+  alicePage = await newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
+  bobPage = await newPage();
+  await signIn(alicePage, alice);
+  await signIn(bobPage, bob);
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/** Serious or critical axe violations of the current page. */
+async function accessibilityProblems(p) {
+  await p.evaluate(axeSource);
+  const result = await p.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+/** Picks a new file named `name` in the folder page's upload picker. */
+async function pick(page, name) {
+  const path = join(work, name);
+  writeFileSync(path, `${name} by the sharing test\n`);
+  await page.setInputFiles('#upload-files', path);
+}
+
+test('alice makes a workspace, puts a file in it and invites bob', async () => {
+  const page = alicePage;
+  await page.getByRole('link', { name: 'Sharing', exact: true }).click();
+  await page.getByRole('heading', { name: 'Sharing', exact: true }).waitFor();
+  await page.getByLabel('New workspace to share').fill(team);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: `Sharing of ${team}` }).waitFor();
+  await page.getByRole('link', { name: `← ${team}` }).click();
+  await page.getByRole('heading', { name: team }).waitFor();
+  teamPath = new URL(page.url()).pathname;
+  await pick(page, 'plan.txt');
+  await page.locator('a.item', { hasText: 'plan.txt' }).waitFor();
+
+  await page.getByRole('navigation', { name: `More of ${team}` }).getByRole('link', { name: 'Sharing' }).click();
+  await page.getByLabel('User names or e-mail addresses').fill(bob);
+  await page.getByLabel('Editor: can change files').check();
+  await page.getByLabel('Message (optional)').fill('The plans for next year');
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await page.getByRole('status').filter({ hasText: 'Sent' }).waitFor();
+  await page.getByRole('button', { name: `Cancel invitation of ${bob}` }).waitFor();
+  await page.screenshot({ path: `${screenshots}/sharing-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+});
+
+test('bob sees the invitation with its size and message, accepts, and sees the file', async () => {
+  const page = bobPage;
+  await page.goto(`${url}/`);
+  const nav = page.getByRole('navigation', { name: 'Account' });
+  await nav.getByRole('link', { name: /Sharing 1 invitation waiting/ }).click();
+  const card = page.locator('.cards li', { hasText: team });
+  const text = await card.innerText();
+  for (const expected of [alice, team, 'editor', 'The plans for next year', ' B ·']) {
+    assert.ok(text.includes(expected), `${expected} in ${text}`);
+  }
+  await page.screenshot({ path: `${screenshots}/invitations-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await card.getByLabel('Name in your files (optional)').fill(`${team} from ${alice}`);
+  await card.getByRole('button', { name: /^Accept/ }).click();
+  await page.getByRole('heading', { name: `${team} from ${alice}` }).waitFor();
+  assert.equal(new URL(page.url()).pathname, teamPath);
+  await page.locator('a.item', { hasText: 'plan.txt' }).waitFor();
+});
+
+test('alice makes bob a viewer: his upload is refused', async () => {
+  await alicePage.reload();
+  await alicePage.getByLabel(`Role of ${bob}`).selectOption('viewer');
+  await alicePage.getByRole('button', { name: `Change role of ${bob}` }).click();
+  await alicePage.getByRole('status').filter({ hasText: 'role was changed' }).waitFor();
+  // Bob's page still offers the picker it showed an editor: the proxy refuses.
+  await pick(bobPage, 'from-bob.txt');
+  const status = bobPage.locator('.upload-status').filter({ hasText: 'failed' });
+  await status.waitFor();
+  assert.match(await status.innerText(), /read-only/);
+  await bobPage.reload();
+  assert.equal(await bobPage.locator('#upload-files').count(), 0, 'a viewer gets no upload picker');
+  assert.equal(await bobPage.locator('a.item', { hasText: 'from-bob.txt' }).count(), 0);
+});
+
+test('alice removes bob: the workspace is gone for him', async () => {
+  await alicePage.reload();
+  await alicePage.getByRole('button', { name: `Remove ${bob}` }).click();
+  await alicePage.getByRole('status').filter({ hasText: 'removed' }).waitFor();
+  assert.equal(await alicePage.getByRole('button', { name: `Remove ${bob}` }).count(), 0);
+  const response = await bobPage.goto(`${url}${teamPath}`);
+  assert.equal(response?.status(), 404);
+  await bobPage.goto(`${url}/`);
+  assert.equal(await bobPage.locator('a.workspace', { hasText: team }).count(), 0);
+});
+
+test('a public link is made, copied, opened by anyone and revoked', async () => {
+  const page = alicePage;
+  await page.goto(`${url}${teamPath}`);
+  await page.getByRole('navigation', { name: `More of ${team}` }).getByRole('link', { name: 'Public link' }).click();
+  await page.getByRole('heading', { name: `Public link to ${team}` }).waitFor();
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await page.getByLabel('Expires after this many days (optional)').fill('7');
+  await page.getByRole('button', { name: 'Make the link' }).click();
+  const field = page.getByLabel('Address of the new link');
+  const link = await field.inputValue();
+  assert.match(link, /\/s\/[0-9a-f]+$/);
+  await page.getByRole('button', { name: 'Copy link' }).click();
+  await page.getByRole('status').filter({ hasText: 'Copied' }).waitFor();
+  assert.equal(await page.evaluate(() => navigator.clipboard.readText()), link);
+  await page.screenshot({ path: `${screenshots}/links-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+
+  const visitor = await newPage();
+  await visitor.goto(link);
+  await visitor.getByRole('heading', { name: team }).waitFor();
+  await visitor.locator('table.files', { hasText: 'plan.txt' }).waitFor();
+  await visitor.screenshot({ path: `${screenshots}/link-anonymous.png`, fullPage: true });
+
+  await page.goto(`${url}/links`);
+  await page.getByRole('button', { name: `Revoke the link to ${team}` }).first().click();
+  await page.getByRole('status').filter({ hasText: 'revoked' }).waitFor();
+  const gone = await visitor.reload();
+  assert.equal(gone?.status(), 404);
+  await visitor.context().close();
+});
+
+test('phone width and dark mode: the sharing pages fit and stay accessible', async () => {
+  const phone = await newPage({
+    viewport: { width: 375, height: 740 },
+    isMobile: true,
+    hasTouch: true,
+    colorScheme: 'dark',
+    storageState: await alicePage.context().storageState(),
+  });
+  for (const [path, name] of [[`${teamPath}/sharing`, 'sharing'], ['/sharing', 'invitations'], ['/links', 'links']]) {
+    await phone.goto(`${url}${path}`);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `${path} is ${overflow}px wider than the phone`);
+    const background = await phone.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(background, 'rgb(20, 23, 29)', 'dark mode follows the system');
+    await phone.screenshot({ path: `${screenshots}/${name}-phone-dark.png`, fullPage: true });
+    assert.deepEqual(await accessibilityProblems(phone), [], path);
+  }
+  // The share form is reachable with the keyboard alone.
+  await phone.goto(`${url}${teamPath}/sharing`);
+  await phone.getByLabel('User names or e-mail addresses').focus();
+  await phone.keyboard.press('Tab');
+  const focused = await phone.evaluate(() => document.activeElement?.getAttribute('value'));
+  assert.equal(focused, 'editor');
+  await phone.context().close();
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+});
