@@ -79,7 +79,14 @@ pub async fn confirm(
     let lifted = match index.confirm_chunk(account, container, name).await {
         Ok(None) => Ok(()),
         Ok(Some(claim_id)) => {
-            lift(index, rpc, (account, container), claim_id, vec![name.to_owned()]).await
+            lift(
+                index,
+                rpc,
+                (account, container),
+                claim_id,
+                vec![name.to_owned()],
+            )
+            .await
         }
         Err(error) => Err(error.into()),
     };
@@ -145,8 +152,9 @@ pub async fn collect(
             let (account, container, _) = &same_container[0];
             for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
                 let names = batch.iter().map(|(_, _, name)| name.clone()).collect();
-                let batch = collect_batch(index, blobs, rpc, (account, container), names, cutoff_us)
-                    .await?;
+                let batch =
+                    collect_batch(index, blobs, rpc, (account, container), names, cutoff_us)
+                        .await?;
                 metrics.observe_collection(batch.chunks, batch.bytes);
                 report.chunks += batch.chunks;
                 report.bytes += batch.bytes;

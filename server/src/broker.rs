@@ -300,7 +300,11 @@ async fn handle_delivery(
     let request_id = request.request_id;
     state.requests_handled.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let sender = delivery.properties.user_id().as_ref().map(|user| user.as_str());
+    let sender = delivery
+        .properties
+        .user_id()
+        .as_ref()
+        .map(|user| user.as_str());
     let response = match rpc::dispatch(state, amqp, sender, request).await {
         Ok(reply) => {
             if let Some(notification) = &reply.notification {

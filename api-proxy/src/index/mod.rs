@@ -11,9 +11,9 @@ pub mod postgres;
 use std::collections::{BTreeMap, HashSet};
 
 use async_trait::async_trait;
-use uuid::Uuid;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::timestamp::Timestamp;
 
@@ -495,7 +495,18 @@ pub trait ObjectIndex: Send + Sync {
 }
 
 /// Held while collecting; dropping it lets another proxy collect.
-pub struct CollectionLock(pub(crate) Box<dyn Send>);
+pub struct CollectionLock {
+    /// Whatever holds the lock (a database session); never used, only dropped.
+    _holder: Box<dyn Send>,
+}
+
+impl CollectionLock {
+    pub(crate) fn held_by(holder: impl Send + 'static) -> Self {
+        Self {
+            _holder: Box::new(holder),
+        }
+    }
+}
 
 /// An object the collection deleted.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,10 +17,10 @@ use uuid::Uuid;
 use super::Archive;
 use super::acl_cache::AclCache;
 use super::{
-    AccountInfo, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo, ContainerUpdate, Content,
-    DeleteContainerOutcome,
-    IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits, Versioning, VersioningMode,
+    AccountInfo, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo, ContainerUpdate,
+    Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata, MetadataUpdate,
+    ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
+    Versioning, VersioningMode,
 };
 use crate::timestamp::Timestamp;
 
@@ -1085,7 +1085,7 @@ impl ObjectIndex for PgIndex {
             .bind(COLLECTION_LOCK)
             .fetch_one(&mut connection)
             .await?;
-        Ok(locked.then(|| CollectionLock(Box::new(connection))))
+        Ok(locked.then(|| CollectionLock::held_by(connection)))
     }
 
     async fn collection_candidates(
@@ -1161,7 +1161,6 @@ impl ObjectIndex for PgIndex {
             .collect())
     }
 }
-
 
 /// Inserts an object unless its name is taken; bound by [`bind_object`].
 const INSERT_OBJECT: &str = "INSERT INTO objects (account, container, name, blob_key, inline_data,

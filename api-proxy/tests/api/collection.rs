@@ -319,6 +319,7 @@ async fn store_chunk(app: &TestApp, laptop: &Device, id: &str, sealed: &[u8], sk
 async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_are_gone() {
     const WRITERS: u64 = 3;
     const FILES_PER_WRITER: u64 = 8;
+    const GRACE: Duration = Duration::from_millis(40);
     let app = Arc::new(spawn_app().await);
     app.add_user("alice", None, true).await;
     let laptop = Arc::new(device(&app, "alice").await);
@@ -340,7 +341,7 @@ async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_
         let (stop, collected) = (Arc::clone(&stop), Arc::clone(&collected));
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let report = collector.pass(Duration::from_millis(20)).await;
+                let report = collector.pass(GRACE).await;
                 collected.fetch_add(report.chunks, Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
@@ -372,8 +373,12 @@ async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_
                         store_chunk(&app, &laptop, &chunk.id, &chunk.sealed, skip_if_found).await;
                     }
                     // A device takes a while between finding its chunks and
-                    // committing: collection passes run meanwhile.
-                    tokio::time::sleep(Duration::from_millis(30)).await;
+                    // committing, sometimes longer than the grace: collection
+                    // passes run meanwhile. A retry commits at once.
+                    if skip_if_found {
+                        let pause = (writer * 7 + file as u64 * 13) % 80;
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    }
                     match commit_file(&laptop, &format!("w{writer}-{file}.bin"), &content).await {
                         Ok(reply) => {
                             assert!(committed(&reply));

@@ -1354,8 +1354,8 @@ impl MetadataStore for PgStore {
         .bind(workspace_id)
         .bind(claim_id)
         .bind(chunk_ids)
-            .execute(&self.pool)
-            .await?;
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -16,12 +16,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use nimbus_protocol::client::ClientOptions;
-use nimbus_protocol::{ClientError, RpcClient, Topology};
 use nimbus_protocol::rpc::{
     AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CreateLinkArgs, CreateWorkspaceArgs,
     CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode, GetChangesArgs, LinkToken,
     OpenLinkArgs, Operation, Password, ProposeShareArgs, Role, UpdateMountArgs, WorkspaceInfo,
 };
+use nimbus_protocol::{ClientError, RpcClient, Topology};
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, login_args, new_file, spawn_app};
