@@ -64,6 +64,14 @@ pub struct Settings {
     pub orphan_grace_secs: u64,
     /// How often, in seconds, to look for such blobs (also at start-up).
     pub sweep_interval_secs: u64,
+    /// Seconds a chunk object must go neither written nor confirmed (found
+    /// by a client's `HEAD` or conditional `PUT`) before it may be collected
+    /// when no version references it (docs/operations.md, "Collecting
+    /// unreferenced chunks"). Safety does not depend on it; a shorter one
+    /// makes more devices upload a chunk again after it was collected.
+    pub chunk_grace_secs: u64,
+    /// How often, in seconds, to collect unreferenced chunks.
+    pub chunk_collection_interval_secs: u64,
     /// Seconds an unfinished upload of the web UI lasts after its last
     /// progress; then it is deleted with the bytes it held.
     pub upload_session_ttl_secs: u64,
@@ -126,6 +134,8 @@ impl Default for Settings {
             inline_object_max_bytes: 16 * 1024,
             orphan_grace_secs: 3600,
             sweep_interval_secs: 3600,
+            chunk_grace_secs: 24 * 3600,
+            chunk_collection_interval_secs: 3600,
             upload_session_ttl_secs: 24 * 3600,
             tempurl_allow_sha1: false,
             header_timeout_secs: 10,
@@ -167,6 +177,14 @@ impl Settings {
 
     pub fn orphan_grace(&self) -> Duration {
         Duration::from_secs(self.orphan_grace_secs)
+    }
+
+    pub fn chunk_grace(&self) -> Duration {
+        Duration::from_secs(self.chunk_grace_secs)
+    }
+
+    pub fn chunk_collection_interval(&self) -> Duration {
+        Duration::from_secs(self.chunk_collection_interval_secs)
     }
 
     pub fn upload_session_ttl(&self) -> Duration {

@@ -21,10 +21,12 @@ use futures::{Stream, StreamExt, TryStreamExt, stream};
 use nimbus_chunks::{
     Chunker, ChunkerParams, ContentHasher, SealedChunk, WorkspaceKeys, open_chunk,
 };
+use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
 use tokio::sync::mpsc;
 
 use crate::blobs::BlobStore;
+use crate::chunk_collection;
 use crate::error::rest::RestError;
 use crate::index::{ContainerUpdate, ObjectIndex, ObjectRecord, PutOutcome};
 use crate::state::AppState;
@@ -49,6 +51,8 @@ pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
 pub struct ChunkStore {
     pub index: Arc<dyn ObjectIndex>,
     pub blobs: Arc<dyn BlobStore>,
+    /// To lift collection claims on the chunks stored or found.
+    pub rpc: RpcClient,
     /// Chunks up to this size are kept in their index rows.
     pub inline_max: u64,
     pub account: String,
@@ -65,14 +69,29 @@ impl ChunkStore {
         Self {
             index: Arc::clone(&app.index),
             blobs: Arc::clone(&app.blobs),
+            rpc: app.rpc.clone(),
             inline_max: app.settings.inline_object_max_bytes,
             account: account.to_owned(),
             container: container.to_owned(),
         }
     }
 
-    /// Stores `chunk` unless the container has it; returns whether it was new.
+    /// Stores `chunk` unless the container has it; returns whether it was
+    /// new. Either way the chunk is confirmed ([`chunk_collection::confirm`]),
+    /// as the upload will commit a version listing it.
     async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
+        let id = chunk.id.clone();
+        let stored = self.store(chunk).await?;
+        chunk_collection::confirm(
+            self.index.as_ref(),
+            &self.rpc,
+            (&self.account, &self.container, &id),
+        )
+        .await;
+        Ok(stored)
+    }
+
+    async fn store(&self, chunk: SealedChunk) -> Result<bool, RestError> {
         // Checking first spares writing a blob; a chunk bound for the index
         // row is refused by the insert itself, one round trip fewer.
         let inline = chunk.sealed.len() as u64 <= self.inline_max;

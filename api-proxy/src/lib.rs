@@ -12,6 +12,7 @@
 //!   proxy's own PostgreSQL database (`migrations/proxy/`);
 //! * [`blobs`]: the bytes, in an opendal operator (fs, Swift or S3);
 //! * [`sweeper`]: removal of blobs that interrupted writes left unreferenced;
+//! * [`chunk_collection`]: removal of chunks that no version references;
 //! * [`upload_sessions`]: the saved state of the web UI's resumable uploads;
 //! * [`error`]: every failure and its Swift status, in one place.
 //!
@@ -76,6 +77,7 @@
 pub mod auth;
 pub mod blobs;
 pub mod body_timeout;
+pub mod chunk_collection;
 pub mod config;
 pub mod content;
 pub mod error;

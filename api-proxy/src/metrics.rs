@@ -30,6 +30,8 @@ pub struct ProxyMetrics {
     latency: HistogramVec,
     received: IntCounterVec,
     sent: IntCounterVec,
+    chunks_collected: IntCounter,
+    chunk_bytes_collected: IntCounter,
 }
 
 impl ProxyMetrics {
@@ -68,12 +70,24 @@ impl ProxyMetrics {
             &per_route,
         )
         .expect("valid metric");
+        let chunks_collected = IntCounter::new(
+            "nimbus_proxy_collected_chunks_total",
+            "Chunk objects deleted because no version referenced them",
+        )
+        .expect("valid metric");
+        let chunk_bytes_collected = IntCounter::new(
+            "nimbus_proxy_collected_chunk_bytes_total",
+            "Stored bytes of the chunk objects deleted because no version referenced them",
+        )
+        .expect("valid metric");
         let registry = Registry::new();
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
             Box::new(received.clone()),
             Box::new(sent.clone()),
+            Box::new(chunks_collected.clone()),
+            Box::new(chunk_bytes_collected.clone()),
         ] {
             registry
                 .register(collector)
@@ -85,7 +99,15 @@ impl ProxyMetrics {
             latency,
             received,
             sent,
+            chunks_collected,
+            chunk_bytes_collected,
         }
+    }
+
+    /// Counts chunk objects the collection deleted, with their stored bytes.
+    pub fn observe_collection(&self, chunks: u64, bytes: u64) {
+        self.chunks_collected.inc_by(chunks);
+        self.chunk_bytes_collected.inc_by(bytes);
     }
 
     /// Every metric in Prometheus' text format.

@@ -32,7 +32,7 @@ use crate::swift::tempauth;
 use crate::telemetry::RedactedRootSpan;
 use crate::upload_sessions::{self, UploadSessions};
 use crate::web::live::LiveStreams;
-use crate::{body_timeout, health, sweeper, swift};
+use crate::{body_timeout, chunk_collection, health, sweeper, swift};
 
 crate::routes::route_table! {
     GET "/info" => swift::info::get,
@@ -55,6 +55,8 @@ pub struct Application {
     invalidations: BoxFuture<'static, ()>,
     /// Deletes expired upload sessions.
     upload_expiry: BoxFuture<'static, ()>,
+    /// Deletes chunks no version references.
+    chunk_collection: BoxFuture<'static, ()>,
 }
 
 impl Application {
@@ -135,6 +137,15 @@ impl Application {
             settings.failed_sign_ins_per_minute_per_address,
         ));
         let proxy_metrics = web::Data::new(ProxyMetrics::new());
+        let chunk_collection = chunk_collection::run(
+            Arc::clone(&index),
+            Arc::clone(&blobs),
+            rpc.clone(),
+            proxy_metrics.clone().into_inner(),
+            settings.chunk_grace(),
+            settings.chunk_collection_interval(),
+        )
+        .boxed();
         // One table for all workers: the limit is per session, not per worker.
         let live_streams = web::Data::new(LiveStreams::default());
         let state = web::Data::new(AppState {
@@ -189,6 +200,7 @@ impl Application {
             sweeper,
             invalidations,
             upload_expiry,
+            chunk_collection,
         })
     }
 
@@ -208,6 +220,7 @@ impl Application {
         background.spawn(self.sweeper);
         background.spawn(self.invalidations);
         background.spawn(self.upload_expiry);
+        background.spawn(self.chunk_collection);
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,

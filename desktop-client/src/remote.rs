@@ -26,6 +26,11 @@ pub enum RemoteError {
          download is retried meanwhile."
     )]
     ContentMissing(String),
+    /// A commit listed chunks the object store collected (no version
+    /// referenced them for a while) after this device found them stored.
+    /// Nothing was written; the files go up again and are committed anew.
+    #[error("{0}. The files are uploaded again and committed on the next pass.")]
+    ChunksCollected(String),
     #[error("{0}")]
     Io(#[from] io::Error),
 }

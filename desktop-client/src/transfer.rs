@@ -443,7 +443,16 @@ impl Remote for NimbusRemote {
                 },
             )
             .await
-            .map_err(rpc_error)
+            .map_err(|error| {
+                if error.rpc_code() == Some(ErrorCode::ContentMissing) {
+                    // What this process remembers as stored may be gone:
+                    // the next upload asks the store again.
+                    self.stored.lock().expect("chunk cache").clear();
+                    RemoteError::ChunksCollected(error.to_string())
+                } else {
+                    rpc_error(error)
+                }
+            })
     }
 
     async fn upload(&self, reader: Box<dyn Read + Send>) -> Result<Content, RemoteError> {

@@ -97,6 +97,10 @@ pub struct RpcClient {
 
 struct Inner {
     amqp_url: String,
+    /// The RabbitMQ user of `amqp_url`, stamped on every request as its
+    /// `user_id` (which RabbitMQ checks against the connection's user), so
+    /// that a server can tell the services' calls from devices'.
+    broker_user: Option<String>,
     topology: Topology,
     /// Whether connecting declares the exchanges or only checks they exist.
     declare_exchanges: bool,
@@ -150,6 +154,7 @@ impl RpcClient {
         let client = Self {
             inner: Arc::new(Inner {
                 amqp_url: amqp_url.to_owned(),
+                broker_user: broker_user(amqp_url),
                 topology,
                 declare_exchanges,
                 options,
@@ -336,7 +341,11 @@ impl RpcClient {
             .lock()
             .expect("reply table poisoned")
             .insert(correlation_id.clone(), sender);
-        let properties = BasicProperties::default()
+        let mut properties = BasicProperties::default();
+        if let Some(user) = &self.inner.broker_user {
+            properties = properties.with_user_id(user.as_str().into());
+        }
+        let properties = properties
             .with_reply_to(DIRECT_REPLY_TO.into())
             .with_correlation_id(correlation_id.as_str().into())
             .with_content_type("application/json".into())
@@ -494,6 +503,15 @@ impl NotificationListener {
             }
         }
     }
+}
+
+/// The RabbitMQ user an AMQP URL connects as (`guest` when it names none);
+/// `None` when the URL cannot be parsed (connecting then fails anyway).
+pub fn broker_user(amqp_url: &str) -> Option<String> {
+    amqp_url
+        .parse::<lapin::uri::AMQPUri>()
+        .ok()
+        .map(|uri| uri.authority.userinfo.username)
 }
 
 /// The URL without its password, for error messages and logs.

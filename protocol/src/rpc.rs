@@ -190,6 +190,30 @@ pub enum Operation {
         container: String,
         chunk_ids: Vec<String>,
     },
+    /// Service call (the proxy's collection of unreferenced chunks, sent
+    /// as the services' RabbitMQ user, never with a device token): which of
+    /// `chunk_ids` of the workspace whose chunks are `container` of
+    /// `storage_account` no version references. In the same transaction the
+    /// server records them as collected, so that from then on a commit
+    /// listing one is refused (`contentMissing`) until [`Operation::ChunksStored`]
+    /// says it is stored again. At most [`MAX_REFERENCED_CHUNKS_QUERY`] ids.
+    /// Reply: [`CollectedChunks`] (no ids when no workspace keeps its chunks
+    /// in that container).
+    CollectChunks {
+        storage_account: String,
+        container: String,
+        chunk_ids: Vec<String>,
+    },
+    /// Service call: chunks that the collection claimed under `claim_id`
+    /// are in the object store again (stored anew, or never deleted), so
+    /// commits may list them. A record made by a later claim stays. At most
+    /// [`MAX_REFERENCED_CHUNKS_QUERY`] ids. Reply: `null`.
+    ChunksStored {
+        storage_account: String,
+        container: String,
+        claim_id: Uuid,
+        chunk_ids: Vec<String>,
+    },
     /// The caller's device could not download the latest version of a file:
     /// chunks of it are missing from the object store. The server pushes a
     /// `content_missing` event ([`crate::notify::WorkspaceEvent`]) to the
@@ -253,6 +277,8 @@ impl Operation {
             Operation::UnshareWorkspace { .. } => "unshareWorkspace",
             Operation::UpdateMount(_) => "updateMount",
             Operation::ReferencedChunks { .. } => "referencedChunks",
+            Operation::CollectChunks { .. } => "collectChunks",
+            Operation::ChunksStored { .. } => "chunksStored",
             Operation::ReportMissingContent { .. } => "reportMissingContent",
             Operation::CreateLink(_) => "createLink",
             Operation::ListLinks => "listLinks",
@@ -954,6 +980,14 @@ pub enum Response {
     Error(RpcError),
 }
 
+/// The answer to [`Operation::CollectChunks`]: the chunks no version
+/// references, now recorded as collected under `claim_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectedChunks {
+    pub claim_id: Uuid,
+    pub chunk_ids: Vec<String>,
+}
+
 /// An error a caller can act on: `code` is stable, `message` is for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{message} ({code:?})")]
@@ -1002,6 +1036,11 @@ pub enum ErrorCode {
     OwnerQuotaExceeded,
     /// The request id was already used for a different request.
     RequestIdReused,
+    /// The commit lists chunks that the object store's collection removed
+    /// (no version referenced them for a while); nothing was written. Upload
+    /// them again (`PUT`, without trusting what was known to be stored),
+    /// then re-send the commit.
+    ContentMissing,
     /// A dependency (the database) is down; retry later.
     Unavailable,
     /// A bug on the server; the message says where to look.

@@ -29,7 +29,7 @@ use lapin::options::{
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, Consumer, ExchangeKind};
 use nimbus_protocol::Topology;
-use nimbus_protocol::client::redact_url;
+use nimbus_protocol::client::{broker_user, redact_url};
 use nimbus_protocol::notify::{Notification, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{ErrorCode, Request, Response, RpcError};
 use nimbus_protocol::topology::REQUEST_ROUTING_KEY;
@@ -87,6 +87,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
     let mut delay = Duration::from_millis(100);
     let url = redact_url(&settings.amqp_url);
+    let service_user = broker_user(&settings.amqp_url);
     'serving: loop {
         let session = tokio::select! {
             session = open_session(&settings) => session,
@@ -128,8 +129,13 @@ pub async fn run(
                         let publisher = session.publisher.clone();
                         let connection = session.connection.clone();
                         let topology = settings.topology.clone();
+                        let service_user = service_user.clone();
                         tracker.spawn(async move {
-                            let amqp = rpc::Amqp { connection: &connection, topology: &topology };
+                            let amqp = rpc::Amqp {
+                                connection: &connection,
+                                topology: &topology,
+                                service_user: service_user.as_deref(),
+                            };
                             handle_delivery(&state, &publisher, &amqp, delivery).await;
                         });
                     }
@@ -328,7 +334,12 @@ async fn serve(
     let request_id = request.request_id;
     state.requests_handled.fetch_add(1, Ordering::Relaxed);
     let started = Instant::now();
-    let response = match rpc::dispatch(state, amqp, request).await {
+    let sender = delivery
+        .properties
+        .user_id()
+        .as_ref()
+        .map(|user| user.as_str());
+    let response = match rpc::dispatch(state, amqp, sender, request).await {
         Ok(reply) => {
             if let Some(notification) = &reply.notification {
                 publish_notification(publisher, amqp.topology, notification).await;
@@ -403,6 +414,7 @@ fn error_code_name(code: ErrorCode) -> &'static str {
         ErrorCode::QuotaExceeded => "quota_exceeded",
         ErrorCode::OwnerQuotaExceeded => "owner_quota_exceeded",
         ErrorCode::RequestIdReused => "request_id_reused",
+        ErrorCode::ContentMissing => "content_missing",
         ErrorCode::Unavailable => "unavailable",
         ErrorCode::Internal => "internal",
     }

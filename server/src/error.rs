@@ -91,6 +91,7 @@ impl OperationError {
             OperationError::Store(StoreError::QuotaExceeded { .. }) => ErrorCode::QuotaExceeded,
             OperationError::OwnerQuotaExceeded { .. } => ErrorCode::OwnerQuotaExceeded,
             OperationError::Store(StoreError::RequestIdReused(_)) => ErrorCode::RequestIdReused,
+            OperationError::Store(StoreError::ContentMissing(_)) => ErrorCode::ContentMissing,
             OperationError::Store(StoreError::AlreadyExists(_) | StoreError::Refused(_)) => {
                 ErrorCode::BadRequest
             }

@@ -121,7 +121,11 @@ impl RestError {
                 message,
                 owners: true,
             }),
-            Some(ErrorCode::Unavailable) | None => RestError::Unavailable(message),
+            // Chunks this upload stored were collected in the moment between
+            // storing and committing: sending the file again succeeds.
+            Some(ErrorCode::Unavailable | ErrorCode::ContentMissing) | None => {
+                RestError::Unavailable(message)
+            }
             Some(ErrorCode::Internal) => RestError::Internal(message),
         }
     }

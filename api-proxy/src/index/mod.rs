@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::timestamp::Timestamp;
 
@@ -449,4 +450,68 @@ pub trait ObjectIndex: Send + Sync {
     async fn forget_lost_blob(&self, key: &str) -> Result<bool, IndexError>;
     /// Which of `keys` an object points at (the others are orphans).
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
+    /// Records that a client found object `name` stored (a `HEAD` or `PUT`
+    /// of a chunk), so that collection leaves it alone for a grace period.
+    /// Returns the claim under which the metadata servers hold it as
+    /// collected, if any (`collected_chunks`), for the caller to lift; `None`
+    /// also when the object does not exist.
+    async fn confirm_chunk(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<Uuid>, IndexError>;
+    /// Forgets the collection records of `names` under `claim_id`, which
+    /// the metadata servers lifted.
+    async fn forget_collected_chunks(
+        &self,
+        container: (&str, &str),
+        claim_id: Uuid,
+        names: &[String],
+    ) -> Result<(), IndexError>;
+    /// Makes this proxy the only one collecting chunks while the returned
+    /// guard lives; `None` when another proxy holds it now.
+    async fn lock_collection(&self) -> Result<Option<CollectionLock>, IndexError>;
+    /// Up to `limit` chunk objects (named by a chunk id, plain objects)
+    /// neither written nor confirmed since `cutoff_us` and not part of a live
+    /// upload session, after `after` in (account, container, name) order.
+    async fn collection_candidates(
+        &self,
+        cutoff_us: i64,
+        after: Option<(&str, &str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, IndexError>;
+    /// In one transaction: records `names` of `container` as collected
+    /// under `claim_id`, and deletes those of them still neither written nor
+    /// confirmed since `cutoff_us`, returning their names, sizes and where
+    /// their bytes were.
+    async fn collect_chunks(
+        &self,
+        container: (&str, &str),
+        claim_id: Uuid,
+        names: &[String],
+        cutoff_us: i64,
+    ) -> Result<Vec<CollectedObject>, IndexError>;
+}
+
+/// Held while collecting; dropping it lets another proxy collect.
+pub struct CollectionLock {
+    /// Whatever holds the lock (a database session); never used, only dropped.
+    _holder: Box<dyn Send>,
+}
+
+impl CollectionLock {
+    pub(crate) fn held_by(holder: impl Send + 'static) -> Self {
+        Self {
+            _holder: Box::new(holder),
+        }
+    }
+}
+
+/// An object the collection deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectedObject {
+    pub name: String,
+    pub size: u64,
+    pub content: Content,
 }

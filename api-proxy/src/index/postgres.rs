@@ -12,13 +12,15 @@ use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::types::Json;
 use sqlx::{PgPool, Postgres, Row};
+use uuid::Uuid;
 
 use super::Archive;
 use super::acl_cache::AclCache;
 use super::{
-    AccountInfo, ContainerAcl, ContainerInfo, ContainerUpdate, Content, DeleteContainerOutcome,
-    IndexError, ListRange, Manifest, Metadata, MetadataUpdate, ObjectIndex, ObjectRecord,
-    ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits, Versioning, VersioningMode,
+    AccountInfo, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo, ContainerUpdate,
+    Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata, MetadataUpdate,
+    ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
+    Versioning, VersioningMode,
 };
 use crate::timestamp::Timestamp;
 
@@ -405,6 +407,19 @@ impl LockedObject {
     fn is_live(&self) -> bool {
         self.delete_at.is_none_or(|at| at > unix_now())
     }
+}
+
+/// The advisory lock key of chunk collection (any constant unique in the
+/// index database).
+const COLLECTION_LOCK: i64 = 0x6e69_6d62_7573_6763;
+
+/// The condition (on `objects o`, cutoff `$1`) of a chunk object that may be
+/// collected: a plain object neither written nor confirmed since the cutoff.
+macro_rules! stale_chunk {
+    () => {
+        " o.modified_us < $1 AND coalesce(o.confirmed_us, 0) < $1
+          AND o.dlo_manifest IS NULL AND o.slo_manifest_size IS NULL AND o.symlink IS NULL "
+    };
 }
 
 #[async_trait]
@@ -1016,6 +1031,134 @@ impl ObjectIndex for PgIndex {
                 .fetch_all(&self.pool)
                 .await?;
         Ok(referenced.into_iter().map(|(key,)| key).collect())
+    }
+
+    async fn confirm_chunk(
+        &self,
+        account: &str,
+        container: &str,
+        name: &str,
+    ) -> Result<Option<Uuid>, IndexError> {
+        // One round trip: a HEAD of a chunk is the hot path of deduplication.
+        Ok(sqlx::query_scalar(
+            "WITH confirmed AS (
+                 UPDATE objects SET confirmed_us = $4
+                  WHERE account = $1 AND container = $2 AND name = $3
+                  RETURNING 1)
+             SELECT claim_id FROM collected_chunks
+              WHERE account = $1 AND container = $2 AND name = $3
+                AND EXISTS (SELECT 1 FROM confirmed)",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .bind(Timestamp::now().as_micros())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    async fn forget_collected_chunks(
+        &self,
+        (account, container): (&str, &str),
+        claim_id: Uuid,
+        names: &[String],
+    ) -> Result<(), IndexError> {
+        sqlx::query(
+            "DELETE FROM collected_chunks
+              WHERE account = $1 AND container = $2 AND claim_id = $3 AND name = ANY($4)",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(claim_id)
+        .bind(names)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn lock_collection(&self) -> Result<Option<CollectionLock>, IndexError> {
+        // A session lock on a connection of its own, taken out of the pool:
+        // dropping the guard closes it, which releases the lock, also when
+        // the task is aborted.
+        let mut connection = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(COLLECTION_LOCK)
+            .fetch_one(&mut connection)
+            .await?;
+        Ok(locked.then(|| CollectionLock::held_by(connection)))
+    }
+
+    async fn collection_candidates(
+        &self,
+        cutoff_us: i64,
+        after: Option<(&str, &str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, IndexError> {
+        let (account, container, name) = after.unwrap_or_default();
+        Ok(sqlx::query_as(concat!(
+            "SELECT account, container, name FROM objects o
+              WHERE ",
+            stale_chunk!(),
+            "   AND name ~ '^[0-9a-f]{64}$'
+                AND NOT EXISTS (SELECT 1 FROM upload_session_chunks c
+                                  JOIN upload_sessions s ON s.id = c.session_id
+                                 WHERE c.chunk_id = o.name AND s.expires_at > now())
+                AND (account, container, name) > ($2, $3, $4)
+              ORDER BY account, container, name LIMIT $5"
+        ))
+        .bind(cutoff_us)
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .bind(as_sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    async fn collect_chunks(
+        &self,
+        (account, container): (&str, &str),
+        claim_id: Uuid,
+        names: &[String],
+        cutoff_us: i64,
+    ) -> Result<Vec<CollectedObject>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        // The record first: a confirmation that comes after this
+        // transaction finds it and lifts the claim.
+        sqlx::query(
+            "INSERT INTO collected_chunks (account, container, name, claim_id)
+             SELECT $1, $2, name, $3 FROM unnest($4::text[]) AS claimed(name)
+             ON CONFLICT (account, container, name) DO UPDATE SET claim_id = excluded.claim_id",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(claim_id)
+        .bind(names)
+        .execute(&mut *tx)
+        .await?;
+        // Re-checked under the row lock: an object written or confirmed
+        // since it was chosen stays.
+        let deleted: Vec<(String, i64, Option<String>)> = sqlx::query_as(concat!(
+            "DELETE FROM objects o
+              WHERE account = $2 AND container = $3 AND name = ANY($4) AND ",
+            stale_chunk!(),
+            " RETURNING name, size, blob_key"
+        ))
+        .bind(cutoff_us)
+        .bind(account)
+        .bind(container)
+        .bind(names)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(deleted
+            .into_iter()
+            .map(|(name, size, key)| CollectedObject {
+                name,
+                size: non_negative(size),
+                content: content(key, None),
+            })
+            .collect())
     }
 }
 

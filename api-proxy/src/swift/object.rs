@@ -25,6 +25,7 @@ use super::range::{self, RangeRequest};
 use super::{RequestContext, bulk, chunk_guard, quota, symlink, versioning};
 use crate::auth::acl::Access;
 use crate::blobs::{self, ByteStream};
+use crate::chunk_collection;
 use crate::error::{SwiftError, accepted_page, html_page};
 use crate::index::{Content, Manifest, ObjectRecord, ObjectUpdate, PutOutcome};
 use crate::timestamp::Timestamp;
@@ -150,6 +151,10 @@ async fn read(
 ) -> Result<HttpResponse, SwiftError> {
     context.authorize_container(container, Access::Read).await?;
     let record = load(context, &context.account, container, object).await?;
+    if !with_body {
+        // A device asks HEAD before it skips uploading a chunk.
+        confirm_chunk(context, container, object).await;
+    }
     let reached = symlink::follow_unless_asked(context, &context.account, record).await?;
     let location = reached.location.clone();
     let object = large::resolve(context, &reached.account, reached.record).await?;
@@ -668,6 +673,7 @@ async fn put(
             .await?
             .is_some()
     {
+        confirm_chunk(context, container, object).await;
         return Err(SwiftError::PreconditionFailed("The object already exists."));
     }
     let manifest = read_dynamic_manifest(context)?.map(|container_and_prefix| Manifest::Dynamic {
@@ -707,8 +713,24 @@ async fn put(
         delete_at,
         symlink: link.map(|link| link.target),
     };
-    commit(context, &context.account, container, &record, overwrite).await?;
+    let committed = commit(context, &context.account, container, &record, overwrite).await;
+    // Stored, or found there by a conditional PUT: either way the device
+    // will commit versions that list it.
+    if matches!(committed, Ok(()) | Err(SwiftError::PreconditionFailed(_))) {
+        confirm_chunk(context, container, object).await;
+    }
+    committed?;
     Ok(created(&record, &record.etag).finish())
+}
+
+/// See [`chunk_collection::confirm`].
+async fn confirm_chunk(context: &RequestContext, container: &str, object: &str) {
+    chunk_collection::confirm(
+        context.state.index.as_ref(),
+        &context.state.rpc,
+        (&context.account, container, object),
+    )
+    .await;
 }
 
 /// Server-side copy of `source` to `destination` (account, container,

@@ -8,6 +8,7 @@ mod body_limits;
 mod chunk_guard;
 mod client_broker_user;
 mod clients;
+mod collection;
 mod containers;
 mod durability;
 mod full_disk;

@@ -340,19 +340,31 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             let reply = self
                 .remote
                 .commit(pending.request_id, pending.items.clone())
-                .await?;
+                .await;
             self.settle_commit(&pending, reply).await?;
         }
         Ok(())
     }
 
     /// Applies the server's answer to the commit in flight, which is then
-    /// no longer pending, and saves the trees.
+    /// no longer pending, and saves the trees. A commit refused because
+    /// chunks it lists were collected wrote nothing and would be refused
+    /// again: it is dropped, so that the next pass uploads its files again
+    /// and commits them anew. Other failures keep it pending.
     async fn settle_commit(
         &mut self,
         pending: &PendingCommit,
-        reply: CommitReply,
+        reply: Result<CommitReply, RemoteError>,
     ) -> Result<(), Error> {
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error @ RemoteError::ChunksCollected(_)) => {
+                self.pending = None;
+                self.store.set_pending(None).await?;
+                return Err(error.into());
+            }
+            Err(error) => return Err(error.into()),
+        };
         self.apply_commit_reply(
             &pending.items,
             reply.revision,
@@ -837,7 +849,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                     next_upload,
                 )
                 .await;
-                self.settle_commit(&pending, reply?).await?;
+                self.settle_commit(&pending, reply).await?;
                 uploaded
             };
             match next {

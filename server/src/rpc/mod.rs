@@ -13,6 +13,8 @@ mod accept_proposal;
 mod bindings;
 mod cancel_proposal;
 mod change_password;
+mod chunks_stored;
+mod collect_chunks;
 mod commit;
 mod create_link;
 mod create_workspace;
@@ -99,6 +101,11 @@ pub struct ServerState {
 pub struct Amqp<'a> {
     pub connection: &'a Connection,
     pub topology: &'a Topology,
+    /// The RabbitMQ user of the services (this server's own): requests
+    /// published as it are the proxy's service calls. Devices connect as
+    /// another user (`public_amqp_url`), and RabbitMQ refuses a message
+    /// whose `user_id` is not the user of its connection.
+    pub service_user: Option<&'a str>,
 }
 
 /// An operation's answer.
@@ -135,9 +142,12 @@ impl Reply {
     }
 }
 
+/// Answers `request`, published by the RabbitMQ user `sender` (its
+/// `user_id` property, which RabbitMQ validated).
 pub async fn dispatch(
     state: &ServerState,
     amqp: &Amqp<'_>,
+    sender: Option<&str>,
     request: Request,
 ) -> Result<Reply, OperationError> {
     let Request {
@@ -168,6 +178,25 @@ pub async fn dispatch(
         }
         // The link's token is the credential.
         Operation::OpenLink(args) => return open_link::run(state, args).await,
+        // Service calls: authorized by the broker user, not by a token.
+        Operation::CollectChunks {
+            storage_account,
+            container,
+            chunk_ids,
+        } => {
+            require_service(amqp, sender)?;
+            return collect_chunks::run(state, &storage_account, &container, chunk_ids).await;
+        }
+        Operation::ChunksStored {
+            storage_account,
+            container,
+            claim_id,
+            chunk_ids,
+        } => {
+            require_service(amqp, sender)?;
+            return chunks_stored::run(state, &storage_account, &container, claim_id, chunk_ids)
+                .await;
+        }
         other => other,
     };
     let caller = authenticate(state, token.as_ref()).await?;
@@ -178,7 +207,9 @@ pub async fn dispatch(
         | Operation::OauthAuthorize { .. }
         | Operation::OauthAccessToken { .. }
         | Operation::OauthAuthenticate { .. }
-        | Operation::OpenLink(_) => unreachable!("handled before authentication"),
+        | Operation::OpenLink(_)
+        | Operation::CollectChunks { .. }
+        | Operation::ChunksStored { .. } => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
@@ -272,6 +303,17 @@ async fn authenticate(
 /// The caller's role in a workspace; refuses non-members, and read-only
 /// members when `write` is asked. A workspace that does not exist is refused
 /// the same way, so that ids do not leak.
+/// Refuses a service operation that the services' RabbitMQ user did not
+/// publish: a device, whatever its token, may not make it.
+fn require_service(amqp: &Amqp<'_>, sender: Option<&str>) -> Result<(), OperationError> {
+    match (amqp.service_user, sender) {
+        (Some(service), Some(sender)) if service == sender => Ok(()),
+        _ => Err(OperationError::Forbidden(
+            "only the Nimbus services may make this request",
+        )),
+    }
+}
+
 async fn require_role(
     state: &ServerState,
     caller: &Caller,

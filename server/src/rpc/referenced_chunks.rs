@@ -21,17 +21,7 @@ pub async fn run(
     container: &str,
     chunk_ids: Vec<String>,
 ) -> Result<Reply, OperationError> {
-    if chunk_ids.len() > MAX_REFERENCED_CHUNKS_QUERY {
-        return Err(OperationError::BadRequest(format!(
-            "ask about at most {MAX_REFERENCED_CHUNKS_QUERY} chunk ids at once, not {}",
-            chunk_ids.len()
-        )));
-    }
-    if let Some(bad) = chunk_ids.iter().find(|id| !is_valid_chunk_id(id)) {
-        return Err(OperationError::BadRequest(format!(
-            "{bad:?} is not a chunk id (64 lowercase hexadecimal digits)"
-        )));
-    }
+    validate_chunk_ids(&chunk_ids)?;
     let Some(workspace_id) = state
         .store
         .workspace_of_container(storage_account, container)
@@ -46,4 +36,21 @@ pub async fn run(
             .referenced_chunks(workspace_id, &chunk_ids)
             .await?,
     )
+}
+
+/// Refuses a question about more than [`MAX_REFERENCED_CHUNKS_QUERY`] ids
+/// or about a name that is not a chunk id.
+pub(super) fn validate_chunk_ids(chunk_ids: &[String]) -> Result<(), OperationError> {
+    if chunk_ids.len() > MAX_REFERENCED_CHUNKS_QUERY {
+        return Err(OperationError::BadRequest(format!(
+            "ask about at most {MAX_REFERENCED_CHUNKS_QUERY} chunk ids at once, not {}",
+            chunk_ids.len()
+        )));
+    }
+    if let Some(bad) = chunk_ids.iter().find(|id| !is_valid_chunk_id(id)) {
+        return Err(OperationError::BadRequest(format!(
+            "{bad:?} is not a chunk id (64 lowercase hexadecimal digits)"
+        )));
+    }
+    Ok(())
 }

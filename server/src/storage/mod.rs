@@ -41,6 +41,16 @@ pub enum StoreError {
     /// longer pending, a name in use); the text says why.
     #[error("{0}")]
     Refused(String),
+    /// The commit lists chunks that the object store's collection claimed
+    /// (`collectChunks`) and that were not reported stored again since.
+    #[error(
+        "{} chunk(s) this commit lists were removed from the object store because no version \
+         referenced them (the first: {}); nothing was written. Upload them again, then commit \
+         again",
+        .0.len(),
+        .0.first().map_or("", String::as_str)
+    )]
+    ContentMissing(Vec<String>),
     /// The request id was already used with different arguments.
     #[error("request id {0} was already used for a different request")]
     RequestIdReused(Uuid),
@@ -410,6 +420,24 @@ pub trait MetadataStore: Send + Sync + 'static {
         policy: &RetentionPolicy,
         batch: u32,
     ) -> StoreResult<Option<Removed>>;
+    /// Records as collected, and returns, those of `chunk_ids` that no
+    /// version of the workspace references, in one transaction under the
+    /// workspace's lock (the one [`MetadataStore::commit`] takes first).
+    /// The records carry `claim_id` (a record made earlier takes it).
+    async fn collect_unreferenced_chunks(
+        &self,
+        workspace_id: Uuid,
+        claim_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<Vec<String>>;
+    /// Forgets that `chunk_ids` were collected under `claim_id`: they are
+    /// stored again. Records of another claim stay.
+    async fn chunks_stored(
+        &self,
+        workspace_id: Uuid,
+        claim_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<()>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
     async fn commit(
         &self,

@@ -1322,6 +1322,59 @@ impl MetadataStore for PgStore {
         .await?)
     }
 
+    async fn collect_unreferenced_chunks(
+        &self,
+        workspace_id: Uuid,
+        claim_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<Vec<String>> {
+        let mut tx = self.pool.begin().await?;
+        // The lock every commit takes first: a commit either finished before
+        // (its versions' chunks are seen below) or starts after (it sees the
+        // records made here and refuses those chunks).
+        sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        // Any version row counts, whatever retention keeps: a version that
+        // still exists may be restored or downloaded.
+        let mut collected: Vec<String> = sqlx::query_scalar(
+            "INSERT INTO collected_chunks (workspace_id, chunk_id, claim_id) \
+             SELECT DISTINCT $1::uuid, wanted.id, $3::uuid FROM unnest($2::text[]) AS wanted(id) \
+              WHERE NOT EXISTS (SELECT 1 FROM version_chunks c JOIN items i ON i.id = c.item_id \
+                                 WHERE i.workspace_id = $1 AND c.chunk_id = wanted.id) \
+             ON CONFLICT (workspace_id, chunk_id) \
+             DO UPDATE SET claim_id = excluded.claim_id, collected_at = now() \
+             RETURNING chunk_id",
+        )
+        .bind(workspace_id)
+        .bind(chunk_ids)
+        .bind(claim_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        collected.sort_unstable();
+        Ok(collected)
+    }
+
+    async fn chunks_stored(
+        &self,
+        workspace_id: Uuid,
+        claim_id: Uuid,
+        chunk_ids: &[String],
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM collected_chunks \
+             WHERE workspace_id = $1 AND claim_id = $2 AND chunk_id = ANY($3)",
+        )
+        .bind(workspace_id)
+        .bind(claim_id)
+        .bind(chunk_ids)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     async fn children(
         &self,
         workspace_id: Uuid,
@@ -1477,6 +1530,7 @@ impl MetadataStore for PgStore {
             });
         }
 
+        refuse_collected_chunks(&mut tx, args).await?;
         let snapshot = load_snapshot(&mut tx, args.workspace_id, args).await?;
         let mut plan = plan_commit(snapshot, &args.items);
 
@@ -1740,3 +1794,34 @@ impl MetadataStore for PgStore {
 mod links;
 mod retention;
 mod sharing;
+
+/// Refuses a commit that lists a chunk the object store's collection
+/// claimed (`collected_chunks`): it may be gone, and a version must never
+/// list bytes that are not stored. Runs under the workspace's lock, so a
+/// collection's claim is either seen here or sees this commit's versions.
+async fn refuse_collected_chunks(
+    tx: &mut Transaction<'_, Postgres>,
+    args: &CommitArgs,
+) -> StoreResult<()> {
+    let listed: Vec<&str> = args
+        .items
+        .iter()
+        .flat_map(|item| item.content.chunks.iter().map(|chunk| chunk.id.as_str()))
+        .collect();
+    if listed.is_empty() {
+        return Ok(());
+    }
+    let collected: Vec<String> = sqlx::query_scalar(
+        "SELECT chunk_id FROM collected_chunks WHERE workspace_id = $1 AND chunk_id = ANY($2) \
+         ORDER BY chunk_id",
+    )
+    .bind(args.workspace_id)
+    .bind(&listed)
+    .fetch_all(&mut **tx)
+    .await?;
+    if collected.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::ContentMissing(collected))
+    }
+}

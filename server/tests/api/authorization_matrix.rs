@@ -15,13 +15,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use nimbus_protocol::ClientError;
+use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
     AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, CreateLinkArgs,
     CreateWorkspaceArgs, CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode,
     GetChangesArgs, LinkToken, OpenLinkArgs, Operation, Password, ProposeShareArgs, Role,
     UpdateMountArgs, WorkspaceInfo,
 };
+use nimbus_protocol::{ClientError, RpcClient, Topology};
 use uuid::Uuid;
 
 use crate::helpers::{PASSWORD, TestApp, based_on, login_args, new_file, spawn_app};
@@ -108,6 +109,12 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::OauthAuthenticate { .. } => Refused(ErrorCode::Unauthenticated),
         // The link's token is the credential: whoever holds it may look.
         Operation::OpenLink(_) => Allowed,
+        // Service calls: every caller here is a device, publishing as the
+        // clients' broker user, whatever its token (the services' own user
+        // is checked after the callers).
+        Operation::CollectChunks { .. } | Operation::ChunksStored { .. } => {
+            Refused(ErrorCode::Forbidden)
+        }
         _ if !has_token => Refused(ErrorCode::Unauthenticated),
         // The caller's own user and devices.
         Operation::Logout
@@ -462,6 +469,17 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             container: scene.workspace.container.clone(),
             chunk_ids: vec!["0".repeat(64)],
         },
+        Operation::CollectChunks {
+            storage_account: scene.workspace.storage_account.clone(),
+            container: scene.workspace.container.clone(),
+            chunk_ids: vec!["0".repeat(64)],
+        },
+        Operation::ChunksStored {
+            storage_account: scene.workspace.storage_account.clone(),
+            container: scene.workspace.container.clone(),
+            claim_id: Uuid::nil(),
+            chunk_ids: vec!["0".repeat(64)],
+        },
         Operation::ReportMissingContent {
             item_id: scene.file,
         },
@@ -523,6 +541,15 @@ async fn every_operation_answers_every_caller_as_the_matrix_says_and_refusals_ch
         "every operation of the protocol needs a row in the matrix"
     );
 
+    // Devices publish as the clients' RabbitMQ user, as TempAuth hands it out.
+    let device_client = RpcClient::connect_device(
+        &std::env::var("NIMBUS_TEST_CLIENT_AMQP_URL")
+            .expect("NIMBUS_TEST_CLIENT_AMQP_URL names the clients' RabbitMQ user"),
+        Topology::new(app.settings.queue_prefix.clone()),
+        ClientOptions::default(),
+    )
+    .await
+    .expect("the clients' RabbitMQ user connects");
     let mut wrong = Vec::new();
     for index in 0..names.len() {
         let scene = fixture.scene(index + 1).await;
@@ -543,8 +570,12 @@ async fn every_operation_answers_every_caller_as_the_matrix_says_and_refusals_ch
                 }
                 _ => fixture.token(caller).cloned(),
             };
-            let answer = app
-                .client
+            let client = if is_service_call(&operation) {
+                &device_client
+            } else {
+                &app.client
+            };
+            let answer = client
                 .call::<serde_json::Value>(token.as_ref(), operation)
                 .await;
             let got = match answer {
@@ -563,7 +594,22 @@ async fn every_operation_answers_every_caller_as_the_matrix_says_and_refusals_ch
             }
             before = after;
         }
+        let operation = every_operation(&fixture, &scene, Caller::Owner).swap_remove(index);
+        if is_service_call(&operation) {
+            let name = operation.name();
+            if let Err(error) = app.client.call::<serde_json::Value>(None, operation).await {
+                wrong.push(format!("{name} by the services' own broker user: {error}"));
+            }
+        }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
     fixture.app.stop().await;
+}
+
+/// Operations only the services' RabbitMQ user may make.
+fn is_service_call(operation: &Operation) -> bool {
+    matches!(
+        operation,
+        Operation::CollectChunks { .. } | Operation::ChunksStored { .. }
+    )
 }

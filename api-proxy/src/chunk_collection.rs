@@ -1,0 +1,245 @@
+//! Collects chunk objects that no version references, so that deleted
+//! files, old versions that retention dropped and abandoned uploads (a web
+//! upload session that expired, a device that stopped half-way) stop taking
+//! space. The argument for why no version ever loses a chunk is in
+//! docs/operations.md, "Collecting unreferenced chunks"; in short:
+//!
+//! * Only chunk objects (named by a chunk id) neither written nor
+//!   *confirmed* (found by a client's `HEAD` or conditional `PUT`, see
+//!   [`confirm`]) for a grace period, and not part of a live upload session,
+//!   are candidates.
+//! * The metadata servers decide (`collectChunks`, a service call): in one
+//!   transaction under the workspace's lock they pick the candidates no
+//!   version references and record them as collected, and from then on a
+//!   commit listing one is refused as missing content.
+//! * The index then, in one transaction, records the claim beside the
+//!   objects and deletes those still stale (one written or confirmed
+//!   meanwhile stays); the bytes go after.
+//! * Storing or finding a claimed chunk again lifts the claim
+//!   (`chunksStored`), under the claim's id, so that the device that was
+//!   refused can commit once it has uploaded it again.
+//!
+//! One proxy collects at a time (a lock in the index database); every proxy
+//! confirms and lifts. A pass is idempotent: stopped anywhere, the next one
+//! finishes the job (a blob left without its row is the sweeper's).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nimbus_protocol::RpcClient;
+use nimbus_protocol::client::ClientError;
+use nimbus_protocol::names::is_valid_chunk_id;
+use nimbus_protocol::rpc::{CollectedChunks, MAX_REFERENCED_CHUNKS_QUERY, Operation};
+use uuid::Uuid;
+
+use crate::blobs::BlobStore;
+use crate::index::{IndexError, ObjectIndex};
+use crate::metrics::ProxyMetrics;
+use crate::swift::body;
+use crate::timestamp::Timestamp;
+
+/// Candidates read from the index in one query.
+const CANDIDATES_PER_QUERY: usize = 1000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CollectionError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    #[error("the metadata servers did not answer: {0}")]
+    Rpc(#[from] ClientError),
+}
+
+/// What one pass collected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectionReport {
+    /// Chunk objects deleted.
+    pub chunks: u64,
+    /// Their stored sizes.
+    pub bytes: u64,
+    /// Chunks the servers claimed that a client wrote or confirmed before
+    /// they could be deleted: kept, and their claim lifted.
+    pub kept: u64,
+}
+
+/// Records that a client found chunk `name` of `container` in `account`
+/// stored (a `HEAD` that answers 200, a `PUT` that stored it or found it),
+/// so that collection leaves it alone for the grace period, and lifts a
+/// collection claim on it. Best effort: a failure is logged and the request
+/// goes on, because what keeps versions whole is the servers' refusal of
+/// claimed chunks; this only spares the client that refusal.
+pub async fn confirm(
+    index: &dyn ObjectIndex,
+    rpc: &RpcClient,
+    (account, container, name): (&str, &str, &str),
+) {
+    if !is_valid_chunk_id(name) {
+        return;
+    }
+    let lifted = match index.confirm_chunk(account, container, name).await {
+        Ok(None) => Ok(()),
+        Ok(Some(claim_id)) => {
+            lift(
+                index,
+                rpc,
+                (account, container),
+                claim_id,
+                vec![name.to_owned()],
+            )
+            .await
+        }
+        Err(error) => Err(error.into()),
+    };
+    if let Err(error) = lifted {
+        tracing::warn!(%error, account, container, chunk = name, "could not confirm a chunk");
+    }
+}
+
+/// Tells the servers that `names` of `container`, claimed under
+/// `claim_id`, are stored, then forgets the claim.
+async fn lift(
+    index: &dyn ObjectIndex,
+    rpc: &RpcClient,
+    (account, container): (&str, &str),
+    claim_id: Uuid,
+    names: Vec<String>,
+) -> Result<(), CollectionError> {
+    rpc.call::<serde_json::Value>(
+        None,
+        Operation::ChunksStored {
+            storage_account: account.to_owned(),
+            container: container.to_owned(),
+            claim_id,
+            chunk_ids: names.clone(),
+        },
+    )
+    .await?;
+    index
+        .forget_collected_chunks((account, container), claim_id, &names)
+        .await?;
+    Ok(())
+}
+
+/// One pass: collects the chunks neither written nor confirmed for `grace`
+/// that no version references. Does nothing (an empty report) while another
+/// proxy collects.
+/// `metrics` counts what is deleted as it goes.
+pub async fn collect(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    rpc: &RpcClient,
+    metrics: &ProxyMetrics,
+    grace: Duration,
+) -> Result<CollectionReport, CollectionError> {
+    let mut report = CollectionReport::default();
+    let Some(_only_collector) = index.lock_collection().await? else {
+        return Ok(report);
+    };
+    let grace_us = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
+    let cutoff_us = Timestamp::now().as_micros().saturating_sub(grace_us);
+    let mut after: Option<(String, String, String)> = None;
+    loop {
+        let page = index
+            .collection_candidates(
+                cutoff_us,
+                after
+                    .as_ref()
+                    .map(|(a, c, n)| (a.as_str(), c.as_str(), n.as_str())),
+                CANDIDATES_PER_QUERY,
+            )
+            .await?;
+        for same_container in page.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
+            let (account, container, _) = &same_container[0];
+            for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
+                let names = batch.iter().map(|(_, _, name)| name.clone()).collect();
+                let batch =
+                    collect_batch(index, blobs, rpc, (account, container), names, cutoff_us)
+                        .await?;
+                metrics.observe_collection(batch.chunks, batch.bytes);
+                report.chunks += batch.chunks;
+                report.bytes += batch.bytes;
+                report.kept += batch.kept;
+            }
+        }
+        if page.len() < CANDIDATES_PER_QUERY {
+            return Ok(report);
+        }
+        after = page.into_iter().last();
+    }
+}
+
+async fn collect_batch(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    rpc: &RpcClient,
+    (account, container): (&str, &str),
+    names: Vec<String>,
+    cutoff_us: i64,
+) -> Result<CollectionReport, CollectionError> {
+    let mut report = CollectionReport::default();
+    let claimed: CollectedChunks = rpc
+        .call(
+            None,
+            Operation::CollectChunks {
+                storage_account: account.to_owned(),
+                container: container.to_owned(),
+                chunk_ids: names,
+            },
+        )
+        .await?;
+    if claimed.chunk_ids.is_empty() {
+        return Ok(report);
+    }
+    let deleted = index
+        .collect_chunks(
+            (account, container),
+            claimed.claim_id,
+            &claimed.chunk_ids,
+            cutoff_us,
+        )
+        .await?;
+    for object in &deleted {
+        body::discard(blobs, &object.content).await;
+        report.chunks += 1;
+        report.bytes += object.size;
+    }
+    let gone: HashSet<&str> = deleted.iter().map(|o| o.name.as_str()).collect();
+    let kept: Vec<String> = claimed
+        .chunk_ids
+        .iter()
+        .filter(|name| !gone.contains(name.as_str()))
+        .cloned()
+        .collect();
+    if !kept.is_empty() {
+        report.kept += kept.len() as u64;
+        lift(index, rpc, (account, container), claimed.claim_id, kept).await?;
+    }
+    Ok(report)
+}
+
+/// Collects every `every` (the first pass after one interval, so that a
+/// proxy starting up serves first), until the task is dropped.
+pub async fn run(
+    index: Arc<dyn ObjectIndex>,
+    blobs: Arc<dyn BlobStore>,
+    rpc: RpcClient,
+    metrics: Arc<ProxyMetrics>,
+    grace: Duration,
+    every: Duration,
+) {
+    let mut ticks = tokio::time::interval(every);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match collect(index.as_ref(), blobs.as_ref(), &rpc, &metrics, grace).await {
+            Ok(report) if report == CollectionReport::default() => {}
+            Ok(report) => tracing::info!(
+                chunks = report.chunks,
+                bytes = report.bytes,
+                kept = report.kept,
+                "collected unreferenced chunks"
+            ),
+            Err(error) => tracing::warn!(%error, "collecting unreferenced chunks failed"),
+        }
+    }
+}

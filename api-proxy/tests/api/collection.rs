@@ -1,0 +1,425 @@
+//! Collection of unreferenced chunks (`nimbus_proxy::chunk_collection`,
+//! docs/operations.md): what no version lists goes, with its bytes, once
+//! neither written nor confirmed for the grace period; what a version lists,
+//! what is young or was just confirmed, and what is not in a workspace's
+//! container stays; and devices that deduplicate against chunks while
+//! collection runs never commit a version whose bytes are gone.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys, open_chunk};
+use nimbus_protocol::rpc::{
+    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, ErrorCode, ItemOutcome,
+};
+use nimbus_protocol::{ClientError, RpcClient, Topology};
+use nimbus_proxy::blobs::OpendalBlobStore;
+use nimbus_proxy::chunk_collection::{self, CollectionReport};
+use nimbus_proxy::index::postgres::PgIndex;
+use nimbus_proxy::metrics::ProxyMetrics;
+use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
+
+use crate::helpers::{Device, TestApp, device, files_under, noise, spawn_app, upload_chunks};
+
+/// A proxy's collection, driven by the test: the proxy's own index, blob
+/// store and service RPC user.
+struct Collector {
+    index: PgIndex,
+    blobs: OpendalBlobStore,
+    rpc: RpcClient,
+    metrics: ProxyMetrics,
+}
+
+impl Collector {
+    async fn of(app: &TestApp) -> Self {
+        Self {
+            index: PgIndex::connect(&app.settings.database_url, Duration::ZERO)
+                .await
+                .unwrap(),
+            blobs: OpendalBlobStore::from_settings(&app.settings.storage).unwrap(),
+            rpc: RpcClient::connect(
+                &app.settings.amqp_url,
+                Topology::new(app.settings.queue_prefix.clone()),
+                Default::default(),
+            )
+            .await
+            .unwrap(),
+            metrics: ProxyMetrics::new(),
+        }
+    }
+
+    async fn pass(&self, grace: Duration) -> CollectionReport {
+        chunk_collection::collect(&self.index, &self.blobs, &self.rpc, &self.metrics, grace)
+            .await
+            .expect("a collection pass runs")
+    }
+}
+
+/// Content a device uploaded: its chunks, hash and size, and its bytes.
+#[derive(Clone)]
+struct Uploaded {
+    chunks: Vec<ChunkRef>,
+    content_hash: String,
+    size: u64,
+    data: Vec<u8>,
+}
+
+async fn upload(app: &TestApp, laptop: &Device, data: Vec<u8>) -> Uploaded {
+    let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
+    let (chunks, content_hash, size) = upload_chunks(
+        &app.client,
+        &laptop.container_url,
+        &laptop.swift_token,
+        &keys,
+        &data,
+    )
+    .await;
+    Uploaded {
+        chunks,
+        content_hash,
+        size,
+        data,
+    }
+}
+
+/// Commits `content` as a new file `name` of the device's workspace.
+async fn commit_file(
+    laptop: &Device,
+    name: &str,
+    content: &Uploaded,
+) -> Result<CommitReply, ClientError> {
+    laptop
+        .rpc
+        .commit(
+            &laptop.token,
+            Uuid::new_v4(),
+            CommitArgs {
+                workspace_id: laptop.workspace.workspace_id,
+                items: vec![CommitItem {
+                    id: Uuid::now_v7(),
+                    base_version: 0,
+                    parent_id: None,
+                    name: name.into(),
+                    is_folder: false,
+                    deleted: false,
+                    modified_at: 1_700_000_000_000,
+                    content: Content {
+                        size: content.size,
+                        content_hash: Some(content.content_hash.clone()),
+                        chunks: content.chunks.clone(),
+                        chunker: Some(ChunkerParams::DEFAULT.describe()),
+                    },
+                }],
+            },
+        )
+        .await
+}
+
+fn committed(reply: &CommitReply) -> bool {
+    matches!(reply.results[0].outcome, ItemOutcome::Committed { .. })
+}
+
+async fn chunk_status(app: &TestApp, laptop: &Device, method: &str, id: &str) -> u16 {
+    app.client
+        .request(
+            method.parse().unwrap(),
+            format!("{}/{id}", laptop.container_url),
+        )
+        .header("X-Auth-Token", &laptop.swift_token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The content rebuilt from its chunks, fetched through the Swift API.
+async fn download(app: &TestApp, laptop: &Device, content: &Uploaded) -> Vec<u8> {
+    let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
+    let mut rebuilt = Vec::new();
+    for chunk in &content.chunks {
+        let response = app
+            .client
+            .get(format!("{}/{}", laptop.container_url, chunk.id))
+            .header("X-Auth-Token", &laptop.swift_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "chunk {}", chunk.id);
+        rebuilt.extend(open_chunk(&keys, &chunk.id, &response.bytes().await.unwrap()).unwrap());
+    }
+    rebuilt
+}
+
+/// Makes every object of the proxy's index look written and confirmed
+/// `age` ago, as if the test had waited that long.
+async fn age_objects(app: &TestApp, age: Duration) {
+    let mut index = PgConnection::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    let age_us = i64::try_from(age.as_micros()).unwrap();
+    sqlx::query(
+        "UPDATE objects SET modified_us = modified_us - $1, \
+                            confirmed_us = confirmed_us - $1",
+    )
+    .bind(age_us)
+    .execute(&mut index)
+    .await
+    .unwrap();
+}
+
+async fn account_bytes_used(app: &TestApp, laptop: &Device) -> u64 {
+    let response = app
+        .client
+        .head(&laptop.storage_url)
+        .header("X-Auth-Token", &laptop.swift_token)
+        .send()
+        .await
+        .unwrap();
+    response.headers()["x-account-bytes-used"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+#[tokio::test]
+async fn unreferenced_chunks_past_the_grace_go_with_their_bytes_and_referenced_ones_stay() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    // Chunks too large to live inline, so their bytes are blob files.
+    let kept = upload(&app, &laptop, noise(700_000, 1)).await;
+    assert!(committed(
+        &commit_file(&laptop, "kept.bin", &kept).await.unwrap()
+    ));
+    let abandoned = upload(&app, &laptop, noise(500_000, 2)).await;
+    let kept_bytes = account_bytes_used(&app, &laptop).await;
+    let blobs_before = files_under(app.objects_dir.path()).len();
+    let collector = Collector::of(&app).await;
+
+    // Young: nothing goes.
+    assert_eq!(collector.pass(HOUR).await, CollectionReport::default());
+    age_objects(&app, 2 * HOUR).await;
+    let report = collector.pass(HOUR).await;
+
+    assert_eq!(report.chunks, abandoned.chunks.len() as u64);
+    assert!(report.bytes > 0);
+    for chunk in &abandoned.chunks {
+        assert_eq!(chunk_status(&app, &laptop, "HEAD", &chunk.id).await, 404);
+    }
+    assert_eq!(
+        files_under(app.objects_dir.path()).len(),
+        blobs_before - abandoned.chunks.len(),
+        "the collected chunks' blob files are gone"
+    );
+    assert_eq!(download(&app, &laptop, &kept).await, kept.data);
+    let metrics = collector.metrics.render();
+    assert!(
+        metrics.contains(&format!(
+            "nimbus_proxy_collected_chunks_total {}",
+            report.chunks
+        )) && metrics.contains(&format!(
+            "nimbus_proxy_collected_chunk_bytes_total {}",
+            report.bytes
+        )),
+        "{metrics}"
+    );
+    // Usage counts what is retained.
+    assert_eq!(
+        account_bytes_used(&app, &laptop).await,
+        kept_bytes - report.bytes
+    );
+    // Idempotent: the next pass finds nothing more.
+    assert_eq!(collector.pass(HOUR).await, CollectionReport::default());
+
+    // A device that saw those chunks before they went cannot commit them…
+    let refused = commit_file(&laptop, "late.bin", &abandoned)
+        .await
+        .expect_err("a commit of collected chunks is refused");
+    assert_eq!(refused.rpc_code(), Some(ErrorCode::ContentMissing));
+    // …until it stores them again.
+    let again = upload(&app, &laptop, abandoned.data.clone()).await;
+    assert!(committed(
+        &commit_file(&laptop, "late.bin", &again).await.unwrap()
+    ));
+    assert_eq!(download(&app, &laptop, &again).await, abandoned.data);
+}
+
+#[tokio::test]
+async fn confirmed_chunks_and_objects_outside_workspaces_stay() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let confirmed = upload(&app, &laptop, noise(300_000, 3)).await;
+    let stale = upload(&app, &laptop, noise(300_000, 4)).await;
+    // A container of the account that holds no workspace, with an object
+    // named like a chunk.
+    let plain = format!("{}/plain", laptop.storage_url);
+    let put = |url: String| {
+        app.client
+            .put(url)
+            .header("X-Auth-Token", &laptop.swift_token)
+    };
+    assert_eq!(put(plain.clone()).send().await.unwrap().status(), 201);
+    let name = &stale.chunks[0].id;
+    let object = put(format!("{plain}/{name}"))
+        .body(noise(100_000, 5))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(object.status(), 201);
+    age_objects(&app, 2 * HOUR).await;
+    // A device finds the first chunk there (as before skipping its upload).
+    for chunk in &confirmed.chunks {
+        assert_eq!(chunk_status(&app, &laptop, "HEAD", &chunk.id).await, 200);
+    }
+
+    let report = Collector::of(&app).await.pass(HOUR).await;
+
+    assert_eq!(report.chunks, stale.chunks.len() as u64);
+    assert!(committed(
+        &commit_file(&laptop, "confirmed.bin", &confirmed)
+            .await
+            .unwrap()
+    ));
+    assert_eq!(download(&app, &laptop, &confirmed).await, confirmed.data);
+    let outside = app
+        .client
+        .head(format!("{plain}/{name}"))
+        .header("X-Auth-Token", &laptop.swift_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(outside.status(), 200, "not a workspace's chunk");
+}
+
+/// Stores a chunk as the desktop client does: `HEAD`, and `PUT` only when
+/// missing, or `PUT` unconditionally when told the chunk was collected.
+async fn store_chunk(app: &TestApp, laptop: &Device, id: &str, sealed: &[u8], skip_if_found: bool) {
+    if skip_if_found && chunk_status(app, laptop, "HEAD", id).await == 200 {
+        return;
+    }
+    let put = app
+        .client
+        .put(format!("{}/{id}", laptop.container_url))
+        .header("X-Auth-Token", &laptop.swift_token)
+        .body(sealed.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201, "chunk {id}");
+}
+
+#[tokio::test]
+async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_are_gone() {
+    const WRITERS: u64 = 3;
+    const FILES_PER_WRITER: u64 = 8;
+    const GRACE: Duration = Duration::from_millis(40);
+    let app = Arc::new(spawn_app().await);
+    app.add_user("alice", None, true).await;
+    let laptop = Arc::new(device(&app, "alice").await);
+    let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
+    // Every file's chunks are first stored and abandoned (a device that
+    // stopped half-way), so each is collectable until a version lists it.
+    let mut planned = Vec::new();
+    for writer in 0..WRITERS {
+        for file in 0..FILES_PER_WRITER {
+            let data = noise(400_000, 100 * writer + file + 10);
+            planned.push((writer, file, upload(&app, &laptop, data).await));
+        }
+    }
+
+    let collector = Collector::of(&app).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let collected = Arc::new(AtomicU64::new(0));
+    let collecting = {
+        let (stop, collected) = (Arc::clone(&stop), Arc::clone(&collected));
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let report = collector.pass(GRACE).await;
+                collected.fetch_add(report.chunks, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let refusals = Arc::new(AtomicU64::new(0));
+    let mut writers = Vec::new();
+    for writer in 0..WRITERS {
+        let files: Vec<Uploaded> = planned
+            .iter()
+            .filter(|(w, _, _)| *w == writer)
+            .map(|(_, _, content)| content.clone())
+            .collect();
+        let (app, laptop, keys, refusals) = (
+            Arc::clone(&app),
+            Arc::clone(&laptop),
+            keys.clone(),
+            Arc::clone(&refusals),
+        );
+        writers.push(tokio::spawn(async move {
+            let mut done = Vec::new();
+            for (file, content) in files.into_iter().enumerate() {
+                let sealed: Vec<_> = Chunker::new(&content.data[..], &keys, ChunkerParams::DEFAULT)
+                    .map(Result::unwrap)
+                    .collect();
+                let mut skip_if_found = true;
+                loop {
+                    for chunk in &sealed {
+                        store_chunk(&app, &laptop, &chunk.id, &chunk.sealed, skip_if_found).await;
+                    }
+                    // A device takes a while between finding its chunks and
+                    // committing, sometimes longer than the grace: collection
+                    // passes run meanwhile. A retry commits at once.
+                    if skip_if_found {
+                        let pause = (writer * 7 + file as u64 * 13) % 80;
+                        tokio::time::sleep(Duration::from_millis(pause)).await;
+                    }
+                    match commit_file(&laptop, &format!("w{writer}-{file}.bin"), &content).await {
+                        Ok(reply) => {
+                            assert!(committed(&reply));
+                            break;
+                        }
+                        Err(error) if error.rpc_code() == Some(ErrorCode::ContentMissing) => {
+                            refusals.fetch_add(1, Ordering::Relaxed);
+                            skip_if_found = false;
+                        }
+                        Err(error) => panic!("commit failed: {error}"),
+                    }
+                }
+                done.push(content);
+            }
+            done
+        }));
+    }
+    let mut files = Vec::new();
+    for writer in writers {
+        files.extend(writer.await.unwrap());
+    }
+    stop.store(true, Ordering::Relaxed);
+    collecting.await.unwrap();
+    // And a last pass once everything is committed.
+    let last = Collector::of(&app).await.pass(Duration::ZERO).await;
+
+    println!(
+        "race: {} files committed, {} chunks collected while they were, {} commits refused and \
+         re-uploaded, {} collected after",
+        files.len(),
+        collected.load(Ordering::Relaxed),
+        refusals.load(Ordering::Relaxed),
+        last.chunks
+    );
+    assert_eq!(files.len() as u64, WRITERS * FILES_PER_WRITER);
+    assert!(
+        collected.load(Ordering::Relaxed) > 0,
+        "collection raced with the devices"
+    );
+    assert_eq!(last.chunks, 0, "every chunk left is listed by a version");
+    for content in &files {
+        assert_eq!(download(&app, &laptop, content).await, content.data);
+    }
+}
