@@ -272,7 +272,7 @@ mod tests {
             .to_request();
         let response = test::call_service(&app, request).await;
         assert_eq!(response.status(), 500);
-        assert_eq!(response.headers()["x-request-id"], "req-42");
+        assert_eq!(response.headers().get("x-request-id").unwrap(), "req-42");
 
         let output = captured.text();
         let line: serde_json::Value = serde_json::from_str(output.lines().next().unwrap())

@@ -170,7 +170,7 @@ async fn commit_one(laptop: &Device, item: CommitItem) -> u64 {
 /// third step the deletion of the oldest file still live.
 async fn step(app: &TestApp, laptop: &Device, ledger: &mut Ledger, n: u64) {
     let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
-    let size: usize = if n % 3 == 0 {
+    let size: usize = if n.is_multiple_of(3) {
         3_000
     } else {
         40_000 + 7_000 * (n % 5) as usize

@@ -569,8 +569,7 @@ async fn write_plan(
             chunk_sizes.push(i32::try_from(chunk.size).unwrap_or(i32::MAX));
         }
     }
-    let charged =
-        retention::unreferenced_bytes(&mut **tx, workspace_id, &chunk_ids, &chunk_sizes).await?;
+    let charged = retention::unreferenced_bytes(tx, workspace_id, &chunk_ids, &chunk_sizes).await?;
     if !chunk_items.is_empty() {
         sqlx::query(
             "INSERT INTO version_chunks (item_id, version, position, chunk_id, size) \

@@ -72,7 +72,7 @@ impl Released {
         owner_id: Uuid,
     ) -> StoreResult<u64> {
         let ids: Vec<&str> = self.chunk_ids.iter().map(String::as_str).collect();
-        let freed = unreferenced_bytes(&mut **tx, workspace_id, &ids, &self.sizes).await?;
+        let freed = unreferenced_bytes(tx, workspace_id, &ids, &self.sizes).await?;
         if freed > 0 {
             sqlx::query("UPDATE users SET quota_used = greatest(0, quota_used - $2) WHERE id = $1")
                 .bind(owner_id)
