@@ -149,11 +149,11 @@ fn trees(input: &Input) -> Trees {
             ..node
         })
         .collect();
-    Trees {
-        remote: build(remote, false),
-        synced: build(synced, false),
-        local: build(local, input.case_insensitive),
-    }
+    Trees::new(
+        build(remote, false),
+        build(local, input.case_insensitive),
+        build(synced, false),
+    )
 }
 
 fn ignored(path: &str, _is_folder: bool) -> bool {
@@ -299,8 +299,9 @@ fuzz_target!(|input: Input| {
     assert_eq!(plan(&trees, &ctx), ops, "planning is deterministic");
 
     // Both sides agree with the merge base: nothing to do.
-    let settled = Trees {
-        local: build(
+    let settled = Trees::new(
+        trees.remote.clone(),
+        build(
             trees
                 .remote
                 .nodes()
@@ -311,9 +312,8 @@ fuzz_target!(|input: Input| {
                 .collect(),
             false,
         ),
-        synced: trees.remote.clone(),
-        remote: trees.remote.clone(),
-    };
+        trees.remote.clone(),
+    );
     let ctx = PlanContext {
         case_insensitive: false,
         ..ctx

@@ -323,6 +323,17 @@ impl PartialEq for Trees {
 }
 
 impl Trees {
+    /// The trees of a workspace, none of their items settled yet: the
+    /// planner looks at every item once.
+    pub fn new(remote: Tree, local: Tree, synced: Tree) -> Self {
+        Self {
+            remote,
+            local,
+            synced,
+            unsettled: BTreeSet::new(),
+        }
+    }
+
     /// Whether the three trees agree on `id`: the disk holds the synced
     /// bytes at the synced place, and the synced state is the server's. Such
     /// an item needs nothing (on a case-sensitive disk, see the planner)
