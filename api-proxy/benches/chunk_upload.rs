@@ -43,6 +43,8 @@
 //! `NIMBUS_BENCH_OTHER_PROXY` names another `nimbus-proxy` binary (say, a
 //! release build of the commit before a change) that then takes its turn in
 //! every round beside this build's, in a process and database of its own.
+//! `NIMBUS_BENCH_COSTS_OUT` names a JSON file to write this build's cost per
+//! chunk `PUT` to, for the load model (`bench/load-model/`).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -65,6 +67,11 @@ use uuid::Uuid;
 #[path = "../tests/api/helpers.rs"]
 mod helpers;
 
+// The server benchmarks' reader of `/proc/<pid>/stat`.
+#[path = "../../server/benches/support/cpu.rs"]
+mod cpu;
+use cpu::process_cpu;
+
 /// Chunks in flight at once: the desktop client's `NimbusRemote::concurrency`.
 const CONCURRENCY: usize = 8;
 /// Sealed chunks up to this size skip the `HEAD`: the desktop client's
@@ -72,8 +79,6 @@ const CONCURRENCY: usize = 8;
 const PUT_WITHOUT_HEAD_MAX: usize = 64 * 1024;
 const MIB: usize = 1 << 20;
 const GIB: f64 = (1u64 << 30) as f64;
-/// `/proc/<pid>/stat` counts CPU time in these (`USER_HZ`, 100 on Linux).
-const CLOCK_TICKS_PER_SECOND: f64 = 100.0;
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -101,19 +106,6 @@ fn thread_cpu() -> anyhow::Result<Duration> {
         .and_then(|n| n.parse().ok())
         .context("unreadable /proc/thread-self/schedstat")?;
     Ok(Duration::from_nanos(nanos))
-}
-
-/// User plus system CPU time of process `pid`, all its threads.
-fn process_cpu(pid: u32) -> anyhow::Result<Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The command name (field 2) may hold spaces; fields after it do not.
-    let after_name = &stat[stat.rfind(')').context("unreadable stat")? + 2..];
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // utime and stime are fields 14 and 15, the 12th and 13th after the name.
-    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
-    Ok(Duration::from_secs_f64(
-        ticks as f64 / CLOCK_TICKS_PER_SECOND,
-    ))
 }
 
 /// The client's chunks of one file, and what producing them cost.
@@ -477,7 +469,7 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_default(),
     );
 
-    let mut uploaded = vec![None; proxies.len()];
+    let mut uploaded: Vec<Option<Measured>> = vec![None; proxies.len()];
     let (mut hashed, mut written) = (None, None);
     for round in 0..rounds {
         for ((_, proxy), fastest) in proxies.iter().zip(&mut uploaded) {
@@ -502,6 +494,9 @@ async fn main() -> anyhow::Result<()> {
         ("client producing them (plain)", plain_cpu),
         ("client producing them (E2E)", encrypted_cpu),
     ];
+    if let Ok(path) = std::env::var("NIMBUS_BENCH_COSTS_OUT") {
+        write_costs(&path, &chunks, uploaded[0].expect("one round"))?;
+    }
     println!("fastest of {rounds} rounds; CPU in seconds per GiB of the file");
     for ((label, _), uploaded) in proxies.iter().zip(uploaded) {
         let uploaded = uploaded.expect("one round");
@@ -544,5 +539,28 @@ async fn main() -> anyhow::Result<()> {
         "(proxy/this: the proxy's MB/s over the ceiling's, or its CPU per byte \
          over the client's; the client's MB/s is per second of its CPU)"
     );
+    Ok(())
+}
+
+/// What one chunk `PUT` (with its `HEAD`) cost this build's proxy and its
+/// index, as JSON for the load model.
+fn write_costs(path: &str, chunks: &ClientChunks, uploaded: Measured) -> anyhow::Result<()> {
+    let count = chunks.chunks.len() as f64;
+    let per_chunk_ms = |used: Duration| used.as_secs_f64() * 1000.0 / count;
+    let document = serde_json::json!({
+        "source": "cargo bench -p nimbus-proxy --bench chunk_upload",
+        "operations": {
+            "chunk_put": {
+                "calls": chunks.chunks.len(),
+                "proxy_cpu_ms": per_chunk_ms(uploaded.cpu),
+                "database_cpu_ms": per_chunk_ms(uploaded.index_cpu),
+                "mean_chunk_bytes": chunks.sealed_bytes as f64 / count,
+                "mb_per_s": mb_per_s(chunks.sealed_bytes, uploaded.wall),
+            }
+        }
+    });
+    std::fs::write(path, serde_json::to_vec_pretty(&document)?)
+        .with_context(|| format!("write {path}"))?;
+    println!("costs written to {path}");
     Ok(())
 }

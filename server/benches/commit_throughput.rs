@@ -23,34 +23,31 @@
 //! `NIMBUS_BENCH_SECS` shortens or lengthens the measured windows (default 10).
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use nimbus_protocol::client::ClientOptions;
-use nimbus_protocol::rpc::{
-    ChunkRef, CommitArgs, CommitItem, Content, DeviceArgs, DeviceToken, ItemOutcome, LoginArgs,
-    Password,
-};
-use nimbus_protocol::{RpcClient, Topology};
+use nimbus_protocol::rpc::{ChunkRef, CommitArgs, CommitItem, ItemOutcome};
 use nimbus_server::admin::{self, AddUser};
 use nimbus_server::rpc::ServerState;
 use nimbus_server::{Application, Settings};
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, Executor, PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{Executor, PgPool, Postgres, QueryBuilder};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use uuid::Uuid;
 
+// Shared with the other benchmarks; this one uses only part of it.
+#[allow(dead_code)]
+mod support;
+use support::cpu::parse_stat;
+use support::{BenchDatabase, Device, PASSWORD, Rng, amqp_url, new_file};
+
 const CLIENTS: usize = 8;
 const BATCH_ITEMS: usize = 50;
-const CHUNK_SIZE: u64 = 64 * 1024;
-const CHUNKER: &str = "fastcdc-v2020-5.0.0:64k/256k/1m";
-const PASSWORD: &str = "bench password, not secret";
 const THROUGHPUT_WARM_UP: Duration = Duration::from_secs(2);
 const PACED_RATE: f64 = 200.0;
 const PACED_WARM_UP: Duration = Duration::from_secs(1);
@@ -64,16 +61,6 @@ const MAX_DRAIN: Duration = Duration::from_secs(60);
 const BASELINE_WARM_UP: Duration = Duration::from_millis(500);
 const BASELINE_WINDOW: Duration = Duration::from_secs(3);
 
-fn postgres_url() -> String {
-    std::env::var("NIMBUS_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-fn amqp_url() -> String {
-    std::env::var("NIMBUS_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
 fn measured_window() -> Duration {
     let secs = std::env::var("NIMBUS_BENCH_SECS")
         .ok()
@@ -85,32 +72,17 @@ fn measured_window() -> Duration {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let database_name = format!("nimbus_bench_{}", Uuid::new_v4().simple());
-    let mut admin_db = PgConnection::connect(&postgres_url())
-        .await
-        .context("PostgreSQL must be running on 127.0.0.1:5432")?;
-    admin_db
-        .execute(sqlx::AssertSqlSafe(format!(
-            r#"CREATE DATABASE "{database_name}""#
-        )))
-        .await
-        .context("create the bench database")?;
-    let base = postgres_url();
+    let database = BenchDatabase::create().await?;
     let settings = Settings {
-        database_url: format!("{}/{database_name}", &base[..base.rfind('/').unwrap()]),
+        database_url: database.url.clone(),
         amqp_url: amqp_url(),
         queue_prefix: format!("bench-{}", Uuid::new_v4().simple()),
         idle_queue_expiry_secs: Some(120),
         ..Settings::default()
     };
 
-    let outcome = run(&settings, &database_name).await;
-
-    let _ = admin_db
-        .execute(sqlx::AssertSqlSafe(format!(
-            r#"DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)"#
-        )))
-        .await;
+    let outcome = run(&settings, &database.name).await;
+    database.drop_database().await;
     outcome
 }
 
@@ -306,28 +278,6 @@ impl Instance {
     }
 }
 
-/// One bench client: its own AMQP connection, device token and folder.
-struct Device {
-    client: RpcClient,
-    token: DeviceToken,
-    workspace_id: Uuid,
-    folder_id: Uuid,
-}
-
-async fn connect(settings: &Settings) -> anyhow::Result<RpcClient> {
-    RpcClient::connect(
-        &settings.amqp_url,
-        Topology::new(settings.queue_prefix.clone()),
-        ClientOptions {
-            timeout: Duration::from_secs(10),
-            // A retry would hide a slow answer inside a fast-looking one.
-            attempts: 1,
-        },
-    )
-    .await
-    .context("RabbitMQ must be running on 127.0.0.1:5672")
-}
-
 async fn add_user(
     store: &dyn nimbus_server::storage::MetadataStore,
     username: &str,
@@ -349,66 +299,6 @@ async fn add_user(
     Ok(())
 }
 
-/// Logs a device in and gives it a folder of its own in the user's default workspace.
-async fn device(settings: &Settings, username: &str, device_name: &str) -> anyhow::Result<Device> {
-    let client = connect(settings).await?;
-    let token = client
-        .login(LoginArgs {
-            username: username.into(),
-            password: Password(PASSWORD.into()),
-            device: DeviceArgs {
-                device_name: device_name.into(),
-                os: Some("linux".into()),
-                app_version: Some("bench".into()),
-            },
-            token_ttl_secs: None,
-        })
-        .await
-        .context("login")?
-        .token;
-    let workspace_id = client
-        .get_workspaces(&token)
-        .await
-        .context("getWorkspaces")?
-        .into_iter()
-        .find(|w| w.is_default)
-        .context("every user has a default workspace")?
-        .workspace_id;
-    let folder_id = Uuid::now_v7();
-    let folder = CommitItem {
-        id: folder_id,
-        base_version: 0,
-        parent_id: None,
-        name: format!("{device_name}-files"),
-        is_folder: true,
-        deleted: false,
-        modified_at: now_millis(),
-        content: Content::default(),
-    };
-    let reply = client
-        .commit(
-            &token,
-            Uuid::new_v4(),
-            CommitArgs {
-                workspace_id,
-                items: vec![folder],
-            },
-        )
-        .await
-        .context("commit a folder")?;
-    anyhow::ensure!(
-        matches!(reply.results[0].outcome, ItemOutcome::Committed { .. }),
-        "the folder was not committed: {:?}",
-        reply.results[0].outcome
-    );
-    Ok(Device {
-        client,
-        token,
-        workspace_id,
-        folder_id,
-    })
-}
-
 /// 8 users with one device each: 8 workspaces.
 async fn distinct_workspaces(
     settings: &Settings,
@@ -419,7 +309,15 @@ async fn distinct_workspaces(
     for i in 0..CLIENTS {
         let username = format!("bench-r{run}-u{i}");
         add_user(store, &username).await?;
-        devices.push(device(settings, &username, "laptop").await?);
+        devices.push(
+            Device::log_in(
+                &settings.amqp_url,
+                &settings.queue_prefix,
+                &username,
+                "laptop",
+            )
+            .await?,
+        );
     }
     Ok(devices)
 }
@@ -434,81 +332,17 @@ async fn shared_workspace(
     add_user(store, &username).await?;
     let mut devices = Vec::with_capacity(CLIENTS);
     for i in 0..CLIENTS {
-        devices.push(device(settings, &username, &format!("device{i}")).await?);
+        devices.push(
+            Device::log_in(
+                &settings.amqp_url,
+                &settings.queue_prefix,
+                &username,
+                &format!("device{i}"),
+            )
+            .await?,
+        );
     }
     Ok(devices)
-}
-
-// ---------------------------------------------------------------------------
-// Items
-
-/// SplitMix64: enough randomness for sizes and hashes, reproducible per call.
-struct Rng(u64);
-
-impl Rng {
-    fn seeded(worker: usize, seq: u64) -> Self {
-        let salt = Uuid::new_v4().as_u64_pair().0;
-        Rng(salt ^ (worker as u64).rotate_left(48) ^ seq)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// 64 lowercase hex digits, like a BLAKE3 digest.
-    fn hex64(&mut self) -> String {
-        let mut s = String::with_capacity(64);
-        for _ in 0..4 {
-            let _ = write!(s, "{:016x}", self.next());
-        }
-        s
-    }
-}
-
-fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A new file in `parent`: log-uniform size between 1 KiB and 4 MiB, one
-/// chunk per 64 KiB, a unique name.
-fn new_file(rng: &mut Rng, parent: Uuid) -> CommitItem {
-    let size = 2f64.powf(10.0 + 12.0 * rng.unit()) as u64;
-    let chunks = (0..size.div_ceil(CHUNK_SIZE))
-        .map(|k| ChunkRef {
-            id: rng.hex64(),
-            size: (size - k * CHUNK_SIZE).min(CHUNK_SIZE) as u32,
-        })
-        .collect();
-    let id = Uuid::now_v7();
-    CommitItem {
-        id,
-        base_version: 0,
-        parent_id: Some(parent),
-        name: format!("IMG_{}.jpg", id.simple()),
-        is_folder: false,
-        deleted: false,
-        modified_at: now_millis(),
-        content: Content {
-            size,
-            content_hash: Some(format!("blake3:{}", rng.hex64())),
-            chunks,
-            chunker: Some(CHUNKER.into()),
-        },
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -990,20 +824,9 @@ impl CpuSnapshot {
             let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
                 continue;
             };
-            let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            let Some((comm, used)) = parse_stat(&stat) else {
                 continue;
             };
-            let comm = &stat[open + 1..close];
-            let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-            // After the command: state is field 3, utime 14 and stime 15.
-            let used = fields
-                .get(11)
-                .and_then(|f| f.parse::<u64>().ok())
-                .unwrap_or(0)
-                + fields
-                    .get(12)
-                    .and_then(|f| f.parse::<u64>().ok())
-                    .unwrap_or(0);
             let group = if pid == own_pid {
                 "bench"
             } else if comm == "postgres" {
