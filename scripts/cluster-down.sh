@@ -43,7 +43,7 @@ if [ -n "$purge" ]; then
     if [ -x "$swift" ] && curl -fsS -o /dev/null -H "X-Auth-User: $NIMBUS_TEST_SWIFT_USER" \
         -H "X-Auth-Key: $NIMBUS_TEST_SWIFT_KEY" "$NIMBUS_TEST_SWIFT_AUTH_URL" 2>/dev/null; then
         "$swift" -q -A "$NIMBUS_TEST_SWIFT_AUTH_URL" -U "$NIMBUS_TEST_SWIFT_USER" \
-            -K "$NIMBUS_TEST_SWIFT_KEY" delete "$container" || say "could not delete all of $container"
+            -K "$NIMBUS_TEST_SWIFT_KEY" delete "$container" >/dev/null || say "could not delete all of $container"
     else
         say "Swift is not running: its container $container stays"
     fi

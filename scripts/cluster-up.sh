@@ -81,6 +81,7 @@ start_proxy() {
         NIMBUS_PROXY_STORAGE__SCHEME=swift \
         NIMBUS_PROXY_STORAGE__OPTIONS__ENDPOINT="$swift_storage_url" \
         NIMBUS_PROXY_STORAGE__OPTIONS__CONTAINER="$container" \
+        NIMBUS_PROXY_STORAGE__OPTIONS__ROOT=/ \
         NIMBUS_PROXY_STORAGE__OPTIONS__TOKEN="$swift_token" \
         RUST_LOG="${RUST_LOG:-info}" \
         "$bin/nimbus-proxy"
@@ -240,7 +241,7 @@ The Nimbus cluster "$cluster_name" is running (logs in $log_dir; stop it with sc
   server-1, server-2 (/readyz, /metrics)        127.0.0.1:${member_port[server-1]}, 127.0.0.1:${member_port[server-2]}
 MSG
     for node in "${rabbit_nodes[@]}"; do
-        printf '  %-44s 127.0.0.1:%s (distribution %s)\n' "$node: $(rabbit_node "$node")" \
+        printf '  %-45s 127.0.0.1:%s (distribution %s)\n' "$node: $(rabbit_node "$node")" \
             "${member_port[$node]}" "$(rabbit_dist_port "$node")"
     done
     cat <<MSG
