@@ -20,11 +20,12 @@ export RUST_LOG=info
 say "building nimbus-server, nimbus-proxy, nimbus and nimbus-faults"
 cargo build --locked --bin nimbus-server --bin nimbus-proxy --bin nimbus --bin nimbus-faults
 
-# Whatever happens, the cluster goes; its logs stay when the test failed.
+# Whatever happens, the cluster goes. Its logs stay in the suite's log
+# directory (scanned for secrets at the end of scripts/test.sh), or in a
+# fresh one when the test failed outside the suite.
 finish() {
-    local status=$?
-    if [ "$status" -ne 0 ] && [ -d "$log_dir" ]; then
-        local kept=${NIMBUS_TEST_LOG_DIR:+$NIMBUS_TEST_LOG_DIR/cluster-test}
+    local status=$? kept=${NIMBUS_TEST_LOG_DIR:+$NIMBUS_TEST_LOG_DIR/cluster-test}
+    if [ -d "$log_dir" ] && { [ -n "$kept" ] || [ "$status" -ne 0 ]; }; then
         kept=${kept:-$(mktemp -d /tmp/nimbus-cluster-test-XXXXXX)}
         mkdir -p "$kept"
         cp -r "$log_dir" "$kept/"

@@ -52,6 +52,7 @@ swift_login() {
     swift_token=$(awk -F': ' 'tolower($1) == "x-auth-token" {print $2}' <<<"$headers")
     swift_storage_url=$(awk -F': ' 'tolower($1) == "x-storage-url" {print $2}' <<<"$headers")
     [ -n "$swift_token" ] && [ -n "$swift_storage_url" ] || die "Swift's TempAuth gave no token"
+    record_secret swift-token "$swift_token"
 }
 
 start_server() {
