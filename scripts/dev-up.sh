@@ -30,17 +30,7 @@ bin=$CARGO_TARGET_DIR/debug
 # start NAME COMMAND...: (re)start a background process with a pid file and a log.
 start() {
     local name=$1; shift
-    stop_pid "$state_dir/run/$name.pid"
-    nohup "$@" >>"$state_dir/log/$name.log" 2>&1 &
-    echo $! >"$state_dir/run/$name.pid"
-}
-stop_pid() {
-    [ -f "$1" ] || return 0
-    local pid; pid=$(cat "$1")
-    if kill "$pid" 2>/dev/null; then
-        for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    fi
-    rm -f "$1"
+    start_process "$state_dir/run/$name.pid" "$state_dir/log/$name.log" "$@"
 }
 
 say "migrating and starting nimbus-server"

@@ -106,28 +106,56 @@ ensure_rabbitmq() {
 # its own queues, or declare or delete exchanges.
 # `[^.]+` matches every prefix (`nimbus`, and the tests' `test-<hex>` and
 # `bench-<hex>`). Setting the password again keeps it in step with the variable.
-ensure_rabbitmq_client_user() {
-    local user=$NIMBUS_AMQP_CLIENT_USER
-    if as_root rabbitmqctl -q list_users | awk '{print $1}' | grep -qxF "$user"; then
-        as_root rabbitmqctl -q change_password "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
+ensure_rabbitmq_client_user() { # [CTL...]: rabbitmqctl of another node or cluster
+    local user=$NIMBUS_AMQP_CLIENT_USER ctl=("$@")
+    [ ${#ctl[@]} -gt 0 ] || ctl=(as_root rabbitmqctl)
+    if "${ctl[@]}" -q list_users | awk '{print $1}' | grep -qxF "$user"; then
+        "${ctl[@]}" -q change_password "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
     else
         say "creating the RabbitMQ user $user for desktop clients"
-        as_root rabbitmqctl -q add_user "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
+        "${ctl[@]}" -q add_user "$user" "$NIMBUS_AMQP_CLIENT_PASSWORD" >/dev/null
     fi
     # Configure, write, read.
-    as_root rabbitmqctl -q set_permissions -p / "$user" \
+    "${ctl[@]}" -q set_permissions -p / "$user" \
         '^amq\.gen-.*$' '^[^.]+\.rpc$' '^amq\.gen-.*$' >/dev/null
     # Bounds what such a queue may cost the broker, whoever declared it: it
     # only ever holds push notifications, which are hints (a device catches
     # up from its cursor), so the oldest give way past 1,000, and a queue
     # unused for an hour goes (its device declares a new one when it is back).
-    as_root rabbitmqctl -q set_policy -p / --apply-to queues --priority 0 \
+    "${ctl[@]}" -q set_policy -p / --apply-to queues --priority 0 \
         nimbus-client-queues '^amq\.gen-' \
         '{"max-length":1000,"overflow":"drop-head","expires":3600000}' >/dev/null
 }
 
-client_amqp_url() {
-    echo "amqp://$NIMBUS_AMQP_CLIENT_USER:$NIMBUS_AMQP_CLIENT_PASSWORD@127.0.0.1:5672/%2f"
+client_amqp_url() { # [HOST:PORT], the shared broker's by default
+    echo "amqp://$NIMBUS_AMQP_CLIENT_USER:$NIMBUS_AMQP_CLIENT_PASSWORD@${1:-127.0.0.1:5672}/%2f"
+}
+
+# write_if_changed FILE: stdin becomes FILE, touched only when it differs.
+write_if_changed() {
+    local tmp; tmp=$(mktemp)
+    cat >"$tmp"
+    if [ -f "$1" ] && cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
+}
+
+# start_process PID_FILE LOG_FILE COMMAND...: (re)start a background process,
+# its pid in PID_FILE, its output appended to LOG_FILE.
+start_process() {
+    local pid_file=$1 log=$2; shift 2
+    stop_process "$pid_file" || true
+    nohup "$@" >>"$log" 2>&1 &
+    echo $! >"$pid_file"
+}
+
+# stop_process PID_FILE: SIGTERM the process it names and wait (15 s) for it
+# to end; false if it was not running.
+stop_process() {
+    [ -f "$1" ] || return 1
+    local pid; pid=$(cat "$1")
+    rm -f "$1"
+    kill "$pid" 2>/dev/null || return 1
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+    die "process $pid (of $1) did not stop within 15 s"
 }
 
 # A Python virtual environment for the test clients written in Python

@@ -88,13 +88,6 @@ write_swift_conf() {
     fi
 }
 
-# write_if_changed FILE: stdin becomes FILE, touched only when it differs.
-write_if_changed() {
-    local tmp; tmp=$(mktemp)
-    cat >"$tmp"
-    if cmp -s "$tmp" "$1"; then rm -f "$tmp"; else mv "$tmp" "$1"; fi
-}
-
 write_configs() {
     mkdir -p "$etc" "$saio/log" "$saio/run"
     swift_conf_text | write_if_changed "$etc/swift.conf"

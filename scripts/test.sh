@@ -77,6 +77,12 @@ scripts/fuzz.sh --smoke
 say "faults under load (docs/faults.md)"
 scripts/faults.sh
 
+# Its own cluster (three RabbitMQ nodes, HAProxy, two servers, two proxies,
+# the real Swift of scripts/real-swift.sh), removed at the end; the machine's
+# PostgreSQL and RabbitMQ are used, never stopped. About 4 minutes.
+say "a cluster under load while its members restart (scripts/cluster-test.sh)"
+scripts/cluster-test.sh
+
 say "real Swift clients against the proxy (python-swiftclient, rclone)"
 ensure_python_clients python-swiftclient
 install_packages rclone

@@ -72,14 +72,19 @@ impl Application {
             OpendalBlobStore::from_settings(&settings.storage)
                 .context("cannot configure the object store")?,
         );
-        // The storage root is this proxy's alone, so whatever upload is in
-        // progress before it serves was cut short by a crash.
-        let cleared = blobs
-            .remove_partial_uploads(SystemTime::now())
-            .await
-            .context("cannot remove the unfinished uploads of a previous run")?;
-        if cleared > 0 {
-            tracing::info!(cleared, "removed unfinished uploads of a previous run");
+        // On `fs` the directory of uploads in progress is this proxy's alone,
+        // so whatever is there before it serves was cut short by a crash. A
+        // Swift or S3 container is shared by every proxy: another may be
+        // uploading into it now, so its partial uploads are left to the
+        // sweeper, which takes only those idle for `orphan_grace_secs`.
+        if settings.storage.scheme == "fs" {
+            let cleared = blobs
+                .remove_partial_uploads(SystemTime::now())
+                .await
+                .context("cannot remove the unfinished uploads of a previous run")?;
+            if cleared > 0 {
+                tracing::info!(cleared, "removed unfinished uploads of a previous run");
+            }
         }
         if settings.public_amqp_url.is_none() {
             tracing::warn!(

@@ -14,8 +14,8 @@ use tokio::process::Command;
 use crate::infra::{Postgres, Rabbit, free_port, wait_for_port};
 use crate::process::{Launch, Process};
 
-pub const USER: &str = "faults";
-pub const PASSWORD: &str = "faults under load";
+const USER: &str = "faults";
+const PASSWORD: &str = "faults under load";
 const QUEUE_PREFIX: &str = "faults";
 
 pub struct Cluster {
@@ -24,8 +24,7 @@ pub struct Cluster {
     pub servers: Vec<Process>,
     pub proxies: Vec<Process>,
     pub proxy_ports: Vec<u16>,
-    /// The OAuth application's key and secret.
-    pub consumer: (String, String),
+    pub account: Account,
     pub logs: PathBuf,
 }
 
@@ -56,37 +55,12 @@ impl Cluster {
             env: server_env(proxy_url(port)),
         };
         run_with_input(&server(proxy_ports[0], &["migrate"]), "").await?;
-        run_with_input(
-            &server(
-                proxy_ports[0],
-                &[
-                    "user",
-                    "add",
-                    USER,
-                    "--email",
-                    "faults@example.org",
-                    "--password-stdin",
-                ],
-            ),
-            PASSWORD,
+        let account = Account::create(
+            |args| server(proxy_ports[0], args),
+            USER.to_owned(),
+            PASSWORD.to_owned(),
         )
         .await?;
-        let registered = run_with_input(
-            &server(
-                proxy_ports[0],
-                &["oauth", "add-consumer", "Faults under load"],
-            ),
-            "",
-        )
-        .await?;
-        let field = |label: &str| {
-            registered
-                .lines()
-                .find_map(|line| line.strip_prefix(label))
-                .map(|value| value.trim().to_owned())
-                .with_context(|| format!("no {label} in {registered}"))
-        };
-        let consumer = (field("consumer key:")?, field("consumer secret:")?);
 
         // Each server tells its clients about "its" proxy, so devices that
         // open their folder through different servers use different proxies.
@@ -139,7 +113,7 @@ impl Cluster {
             servers,
             proxies,
             proxy_ports,
-            consumer,
+            account,
             logs,
         })
     }
@@ -158,6 +132,47 @@ impl Cluster {
         if let Err(error) = self.postgres.stop().await {
             eprintln!("could not stop the run's PostgreSQL: {error:#}");
         }
+    }
+}
+
+/// The user every client signs in as, and the OAuth application of the
+/// REST client.
+pub struct Account {
+    pub user: String,
+    pub password: String,
+    /// The OAuth application's key and secret.
+    pub consumer: (String, String),
+}
+
+impl Account {
+    /// Adds the user and registers the application with `nimbus-server`,
+    /// as `server(args)` runs it (against the cluster's database).
+    pub async fn create(
+        server: impl Fn(&[&str]) -> Launch,
+        user: String,
+        password: String,
+    ) -> anyhow::Result<Self> {
+        let email = format!("{user}@example.org");
+        run_with_input(
+            &server(&["user", "add", &user, "--email", &email, "--password-stdin"]),
+            &password,
+        )
+        .await?;
+        let registered =
+            run_with_input(&server(&["oauth", "add-consumer", "Faults under load"]), "").await?;
+        let field = |label: &str| {
+            registered
+                .lines()
+                .find_map(|line| line.strip_prefix(label))
+                .map(|value| value.trim().to_owned())
+                .with_context(|| format!("no {label} in {registered}"))
+        };
+        let consumer = (field("consumer key:")?, field("consumer secret:")?);
+        Ok(Self {
+            user,
+            password,
+            consumer,
+        })
     }
 }
 

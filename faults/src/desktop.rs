@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::cluster::{PASSWORD, USER, run_with_input};
+use crate::cluster::{Account, run_with_input};
 use crate::ledger::{Ledger, md5_hex, random_body};
 use crate::process::{Launch, Process};
 
@@ -29,6 +29,7 @@ impl Device {
         logs: &Path,
         name: &str,
         proxy_url: &str,
+        account: &Account,
     ) -> anyhow::Result<Self> {
         let config = dir.join(name).join("config");
         let root = dir.join(name).join("Nimbus");
@@ -43,7 +44,7 @@ impl Device {
                 "login",
                 proxy_url,
                 "--user",
-                USER,
+                account.user.as_str(),
                 "--password-stdin",
                 "--device",
                 name,
@@ -52,7 +53,7 @@ impl Device {
             .to_vec(),
             env: env.clone(),
         };
-        run_with_input(&login, PASSWORD).await?;
+        run_with_input(&login, &account.password).await?;
         let sync = Launch {
             program: bin.join("nimbus"),
             args: vec!["sync".into(), root.display().to_string()],

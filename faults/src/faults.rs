@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cluster::Cluster;
-use crate::desktop::Device;
 use crate::infra::wait_for_port;
 use crate::ledger::Ledger;
 use crate::process::Process;
@@ -143,12 +142,7 @@ pub async fn inject(
 
 /// A process that exited although no fault stopped it needed a manual
 /// step: a violation. It is started again so the run goes on.
-pub fn restart_the_fallen(cluster: &mut Cluster, devices: &mut [Device], ledger: &Ledger) {
-    let processes = cluster
-        .servers
-        .iter_mut()
-        .chain(cluster.proxies.iter_mut())
-        .chain(devices.iter_mut().map(|device| &mut device.process));
+pub fn restart_the_fallen<'a>(processes: impl Iterator<Item = &'a mut Process>, ledger: &Ledger) {
     for process in processes {
         if let Some(status) = process.exited() {
             ledger.violation(format!(
@@ -159,5 +153,23 @@ pub fn restart_the_fallen(cluster: &mut Cluster, devices: &mut [Device], ledger:
                 ledger.violation(format!("{} cannot be restarted: {error:#}", process.name));
             }
         }
+    }
+}
+
+/// The faults of a run on its own cluster, by kind.
+pub fn report(injected: &[Injected]) {
+    println!("\n== faults injected: {}", injected.len());
+    for kind in KINDS {
+        let of_kind: Vec<&Injected> = injected.iter().filter(|f| f.kind == kind).collect();
+        let times: Vec<String> = of_kind
+            .iter()
+            .map(|f| format!("{:.0}s {}", f.at, f.target))
+            .collect();
+        println!(
+            "  {:<34} {:>3}  ({})",
+            kind.to_string(),
+            of_kind.len(),
+            times.join(", ")
+        );
     }
 }
