@@ -4,7 +4,7 @@
 //! cluster's own commands (`scripts/cluster-down.sh NAME`, `cluster-up.sh
 //! NAME`). This run starts and stops nothing else of the cluster's.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -48,7 +48,7 @@ pub struct Restart {
 /// other's files), made with `nimbus-server` and the cluster's settings,
 /// which the caller passes in the environment (`NIMBUS_DATABASE_URL`, ...,
 /// as `cluster.env` of `scripts/cluster-up.sh` exports them).
-pub async fn account(bin: &std::path::Path) -> anyhow::Result<Account> {
+pub async fn account(bin: &Path) -> anyhow::Result<Account> {
     let user = format!("faults-{:08x}", rand::random::<u32>());
     let password = format!("{:032x}", rand::random::<u128>());
     Account::create(
@@ -105,7 +105,7 @@ impl Attached {
     }
 
     /// Runs `command member` to its end; how long it took.
-    async fn control(&self, command: &PathBuf, member: &str) -> anyhow::Result<Duration> {
+    async fn control(&self, command: &Path, member: &str) -> anyhow::Result<Duration> {
         let began = Instant::now();
         // The command waits for the member, so `watch` pauses meanwhile:
         // the clients' processes are checked again right after.
