@@ -49,7 +49,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
-use crate::engine::{Engine, Round};
+use crate::engine::{Engine, Round, Sibling, SiblingGroup};
 use crate::error::Error;
 use crate::filter::IGNORE_FILE;
 use crate::fs::{Fs, FsError, META_DIR, RealFs};
@@ -219,9 +219,18 @@ pub async fn open_target(
     );
     // A viewer's edits stay on this disk: the server would refuse them.
     engine.read_only = !workspace.role.can_write();
-    let mounts = workspace
-        .is_default
-        .then(|| Mounts::new(config_dir.clone(), config.user_id, mount_names.clone()));
+    // The mounts' engines and this one: deletions wait for the others'
+    // uploads, so a file moved between them is copied before it is deleted.
+    let mounts = workspace.is_default.then(|| {
+        let siblings = SiblingGroup::default();
+        engine.siblings = Some(siblings.join());
+        Mounts::new(
+            config_dir.clone(),
+            config.user_id,
+            mount_names.clone(),
+            siblings,
+        )
+    });
     // Small files are dominated by request latency: keep more in flight.
     engine.upload_concurrency = 16;
     engine.download_concurrency = 16;
@@ -313,6 +322,18 @@ fn choose_workspace(
             .ok_or_else(|| Error::config("the account has no default workspace"))?,
     };
     Ok(found.clone())
+}
+
+/// Completes when deletions this engine holds back may go
+/// ([`Sibling::others_sent`]); never when it holds none back.
+fn others_sent(siblings: Option<&Sibling>) -> impl Future<Output = ()> + 'static {
+    let wait = siblings.filter(|s| s.holding()).map(Sibling::others_sent);
+    async move {
+        match wait {
+            Some(wait) => wait.await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Why the loop wakes up.
@@ -490,6 +511,8 @@ pub async fn run(
                     });
                     break None;
                 }
+                // Held-back deletions go once the other engines sent theirs.
+                () = others_sent(session.engine.siblings.as_ref()) => break None,
                 () = tokio::time::sleep_until(wake_at) => {
                     session.engine.need_scan = true;
                     session.engine.need_fetch = true;
