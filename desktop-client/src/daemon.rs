@@ -324,10 +324,10 @@ fn choose_workspace(
     Ok(found.clone())
 }
 
-/// Completes when deletions this engine holds back may go
-/// ([`Sibling::others_sent`]); never when it holds none back.
-fn others_sent(siblings: Option<&Sibling>) -> impl Future<Output = ()> + 'static {
-    let wait = siblings.filter(|s| s.holding()).map(Sibling::others_sent);
+/// Completes when another engine of the folder reported ([`Sibling::changed`]);
+/// never for a folder without mounts.
+fn siblings_changed(siblings: Option<&Sibling>) -> impl Future<Output = ()> + 'static {
+    let wait = siblings.map(Sibling::changed);
     async move {
         match wait {
             Some(wait) => wait.await,
@@ -511,8 +511,18 @@ pub async fn run(
                     });
                     break None;
                 }
-                // Held-back deletions go once the other engines sent theirs.
-                () = others_sent(session.engine.siblings.as_ref()) => break None,
+                // Another engine of this folder reported: it may want this
+                // one to scan, or the deletions held back may go.
+                () = siblings_changed(session.engine.siblings.as_ref()) => {
+                    let Some(siblings) = session.engine.siblings.as_ref() else { continue };
+                    if siblings.scan_wanted() {
+                        session.engine.need_scan = true;
+                        break None;
+                    }
+                    if siblings.holding() {
+                        break None;
+                    }
+                }
                 () = tokio::time::sleep_until(wake_at) => {
                     session.engine.need_scan = true;
                     session.engine.need_fetch = true;

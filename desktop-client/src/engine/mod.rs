@@ -210,11 +210,21 @@ impl<F: Fs, R: Remote> Engine<F, R> {
 
     /// Scans the disk into the local tree. Returns whether anything changed.
     pub async fn observe_local(&mut self) -> Result<bool, Error> {
+        let stamp = self.siblings.as_ref().map(Sibling::scan_started);
         let ignore = self.ignore.clone();
         let scan = self.fs.scan(&*ignore)?;
         self.scan_hints.clear();
         self.need_scan = false;
-        self.fold_scan(&scan, observe::Scope::Everything).await
+        let changed = self.fold_scan(&scan, observe::Scope::Everything).await?;
+        self.scan_done(stamp, true, changed);
+        Ok(changed)
+    }
+
+    /// Tells the other engines of this sync folder about a scan.
+    fn scan_done(&self, stamp: Option<u64>, whole: bool, changed: bool) {
+        if let (Some(siblings), Some(stamp)) = (&self.siblings, stamp) {
+            siblings.scan_done(stamp, whole, changed);
+        }
     }
 
     /// Scans the paths of [`Engine::scan_hints`] into the local tree (a
@@ -222,6 +232,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// is scanned to the bottom; a known one stands for itself, as its
     /// contents have hints of their own. Returns whether anything changed.
     pub async fn observe_hinted(&mut self) -> Result<bool, Error> {
+        let stamp = self.siblings.as_ref().map(Sibling::scan_started);
         let hints = std::mem::take(&mut self.scan_hints);
         let local = &self.trees.local;
         let known_folder = |path: &str| {
@@ -262,7 +273,9 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             (a.path.matches('/').count(), &a.path).cmp(&(b.path.matches('/').count(), &b.path))
         });
         scan.entries.dedup_by(|a, b| a.path == b.path);
-        self.fold_scan(&scan, observe::Scope::Paths(&scope)).await
+        let changed = self.fold_scan(&scan, observe::Scope::Paths(&scope)).await?;
+        self.scan_done(stamp, false, changed);
+        Ok(changed)
     }
 
     /// Folds a scan of `scope` into the local tree and saves it if it changed.
