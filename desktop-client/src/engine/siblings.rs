@@ -8,9 +8,12 @@
 //! deletion committed first, an interrupted move (a crash, the network, the
 //! owner's quota full) would leave the file in neither workspace, only in
 //! the deleted version's history. So an engine holds back its deletions
-//! while another engine of the same folder has files it has not committed
-//! yet, or has not looked at its disk yet: the copy lands first, the
-//! deletion after it, and an interruption leaves both copies.
+//! until every other engine of the folder has planned on a scan of its
+//! whole folder that started after this engine's disk last changed, and has
+//! nothing left to send. A rename is atomic: when the source's scan saw the
+//! file gone, it was in the target already, so that later scan saw it, and
+//! its engine sent it before it reported nothing left. The copy lands
+//! first; an interruption leaves both copies.
 //!
 //! The rule is coarse on purpose: it needs no matching of moved files across
 //! workspaces (whose content hashes are keyed apart), and a deletion only
