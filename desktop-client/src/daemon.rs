@@ -49,7 +49,7 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
-use crate::engine::{Engine, Round};
+use crate::engine::{Engine, Round, Sibling, SiblingGroup};
 use crate::error::Error;
 use crate::filter::IGNORE_FILE;
 use crate::fs::{Fs, FsError, META_DIR, RealFs};
@@ -219,9 +219,18 @@ pub async fn open_target(
     );
     // A viewer's edits stay on this disk: the server would refuse them.
     engine.read_only = !workspace.role.can_write();
-    let mounts = workspace
-        .is_default
-        .then(|| Mounts::new(config_dir.clone(), config.user_id, mount_names.clone()));
+    // The mounts' engines and this one: deletions wait for the others'
+    // uploads, so a file moved between them is copied before it is deleted.
+    let mounts = workspace.is_default.then(|| {
+        let siblings = SiblingGroup::default();
+        engine.siblings = Some(siblings.join());
+        Mounts::new(
+            config_dir.clone(),
+            config.user_id,
+            mount_names.clone(),
+            siblings,
+        )
+    });
     // Small files are dominated by request latency: keep more in flight.
     engine.upload_concurrency = 16;
     engine.download_concurrency = 16;
@@ -313,6 +322,18 @@ fn choose_workspace(
             .ok_or_else(|| Error::config("the account has no default workspace"))?,
     };
     Ok(found.clone())
+}
+
+/// Completes when another engine of the folder reported ([`Sibling::changed`]);
+/// never for a folder without mounts.
+fn siblings_changed(siblings: Option<&Sibling>) -> impl Future<Output = ()> + 'static {
+    let wait = siblings.map(Sibling::changed);
+    async move {
+        match wait {
+            Some(wait) => wait.await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// Why the loop wakes up.
@@ -489,6 +510,18 @@ pub async fn run(
                         !due
                     });
                     break None;
+                }
+                // Another engine of this folder reported: it may want this
+                // one to scan, or the deletions held back may go.
+                () = siblings_changed(session.engine.siblings.as_ref()) => {
+                    let Some(siblings) = session.engine.siblings.as_ref() else { continue };
+                    if siblings.scan_wanted() {
+                        session.engine.need_scan = true;
+                        break None;
+                    }
+                    if siblings.holding() {
+                        break None;
+                    }
                 }
                 () = tokio::time::sleep_until(wake_at) => {
                     session.engine.need_scan = true;

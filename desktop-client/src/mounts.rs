@@ -32,7 +32,7 @@ use uuid::Uuid;
 
 use crate::config::ConfigDir;
 use crate::daemon::{self, Session, Target};
-use crate::engine::Ignore;
+use crate::engine::{Ignore, SiblingGroup};
 use crate::error::Error;
 use crate::filter;
 use crate::fs::META_DIR;
@@ -118,15 +118,23 @@ pub struct Mounts {
     pub user_id: Uuid,
     /// Shared with the parent's engine.
     pub names: MountNames,
+    /// The parent's engine and those of the mounts.
+    siblings: SiblingGroup,
     running: BTreeMap<Uuid, RunningMount>,
 }
 
 impl Mounts {
-    pub fn new(config_dir: ConfigDir, user_id: Uuid, names: MountNames) -> Self {
+    pub fn new(
+        config_dir: ConfigDir,
+        user_id: Uuid,
+        names: MountNames,
+        siblings: SiblingGroup,
+    ) -> Self {
         Self {
             config_dir,
             user_id,
             names,
+            siblings,
             running: BTreeMap::new(),
         }
     }
@@ -187,13 +195,14 @@ impl Mounts {
             workspace: Some(record.name.clone()),
             ..Target::default()
         };
-        let session = match daemon::open_target(&self.config_dir, &root, None, &target).await {
+        let mut session = match daemon::open_target(&self.config_dir, &root, None, &target).await {
             Ok(session) => session,
             Err(error) => {
                 tracing::warn!(folder = %root.display(), %error, "cannot open a shared folder");
                 return;
             }
         };
+        session.engine.siblings = Some(self.siblings.join());
         if let Err(error) = session.store.delete(ACCESS_ENDED_KEY).await {
             tracing::warn!(%error, "cannot update a shared folder's state");
         }

@@ -172,18 +172,14 @@ pub async fn renamed(
         Some(raw) => match parse_id(&raw)? {
             super::Parent::Root => {
                 if !located.workspace.is_default {
-                    return Err(RestError::BadRequest(
-                        "items cannot move between workspaces".into(),
-                    ));
+                    return Err(RestError::BadRequest(ACROSS_WORKSPACES.into()));
                 }
                 None
             }
             super::Parent::Folder(parent) => {
                 let target = session.locate_live(state, parent, true).await?;
                 if target.workspace.workspace_id != located.workspace.workspace_id {
-                    return Err(RestError::BadRequest(
-                        "items cannot move between workspaces".into(),
-                    ));
+                    return Err(RestError::BadRequest(ACROSS_WORKSPACES.into()));
                 }
                 if located.tree.is_within(parent, current.id) {
                     return Err(RestError::BadRequest(
@@ -205,6 +201,11 @@ pub async fn renamed(
         content: current.content.clone(),
     })
 }
+
+/// Why a move across workspaces is refused, and what to do instead: the
+/// copy first, then the delete, which the source's history keeps.
+const ACROSS_WORKSPACES: &str = "items cannot move between workspaces: upload a copy into the \
+     other workspace first, then delete this one (its history keeps it)";
 
 /// `PUT /v1/file/{id}` with `{"name", "parent"}` (either): rename and/or move.
 pub async fn update(

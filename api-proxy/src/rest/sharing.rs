@@ -91,10 +91,17 @@ async fn workspace_of(
     if let Some(workspace) = session.workspace_top(id) {
         return Ok(workspace.clone());
     }
-    session.locate(state, id).await?;
+    let located = session.locate(state, id).await?;
+    if !located.workspace.is_default {
+        return Err(RestError::BadRequest(format!(
+            "shares do not nest: {id} is inside the workspace {:?}, which is shared only as \
+             a whole; share that workspace (folder id {}) instead",
+            located.workspace.name, located.workspace.workspace_id
+        )));
+    }
     Err(RestError::BadRequest(format!(
         "{id} is not the id of one of your workspaces: a whole workspace is shared, \
-         addressed by its id (sharing a folder inside one is not available yet)"
+         addressed by its id (sharing a folder of your own workspace is not available yet)"
     )))
 }
 

@@ -352,7 +352,7 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = rest(
+    let (status, nested) = rest(
         &app,
         &alice,
         "POST",
@@ -362,6 +362,10 @@ async fn workspaces_are_shared_listed_and_unshared_through_the_rest_api() {
     )
     .await;
     assert_eq!(status, 400);
+    assert!(
+        nested.to_string().contains("shares do not nest"),
+        "{nested}"
+    );
     let (status, unknown) = rest(
         &app,
         &alice,

@@ -11,6 +11,7 @@
 pub mod names;
 pub mod observe;
 pub mod planner;
+pub mod siblings;
 pub mod tree;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +30,7 @@ use crate::error::Error;
 use crate::fs::{Expect, Fs, FsError, Scan, Stat};
 use crate::remote::{Clock, Remote, RemoteError};
 pub use planner::{CaseClash, Op, PlanContext, Upload, plan};
+pub use siblings::{Sibling, SiblingGroup};
 pub use tree::{ItemId, Node, Tree, Trees};
 
 /// A commit sent but not yet answered, kept so that a restart re-sends it
@@ -122,6 +124,9 @@ pub struct Engine<F: Fs, R: Remote> {
     /// and the planner's conflicted copies keep them when the server's
     /// version comes down.
     pub read_only: bool,
+    /// The other engines of this sync folder (its own workspace's and its
+    /// mounts'), whose new files this one's deletions wait for.
+    pub siblings: Option<Sibling>,
     refusals: BTreeMap<ItemId, u32>,
     /// Something on disk differed from what was planned on: scan again.
     pub need_scan: bool,
@@ -187,6 +192,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             failed_downloads: BTreeMap::new(),
             missing_content: BTreeSet::new(),
             read_only: false,
+            siblings: None,
             refusals: BTreeMap::new(),
             need_scan: true,
             scan_hints: BTreeSet::new(),
@@ -204,11 +210,21 @@ impl<F: Fs, R: Remote> Engine<F, R> {
 
     /// Scans the disk into the local tree. Returns whether anything changed.
     pub async fn observe_local(&mut self) -> Result<bool, Error> {
+        let stamp = self.siblings.as_ref().map(Sibling::scan_started);
         let ignore = self.ignore.clone();
         let scan = self.fs.scan(&*ignore)?;
         self.scan_hints.clear();
         self.need_scan = false;
-        self.fold_scan(&scan, observe::Scope::Everything).await
+        let changed = self.fold_scan(&scan, observe::Scope::Everything).await?;
+        self.scan_done(stamp, true, changed);
+        Ok(changed)
+    }
+
+    /// Tells the other engines of this sync folder about a scan.
+    fn scan_done(&self, stamp: Option<u64>, whole: bool, changed: bool) {
+        if let (Some(siblings), Some(stamp)) = (&self.siblings, stamp) {
+            siblings.scan_done(stamp, whole, changed);
+        }
     }
 
     /// Scans the paths of [`Engine::scan_hints`] into the local tree (a
@@ -216,6 +232,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// is scanned to the bottom; a known one stands for itself, as its
     /// contents have hints of their own. Returns whether anything changed.
     pub async fn observe_hinted(&mut self) -> Result<bool, Error> {
+        let stamp = self.siblings.as_ref().map(Sibling::scan_started);
         let hints = std::mem::take(&mut self.scan_hints);
         let local = &self.trees.local;
         let known_folder = |path: &str| {
@@ -256,7 +273,9 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             (a.path.matches('/').count(), &a.path).cmp(&(b.path.matches('/').count(), &b.path))
         });
         scan.entries.dedup_by(|a, b| a.path == b.path);
-        self.fold_scan(&scan, observe::Scope::Paths(&scope)).await
+        let changed = self.fold_scan(&scan, observe::Scope::Paths(&scope)).await?;
+        self.scan_done(stamp, false, changed);
+        Ok(changed)
     }
 
     /// Folds a scan of `scope` into the local tree and saves it if it changed.
@@ -381,7 +400,26 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         if self.read_only {
             ops.retain(|op| !matches!(op, Op::Commit(_)));
         }
+        if let Some(siblings) = &self.siblings {
+            siblings.hold_deletions(!self.read_only && self.has_unsent_files(), &mut ops);
+        }
         ops
+    }
+
+    /// Whether a file on disk is new or changed and not committed yet
+    /// (those refused for good aside: they would hold deletions forever).
+    fn has_unsent_files(&self) -> bool {
+        let trees = &self.trees;
+        trees.unsettled().iter().any(|id| {
+            trees.local.get(id).is_some_and(|local| {
+                !local.is_folder
+                    && !self.stuck.contains_key(id)
+                    && trees
+                        .synced
+                        .get(id)
+                        .is_none_or(|synced| !synced.same_content(local))
+            })
+        })
     }
 
     /// Remote items this case-insensitive folder cannot hold.

@@ -157,6 +157,20 @@ impl Cluster {
         .expect("add a user");
     }
 
+    /// Sets `user`'s quota, as an administrator would in the database
+    /// (there is no command for it yet).
+    pub async fn set_quota(&self, user: &str, bytes: i64) {
+        let mut db = PgConnection::connect(&database_url(&self.databases[0]))
+            .await
+            .expect("connect to the metadata database");
+        sqlx::query("UPDATE users SET quota_limit = $2 WHERE username = $1")
+            .bind(user)
+            .bind(bytes)
+            .execute(&mut db)
+            .await
+            .expect("set the quota");
+    }
+
     /// A device of `user` logged in (in-process) with its own configuration
     /// directory and an empty folder.
     pub async fn device(&self, user: &str, name: &str) -> Device {

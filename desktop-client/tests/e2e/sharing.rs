@@ -410,3 +410,81 @@ async fn a_share_is_mounted_synced_and_kept_when_access_ends() {
     desktop.stop().await;
     cluster.stop().await;
 }
+
+/// Whether `root`'s file `name` holds `bytes`.
+fn holds(root: &Path, name: &str, bytes: &[u8]) -> bool {
+    std::fs::read(root.join(name)).ok().as_deref() == Some(bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_moved_into_a_share_is_copied_there_before_it_is_deleted() {
+    let cluster = Cluster::spawn().await;
+    cluster.add_user("alice").await;
+    cluster.add_user("bob").await;
+    let alice = cluster.device("alice", "laptop").await;
+    let bob = cluster.device("bob", "desktop").await;
+    let bob_tablet = cluster.device("bob", "tablet").await;
+    let (alice_config, bob_config) = (alice.config.path.as_path(), bob.config.path.as_path());
+    ok(alice_config, &["workspace", "create", "Photos"]).await;
+    let photos = alice.root.with_file_name("Photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    std::fs::write(photos.join("june.txt"), b"sand").unwrap();
+    let photos_arg = photos.to_str().unwrap();
+    let sync_photos = ["sync", photos_arg, "--once", "--workspace", "Photos"];
+    ok(alice_config, &sync_photos).await;
+    ok(
+        alice_config,
+        &["share", "Photos", "--with", "bob", "--role", "editor"],
+    )
+    .await;
+    let list = ok(bob_config, &["share", "list"]).await;
+    let offer = offer_id(&list, &["pending"]);
+    ok(bob_config, &["share", "accept", &offer, "--as", "Family"]).await;
+    // Bob's own file, stored in his own workspace.
+    std::fs::write(bob.root.join("report.txt"), b"bob's report").unwrap();
+    bob.sync().await;
+    let running = bob.start().await;
+    let mount = bob.root.join("Family");
+    deadline_wait("the share is mounted", || {
+        holds(&mount, "june.txt", b"sand")
+    })
+    .await;
+
+    // The owner's quota is used up: the copy into the share cannot land,
+    // so the move must not delete the file from bob's own workspace.
+    cluster.set_quota("alice", 0).await;
+    std::fs::rename(bob.root.join("report.txt"), mount.join("report.txt")).unwrap();
+    status_says(bob_config, "quota").await;
+    // Rounds of bob's own folder after the share's failure: time for a
+    // wrong order to show.
+    let rounds = running.quiet_rounds();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    bob_tablet.sync().await;
+    assert!(
+        holds(&bob_tablet.root, "report.txt", b"bob's report"),
+        "the file left bob's workspace before it reached the share ({} rounds since): {:?}",
+        running.quiet_rounds() - rounds,
+        list_files(&bob_tablet.root)
+    );
+    assert!(holds(&mount, "report.txt", b"bob's report"));
+
+    // Room again: the copy lands, then the deletion.
+    cluster.set_quota("alice", 8 << 30).await;
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        bob_tablet.sync().await;
+        if !bob_tablet.root.join("report.txt").exists() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the moved file was never deleted from bob's workspace"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    ok(alice_config, &sync_photos).await;
+    assert!(holds(&photos, "report.txt", b"bob's report"));
+    assert!(holds(&mount, "report.txt", b"bob's report"));
+    running.stop().await;
+    cluster.stop().await;
+}

@@ -857,9 +857,23 @@ async fn each_member_names_and_places_their_own_mount() {
         ("Project", None)
     );
 
-    // Mounts go into one's own files only, under a name not in use.
+    // Mounts go into one's own files only, under a name not in use: not
+    // into a shared workspace (shares do not nest), and not into a folder
+    // one cannot see.
     let inside_share = refused(&app, &bob, update("Plans", Some(alices_folder.id))).await;
-    assert!(inside_share.message.contains("not a folder of your own"));
+    assert!(
+        inside_share.message.contains("shares do not nest"),
+        "{inside_share:?}"
+    );
+    let carols = new_folder(None, "carol's own");
+    let (carol, carol_default) = app.user_with_device("carol").await;
+    app.commit(&carol, &carol_default, vec![carols.clone()])
+        .await;
+    let unseen = refused(&app, &bob, update("Plans", Some(carols.id))).await;
+    assert!(
+        unseen.message.contains("not a folder of your own") && !unseen.message.contains("nest"),
+        "{unseen:?}"
+    );
     let clash = refused(&app, &bob, update("Nimbus", None)).await;
     assert!(clash.message.contains("already have"), "{clash:?}");
     let bad = refused(&app, &bob, update("a/b", None)).await;

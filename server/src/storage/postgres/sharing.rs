@@ -181,7 +181,9 @@ async fn lock_workspace(
 
 /// Refuses a mount parent that is not a live folder of the user's default
 /// workspace: shares are mounted in the user's own files, never inside
-/// another share.
+/// another workspace, since shares do not nest (a member of that other
+/// workspace would see a folder they were never offered, and ending one
+/// share would cut into the other).
 async fn check_mount_parent(
     connection: &mut PgConnection,
     user_id: Uuid,
@@ -190,16 +192,25 @@ async fn check_mount_parent(
     let Some(parent) = parent else {
         return Ok(());
     };
-    let found: Option<i32> = sqlx::query_scalar(
-        "SELECT 1 FROM items i JOIN workspaces w ON w.id = i.workspace_id \
-         WHERE i.id = $1 AND w.owner_id = $2 AND w.is_default AND i.is_folder AND NOT i.deleted",
+    // The default workspace's flag, for a live folder of a workspace the
+    // user is a member of; nothing is said about anybody else's items.
+    let in_default: Option<bool> = sqlx::query_scalar(
+        "SELECT w.is_default AND w.owner_id = $2 FROM items i \
+         JOIN workspaces w ON w.id = i.workspace_id \
+         JOIN workspace_members m ON m.workspace_id = w.id AND m.user_id = $2 \
+         WHERE i.id = $1 AND i.is_folder AND NOT i.deleted",
     )
     .bind(parent)
     .bind(user_id)
     .fetch_optional(connection)
     .await?;
-    match found {
-        Some(_) => Ok(()),
+    match in_default {
+        Some(true) => Ok(()),
+        Some(false) => Err(StoreError::Refused(format!(
+            "shares do not nest: the folder {parent} is inside another workspace, and a \
+             workspace is mounted only in a folder of your own (default) workspace; choose \
+             one of your own folders, or none for the top of your sync folder"
+        ))),
         None => Err(StoreError::Refused(format!(
             "the mount parent {parent} is not a folder of your own (default) workspace"
         ))),
