@@ -484,15 +484,16 @@ pub trait ObjectIndex: Send + Sync {
     /// work: collections that overlap (a lock whose session dropped) are
     /// safe.
     async fn lock_collection(&self) -> Result<Option<CollectionLock>, IndexError>;
-    /// Up to `limit` chunk objects (named by a chunk id, plain objects)
-    /// neither written nor confirmed since `cutoff_us` and not part of a live
-    /// upload session, after `after` in (account, container, name) order.
+    /// The chunk objects (named by a chunk id, plain objects) neither
+    /// written nor confirmed since `cutoff_us` and not part of a live upload
+    /// session among the `limit` objects after `after` in (account,
+    /// container, name) order, and where the next page starts.
     async fn collection_candidates(
         &self,
         cutoff_us: i64,
         after: Option<(&str, &str, &str)>,
         limit: usize,
-    ) -> Result<Vec<(String, String, String)>, IndexError>;
+    ) -> Result<CandidatePage, IndexError>;
     /// Takes a fresh claim number and records it beside those of `names`
     /// still neither written nor confirmed since `cutoff_us` that no later
     /// claim holds; returns the number and their names (`None`: none).
@@ -530,6 +531,15 @@ impl CollectionLock {
             _holder: Box::new(holder),
         }
     }
+}
+
+/// A page of [`ObjectIndex::collection_candidates`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidatePage {
+    /// (account, container, name) of each candidate, in key order.
+    pub candidates: Vec<(String, String, String)>,
+    /// The last object read, where the next page starts; `None` at the end.
+    pub next: Option<(String, String, String)>,
 }
 
 /// An object the collection deleted.

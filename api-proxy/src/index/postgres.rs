@@ -16,10 +16,10 @@ use sqlx::{PgPool, Postgres, Row, Transaction};
 use super::Archive;
 use super::acl_cache::AclCache;
 use super::{
-    AccountInfo, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo, ContainerUpdate,
-    Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata, MetadataUpdate,
-    ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
-    Versioning, VersioningMode,
+    AccountInfo, CandidatePage, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo,
+    ContainerUpdate, Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata,
+    MetadataUpdate, ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget,
+    UploadLimits, Versioning, VersioningMode,
 };
 use crate::timestamp::Timestamp;
 
@@ -1122,18 +1122,25 @@ impl ObjectIndex for PgIndex {
         cutoff_us: i64,
         after: Option<(&str, &str, &str)>,
         limit: usize,
-    ) -> Result<Vec<(String, String, String)>, IndexError> {
+    ) -> Result<CandidatePage, IndexError> {
         let (account, container, name) = after.unwrap_or_default();
-        Ok(sqlx::query_as(concat!(
-            "SELECT account, container, name FROM objects o
-              WHERE ",
+        // A page of the primary key first, then the conditions on it: each
+        // query reads `limit` rows in key order, however few of them are
+        // candidates, so a pass reads the index once (filtering first
+        // made the planner scan and sort the whole table for every page).
+        let rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
+            "SELECT account, container, name, (",
             stale_chunk!(),
             "   AND name ~ '^[0-9a-f]{64}$'
                 AND NOT EXISTS (SELECT 1 FROM upload_session_chunks c
                                   JOIN upload_sessions s ON s.id = c.session_id
-                                 WHERE c.chunk_id = o.name AND s.expires_at > now())
-                AND (account, container, name) > ($2, $3, $4)
-              ORDER BY account, container, name LIMIT $5"
+                                 WHERE c.chunk_id = o.name AND s.expires_at > now()))
+               FROM (SELECT account, container, name, modified_us, confirmed_us,
+                            dlo_manifest, slo_manifest_size, symlink
+                       FROM objects
+                      WHERE (account, container, name) > ($2, $3, $4)
+                      ORDER BY account, container, name LIMIT $5) AS o
+              ORDER BY account, container, name"
         ))
         .bind(cutoff_us)
         .bind(account)
@@ -1141,7 +1148,19 @@ impl ObjectIndex for PgIndex {
         .bind(name)
         .bind(as_sql_limit(limit))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        let next = (rows.len() >= limit)
+            .then(|| {
+                rows.last()
+                    .map(|(a, c, n, _)| (a.clone(), c.clone(), n.clone()))
+            })
+            .flatten();
+        let candidates = rows
+            .into_iter()
+            .filter(|(_, _, _, candidate)| *candidate)
+            .map(|(a, c, n, _)| (a, c, n))
+            .collect();
+        Ok(CandidatePage { candidates, next })
     }
 
     async fn claim_chunks(
