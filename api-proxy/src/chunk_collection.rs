@@ -1,37 +1,41 @@
 //! Collects chunk objects that no version references, so that deleted
 //! files, old versions that retention dropped and abandoned uploads (a web
 //! upload session that expired, a device that stopped half-way) stop taking
-//! space. The argument for why no version ever loses a chunk is in
-//! docs/operations.md, "Collecting unreferenced chunks"; in short:
+//! space. The argument for why no version ever loses a chunk, with any
+//! number of proxies collecting at once, is in docs/operations.md,
+//! "Collecting unreferenced chunks"; in short:
 //!
 //! * Only chunk objects (named by a chunk id) neither written nor
 //!   *confirmed* (found by a client's `HEAD` or conditional `PUT`, see
 //!   [`confirm`]) for a grace period, and not part of a live upload session,
 //!   are candidates.
-//! * The metadata servers decide (`collectChunks`, a service call): in one
-//!   transaction under the workspace's lock they pick the candidates no
-//!   version references and record them as collected, and from then on a
-//!   commit listing one is refused as missing content.
-//! * The index then, in one transaction, records the claim beside the
-//!   objects and deletes those still stale (one written or confirmed
-//!   meanwhile stays); the bytes go after.
-//! * Storing or finding a claimed chunk again lifts the claim
-//!   (`chunksStored`), under the claim's id, so that the device that was
-//!   refused can commit once it has uploaded it again.
+//! * The index records a fresh, ordered claim number beside them
+//!   ([`ObjectIndex::claim_chunks`]); then the metadata servers decide
+//!   (`collectChunks`, a service call): in one transaction under the
+//!   workspace's lock they hold those no version references under that
+//!   claim, and from then on a commit listing one is refused as missing
+//!   content.
+//! * The index then deletes, in one transaction, those whose row still
+//!   holds that claim and that are still stale; the bytes go after.
+//! * Storing or finding a claimed chunk again first moves its row to a new
+//!   claim number (no earlier claim deletes it any more), then lifts every
+//!   claim up to that number (`chunksStored`), so that the device that was
+//!   refused can commit.
 //!
-//! One proxy collects at a time (a lock in the index database); every proxy
-//! confirms and lifts. A pass is idempotent: stopped anywhere, the next one
-//! finishes the job (a blob left without its row is the sweeper's).
+//! One proxy collects at a time (a lock in the index database) only to spare
+//! work; every proxy confirms and lifts. A pass is idempotent: stopped
+//! anywhere, the next one finishes the job (a blob left without its row is
+//! the sweeper's).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::names::is_valid_chunk_id;
-use nimbus_protocol::rpc::{CollectedChunks, MAX_REFERENCED_CHUNKS_QUERY, Operation};
-use uuid::Uuid;
+use nimbus_protocol::rpc::{MAX_REFERENCED_CHUNKS_QUERY, Operation};
 
 use crate::blobs::BlobStore;
 use crate::index::{IndexError, ObjectIndex};
@@ -39,7 +43,10 @@ use crate::metrics::ProxyMetrics;
 use crate::swift::body;
 use crate::timestamp::Timestamp;
 
-/// Candidates read from the index in one query.
+/// Blobs of collected chunks deleted at once.
+const BLOB_DELETES_AT_ONCE: usize = 16;
+
+/// Objects read from the index in one query.
 const CANDIDATES_PER_QUERY: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +74,8 @@ pub struct CollectionReport {
 /// so that collection leaves it alone for the grace period, and lifts a
 /// collection claim on it. Best effort: a failure is logged and the request
 /// goes on, because what keeps versions whole is the servers' refusal of
-/// claimed chunks; this only spares the client that refusal.
+/// claimed chunks; this only spares the client that refusal (the next
+/// confirmation lifts the claim).
 pub async fn confirm(
     index: &dyn ObjectIndex,
     rpc: &RpcClient,
@@ -77,17 +85,8 @@ pub async fn confirm(
         return;
     }
     let lifted = match index.confirm_chunk(account, container, name).await {
-        Ok(None) => Ok(()),
-        Ok(Some(claim_id)) => {
-            lift(
-                index,
-                rpc,
-                (account, container),
-                claim_id,
-                vec![name.to_owned()],
-            )
-            .await
-        }
+        Ok(false) => Ok(()),
+        Ok(true) => lift(index, rpc, (account, container), &[name.to_owned()]).await,
         Err(error) => Err(error.into()),
     };
     if let Err(error) = lifted {
@@ -95,35 +94,38 @@ pub async fn confirm(
     }
 }
 
-/// Tells the servers that `names` of `container`, claimed under
-/// `claim_id`, are stored, then forgets the claim.
+/// Lifts the claims on those of `names` of `container` that exist: first
+/// fences them in the index (no claim made so far deletes them any more),
+/// then tells the servers up to which claim they are stored, then forgets
+/// them.
 async fn lift(
     index: &dyn ObjectIndex,
     rpc: &RpcClient,
-    (account, container): (&str, &str),
-    claim_id: Uuid,
-    names: Vec<String>,
+    container: (&str, &str),
+    names: &[String],
 ) -> Result<(), CollectionError> {
+    let Some((up_to, fenced)) = index.fence_collected_chunks(container, names).await? else {
+        return Ok(());
+    };
     rpc.call::<serde_json::Value>(
         None,
         Operation::ChunksStored {
-            storage_account: account.to_owned(),
-            container: container.to_owned(),
-            claim_id,
-            chunk_ids: names.clone(),
+            storage_account: container.0.to_owned(),
+            container: container.1.to_owned(),
+            up_to,
+            chunk_ids: fenced.clone(),
         },
     )
     .await?;
     index
-        .forget_collected_chunks((account, container), claim_id, &names)
+        .forget_collected_chunks(container, up_to, &fenced)
         .await?;
     Ok(())
 }
 
 /// One pass: collects the chunks neither written nor confirmed for `grace`
 /// that no version references. Does nothing (an empty report) while another
-/// proxy collects.
-/// `metrics` counts what is deleted as it goes.
+/// proxy collects. `metrics` counts what is deleted as it goes.
 pub async fn collect(
     index: &dyn ObjectIndex,
     blobs: &dyn BlobStore,
@@ -131,10 +133,22 @@ pub async fn collect(
     metrics: &ProxyMetrics,
     grace: Duration,
 ) -> Result<CollectionReport, CollectionError> {
-    let mut report = CollectionReport::default();
     let Some(_only_collector) = index.lock_collection().await? else {
-        return Ok(report);
+        return Ok(CollectionReport::default());
     };
+    collect_unlocked(index, blobs, rpc, metrics, grace).await
+}
+
+/// A pass without the lock, as when the session holding it dropped while
+/// its proxy went on: overlapping passes are safe (they only repeat work).
+pub async fn collect_unlocked(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    rpc: &RpcClient,
+    metrics: &ProxyMetrics,
+    grace: Duration,
+) -> Result<CollectionReport, CollectionError> {
+    let mut report = CollectionReport::default();
     let grace_us = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
     let cutoff_us = Timestamp::now().as_micros().saturating_sub(grace_us);
     let mut after: Option<(String, String, String)> = None;
@@ -148,12 +162,15 @@ pub async fn collect(
                 CANDIDATES_PER_QUERY,
             )
             .await?;
-        for same_container in page.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
+        for same_container in page
+            .candidates
+            .chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
+        {
             let (account, container, _) = &same_container[0];
             for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
-                let names = batch.iter().map(|(_, _, name)| name.clone()).collect();
+                let names: Vec<String> = batch.iter().map(|(_, _, name)| name.clone()).collect();
                 let batch =
-                    collect_batch(index, blobs, rpc, (account, container), names, cutoff_us)
+                    collect_batch(index, blobs, rpc, (account, container), &names, cutoff_us)
                         .await?;
                 metrics.observe_collection(batch.chunks, batch.bytes);
                 report.chunks += batch.chunks;
@@ -161,58 +178,64 @@ pub async fn collect(
                 report.kept += batch.kept;
             }
         }
-        if page.len() < CANDIDATES_PER_QUERY {
+        if page.next.is_none() {
             return Ok(report);
         }
-        after = page.into_iter().last();
+        after = page.next;
     }
 }
 
+/// Claims `names` in the index, asks the servers to claim those no
+/// version references, deletes what they claimed and is still stale, and
+/// lifts the rest of their claim.
 async fn collect_batch(
     index: &dyn ObjectIndex,
     blobs: &dyn BlobStore,
     rpc: &RpcClient,
-    (account, container): (&str, &str),
-    names: Vec<String>,
+    container: (&str, &str),
+    names: &[String],
     cutoff_us: i64,
 ) -> Result<CollectionReport, CollectionError> {
     let mut report = CollectionReport::default();
-    let claimed: CollectedChunks = rpc
+    let Some((claim, recorded)) = index.claim_chunks(container, names, cutoff_us).await? else {
+        return Ok(report);
+    };
+    let claimed: Vec<String> = rpc
         .call(
             None,
             Operation::CollectChunks {
-                storage_account: account.to_owned(),
-                container: container.to_owned(),
-                chunk_ids: names,
+                storage_account: container.0.to_owned(),
+                container: container.1.to_owned(),
+                claim,
+                chunk_ids: recorded.clone(),
             },
         )
         .await?;
-    if claimed.chunk_ids.is_empty() {
-        return Ok(report);
-    }
+    let by_servers: HashSet<&str> = claimed.iter().map(String::as_str).collect();
+    let unclaimed: Vec<String> = recorded
+        .into_iter()
+        .filter(|name| !by_servers.contains(name.as_str()))
+        .collect();
     let deleted = index
-        .collect_chunks(
-            (account, container),
-            claimed.claim_id,
-            &claimed.chunk_ids,
-            cutoff_us,
-        )
+        .collect_chunks(container, claim, (&claimed, &unclaimed), cutoff_us)
         .await?;
-    for object in &deleted {
-        body::discard(blobs, &object.content).await;
-        report.chunks += 1;
-        report.bytes += object.size;
-    }
+    // Their bytes, a few at a time: one by one, waiting for each unlink
+    // (or each object store round trip) was most of a pass.
+    futures::stream::iter(&deleted)
+        .for_each_concurrent(BLOB_DELETES_AT_ONCE, |object| {
+            body::discard(blobs, &object.content)
+        })
+        .await;
+    report.chunks += deleted.len() as u64;
+    report.bytes += deleted.iter().map(|object| object.size).sum::<u64>();
     let gone: HashSet<&str> = deleted.iter().map(|o| o.name.as_str()).collect();
     let kept: Vec<String> = claimed
-        .chunk_ids
-        .iter()
+        .into_iter()
         .filter(|name| !gone.contains(name.as_str()))
-        .cloned()
         .collect();
     if !kept.is_empty() {
         report.kept += kept.len() as u64;
-        lift(index, rpc, (account, container), claimed.claim_id, kept).await?;
+        lift(index, rpc, container, &kept).await?;
     }
     Ok(report)
 }

@@ -194,24 +194,30 @@ pub enum Operation {
     /// as the services' RabbitMQ user, never with a device token): which of
     /// `chunk_ids` of the workspace whose chunks are `container` of
     /// `storage_account` no version references. In the same transaction the
-    /// server records them as collected, so that from then on a commit
-    /// listing one is refused (`contentMissing`) until [`Operation::ChunksStored`]
-    /// says it is stored again. At most [`MAX_REFERENCED_CHUNKS_QUERY`] ids.
-    /// Reply: [`CollectedChunks`] (no ids when no workspace keeps its chunks
-    /// in that container).
+    /// server records them as claimed for collection under `claim` (a
+    /// number the proxies' index issued in increasing order, already
+    /// recorded there beside the objects), so that from then on a commit
+    /// listing one is refused (`contentMissing`) until
+    /// [`Operation::ChunksStored`] lifts the claim. A chunk already held
+    /// under a later claim, or lifted up to `claim`, is not claimed again.
+    /// At most [`MAX_REFERENCED_CHUNKS_QUERY`] ids. Reply: `Vec<String>`,
+    /// the ids claimed under `claim` (none when no workspace keeps its
+    /// chunks in that container).
     CollectChunks {
         storage_account: String,
         container: String,
+        claim: i64,
         chunk_ids: Vec<String>,
     },
-    /// Service call: chunks that the collection claimed under `claim_id`
-    /// are in the object store again (stored anew, or never deleted), so
-    /// commits may list them. A record made by a later claim stays. At most
-    /// [`MAX_REFERENCED_CHUNKS_QUERY`] ids. Reply: `null`.
+    /// Service call: `chunk_ids` are in the object store, and the index has
+    /// made sure that no claim up to `up_to` deletes them any more, so
+    /// every claim on them up to `up_to` is lifted and commits may list
+    /// them. A later claim stays. At most [`MAX_REFERENCED_CHUNKS_QUERY`]
+    /// ids. Reply: `null`.
     ChunksStored {
         storage_account: String,
         container: String,
-        claim_id: Uuid,
+        up_to: i64,
         chunk_ids: Vec<String>,
     },
     /// The caller's device could not download the latest version of a file:
@@ -978,14 +984,6 @@ pub enum RefusalCode {
 pub enum Response {
     Ok(serde_json::Value),
     Error(RpcError),
-}
-
-/// The answer to [`Operation::CollectChunks`]: the chunks no version
-/// references, now recorded as collected under `claim_id`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CollectedChunks {
-    pub claim_id: Uuid,
-    pub chunk_ids: Vec<String>,
 }
 
 /// An error a caller can act on: `code` is stable, `message` is for people.

@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashSet};
 use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use crate::timestamp::Timestamp;
 
@@ -452,44 +451,70 @@ pub trait ObjectIndex: Send + Sync {
     async fn referenced_blobs(&self, keys: &[String]) -> Result<HashSet<String>, IndexError>;
     /// Records that a client found object `name` stored (a `HEAD` or `PUT`
     /// of a chunk), so that collection leaves it alone for a grace period.
-    /// Returns the claim under which the metadata servers hold it as
-    /// collected, if any (`collected_chunks`), for the caller to lift; `None`
-    /// also when the object does not exist.
+    /// Returns whether the metadata servers may hold it claimed for
+    /// collection (a row of `collected_chunks`), for the caller to lift the
+    /// claim with [`ObjectIndex::fence_collected_chunks`]; `false` also when
+    /// the object does not exist.
     async fn confirm_chunk(
         &self,
         account: &str,
         container: &str,
         name: &str,
-    ) -> Result<Option<Uuid>, IndexError>;
-    /// Forgets the collection records of `names` under `claim_id`, which
-    /// the metadata servers lifted.
+    ) -> Result<bool, IndexError>;
+    /// In one transaction: of `names`, those whose object exists and that
+    /// the servers may hold claimed take a fresh claim number, so that no
+    /// claim made before deletes them any more; returns that number, up to
+    /// which the servers may then lift every claim on them, and their names.
+    /// `None` when none of them needs it.
+    async fn fence_collected_chunks(
+        &self,
+        container: (&str, &str),
+        names: &[String],
+    ) -> Result<Option<(i64, Vec<String>)>, IndexError>;
+    /// Forgets the rows of `names` still at claim `up_to`, which the
+    /// metadata servers lifted.
     async fn forget_collected_chunks(
         &self,
         container: (&str, &str),
-        claim_id: Uuid,
+        up_to: i64,
         names: &[String],
     ) -> Result<(), IndexError>;
     /// Makes this proxy the only one collecting chunks while the returned
-    /// guard lives; `None` when another proxy holds it now.
+    /// guard lives; `None` when another proxy holds it now. Only spares
+    /// work: collections that overlap (a lock whose session dropped) are
+    /// safe.
     async fn lock_collection(&self) -> Result<Option<CollectionLock>, IndexError>;
-    /// Up to `limit` chunk objects (named by a chunk id, plain objects)
-    /// neither written nor confirmed since `cutoff_us` and not part of a live
-    /// upload session, after `after` in (account, container, name) order.
+    /// The chunk objects (named by a chunk id, plain objects) neither
+    /// written nor confirmed since `cutoff_us` and not part of a live upload
+    /// session among the `limit` objects after `after` in (account,
+    /// container, name) order, and where the next page starts.
     async fn collection_candidates(
         &self,
         cutoff_us: i64,
         after: Option<(&str, &str, &str)>,
         limit: usize,
-    ) -> Result<Vec<(String, String, String)>, IndexError>;
-    /// In one transaction: records `names` of `container` as collected
-    /// under `claim_id`, and deletes those of them still neither written nor
-    /// confirmed since `cutoff_us`, returning their names, sizes and where
-    /// their bytes were.
+    ) -> Result<CandidatePage, IndexError>;
+    /// Takes a fresh claim number and records it beside those of `names`
+    /// still neither written nor confirmed since `cutoff_us` that no later
+    /// claim holds; returns the number and their names (`None`: none).
+    /// Done before the metadata servers are asked, so that whatever they
+    /// hold claimed has a row here.
+    async fn claim_chunks(
+        &self,
+        container: (&str, &str),
+        names: &[String],
+        cutoff_us: i64,
+    ) -> Result<Option<(i64, Vec<String>)>, IndexError>;
+    /// In one transaction: deletes those of `claimed` (the names the
+    /// servers claimed under `claim`) whose row still holds `claim` and that
+    /// are still neither written nor confirmed since `cutoff_us`, returning
+    /// their names, sizes and where their bytes were; and forgets the rows
+    /// of `unclaimed` (the servers did not claim them) still at `claim`.
     async fn collect_chunks(
         &self,
         container: (&str, &str),
-        claim_id: Uuid,
-        names: &[String],
+        claim: i64,
+        (claimed, unclaimed): (&[String], &[String]),
         cutoff_us: i64,
     ) -> Result<Vec<CollectedObject>, IndexError>;
 }
@@ -506,6 +531,15 @@ impl CollectionLock {
             _holder: Box::new(holder),
         }
     }
+}
+
+/// A page of [`ObjectIndex::collection_candidates`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CandidatePage {
+    /// (account, container, name) of each candidate, in key order.
+    pub candidates: Vec<(String, String, String)>,
+    /// The last object read, where the next page starts; `None` at the end.
+    pub next: Option<(String, String, String)>,
 }
 
 /// An object the collection deleted.

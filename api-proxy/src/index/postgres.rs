@@ -11,16 +11,15 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row};
-use uuid::Uuid;
+use sqlx::{PgPool, Postgres, Row, Transaction};
 
 use super::Archive;
 use super::acl_cache::AclCache;
 use super::{
-    AccountInfo, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo, ContainerUpdate,
-    Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata, MetadataUpdate,
-    ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget, UploadLimits,
-    Versioning, VersioningMode,
+    AccountInfo, CandidatePage, CollectedObject, CollectionLock, ContainerAcl, ContainerInfo,
+    ContainerUpdate, Content, DeleteContainerOutcome, IndexError, ListRange, Manifest, Metadata,
+    MetadataUpdate, ObjectIndex, ObjectRecord, ObjectUpdate, PutOutcome, PutResult, SymlinkTarget,
+    UploadLimits, Versioning, VersioningMode,
 };
 use crate::timestamp::Timestamp;
 
@@ -1038,38 +1037,68 @@ impl ObjectIndex for PgIndex {
         account: &str,
         container: &str,
         name: &str,
-    ) -> Result<Option<Uuid>, IndexError> {
+    ) -> Result<bool, IndexError> {
         // One round trip: a HEAD of a chunk is the hot path of deduplication.
         Ok(sqlx::query_scalar(
             "WITH confirmed AS (
                  UPDATE objects SET confirmed_us = $4
                   WHERE account = $1 AND container = $2 AND name = $3
                   RETURNING 1)
-             SELECT claim_id FROM collected_chunks
-              WHERE account = $1 AND container = $2 AND name = $3
-                AND EXISTS (SELECT 1 FROM confirmed)",
+             SELECT EXISTS (SELECT 1 FROM confirmed)
+                AND EXISTS (SELECT 1 FROM collected_chunks
+                             WHERE account = $1 AND container = $2 AND name = $3)",
         )
         .bind(account)
         .bind(container)
         .bind(name)
         .bind(Timestamp::now().as_micros())
-        .fetch_optional(&self.pool)
+        .fetch_one(&self.pool)
         .await?)
+    }
+
+    async fn fence_collected_chunks(
+        &self,
+        (account, container): (&str, &str),
+        names: &[String],
+    ) -> Result<Option<(i64, Vec<String>)>, IndexError> {
+        let mut tx = self.pool.begin().await?;
+        // The objects first, in name order, as a collection's delete locks
+        // them: one deleted meanwhile is not fenced (it is gone).
+        let existing = lock_objects(&mut tx, (account, container), names).await?;
+        let held = lock_collected(&mut tx, (account, container), &existing, None).await?;
+        if held.is_empty() {
+            return Ok(None);
+        }
+        let up_to: i64 = sqlx::query_scalar(
+            "UPDATE collected_chunks SET claim = (SELECT nextval('chunk_claims'))
+              WHERE account = $1 AND container = $2 AND name = ANY($3)
+              RETURNING claim",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(&held)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .max()
+        .unwrap_or_default();
+        tx.commit().await?;
+        Ok(Some((up_to, held)))
     }
 
     async fn forget_collected_chunks(
         &self,
         (account, container): (&str, &str),
-        claim_id: Uuid,
+        up_to: i64,
         names: &[String],
     ) -> Result<(), IndexError> {
         sqlx::query(
             "DELETE FROM collected_chunks
-              WHERE account = $1 AND container = $2 AND claim_id = $3 AND name = ANY($4)",
+              WHERE account = $1 AND container = $2 AND claim = $3 AND name = ANY($4)",
         )
         .bind(account)
         .bind(container)
-        .bind(claim_id)
+        .bind(up_to)
         .bind(names)
         .execute(&self.pool)
         .await?;
@@ -1093,18 +1122,25 @@ impl ObjectIndex for PgIndex {
         cutoff_us: i64,
         after: Option<(&str, &str, &str)>,
         limit: usize,
-    ) -> Result<Vec<(String, String, String)>, IndexError> {
+    ) -> Result<CandidatePage, IndexError> {
         let (account, container, name) = after.unwrap_or_default();
-        Ok(sqlx::query_as(concat!(
-            "SELECT account, container, name FROM objects o
-              WHERE ",
+        // A page of the primary key first, then the conditions on it: each
+        // query reads `limit` rows in key order, however few of them are
+        // candidates, so a pass reads the index once (filtering first
+        // made the planner scan and sort the whole table for every page).
+        let rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
+            "SELECT account, container, name, (",
             stale_chunk!(),
             "   AND name ~ '^[0-9a-f]{64}$'
                 AND NOT EXISTS (SELECT 1 FROM upload_session_chunks c
                                   JOIN upload_sessions s ON s.id = c.session_id
-                                 WHERE c.chunk_id = o.name AND s.expires_at > now())
-                AND (account, container, name) > ($2, $3, $4)
-              ORDER BY account, container, name LIMIT $5"
+                                 WHERE c.chunk_id = o.name AND s.expires_at > now()))
+               FROM (SELECT account, container, name, modified_us, confirmed_us,
+                            dlo_manifest, slo_manifest_size, symlink
+                       FROM objects
+                      WHERE (account, container, name) > ($2, $3, $4)
+                      ORDER BY account, container, name LIMIT $5) AS o
+              ORDER BY account, container, name"
         ))
         .bind(cutoff_us)
         .bind(account)
@@ -1112,32 +1148,76 @@ impl ObjectIndex for PgIndex {
         .bind(name)
         .bind(as_sql_limit(limit))
         .fetch_all(&self.pool)
-        .await?)
+        .await?;
+        let next = (rows.len() >= limit)
+            .then(|| {
+                rows.last()
+                    .map(|(a, c, n, _)| (a.clone(), c.clone(), n.clone()))
+            })
+            .flatten();
+        let candidates = rows
+            .into_iter()
+            .filter(|(_, _, _, candidate)| *candidate)
+            .map(|(a, c, n, _)| (a, c, n))
+            .collect();
+        Ok(CandidatePage { candidates, next })
+    }
+
+    async fn claim_chunks(
+        &self,
+        (account, container): (&str, &str),
+        names: &[String],
+        cutoff_us: i64,
+    ) -> Result<Option<(i64, Vec<String>)>, IndexError> {
+        let claimed: Vec<(String, i64)> = sqlx::query_as(concat!(
+            "WITH fresh AS (SELECT nextval('chunk_claims') AS claim)
+             INSERT INTO collected_chunks AS held (account, container, name, claim)
+             SELECT o.account, o.container, o.name, fresh.claim FROM objects o, fresh
+              WHERE o.account = $2 AND o.container = $3 AND o.name = ANY($4) AND ",
+            stale_chunk!(),
+            " ORDER BY o.name
+             ON CONFLICT (account, container, name)
+             DO UPDATE SET claim = excluded.claim WHERE held.claim < excluded.claim
+             RETURNING name, claim"
+        ))
+        .bind(cutoff_us)
+        .bind(account)
+        .bind(container)
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?;
+        let claim = claimed.first().map(|(_, claim)| *claim);
+        Ok(claim.map(|claim| (claim, claimed.into_iter().map(|(name, _)| name).collect())))
     }
 
     async fn collect_chunks(
         &self,
         (account, container): (&str, &str),
-        claim_id: Uuid,
-        names: &[String],
+        claim: i64,
+        (claimed, unclaimed): (&[String], &[String]),
         cutoff_us: i64,
     ) -> Result<Vec<CollectedObject>, IndexError> {
         let mut tx = self.pool.begin().await?;
-        // The record first: a confirmation that comes after this
-        // transaction finds it and lifts the claim.
-        sqlx::query(
-            "INSERT INTO collected_chunks (account, container, name, claim_id)
-             SELECT $1, $2, name, $3 FROM unnest($4::text[]) AS claimed(name)
-             ON CONFLICT (account, container, name) DO UPDATE SET claim_id = excluded.claim_id",
-        )
-        .bind(account)
-        .bind(container)
-        .bind(claim_id)
-        .bind(names)
-        .execute(&mut *tx)
-        .await?;
-        // Re-checked under the row lock: an object written or confirmed
-        // since it was chosen stays.
+        // Locked in the order a fence locks them (objects, then rows, each in
+        // name order, all before any change, so that collections and fences
+        // cannot deadlock), so that a confirmation's fence comes wholly
+        // before this delete (and stops it) or after it (and finds the
+        // object gone).
+        lock_objects(&mut tx, (account, container), claimed).await?;
+        let everything: Vec<String> = claimed.iter().chain(unclaimed).cloned().collect();
+        let at_claim: HashSet<String> =
+            lock_collected(&mut tx, (account, container), &everything, Some(claim))
+                .await?
+                .into_iter()
+                .collect();
+        let at_claim_of = |names: &[String]| -> Vec<String> {
+            names
+                .iter()
+                .filter(|name| at_claim.contains(*name))
+                .cloned()
+                .collect()
+        };
+        let (held, dropped) = (at_claim_of(claimed), at_claim_of(unclaimed));
         let deleted: Vec<(String, i64, Option<String>)> = sqlx::query_as(concat!(
             "DELETE FROM objects o
               WHERE account = $2 AND container = $3 AND name = ANY($4) AND ",
@@ -1147,8 +1227,18 @@ impl ObjectIndex for PgIndex {
         .bind(cutoff_us)
         .bind(account)
         .bind(container)
-        .bind(names)
+        .bind(&held)
         .fetch_all(&mut *tx)
+        .await?;
+        // No server holds these under this claim: a later confirmation has
+        // nothing to lift.
+        sqlx::query(
+            "DELETE FROM collected_chunks WHERE account = $1 AND container = $2 AND name = ANY($3)",
+        )
+        .bind(account)
+        .bind(container)
+        .bind(&dropped)
+        .execute(&mut *tx)
         .await?;
         tx.commit().await?;
         Ok(deleted
@@ -1160,6 +1250,47 @@ impl ObjectIndex for PgIndex {
             })
             .collect())
     }
+}
+
+/// Locks the objects of `names` that exist, in name order (the order every
+/// collection transaction takes them in, so that they cannot deadlock);
+/// returns their names.
+async fn lock_objects(
+    tx: &mut Transaction<'_, Postgres>,
+    (account, container): (&str, &str),
+    names: &[String],
+) -> Result<Vec<String>, IndexError> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM objects WHERE account = $1 AND container = $2 AND name = ANY($3)
+          ORDER BY name FOR UPDATE",
+    )
+    .bind(account)
+    .bind(container)
+    .bind(names)
+    .fetch_all(&mut **tx)
+    .await?)
+}
+
+/// Locks the rows of `collected_chunks` of `names` (those at `claim` only,
+/// if given), in name order, after their objects; returns their names.
+async fn lock_collected(
+    tx: &mut Transaction<'_, Postgres>,
+    (account, container): (&str, &str),
+    names: &[String],
+    claim: Option<i64>,
+) -> Result<Vec<String>, IndexError> {
+    Ok(sqlx::query_scalar(
+        "SELECT name FROM collected_chunks
+          WHERE account = $1 AND container = $2 AND name = ANY($3)
+            AND ($4::bigint IS NULL OR claim = $4)
+          ORDER BY name FOR UPDATE",
+    )
+    .bind(account)
+    .bind(container)
+    .bind(names)
+    .bind(claim)
+    .fetch_all(&mut **tx)
+    .await?)
 }
 
 /// Inserts an object unless its name is taken; bound by [`bind_object`].

@@ -11,13 +11,15 @@ use std::time::Duration;
 
 use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys, open_chunk};
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, ErrorCode, ItemOutcome,
+    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, ErrorCode, ItemOutcome, Operation,
 };
 use nimbus_protocol::{ClientError, RpcClient, Topology};
 use nimbus_proxy::blobs::OpendalBlobStore;
 use nimbus_proxy::chunk_collection::{self, CollectionReport};
+use nimbus_proxy::index::ObjectIndex;
 use nimbus_proxy::index::postgres::PgIndex;
 use nimbus_proxy::metrics::ProxyMetrics;
+use nimbus_proxy::timestamp::Timestamp;
 use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
@@ -25,7 +27,7 @@ use crate::helpers::{Device, TestApp, device, files_under, noise, spawn_app, upl
 
 /// A proxy's collection, driven by the test: the proxy's own index, blob
 /// store and service RPC user.
-struct Collector {
+pub(crate) struct Collector {
     index: PgIndex,
     blobs: OpendalBlobStore,
     rpc: RpcClient,
@@ -33,7 +35,7 @@ struct Collector {
 }
 
 impl Collector {
-    async fn of(app: &TestApp) -> Self {
+    pub(crate) async fn of(app: &TestApp) -> Self {
         Self {
             index: PgIndex::connect(&app.settings.database_url, Duration::ZERO)
                 .await
@@ -50,10 +52,24 @@ impl Collector {
         }
     }
 
-    async fn pass(&self, grace: Duration) -> CollectionReport {
+    pub(crate) async fn pass(&self, grace: Duration) -> CollectionReport {
         chunk_collection::collect(&self.index, &self.blobs, &self.rpc, &self.metrics, grace)
             .await
             .expect("a collection pass runs")
+    }
+
+    /// A pass that does not take the collectors' lock, as when the session
+    /// holding it dropped while its proxy went on collecting.
+    async fn unlocked_pass(&self, grace: Duration) -> CollectionReport {
+        chunk_collection::collect_unlocked(
+            &self.index,
+            &self.blobs,
+            &self.rpc,
+            &self.metrics,
+            grace,
+        )
+        .await
+        .expect("a collection pass runs")
     }
 }
 
@@ -317,6 +333,19 @@ async fn store_chunk(app: &TestApp, laptop: &Device, id: &str, sealed: &[u8], sk
 
 #[tokio::test]
 async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_are_gone() {
+    race_devices_against_collectors(1).await;
+}
+
+#[tokio::test]
+async fn two_proxies_collecting_at_once_while_devices_deduplicate_lose_nothing() {
+    race_devices_against_collectors(2).await;
+}
+
+/// Devices store (or find) chunks of files that were abandoned earlier and
+/// commit them, while `collectors` proxies run collection passes over and
+/// over; with more than one, neither takes the lock, so their passes
+/// overlap. Every file ends committed and downloadable.
+async fn race_devices_against_collectors(collectors: usize) {
     const WRITERS: u64 = 3;
     const FILES_PER_WRITER: u64 = 8;
     const GRACE: Duration = Duration::from_millis(40);
@@ -334,19 +363,29 @@ async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_
         }
     }
 
-    let collector = Collector::of(&app).await;
     let stop = Arc::new(AtomicBool::new(false));
     let collected = Arc::new(AtomicU64::new(0));
-    let collecting = {
+    let mut collecting = Vec::new();
+    for number in 0..collectors {
+        let collector = Collector::of(&app).await;
         let (stop, collected) = (Arc::clone(&stop), Arc::clone(&collected));
-        tokio::spawn(async move {
+        collecting.push(tokio::spawn(async move {
+            let mut mine = 0;
             while !stop.load(Ordering::Relaxed) {
-                let report = collector.pass(GRACE).await;
+                let report = if collectors == 1 {
+                    collector.pass(GRACE).await
+                } else {
+                    collector.unlocked_pass(GRACE).await
+                };
+                mine += report.chunks;
                 collected.fetch_add(report.chunks, Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                // Out of step, so that the passes overlap in every way.
+                let pause = 3 + 4 * number as u64;
+                tokio::time::sleep(Duration::from_millis(pause)).await;
             }
-        })
-    };
+            mine
+        }));
+    }
     let refusals = Arc::new(AtomicU64::new(0));
     let mut writers = Vec::new();
     for writer in 0..WRITERS {
@@ -401,13 +440,16 @@ async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_
         files.extend(writer.await.unwrap());
     }
     stop.store(true, Ordering::Relaxed);
-    collecting.await.unwrap();
+    let mut by_collector = Vec::new();
+    for collector in collecting {
+        by_collector.push(collector.await.unwrap());
+    }
     // And a last pass once everything is committed.
     let last = Collector::of(&app).await.pass(Duration::ZERO).await;
 
     println!(
-        "race: {} files committed, {} chunks collected while they were, {} commits refused and \
-         re-uploaded, {} collected after",
+        "race: {} files committed, {} chunks collected while they were (by collector: \
+         {by_collector:?}), {} commits refused and re-uploaded, {} collected after",
         files.len(),
         collected.load(Ordering::Relaxed),
         refusals.load(Ordering::Relaxed),
@@ -422,4 +464,68 @@ async fn devices_deduplicating_while_collection_runs_commit_nothing_whose_bytes_
     for content in &files {
         assert_eq!(download(&app, &laptop, content).await, content.data);
     }
+}
+
+/// The hole of a single collector's lock, replayed step by step: proxy A
+/// claims a chunk and stalls before deleting it; proxy B (the lock's
+/// session having dropped) claims it again and deletes it; a device stores
+/// it again and commits a version listing it. A's delete, when it finally
+/// runs, must find its claim superseded and delete nothing, even with a
+/// cutoff that makes every object look stale (clocks are no part of it).
+#[tokio::test]
+async fn a_stalled_claim_deletes_nothing_once_a_later_claim_was_lifted() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let abandoned = upload(&app, &laptop, noise(300_000, 7)).await;
+    let names: Vec<String> = abandoned.chunks.iter().map(|c| c.id.clone()).collect();
+    let container = (
+        laptop.workspace.storage_account.as_str(),
+        laptop.workspace.container.as_str(),
+    );
+    age_objects(&app, 2 * HOUR).await;
+    let (a, b) = (Collector::of(&app).await, Collector::of(&app).await);
+    let cutoff_us = Timestamp::now().as_micros() - 3_600_000_000;
+
+    // A: claimed in the index and by the servers, then stalled.
+    let (a_claim, a_recorded) = a
+        .index
+        .claim_chunks(container, &names, cutoff_us)
+        .await
+        .unwrap()
+        .expect("A claims the abandoned chunks");
+    let a_claimed: Vec<String> = a
+        .rpc
+        .call(
+            None,
+            Operation::CollectChunks {
+                storage_account: container.0.into(),
+                container: container.1.into(),
+                claim: a_claim,
+                chunk_ids: a_recorded,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(a_claimed.len(), names.len());
+    // B: a whole pass, which deletes them.
+    assert_eq!(b.unlocked_pass(HOUR).await.chunks, names.len() as u64);
+    for name in &names {
+        assert_eq!(chunk_status(&app, &laptop, "HEAD", name).await, 404);
+    }
+    // The device stores them again and commits.
+    let again = upload(&app, &laptop, abandoned.data.clone()).await;
+    assert!(committed(
+        &commit_file(&laptop, "again.bin", &again).await.unwrap()
+    ));
+
+    // A wakes up.
+    let deleted = a
+        .index
+        .collect_chunks(container, a_claim, (&a_claimed, &[]), i64::MAX)
+        .await
+        .unwrap();
+
+    assert_eq!(deleted, Vec::new(), "a superseded claim deletes nothing");
+    assert_eq!(download(&app, &laptop, &again).await, abandoned.data);
 }

@@ -2,7 +2,8 @@
 //! file sent in pieces, one of them cut mid-way, continued through a second
 //! proxy on the same database and store (a restart), finished, and
 //! downloaded byte for byte; name clashes settled each way; sessions
-//! refused to other users and without the CSRF token; expiry.
+//! refused to other users and without the CSRF token; expiry, after which
+//! collection takes the session's chunk objects.
 
 use std::time::Duration;
 
@@ -13,6 +14,7 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::collection::Collector;
 use crate::helpers::{
     Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
 };
@@ -456,6 +458,9 @@ async fn unfinished_sessions_expire_and_are_deleted_with_their_bytes() {
     let (sessions, chunks) = stored(database.clone()).await;
     assert_eq!(sessions, 1);
     assert!(chunks > 0, "a 2 MiB piece is chunked as it arrives");
+    // Its chunk objects are no version's, but a live session's: kept.
+    let collector = Collector::of(&app).await;
+    assert_eq!(collector.pass(Duration::ZERO).await.chunks, 0);
     tokio::time::sleep(Duration::from_secs(3)).await;
     // Refused as soon as it expires, deleted by the next sweep.
     assert_eq!(status(&mut browser, &id).await.0, 404);
@@ -469,6 +474,9 @@ async fn unfinished_sessions_expire_and_are_deleted_with_their_bytes() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     assert_eq!(left, (0, 0));
+    // Expired, its chunk objects are collected.
+    let collected = collector.pass(Duration::ZERO).await;
+    assert_eq!(collected.chunks, chunks as u64);
 }
 
 #[tokio::test]

@@ -182,19 +182,21 @@ pub async fn dispatch(
         Operation::CollectChunks {
             storage_account,
             container,
+            claim,
             chunk_ids,
         } => {
             require_service(amqp, sender)?;
-            return collect_chunks::run(state, &storage_account, &container, chunk_ids).await;
+            return collect_chunks::run(state, (&storage_account, &container), claim, chunk_ids)
+                .await;
         }
         Operation::ChunksStored {
             storage_account,
             container,
-            claim_id,
+            up_to,
             chunk_ids,
         } => {
             require_service(amqp, sender)?;
-            return chunks_stored::run(state, &storage_account, &container, claim_id, chunk_ids)
+            return chunks_stored::run(state, (&storage_account, &container), up_to, chunk_ids)
                 .await;
         }
         other => other,

@@ -420,22 +420,25 @@ pub trait MetadataStore: Send + Sync + 'static {
         policy: &RetentionPolicy,
         batch: u32,
     ) -> StoreResult<Option<Removed>>;
-    /// Records as collected, and returns, those of `chunk_ids` that no
-    /// version of the workspace references, in one transaction under the
-    /// workspace's lock (the one [`MetadataStore::commit`] takes first).
-    /// The records carry `claim_id` (a record made earlier takes it).
+    /// Records as claimed for collection under `claim`, and returns, those
+    /// of `chunk_ids` that no version of the workspace references, in one
+    /// transaction under the workspace's lock (the one
+    /// [`MetadataStore::commit`] takes first). A chunk held under a later
+    /// claim, or whose claims were lifted up to `claim` or beyond, is left
+    /// as it is and not returned.
     async fn collect_unreferenced_chunks(
         &self,
         workspace_id: Uuid,
-        claim_id: Uuid,
+        claim: i64,
         chunk_ids: &[String],
     ) -> StoreResult<Vec<String>>;
-    /// Forgets that `chunk_ids` were collected under `claim_id`: they are
-    /// stored again. Records of another claim stay.
+    /// Lifts every claim up to `up_to` on `chunk_ids`: they are stored
+    /// again. A later claim stays, and no claim up to `up_to` can be made
+    /// on them any more.
     async fn chunks_stored(
         &self,
         workspace_id: Uuid,
-        claim_id: Uuid,
+        up_to: i64,
         chunk_ids: &[String],
     ) -> StoreResult<()>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).

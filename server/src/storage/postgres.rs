@@ -1324,31 +1324,34 @@ impl MetadataStore for PgStore {
     async fn collect_unreferenced_chunks(
         &self,
         workspace_id: Uuid,
-        claim_id: Uuid,
+        claim: i64,
         chunk_ids: &[String],
     ) -> StoreResult<Vec<String>> {
         let mut tx = self.pool.begin().await?;
         // The lock every commit takes first: a commit either finished before
         // (its versions' chunks are seen below) or starts after (it sees the
-        // records made here and refuses those chunks).
+        // claims made here and refuses those chunks).
         sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE")
             .bind(workspace_id)
             .execute(&mut *tx)
             .await?;
         // Any version row counts, whatever retention keeps: a version that
-        // still exists may be restored or downloaded.
+        // still exists may be restored or downloaded. Claims only grow, and
+        // never at or below what was lifted (docs/operations.md).
         let mut collected: Vec<String> = sqlx::query_scalar(
-            "INSERT INTO collected_chunks (workspace_id, chunk_id, claim_id) \
-             SELECT DISTINCT $1::uuid, wanted.id, $3::uuid FROM unnest($2::text[]) AS wanted(id) \
+            "INSERT INTO collected_chunks AS held (workspace_id, chunk_id, claim) \
+             SELECT DISTINCT $1::uuid, wanted.id, $3 FROM unnest($2::text[]) AS wanted(id) \
               WHERE NOT EXISTS (SELECT 1 FROM version_chunks c JOIN items i ON i.id = c.item_id \
                                  WHERE i.workspace_id = $1 AND c.chunk_id = wanted.id) \
+              ORDER BY wanted.id \
              ON CONFLICT (workspace_id, chunk_id) \
-             DO UPDATE SET claim_id = excluded.claim_id, collected_at = now() \
+             DO UPDATE SET claim = excluded.claim, collected_at = now() \
+                     WHERE held.claim < excluded.claim AND held.lifted < excluded.claim \
              RETURNING chunk_id",
         )
         .bind(workspace_id)
         .bind(chunk_ids)
-        .bind(claim_id)
+        .bind(claim)
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -1359,18 +1362,32 @@ impl MetadataStore for PgStore {
     async fn chunks_stored(
         &self,
         workspace_id: Uuid,
-        claim_id: Uuid,
+        up_to: i64,
         chunk_ids: &[String],
     ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        // The workspace first, as claims and commits take it, so that none
+        // of them waits for another in the wrong order (a new row's key
+        // check would otherwise wait for it last).
+        sqlx::query("SELECT 1 FROM workspaces WHERE id = $1 FOR UPDATE")
+            .bind(workspace_id)
+            .execute(&mut *tx)
+            .await?;
+        // A row even for a chunk never claimed here: a claim up to `up_to`
+        // still on its way must find it lifted.
         sqlx::query(
-            "DELETE FROM collected_chunks \
-             WHERE workspace_id = $1 AND claim_id = $2 AND chunk_id = ANY($3)",
+            "INSERT INTO collected_chunks AS held (workspace_id, chunk_id, claim, lifted) \
+             SELECT DISTINCT $1::uuid, stored.id, 0, $2 FROM unnest($3::text[]) AS stored(id) \
+              ORDER BY stored.id \
+             ON CONFLICT (workspace_id, chunk_id) \
+             DO UPDATE SET lifted = greatest(held.lifted, excluded.lifted)",
         )
         .bind(workspace_id)
-        .bind(claim_id)
+        .bind(up_to)
         .bind(chunk_ids)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -1795,9 +1812,10 @@ mod retention;
 mod sharing;
 
 /// Refuses a commit that lists a chunk the object store's collection
-/// claimed (`collected_chunks`): it may be gone, and a version must never
-/// list bytes that are not stored. Runs under the workspace's lock, so a
-/// collection's claim is either seen here or sees this commit's versions.
+/// holds claimed (`collected_chunks`, a claim not lifted): it may be gone,
+/// and a version must never list bytes that are not stored. Runs under the
+/// workspace's lock, so a collection's claim is either seen here or sees
+/// this commit's versions.
 async fn refuse_collected_chunks(
     tx: &mut Transaction<'_, Postgres>,
     args: &CommitArgs,
@@ -1811,8 +1829,8 @@ async fn refuse_collected_chunks(
         return Ok(());
     }
     let collected: Vec<String> = sqlx::query_scalar(
-        "SELECT chunk_id FROM collected_chunks WHERE workspace_id = $1 AND chunk_id = ANY($2) \
-         ORDER BY chunk_id",
+        "SELECT chunk_id FROM collected_chunks \
+          WHERE workspace_id = $1 AND chunk_id = ANY($2) AND claim > lifted ORDER BY chunk_id",
     )
     .bind(args.workspace_id)
     .bind(&listed)

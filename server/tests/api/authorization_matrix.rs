@@ -472,12 +472,13 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         Operation::CollectChunks {
             storage_account: scene.workspace.storage_account.clone(),
             container: scene.workspace.container.clone(),
+            claim: 1,
             chunk_ids: vec!["0".repeat(64)],
         },
         Operation::ChunksStored {
             storage_account: scene.workspace.storage_account.clone(),
             container: scene.workspace.container.clone(),
-            claim_id: Uuid::nil(),
+            up_to: 1,
             chunk_ids: vec!["0".repeat(64)],
         },
         Operation::ReportMissingContent {
