@@ -26,16 +26,22 @@ pub async fn run(
 ) -> Result<Reply, OperationError> {
     validate_chunk_ids(&chunk_ids)?;
     // A container that holds no workspace holds a Swift user's own objects,
-    // whatever their names: never collected.
+    // whatever their names: never collected; unless it held a workspace
+    // deleted with its user, which no version can reference any more: all
+    // of its chunks go, and no claim needs recording against a commit.
     let claim_id = Uuid::new_v4();
     let Some(workspace_id) = state
         .store
         .workspace_of_container(storage_account, container)
         .await?
     else {
+        let deleted = state
+            .store
+            .is_deleted_container(storage_account, container)
+            .await?;
         return Reply::json(CollectedChunks {
             claim_id,
-            chunk_ids: Vec::new(),
+            chunk_ids: if deleted { chunk_ids } else { Vec::new() },
         });
     };
     let chunk_ids = state
