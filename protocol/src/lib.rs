@@ -19,6 +19,7 @@
 //! * [`health`]: the body of `/readyz` on the proxy and the metadata server;
 //! * [`trace`]: the trace id that ties a user's request to the RPCs it makes.
 
+pub mod admin;
 pub mod client;
 pub mod health;
 pub mod names;

@@ -17,6 +17,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::admin::{AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs};
 use crate::oauth1::OAuthRequest;
 use crate::trace::TraceId;
 
@@ -241,6 +242,25 @@ pub enum Operation {
     /// What a public link shows, for the proxy serving `/s/{token}`. Needs no
     /// device token: the link's token is the credential. Reply: [`OpenedLink`].
     OpenLink(OpenLinkArgs),
+    /// Administration: deletes a user (see [`DeleteUserArgs`]). Only an
+    /// administrator's device, or without a token the services' broker user
+    /// (the `nimbus-server user delete` command). Reply: [`DeletedUserReply`].
+    AdminDeleteUser(DeleteUserArgs),
+    /// Administration: every user with usage. Reply: `Vec<AdminUser>`.
+    AdminListUsers,
+    /// Administration: adds a user. Reply: [`AdminUser`].
+    AdminAddUser(AdminAddUserArgs),
+    /// Administration: disables or enables a user, sets the quota, or a new
+    /// password (which revokes every device of the user). Reply: `null`.
+    AdminUpdateUser(AdminUpdateUserArgs),
+    /// Administration: the audit log, newest first. Reply: `Vec<AuditEntry>`.
+    AdminAuditLog(AuditQuery),
+    /// Administration: every OAuth application, proposal and public link.
+    /// Reply: [`AdminOverview`].
+    AdminOverview,
+    /// Administration: the metadata servers consuming the request queue and
+    /// its depth, as the answering server sees them. Reply: [`ServiceHealth`].
+    AdminHealth,
 }
 
 impl Operation {
@@ -291,6 +311,13 @@ impl Operation {
             Operation::RevokeLink { .. } => "revokeLink",
             Operation::PurgeItem { .. } => "purgeItem",
             Operation::OpenLink(_) => "openLink",
+            Operation::AdminDeleteUser(_) => "adminDeleteUser",
+            Operation::AdminListUsers => "adminListUsers",
+            Operation::AdminAddUser(_) => "adminAddUser",
+            Operation::AdminUpdateUser(_) => "adminUpdateUser",
+            Operation::AdminAuditLog(_) => "adminAuditLog",
+            Operation::AdminOverview => "adminOverview",
+            Operation::AdminHealth => "adminHealth",
         }
     }
 }

@@ -284,6 +284,7 @@ async fn add_user(
 ) -> anyhow::Result<()> {
     admin::add_user(
         store,
+        &nimbus_server::storage::Actor::command_line(),
         AddUser {
             username: username.into(),
             password: PASSWORD.into(),

@@ -2,11 +2,14 @@
 //! and `nimbus-server share …` commands, the setup script and the tests.
 
 use anyhow::{Context, bail};
+use nimbus_protocol::admin::{DeleteUserArgs, WorkspaceTransfer};
 use nimbus_protocol::rpc::{Member, Proposal, ProposalStatus, Role, WorkspaceInfo};
 use uuid::Uuid;
 
 use crate::auth::{hash_password, random_secret};
-use crate::storage::{MetadataStore, NewUser, OAuthConsumer, StoreError, User};
+use crate::storage::{
+    Actor, Audit, AuditAction, MetadataStore, NewUser, OAuthConsumer, StoreError, User,
+};
 
 pub const MIN_PASSWORD_LEN: usize = 8;
 
@@ -50,7 +53,11 @@ pub fn validate_password(password: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn add_user(store: &dyn MetadataStore, user: AddUser) -> anyhow::Result<User> {
+pub async fn add_user(
+    store: &dyn MetadataStore,
+    actor: &Actor,
+    user: AddUser,
+) -> anyhow::Result<User> {
     validate_username(&user.username)?;
     if let Some(account) = &user.account {
         validate_username(account).context("account names follow the rules of user names")?;
@@ -60,30 +67,79 @@ pub async fn add_user(store: &dyn MetadataStore, user: AddUser) -> anyhow::Resul
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
+    let audit = Audit::new(actor.clone(), AuditAction::UserAdd)
+        .target(&user.username)
+        .detail(format!(
+            "quota {} bytes{}",
+            user.quota_bytes,
+            if user.is_admin { ", administrator" } else { "" }
+        ));
     Ok(store
-        .create_user(NewUser {
-            username: user.username,
-            account: user.account,
-            account_admin: user.account_admin,
-            email: user.email,
-            password_hash,
-            quota_limit: user.quota_bytes,
-            is_admin: user.is_admin,
-        })
+        .create_user(
+            NewUser {
+                username: user.username,
+                account: user.account,
+                account_admin: user.account_admin,
+                email: user.email,
+                password_hash,
+                quota_limit: user.quota_bytes,
+                is_admin: user.is_admin,
+            },
+            &audit,
+        )
         .await?)
 }
 
-/// Sets a new password and revokes every device of the user.
+/// Sets a new password and revokes every device of the user; returns them.
 pub async fn reset_password(
     store: &dyn MetadataStore,
+    actor: &Actor,
     username: &str,
     password: String,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<Uuid>> {
     validate_password(&password)?;
     let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await?
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?;
-    if !store.set_password_hash(username, &password_hash).await? {
+    let audit = Audit::new(actor.clone(), AuditAction::PasswordReset).target(username);
+    store
+        .set_password_hash(username, &password_hash, &audit)
+        .await?
+        .with_context(|| format!("there is no user named {username:?}"))
+}
+
+/// Disables (logins and every token of the user stop working) or enables a user.
+pub async fn set_disabled(
+    store: &dyn MetadataStore,
+    actor: &Actor,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    let action = if disabled {
+        AuditAction::UserDisable
+    } else {
+        AuditAction::UserEnable
+    };
+    let audit = Audit::new(actor.clone(), action).target(username);
+    if !store.set_user_disabled(username, disabled, &audit).await? {
+        bail!("there is no user named {username:?}");
+    }
+    Ok(())
+}
+
+/// Sets how many bytes the user's retained versions may take. A quota below
+/// what they use now is allowed: nothing is deleted, new content is refused
+/// until they are under it again.
+pub async fn set_quota(
+    store: &dyn MetadataStore,
+    actor: &Actor,
+    username: &str,
+    quota_bytes: u64,
+) -> anyhow::Result<()> {
+    let audit = Audit::new(actor.clone(), AuditAction::UserQuota)
+        .target(username)
+        .detail(format!("quota {quota_bytes} bytes"));
+    if !store.set_user_quota(username, quota_bytes, &audit).await? {
         bail!("there is no user named {username:?}");
     }
     Ok(())
@@ -92,6 +148,7 @@ pub async fn reset_password(
 /// Registers an OAuth application with a fresh key and secret.
 pub async fn add_oauth_consumer(
     store: &dyn MetadataStore,
+    actor: &Actor,
     name: &str,
     callback_url: Option<String>,
 ) -> anyhow::Result<OAuthConsumer> {
@@ -111,7 +168,9 @@ pub async fn add_oauth_consumer(
         name: name.to_owned(),
         callback_url,
     };
-    store.add_oauth_consumer(&consumer).await?;
+    let audit = Audit::new(actor.clone(), AuditAction::OAuthAppAdd)
+        .detail(format!("{:?} ({})", consumer.name, consumer.key));
+    store.add_oauth_consumer(&consumer, &audit).await?;
     Ok(consumer)
 }
 
@@ -162,14 +221,58 @@ pub async fn user_shares(store: &dyn MetadataStore, username: &str) -> anyhow::R
     })
 }
 
+/// The `adminDeleteUser` request for the command line's choices:
+/// `transfers` as `WORKSPACE=MEMBER` and `delete_shared` as `WORKSPACE`, a
+/// workspace named by its id or by the user's name for it.
+pub async fn deletion_args(
+    store: &dyn MetadataStore,
+    username: &str,
+    transfers: &[String],
+    delete_shared: &[String],
+) -> anyhow::Result<DeleteUserArgs> {
+    let shares = user_shares(store, username).await?;
+    let owned = |key: &str| -> anyhow::Result<Uuid> {
+        let found: Vec<&UserWorkspace> = shares
+            .owned
+            .iter()
+            .filter(|w| w.workspace.name == key || w.workspace.workspace_id.to_string() == key)
+            .collect();
+        match found.as_slice() {
+            [one] => Ok(one.workspace.workspace_id),
+            [] => bail!("{username} owns no workspace named {key:?}"),
+            _ => bail!("{username} owns several workspaces named {key:?}: name it by its id"),
+        }
+    };
+    let mut args = DeleteUserArgs {
+        username: username.to_owned(),
+        transfers: Vec::new(),
+        delete_shared: Vec::new(),
+    };
+    for transfer in transfers {
+        let Some((workspace, member)) = transfer.rsplit_once('=') else {
+            bail!("--transfer takes WORKSPACE=MEMBER, not {transfer:?}");
+        };
+        args.transfers.push(WorkspaceTransfer {
+            workspace_id: owned(workspace)?,
+            to: member.to_owned(),
+        });
+    }
+    for workspace in delete_shared {
+        args.delete_shared.push(owned(workspace)?);
+    }
+    Ok(args)
+}
+
 /// Cancels a pending proposal for an administrator. The invitee sees it
 /// cancelled in `listProposals` (no event: this command has no broker).
 pub async fn cancel_proposal(
     store: &dyn MetadataStore,
+    actor: &Actor,
     proposal_id: Uuid,
 ) -> anyhow::Result<Proposal> {
+    let audit = Audit::new(actor.clone(), AuditAction::ShareCancel);
     match store
-        .close_proposal(proposal_id, ProposalStatus::Cancelled)
+        .close_proposal(proposal_id, ProposalStatus::Cancelled, &audit)
         .await
     {
         Ok(proposal) => Ok(proposal),

@@ -5,8 +5,13 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use nimbus_protocol::admin::DeletedUserReply;
+use nimbus_protocol::client::ClientOptions;
+use nimbus_protocol::rpc::Operation;
+use nimbus_protocol::{RpcClient, Topology};
 use nimbus_server::admin::{self, AddUser};
 use nimbus_server::startup::connect_store;
+use nimbus_server::storage::{Actor, Audit, AuditAction, AuditFilter};
 use nimbus_server::{Application, Settings, telemetry};
 use rand::Rng;
 
@@ -38,6 +43,19 @@ enum Command {
     /// See and revoke public links.
     #[command(subcommand)]
     Link(LinkCommand),
+    /// Print the audit log (sign-ins, sharing and administrative actions),
+    /// newest first.
+    Audit {
+        /// Only what this user did or was the target of.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only records from this time on (RFC 3339, e.g. 2026-12-07T00:00:00Z).
+        #[arg(long, value_parser = parse_time)]
+        since: Option<i64>,
+        /// At most this many records.
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -104,8 +122,30 @@ enum UserCommand {
         #[arg(long)]
         password_stdin: bool,
     },
-    /// List users with their quota and state.
+    /// List users with their usage (logical: the current size of their
+    /// live files; stored: what their retained versions keep, which quota
+    /// counts), quota and state.
     List,
+    /// Delete a user, their devices, sessions, tokens, links and proposals,
+    /// and the workspaces they own. For each workspace they share with
+    /// others, say whether it goes to a member or is deleted; without a
+    /// choice for each, nothing is deleted. Needs a running metadata server.
+    Delete {
+        username: String,
+        /// Hand a shared workspace (name or id) to one of its members.
+        #[arg(long, value_name = "WORKSPACE=MEMBER")]
+        transfer: Vec<String>,
+        /// Delete a shared workspace (name or id) with what it holds.
+        #[arg(long, value_name = "WORKSPACE")]
+        delete_shared: Vec<String>,
+    },
+    /// Set a user's quota.
+    SetQuota {
+        username: String,
+        /// Quota in GiB.
+        #[arg(long)]
+        gib: u64,
+    },
     /// Disable a user: logins and all of the user's tokens stop working.
     Disable { username: String },
     /// Enable a disabled user again.
@@ -137,7 +177,42 @@ async fn main() -> anyhow::Result<()> {
         Command::Oauth(command) => run_oauth_command(&settings, command).await,
         Command::Share(command) => run_share_command(&settings, command).await,
         Command::Link(command) => run_link_command(&settings, command).await,
+        Command::Audit { user, since, limit } => {
+            let store = connect_store(&settings).await?;
+            print_audit(store.as_ref(), AuditFilter { user, since, limit }).await
+        }
     }
+}
+
+async fn print_audit(
+    store: &dyn nimbus_server::storage::MetadataStore,
+    filter: AuditFilter,
+) -> anyhow::Result<()> {
+    println!(
+        "{:<20}  {:<16} {:<18} {:<16} {:<36}  detail",
+        "time", "actor", "action", "target", "workspace"
+    );
+    for record in store.audit_log(&filter).await? {
+        println!(
+            "{:<20}  {:<16} {:<18} {:<16} {:<36}  {}",
+            format_millis(record.at),
+            record.actor.name.as_deref().unwrap_or("-"),
+            record.action,
+            record.target.as_deref().unwrap_or("-"),
+            record
+                .workspace_id
+                .map_or_else(|| "-".to_owned(), |id| id.to_string()),
+            record.detail
+        );
+    }
+    Ok(())
+}
+
+/// Milliseconds since the epoch from an RFC 3339 time.
+fn parse_time(text: &str) -> Result<i64, String> {
+    let time = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| format!("{text:?} is not an RFC 3339 time like 2026-12-07T00:00:00Z: {e}"))?;
+    i64::try_from(time.unix_timestamp_nanos() / 1_000_000).map_err(|e| e.to_string())
 }
 
 async fn run_link_command(settings: &Settings, command: LinkCommand) -> anyhow::Result<()> {
@@ -169,7 +244,8 @@ async fn run_link_command(settings: &Settings, command: LinkCommand) -> anyhow::
             }
         }
         LinkCommand::Revoke { link_id } => {
-            let Some(link) = store.revoke_link(link_id, None).await? else {
+            let audit = Audit::new(Actor::command_line(), AuditAction::LinkRevoke);
+            let Some(link) = store.revoke_link(link_id, None, &audit).await? else {
                 anyhow::bail!("there is no link {link_id}");
             };
             println!("revoked the link {link_id} to {:?}", link.name);
@@ -200,7 +276,8 @@ async fn run_share_command(settings: &Settings, command: ShareCommand) -> anyhow
             }
         }
         ShareCommand::CancelProposal { proposal_id } => {
-            let proposal = admin::cancel_proposal(store.as_ref(), proposal_id).await?;
+            let proposal =
+                admin::cancel_proposal(store.as_ref(), &Actor::command_line(), proposal_id).await?;
             println!(
                 "cancelled the proposal of {:?} from {} to {}",
                 proposal.workspace_name, proposal.proposer_name, proposal.invitee_name
@@ -279,6 +356,7 @@ async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::
             let (password, generated) = password_from(password_stdin)?;
             let user = admin::add_user(
                 store.as_ref(),
+                &Actor::command_line(),
                 AddUser {
                     username,
                     password: password.clone(),
@@ -300,10 +378,11 @@ async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::
         }
         UserCommand::List => {
             println!(
-                "{:<24} {:<24} {:>12} {:>12}  flags",
-                "user", "account", "used MiB", "quota MiB"
+                "{:<24} {:<24} {:>12} {:>12} {:>12}  flags",
+                "user", "account", "logical MiB", "stored MiB", "quota MiB"
             );
-            for user in store.list_users().await? {
+            for usage in store.list_users().await? {
+                let user = &usage.user;
                 let flags = [
                     (user.is_admin, "admin"),
                     (user.account_admin, "account-admin"),
@@ -315,22 +394,67 @@ async fn run_user_command(settings: &Settings, command: UserCommand) -> anyhow::
                 .collect::<Vec<_>>()
                 .join(",");
                 println!(
-                    "{:<24} {:<24} {:>12} {:>12}  {flags}",
+                    "{:<24} {:<24} {:>12} {:>12} {:>12}  {flags}",
                     user.username,
                     user.account,
-                    user.quota_used >> 20,
+                    usage.logical_bytes >> 20,
+                    usage.stored_bytes >> 20,
                     user.quota_limit >> 20
                 );
             }
         }
-        UserCommand::Disable { username } => set_disabled(store.as_ref(), &username, true).await?,
-        UserCommand::Enable { username } => set_disabled(store.as_ref(), &username, false).await?,
+        UserCommand::Delete {
+            username,
+            transfer,
+            delete_shared,
+        } => {
+            let args =
+                admin::deletion_args(store.as_ref(), &username, &transfer, &delete_shared).await?;
+            let rpc = RpcClient::connect(
+                &settings.amqp_url,
+                Topology::new(settings.queue_prefix.clone()),
+                ClientOptions::default(),
+            )
+            .await
+            .context("cannot reach the metadata servers through RabbitMQ")?;
+            let reply: DeletedUserReply = rpc
+                .call(None, Operation::AdminDeleteUser(args))
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "deleted {username}: {} workspace(s) deleted, {} handed over, {} device(s) revoked",
+                reply.deleted_workspaces.len(),
+                reply.transferred_workspaces.len(),
+                reply.revoked_devices
+            );
+        }
+        UserCommand::SetQuota { username, gib } => {
+            let bytes = gib
+                .checked_mul(1 << 30)
+                .context("that quota is too large")?;
+            admin::set_quota(store.as_ref(), &Actor::command_line(), &username, bytes).await?;
+            println!("quota of {username} set to {gib} GiB");
+        }
+        UserCommand::Disable { username } => {
+            admin::set_disabled(store.as_ref(), &Actor::command_line(), &username, true).await?;
+            println!("{username} disabled");
+        }
+        UserCommand::Enable { username } => {
+            admin::set_disabled(store.as_ref(), &Actor::command_line(), &username, false).await?;
+            println!("{username} enabled");
+        }
         UserCommand::ResetPassword {
             username,
             password_stdin,
         } => {
             let (password, generated) = password_from(password_stdin)?;
-            admin::reset_password(store.as_ref(), &username, password.clone()).await?;
+            admin::reset_password(
+                store.as_ref(),
+                &Actor::command_line(),
+                &username,
+                password.clone(),
+            )
+            .await?;
             println!("password of {username} reset; all of its devices must log in again");
             if generated {
                 println!("password: {password}");
@@ -344,7 +468,9 @@ async fn run_oauth_command(settings: &Settings, command: OauthCommand) -> anyhow
     let store = connect_store(settings).await?;
     match command {
         OauthCommand::AddConsumer { name, callback } => {
-            let consumer = admin::add_oauth_consumer(store.as_ref(), &name, callback).await?;
+            let consumer =
+                admin::add_oauth_consumer(store.as_ref(), &Actor::command_line(), &name, callback)
+                    .await?;
             println!("registered {}", consumer.name);
             println!("consumer key:    {}", consumer.key);
             println!("consumer secret: {}", consumer.secret);
@@ -360,27 +486,14 @@ async fn run_oauth_command(settings: &Settings, command: OauthCommand) -> anyhow
             }
         }
         OauthCommand::RemoveConsumer { consumer_key } => {
-            if !store.remove_oauth_consumer(&consumer_key).await? {
+            let audit = Audit::new(Actor::command_line(), AuditAction::OAuthAppRemove)
+                .detail(&consumer_key);
+            if !store.remove_oauth_consumer(&consumer_key, &audit).await? {
                 anyhow::bail!("there is no application with consumer key {consumer_key:?}");
             }
             println!("removed {consumer_key}");
         }
     }
-    Ok(())
-}
-
-async fn set_disabled(
-    store: &dyn nimbus_server::storage::MetadataStore,
-    username: &str,
-    disabled: bool,
-) -> anyhow::Result<()> {
-    if !store.set_user_disabled(username, disabled).await? {
-        anyhow::bail!("there is no user named {username:?}");
-    }
-    println!(
-        "{username} {}",
-        if disabled { "disabled" } else { "enabled" }
-    );
     Ok(())
 }
 

@@ -79,6 +79,8 @@ record_secret password "$password"
 echo "$password" | "$bin/nimbus-server" user add ada --password-stdin >/dev/null
 # A second user, whom sharing.test.mjs shares with.
 echo "$password" | "$bin/nimbus-server" user add bob --password-stdin >/dev/null
+# An administrator, for admin.test.mjs.
+echo "$password" | "$bin/nimbus-server" user add root --admin --password-stdin >/dev/null
 
 for _ in $(seq 60); do
     curl -sf "$url/info" >/dev/null && break
@@ -97,7 +99,7 @@ echo "$password" | "$bin/nimbus" --config-dir "$work/client" \
 pids+=($!)
 
 status=0
-(cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_SECOND_USER=bob NIMBUS_PASSWORD=$password \
+(cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_SECOND_USER=bob NIMBUS_ADMIN_USER=root NIMBUS_PASSWORD=$password \
     NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" NIMBUS_SYNC_DIR="$work/sync" \
     node --test --test-reporter=spec "$@") || status=$?
 if [ "$status" -ne 0 ]; then

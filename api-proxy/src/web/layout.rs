@@ -18,6 +18,9 @@ pub struct Layout {
     /// badge; counted only by the pages that read them anyway (the home
     /// and sharing pages), 0 elsewhere.
     pub invitations: usize,
+    /// Whether to show the administration link. Only a convenience: the
+    /// metadata servers refuse every administration call of anyone else.
+    pub is_admin: bool,
 }
 
 impl Layout {
@@ -26,6 +29,7 @@ impl Layout {
             user: None,
             csrf: String::new(),
             invitations: 0,
+            is_admin: false,
         }
     }
 
@@ -34,6 +38,7 @@ impl Layout {
             user: Some(session.account.username.clone()),
             csrf: session.csrf.clone(),
             invitations: 0,
+            is_admin: session.account.is_admin,
         }
     }
 

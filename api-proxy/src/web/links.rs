@@ -70,7 +70,7 @@ struct NewLinkPage {
     max_days: u32,
 }
 
-fn status_text(status: LinkStatus) -> &'static str {
+pub(super) fn status_text(status: LinkStatus) -> &'static str {
     match status {
         LinkStatus::Active => "active",
         LinkStatus::Revoked => "revoked",

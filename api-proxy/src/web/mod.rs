@@ -20,11 +20,13 @@
 //!   workspace; [`members`]: roles, removing, leaving, handing over;
 //!   [`invitations`]: `/sharing`, invitations to accept or decline;
 //!   [`links`]: `/links`, making and revoking public links.
+//! * [`admin`]: `/admin`, the administration pages (administrators only).
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
 
 pub mod account;
+pub mod admin;
 pub mod assets;
 pub mod browse;
 pub mod conflicts;
@@ -103,6 +105,12 @@ crate::routes::route_table! {
     GET "/links/new" => links::new,
     POST "/links" => links::create,
     POST "/links/{id}/revoke" => links::revoke,
+    GET "/admin" => admin::users,
+    POST "/admin/users" => admin::add_user,
+    POST "/admin/users/{name}" => admin::update_user,
+    GET "/admin/overview" => admin::overview,
+    GET "/admin/audit" => admin::audit,
+    GET "/admin/health" => admin::health,
     GET "/assets/{hash}/{path:.*}" => assets::serve,
 }
 

@@ -82,6 +82,15 @@ fn done_message(done: &str) -> Option<&'static str> {
         "left" => "You left the workspace; its files stay with its owner.",
         "declined" => "The invitation was declined.",
         "revoked" => "The link was revoked: it stops working at once.",
+        "user-added" => "The user was added, with a workspace of their own.",
+        "user-disabled" => {
+            "The user was disabled: every device and session of theirs stops at once."
+        }
+        "user-enabled" => "The user was enabled again: their devices work again.",
+        "quota-set" => "The quota was set.",
+        "password-reset" => {
+            "The password was set: every device and session of the user was signed out."
+        }
         _ => return None,
     })
 }

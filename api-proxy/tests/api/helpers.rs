@@ -141,6 +141,7 @@ impl TestApp {
         record_secret("password", PASSWORD);
         add_user(
             self.metadata.as_ref(),
+            &nimbus_server::storage::Actor::command_line(),
             AddUser {
                 username: user.into(),
                 password: PASSWORD.into(),

@@ -38,6 +38,7 @@ mod swift_tempurl;
 mod swift_versioning;
 mod trace_ids;
 mod web;
+mod web_admin;
 mod web_live;
 mod web_organize;
 mod web_sharing;

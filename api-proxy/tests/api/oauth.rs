@@ -176,9 +176,14 @@ async fn access_token(
 
 /// Registers an application and runs the three legs (with `oob`) for `user`.
 pub async fn grant(app: &TestApp, user: &str) -> Grant {
-    let consumer = add_oauth_consumer(app.metadata.as_ref(), "Photo app", None)
-        .await
-        .unwrap();
+    let consumer = add_oauth_consumer(
+        app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "Photo app",
+        None,
+    )
+    .await
+    .unwrap();
     record_secret("oauth consumer secret", &consumer.secret);
     let pair = (consumer.key.as_str(), consumer.secret.as_str());
     let response = request_token(app, pair, "oob", &Signing::default()).await;
@@ -304,6 +309,7 @@ async fn a_registered_callback_receives_the_token_and_verifier() {
     app.add_user("bob", None, true).await;
     let consumer = add_oauth_consumer(
         app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
         "Web app",
         Some("https://app.example/back".into()),
     )
@@ -369,9 +375,14 @@ async fn the_authorize_page_refuses_unknown_tokens_and_denials_grant_nothing() {
     assert_eq!(page.status(), 400);
     assert!(page.text().await.unwrap().contains("Unknown request"));
 
-    let consumer = add_oauth_consumer(app.metadata.as_ref(), "Denied app", None)
-        .await
-        .unwrap();
+    let consumer = add_oauth_consumer(
+        app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "Denied app",
+        None,
+    )
+    .await
+    .unwrap();
     record_secret("oauth consumer secret", &consumer.secret);
     let pair = (consumer.key.as_str(), consumer.secret.as_str());
     let response = request_token(&app, pair, "oob", &Signing::default()).await;
@@ -397,9 +408,14 @@ async fn the_authorize_page_refuses_unknown_tokens_and_denials_grant_nothing() {
 #[tokio::test]
 async fn plaintext_is_refused_over_plain_http() {
     let app = spawn_app().await;
-    let consumer = add_oauth_consumer(app.metadata.as_ref(), "Plain app", None)
-        .await
-        .unwrap();
+    let consumer = add_oauth_consumer(
+        app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "Plain app",
+        None,
+    )
+    .await
+    .unwrap();
     record_secret("oauth consumer secret", &consumer.secret);
     let response = request_token(
         &app,

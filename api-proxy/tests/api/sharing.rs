@@ -589,6 +589,7 @@ async fn an_editors_rest_upload_over_the_owners_quota_is_refused_as_the_owners()
     let app = spawn_app().await;
     add_user(
         app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
         AddUser {
             username: "alice".into(),
             password: PASSWORD.into(),

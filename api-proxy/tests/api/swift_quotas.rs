@@ -96,6 +96,7 @@ async fn only_the_installations_administrators_set_account_quotas() {
     let alice = alice_with_container(&app).await;
     add_user(
         app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
         AddUser {
             username: "root".into(),
             password: PASSWORD.into(),

@@ -969,9 +969,14 @@ async fn folders_are_created_renamed_and_deleted_with_their_contents() {
 
 /// An OAuth request token of a new application, for the authorize form.
 async fn oauth_request_token(app: &TestApp) -> reqwest::Response {
-    let consumer = nimbus_server::admin::add_oauth_consumer(app.metadata.as_ref(), "App", None)
-        .await
-        .unwrap();
+    let consumer = nimbus_server::admin::add_oauth_consumer(
+        app.metadata.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "App",
+        None,
+    )
+    .await
+    .unwrap();
     nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
     oauth::request_token(
         app,

@@ -143,6 +143,7 @@ impl Cluster {
         record_secret("password", PASSWORD);
         add_user(
             self.metadata.as_ref(),
+            &nimbus_server::storage::Actor::command_line(),
             AddUser {
                 username: name.into(),
                 password: PASSWORD.into(),

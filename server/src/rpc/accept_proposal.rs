@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::membership::{access_event, proposal_event, to_members};
 use super::{Amqp, Reply, ServerState, bindings};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub(super) const NO_SUCH_PROPOSAL: &str = "there is no such proposal for you";
 
@@ -39,6 +39,7 @@ pub async fn run(
             args.proposal_id,
             args.mount_name.as_deref(),
             args.mount_parent,
+            &Audit::by(caller, AuditAction::ShareAccept),
         )
         .await?;
     bindings::sync_workspace(state, amqp, caller.user_id, proposal.workspace_id).await?;

@@ -8,7 +8,7 @@ use super::accept_proposal::NO_SUCH_PROPOSAL;
 use super::membership::proposal_event;
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -31,7 +31,11 @@ pub async fn run(
     }
     let proposal = state
         .store
-        .close_proposal(proposal_id, ProposalStatus::Cancelled)
+        .close_proposal(
+            proposal_id,
+            ProposalStatus::Cancelled,
+            &Audit::by(caller, AuditAction::ShareCancel),
+        )
         .await?;
     let event = (proposal.invitee_id, proposal_event(&proposal));
     Ok(Reply::json(proposal)?.with_events([event]))

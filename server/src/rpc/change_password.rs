@@ -14,7 +14,7 @@ use super::{Amqp, Reply, ServerState, bindings};
 use crate::admin::validate_password;
 use crate::auth::hash_password;
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -38,7 +38,12 @@ pub async fn run(
         .ok_or_else(|| OperationError::BadRequest("the password could not be hashed".into()))?;
     let revoked = state
         .store
-        .change_password_hash(caller.user_id, &password_hash, caller.device_id)
+        .change_password_hash(
+            caller.user_id,
+            &password_hash,
+            caller.device_id,
+            &Audit::by(caller, AuditAction::PasswordChange),
+        )
         .await?;
     tracing::info!(
         username = %caller.username,

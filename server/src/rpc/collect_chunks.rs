@@ -24,13 +24,19 @@ pub async fn run(
     validate_chunk_ids(&chunk_ids)?;
     validate_claim(claim)?;
     // A container that holds no workspace holds a Swift user's own objects,
-    // whatever their names: never collected.
+    // whatever their names: never collected; unless it held a workspace
+    // deleted with its user, which no version can reference any more: all
+    // of its chunks go, and no claim needs recording against a commit.
     let Some(workspace_id) = state
         .store
         .workspace_of_container(storage_account, container)
         .await?
     else {
-        return Reply::json(Vec::<String>::new());
+        let deleted = state
+            .store
+            .is_deleted_container(storage_account, container)
+            .await?;
+        return Reply::json(if deleted { chunk_ids } else { Vec::new() });
     };
     let chunk_ids = state
         .store

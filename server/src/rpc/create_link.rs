@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{Reply, ServerState, now_millis};
 use crate::auth::{hash_password, random_secret};
 use crate::error::OperationError;
-use crate::storage::{Caller, NewLink};
+use crate::storage::{Audit, AuditAction, Caller, NewLink};
 
 /// Longest password a link takes, in bytes (as for logins).
 const MAX_LINK_PASSWORD_LEN: usize = 1024;
@@ -56,16 +56,19 @@ pub async fn run(
     let token = LinkToken(random_secret(""));
     let link = state
         .store
-        .create_link(NewLink {
-            id: Uuid::new_v4(),
-            token_hash: link_token_hash(&token),
-            creator_id: caller.user_id,
-            workspace_id: args.workspace_id,
-            item_id: args.item_id,
-            password_hash: password_hash.as_deref(),
-            expires_at: args.expires_at,
-            max_downloads: args.max_downloads,
-        })
+        .create_link(
+            NewLink {
+                id: Uuid::new_v4(),
+                token_hash: link_token_hash(&token),
+                creator_id: caller.user_id,
+                workspace_id: args.workspace_id,
+                item_id: args.item_id,
+                password_hash: password_hash.as_deref(),
+                expires_at: args.expires_at,
+                max_downloads: args.max_downloads,
+            },
+            &Audit::by(caller, AuditAction::LinkCreate),
+        )
         .await?;
     tracing::info!(link_id = %link.link_id, workspace_id = %link.workspace_id, "link created");
     Reply::json(CreatedLink { link, token })

@@ -7,7 +7,7 @@ use super::accept_proposal::require_invitee;
 use super::membership::proposal_event;
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 use nimbus_protocol::rpc::ProposalStatus;
 
 pub async fn run(
@@ -18,7 +18,11 @@ pub async fn run(
     require_invitee(state, caller, proposal_id).await?;
     let proposal = state
         .store
-        .close_proposal(proposal_id, ProposalStatus::Declined)
+        .close_proposal(
+            proposal_id,
+            ProposalStatus::Declined,
+            &Audit::by(caller, AuditAction::ShareDecline),
+        )
         .await?;
     let event = (proposal.proposer_id, proposal_event(&proposal));
     Ok(Reply::json(proposal)?.with_events([event]))

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::membership::{NOT_A_MEMBER, end_access};
 use super::{Amqp, Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -27,6 +27,13 @@ pub async fn run(
         }
         Some(Role::Editor | Role::Viewer) => {}
     }
-    let ended = end_access(state, amqp, workspace_id, Some(caller.user_id)).await?;
+    let ended = end_access(
+        state,
+        amqp,
+        workspace_id,
+        Some(caller.user_id),
+        &Audit::by(caller, AuditAction::ShareLeave),
+    )
+    .await?;
     Ok(Reply::json(())?.with_events(ended.events))
 }

@@ -7,13 +7,13 @@
 
 use std::time::Duration;
 
-use nimbus_protocol::rpc::{LoginArgs, LoginReply, Password};
+use nimbus_protocol::rpc::{DeviceArgs, LoginArgs, LoginReply, Password};
 
 use super::register_device::{issue_device, validate_device};
 use super::{Reply, ServerState, now_millis};
 use crate::auth::{decoy_password_hash, login_delay, verify_password};
 use crate::error::OperationError;
-use crate::storage::User;
+use crate::storage::{Actor, Audit, AuditAction, User};
 
 const MAX_USERNAME_LEN: usize = 64;
 pub(super) const MAX_PASSWORD_LEN: usize = 1024;
@@ -31,7 +31,13 @@ pub async fn run(state: &ServerState, args: LoginArgs) -> Result<Reply, Operatio
         Some(secs) => Some(secs.min(MAX_TOKEN_TTL_SECS)),
         None => None,
     };
-    let user = check_password(state, &args.username, args.password).await?;
+    let user = sign_in(
+        state,
+        &args.username,
+        args.password,
+        &describe_device(&args.device),
+    )
+    .await?;
     let expires_at = ttl.map(|secs| now_millis() + i64::try_from(secs * 1000).unwrap_or(i64::MAX));
     let (device_id, token) = issue_device(state, user.id, &args.device, expires_at).await?;
     tracing::info!(username = %user.username, %device_id, "login");
@@ -43,8 +49,46 @@ pub async fn run(state: &ServerState, args: LoginArgs) -> Result<Reply, Operatio
     })
 }
 
+/// The device or browser a sign-in came from, for the audit log.
+fn describe_device(device: &DeviceArgs) -> String {
+    let mut description = format!("device {:?}", device.device_name);
+    for part in [&device.os, &device.app_version].into_iter().flatten() {
+        description.push_str(&format!(", {part}"));
+    }
+    description
+}
+
+/// [`check_password`] for a sign-in (`login`, the OAuth authorize page),
+/// recorded in the audit log whatever its outcome; `how` says from what.
+pub(super) async fn sign_in(
+    state: &ServerState,
+    username: &str,
+    password: Password,
+    how: &str,
+) -> Result<User, OperationError> {
+    let outcome = check_password(state, username, password).await;
+    let audit = match &outcome {
+        Ok(user) => {
+            Audit::new(Actor::user(user.id, &user.username), AuditAction::SignIn).detail(how)
+        }
+        Err(error) => {
+            let known = state.store.user_by_name(username).await?;
+            let actor = match &known {
+                Some(user) => Actor::user(user.id, &user.username),
+                None => Actor {
+                    id: None,
+                    name: Some(username.chars().take(MAX_USERNAME_LEN).collect()),
+                },
+            };
+            Audit::new(actor, AuditAction::SignInFailed).detail(format!("{how}: {error}"))
+        }
+    };
+    state.store.record_audit(&audit).await?;
+    outcome
+}
+
 /// The user whose password this is, with the per-user slow-down applied;
-/// shared by `login` and the OAuth authorize page.
+/// shared by sign-ins and `changePassword`.
 pub(super) async fn check_password(
     state: &ServerState,
     username: &str,

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::{Amqp, ServerState, bindings};
 use crate::error::OperationError;
-use crate::storage::{Caller, WorkspaceRecord};
+use crate::storage::{Audit, Caller, WorkspaceRecord};
 
 pub(super) const NOT_A_MEMBER: &str = "this workspace does not exist or you are not a member of it";
 const NOT_THE_OWNER: &str =
@@ -128,8 +128,12 @@ pub(super) async fn end_access(
     amqp: &Amqp<'_>,
     workspace_id: Uuid,
     user_id: Option<Uuid>,
+    audit: &Audit,
 ) -> Result<Ended, OperationError> {
-    let removal = state.store.remove_members(workspace_id, user_id).await?;
+    let removal = state
+        .store
+        .remove_members(workspace_id, user_id, audit)
+        .await?;
     // Also when nobody was removed: a retry after a broker failure must
     // still reach the bindings the first attempt left.
     let unbind: Vec<Uuid> = match user_id {

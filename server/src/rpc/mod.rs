@@ -10,6 +10,13 @@
 //! [`Amqp`] ([`bindings`]).
 
 mod accept_proposal;
+mod admin_add_user;
+mod admin_audit_log;
+mod admin_delete_user;
+mod admin_health;
+mod admin_list_users;
+mod admin_overview;
+mod admin_update_user;
 mod bindings;
 mod cancel_proposal;
 mod change_password;
@@ -76,7 +83,7 @@ use crate::auth::token_hash;
 use crate::error::OperationError;
 use crate::metrics::ServerMetrics;
 use crate::rate::DeviceRate;
-use crate::storage::{Caller, MetadataStore};
+use crate::storage::{Actor, Caller, MetadataStore};
 
 /// What every operation may use.
 pub struct ServerState {
@@ -199,6 +206,11 @@ pub async fn dispatch(
             return chunks_stored::run(state, (&storage_account, &container), up_to, chunk_ids)
                 .await;
         }
+        // Administration without a token: the command line, as the services.
+        Operation::AdminDeleteUser(args) if token.is_none() => {
+            require_service(amqp, sender)?;
+            return admin_delete_user::run(state, amqp, &Actor::command_line(), args).await;
+        }
         other => other,
     };
     let caller = authenticate(state, token.as_ref()).await?;
@@ -282,7 +294,55 @@ pub async fn dispatch(
         Operation::PurgeItem { item_id } => {
             purge_item::run(state, &caller, request_id, item_id).await
         }
+        Operation::AdminDeleteUser(args) => {
+            let actor = require_admin(&caller)?;
+            admin_delete_user::run(state, amqp, &actor, args).await
+        }
+        Operation::AdminListUsers => {
+            require_admin(&caller)?;
+            admin_list_users::run(state).await
+        }
+        Operation::AdminAddUser(args) => {
+            let actor = require_admin(&caller)?;
+            admin_add_user::run(state, &actor, args).await
+        }
+        Operation::AdminUpdateUser(args) => {
+            let actor = require_admin(&caller)?;
+            admin_update_user::run(state, amqp, &actor, args).await
+        }
+        Operation::AdminAuditLog(query) => {
+            require_admin(&caller)?;
+            admin_audit_log::run(state, query).await
+        }
+        Operation::AdminOverview => {
+            require_admin(&caller)?;
+            admin_overview::run(state).await
+        }
+        Operation::AdminHealth => {
+            require_admin(&caller)?;
+            admin_health::run(state, amqp).await
+        }
     }
+}
+
+/// An administration helper's error ([`crate::admin`]): the store's as
+/// such (an unavailable database stays retryable), any other (a rule the
+/// input broke) as a bad request carrying its explanation.
+fn admin_refusal(error: anyhow::Error) -> OperationError {
+    match error.downcast::<crate::storage::StoreError>() {
+        Ok(store) => OperationError::Store(store),
+        Err(other) => OperationError::BadRequest(format!("{other:#}")),
+    }
+}
+
+/// The administrator the caller is, or a refusal.
+fn require_admin(caller: &Caller) -> Result<Actor, OperationError> {
+    if !caller.is_admin {
+        return Err(OperationError::Forbidden(
+            "only an administrator of this Nimbus may do this",
+        ));
+    }
+    Ok(Actor::user(caller.user_id, &caller.username))
 }
 
 async fn authenticate(

@@ -4,7 +4,7 @@
 
 use nimbus_protocol::rpc::{OAuthAuthorizeReply, Password};
 
-use super::login::check_password;
+use super::login::sign_in;
 use super::oauth::refused;
 use super::{Reply, ServerState};
 use crate::auth::random_secret;
@@ -17,7 +17,13 @@ pub async fn run(
     password: Password,
 ) -> Result<Reply, OperationError> {
     let token = super::oauth::request_token(state, request_token).await?;
-    let user = check_password(state, username, password).await?;
+    let user = sign_in(
+        state,
+        username,
+        password,
+        &format!("OAuth authorization of {:?}", token.consumer_key),
+    )
+    .await?;
     let verifier = random_secret("")[..32].to_owned();
     if !state
         .store

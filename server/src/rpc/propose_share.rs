@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::membership::{require_grantable, require_owner, require_shareable, to_invitees};
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::{Caller, NewProposals};
+use crate::storage::{Audit, AuditAction, Caller, NewProposals};
 
 pub async fn run(
     state: &ServerState,
@@ -28,13 +28,16 @@ pub async fn run(
     let invitees = resolve_addressees(state, caller, &args.addressees).await?;
     let proposals = state
         .store
-        .create_proposals(NewProposals {
-            workspace_id: workspace.id,
-            proposer_id: caller.user_id,
-            invitees: &invitees,
-            role: args.role,
-            message,
-        })
+        .create_proposals(
+            NewProposals {
+                workspace_id: workspace.id,
+                proposer_id: caller.user_id,
+                invitees: &invitees,
+                role: args.role,
+                message,
+            },
+            &Audit::by(caller, AuditAction::SharePropose),
+        )
         .await?;
     let events: Vec<_> = to_invitees(&proposals).collect();
     Ok(Reply::json(proposals)?.with_events(events))

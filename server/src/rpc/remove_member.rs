@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::membership::{end_access, require_owner};
 use super::{Amqp, Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -23,7 +23,14 @@ pub async fn run(
                 .into(),
         ));
     }
-    let ended = end_access(state, amqp, workspace_id, Some(user_id)).await?;
+    let ended = end_access(
+        state,
+        amqp,
+        workspace_id,
+        Some(user_id),
+        &Audit::by(caller, AuditAction::MemberRemove),
+    )
+    .await?;
     if ended.removed.is_empty() {
         return Err(OperationError::BadRequest(format!(
             "{user_id} is not a member of this workspace"

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -14,7 +14,11 @@ pub async fn run(
 ) -> Result<Reply, OperationError> {
     let link = state
         .store
-        .revoke_link(link_id, Some(caller.user_id))
+        .revoke_link(
+            link_id,
+            Some(caller.user_id),
+            &Audit::by(caller, AuditAction::LinkRevoke),
+        )
         .await?
         .ok_or(OperationError::Forbidden(
             "this link does not exist or is not one of yours",

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::membership::{access_event, require_grantable, require_owner, to_members};
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -29,7 +29,12 @@ pub async fn run(
     }
     let member = state
         .store
-        .set_member_role(workspace_id, user_id, role)
+        .set_member_role(
+            workspace_id,
+            user_id,
+            role,
+            &Audit::by(caller, AuditAction::MemberRole),
+        )
         .await?
         .ok_or_else(|| {
             OperationError::BadRequest(format!("{user_id} is not a member of this workspace"))

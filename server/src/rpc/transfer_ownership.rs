@@ -12,7 +12,7 @@ use uuid::Uuid;
 use super::membership::{access_event, require_owner, to_invitees, to_members};
 use super::{Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -28,7 +28,12 @@ pub async fn run(
     }
     let cancelled = state
         .store
-        .transfer_ownership(workspace_id, caller.user_id, user_id)
+        .transfer_ownership(
+            workspace_id,
+            caller.user_id,
+            user_id,
+            &Audit::by(caller, AuditAction::OwnershipTransfer),
+        )
         .await?;
     let mut events = vec![
         access_event(user_id, workspace_id, Some(Role::Owner)),

@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::membership::{end_access, require_owner};
 use super::{Amqp, Reply, ServerState};
 use crate::error::OperationError;
-use crate::storage::Caller;
+use crate::storage::{Audit, AuditAction, Caller};
 
 pub async fn run(
     state: &ServerState,
@@ -17,6 +17,13 @@ pub async fn run(
     workspace_id: Uuid,
 ) -> Result<Reply, OperationError> {
     require_owner(state, caller, workspace_id).await?;
-    let ended = end_access(state, amqp, workspace_id, None).await?;
+    let ended = end_access(
+        state,
+        amqp,
+        workspace_id,
+        None,
+        &Audit::by(caller, AuditAction::Unshare),
+    )
+    .await?;
     Ok(Reply::json(())?.with_events(ended.events))
 }

@@ -113,6 +113,189 @@ pub struct NewUser {
     pub is_admin: bool,
 }
 
+/// Who did something the audit log records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `None`: the command line, or a sign-in under an unknown name.
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+}
+
+impl Actor {
+    /// The administrator at the `nimbus-server` command line.
+    pub fn command_line() -> Self {
+        Actor {
+            id: None,
+            name: Some("administrator".to_owned()),
+        }
+    }
+
+    pub fn user(id: Uuid, name: &str) -> Self {
+        Actor {
+            id: Some(id),
+            name: Some(name.to_owned()),
+        }
+    }
+}
+
+/// What an audit record says was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    SignIn,
+    SignInFailed,
+    SharePropose,
+    ShareAccept,
+    ShareDecline,
+    ShareCancel,
+    MemberRemove,
+    ShareLeave,
+    MemberRole,
+    OwnershipTransfer,
+    Unshare,
+    LinkCreate,
+    LinkRevoke,
+    UserAdd,
+    UserDisable,
+    UserEnable,
+    PasswordReset,
+    PasswordChange,
+    UserQuota,
+    UserDelete,
+    WorkspaceDelete,
+    OAuthAppAdd,
+    OAuthAppRemove,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SignIn => "sign-in",
+            AuditAction::SignInFailed => "sign-in-failed",
+            AuditAction::SharePropose => "share-propose",
+            AuditAction::ShareAccept => "share-accept",
+            AuditAction::ShareDecline => "share-decline",
+            AuditAction::ShareCancel => "share-cancel",
+            AuditAction::MemberRemove => "member-remove",
+            AuditAction::ShareLeave => "share-leave",
+            AuditAction::MemberRole => "member-role",
+            AuditAction::OwnershipTransfer => "ownership-transfer",
+            AuditAction::Unshare => "unshare",
+            AuditAction::LinkCreate => "link-create",
+            AuditAction::LinkRevoke => "link-revoke",
+            AuditAction::UserAdd => "user-add",
+            AuditAction::UserDisable => "user-disable",
+            AuditAction::UserEnable => "user-enable",
+            AuditAction::PasswordReset => "password-reset",
+            AuditAction::PasswordChange => "password-change",
+            AuditAction::UserQuota => "user-quota",
+            AuditAction::UserDelete => "user-delete",
+            AuditAction::WorkspaceDelete => "workspace-delete",
+            AuditAction::OAuthAppAdd => "oauth-app-add",
+            AuditAction::OAuthAppRemove => "oauth-app-remove",
+        }
+    }
+}
+
+/// One record for the append-only audit log; never a password or a token.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    pub actor: Actor,
+    pub action: AuditAction,
+    /// The user acted upon, if any.
+    pub target: Option<String>,
+    pub workspace_id: Option<Uuid>,
+    /// The rest, for people: the device, the role, the link, ...
+    pub detail: String,
+}
+
+impl Audit {
+    pub fn new(actor: Actor, action: AuditAction) -> Self {
+        Audit {
+            actor,
+            action,
+            target: None,
+            workspace_id: None,
+            detail: String::new(),
+        }
+    }
+
+    pub fn by(caller: &Caller, action: AuditAction) -> Self {
+        Audit::new(Actor::user(caller.user_id, &caller.username), action)
+    }
+
+    pub fn target(mut self, name: &str) -> Self {
+        self.target = Some(name.to_owned());
+        self
+    }
+
+    pub fn workspace(mut self, workspace_id: Uuid) -> Self {
+        self.workspace_id = Some(workspace_id);
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+}
+
+/// Which audit records to read: newest first, at most `limit`.
+#[derive(Debug, Clone)]
+pub struct AuditFilter {
+    /// Records this user did or was the target of.
+    pub user: Option<String>,
+    pub since: Option<TimestampMillis>,
+    pub limit: u32,
+}
+
+/// A record read back from the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub id: i64,
+    pub at: TimestampMillis,
+    pub actor: Actor,
+    pub action: String,
+    pub target: Option<String>,
+    pub workspace_id: Option<Uuid>,
+    pub detail: String,
+}
+
+/// A user with what they store, for the administrator.
+#[derive(Debug, Clone)]
+pub struct UserUsage {
+    pub user: User,
+    /// Bytes of the live (not deleted) files of the workspaces they own,
+    /// counting each file's current version.
+    pub logical_bytes: u64,
+    /// Bytes of the chunks retained versions reference: what quota counts.
+    pub stored_bytes: u64,
+}
+
+/// What the administrator decided for the workspaces of a user to delete
+/// that others are members of; every other workspace of theirs is deleted.
+#[derive(Debug, Clone)]
+pub struct UserDeletion<'a> {
+    pub user_id: Uuid,
+    /// Shared workspaces handed to a member: (workspace, new owner).
+    pub transfers: &'a [(Uuid, Uuid)],
+    /// Shared workspaces deleted with everything in them.
+    pub delete_shared: &'a [Uuid],
+}
+
+/// What deleting a user ended, for the broker and the notifications.
+#[derive(Debug, Clone, Default)]
+pub struct DeletedUser {
+    pub revoked_devices: Vec<Uuid>,
+    /// Workspaces deleted, each with the other users who were members.
+    pub deleted_workspaces: Vec<(Uuid, Vec<Uuid>)>,
+    /// Workspaces of others the user was a member of.
+    pub left_workspaces: Vec<Uuid>,
+    /// (workspace, new owner).
+    pub transferred: Vec<(Uuid, Uuid)>,
+    /// Pending proposals to, from, or of the user's workspaces, cancelled.
+    pub cancelled: Vec<Proposal>,
+}
+
 /// The authenticated caller of a request, derived from its token.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -283,13 +466,55 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
 
     /// Creates a user with a default workspace and its membership, atomically.
-    async fn create_user(&self, new_user: NewUser) -> StoreResult<User>;
+    async fn create_user(&self, new_user: NewUser, audit: &Audit) -> StoreResult<User>;
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
-    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Every user not deleted, by name, with their usage.
+    async fn list_users(&self) -> StoreResult<Vec<UserUsage>>;
+    /// Deletes a user: hands or deletes the shared workspaces they own as
+    /// `deletion` says (refused, naming them, when one has no decision),
+    /// deletes their other workspaces (recording their containers, see
+    /// [`MetadataStore::is_deleted_container`]), ends their memberships, pending proposals,
+    /// links, devices and OAuth tokens, all in one transaction. The row stays,
+    /// disabled and marked deleted.
+    async fn delete_user(
+        &self,
+        deletion: UserDeletion<'_>,
+        audit: &Audit,
+    ) -> StoreResult<DeletedUser>;
+    /// Whether the container held a workspace that was deleted (with its
+    /// user): no version can reference its chunks any more.
+    async fn is_deleted_container(
+        &self,
+        storage_account: &str,
+        container: &str,
+    ) -> StoreResult<bool>;
     /// Returns false when there is no such user.
-    async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool>;
-    /// Also revokes every device of the user. Returns false when there is no such user.
-    async fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<bool>;
+    async fn set_user_quota(
+        &self,
+        username: &str,
+        quota_bytes: u64,
+        audit: &Audit,
+    ) -> StoreResult<bool>;
+    /// Appends a record of an action that has no transaction of its own
+    /// (a sign-in).
+    async fn record_audit(&self, audit: &Audit) -> StoreResult<()>;
+    /// Audit records, newest first.
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>>;
+    /// Returns false when there is no such user.
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        audit: &Audit,
+    ) -> StoreResult<bool>;
+    /// Also revokes every device of the user; returns them, or `None` when
+    /// there is no such user.
+    async fn set_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> StoreResult<Option<Vec<Uuid>>>;
     /// Sets the password of `user_id` and revokes every device of the user
     /// but `keep_device`; returns the revoked devices.
     async fn change_password_hash(
@@ -297,6 +522,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         user_id: Uuid,
         password_hash: &str,
         keep_device: Uuid,
+        audit: &Audit,
     ) -> StoreResult<Vec<Uuid>>;
     async fn record_login_failure(&self, user_id: Uuid) -> StoreResult<()>;
     async fn clear_login_failures(&self, user_id: Uuid) -> StoreResult<()>;
@@ -330,10 +556,10 @@ pub trait MetadataStore: Send + Sync + 'static {
         page: Option<PageCursor>,
         limit: u32,
     ) -> StoreResult<Changes>;
-    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer) -> StoreResult<()>;
+    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer, audit: &Audit) -> StoreResult<()>;
     async fn list_oauth_consumers(&self) -> StoreResult<Vec<OAuthConsumer>>;
     /// Also ends every token issued to it. Returns false when there is no such consumer.
-    async fn remove_oauth_consumer(&self, key: &str) -> StoreResult<bool>;
+    async fn remove_oauth_consumer(&self, key: &str, audit: &Audit) -> StoreResult<bool>;
     async fn oauth_consumer(&self, key: &str) -> StoreResult<Option<OAuthConsumer>>;
     /// Records a nonce; false when (consumer, token, nonce) was seen before.
     async fn remember_nonce(
@@ -461,8 +687,13 @@ pub trait MetadataStore: Send + Sync + 'static {
     ) -> StoreResult<Option<WorkspaceInfo>>;
     /// Creates the proposals atomically, all or none, and returns them in the
     /// order of the invitees. Refused when an invitee is already a member or
-    /// has a pending proposal of the workspace.
-    async fn create_proposals(&self, new: NewProposals<'_>) -> StoreResult<Vec<Proposal>>;
+    /// has a pending proposal of the workspace. `audit` is recorded once
+    /// per proposal.
+    async fn create_proposals(
+        &self,
+        new: NewProposals<'_>,
+        audit: &Audit,
+    ) -> StoreResult<Vec<Proposal>>;
     /// Proposals to and from the user, newest first.
     async fn proposals_of(&self, user_id: Uuid) -> StoreResult<ProposalList>;
     /// A pending proposal past its expiry reads as expired.
@@ -476,12 +707,14 @@ pub trait MetadataStore: Send + Sync + 'static {
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)>;
     /// Ends a pending, unexpired proposal as `Declined` or `Cancelled`.
     async fn close_proposal(
         &self,
         proposal_id: Uuid,
         status: ProposalStatus,
+        audit: &Audit,
     ) -> StoreResult<Proposal>;
     /// Marks pending proposals past their expiry as expired; returns how many.
     async fn expire_proposals(&self) -> StoreResult<u64>;
@@ -496,6 +729,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         workspace_id: Uuid,
         user_id: Uuid,
         role: Role,
+        audit: &Audit,
     ) -> StoreResult<Option<Member>>;
     /// Ends the membership of `user_id` (every member but the owner when
     /// `None`), the pending proposals to and from them and their public
@@ -504,6 +738,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         workspace_id: Uuid,
         user_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Removal>;
     /// Makes member `to` the owner and `from` an editor, and moves the
     /// workspace's usage between their quotas; refused when it does not fit
@@ -513,6 +748,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         workspace_id: Uuid,
         from: Uuid,
         to: Uuid,
+        audit: &Audit,
     ) -> StoreResult<Vec<Proposal>>;
     /// Renames or moves one member's mount; refused when the name is taken.
     async fn update_mount(&self, mount: Mount<'_>) -> StoreResult<WorkspaceInfo>;
@@ -531,7 +767,7 @@ pub trait MetadataStore: Send + Sync + 'static {
     // Public links.
 
     /// Creates the link; refused when its item is not a live item of the workspace.
-    async fn create_link(&self, link: NewLink<'_>) -> StoreResult<LinkInfo>;
+    async fn create_link(&self, link: NewLink<'_>, audit: &Audit) -> StoreResult<LinkInfo>;
     /// The links `creator_id` made, newest first.
     async fn links_of(&self, creator_id: Uuid) -> StoreResult<Vec<LinkInfo>>;
     /// Every link, newest first (administration).
@@ -542,6 +778,7 @@ pub trait MetadataStore: Send + Sync + 'static {
         &self,
         link_id: Uuid,
         creator_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Option<LinkInfo>>;
     async fn link_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>>;
     async fn record_link_failure(&self, link_id: Uuid) -> StoreResult<()>;

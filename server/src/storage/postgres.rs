@@ -23,9 +23,10 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    AccessToken, Caller, CommitContext, CommitOutcome, LinkRecord, MetadataStore, Mount, NewDevice,
-    NewLink, NewProposals, NewUser, OAuthConsumer, Removal, Removed, RequestToken, StoreError,
-    StoreResult, User, UserRef, WorkspaceRecord,
+    AccessToken, Audit, AuditFilter, AuditRecord, Caller, CommitContext, CommitOutcome,
+    DeletedUser, LinkRecord, MetadataStore, Mount, NewDevice, NewLink, NewProposals, NewUser,
+    OAuthConsumer, Removal, Removed, RequestToken, StoreError, StoreResult, User, UserDeletion,
+    UserRef, UserUsage, WorkspaceRecord,
 };
 use crate::commit_plan::{Plan, Snapshot, SnapshotItem, plan_commit};
 
@@ -600,7 +601,7 @@ impl MetadataStore for PgStore {
         Ok(())
     }
 
-    async fn create_user(&self, new_user: NewUser) -> StoreResult<User> {
+    async fn create_user(&self, new_user: NewUser, audit: &Audit) -> StoreResult<User> {
         let mut tx = self.pool.begin().await?;
         let user_id = Uuid::new_v4();
         let account = new_user
@@ -651,6 +652,7 @@ impl MetadataStore for PgStore {
         .bind(DEFAULT_WORKSPACE_NAME)
         .execute(&mut *tx)
         .await?;
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(user)
     }
@@ -667,47 +669,94 @@ impl MetadataStore for PgStore {
         Ok(row.map(User::from))
     }
 
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        let rows: Vec<UserRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            user_columns!(),
-            " FROM users ORDER BY username"
-        ))
-        .fetch_all(&self.pool)
+    async fn list_users(&self) -> StoreResult<Vec<UserUsage>> {
+        self.users_with_usage_impl().await
+    }
+
+    async fn set_user_quota(
+        &self,
+        username: &str,
+        quota_bytes: u64,
+        audit: &Audit,
+    ) -> StoreResult<bool> {
+        self.set_user_quota_impl(username, quota_bytes, audit).await
+    }
+
+    async fn delete_user(
+        &self,
+        deletion: UserDeletion<'_>,
+        audit: &Audit,
+    ) -> StoreResult<DeletedUser> {
+        self.delete_user_impl(deletion, audit).await
+    }
+
+    async fn is_deleted_container(
+        &self,
+        storage_account: &str,
+        container: &str,
+    ) -> StoreResult<bool> {
+        self.is_deleted_container_impl(storage_account, container)
+            .await
+    }
+
+    async fn record_audit(&self, audit: &Audit) -> StoreResult<()> {
+        self.record_audit_impl(audit).await
+    }
+
+    async fn audit_log(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        self.audit_log_impl(filter).await
+    }
+
+    async fn set_user_disabled(
+        &self,
+        username: &str,
+        disabled: bool,
+        audit: &Audit,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        let result = sqlx::query(
+            "UPDATE users SET disabled = $2 WHERE username = $1 AND deleted_at IS NULL",
+        )
+        .bind(username)
+        .bind(disabled)
+        .execute(&mut *tx)
         .await?;
-        Ok(rows.into_iter().map(User::from).collect())
+        if result.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
-    async fn set_user_disabled(&self, username: &str, disabled: bool) -> StoreResult<bool> {
-        let result = sqlx::query("UPDATE users SET disabled = $2 WHERE username = $1")
-            .bind(username)
-            .bind(disabled)
-            .execute(&self.pool)
-            .await?;
-        Ok(result.rows_affected() == 1)
-    }
-
-    async fn set_password_hash(&self, username: &str, password_hash: &str) -> StoreResult<bool> {
+    async fn set_password_hash(
+        &self,
+        username: &str,
+        password_hash: &str,
+        audit: &Audit,
+    ) -> StoreResult<Option<Vec<Uuid>>> {
         let mut tx = self.pool.begin().await?;
         let user_id: Option<Uuid> = sqlx::query_scalar(
             "UPDATE users SET password_hash = $2, failed_logins = 0, last_failed_login_at = NULL \
-             WHERE username = $1 RETURNING id",
+             WHERE username = $1 AND deleted_at IS NULL RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(user_id) = user_id else {
-            return Ok(false);
+            return Ok(None);
         };
-        sqlx::query(
-            "UPDATE devices SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+        let revoked: Vec<Uuid> = sqlx::query_scalar(
+            "UPDATE devices SET revoked_at = now() \
+             WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
         )
         .bind(user_id)
-        .execute(&mut *tx)
+        .fetch_all(&mut *tx)
         .await?;
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(revoked))
     }
 
     async fn change_password_hash(
@@ -715,6 +764,7 @@ impl MetadataStore for PgStore {
         user_id: Uuid,
         password_hash: &str,
         keep_device: Uuid,
+        audit: &Audit,
     ) -> StoreResult<Vec<Uuid>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
@@ -733,6 +783,7 @@ impl MetadataStore for PgStore {
         .bind(keep_device)
         .fetch_all(&mut *tx)
         .await?;
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
         Ok(revoked)
     }
@@ -763,7 +814,8 @@ impl MetadataStore for PgStore {
         insert_device(&self.pool, device).await
     }
 
-    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer) -> StoreResult<()> {
+    async fn add_oauth_consumer(&self, consumer: &OAuthConsumer, audit: &Audit) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO oauth_consumers (consumer_key, consumer_secret, name, callback_url) \
              VALUES ($1, $2, $3, $4)",
@@ -772,8 +824,10 @@ impl MetadataStore for PgStore {
         .bind(&consumer.secret)
         .bind(&consumer.name)
         .bind(&consumer.callback_url)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        insert_audit(&mut tx, audit).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -795,7 +849,7 @@ impl MetadataStore for PgStore {
             .collect())
     }
 
-    async fn remove_oauth_consumer(&self, key: &str) -> StoreResult<bool> {
+    async fn remove_oauth_consumer(&self, key: &str, audit: &Audit) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "UPDATE devices SET revoked_at = coalesce(revoked_at, now()) \
@@ -809,8 +863,12 @@ impl MetadataStore for PgStore {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        if removed != 1 {
+            return Ok(false);
+        }
+        insert_audit(&mut tx, audit).await?;
         tx.commit().await?;
-        Ok(removed == 1)
+        Ok(true)
     }
 
     async fn oauth_consumer(&self, key: &str) -> StoreResult<Option<OAuthConsumer>> {
@@ -1669,8 +1727,12 @@ impl MetadataStore for PgStore {
         self.member_workspace_impl(user_id, workspace_id).await
     }
 
-    async fn create_proposals(&self, new: NewProposals<'_>) -> StoreResult<Vec<Proposal>> {
-        self.create_proposals_impl(new).await
+    async fn create_proposals(
+        &self,
+        new: NewProposals<'_>,
+        audit: &Audit,
+    ) -> StoreResult<Vec<Proposal>> {
+        self.create_proposals_impl(new, audit).await
     }
 
     async fn proposals_of(&self, user_id: Uuid) -> StoreResult<ProposalList> {
@@ -1686,8 +1748,9 @@ impl MetadataStore for PgStore {
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)> {
-        self.accept_proposal_impl(proposal_id, mount_name, mount_parent)
+        self.accept_proposal_impl(proposal_id, mount_name, mount_parent, audit)
             .await
     }
 
@@ -1695,8 +1758,9 @@ impl MetadataStore for PgStore {
         &self,
         proposal_id: Uuid,
         status: ProposalStatus,
+        audit: &Audit,
     ) -> StoreResult<Proposal> {
-        self.close_proposal_impl(proposal_id, status).await
+        self.close_proposal_impl(proposal_id, status, audit).await
     }
 
     async fn expire_proposals(&self) -> StoreResult<u64> {
@@ -1716,16 +1780,19 @@ impl MetadataStore for PgStore {
         workspace_id: Uuid,
         user_id: Uuid,
         role: Role,
+        audit: &Audit,
     ) -> StoreResult<Option<Member>> {
-        self.set_member_role_impl(workspace_id, user_id, role).await
+        self.set_member_role_impl(workspace_id, user_id, role, audit)
+            .await
     }
 
     async fn remove_members(
         &self,
         workspace_id: Uuid,
         user_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Removal> {
-        self.remove_members_impl(workspace_id, user_id).await
+        self.remove_members_impl(workspace_id, user_id, audit).await
     }
 
     async fn transfer_ownership(
@@ -1733,8 +1800,10 @@ impl MetadataStore for PgStore {
         workspace_id: Uuid,
         from: Uuid,
         to: Uuid,
+        audit: &Audit,
     ) -> StoreResult<Vec<Proposal>> {
-        self.transfer_ownership_impl(workspace_id, from, to).await
+        self.transfer_ownership_impl(workspace_id, from, to, audit)
+            .await
     }
 
     async fn update_mount(&self, mount: Mount<'_>) -> StoreResult<WorkspaceInfo> {
@@ -1761,8 +1830,8 @@ impl MetadataStore for PgStore {
         self.forget_device_queues_impl(queues).await
     }
 
-    async fn create_link(&self, link: NewLink<'_>) -> StoreResult<LinkInfo> {
-        self.create_link_impl(link).await
+    async fn create_link(&self, link: NewLink<'_>, audit: &Audit) -> StoreResult<LinkInfo> {
+        self.create_link_impl(link, audit).await
     }
 
     async fn links_of(&self, creator_id: Uuid) -> StoreResult<Vec<LinkInfo>> {
@@ -1777,8 +1846,9 @@ impl MetadataStore for PgStore {
         &self,
         link_id: Uuid,
         creator_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Option<LinkInfo>> {
-        self.revoke_link_impl(link_id, creator_id).await
+        self.revoke_link_impl(link_id, creator_id, audit).await
     }
 
     async fn link_by_token(&self, token_hash: &[u8; 32]) -> StoreResult<Option<LinkRecord>> {
@@ -1807,7 +1877,11 @@ impl MetadataStore for PgStore {
     }
 }
 
+mod audit;
+mod deletion;
 mod links;
+
+use audit::insert_audit;
 mod retention;
 mod sharing;
 

@@ -15,6 +15,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use nimbus_protocol::admin::{AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs};
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
     AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, CreateLinkArgs,
@@ -115,6 +116,10 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         Operation::CollectChunks { .. } | Operation::ChunksStored { .. } => {
             Refused(ErrorCode::Forbidden)
         }
+        // Administration: nobody here is an administrator, and without a
+        // token it is a service call, which a device's broker user may not
+        // make.
+        Operation::AdminDeleteUser(_) if caller == Anonymous => Refused(ErrorCode::Forbidden),
         _ if !has_token => Refused(ErrorCode::Unauthenticated),
         // The caller's own user and devices.
         Operation::Logout
@@ -157,6 +162,13 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         // The owner hands the workspace over instead.
         Operation::LeaveWorkspace { .. } if caller == Owner => Refused(ErrorCode::BadRequest),
         Operation::LeaveWorkspace { .. } => only(&[Editor, Viewer]),
+        Operation::AdminDeleteUser(_)
+        | Operation::AdminListUsers
+        | Operation::AdminAddUser(_)
+        | Operation::AdminUpdateUser(_)
+        | Operation::AdminAuditLog(_)
+        | Operation::AdminOverview
+        | Operation::AdminHealth => Refused(ErrorCode::Forbidden),
     }
 }
 
@@ -507,6 +519,35 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             count_download: false,
             subtree_max: None,
         }),
+        Operation::AdminListUsers,
+        Operation::AdminAddUser(AdminAddUserArgs {
+            username: "newcomer".into(),
+            password: Password(PASSWORD.into()),
+            email: None,
+            quota_bytes: 1 << 30,
+            is_admin: true,
+        }),
+        Operation::AdminUpdateUser(AdminUpdateUserArgs {
+            username: Caller::Stranger.username().unwrap().into(),
+            disabled: Some(true),
+            quota_bytes: None,
+            password: None,
+        }),
+        Operation::AdminAuditLog(AuditQuery {
+            user: None,
+            since: None,
+            limit: 10,
+        }),
+        Operation::AdminOverview,
+        Operation::AdminHealth,
+        // Of the stranger, with no shared workspace: nothing would stop it
+        // but the caller not being an administrator. Last: the services'
+        // own call, after every caller, deletes the stranger.
+        Operation::AdminDeleteUser(DeleteUserArgs {
+            username: Caller::Stranger.username().unwrap().into(),
+            transfers: Vec::new(),
+            delete_shared: Vec::new(),
+        }),
     ]
 }
 
@@ -607,10 +648,13 @@ async fn every_operation_answers_every_caller_as_the_matrix_says_and_refusals_ch
     fixture.app.stop().await;
 }
 
-/// Operations only the services' RabbitMQ user may make.
+/// Operations the services' RabbitMQ user makes without a token (and, for
+/// administration, an administrator's device).
 fn is_service_call(operation: &Operation) -> bool {
     matches!(
         operation,
-        Operation::CollectChunks { .. } | Operation::ChunksStored { .. }
+        Operation::CollectChunks { .. }
+            | Operation::ChunksStored { .. }
+            | Operation::AdminDeleteUser(_)
     )
 }

@@ -4,13 +4,42 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use nimbus_protocol::rpc::ErrorCode;
+use nimbus_server::Settings;
 
 use crate::helpers::{login_args, spawn_app};
 
 pub fn nimbus_server(database_url: &str, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nimbus-server"))
+    run(
+        Command::new(env!("CARGO_BIN_EXE_nimbus-server")).env("NIMBUS_DATABASE_URL", database_url),
+        args,
+        stdin,
+    )
+}
+
+/// `nimbus-server` for the commands that also talk to the metadata servers
+/// through RabbitMQ (`user delete`). Waits on a blocking thread, so that the
+/// test's own server, on the test's runtime, can answer meanwhile.
+pub async fn nimbus_server_of(settings: &Settings, args: &[&str]) -> Output {
+    let settings = settings.clone();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(
+            Command::new(env!("CARGO_BIN_EXE_nimbus-server"))
+                .env("NIMBUS_DATABASE_URL", &settings.database_url)
+                .env("NIMBUS_AMQP_URL", &settings.amqp_url)
+                .env("NIMBUS_QUEUE_PREFIX", &settings.queue_prefix),
+            &args,
+            None,
+        )
+    })
+    .await
+    .unwrap()
+}
+
+fn run(command: &mut Command, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = command
         .args(args)
-        .env("NIMBUS_DATABASE_URL", database_url)
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

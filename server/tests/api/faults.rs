@@ -108,6 +108,7 @@ async fn commits_survive(stop: impl FnOnce(&mut Child)) {
         .unwrap();
     nimbus_server::admin::add_user(
         store.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
         nimbus_server::admin::AddUser {
             username: "alice".into(),
             password: PASSWORD.into(),

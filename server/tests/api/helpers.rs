@@ -126,6 +126,7 @@ impl TestApp {
         record_secret("password", PASSWORD);
         admin::add_user(
             self.store.as_ref(),
+            &nimbus_server::storage::Actor::command_line(),
             AddUser {
                 username: username.into(),
                 password: PASSWORD.into(),

@@ -136,7 +136,14 @@ async fn logout_and_revocation_end_a_token_and_disabling_ends_them_all() {
     assert_eq!(devices.len(), 3);
     assert_eq!(devices.iter().filter(|d| d.revoked).count(), 2);
 
-    assert!(app.store.set_user_disabled("alice", true).await.unwrap());
+    nimbus_server::admin::set_disabled(
+        app.store.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "alice",
+        true,
+    )
+    .await
+    .unwrap();
     let error = app.client.get_account(&laptop).await.unwrap_err();
     assert_eq!(error.rpc_code(), Some(ErrorCode::Unauthenticated));
     let error = app

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod audit;
 mod authorization;
 mod authorization_matrix;
 mod broker_input;
@@ -22,4 +23,5 @@ mod sharing;
 mod snapshot;
 mod status_listener;
 mod subscribe;
+mod user_deletion;
 mod workspaces;

@@ -59,9 +59,14 @@ fn record_token(reply: &OAuthTokenReply) {
 
 /// Runs the three legs; returns the consumer and the access token.
 pub(crate) async fn three_legged(app: &TestApp) -> ((String, String), OAuthTokenReply) {
-    let consumer = admin::add_oauth_consumer(app.store.as_ref(), "Photo app", None)
-        .await
-        .unwrap();
+    let consumer = admin::add_oauth_consumer(
+        app.store.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "Photo app",
+        None,
+    )
+    .await
+    .unwrap();
     nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
     let consumer_pair = (consumer.key.as_str(), consumer.secret.as_str());
 
@@ -297,9 +302,14 @@ async fn forged_replayed_and_stale_requests_are_refused() {
 #[tokio::test]
 async fn plaintext_is_refused_over_http() {
     let app = spawn_app().await;
-    let consumer = admin::add_oauth_consumer(app.store.as_ref(), "Plain app", None)
-        .await
-        .unwrap();
+    let consumer = admin::add_oauth_consumer(
+        app.store.as_ref(),
+        &nimbus_server::storage::Actor::command_line(),
+        "Plain app",
+        None,
+    )
+    .await
+    .unwrap();
     nimbus_server::test_log::record_secret("oauth consumer secret", &consumer.secret);
     let header = oauth::Builder::<_, _>::new(
         oauth::Credentials::new(consumer.key.as_str(), consumer.secret.as_str()),

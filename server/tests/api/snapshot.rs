@@ -12,8 +12,10 @@ use sqlx::{Connection, PgConnection};
 const VOLATILE_COLUMNS: &[&str] = &["last_seen_at", "failed_logins", "last_failed_login_at"];
 
 /// Tables of bookkeeping that a refused request may write: OAuth nonces are
-/// recorded before the signature is judged, so that a replay is refused.
-const BOOKKEEPING_TABLES: &[&str] = &["_sqlx_migrations", "oauth_nonces"];
+/// recorded before the signature is judged, so that a replay is refused;
+/// the audit log records refused sign-ins (tests/api/audit.rs shows that
+/// other refusals leave no record).
+const BOOKKEEPING_TABLES: &[&str] = &["_sqlx_migrations", "audit_log", "oauth_nonces"];
 
 /// Table name → its rows as JSON (without [`VOLATILE_COLUMNS`]), sorted.
 pub type DatabaseSnapshot = BTreeMap<String, Vec<String>>;

@@ -138,6 +138,13 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             only(&[allowed], caller, 303, 404)
         }
     };
+    let not_admin = || {
+        if caller.is_dead() {
+            SIGN_IN
+        } else {
+            Expect::Refused(403)
+        }
+    };
     let member = format!("/files/{workspace}/members/{}", target.editor);
     let proposal = format!("/sharing/{}", target.proposal);
     // Upload requests answer a script: 401 instead of a redirect, and the
@@ -341,6 +348,26 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             format!("/links/{}/revoke", target.file_link_id),
             Vec::new(),
             ones_own(Caller::Owner),
+        ),
+        // Administration: nobody here is an administrator, so the servers
+        // refuse every call (tests/api/web_admin.rs has an administrator).
+        ("GET", "/admin") => get("/admin".into(), not_admin()),
+        ("GET", "/admin/overview") => get("/admin/overview".into(), not_admin()),
+        ("GET", "/admin/audit") => get("/admin/audit?user=alice".into(), not_admin()),
+        ("GET", "/admin/health") => get("/admin/health".into(), not_admin()),
+        ("POST", "/admin/users") => post(
+            "/admin/users".into(),
+            vec![
+                ("username", format!("added-by-{}", tag.to_lowercase())),
+                ("password", PASSWORD.into()),
+                ("quota_gib", "1".into()),
+            ],
+            not_admin(),
+        ),
+        ("POST", "/admin/users/{name}") => post(
+            "/admin/users/mallory".into(),
+            vec![("change", "disable".into())],
+            not_admin(),
         ),
         ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
         ("POST", "/uploads") => upload(

@@ -6,8 +6,8 @@ use nimbus_protocol::rpc::{LinkInfo, LinkStatus};
 use sqlx::FromRow;
 use uuid::Uuid;
 
-use super::{PgStore, to_i64, to_u64};
-use crate::storage::{LinkRecord, NewLink, StoreError, StoreResult};
+use super::{PgStore, insert_audit, to_i64, to_u64};
+use crate::storage::{Audit, LinkRecord, NewLink, StoreError, StoreResult};
 
 /// Links `l` with their target's name and status. Callers append conditions
 /// and the order.
@@ -101,8 +101,31 @@ fn into_infos(rows: Vec<LinkRow>) -> StoreResult<Vec<LinkInfo>> {
         .collect()
 }
 
+/// `audit` about a link: its workspace, its creator as the target, its id
+/// and what it publishes (never its token).
+fn link_audit(audit: &Audit, link: &LinkRow) -> Audit {
+    audit
+        .clone()
+        .workspace(link.workspace_id)
+        .target(&link.creator_name)
+        .detail(format!(
+            "link {} to {:?}{}",
+            link.id,
+            link.name,
+            if link.password_hash.is_some() {
+                " with a password"
+            } else {
+                ""
+            }
+        ))
+}
+
 impl PgStore {
-    pub(super) async fn create_link_impl(&self, link: NewLink<'_>) -> StoreResult<LinkInfo> {
+    pub(super) async fn create_link_impl(
+        &self,
+        link: NewLink<'_>,
+        audit: &Audit,
+    ) -> StoreResult<LinkInfo> {
         let mut tx = self.pool.begin().await?;
         if let Some(item_id) = link.item_id {
             let live: Option<bool> = sqlx::query_scalar(
@@ -137,6 +160,7 @@ impl PgStore {
             .bind(link.id)
             .fetch_one(&mut *tx)
             .await?;
+        insert_audit(&mut tx, &link_audit(audit, &row)).await?;
         tx.commit().await?;
         Ok(row.into_record()?.info)
     }
@@ -164,6 +188,7 @@ impl PgStore {
         &self,
         link_id: Uuid,
         creator_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Option<LinkInfo>> {
         let mut tx = self.pool.begin().await?;
         let found: Option<Uuid> = sqlx::query_scalar(
@@ -181,6 +206,7 @@ impl PgStore {
             .bind(link_id)
             .fetch_one(&mut *tx)
             .await?;
+        insert_audit(&mut tx, &link_audit(audit, &row)).await?;
         tx.commit().await?;
         row.into_record().map(|record| Some(record.info))
     }

@@ -10,10 +10,152 @@ use nimbus_protocol::rpc::{Member, Proposal, ProposalList, ProposalStatus, Role,
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use super::{PgStore, member_workspace, parse_encryption, parse_role, to_u64, unique_violation};
-use crate::storage::{
-    Mount, NewProposals, Removal, StoreError, StoreResult, UserRef, WorkspaceRecord,
+use super::{
+    PgStore, insert_audit, member_workspace, parse_encryption, parse_role, to_u64, unique_violation,
 };
+use crate::storage::{
+    Audit, Mount, NewProposals, Removal, StoreError, StoreResult, UserRef, WorkspaceRecord,
+};
+
+/// `audit` about `proposal`: its workspace, the other party as the target,
+/// and what was proposed.
+fn proposal_audit(audit: &Audit, proposal: &Proposal) -> Audit {
+    let other = if audit.actor.id == Some(proposal.invitee_id) {
+        &proposal.proposer_name
+    } else {
+        &proposal.invitee_name
+    };
+    audit
+        .clone()
+        .workspace(proposal.workspace_id)
+        .target(other)
+        .detail(format!(
+            "proposal {} of {:?} from {} to {} as {}",
+            proposal.proposal_id,
+            proposal.workspace_name,
+            proposal.proposer_name,
+            proposal.invitee_name,
+            role_name(proposal.role)
+        ))
+}
+
+/// Makes member `to` the owner of the workspace instead of `from` (in the
+/// caller's transaction; see [`crate::storage::MetadataStore::transfer_ownership`]).
+pub(super) async fn transfer_ownership(
+    tx: &mut PgConnection,
+    workspace_id: Uuid,
+    from: Uuid,
+    to: Uuid,
+    audit: &Audit,
+) -> StoreResult<Vec<Proposal>> {
+    if lock_workspace(tx, workspace_id).await? != Some(from) {
+        return Err(StoreError::Refused(
+            "only the owner of a workspace can hand it over".into(),
+        ));
+    }
+    let usage: i64 = sqlx::query_scalar(concat!(
+        "SELECT ",
+        retained_bytes!(),
+        " FROM workspaces w WHERE w.id = $1"
+    ))
+    .bind(workspace_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    let promoted = sqlx::query(
+        "UPDATE workspace_members SET role = 'owner' \
+         WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
+    )
+    .bind(workspace_id)
+    .bind(to)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if promoted != 1 {
+        return Err(StoreError::Refused(
+            "ownership can only go to a member of the workspace".into(),
+        ));
+    }
+    let charged: Option<i64> = sqlx::query_scalar(
+        "UPDATE users SET quota_used = quota_used + $2 \
+         WHERE id = $1 AND quota_used + $2 <= quota_limit RETURNING quota_used",
+    )
+    .bind(to)
+    .bind(usage)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if charged.is_none() {
+        let (used, limit): (i64, i64) =
+            sqlx::query_as("SELECT quota_used, quota_limit FROM users WHERE id = $1")
+                .bind(to)
+                .fetch_one(&mut *tx)
+                .await?;
+        return Err(StoreError::Refused(format!(
+            "the new owner's quota has no room for this workspace: it holds {usage} bytes \
+             and only {} are left",
+            (limit - used).max(0)
+        )));
+    }
+    sqlx::query("UPDATE users SET quota_used = greatest(0, quota_used - $2) WHERE id = $1")
+        .bind(from)
+        .bind(usage)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE workspace_members SET role = 'editor' WHERE workspace_id = $1 AND user_id = $2",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?;
+    // The container stays in the account that holds it.
+    sqlx::query(
+        "UPDATE workspaces w SET owner_id = $2, \
+             container_account = coalesce(w.container_account, \
+                 (SELECT account FROM users WHERE id = $3)) \
+         WHERE w.id = $1",
+    )
+    .bind(workspace_id)
+    .bind(to)
+    .bind(from)
+    .execute(&mut *tx)
+    .await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE share_proposals SET status = 'cancelled', answered_at = now() \
+         WHERE workspace_id = $1 AND proposer_id = $2 AND status = 'pending' RETURNING id",
+    )
+    .bind(workspace_id)
+    .bind(from)
+    .fetch_all(&mut *tx)
+    .await?;
+    let cancelled = proposals_by_id(tx, &ids).await?;
+    let new_owner: String = sqlx::query_scalar("SELECT username FROM users WHERE id = $1")
+        .bind(to)
+        .fetch_one(&mut *tx)
+        .await?;
+    let audit = audit.clone().workspace(workspace_id).target(&new_owner);
+    insert_audit(tx, &audit).await?;
+    Ok(cancelled)
+}
+
+/// `audit` about ending the memberships of `removed`: the one removed as the
+/// target, everyone removed in the detail.
+async fn removal_audit(
+    conn: &mut PgConnection,
+    audit: &Audit,
+    workspace_id: Uuid,
+    removed: &[Uuid],
+) -> StoreResult<Audit> {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT username FROM users WHERE id = ANY($1) ORDER BY username")
+            .bind(removed)
+            .fetch_all(conn)
+            .await?;
+    let audit = audit.clone().workspace(workspace_id);
+    Ok(match names.as_slice() {
+        [one] => audit.target(one),
+        many => audit.detail(format!("members removed: {}", many.join(", "))),
+    })
+}
 
 /// How many ` (n)` suffixes an accepted mount name tries before giving up.
 const MOUNT_NAME_ATTEMPTS: u32 = 100;
@@ -120,7 +262,7 @@ fn into_proposals(rows: Vec<ProposalRow>) -> StoreResult<Vec<Proposal>> {
     rows.into_iter().map(ProposalRow::into_proposal).collect()
 }
 
-async fn proposals_by_id(
+pub(super) async fn proposals_by_id(
     connection: &mut PgConnection,
     ids: &[Uuid],
 ) -> StoreResult<Vec<Proposal>> {
@@ -167,7 +309,7 @@ macro_rules! members {
 
 /// Locks the workspace row: membership changes and commits of one workspace
 /// are serialised. `None` when it does not exist.
-async fn lock_workspace(
+pub(super) async fn lock_workspace(
     connection: &mut PgConnection,
     workspace_id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
@@ -312,6 +454,7 @@ impl PgStore {
     pub(super) async fn create_proposals_impl(
         &self,
         new: NewProposals<'_>,
+        audit: &Audit,
     ) -> StoreResult<Vec<Proposal>> {
         let mut tx = self.pool.begin().await?;
         let owner = lock_workspace(&mut tx, new.workspace_id).await?;
@@ -378,6 +521,9 @@ impl PgStore {
         }
         let mut proposals = proposals_by_id(&mut tx, &ids).await?;
         proposals.sort_by_key(|p| ids.iter().position(|id| *id == p.proposal_id));
+        for proposal in &proposals {
+            insert_audit(&mut tx, &proposal_audit(audit, proposal)).await?;
+        }
         tx.commit().await?;
         Ok(proposals)
     }
@@ -408,6 +554,7 @@ impl PgStore {
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)> {
         let mut tx = self.pool.begin().await?;
         let workspace_id: Option<Uuid> =
@@ -451,6 +598,7 @@ impl PgStore {
         let workspace = member_workspace(&mut tx, proposal.invitee_id, workspace_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a new membership vanished".into()))?;
+        insert_audit(&mut tx, &proposal_audit(audit, &proposal)).await?;
         tx.commit().await?;
         Ok((
             Proposal {
@@ -465,6 +613,7 @@ impl PgStore {
         &self,
         proposal_id: Uuid,
         status: ProposalStatus,
+        audit: &Audit,
     ) -> StoreResult<Proposal> {
         let mut tx = self.pool.begin().await?;
         let proposal = proposals_by_id(&mut tx, &[proposal_id])
@@ -486,6 +635,7 @@ impl PgStore {
                 "the proposal was answered meanwhile; list proposals to see how".into(),
             ));
         }
+        insert_audit(&mut tx, &proposal_audit(audit, &proposal)).await?;
         tx.commit().await?;
         Ok(Proposal { status, ..proposal })
     }
@@ -532,6 +682,7 @@ impl PgStore {
         workspace_id: Uuid,
         user_id: Uuid,
         role: Role,
+        audit: &Audit,
     ) -> StoreResult<Option<Member>> {
         let mut tx = self.pool.begin().await?;
         lock_workspace(&mut tx, workspace_id).await?;
@@ -556,6 +707,12 @@ impl PgStore {
         .bind(user_id)
         .fetch_one(&mut *tx)
         .await?;
+        let audit = audit
+            .clone()
+            .workspace(workspace_id)
+            .target(&row.username)
+            .detail(format!("role {}", role_name(role)));
+        insert_audit(&mut tx, &audit).await?;
         tx.commit().await?;
         row.into_member().map(Some)
     }
@@ -564,6 +721,7 @@ impl PgStore {
         &self,
         workspace_id: Uuid,
         user_id: Option<Uuid>,
+        audit: &Audit,
     ) -> StoreResult<Removal> {
         let mut tx = self.pool.begin().await?;
         lock_workspace(&mut tx, workspace_id).await?;
@@ -587,6 +745,10 @@ impl PgStore {
         .bind(&removed)
         .execute(&mut *tx)
         .await?;
+        if !removed.is_empty() {
+            let audit = removal_audit(&mut tx, audit, workspace_id, &removed).await?;
+            insert_audit(&mut tx, &audit).await?;
+        }
         tx.commit().await?;
         Ok(Removal { removed, cancelled })
     }
@@ -596,88 +758,10 @@ impl PgStore {
         workspace_id: Uuid,
         from: Uuid,
         to: Uuid,
+        audit: &Audit,
     ) -> StoreResult<Vec<Proposal>> {
         let mut tx = self.pool.begin().await?;
-        if lock_workspace(&mut tx, workspace_id).await? != Some(from) {
-            return Err(StoreError::Refused(
-                "only the owner of a workspace can hand it over".into(),
-            ));
-        }
-        let usage: i64 = sqlx::query_scalar(concat!(
-            "SELECT ",
-            retained_bytes!(),
-            " FROM workspaces w WHERE w.id = $1"
-        ))
-        .bind(workspace_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let promoted = sqlx::query(
-            "UPDATE workspace_members SET role = 'owner' \
-             WHERE workspace_id = $1 AND user_id = $2 AND role <> 'owner'",
-        )
-        .bind(workspace_id)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if promoted != 1 {
-            return Err(StoreError::Refused(
-                "ownership can only go to a member of the workspace".into(),
-            ));
-        }
-        let charged: Option<i64> = sqlx::query_scalar(
-            "UPDATE users SET quota_used = quota_used + $2 \
-             WHERE id = $1 AND quota_used + $2 <= quota_limit RETURNING quota_used",
-        )
-        .bind(to)
-        .bind(usage)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if charged.is_none() {
-            let (used, limit): (i64, i64) =
-                sqlx::query_as("SELECT quota_used, quota_limit FROM users WHERE id = $1")
-                    .bind(to)
-                    .fetch_one(&mut *tx)
-                    .await?;
-            return Err(StoreError::Refused(format!(
-                "the new owner's quota has no room for this workspace: it holds {usage} bytes \
-                 and only {} are left",
-                (limit - used).max(0)
-            )));
-        }
-        sqlx::query("UPDATE users SET quota_used = greatest(0, quota_used - $2) WHERE id = $1")
-            .bind(from)
-            .bind(usage)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "UPDATE workspace_members SET role = 'editor' WHERE workspace_id = $1 AND user_id = $2",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?;
-        // The container stays in the account that holds it.
-        sqlx::query(
-            "UPDATE workspaces w SET owner_id = $2, \
-                 container_account = coalesce(w.container_account, \
-                     (SELECT account FROM users WHERE id = $3)) \
-             WHERE w.id = $1",
-        )
-        .bind(workspace_id)
-        .bind(to)
-        .bind(from)
-        .execute(&mut *tx)
-        .await?;
-        let ids: Vec<Uuid> = sqlx::query_scalar(
-            "UPDATE share_proposals SET status = 'cancelled', answered_at = now() \
-             WHERE workspace_id = $1 AND proposer_id = $2 AND status = 'pending' RETURNING id",
-        )
-        .bind(workspace_id)
-        .bind(from)
-        .fetch_all(&mut *tx)
-        .await?;
-        let cancelled = proposals_by_id(&mut tx, &ids).await?;
+        let cancelled = transfer_ownership(&mut tx, workspace_id, from, to, audit).await?;
         tx.commit().await?;
         Ok(cancelled)
     }

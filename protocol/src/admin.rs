@@ -1,0 +1,140 @@
+//! What the administration operations (`Operation::Admin*`) carry. Only an
+//! administrator of the installation (`is_admin`) may make them; the
+//! metadata server checks it on every request.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::rpc::{LinkInfo, Password, Proposal, TimestampMillis};
+
+/// A user to delete, with the administrator's decision for every workspace
+/// the user owns that others are members of: handed to one of its members,
+/// or deleted. Without a decision for each, nothing is deleted and the
+/// refusal names them. Every other workspace of the user is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeleteUserArgs {
+    pub username: String,
+    #[serde(default)]
+    pub transfers: Vec<WorkspaceTransfer>,
+    /// Shared workspaces to delete with what they hold.
+    #[serde(default)]
+    pub delete_shared: Vec<Uuid>,
+}
+
+/// A workspace to hand to one of its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkspaceTransfer {
+    pub workspace_id: Uuid,
+    /// The member's user name.
+    pub to: String,
+}
+
+/// What deleting a user did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeletedUserReply {
+    pub deleted_workspaces: Vec<Uuid>,
+    pub transferred_workspaces: Vec<Uuid>,
+    pub revoked_devices: u64,
+}
+
+/// A user as the administrator sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    pub user_id: Uuid,
+    pub username: String,
+    pub email: Option<String>,
+    pub is_admin: bool,
+    pub disabled: bool,
+    /// The current version of every live file of the workspaces they own.
+    pub logical_bytes: u64,
+    /// The chunks their retained versions reference: what quota counts.
+    pub stored_bytes: u64,
+    pub quota_bytes: u64,
+    pub created_at: TimestampMillis,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminAddUserArgs {
+    pub username: String,
+    pub password: Password,
+    #[serde(default)]
+    pub email: Option<String>,
+    pub quota_bytes: u64,
+    #[serde(default)]
+    pub is_admin: bool,
+}
+
+/// One change of a user; exactly one field is set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdminUpdateUserArgs {
+    pub username: String,
+    #[serde(default)]
+    pub disabled: Option<bool>,
+    #[serde(default)]
+    pub quota_bytes: Option<u64>,
+    #[serde(default)]
+    pub password: Option<Password>,
+}
+
+/// Which audit records to read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Records this user made or was the target of.
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub since: Option<TimestampMillis>,
+    /// At most this many (capped at [`MAX_AUDIT_ENTRIES`]).
+    pub limit: u32,
+}
+
+pub const MAX_AUDIT_ENTRIES: u32 = 1000;
+
+/// One record of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub at: TimestampMillis,
+    /// Who acted: a user name, `administrator` (the command line), or the
+    /// name typed at a failed sign-in.
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub workspace_id: Option<Uuid>,
+    pub detail: String,
+}
+
+/// A registered OAuth application, without its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthApplication {
+    pub consumer_key: String,
+    pub name: String,
+    pub callback_url: Option<String>,
+}
+
+/// A public link with its creator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminLink {
+    pub link: LinkInfo,
+    pub creator: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminOverview {
+    pub applications: Vec<OAuthApplication>,
+    /// Newest first.
+    pub proposals: Vec<Proposal>,
+    /// Newest first.
+    pub links: Vec<AdminLink>,
+}
+
+/// The request queue as the answering metadata server sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceHealth {
+    pub request_queue: String,
+    /// Metadata servers consuming it.
+    pub metadata_servers: u32,
+    /// Requests waiting in it.
+    pub queued_requests: u32,
+    /// Whether the answering server reached its database just now.
+    pub database_ok: bool,
+}
