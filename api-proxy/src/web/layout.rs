@@ -15,9 +15,10 @@ pub struct Layout {
     /// The session's CSRF token, for forms and htmx requests.
     pub csrf: String,
     /// Share invitations waiting for the user's answer, for the navigation's
-    /// badge; counted only by the pages that read them anyway (the home
-    /// and sharing pages), 0 elsewhere.
-    pub invitations: usize,
+    /// badge, when the page read them anyway (the home and sharing pages);
+    /// `None` elsewhere, where the badge loads itself (`/sharing/badge`)
+    /// after the page, so that no page waits for it.
+    pub invitations: Option<usize>,
 }
 
 impl Layout {
@@ -25,7 +26,7 @@ impl Layout {
         Self {
             user: None,
             csrf: String::new(),
-            invitations: 0,
+            invitations: None,
         }
     }
 
@@ -33,14 +34,14 @@ impl Layout {
         Self {
             user: Some(session.account.username.clone()),
             csrf: session.csrf.clone(),
-            invitations: 0,
+            invitations: None,
         }
     }
 
     /// With the navigation showing `pending` invitations.
     pub fn with_invitations(self, pending: usize) -> Self {
         Self {
-            invitations: pending,
+            invitations: Some(pending),
             ..self
         }
     }
