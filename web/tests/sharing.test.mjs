@@ -155,6 +155,8 @@ test('bob sees the invitation with its size and message, accepts it into a folde
   await mounted.getByRole('button', { name: /^Save/ }).click();
   await page.getByRole('status').filter({ hasText: 'new name and place' }).waitFor();
   await page.locator('.workspaces a.workspace', { hasText: `${team} of ${alice}` }).waitFor();
+  await page.goto(`${url}${teamPath}`);
+  await page.locator('#upload-files').waitFor({ state: 'attached' });
 });
 
 test('alice makes bob a viewer: his upload is refused', async () => {

@@ -174,7 +174,6 @@ test('many small files go in batches of one request each, big ones alone', async
   assert.equal(sha256(await downloaded('big.bin')), sha256(big));
   await into('notes');
   await page.getByText('1–200 of 300').waitFor();
-  assert.equal((await downloaded('0.txt')).toString(), 'note 0\n');
   assert.equal((await downloaded('107.txt')).toString(), 'note 107\n');
 });
 
