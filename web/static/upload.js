@@ -597,13 +597,15 @@ function clashDialog(path, isFolder) {
   });
 }
 
-/** Reloads the folder listing (htmx), unless the user went elsewhere. */
+/** Reloads the folder's list (htmx), unless the user went elsewhere. Only
+ * the list: the pickers stay, so a file picked meanwhile is not lost with
+ * an input swapped out. */
 function refreshFolder() {
-  const target = document.getElementById('upload');
+  const target = document.getElementById('listing');
   const htmx = /** @type {any} */ (window).htmx;
-  if (target && htmx) {
+  if (target && document.getElementById('upload') && htmx) {
     htmx.ajax('GET', window.location.pathname + window.location.search,
-      { target: '#main', select: '#main', swap: 'outerHTML' });
+      { target: '#listing', select: '#listing', swap: 'outerHTML' });
   }
 }
 
