@@ -233,6 +233,39 @@ pub(super) fn path_names(path: &str) -> Result<Vec<&str>, WebError> {
     Ok(names)
 }
 
+/// The folder uploads go in, from the browser's `raw` id (empty: the top).
+pub(super) fn destination(opened: &Opened, raw: &str) -> Result<Option<Uuid>, WebError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => {
+            let id = Uuid::parse_str(raw)
+                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
+            live_folder(opened, Some(id))
+        }
+    }
+}
+
+/// Refuses `bytes` more that do not fit in the owner's quota, when the
+/// caller is the owner (a member's uploads are checked by the servers on
+/// commit, against the owner's).
+pub(super) fn check_quota(
+    session: &WebSession,
+    opened: &Opened,
+    bytes: u64,
+) -> Result<(), WebError> {
+    let account = &session.account;
+    if opened.workspace.owner_id == account.user_id
+        && account.quota_used.saturating_add(bytes) > account.quota_limit
+    {
+        return Err(WebError::InsufficientStorage(format!(
+            "{bytes} bytes do not fit in your quota, which has {} bytes left: nothing was \
+             uploaded",
+            account.quota_limit.saturating_sub(account.quota_used)
+        )));
+    }
+    Ok(())
+}
+
 /// The live folder `parent` of the opened workspace (`None`: its top).
 pub(super) fn live_folder(opened: &Opened, parent: Option<Uuid>) -> Result<Option<Uuid>, WebError> {
     let Some(id) = parent else { return Ok(None) };
@@ -343,27 +376,11 @@ pub async fn create(
     let session = checked(&req, session)?;
     let opened = open_workspace(&state, &session, &body.workspace, "/").await?;
     crate::rest::require_write(&opened.workspace)?;
-    let parent = match body.parent.trim() {
-        "" => None,
-        raw => {
-            let id = Uuid::parse_str(raw)
-                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
-            live_folder(&opened, Some(id))?
-        }
-    };
+    let parent = destination(&opened, &body.parent)?;
     let names = path_names(&body.path)?;
     let target = target(&opened, parent, &names)?;
+    check_quota(&session, &opened, body.size)?;
     let account = &session.account;
-    if opened.workspace.owner_id == account.user_id
-        && account.quota_used.saturating_add(body.size) > account.quota_limit
-    {
-        return Err(WebError::InsufficientStorage(format!(
-            "{} bytes do not fit in your quota, which has {} bytes left: nothing was uploaded",
-            body.size,
-            account.quota_limit.saturating_sub(account.quota_used)
-        ))
-        .into());
-    }
     // Stored chunks need the container; making it now keeps requests simple.
     content::prepare(&ChunkStore::new(&app, &opened.workspace)).await?;
     let row = app

@@ -34,7 +34,8 @@ use super::error::WebError;
 use super::organize::commit;
 use super::session::WebSession;
 use super::upload::{
-    FINISH_ATTEMPTS, OnClash, Placement, UploadError, checked, live_folder, path_names, placement,
+    FINISH_ATTEMPTS, OnClash, Placement, UploadError, check_quota, checked, destination,
+    path_names, placement,
 };
 use crate::content::{self, ChunkStore};
 use crate::state::{AppState, RestState};
@@ -62,18 +63,6 @@ pub struct ClashesRequest {
 struct Clash<'a> {
     path: &'a str,
     is_folder: bool,
-}
-
-/// The folder the batch goes in, from the browser's `raw` id (empty: the top).
-fn destination(opened: &Opened, raw: &str) -> Result<Option<Uuid>, WebError> {
-    match raw.trim() {
-        "" => Ok(None),
-        raw => {
-            let id = Uuid::parse_str(raw)
-                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
-            live_folder(opened, Some(id))
-        }
-    }
 }
 
 /// The workspace a batch request names, open and writable by the caller.
@@ -482,16 +471,7 @@ pub async fn batch(
     let total = manifest.check()?;
     let mut opened = writable(&state, &session, &manifest.workspace).await?;
     let parent = destination(&opened, &manifest.parent)?;
-    let account = &session.account;
-    if opened.workspace.owner_id == account.user_id
-        && account.quota_used.saturating_add(total) > account.quota_limit
-    {
-        return Err(WebError::InsufficientStorage(format!(
-            "{total} bytes do not fit in your quota, which has {} bytes left: nothing was uploaded",
-            account.quota_limit.saturating_sub(account.quota_used)
-        ))
-        .into());
-    }
+    check_quota(&session, &opened, total)?;
     let keys = content::keys_for(&opened.workspace)?;
     let store = ChunkStore::new(&app, &opened.workspace);
     content::prepare(&store).await?;
