@@ -1,8 +1,9 @@
 // @ts-check
-// Live updates of an open folder: listens to the workspace's server-sent
-// events (`data-live` on the folder view, `api-proxy/src/web/live.rs`) and,
-// on a change, swaps in the folder's list again with htmx, keeping the
-// focused item focused. The browser reconnects a lost stream by itself and
+// Live updates of an open page of a workspace (a folder, its trash, its
+// conflicted copies, a file's versions): listens to the workspace's
+// server-sent events (`data-live` on the page, `api-proxy/src/web/live.rs`)
+// and, on a change, swaps in the page's list (`#listing`) again with htmx,
+// keeping the focus where it was (rows carry a `data-key`). The browser reconnects a lost stream by itself and
 // sends the last revision it saw, from which the server catches up.
 
 /** @type {EventSource | null} */
@@ -53,8 +54,47 @@ function busy(listing) {
   return typing || listing.querySelector('details[open]') !== null;
 }
 
+const FOCUSABLE = 'a[href], button, input:not([type=hidden]), summary, select, textarea';
+
+/** @param {Element} row @returns {HTMLElement[]} what can take the focus in a row */
+function focusables(row) {
+  return /** @type {HTMLElement[]} */ (Array.from(row.querySelectorAll(FOCUSABLE)));
+}
+
 /**
- * Swaps in the current folder's list again when the page is behind what
+ * Where the focus is in the list: its row's key, the row's place, and the
+ * focused element's place in the row.
+ * @param {HTMLElement} listing
+ */
+function focusPlace(listing) {
+  const active = document.activeElement;
+  const row = active instanceof HTMLElement && listing.contains(active)
+    ? active.closest('[data-key]') : null;
+  if (!(row instanceof HTMLElement) || !(active instanceof HTMLElement)) return null;
+  return {
+    key: row.dataset.key,
+    row: Array.from(listing.querySelectorAll('[data-key]')).indexOf(row),
+    index: focusables(row).indexOf(active),
+  };
+}
+
+/**
+ * Puts the focus back where it was: the same element of the same row, or
+ * the row that took the place of one that went.
+ * @param {{ key: string | undefined, row: number, index: number }} place
+ */
+function restoreFocus(place) {
+  const rows = /** @type {HTMLElement[]} */ (Array.from(document.querySelectorAll('#listing [data-key]')));
+  const same = rows.find((row) => row.dataset.key === place.key);
+  const row = same ?? rows[Math.min(place.row, rows.length - 1)];
+  if (!row) return;
+  const targets = focusables(row);
+  (same ? targets[place.index] : undefined)?.focus({ preventScroll: true });
+  if (!row.contains(document.activeElement)) targets[0]?.focus({ preventScroll: true });
+}
+
+/**
+ * Swaps in the current page's list again when the page is behind what
  * the stream announced, keeping the focused item focused.
  */
 async function refresh() {
@@ -73,9 +113,7 @@ async function refresh() {
   }
   refreshing = true;
   const target = announced;
-  const links = Array.from(listing.querySelectorAll('a.item'));
-  const focused = links.indexOf(/** @type {Element} */ (document.activeElement));
-  const focusedHref = focused >= 0 ? links[focused].getAttribute('href') : null;
+  const place = focusPlace(listing);
   try {
     // @ts-ignore htmx is the vendored global
     await htmx.ajax('GET', window.location.pathname + window.location.search, {
@@ -87,14 +125,8 @@ async function refresh() {
     if (document.getElementById('listing') !== listing) {
       shown = Math.max(shown, target);
     }
-    if (focusedHref !== null && document.activeElement === document.body) {
-      const fresh = Array.from(document.querySelectorAll('#listing a.item'));
-      const same = fresh.find((link) => link.getAttribute('href') === focusedHref);
-      // The focused item is gone: its neighbour takes the focus.
-      const next = same ?? fresh[Math.min(focused, fresh.length - 1)];
-      if (next instanceof HTMLElement) {
-        next.focus({ preventScroll: true });
-      }
+    if (place !== null && document.activeElement === document.body) {
+      restoreFocus(place);
     }
   } finally {
     refreshing = false;
@@ -105,7 +137,7 @@ async function refresh() {
   }
 }
 
-/** Opens the stream of the folder on the page, keeping one already open. */
+/** Opens the stream of the workspace on the page, keeping one already open. */
 function connect() {
   const view = document.querySelector('#main [data-live]');
   const url = view?.getAttribute('data-live');

@@ -7,6 +7,9 @@
 // saved progress ends, and picking the same file again after a reload
 // resumes its session (the proxy finds it by place, size and date).
 // Network errors are retried with backoff; a name clash asks the user.
+// Small files go in batches instead (`/uploads/batch`, see
+// api-proxy/src/web/upload_batch.rs): one request and one commit for up
+// to a few hundred of them, their bytes back to back after a manifest line.
 
 /** Uploads running at once: enough to hide a request's latency for small
  * files, few enough not to split a big one's bandwidth. */
@@ -160,6 +163,8 @@ class Upload {
     this.controller = new AbortController();
     /** @type {string | null} */
     this.session = null;
+    /** @type {Batch | null} the batch it goes in, when it is small */
+    this.batch = null;
     this.row = document.createElement('li');
     this.row.className = 'upload-row';
     this.name = document.createElement('span');
@@ -189,6 +194,7 @@ class Upload {
   abort() {
     if (this.state === 'done' || this.state === 'failed') return;
     this.controller.abort();
+    this.batch?.drop(this);
     this.state = 'cancelled';
     this.setStatus('cancelled');
     this.cancel.disabled = true;
@@ -196,6 +202,12 @@ class Upload {
       call('DELETE', `/uploads/${this.session}`, { retry: false }).catch(() => {});
     }
     queue.changed();
+  }
+
+  skipped() {
+    this.state = 'done';
+    this.cancel.disabled = true;
+    this.setStatus('skipped');
   }
 
   /** @param {number} sent */
@@ -223,9 +235,7 @@ class Upload {
       onClash = await queue.askClash(path, session.exists_as_folder);
       if (onClash === 'skip') {
         await call('DELETE', `/uploads/${session.id}`, { signal });
-        this.state = 'done';
-        this.cancel.disabled = true;
-        this.setStatus('skipped');
+        this.skipped();
         return;
       }
     }
@@ -279,10 +289,171 @@ class Upload {
   }
 }
 
+/**
+ * Sends a batch's body, reporting the bytes sent; answers the status and
+ * the JSON answer. fetch() cannot report an upload's progress, XHR can.
+ * @param {Blob} body @param {AbortSignal} signal @param {(sent: number) => void} onProgress
+ * @returns {Promise<{ status: number, answer: any }>}
+ */
+function sendBatch(body, signal, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/uploads/batch');
+    xhr.setRequestHeader('X-CSRF-Token', csrfToken());
+    xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+    xhr.upload.addEventListener('progress', (event) => onProgress(event.loaded));
+    xhr.addEventListener('load', () => {
+      let answer = {};
+      try { answer = JSON.parse(xhr.responseText); } catch { /* not JSON: a proxy's page */ }
+      resolve({ status: xhr.status, answer });
+    });
+    xhr.addEventListener('error', () => reject(new Error('the connection was lost')));
+    xhr.addEventListener('abort', () => reject(new Cancelled('cancelled')));
+    signal.addEventListener('abort', () => xhr.abort());
+    xhr.send(body);
+  });
+}
+
+/** Small files sent together: one request, one commit. */
+class Batch {
+  /** @param {Upload[]} uploads @param {string} workspace @param {string} parent */
+  constructor(uploads, workspace, parent) {
+    this.uploads = uploads;
+    this.workspace = workspace;
+    this.parent = parent;
+    this.state = 'waiting';
+    /** Whether the body is on its way (a cancelled file then restarts it). */
+    this.sending = false;
+    this.controller = new AbortController();
+    for (const upload of uploads) upload.batch = this;
+  }
+
+  /** A file of the batch was cancelled: the batch goes again without it
+   * (nothing is committed before the whole body has arrived).
+   * @param {Upload} upload */
+  drop(upload) {
+    this.uploads = this.uploads.filter((u) => u !== upload);
+    if (!this.sending) return;
+    this.controller.abort();
+    this.controller = new AbortController();
+  }
+
+  /** @returns {Upload[]} the files still to send */
+  pending() {
+    return this.uploads.filter((u) => u.state === 'waiting' || u.state === 'uploading');
+  }
+
+  async run() {
+    this.state = 'uploading';
+    for (const upload of this.pending()) {
+      upload.state = 'uploading';
+      upload.setStatus('checking the name');
+    }
+    /** @type {Map<string, string>} what to do about each taken name */
+    const choices = new Map();
+    const { clashes } = await call('POST', '/uploads/clashes', {
+      signal: this.controller.signal,
+      json: { workspace: this.workspace, parent: this.parent,
+        paths: this.pending().map((u) => u.entry.path) },
+    });
+    await this.ask(clashes, choices);
+    this.sending = true;
+    let delay = BACKOFF_MS;
+    for (let attempt = 0; ; attempt += 1) {
+      const uploads = this.pending();
+      if (uploads.length === 0) return;
+      const signal = this.controller.signal;
+      const manifest = JSON.stringify({
+        workspace: this.workspace,
+        parent: this.parent,
+        files: uploads.map(({ entry }) => ({
+          path: entry.path, size: entry.file.size, modified: entry.file.lastModified,
+          on_clash: choices.get(entry.path) ?? 'ask',
+        })),
+      });
+      const head = new Blob([manifest, '\n']);
+      const body = new Blob([head, ...uploads.map((u) => u.entry.file)]);
+      for (const upload of uploads) upload.setStatus('sending');
+      let status;
+      let answer;
+      try {
+        ({ status, answer } = await sendBatch(body, signal, (sent) => {
+          // The files follow the manifest in order: each has its share.
+          let start = head.size;
+          for (const upload of uploads) {
+            upload.progress(Math.max(0, Math.min(upload.entry.file.size, sent - start)));
+            start += upload.entry.file.size;
+          }
+        }));
+      } catch (error) {
+        if (error instanceof Cancelled && !signal.aborted) throw error;
+        if (error instanceof Cancelled) continue; // a file was dropped: send the rest
+        if (attempt >= RETRIES) throw error;
+        status = 0;
+        answer = {};
+      }
+      if (status === 201) {
+        this.finished(uploads, answer.files);
+        return;
+      }
+      if (status === 409 && answer.error === 'name_taken') {
+        await this.ask(answer.clashes ?? [], choices);
+        continue;
+      }
+      if (status === 401) {
+        window.location.assign(`/signin?next=${encodeURIComponent(window.location.pathname)}`);
+      }
+      const transient = status === 0 || (status >= 500 && status !== 507);
+      if (!transient || attempt >= RETRIES) {
+        throw new UploadFailed(answer.message ?? `${status}`, status, answer);
+      }
+      // A lost answer after the commit is harmless: files already there
+      // with the same bytes come back as unchanged.
+      for (const upload of uploads) upload.setStatus(`connection lost, retrying in ${Math.round(delay / 1000)} s`);
+      await sleep(delay);
+      delay = Math.min(delay * 2, BACKOFF_MAX_MS);
+    }
+  }
+
+  /** Asks about each taken name; skipped files are done.
+   * @param {{ path: string, is_folder: boolean }[]} clashes @param {Map<string, string>} choices */
+  async ask(clashes, choices) {
+    for (const clash of clashes) {
+      const choice = await queue.askClash(clash.path, clash.is_folder);
+      choices.set(clash.path, choice);
+      if (choice === 'skip') {
+        const upload = this.uploads.find((u) => u.entry.path === clash.path);
+        if (upload) upload.skipped();
+      }
+    }
+  }
+
+  /** @param {Upload[]} uploads @param {{ path: string, name: string | null, outcome: string }[]} files */
+  finished(uploads, files) {
+    const byPath = new Map(files.map((f) => [f.path, f]));
+    for (const upload of uploads) {
+      const file = byPath.get(upload.entry.path);
+      upload.state = 'done';
+      upload.cancel.disabled = true;
+      upload.progress(upload.entry.file.size);
+      if (!file || file.outcome === 'skipped') {
+        upload.setStatus('skipped');
+      } else if (file.outcome === 'unchanged') {
+        upload.setStatus('done, it was there already');
+      } else {
+        upload.setStatus(file.name !== upload.entry.path.split('/').pop()
+          ? `done, as ${file.name}` : 'done');
+      }
+    }
+  }
+}
+
 class Queue {
   constructor() {
-    /** @type {Upload[]} */
+    /** @type {Upload[]} every file, for the panel and the totals */
     this.uploads = [];
+    /** @type {(Upload | Batch)[]} what is sent: big files alone, small ones in batches */
+    this.jobs = [];
     this.running = 0;
     /** A clash remembered for the rest of this batch ("do the same for all"). */
     /** @type {string | null} */
@@ -291,31 +462,55 @@ class Queue {
     this.asking = Promise.resolve();
   }
 
-  /** @param {Entry[]} entries @param {string} workspace @param {string} parent */
-  add(entries, workspace, parent) {
+  /**
+   * @param {Entry[]} entries @param {string} workspace @param {string} parent
+   * @param {{ smallFile: number, batchFiles: number, batchBytes: number }} limits
+   */
+  add(entries, workspace, parent, limits) {
     panel ??= new Panel();
     panel.show();
     this.clashForAll = null;
+    /** @type {Upload[]} */
+    let small = [];
+    let smallBytes = 0;
+    const flush = () => {
+      if (small.length > 0) this.jobs.push(new Batch(small, workspace, parent));
+      small = [];
+      smallBytes = 0;
+    };
     for (const entry of entries) {
       const upload = new Upload(entry, workspace, parent);
       this.uploads.push(upload);
       panel.list.append(upload.row);
+      const size = entry.file.size;
+      if (size > limits.smallFile) {
+        this.jobs.push(upload);
+        continue;
+      }
+      if (small.length >= limits.batchFiles || smallBytes + size > limits.batchBytes) flush();
+      small.push(upload);
+      smallBytes += size;
     }
+    flush();
     this.changed();
     this.pump();
   }
 
   pump() {
     while (this.running < PARALLEL) {
-      const next = this.uploads.find((u) => u.state === 'waiting');
+      const next = this.jobs.find((job) => job.state === 'waiting');
       if (!next) break;
       this.running += 1;
       next.run().catch((error) => {
         if (error instanceof Cancelled || next.state === 'cancelled') return;
-        next.state = 'failed';
-        next.cancel.disabled = true;
-        next.setStatus(`failed: ${error.message}`);
+        const failed = next instanceof Batch ? next.pending() : [next];
+        for (const upload of failed) {
+          upload.state = 'failed';
+          upload.cancel.disabled = true;
+          upload.setStatus(`failed: ${error.message}`);
+        }
       }).finally(() => {
+        if (next instanceof Batch) next.state = 'done';
         this.running -= 1;
         this.changed();
         this.pump();
@@ -402,21 +597,36 @@ function clashDialog(path, isFolder) {
   });
 }
 
-/** Reloads the folder listing (htmx), unless the user went elsewhere. */
+/** Reloads the folder's list (htmx), unless the user went elsewhere. Only
+ * the list: the pickers stay, so a file picked meanwhile is not lost with
+ * an input swapped out. */
 function refreshFolder() {
-  const target = document.getElementById('upload');
+  const target = document.getElementById('listing');
   const htmx = /** @type {any} */ (window).htmx;
-  if (target && htmx) {
+  if (target && document.getElementById('upload') && htmx) {
     htmx.ajax('GET', window.location.pathname + window.location.search,
-      { target: '#main', select: '#main', swap: 'outerHTML' });
+      { target: '#listing', select: '#listing', swap: 'outerHTML' });
   }
 }
 
-/** @returns {{ workspace: string, parent: string } | null} where files go */
+/**
+ * Where files go, and the proxy's limits of a batch of small files.
+ * @returns {{ workspace: string, parent: string,
+ *   limits: { smallFile: number, batchFiles: number, batchBytes: number } } | null}
+ */
 function destination() {
   const section = document.getElementById('upload');
   if (!section) return null;
-  return { workspace: section.dataset.workspace ?? '', parent: section.dataset.parent ?? '' };
+  const { dataset } = section;
+  return {
+    workspace: dataset.workspace ?? '',
+    parent: dataset.parent ?? '',
+    limits: {
+      smallFile: Number(dataset.smallFile ?? 0),
+      batchFiles: Number(dataset.batchFiles ?? 1),
+      batchBytes: Number(dataset.batchBytes ?? 0),
+    },
+  };
 }
 
 // The pickers come and go with htmx swaps, so listen on the document.
@@ -431,7 +641,7 @@ document.addEventListener('change', (event) => {
     path: file.webkitRelativePath || file.name,
   }));
   input.value = '';
-  queue.add(entries, where.workspace, where.parent);
+  queue.add(entries, where.workspace, where.parent, where.limits);
 });
 
 document.addEventListener('dragover', (event) => {
@@ -463,7 +673,7 @@ document.addEventListener('drop', async (event) => {
       entries.push({ file, path: file.name });
     }
   }
-  queue.add(entries, where.workspace, where.parent);
+  queue.add(entries, where.workspace, where.parent, where.limits);
 });
 
 // Leaving while bytes are in flight loses nothing saved, but asks first.

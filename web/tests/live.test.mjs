@@ -1,6 +1,7 @@
 // Live updates in Debian's Chromium: changes made elsewhere (the desktop
-// client syncing a folder, another tab creating folders) appear in an open
-// folder page without a reload, and the focused item keeps the focus.
+// client syncing a folder, another tab creating or deleting folders) appear
+// in an open folder page and in the trash page without a reload, and the
+// focused item keeps the focus.
 // run.sh sets NIMBUS_URL, NIMBUS_USER, NIMBUS_PASSWORD and NIMBUS_SYNC_DIR
 // (the folder the desktop client syncs). Folder names here are this file's
 // own: ui.test.mjs runs beside it as the same user.
@@ -112,6 +113,44 @@ test('changes committed elsewhere show within a second, keeping the focus', asyn
     'the focused item keeps the focus',
   );
   await page.screenshot({ path: `${screenshots}/live-folder.png`, fullPage: true });
+  await tab.close();
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
+});
+
+test('the trash page shows what another tab deletes, keeping the focus', async () => {
+  const workspace = new URL(page.url()).pathname.split('/')[2];
+  const tab = await context.newPage();
+  await tab.goto(page.url());
+  const csrf = await tab.locator('meta[name="csrf-token"]').getAttribute('content');
+  /** Deletes the folder `name` of the open folder from the other tab. */
+  const deleteInTab = async (name) => {
+    const href = await tab.getByRole('link', { name, exact: true }).getAttribute('href');
+    const response = await tab.request.post(`${url}${href}/delete`, {
+      form: { csrf }, maxRedirects: 0,
+    });
+    assert.equal(response.status(), 303);
+  };
+  await deleteInTab('made in another tab 1');
+  await page.goto(`${url}/files/${workspace}/trash`);
+  await page.locator('html[data-live-state="open"]').waitFor({ state: 'attached' });
+  await markDocument(page);
+  const restore = page.getByRole('button', { name: 'Restore made in another tab 1' });
+  await restore.focus();
+  await deleteInTab('made in another tab 2');
+  await page.getByRole('button', { name: 'Restore made in another tab 2' }).waitFor({ timeout: 5_000 });
+  assert.ok(await stillTheSameDocument(page), 'the page was reloaded');
+  assert.equal(
+    await page.evaluate(() => document.activeElement?.textContent),
+    'Restore made in another tab 1',
+    'the focused button keeps the focus',
+  );
+  // At phone width in dark mode the list fits the screen.
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 375 + 1));
+  await page.screenshot({ path: `${screenshots}/live-trash-phone-dark.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
   await tab.close();
   assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
 });

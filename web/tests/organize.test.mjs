@@ -1,6 +1,7 @@
 // Organizing files in Debian's Chromium: copy with the folder chooser,
-// rename, move, delete, restore from the trash, and restore a version of a
-// file the desktop client changed. Works in folders of its own ("Organize
+// rename, move, delete, restore from the trash, the keyboard's shortcuts
+// (F2, Escape, Delete, ?), a folder copied whole, and restore a version of
+// a file the desktop client changed. Works in folders of its own ("Organize
 // test" in the web, "Organize sync" synced), since the other test files run
 // at the same time against the same user. run.sh sets NIMBUS_URL,
 // NIMBUS_USER, NIMBUS_PASSWORD, NIMBUS_FOLDER (a synced folder with
@@ -119,7 +120,7 @@ test('a file is copied with the folder chooser, renamed, moved, deleted and rest
 
   // Move it into the target; the chooser will not put a folder into itself.
   await page.getByLabel(`Actions for ${target}`).click();
-  await page.getByRole('link', { name: 'Move', exact: true }).click();
+  await page.getByRole('link', { name: 'Move or copy' }).click();
   await page.locator('#chooser').getByRole('link', { name: mine, exact: true }).click();
   await page.getByText('(the folder being moved)').waitFor();
   await page.goBack();
@@ -147,6 +148,66 @@ test('a file is copied with the folder chooser, renamed, moved, deleted and rest
   const href = await item('greeting.txt').getAttribute('href');
   const response = await page.request.get(`${url}${href}`);
   assert.equal(await response.text(), 'hello from the desktop\n');
+});
+
+test('keys rename, close and delete to the trash; ? shows them; a folder is copied whole', async () => {
+  await top();
+  await item(mine).click();
+  await page.getByRole('heading', { name: mine }).waitFor();
+  // F2 on the focused item opens its name field, the name selected.
+  await item(target).focus();
+  await page.keyboard.press('F2');
+  const field = page.getByLabel(`New name for ${target}`);
+  const selected = await page.evaluate(() => {
+    const input = document.activeElement;
+    return input instanceof HTMLInputElement && input.name === 'name'
+      ? input.value.slice(input.selectionStart ?? 0, input.selectionEnd ?? 0) : null;
+  });
+  assert.equal(selected, target);
+  await field.fill('Keyed folder');
+  await field.press('Enter');
+  await item('Keyed folder').waitFor();
+  // Escape closes the menu F2 opened and gives the focus back to the item.
+  await item('Keyed folder').focus();
+  await page.keyboard.press('F2');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.locator('details.actions[open]').count(), 0);
+  assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Keyed folder');
+  // ? shows the keys, at phone width in dark mode too; Escape closes them.
+  await page.keyboard.press('?');
+  const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+  await help.waitFor();
+  await page.screenshot({ path: `${screenshots}/organize-keys.png` });
+  assert.deepEqual(await accessibilityProblems(), []);
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: `${screenshots}/organize-keys-phone-dark.png` });
+  await page.keyboard.press('Escape');
+  await help.waitFor({ state: 'hidden' });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  // The folder, with the file restored into it, is copied beside itself.
+  await page.getByLabel('Actions for Keyed folder').click();
+  await page.getByRole('link', { name: 'Move or copy' }).click();
+  await page.locator('#chooser').getByRole('link', { name: mine, exact: true }).click();
+  await page.locator('#chooser [aria-current="location"]', { hasText: mine }).waitFor();
+  await page.getByRole('button', { name: `Copy here to ${mine}` }).click();
+  await page.getByRole('heading', { name: mine }).waitFor();
+  await item('Keyed folder (copy)').click();
+  await page.getByRole('heading', { name: 'Keyed folder (copy)' }).waitFor();
+  const href = await item('greeting.txt').getAttribute('href');
+  assert.equal(await (await page.request.get(`${url}${href}`)).text(), 'hello from the desktop\n');
+  // Delete on the focused item moves it to the trash, no question asked.
+  await page.keyboard.press('Backspace');
+  await page.getByRole('heading', { name: mine }).waitFor();
+  await item('Keyed folder (copy)').focus();
+  await page.keyboard.press('Delete');
+  await item('Keyed folder (copy)').waitFor({ state: 'detached' });
+  await item('Keyed folder').waitFor();
+  await page.getByRole('link', { name: 'Trash' }).click();
+  await page.getByRole('row').filter({ hasText: 'Keyed folder (copy)' }).waitFor();
+  assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
 });
 
 test('a version of a file the desktop changed is restored', async () => {

@@ -115,9 +115,18 @@ test('alice makes a workspace, puts a file in it and invites bob', async () => {
   assert.deepEqual(await accessibilityProblems(page), []);
 });
 
-test('bob sees the invitation with its size and message, accepts, and sees the file', async () => {
+test('bob sees the invitation with its size and message, accepts it into a folder, and sees the file', async () => {
   const page = bobPage;
+  // A folder of his own to put the workspace in.
+  const shelf = `Shared ${tag}`;
   await page.goto(`${url}/`);
+  await page.locator('a.workspace').first().click();
+  await page.getByText('New folder', { exact: true }).click();
+  await page.getByLabel('Name of the new folder').fill(shelf);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('link', { name: shelf, exact: true }).waitFor();
+  // Every page's navigation shows the invitations waiting.
+  await page.goto(`${url}/account`);
   const nav = page.getByRole('navigation', { name: 'Account' });
   await nav.getByRole('link', { name: /Sharing 1 invitation waiting/ }).click();
   const card = page.locator('.cards li', { hasText: team });
@@ -128,10 +137,26 @@ test('bob sees the invitation with its size and message, accepts, and sees the f
   await page.screenshot({ path: `${screenshots}/invitations-desktop.png`, fullPage: true });
   assert.deepEqual(await accessibilityProblems(page), []);
   await card.getByLabel('Name in your files (optional)').fill(`${team} from ${alice}`);
+  await card.getByLabel('In the folder').selectOption({ label: shelf });
   await card.getByRole('button', { name: /^Accept/ }).click();
   await page.getByRole('heading', { name: `${team} from ${alice}` }).waitFor();
   assert.equal(new URL(page.url()).pathname, teamPath);
   await page.locator('a.item', { hasText: 'plan.txt' }).waitFor();
+
+  // Later he renames his folder of it and moves it to the top.
+  await page.goto(`${url}/sharing`);
+  const mounted = page.locator('.workspaces li', { hasText: `${team} from ${alice}` });
+  await mounted.getByText('Rename or move its folder').click();
+  assert.equal(await mounted.getByLabel('In the folder').inputValue() !== '', true, 'mounted in the folder chosen');
+  await mounted.getByLabel('Name in your files').fill(`${team} of ${alice}`);
+  await mounted.getByLabel('In the folder').selectOption({ label: 'The top of your files' });
+  await page.screenshot({ path: `${screenshots}/sharing-mount.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await mounted.getByRole('button', { name: /^Save/ }).click();
+  await page.getByRole('status').filter({ hasText: 'new name and place' }).waitFor();
+  await page.locator('.workspaces a.workspace', { hasText: `${team} of ${alice}` }).waitFor();
+  await page.goto(`${url}${teamPath}`);
+  await page.locator('#upload-files').waitFor({ state: 'attached' });
 });
 
 test('alice makes bob a viewer: his upload is refused', async () => {

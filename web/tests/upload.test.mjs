@@ -1,5 +1,6 @@
 // Uploads in Debian's Chromium (web/static/upload.js): a folder by the
-// folder picker and one by drag and drop, structure kept; a big file whose
+// folder picker and one by drag and drop, structure kept; 300 small files
+// in two batches and a big one beside them; a big file whose
 // connection is cut and which the page then reloads mid-way, resumed from
 // the proxy's offset, finished, and byte for byte the same when downloaded
 // and on the desktop client that syncs the workspace; a name clash
@@ -141,6 +142,39 @@ test('a folder dropped on the page is uploaded with its structure', async () => 
   assert.equal((await downloaded('one.txt')).toString(), 'one\n');
   await into('inside');
   assert.equal((await downloaded('two.txt')).toString(), 'two\n');
+});
+
+test('many small files go in batches of one request each, big ones alone', async () => {
+  const name = `${tag}-many`;
+  const root = join(work, name);
+  mkdirSync(join(root, 'notes'), { recursive: true });
+  for (let n = 0; n < 300; n += 1) writeFileSync(join(root, 'notes', `${n}.txt`), `note ${n}\n`);
+  const big = randomBytes(1_500_000);
+  writeFileSync(join(root, 'big.bin'), big);
+  /** @type {string[]} */
+  const posts = [];
+  const watcher = (request) => {
+    if (request.method() === 'POST') posts.push(new URL(request.url()).pathname);
+  };
+  page.on('request', watcher);
+  await openFiles();
+  await page.setInputFiles('#upload-folder', root);
+  await uploaded(301);
+  page.off('request', watcher);
+  // 300 small files: a batch of at most 250, then the rest; the big file
+  // through a resumable session of its own.
+  assert.equal(posts.filter((path) => path === '/uploads/batch').length, 2, posts.join(' '));
+  assert.equal(posts.filter((path) => path === '/uploads').length, 1, posts.join(' '));
+  await page.setViewportSize({ width: 375, height: 740 });
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.screenshot({ path: `${screenshots}/upload-many-phone-dark.png` });
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.emulateMedia({ colorScheme: 'light' });
+  await into(name);
+  assert.equal(sha256(await downloaded('big.bin')), sha256(big));
+  await into('notes');
+  await page.getByText('1–200 of 300').waitFor();
+  assert.equal((await downloaded('107.txt')).toString(), 'note 107\n');
 });
 
 test('a name clash asks: keep both makes a numbered copy, replace a new version', async () => {

@@ -123,7 +123,7 @@ fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, WebError> {
     Uuid::parse_str(raw).map_err(|_| WebError::NotFound(format!("there is no {what} {raw:?}")))
 }
 
-fn no_workspace() -> WebError {
+pub(super) fn no_workspace() -> WebError {
     WebError::NotFound(
         "you have no workspace with this id: it may have been deleted or unshared, or the \
          link is wrong"
@@ -175,6 +175,15 @@ pub async fn open_workspace(
 }
 
 impl Opened {
+    /// The live updates of this workspace from the revision its tree shows
+    /// (`web/static/live.js` listens to them on pages that carry it).
+    pub fn live_url(&self) -> String {
+        format!(
+            "/files/{}/events?since={}",
+            self.workspace.workspace_id, self.tree.revision
+        )
+    }
+
     /// The live item `raw_id` of this workspace.
     pub fn live_item(&self, raw_id: &str) -> Result<&ItemState, WebError> {
         self.any_item(raw_id)
@@ -515,10 +524,7 @@ fn folder_page(
             new_folder_action: format!("/files/{workspace_id}/new-folder"),
             workspace_id: workspace_id.to_string(),
             folder_id: folder.map(|id| id.to_string()).unwrap_or_default(),
-            live_url: format!(
-                "/files/{workspace_id}/events?since={}",
-                opened.tree.revision
-            ),
+            live_url: opened.live_url(),
             trash_href: format!("/files/{workspace_id}/trash"),
             conflicts_href: format!("/files/{workspace_id}/conflicts"),
             zip_href: match folder {

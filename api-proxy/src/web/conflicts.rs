@@ -58,6 +58,8 @@ struct ConflictRow {
 #[template(path = "conflicts.html")]
 struct ConflictsPage {
     layout: Layout,
+    /// Live updates of the workspace, which refresh the list.
+    live_url: String,
     workspace_name: String,
     workspace_href: String,
     can_write: bool,
@@ -116,6 +118,7 @@ pub async fn page(
         StatusCode::OK,
         &ConflictsPage {
             layout: Layout::of(&session),
+            live_url: opened.live_url(),
             workspace_name: opened.workspace.name.clone(),
             workspace_href: folder_url(&opened, None),
             can_write: opened.workspace.role.can_write(),

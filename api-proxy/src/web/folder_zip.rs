@@ -10,14 +10,15 @@
 //! file's size and CRC follow it in a data descriptor, and files or archives
 //! past 4 GiB use zip64. Names are the paths below the folder, UTF-8 (with
 //! the UTF-8 flag when not plain ASCII); empty folders are entries too.
+//! The archive's length is computed from the listing before a byte is read
+//! ([`zip_format::archive_len`]), so the response has a `Content-Length` and
+//! browsers show how far the download is.
 //!
 //! A folder over the caps is refused with a page before a byte is sent. A
 //! file that cannot be read mid-stream cuts the response off (the browser
 //! sees a failed download, not a short zip that looks whole) and is logged.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -27,14 +28,13 @@ use nimbus_chunks::WorkspaceKeys;
 use nimbus_protocol::rpc::{Content, ItemState, TimestampMillis};
 use tokio::sync::mpsc;
 use uuid::Uuid;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, DateTime, ZipWriter};
 
 use super::browse::{Opened, open_workspace};
 use super::download::disposition;
 use super::error::WebError;
 use super::format::human_size;
 use super::session::WebSession;
+use super::zip_format::{self, ZipEntry};
 use crate::config::Settings;
 use crate::content::{self, ChunkStore};
 use crate::error::rest::RestError;
@@ -45,8 +45,6 @@ const SENT_AHEAD: usize = 4;
 /// Headers of folders and empty files are gathered up to this size before
 /// they are sent; a file's bytes are sent as each chunk is read.
 const GATHER_BYTES: usize = 64 * 1024;
-/// From this size a file's entry needs zip64.
-const ZIP64_FROM: u64 = u32::MAX as u64;
 
 /// How large a zip may be, from the settings.
 #[derive(Debug, Clone, Copy)]
@@ -168,116 +166,126 @@ enum Cut {
     ClientGone,
     #[error("reading the file {item_id}: {source}")]
     Read { item_id: Uuid, source: RestError },
-    #[error("writing the zip: {0}")]
-    Zip(#[from] zip::result::ZipError),
-    #[error("writing the zip: {0}")]
-    Io(#[from] std::io::Error),
+    #[error("the zip came to {written} bytes, not the {announced} announced")]
+    Length { written: u64, announced: u64 },
 }
 
-/// The bytes the zip writer wrote and the client has not been sent yet.
-/// Writing only appends in memory, so the writer runs on the async task.
-#[derive(Clone, Default)]
-struct Pending(Arc<Mutex<BytesMut>>);
+/// Sends the zip's pieces to the response, counting them.
+struct Sink<'a> {
+    to: &'a mpsc::Sender<Result<Bytes, std::io::Error>>,
+    /// Headers gathered before they are sent.
+    pending: BytesMut,
+    written: u64,
+}
 
-impl Pending {
-    fn lock(&self) -> std::sync::MutexGuard<'_, BytesMut> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+impl Sink<'_> {
+    async fn send(&mut self, bytes: Bytes) -> Result<(), Cut> {
+        self.written += bytes.len() as u64;
+        self.to.send(Ok(bytes)).await.map_err(|_| Cut::ClientGone)
     }
 
-    /// Sends what is pending once it is at least `at_least` bytes.
-    async fn send(
-        &self,
-        at_least: usize,
-        to: &mpsc::Sender<Result<Bytes, std::io::Error>>,
-    ) -> Result<(), Cut> {
-        let bytes = {
-            let mut pending = self.lock();
-            if pending.is_empty() || pending.len() < at_least {
-                return Ok(());
-            }
-            pending.split().freeze()
+    /// Sends the gathered headers once they are at least `at_least` bytes.
+    async fn flush(&mut self, at_least: usize) -> Result<(), Cut> {
+        if self.pending.is_empty() || self.pending.len() < at_least {
+            return Ok(());
+        }
+        let bytes = self.pending.split().freeze();
+        self.send(bytes).await
+    }
+}
+
+impl Entry {
+    fn zip_entry(&self) -> ZipEntry<'_> {
+        let (is_folder, size) = match self.kind {
+            EntryKind::Folder => (true, 0),
+            EntryKind::File { size, .. } => (false, size),
         };
-        to.send(Ok(bytes)).await.map_err(|_| Cut::ClientGone)
+        ZipEntry {
+            name: &self.path,
+            modified: self.modified,
+            is_folder,
+            size,
+        }
     }
 }
 
-impl Write for Pending {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.lock().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+impl ZipPlan {
+    /// The zip's length, known before a byte is read.
+    fn len(&self) -> u64 {
+        zip_format::archive_len(self.entries.iter().map(Entry::zip_entry))
     }
 }
 
-/// A zip's time: UTC, as zips keep no zone; the zip epoch when out of its range.
-fn zip_time(millis: TimestampMillis) -> DateTime {
-    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
-        .ok()
-        .and_then(|t| {
-            DateTime::from_date_and_time(
-                u16::try_from(t.year()).ok()?,
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-            )
-            .ok()
-        })
-        .unwrap_or_default()
-}
-
-/// Writes the zip of `plan` to `to`, reading its files' chunks from `store`.
+/// Writes the zip of `plan` to `to`, reading its files' chunks from `store`;
+/// it must come to `announced` bytes.
 async fn write_zip(
     store: ChunkStore,
     keys: WorkspaceKeys,
     plan: ZipPlan,
+    announced: u64,
     to: &mpsc::Sender<Result<Bytes, std::io::Error>>,
 ) -> Result<(), Cut> {
-    let pending = Pending::default();
-    let mut zip = ZipWriter::new_stream(pending.clone());
+    let mut sink = Sink {
+        to,
+        pending: BytesMut::new(),
+        written: 0,
+    };
+    // Where each entry starts and its CRC, for the central directory.
+    let mut written = Vec::with_capacity(plan.entries.len());
     // One stream over all the files' chunks, so reading ahead crosses from
     // one small file to the next.
     let mut chunks = std::pin::pin!(content::download(store, keys, &plan.content));
     for entry in &plan.entries {
-        let options = SimpleFileOptions::default()
-            .compression_method(CompressionMethod::Stored)
-            .last_modified_time(zip_time(entry.modified));
-        match entry.kind {
-            EntryKind::Folder => zip.add_directory(entry.path.as_str(), options)?,
-            EntryKind::File {
-                chunks: count,
-                size,
-            } => {
-                zip.start_file(entry.path.as_str(), options.large_file(size >= ZIP64_FROM))?;
-                for _ in 0..count {
-                    let read = |source| Cut::Read {
-                        item_id: entry.item_id,
-                        source,
-                    };
-                    let bytes = chunks
-                        .next()
-                        .await
-                        .ok_or_else(|| read(RestError::Internal("a chunk is missing".into())))?
-                        .map_err(read)?;
-                    zip.write_all(&bytes)?;
-                    pending.send(1, to).await?;
-                }
+        let head = entry.zip_entry();
+        let offset = sink.written + sink.pending.len() as u64;
+        zip_format::local_header(&head, &mut sink.pending);
+        let mut crc = crc32fast::Hasher::new();
+        if let EntryKind::File { chunks: count, .. } = entry.kind {
+            for _ in 0..count {
+                let read = |source| Cut::Read {
+                    item_id: entry.item_id,
+                    source,
+                };
+                let bytes = chunks
+                    .next()
+                    .await
+                    .ok_or_else(|| read(RestError::Internal("a chunk is missing".into())))?
+                    .map_err(read)?;
+                crc.update(&bytes);
+                sink.flush(1).await?;
+                sink.send(bytes).await?;
             }
         }
-        pending.send(GATHER_BYTES, to).await?;
+        let crc = crc.finalize();
+        zip_format::data_descriptor(&head, crc, &mut sink.pending);
+        written.push((offset, crc));
+        sink.flush(GATHER_BYTES).await?;
     }
-    zip.finish()?;
-    pending.send(1, to).await
+    let directory = sink.written + sink.pending.len() as u64;
+    for (entry, (offset, crc)) in plan.entries.iter().zip(written) {
+        zip_format::central_header(&entry.zip_entry(), crc, offset, &mut sink.pending);
+        sink.flush(GATHER_BYTES).await?;
+    }
+    let size = sink.written + sink.pending.len() as u64 - directory;
+    zip_format::end(
+        plan.entries.len() as u64,
+        directory,
+        size,
+        &mut sink.pending,
+    );
+    let total = sink.written + sink.pending.len() as u64;
+    if total != announced {
+        return Err(Cut::Length {
+            written: total,
+            announced,
+        });
+    }
+    sink.flush(1).await
 }
 
-/// The response streaming `plan` as `{name}.zip`. `what` names the folder in
-/// the log if the zip is cut off.
+/// The response streaming `plan` as `{name}.zip`, its `Content-Length`
+/// computed from the plan. `what` names the folder in the log if the zip is
+/// cut off.
 pub fn respond(
     store: ChunkStore,
     keys: WorkspaceKeys,
@@ -285,15 +293,16 @@ pub fn respond(
     name: &str,
     what: String,
 ) -> HttpResponse {
+    let length = plan.len();
     let (sender, receiver) = mpsc::channel(SENT_AHEAD);
     tokio::spawn(async move {
-        match write_zip(store, keys, plan, &sender).await {
+        match write_zip(store, keys, plan, length, &sender).await {
             Ok(()) => {}
             Err(Cut::ClientGone) => tracing::info!(zip = %what, "a zip download was cancelled"),
             Err(cause) => {
                 tracing::error!(zip = %what, %cause, "a zip download was cut off");
                 // An error instead of the body's end: the connection is
-                // closed without the last chunk, so the client sees a
+                // closed before the announced length, so the client sees a
                 // failed download.
                 let _ = sender.send(Err(std::io::Error::other(cause))).await;
             }
@@ -309,6 +318,7 @@ pub fn respond(
             disposition("attachment", &format!("{name}.zip")),
         ))
         .insert_header((header::CACHE_CONTROL, "private, no-store"))
+        .no_chunking(length)
         .streaming(body)
 }
 
@@ -453,15 +463,5 @@ mod tests {
             "{refused}"
         );
         assert!(ZipPlan::of(&files[..2], Some(top.id), ROOMY).is_ok());
-    }
-
-    #[test]
-    fn zip_times_are_utc_and_clamped_to_the_zip_range() {
-        let time = zip_time(1_700_000_000_000);
-        assert_eq!(
-            (time.year(), time.month(), time.day(), time.hour()),
-            (2023, 11, 14, 22)
-        );
-        assert_eq!(zip_time(0), DateTime::default());
     }
 }

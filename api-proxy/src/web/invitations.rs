@@ -23,6 +23,7 @@ use super::browse::workspaces_of;
 use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
+use super::mounts::{MountChoice, choices, chosen_parent};
 use super::organize::CsrfForm;
 use super::session::WebSession;
 use super::sharing::{DoneQuery, pending_invitations, proposals, sharing_url, with_done};
@@ -51,10 +52,19 @@ struct SentRow {
 }
 
 struct OwnedRow {
+    workspace_id: Uuid,
     name: String,
+    /// The folder it is mounted in (`None`: the top).
+    mount_parent: Option<Uuid>,
     sharing_href: String,
     role: &'static str,
     is_default: bool,
+}
+
+impl OwnedRow {
+    fn is_mounted_in(&self, folder: &MountChoice) -> bool {
+        self.mount_parent == Some(folder.id)
+    }
 }
 
 #[derive(Template)]
@@ -64,6 +74,8 @@ struct InvitationsPage {
     invitations: Vec<InvitationRow>,
     sent: Vec<SentRow>,
     workspaces: Vec<OwnedRow>,
+    /// The folders of the default workspace a workspace's folder may go in.
+    folders: Vec<MountChoice>,
     done: Option<&'static str>,
 }
 
@@ -102,8 +114,11 @@ pub async fn page(
         addressed_as: p.addressed_as.clone(),
         role: role_name(p.role),
     });
+    let folders = choices(&state, &session, &workspaces).await?;
     let workspaces = workspaces.iter().map(|w: &WorkspaceInfo| OwnedRow {
+        workspace_id: w.workspace_id,
         name: w.name.clone(),
+        mount_parent: w.mount_parent,
         sharing_href: sharing_url(w.workspace_id),
         role: role_name(w.role),
         is_default: w.is_default,
@@ -115,7 +130,30 @@ pub async fn page(
             invitations: invitations.collect(),
             sent: sent.collect(),
             workspaces: workspaces.collect(),
+            folders,
             done: query.message(),
+        },
+    )
+}
+
+/// The navigation's count of invitations waiting.
+#[derive(Template)]
+#[template(path = "invitation_badge.html")]
+struct Badge {
+    pending: usize,
+}
+
+/// `GET /sharing/badge`: the navigation's badge, which every page loads
+/// after itself (htmx) and refreshes, so that no page waits for the count.
+pub async fn badge(
+    session: WebSession,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let list = proposals(&state, &session).await?;
+    render(
+        StatusCode::OK,
+        &Badge {
+            pending: pending_invitations(&list),
         },
     )
 }
@@ -152,6 +190,9 @@ pub struct AcceptForm {
     /// The caller's name for the workspace's folder; empty: the owner's.
     #[serde(default)]
     name: String,
+    /// The folder of the caller's default workspace it goes in; empty: the top.
+    #[serde(default)]
+    parent: String,
 }
 
 /// `POST /sharing/{proposal}/accept` with an optional mount `name`: the
@@ -171,7 +212,7 @@ pub async fn accept(
         Operation::AcceptProposal(AcceptProposalArgs {
             proposal_id: proposal_id(&path)?,
             mount_name: (!name.is_empty()).then(|| name.to_owned()),
-            mount_parent: None,
+            mount_parent: chosen_parent(&form.parent)?,
         }),
     )
     .await?;

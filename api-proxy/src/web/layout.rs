@@ -15,9 +15,10 @@ pub struct Layout {
     /// The session's CSRF token, for forms and htmx requests.
     pub csrf: String,
     /// Share invitations waiting for the user's answer, for the navigation's
-    /// badge; counted only by the pages that read them anyway (the home
-    /// and sharing pages), 0 elsewhere.
-    pub invitations: usize,
+    /// badge, when the page read them anyway (the home and sharing pages);
+    /// `None` elsewhere, where the badge loads itself (`/sharing/badge`)
+    /// after the page, so that no page waits for it.
+    pub invitations: Option<usize>,
     /// Whether to show the administration link. Only a convenience: the
     /// metadata servers refuse every administration call of anyone else.
     pub is_admin: bool,
@@ -28,7 +29,7 @@ impl Layout {
         Self {
             user: None,
             csrf: String::new(),
-            invitations: 0,
+            invitations: None,
             is_admin: false,
         }
     }
@@ -37,7 +38,7 @@ impl Layout {
         Self {
             user: Some(session.account.username.clone()),
             csrf: session.csrf.clone(),
-            invitations: 0,
+            invitations: None,
             is_admin: session.account.is_admin,
         }
     }
@@ -45,7 +46,7 @@ impl Layout {
     /// With the navigation showing `pending` invitations.
     pub fn with_invitations(self, pending: usize) -> Self {
         Self {
-            invitations: pending,
+            invitations: Some(pending),
             ..self
         }
     }

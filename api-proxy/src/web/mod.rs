@@ -9,6 +9,7 @@
 //! * [`folder_zip`]: `/files/{workspace}[/{folder}]/zip`, a folder as a streamed zip;
 //! * [`organize`]: new folder, rename, delete;
 //! * [`upload`]: resumable uploads (`/uploads`), for `upload.js`;
+//! * [`upload_batch`]: small files in batches (`/uploads/batch`), one commit each;
 //! * [`moving`]: move with a folder chooser, copy;
 //! * [`trash`]: deleted items, restore, delete forever;
 //! * [`versions`]: a file's versions, download and restore;
@@ -19,6 +20,7 @@
 //! * [`sharing`]: `/files/{workspace}/sharing`, members and sharing a
 //!   workspace; [`members`]: roles, removing, leaving, handing over;
 //!   [`invitations`]: `/sharing`, invitations to accept or decline;
+//!   [`mounts`]: naming and placing one's folder of a workspace;
 //!   [`links`]: `/links`, making and revoking public links.
 //! * [`admin`]: `/admin`, the administration pages (administrators only).
 //!
@@ -41,6 +43,7 @@ pub mod link;
 pub mod links;
 pub mod live;
 pub mod members;
+pub mod mounts;
 pub mod moving;
 pub mod organize;
 pub mod session;
@@ -48,7 +51,9 @@ pub mod sharing;
 pub mod signin;
 pub mod trash;
 pub mod upload;
+pub mod upload_batch;
 pub mod versions;
+pub mod zip_format;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -75,6 +80,9 @@ crate::routes::route_table! {
     POST "/files/{workspace}/{item}/rename" => organize::rename,
     POST "/files/{workspace}/{item}/delete" => organize::delete,
     POST "/uploads" => upload::create,
+    // Before `/uploads/{id}`, which would answer their POST with 405.
+    POST "/uploads/clashes" => upload_batch::clashes,
+    POST "/uploads/batch" => upload_batch::batch,
     GET "/uploads/{id}" => upload::status,
     PUT "/uploads/{id}" => upload::append,
     DELETE "/uploads/{id}" => upload::cancel,
@@ -97,7 +105,9 @@ crate::routes::route_table! {
     POST "/files/{workspace}/members/{user}/remove" => members::remove,
     POST "/files/{workspace}/members/{user}/transfer" => members::transfer,
     POST "/workspaces" => sharing::create_workspace,
+    POST "/workspaces/{workspace}/mount" => mounts::update,
     GET "/sharing" => invitations::page,
+    GET "/sharing/badge" => invitations::badge,
     POST "/sharing/{proposal}/accept" => invitations::accept,
     POST "/sharing/{proposal}/decline" => invitations::decline,
     POST "/sharing/{proposal}/cancel" => invitations::cancel,

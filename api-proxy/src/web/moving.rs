@@ -1,10 +1,13 @@
-//! Move with a folder chooser, and copy of a file.
+//! Move with a folder chooser, and copy of a file or a folder.
 //!
 //! `GET /files/{workspace}/{item}/move?to={folder}` renders the chooser: the
 //! folders of one level of the workspace, navigated with htmx (each step
 //! swaps only the chooser); `POST …/move` and `POST …/copy` with `parent`
 //! commit. A copy is a new item referencing the same chunks: the content is
-//! stored already, so nothing is uploaded or read.
+//! stored already, so nothing is uploaded or read. A folder is copied with
+//! everything live in it, in one commit (at most [`MAX_COPIED`] items).
+
+use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -20,6 +23,9 @@ use super::organize::{checked_name, commit, folder_url, free_name, next_version}
 use super::session::WebSession;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
+
+/// Most items a folder's copy holds: one commit, as a zip's cap.
+const MAX_COPIED: usize = 10_000;
 
 struct Crumb {
     name: String,
@@ -38,7 +44,6 @@ struct FolderChoice {
 struct MovePage {
     layout: Layout,
     name: String,
-    is_file: bool,
     back_href: String,
     crumbs: Vec<Crumb>,
     folders: Vec<FolderChoice>,
@@ -71,12 +76,12 @@ fn target_folder(opened: &Opened, raw: &str) -> Result<Option<Uuid>, WebError> {
     Ok(Some(folder.id))
 }
 
-/// Why `item` cannot move into `target`, if it cannot.
+/// Why `item` cannot move or be copied into `target`, if it cannot.
 fn move_refusal(opened: &Opened, item: &ItemState, target: Option<Uuid>) -> Option<String> {
     let target = target?;
     (item.is_folder && opened.tree.is_within(target, item.id)).then(|| {
         format!(
-            "{:?} cannot move into itself or into a folder inside it: choose a folder \
+            "{:?} cannot go into itself or into a folder inside it: choose a folder \
              outside it",
             item.name
         )
@@ -125,7 +130,6 @@ pub async fn chooser(
         &MovePage {
             layout: Layout::of(&session),
             name: item.name.clone(),
-            is_file: !item.is_folder,
             back_href: folder_url(&opened, item.parent_id),
             target_name: crumbs.last().map(|c| c.name.clone()).unwrap_or_default(),
             crumbs,
@@ -172,8 +176,57 @@ pub async fn move_item(
     Ok(see_other(&folder_url(&opened, target)))
 }
 
-/// `POST /files/{workspace}/{item}/copy` with `parent`: a new file with the
-/// same content, named "name (copy)" when the name is taken there.
+/// The items of a copy of `item` in `target`: new ids, the same content and
+/// structure, the copy named "name (copy)" when the name is taken there;
+/// parents before their children.
+fn copied(
+    opened: &Opened,
+    item: &ItemState,
+    target: Option<Uuid>,
+) -> Result<Vec<CommitItem>, WebError> {
+    let below = if item.is_folder {
+        opened.tree.live_descendants(item.id)
+    } else {
+        Vec::new()
+    };
+    if below.len() >= MAX_COPIED {
+        return Err(WebError::BadRequest(format!(
+            "{:?} holds more than {MAX_COPIED} files and folders, more than one copy may: \
+             copy its subfolders one by one",
+            item.name
+        )));
+    }
+    let top = CommitItem {
+        id: Uuid::now_v7(),
+        base_version: 0,
+        parent_id: target,
+        name: free_name(&opened.tree, target, &item.name, "copy"),
+        is_folder: item.is_folder,
+        deleted: false,
+        modified_at: now_millis(),
+        content: item.content.clone(),
+    };
+    let mut new_ids = HashMap::from([(item.id, top.id)]);
+    let mut items = vec![top];
+    for original in below {
+        let id = Uuid::now_v7();
+        new_ids.insert(original.id, id);
+        items.push(CommitItem {
+            id,
+            base_version: 0,
+            parent_id: original.parent_id.map(|parent| new_ids[&parent]),
+            name: original.name.clone(),
+            is_folder: original.is_folder,
+            deleted: false,
+            modified_at: original.modified_at,
+            content: original.content.clone(),
+        });
+    }
+    Ok(items)
+}
+
+/// `POST /files/{workspace}/{item}/copy` with `parent`: a new file or
+/// folder with the same contents ([`copied`]).
 pub async fn copy(
     req: HttpRequest,
     session: WebSession,
@@ -186,23 +239,11 @@ pub async fn copy(
     let opened = open_workspace(&state, &session, &workspace, "/").await?;
     crate::rest::require_write(&opened.workspace)?;
     let item = opened.live_item(&item)?;
-    if item.is_folder {
-        return Err(WebError::BadRequest(format!(
-            "{:?} is a folder: only files can be copied here",
-            item.name
-        )));
-    }
     let target = target_folder(&opened, &form.parent)?;
-    let copied = CommitItem {
-        id: Uuid::now_v7(),
-        base_version: 0,
-        parent_id: target,
-        name: free_name(&opened.tree, target, &item.name, "copy"),
-        is_folder: false,
-        deleted: false,
-        modified_at: now_millis(),
-        content: item.content.clone(),
-    };
-    commit(&state, &session, &opened, vec![copied]).await?;
+    if let Some(reason) = move_refusal(&opened, item, target) {
+        return Err(WebError::BadRequest(reason));
+    }
+    let items = copied(&opened, item, target)?;
+    commit(&state, &session, &opened, items).await?;
     Ok(see_other(&folder_url(&opened, target)))
 }

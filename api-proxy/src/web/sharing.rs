@@ -81,6 +81,7 @@ fn done_message(done: &str) -> Option<&'static str> {
         "unshared" => "Nobody else has access any more; the files stay yours, in place.",
         "left" => "You left the workspace; its files stay with its owner.",
         "declined" => "The invitation was declined.",
+        "mounted" => "The workspace's folder has its new name and place, on all your devices.",
         "revoked" => "The link was revoked: it stops working at once.",
         "user-added" => "The user was added, with a workspace of their own.",
         "user-disabled" => {

@@ -53,6 +53,8 @@ struct TrashRow {
 #[template(path = "trash.html")]
 struct TrashPage {
     layout: Layout,
+    /// Live updates of the workspace, which refresh the list.
+    live_url: String,
     workspace_name: String,
     workspace_href: String,
     can_write: bool,
@@ -143,6 +145,7 @@ pub async fn page(
         StatusCode::OK,
         &TrashPage {
             layout: Layout::of(&session),
+            live_url: opened.live_url(),
             workspace_name: opened.workspace.name.clone(),
             workspace_href: folder_url(&opened, None),
             can_write: opened.workspace.role.can_write(),

@@ -53,13 +53,20 @@ pub struct UploadError {
     error: WebError,
     code: &'static str,
     offset: Option<u64>,
+    /// The paths whose names are taken, for a batch.
+    clashes: Option<serde_json::Value>,
 }
 
 impl UploadError {
     /// Whether the metadata changed meanwhile (not a name the user must
     /// decide about): trying again on a fresh tree may succeed.
-    fn is_conflict(&self) -> bool {
+    pub(super) fn is_conflict(&self) -> bool {
         self.code == "conflict"
+    }
+
+    /// Whether the user must choose what to do about a taken name.
+    pub(super) fn is_name_taken(&self) -> bool {
+        self.code == "name_taken"
     }
 
     /// `error` on a session whose bytes continue at `offset`; a conflict
@@ -81,6 +88,14 @@ impl UploadError {
         Self {
             code: "name_taken",
             ..Self::from(WebError::Conflict(message))
+        }
+    }
+
+    /// Names of a batch's files are taken: `clashes` lists them.
+    pub(super) fn names_taken(message: String, clashes: serde_json::Value) -> Self {
+        Self {
+            clashes: Some(clashes),
+            ..Self::name_taken(message)
         }
     }
 }
@@ -109,6 +124,7 @@ impl From<WebError> for UploadError {
             error,
             code,
             offset: None,
+            clashes: None,
         }
     }
 }
@@ -137,6 +153,7 @@ impl ResponseError for UploadError {
             "error": self.code,
             "message": self.to_string(),
             "offset": self.offset,
+            "clashes": self.clashes,
         }))
     }
 }
@@ -146,7 +163,7 @@ fn database(error: sqlx::Error) -> UploadError {
 }
 
 /// The signed-in session of a request that changes something.
-fn checked(
+pub(super) fn checked(
     req: &HttpRequest,
     session: Result<WebSession, WebError>,
 ) -> Result<WebSession, UploadError> {
@@ -194,7 +211,7 @@ async fn writable_workspace(
 }
 
 /// The names of a `/`-separated relative path, checked.
-fn path_names(path: &str) -> Result<Vec<&str>, WebError> {
+pub(super) fn path_names(path: &str) -> Result<Vec<&str>, WebError> {
     let names: Vec<&str> = path.split('/').collect();
     if names.len() > MAX_PATH_DEPTH + 1 {
         return Err(WebError::BadRequest(format!(
@@ -216,8 +233,41 @@ fn path_names(path: &str) -> Result<Vec<&str>, WebError> {
     Ok(names)
 }
 
+/// The folder uploads go in, from the browser's `raw` id (empty: the top).
+pub(super) fn destination(opened: &Opened, raw: &str) -> Result<Option<Uuid>, WebError> {
+    match raw.trim() {
+        "" => Ok(None),
+        raw => {
+            let id = Uuid::parse_str(raw)
+                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
+            live_folder(opened, Some(id))
+        }
+    }
+}
+
+/// Refuses `bytes` more that do not fit in the owner's quota, when the
+/// caller is the owner (a member's uploads are checked by the servers on
+/// commit, against the owner's).
+pub(super) fn check_quota(
+    session: &WebSession,
+    opened: &Opened,
+    bytes: u64,
+) -> Result<(), WebError> {
+    let account = &session.account;
+    if opened.workspace.owner_id == account.user_id
+        && account.quota_used.saturating_add(bytes) > account.quota_limit
+    {
+        return Err(WebError::InsufficientStorage(format!(
+            "{bytes} bytes do not fit in your quota, which has {} bytes left: nothing was \
+             uploaded",
+            account.quota_limit.saturating_sub(account.quota_used)
+        )));
+    }
+    Ok(())
+}
+
 /// The live folder `parent` of the opened workspace (`None`: its top).
-fn live_folder(opened: &Opened, parent: Option<Uuid>) -> Result<Option<Uuid>, WebError> {
+pub(super) fn live_folder(opened: &Opened, parent: Option<Uuid>) -> Result<Option<Uuid>, WebError> {
     let Some(id) = parent else { return Ok(None) };
     let folder = opened.live_item(&id.to_string())?;
     if !folder.is_folder {
@@ -326,27 +376,11 @@ pub async fn create(
     let session = checked(&req, session)?;
     let opened = open_workspace(&state, &session, &body.workspace, "/").await?;
     crate::rest::require_write(&opened.workspace)?;
-    let parent = match body.parent.trim() {
-        "" => None,
-        raw => {
-            let id = Uuid::parse_str(raw)
-                .map_err(|_| WebError::NotFound("this workspace has no such folder".into()))?;
-            live_folder(&opened, Some(id))?
-        }
-    };
+    let parent = destination(&opened, &body.parent)?;
     let names = path_names(&body.path)?;
     let target = target(&opened, parent, &names)?;
+    check_quota(&session, &opened, body.size)?;
     let account = &session.account;
-    if opened.workspace.owner_id == account.user_id
-        && account.quota_used.saturating_add(body.size) > account.quota_limit
-    {
-        return Err(WebError::InsufficientStorage(format!(
-            "{} bytes do not fit in your quota, which has {} bytes left: nothing was uploaded",
-            body.size,
-            account.quota_limit.saturating_sub(account.quota_used)
-        ))
-        .into());
-    }
     // Stored chunks need the container; making it now keeps requests simple.
     content::prepare(&ChunkStore::new(&app, &opened.workspace)).await?;
     let row = app
@@ -482,7 +516,7 @@ pub struct FinishRequest {
 }
 
 /// `name (n).ext` for the first `n` from 2 that no sibling has.
-fn free_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
+fn free_name(name: &str, mut taken: impl FnMut(&str) -> bool) -> String {
     let (stem, extension) = match name.rfind('.') {
         Some(dot) if dot > 0 => name.split_at(dot),
         _ => (name, ""),
@@ -494,7 +528,7 @@ fn free_name(name: &str, taken: impl Fn(&str) -> bool) -> String {
 }
 
 /// How a finished file is committed.
-enum Placement {
+pub(super) enum Placement {
     New,
     /// A new version of the file that has its name.
     Replace {
@@ -505,13 +539,13 @@ enum Placement {
     Renamed(String),
 }
 
-/// How the user's `choice` settles a `clash` with the file's name; `None`:
-/// skip it.
-fn placement(
-    opened: &Opened,
-    target: &Target<'_>,
+/// How the user's `choice` settles a `clash` with the file's `name`
+/// (`taken`: whether a name is taken beside it); `None`: skip it.
+pub(super) fn placement(
     clash: Option<&ItemState>,
     choice: OnClash,
+    name: &str,
+    taken: impl FnMut(&str) -> bool,
 ) -> Result<Option<Placement>, UploadError> {
     let Some(existing) = clash else {
         return Ok(Some(Placement::New));
@@ -531,10 +565,7 @@ fn placement(
             id: existing.id,
             version: existing.version,
         })),
-        OnClash::KeepBoth => Ok(Some(Placement::Renamed(free_name(
-            target.name,
-            |candidate| live_child(opened, target.folder, candidate).is_some(),
-        )))),
+        OnClash::KeepBoth => Ok(Some(Placement::Renamed(free_name(name, taken)))),
         OnClash::Skip => Ok(None),
     }
 }
@@ -630,7 +661,7 @@ pub async fn finish(
 }
 
 /// Finishes placing a session's file after conflicting commits this often.
-const FINISH_ATTEMPTS: usize = 4;
+pub(super) const FINISH_ATTEMPTS: usize = 4;
 
 /// The session's file as stored: its chunks and the tail chunked now.
 async fn stored_content(
@@ -693,7 +724,10 @@ async fn place_and_commit(
         .is_empty()
         .then(|| live_child(opened, target.folder, target.name))
         .flatten();
-    let Some(placement) = placement(opened, &target, clash, on_clash)? else {
+    let Some(placement) = placement(clash, on_clash, target.name, |candidate| {
+        live_child(opened, target.folder, candidate).is_some()
+    })?
+    else {
         return Ok(None);
     };
     let mut items = Vec::new();

@@ -39,6 +39,8 @@ struct VersionRow {
 #[template(path = "versions.html")]
 struct VersionsPage {
     layout: Layout,
+    /// Live updates of the workspace, which refresh the list.
+    live_url: String,
     name: String,
     deleted: bool,
     folder_href: String,
@@ -127,6 +129,7 @@ pub async fn page(
         StatusCode::OK,
         &VersionsPage {
             layout: Layout::of(&session),
+            live_url: opened.live_url(),
             name: current.name.clone(),
             deleted: current.deleted,
             folder_href: folder_url(&opened, current.parent_id),

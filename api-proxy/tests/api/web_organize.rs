@@ -100,6 +100,11 @@ async fn the_trash_restores_items_where_they_were_and_never_over_another() {
 
     let (status, trash) = browser.html(&format!("/files/{workspace}/trash")).await;
     assert_eq!(status, 200);
+    // The page follows the workspace's changes (web/static/live.js).
+    assert!(
+        trash.contains(&format!("data-live=\"/files/{workspace}/events?since=")),
+        "{trash}"
+    );
     assert!(
         trash.contains("docs") && trash.contains("with 2 items"),
         "{trash}"
@@ -248,6 +253,7 @@ async fn versions_are_listed_downloaded_and_restored_as_a_new_version() {
 
     let (status, page) = browser.html(&versions).await;
     assert_eq!(status, 200);
+    assert!(page.contains(&format!("data-live=\"/files/{workspace}/events?since=")));
     assert!(
         page.contains("2 · changed") && page.contains("1 · created"),
         "{page}"
@@ -443,7 +449,7 @@ async fn a_viewer_lists_and_downloads_versions_but_changes_nothing() {
 }
 
 #[tokio::test]
-async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks() {
+async fn items_move_with_the_chooser_and_are_copied_sharing_their_chunks() {
     let app = spawn_app().await;
     let (laptop, mut browser, csrf) = alice_with_browser(&app).await;
     let workspace = laptop.workspace.workspace_id;
@@ -465,7 +471,7 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
     assert!(chooser.contains("(the folder being moved)"), "{chooser}");
     assert!(chooser.contains("Move here"));
     let (_, inside) = browser.html(&format!("{base}/move?to={}", inner.id)).await;
-    assert!(inside.contains("cannot move into itself"), "{inside}");
+    assert!(inside.contains("cannot go into itself"), "{inside}");
     assert!(!inside.contains("Move here"));
     for target in [outer.id, inner.id] {
         let refused = browser
@@ -480,7 +486,7 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
                 .text()
                 .await
                 .unwrap()
-                .contains("cannot move into itself")
+                .contains("cannot go into itself")
         );
     }
     // A file is no folder to move into; the taken name is refused.
@@ -562,10 +568,40 @@ async fn items_move_with_the_chooser_and_files_are_copied_sharing_their_chunks()
         .await;
     assert_eq!(copied.status(), 303);
     assert_eq!(live_named(&laptop, None, "photo.jpg").await.len(), 1);
+    // A folder is copied with what is in it, in one commit; not into itself.
+    let into_itself = browser
+        .post(
+            &format!("{base}/copy"),
+            &[("csrf", &csrf), ("parent", &inner.id.to_string())],
+        )
+        .await;
+    assert_eq!(into_itself.status(), 400);
     let folder_copy = browser
         .post(&format!("{base}/copy"), &[("csrf", &csrf), ("parent", "")])
         .await;
-    assert_eq!(folder_copy.status(), 400);
+    assert_eq!(folder_copy.status(), 303);
+    let outer_copy = live_named(&laptop, None, "outer (copy)").await;
+    assert_eq!(outer_copy.len(), 1);
+    assert_ne!(outer_copy[0].id, outer.id);
+    let inner_copy = live_named(&laptop, Some(outer_copy[0].id), "inner").await;
+    assert_eq!(inner_copy.len(), 1);
+    assert_ne!(inner_copy[0].id, inner.id);
+    assert_eq!(inner_copy[0].revision, outer_copy[0].revision, "one commit");
+    for name in ["photo.jpg", "photo (copy).jpg", "photo (copy 2).jpg"] {
+        let copies = live_named(&laptop, Some(inner_copy[0].id), name).await;
+        assert_eq!(copies.len(), 1, "{name}");
+        assert_eq!(copies[0].content.chunks, photo.content.chunks);
+        assert_eq!(copies[0].revision, outer_copy[0].revision);
+    }
+    let clash_copy = live_named(&laptop, Some(outer_copy[0].id), "photo.jpg").await;
+    assert_eq!(clash_copy[0].content.chunks, clash.content.chunks);
+    let bobs = bob
+        .post(
+            &format!("{base}/copy"),
+            &[("csrf", &bobs_csrf), ("parent", "")],
+        )
+        .await;
+    assert_eq!(bobs.status(), 404);
     // The original is where it was moved, unchanged.
     assert_eq!(
         history(&laptop, photo.id).await[0].parent_id,
@@ -597,6 +633,7 @@ async fn conflicted_copies_are_resolved_keeping_one_the_other_or_both() {
     let conflicts = format!("/files/{workspace}/conflicts");
     let (status, page) = browser.html(&conflicts).await;
     assert_eq!(status, 200);
+    assert!(page.contains(&format!("data-live=\"/files/{workspace}/events?since=")));
     for stem in ["mine", "theirs", "both", "orphan"] {
         assert!(page.contains(&format!("{stem}{tag}.txt")), "{stem}: {page}");
     }

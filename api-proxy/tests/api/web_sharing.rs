@@ -435,3 +435,163 @@ async fn public_links_are_made_opened_by_anyone_and_revoked_by_their_creator_onl
     let (_, list) = alice.html("/links").await;
     assert!(list.contains("revoked"), "{list}");
 }
+
+/// Bob's own folder of `workspace`: its name and where it is mounted.
+async fn mount_of(device: &Device, workspace: &str) -> (String, Option<uuid::Uuid>) {
+    let info = device
+        .rpc
+        .get_workspaces(&device.token)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|w| w.workspace_id.to_string() == workspace)
+        .expect("a member's workspace");
+    (info.name, info.mount_parent)
+}
+
+#[tokio::test]
+async fn a_shared_workspace_is_mounted_where_its_member_chooses_and_moved_later() {
+    let app = spawn_app().await;
+    for user in ["alice", "bob", "carol"] {
+        app.add_user(user, None, true).await;
+    }
+    let bobs_device = device(&app, "bob").await;
+    let alices_device = device(&app, "alice").await;
+    let (mut alice, alice_csrf) = browser_of(&app, "alice").await;
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+    let (mut carol, carol_csrf) = browser_of(&app, "carol").await;
+    let projects = crate::web::folder("Projects", None);
+    let inner = crate::web::folder("2027 plans", Some(projects.id));
+    commit(&bobs_device, vec![projects.clone(), inner.clone()]).await;
+    let alices_folder = crate::web::folder("Alice's", None);
+    commit(&alices_device, vec![alices_folder.clone()]).await;
+
+    let created = alice
+        .post("/workspaces", &[("csrf", &alice_csrf), ("name", "Team")])
+        .await;
+    let sharing = location(&created);
+    let workspace = sharing
+        .trim_start_matches("/files/")
+        .trim_end_matches("/sharing")
+        .to_owned();
+    let proposed = alice
+        .post(
+            &format!("{sharing}/propose"),
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(proposed.status(), 303);
+
+    // Every page's navigation loads the badge; it counts Bob's invitation.
+    let (_, account) = bob.html("/account").await;
+    assert!(
+        account.contains("hx-get=\"/sharing/badge\" hx-trigger=\"load, every 60s\""),
+        "{account}"
+    );
+    let (status, badge) = bob.html("/sharing/badge").await;
+    assert_eq!(status, 200);
+    assert!(
+        badge.contains("1<span class=\"visually-hidden\"> invitation waiting"),
+        "{badge}"
+    );
+    let (_, none) = carol.html("/sharing/badge").await;
+    assert!(!none.contains("badge count"), "{none}");
+
+    // Bob is offered his own folders, by path, and mounts it in one.
+    let (_, invitations) = bob.html("/sharing").await;
+    for option in [
+        format!("<option value=\"{}\">Projects</option>", projects.id),
+        format!(
+            "<option value=\"{}\">Projects/2027 plans</option>",
+            inner.id
+        ),
+    ] {
+        assert!(invitations.contains(&option), "{option} in {invitations}");
+    }
+    assert!(!invitations.contains(&alices_folder.id.to_string()));
+    let proposal = proposal_in(&invitations, "accept");
+    let inner_id = inner.id.to_string();
+    let accepted = bob
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[
+                ("csrf", &bob_csrf),
+                ("name", "Team of alice"),
+                ("parent", &inner_id),
+            ],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(
+        mount_of(&bobs_device, &workspace).await,
+        ("Team of alice".into(), Some(inner.id))
+    );
+    let (_, badge) = bob.html("/sharing/badge").await;
+    assert!(!badge.contains("badge count"), "{badge}");
+
+    // Renamed and moved to the top, from the form of the sharing page.
+    let (_, page) = bob.html("/sharing").await;
+    let action = format!("/workspaces/{workspace}/mount");
+    assert!(page.contains(&action), "{page}");
+    assert!(
+        page.contains(&format!("<option value=\"{}\" selected>", inner.id)),
+        "{page}"
+    );
+    let moved = bob
+        .post(
+            &action,
+            &[("csrf", &bob_csrf), ("name", "Plans"), ("parent", "")],
+        )
+        .await;
+    assert_eq!(moved.status(), 303);
+    assert_eq!(location(&moved), "/sharing?done=mounted");
+    assert_eq!(
+        mount_of(&bobs_device, &workspace).await,
+        ("Plans".into(), None)
+    );
+    // Alice's own folder of it is hers alone: unchanged.
+    assert_eq!(mount_of(&alices_device, &workspace).await.0, "Team");
+
+    // Refusals change nothing: no CSRF token, someone else's folder as the
+    // place, an empty name, a stranger, a workspace id that is not one.
+    let alices_id = alices_folder.id.to_string();
+    for (who, form, expected) in [
+        ("no token", vec![("name", "X"), ("parent", "")], 403),
+        (
+            "alice's folder",
+            vec![
+                ("csrf", bob_csrf.as_str()),
+                ("name", "X"),
+                ("parent", &alices_id),
+            ],
+            400,
+        ),
+        (
+            "no name",
+            vec![("csrf", bob_csrf.as_str()), ("name", " "), ("parent", "")],
+            400,
+        ),
+    ] {
+        let refused = bob.post(&action, &form).await;
+        assert_eq!(refused.status(), expected, "{who}");
+    }
+    let strangers = carol
+        .post(&action, &[("csrf", &carol_csrf), ("name", "Mine")])
+        .await;
+    assert_eq!(strangers.status(), 404);
+    let unknown = bob
+        .post(
+            &format!("/workspaces/{}/mount", uuid::Uuid::new_v4()),
+            &[("csrf", &bob_csrf), ("name", "X")],
+        )
+        .await;
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(
+        mount_of(&bobs_device, &workspace).await,
+        ("Plans".into(), None)
+    );
+}

@@ -513,3 +513,263 @@ async fn files_of_one_new_folder_finishing_side_by_side_all_land_in_it() {
         b"file b"
     );
 }
+
+/// A batch's body: the manifest line, then the files' bytes back to back.
+fn batch_body(laptop: &Device, files: &[(&str, &[u8], &str)]) -> Vec<u8> {
+    let manifest = json!({
+        "workspace": laptop.workspace.workspace_id,
+        "parent": "",
+        "files": files.iter().map(|(path, data, on_clash)| json!({
+            "path": path,
+            "size": data.len(),
+            "modified": 1_700_000_000_000i64,
+            "on_clash": on_clash,
+        })).collect::<Vec<_>>(),
+    });
+    let mut body = serde_json::to_vec(&manifest).unwrap();
+    body.push(b'\n');
+    for (_, data, _) in files {
+        body.extend_from_slice(data);
+    }
+    body
+}
+
+async fn send_batch(browser: &mut Browser, csrf: &str, body: Vec<u8>) -> (u16, Value) {
+    let request = browser
+        .client
+        .post(format!("{}/uploads/batch", browser.address))
+        .header("x-csrf-token", csrf)
+        .body(body);
+    json_of(browser.send(request).await).await
+}
+
+async fn clashes(browser: &mut Browser, csrf: &str, laptop: &Device, paths: &[&str]) -> Value {
+    let request = browser
+        .client
+        .post(format!("{}/uploads/clashes", browser.address))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "workspace": laptop.workspace.workspace_id, "paths": paths }));
+    let (code, body) = json_of(browser.send(request).await).await;
+    assert_eq!(code, 200, "{body}");
+    body["clashes"].clone()
+}
+
+/// The committed item of a batch's answer for `path`.
+fn outcome<'a>(answer: &'a Value, path: &str) -> &'a Value {
+    answer["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|file| file["path"] == path)
+        .unwrap_or_else(|| panic!("{path} is in the answer {answer}"))
+}
+
+#[tokio::test]
+async fn batch_of_small_files_is_one_request_and_one_commit() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+    // 200 files in nested new folders, one of several chunks, one empty.
+    let big = noise(MIB, 5);
+    let small: Vec<(String, Vec<u8>)> = (0..198)
+        .map(|n| {
+            (
+                format!("photos/day {}/{n}.txt", n % 3),
+                format!("file {n}").into_bytes(),
+            )
+        })
+        .collect();
+    let mut files: Vec<(&str, &[u8], &str)> = small
+        .iter()
+        .map(|(path, data)| (path.as_str(), data.as_slice(), "ask"))
+        .collect();
+    files.push(("photos/big.bin", &big, "ask"));
+    files.push(("empty", b"", "ask"));
+    let (code, answer) = send_batch(&mut browser, &csrf, batch_body(&laptop, &files)).await;
+    assert_eq!(code, 201, "{answer}");
+    assert_eq!(answer["files"].as_array().unwrap().len(), 200);
+
+    let big_item = outcome(&answer, "photos/big.bin")["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(download(&mut browser, &laptop, &big_item).await, big);
+    let committed = item(&laptop, &big_item).await;
+    let keys = WorkspaceKeys::plain(laptop.workspace.workspace_id);
+    let expected: Vec<String> =
+        nimbus_chunks::Chunker::new(&big[..], &keys, nimbus_chunks::ChunkerParams::DEFAULT)
+            .map(|chunk| chunk.unwrap().id)
+            .collect();
+    assert!(expected.len() > 1);
+    let chunk_ids: Vec<String> = committed
+        .content
+        .chunks
+        .iter()
+        .map(|c| c.id.clone())
+        .collect();
+    assert_eq!(chunk_ids, expected, "cut as a desktop client cuts it");
+    assert_eq!(
+        committed.content.content_hash.as_deref(),
+        Some(nimbus_chunks::content_hash(&keys, &big).as_str())
+    );
+    assert_eq!(committed.modified_at, 1_700_000_000_000);
+    // Every file and folder in one commit: one revision, folders made once.
+    for (path, data) in small.iter().step_by(37) {
+        let id = outcome(&answer, path)["item"].as_str().unwrap().to_owned();
+        assert_eq!(download(&mut browser, &laptop, &id).await, *data);
+        let file = item(&laptop, &id).await;
+        assert_eq!(file.revision, committed.revision, "{path}");
+        let day = item(&laptop, &file.parent_id.unwrap().to_string()).await;
+        assert_eq!(day.parent_id, committed.parent_id, "one photos folder");
+    }
+    let empty = outcome(&answer, "empty")["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(download(&mut browser, &laptop, &empty).await.is_empty());
+
+    // Asked before any byte is sent: which names are taken, and by what.
+    assert_eq!(
+        clashes(
+            &mut browser,
+            &csrf,
+            &laptop,
+            &["photos/big.bin", "photos", "new.txt", "photos/day 9/x"]
+        )
+        .await,
+        json!([
+            { "path": "photos/big.bin", "is_folder": false },
+            { "path": "photos", "is_folder": true },
+        ])
+    );
+
+    // A taken name, asked: refused with the paths, nothing committed.
+    let first = outcome(&answer, "photos/day 0/0.txt")["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, refused) = send_batch(
+        &mut browser,
+        &csrf,
+        batch_body(
+            &laptop,
+            &[
+                ("photos/day 0/0.txt", b"changed", "ask"),
+                ("fresh.txt", b"new", "ask"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(
+        (code, refused["error"].as_str()),
+        (409, Some("name_taken")),
+        "{refused}"
+    );
+    assert_eq!(
+        refused["clashes"],
+        json!([{ "path": "photos/day 0/0.txt", "is_folder": false }])
+    );
+    assert_eq!(
+        clashes(&mut browser, &csrf, &laptop, &["fresh.txt"]).await,
+        json!([])
+    );
+
+    // Each choice in one batch: replace, keep both, skip; the same bytes
+    // again are left as they are (a batch sent twice commits nothing new).
+    let (code, settled) = send_batch(
+        &mut browser,
+        &csrf,
+        batch_body(
+            &laptop,
+            &[
+                ("photos/day 0/0.txt", b"changed", "replace"),
+                ("photos/day 1/1.txt", b"kept too", "keep-both"),
+                ("photos/day 2/2.txt", b"skipped", "skip"),
+                ("photos/big.bin", &big, "ask"),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(code, 201, "{settled}");
+    let replaced = outcome(&settled, "photos/day 0/0.txt");
+    assert_eq!(replaced["item"].as_str(), Some(first.as_str()));
+    assert_eq!(download(&mut browser, &laptop, &first).await, b"changed");
+    assert_eq!(item(&laptop, &first).await.version, 2);
+    let kept = outcome(&settled, "photos/day 1/1.txt");
+    assert_eq!(kept["name"], "1 (2).txt");
+    let kept = kept["item"].as_str().unwrap().to_owned();
+    assert_eq!(download(&mut browser, &laptop, &kept).await, b"kept too");
+    assert_eq!(
+        outcome(&settled, "photos/day 2/2.txt")["outcome"],
+        "skipped"
+    );
+    let skipped = outcome(&answer, "photos/day 2/2.txt")["item"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(download(&mut browser, &laptop, &skipped).await, b"file 2");
+    let again = outcome(&settled, "photos/big.bin");
+    assert_eq!(again["outcome"], "unchanged");
+    assert_eq!(item(&laptop, &big_item).await.version, 1);
+}
+
+#[tokio::test]
+async fn batches_are_bounded_checked_and_their_makers_alone() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut alice, csrf) = signed_in(&app, "alice").await;
+    let (mut bob, bobs_csrf) = signed_in(&app, "bob").await;
+    let one = batch_body(&laptop, &[("a.txt", b"a", "ask")]);
+
+    // No CSRF token, or another session's: refused, nothing committed.
+    assert_eq!(send_batch(&mut alice, "", one.clone()).await.0, 403);
+    assert_eq!(send_batch(&mut alice, &bobs_csrf, one.clone()).await.0, 403);
+    // Bob cannot upload into Alice's workspace, nor ask what is in it.
+    assert_eq!(send_batch(&mut bob, &bobs_csrf, one.clone()).await.0, 404);
+    let request = bob
+        .client
+        .post(format!("{}/uploads/clashes", bob.address))
+        .header("x-csrf-token", &bobs_csrf)
+        .json(&json!({ "workspace": laptop.workspace.workspace_id, "paths": ["a.txt"] }));
+    assert_eq!(bob.send(request).await.status(), 404);
+    assert_eq!(
+        clashes(&mut alice, &csrf, &laptop, &["a.txt"]).await,
+        json!([])
+    );
+
+    // Bodies that do not match their manifest, and batches over the limits.
+    let mut short = one.clone();
+    short.pop();
+    let mut long = one.clone();
+    long.push(b'!');
+    let twice = batch_body(&laptop, &[("a.txt", b"a", "ask"), ("a.txt", b"a", "ask")]);
+    let too_big = noise(MIB + 1, 3);
+    let over = batch_body(&laptop, &[("big.bin", &too_big, "ask")]);
+    let many: Vec<String> = (0..251).map(|n| format!("{n}")).collect();
+    let many: Vec<(&str, &[u8], &str)> =
+        many.iter().map(|p| (p.as_str(), &b""[..], "ask")).collect();
+    let many = batch_body(&laptop, &many);
+    for (what, body) in [
+        ("short", short),
+        ("long", long),
+        ("twice", twice),
+        ("over the file size", over),
+        ("too many", many),
+        ("no manifest", b"just bytes".to_vec()),
+        (
+            "a bad path",
+            batch_body(&laptop, &[("../a.txt", b"a", "ask")]),
+        ),
+    ] {
+        let (code, body) = send_batch(&mut alice, &csrf, body).await;
+        assert_eq!(code, 400, "{what}: {body}");
+    }
+    assert_eq!(
+        clashes(&mut alice, &csrf, &laptop, &["a.txt", "big.bin", "0"]).await,
+        json!([])
+    );
+    assert_eq!(send_batch(&mut alice, &csrf, one).await.0, 201);
+}

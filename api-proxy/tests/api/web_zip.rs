@@ -1,9 +1,10 @@
 //! Folders downloaded as streamed zips, from the web UI and from public
 //! links: unpacked with the real `unzip` and compared byte for byte (a file
 //! of many chunks, nested and empty folders, an empty file, names that are
-//! not ASCII); caps refused before streaming; a file that cannot be read
-//! cuts the download off; strangers refused; a link's password, download
-//! limit and expiry hold for its zips.
+//! not ASCII), the `Content-Length` announced the zip's; caps refused
+//! before streaming; a file that cannot be read cuts the download off;
+//! strangers refused; a link's password, download limit and expiry hold
+//! for its zips.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -181,7 +182,11 @@ async fn members_download_a_folder_as_a_zip_that_unzips_byte_for_byte() {
         disposition.contains("filename=\"Album.zip\""),
         "{disposition}"
     );
-    assert_is_the_album(&unzip(&zipped.bytes().await.unwrap()), &album);
+    // Its length is announced before the first byte, and is the zip's.
+    let announced = zipped.content_length().expect("a Content-Length");
+    let zipped = zipped.bytes().await.unwrap();
+    assert_eq!(announced, zipped.len() as u64);
+    assert_is_the_album(&unzip(&zipped), &album);
 
     // The owner zips a subfolder, and the whole workspace.
     let mut owner = Browser::new(&app);
@@ -198,7 +203,10 @@ async fn members_download_a_folder_as_a_zip_that_unzips_byte_for_byte() {
             .unwrap()
             .contains("Team.zip")
     );
-    let everything = unzip(&everything.bytes().await.unwrap());
+    let announced = everything.content_length();
+    let everything = everything.bytes().await.unwrap();
+    assert_eq!(announced, Some(everything.len() as u64));
+    let everything = unzip(&everything);
     assert_eq!(everything.bytes("Album/big.bin"), album.big);
     assert_eq!(everything.bytes("outside.txt"), b"not in the album");
 
@@ -282,6 +290,7 @@ async fn a_file_that_cannot_be_read_cuts_the_zip_off() {
     let ws = alice.workspace.workspace_id;
     let response = browser.get(&format!("/files/{ws}/{}/zip", album.id)).await;
     assert_eq!(response.status(), 200, "the zip had started");
+    assert!(response.content_length().is_some());
     let body = response.bytes().await;
     assert!(
         body.is_err(),

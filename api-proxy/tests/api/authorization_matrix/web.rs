@@ -57,6 +57,8 @@ enum Body {
     None,
     Form(Vec<(&'static str, String)>),
     Json(serde_json::Value),
+    /// Raw bytes, as the upload script sends a batch of small files.
+    Bytes(Vec<u8>),
 }
 
 const SIGN_IN: Expect = Expect::Refused(303);
@@ -155,6 +157,12 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
         } else {
             only(&[Caller::Owner], caller, status, 404)
         }
+    };
+    // Uploads into the workspace: for those who may write to it.
+    let writers_upload = |status: u16| match caller {
+        _ if caller.is_dead() => Expect::Refused(401),
+        Caller::Viewer => Expect::Refused(403),
+        _ => only(WRITERS, caller, status, 404),
     };
     let uploads = format!("/uploads/{}", target.upload);
     let call = match (route.method, route.path) {
@@ -314,7 +322,21 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             vec![("name", format!("made by {tag}"))],
             own(303),
         ),
+        // Every member names and places their own folder of the workspace.
+        ("POST", "/workspaces/{workspace}/mount") => post(
+            format!("/workspaces/{workspace}/mount"),
+            vec![
+                ("name", format!("mounted by {tag}")),
+                ("parent", String::new()),
+            ],
+            if caller.is_dead() {
+                SIGN_IN
+            } else {
+                only(READERS, caller, 303, 404)
+            },
+        ),
         ("GET", "/sharing") => get("/sharing".into(), own(200)),
+        ("GET", "/sharing/badge") => get("/sharing/badge".into(), own(200)),
         ("POST", "/sharing/{proposal}/accept") => post(
             format!("{proposal}/accept"),
             Vec::new(),
@@ -379,12 +401,28 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
                 "size": 0,
                 "modified": 0,
             })),
-            match caller {
-                _ if caller.is_dead() => Expect::Refused(401),
-                Caller::Viewer => Expect::Refused(403),
-                _ => only(WRITERS, caller, 201, 404),
-            },
+            writers_upload(201),
         ),
+        ("POST", "/uploads/clashes") => upload(
+            "POST",
+            "/uploads/clashes".into(),
+            Body::Json(serde_json::json!({ "workspace": workspace, "paths": ["a.txt"] })),
+            writers_upload(200),
+        ),
+        ("POST", "/uploads/batch") => {
+            let manifest = serde_json::json!({
+                "workspace": workspace,
+                "files": [{ "path": format!("batched by {tag}.txt"), "size": 5, "modified": 0 }],
+            });
+            let mut body = serde_json::to_vec(&manifest).unwrap();
+            body.extend_from_slice(b"\nbytes");
+            upload(
+                "POST",
+                "/uploads/batch".into(),
+                Body::Bytes(body),
+                writers_upload(201),
+            )
+        }
         ("GET", "/uploads/{id}") => upload("GET", uploads, Body::None, owners_upload(200)),
         ("PUT", "/uploads/{id}") => upload(
             "PUT",
@@ -602,6 +640,7 @@ async fn every_web_route_answers_every_caller_as_the_matrix_says_and_refusals_ch
                     browser.post(url).with_form(&fields)
                 }
                 Body::Json(json) => browser.request(method, url).json(json),
+                Body::Bytes(bytes) => browser.request(method, url).body(bytes.clone()),
                 Body::None => browser.request(method, url),
             };
             if let (Some(csrf), false) = (&csrf, matches!(call.body, Body::Form(_))) {
