@@ -63,6 +63,10 @@ install_packages dosfstools fusefat
 say "deployment files (scripts/validate-deploy.sh)"
 scripts/validate-deploy.sh
 
+# Instant: the table of docs/scaling.md from the stored measured costs.
+say "the load model (bench/load-model/model.py)"
+python3 bench/load-model/model.py
+
 say "cargo fmt --check"
 cargo fmt --all --check
 say "cargo clippy"
