@@ -138,6 +138,22 @@ pub const PASSWORD: &str = "correct horse battery";
 impl TestApp {
     /// Creates `user`, in `account` when given (else the user's own account).
     pub async fn add_user(&self, user: &str, account: Option<&str>, account_admin: bool) {
+        self.create_user(user, account, account_admin, false).await;
+    }
+
+    /// Creates `user`, an administrator of the service, in an account of
+    /// their own.
+    pub async fn add_admin(&self, user: &str) {
+        self.create_user(user, None, true, true).await;
+    }
+
+    async fn create_user(
+        &self,
+        user: &str,
+        account: Option<&str>,
+        account_admin: bool,
+        is_admin: bool,
+    ) {
         record_secret("password", PASSWORD);
         add_user(
             self.metadata.as_ref(),
@@ -147,7 +163,7 @@ impl TestApp {
                 password: PASSWORD.into(),
                 email: None,
                 quota_bytes: 1 << 30,
-                is_admin: false,
+                is_admin,
                 account: account.map(Into::into),
                 account_admin,
             },

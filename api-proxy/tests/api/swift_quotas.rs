@@ -3,10 +3,9 @@
 //! stores nothing.
 
 use futures::stream;
-use nimbus_server::admin::{AddUser, add_user};
 use reqwest::RequestBuilder;
 
-use crate::helpers::{PASSWORD, Session, TestApp, spawn_app};
+use crate::helpers::{Session, TestApp, spawn_app};
 
 async fn status(request: RequestBuilder) -> u16 {
     request.send().await.unwrap().status().as_u16()
@@ -94,21 +93,7 @@ async fn a_container_count_quota_counts_objects() {
 async fn only_the_installations_administrators_set_account_quotas() {
     let app = spawn_app().await;
     let alice = alice_with_container(&app).await;
-    add_user(
-        app.metadata.as_ref(),
-        &nimbus_server::storage::Actor::command_line(),
-        AddUser {
-            username: "root".into(),
-            password: PASSWORD.into(),
-            email: None,
-            quota_bytes: 1 << 30,
-            is_admin: true,
-            account: None,
-            account_admin: true,
-        },
-    )
-    .await
-    .unwrap();
+    app.add_admin("root").await;
     let root = app.login("root:root").await;
     let c = |method, path| alice.request(&app.client, method, path);
     let as_root = |headers: &[(&str, &str)]| {

@@ -5,29 +5,11 @@
 //! the matrix in authorization_matrix/web.rs has the other callers), and a
 //! form without its CSRF token does nothing.
 
-use nimbus_server::admin::{self, AddUser};
+use nimbus_server::admin;
 use nimbus_server::storage::Actor;
 
-use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app};
 use crate::web::{Browser, location};
-
-async fn add_admin(app: &TestApp, username: &str) {
-    admin::add_user(
-        app.metadata.as_ref(),
-        &Actor::command_line(),
-        AddUser {
-            username: username.into(),
-            password: PASSWORD.into(),
-            email: None,
-            quota_bytes: 1 << 30,
-            is_admin: true,
-            account: None,
-            account_admin: true,
-        },
-    )
-    .await
-    .unwrap();
-}
 
 async fn quota_of(app: &TestApp, username: &str) -> Option<u64> {
     app.metadata
@@ -42,7 +24,7 @@ async fn quota_of(app: &TestApp, username: &str) -> Option<u64> {
 #[tokio::test]
 async fn an_administrator_manages_users_and_reads_the_service_from_the_pages() {
     let app = spawn_app().await;
-    add_admin(&app, "root").await;
+    app.add_admin("root").await;
     app.add_user("alice", None, true).await;
     admin::add_oauth_consumer(
         app.metadata.as_ref(),

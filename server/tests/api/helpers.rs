@@ -123,6 +123,15 @@ impl TestApp {
     }
 
     pub async fn add_user(&self, username: &str) {
+        self.create_user(username, false).await;
+    }
+
+    /// Creates `username`, an administrator of the service.
+    pub async fn add_admin(&self, username: &str) {
+        self.create_user(username, true).await;
+    }
+
+    async fn create_user(&self, username: &str, is_admin: bool) {
         record_secret("password", PASSWORD);
         admin::add_user(
             self.store.as_ref(),
@@ -132,7 +141,7 @@ impl TestApp {
                 password: PASSWORD.into(),
                 email: Some(format!("{username}@example.org")),
                 quota_bytes: 1 << 30,
-                is_admin: false,
+                is_admin,
                 account: None,
                 account_admin: true,
             },

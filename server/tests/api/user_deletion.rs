@@ -5,29 +5,14 @@
 use nimbus_protocol::ClientError;
 use nimbus_protocol::admin::{DeleteUserArgs, DeletedUserReply};
 use nimbus_protocol::rpc::{DeviceToken, ErrorCode, Operation, ProposalList, Role};
-use nimbus_server::admin::{self, AddUser};
-use nimbus_server::storage::{Actor, AuditFilter};
+use nimbus_server::storage::AuditFilter;
 
 use crate::cli::{nimbus_server_of, stdout};
 use crate::helpers::{PASSWORD, TestApp, login_args, new_file, spawn_app};
 use crate::sharing::{create_workspace, propose, share};
 
 async fn add_admin(app: &TestApp, username: &str) -> DeviceToken {
-    admin::add_user(
-        app.store.as_ref(),
-        &Actor::command_line(),
-        AddUser {
-            username: username.into(),
-            password: PASSWORD.into(),
-            email: None,
-            quota_bytes: 1 << 30,
-            is_admin: true,
-            account: None,
-            account_admin: true,
-        },
-    )
-    .await
-    .unwrap();
+    app.add_admin(username).await;
     app.login(username, "admin laptop").await
 }
 
