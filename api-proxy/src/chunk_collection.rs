@@ -22,6 +22,12 @@
 //!   claim up to that number (`chunksStored`), so that the device that was
 //!   refused can commit.
 //!
+//! * At the end of a pass every claim made before it is retired: those
+//!   whose chunk is stored are lifted, then the servers refuse claims
+//!   below the pass's first number and forget the records of lifted
+//!   claims below it ([`prune_claims`]). What stays is a record per chunk
+//!   deleted and not stored since.
+//!
 //! One proxy collects at a time (a lock in the index database) only to spare
 //! work; every proxy confirms and lifts. A pass is idempotent: stopped
 //! anywhere, the next one finishes the job (a blob left without its row is
@@ -67,6 +73,9 @@ pub struct CollectionReport {
     /// Chunks the servers claimed that a client wrote or confirmed before
     /// they could be deleted: kept, and their claim lifted.
     pub kept: u64,
+    /// Claims from before the pass retired: rows of the index lifted
+    /// because their chunk is stored, and records the servers forgot.
+    pub pruned: u64,
 }
 
 /// Records that a client found chunk `name` of `container` in `account`
@@ -86,7 +95,9 @@ pub async fn confirm(
     }
     let lifted = match index.confirm_chunk(account, container, name).await {
         Ok(false) => Ok(()),
-        Ok(true) => lift(index, rpc, (account, container), &[name.to_owned()]).await,
+        Ok(true) => lift(index, rpc, (account, container), &[name.to_owned()])
+            .await
+            .map(drop),
         Err(error) => Err(error.into()),
     };
     if let Err(error) = lifted {
@@ -97,15 +108,15 @@ pub async fn confirm(
 /// Lifts the claims on those of `names` of `container` that exist: first
 /// fences them in the index (no claim made so far deletes them any more),
 /// then tells the servers up to which claim they are stored, then forgets
-/// them.
+/// them. Returns how many were lifted.
 async fn lift(
     index: &dyn ObjectIndex,
     rpc: &RpcClient,
     container: (&str, &str),
     names: &[String],
-) -> Result<(), CollectionError> {
+) -> Result<usize, CollectionError> {
     let Some((up_to, fenced)) = index.fence_collected_chunks(container, names).await? else {
-        return Ok(());
+        return Ok(0);
     };
     rpc.call::<serde_json::Value>(
         None,
@@ -120,7 +131,7 @@ async fn lift(
     index
         .forget_collected_chunks(container, up_to, &fenced)
         .await?;
-    Ok(())
+    Ok(fenced.len())
 }
 
 /// One pass: collects the chunks neither written nor confirmed for `grace`
@@ -149,6 +160,8 @@ pub async fn collect_unlocked(
     grace: Duration,
 ) -> Result<CollectionReport, CollectionError> {
     let mut report = CollectionReport::default();
+    // Every claim of this pass is above it.
+    let floor = index.claim_floor().await?;
     let grace_us = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
     let cutoff_us = Timestamp::now().as_micros().saturating_sub(grace_us);
     let mut after: Option<(String, String, String)> = None;
@@ -179,10 +192,54 @@ pub async fn collect_unlocked(
             }
         }
         if page.next.is_none() {
-            return Ok(report);
+            break;
         }
         after = page.next;
     }
+    report.pruned = prune_claims(index, rpc, floor).await?;
+    Ok(report)
+}
+
+/// Retires every claim below `floor` (docs/operations.md, "Pruning the
+/// claims' records"): lifts those whose chunk is stored, as a confirmation
+/// would, so that the index keeps rows only of chunks that are gone; then
+/// has the servers refuse claims below `floor` from now on and forget the
+/// records no answer depends on any more. A claim still on its way from an
+/// overlapping pass only ends up deleting nothing. Returns the rows lifted
+/// plus the records forgotten.
+async fn prune_claims(
+    index: &dyn ObjectIndex,
+    rpc: &RpcClient,
+    floor: i64,
+) -> Result<u64, CollectionError> {
+    let mut lifted = 0;
+    let mut after: Option<(String, String, String)> = None;
+    loop {
+        let page = index
+            .lingering_claims(
+                floor,
+                after
+                    .as_ref()
+                    .map(|(a, c, n)| (a.as_str(), c.as_str(), n.as_str())),
+                CANDIDATES_PER_QUERY,
+            )
+            .await?;
+        for same_container in page.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
+            let (account, container, _) = &same_container[0];
+            for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
+                let names: Vec<String> = batch.iter().map(|(_, _, name)| name.clone()).collect();
+                lifted += lift(index, rpc, (account, container), &names).await? as u64;
+            }
+        }
+        if page.len() < CANDIDATES_PER_QUERY {
+            break;
+        }
+        after = page.last().cloned();
+    }
+    let forgotten: u64 = rpc
+        .call(None, Operation::PruneChunkClaims { floor })
+        .await?;
+    Ok(lifted + forgotten)
 }
 
 /// Claims `names` in the index, asks the servers to claim those no
@@ -260,6 +317,7 @@ pub async fn run(
                 chunks = report.chunks,
                 bytes = report.bytes,
                 kept = report.kept,
+                pruned = report.pruned,
                 "collected unreferenced chunks"
             ),
             Err(error) => tracing::warn!(%error, "collecting unreferenced chunks failed"),

@@ -221,6 +221,12 @@ pub enum Operation {
         up_to: i64,
         chunk_ids: Vec<String>,
     },
+    /// Service call: no claim below `floor` is made any more (a
+    /// [`Operation::CollectChunks`] under one claims nothing), so the records
+    /// of chunks whose claims were lifted up to a number below `floor` can
+    /// go: none of them changes an answer any more. The floor only rises.
+    /// Reply: `u64`, the records removed.
+    PruneChunkClaims { floor: i64 },
     /// The caller's device could not download the latest version of a file:
     /// chunks of it are missing from the object store. The server pushes a
     /// `content_missing` event ([`crate::notify::WorkspaceEvent`]) to the
@@ -305,6 +311,7 @@ impl Operation {
             Operation::ReferencedChunks { .. } => "referencedChunks",
             Operation::CollectChunks { .. } => "collectChunks",
             Operation::ChunksStored { .. } => "chunksStored",
+            Operation::PruneChunkClaims { .. } => "pruneChunkClaims",
             Operation::ReportMissingContent { .. } => "reportMissingContent",
             Operation::CreateLink(_) => "createLink",
             Operation::ListLinks => "listLinks",

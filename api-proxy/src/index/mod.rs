@@ -517,6 +517,17 @@ pub trait ObjectIndex: Send + Sync {
         (claimed, unclaimed): (&[String], &[String]),
         cutoff_us: i64,
     ) -> Result<Vec<CollectedObject>, IndexError>;
+    /// A fresh claim number: every claim made from now on is above it.
+    async fn claim_floor(&self) -> Result<i64, IndexError>;
+    /// The chunks whose row holds a claim below `floor` and whose object
+    /// exists (their claims deleted nothing, or they were stored again),
+    /// the first `limit` after `after` in (account, container, name) order.
+    async fn lingering_claims(
+        &self,
+        floor: i64,
+        after: Option<(&str, &str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, IndexError>;
 }
 
 /// Held while collecting; dropping it lets another proxy collect.

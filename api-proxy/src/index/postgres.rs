@@ -1250,6 +1250,34 @@ impl ObjectIndex for PgIndex {
             })
             .collect())
     }
+
+    async fn claim_floor(&self) -> Result<i64, IndexError> {
+        Ok(sqlx::query_scalar("SELECT nextval('chunk_claims')")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    async fn lingering_claims(
+        &self,
+        floor: i64,
+        after: Option<(&str, &str, &str)>,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String)>, IndexError> {
+        let (account, container, name) = after.unwrap_or_default();
+        Ok(sqlx::query_as(
+            "SELECT c.account, c.container, c.name FROM collected_chunks c
+               JOIN objects o USING (account, container, name)
+              WHERE (c.account, c.container, c.name) > ($2, $3, $4) AND c.claim < $1
+              ORDER BY c.account, c.container, c.name LIMIT $5",
+        )
+        .bind(floor)
+        .bind(account)
+        .bind(container)
+        .bind(name)
+        .bind(as_sql_limit(limit))
+        .fetch_all(&self.pool)
+        .await?)
+    }
 }
 
 /// Locks the objects of `names` that exist, in name order (the order every

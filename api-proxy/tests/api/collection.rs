@@ -444,8 +444,10 @@ async fn race_devices_against_collectors(collectors: usize) {
     for collector in collecting {
         by_collector.push(collector.await.unwrap());
     }
-    // And a last pass once everything is committed.
+    // And a last pass once everything is committed, then one more, which
+    // retires the claims the last one lifted.
     let last = Collector::of(&app).await.pass(Duration::ZERO).await;
+    Collector::of(&app).await.pass(Duration::ZERO).await;
 
     println!(
         "race: {} files committed, {} chunks collected while they were (by collector: \
@@ -464,6 +466,111 @@ async fn race_devices_against_collectors(collectors: usize) {
     for content in &files {
         assert_eq!(download(&app, &laptop, content).await, content.data);
     }
+    // Every chunk is stored and listed: no claim needs a record any more.
+    assert_eq!(claim_records(&app).await, (0, 0, 0));
+}
+
+/// Records of collection claims: rows of the proxy's index, and records
+/// of the metadata servers, all and those held (a claim not lifted).
+async fn claim_records(app: &TestApp) -> (i64, i64, i64) {
+    let mut index = PgConnection::connect(&app.settings.database_url)
+        .await
+        .unwrap();
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM collected_chunks")
+        .fetch_one(&mut index)
+        .await
+        .unwrap();
+    let mut metadata = PgConnection::connect(&app.metadata_database_url())
+        .await
+        .unwrap();
+    let (records, held): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE claim > lifted) FROM collected_chunks",
+    )
+    .fetch_one(&mut metadata)
+    .await
+    .unwrap();
+    (rows, records, held)
+}
+
+/// Pruning (docs/operations.md, "Pruning the claims' records"): a chunk
+/// deleted keeps one record on each side (a device may still remember it);
+/// once stored again, the next pass forgets both. A claim taken before a
+/// pass and sent to the servers after it (a proxy that stalled) finds its
+/// records pruned and claims nothing: without the floor it would hold
+/// chunks that are stored, with no row left in the index to lift them.
+#[tokio::test]
+async fn retired_claims_leave_no_records_and_a_claim_below_the_floor_holds_nothing() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let container = (
+        laptop.workspace.storage_account.as_str(),
+        laptop.workspace.container.as_str(),
+    );
+    let abandoned = upload(&app, &laptop, noise(500_000, 21)).await;
+    let deleted = abandoned.chunks.len() as i64;
+    age_objects(&app, 2 * HOUR).await;
+    let collector = Collector::of(&app).await;
+
+    assert_eq!(collector.pass(HOUR).await.chunks, deleted as u64);
+    assert_eq!(claim_records(&app).await, (deleted, deleted, deleted));
+    // Stored again (each PUT lifts its claim) and committed.
+    let again = upload(&app, &laptop, abandoned.data.clone()).await;
+    assert!(committed(
+        &commit_file(&laptop, "again.bin", &again).await.unwrap()
+    ));
+    assert_eq!(claim_records(&app).await, (0, deleted, 0));
+    assert_eq!(collector.pass(HOUR).await.pruned, deleted as u64);
+    assert_eq!(claim_records(&app).await, (0, 0, 0));
+
+    // A claims stale chunks in the index and stalls before asking the
+    // servers.
+    let stale = upload(&app, &laptop, noise(300_000, 22)).await;
+    let names: Vec<String> = stale.chunks.iter().map(|c| c.id.clone()).collect();
+    age_objects(&app, 2 * HOUR).await;
+    let stalled = Collector::of(&app).await;
+    let cutoff_us = Timestamp::now().as_micros() - 3_600_000_000;
+    let (claim, recorded) = stalled
+        .index
+        .claim_chunks(container, &names, cutoff_us)
+        .await
+        .unwrap()
+        .expect("the stale chunks are claimed");
+    // Passes that find nothing stale retire A's claim: its rows are lifted
+    // (the chunks are stored), then the servers forget the lifted records.
+    let far = 1000 * HOUR;
+    assert_eq!(collector.pass(far).await.pruned, names.len() as u64);
+    assert_eq!(claim_records(&app).await, (0, names.len() as i64, 0));
+    assert_eq!(collector.pass(far).await.pruned, names.len() as u64);
+    assert_eq!(claim_records(&app).await, (0, 0, 0));
+
+    // A wakes up.
+    let claimed: Vec<String> = stalled
+        .rpc
+        .call(
+            None,
+            Operation::CollectChunks {
+                storage_account: container.0.into(),
+                container: container.1.into(),
+                claim,
+                chunk_ids: recorded.clone(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(claimed, Vec::<String>::new(), "a claim below the floor");
+    let removed = stalled
+        .index
+        .collect_chunks(container, claim, (&claimed, &recorded), i64::MAX)
+        .await
+        .unwrap();
+    assert_eq!(removed, Vec::new());
+    assert_eq!(claim_records(&app).await, (0, 0, 0));
+    assert!(committed(
+        &commit_file(&laptop, "stale.bin", &stale).await.unwrap()
+    ));
+    assert_eq!(download(&app, &laptop, &stale).await, stale.data);
+    assert_eq!(download(&app, &laptop, &again).await, abandoned.data);
 }
 
 /// The hole of a single collector's lock, replayed step by step: proxy A

@@ -49,6 +49,7 @@ mod oauth_request_info;
 mod oauth_request_token;
 mod open_link;
 mod propose_share;
+mod prune_chunk_claims;
 mod purge_item;
 mod referenced_chunks;
 mod register_device;
@@ -206,6 +207,10 @@ pub async fn dispatch(
             return chunks_stored::run(state, (&storage_account, &container), up_to, chunk_ids)
                 .await;
         }
+        Operation::PruneChunkClaims { floor } => {
+            require_service(amqp, sender)?;
+            return prune_chunk_claims::run(state, floor).await;
+        }
         // Administration without a token: the command line, as the services.
         Operation::AdminDeleteUser(args) if token.is_none() => {
             require_service(amqp, sender)?;
@@ -223,7 +228,8 @@ pub async fn dispatch(
         | Operation::OauthAuthenticate { .. }
         | Operation::OpenLink(_)
         | Operation::CollectChunks { .. }
-        | Operation::ChunksStored { .. } => unreachable!("handled before authentication"),
+        | Operation::ChunksStored { .. }
+        | Operation::PruneChunkClaims { .. } => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,

@@ -651,7 +651,8 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// transaction under the workspace's lock (the one
     /// [`MetadataStore::commit`] takes first). A chunk held under a later
     /// claim, or whose claims were lifted up to `claim` or beyond, is left
-    /// as it is and not returned.
+    /// as it is and not returned; nothing is claimed under a `claim` below
+    /// the floor ([`MetadataStore::prune_chunk_claims`]).
     async fn collect_unreferenced_chunks(
         &self,
         workspace_id: Uuid,
@@ -667,6 +668,12 @@ pub trait MetadataStore: Send + Sync + 'static {
         up_to: i64,
         chunk_ids: &[String],
     ) -> StoreResult<()>;
+    /// Raises the floor of collection claims to `floor` (claims below it
+    /// are refused from then on: [`MetadataStore::collect_unreferenced_chunks`]
+    /// claims nothing under them) and removes the records of chunks whose
+    /// claims were lifted up to a number below the floor, which no answer
+    /// depends on any more; returns how many.
+    async fn prune_chunk_claims(&self, floor: i64) -> StoreResult<u64>;
     /// Plans and applies a commit in one transaction (see [`crate::commit_plan`]).
     async fn commit(
         &self,

@@ -1393,6 +1393,15 @@ impl MetadataStore for PgStore {
             .bind(workspace_id)
             .execute(&mut *tx)
             .await?;
+        // Shared with other claims, exclusive with a pruning that raises
+        // the floor: a claim below it would find a pruned record missing
+        // and hold a chunk that was lifted.
+        let floor: i64 = sqlx::query_scalar("SELECT floor FROM chunk_claim_floor FOR SHARE")
+            .fetch_one(&mut *tx)
+            .await?;
+        if claim < floor {
+            return Ok(Vec::new());
+        }
         // Any version row counts, whatever retention keeps: a version that
         // still exists may be restored or downloaded. Claims only grow, and
         // never at or below what was lifted (docs/operations.md).
@@ -1447,6 +1456,26 @@ impl MetadataStore for PgStore {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn prune_chunk_claims(&self, floor: i64) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        // Waits for the claims under way, and makes later ones see the new
+        // floor before they touch a record.
+        let floor: i64 = sqlx::query_scalar(
+            "UPDATE chunk_claim_floor SET floor = greatest(floor, $1) RETURNING floor",
+        )
+        .bind(floor)
+        .fetch_one(&mut *tx)
+        .await?;
+        let removed =
+            sqlx::query("DELETE FROM collected_chunks WHERE claim <= lifted AND lifted < $1")
+                .bind(floor)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        tx.commit().await?;
+        Ok(removed)
     }
 
     async fn children(
