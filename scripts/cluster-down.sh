@@ -4,6 +4,8 @@
 #
 #   scripts/cluster-down.sh            stop every member (and Swift, if cluster-up started it)
 #   scripts/cluster-down.sh NAME...    stop only these (rabbitmq-2, server-1, proxy-1, haproxy)
+#   scripts/cluster-down.sh --kill NAME...   SIGKILL them instead, as a crash would
+#   scripts/cluster-down.sh --pause NAME...  SIGSTOP them (cluster-up.sh NAME sends SIGCONT)
 #   scripts/cluster-down.sh --purge    stop everything and delete its databases,
 #                                      Swift container and directory
 #
@@ -20,6 +22,15 @@ stop() { # stop NAME
 purge=
 case ${1:-} in
     --purge) purge=1 ;;
+    --kill | --pause)
+        how=${1#--}
+        shift
+        for name in "$@"; do is_member "$name" || die "no member $name (members: ${members[*]})"; done
+        for name in "$@"; do
+            if "${how}_member" "$name"; then say "${how}: $name"; fi
+        done
+        exit 0
+        ;;
     "") ;;
     *)
         for name in "$@"; do is_member "$name" || die "no member $name (members: ${members[*]})"; done

@@ -107,6 +107,33 @@ member_running() { # member_running NAME
     esac
 }
 
+member_pid() { # member_pid NAME: the PID recorded for the member's process, if any
+    case $1 in
+        rabbitmq-*) cat "$cluster_dir/rabbitmq/$1/pid" 2>/dev/null ;;
+        *) cat "$run_dir/$1.pid" 2>/dev/null ;;
+    esac
+}
+
+member_paused() { # member_paused NAME: its process is stopped by SIGSTOP
+    local pid; pid=$(member_pid "$1") || return 1
+    [ -n "$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = T ]
+}
+
+kill_member() { # kill_member NAME: SIGKILL, as a crash would; false if it was not running
+    local pid; pid=$(member_pid "$1") || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    as_root kill -KILL "$pid"
+    for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    ! kill -0 "$pid" 2>/dev/null || die "process $pid ($1) outlived SIGKILL"
+    case $1 in rabbitmq-*) ;; *) rm -f "$run_dir/$1.pid" ;; esac
+}
+
+pause_member() { # pause_member NAME: SIGSTOP (cluster-up.sh NAME resumes it); false if not running
+    local pid; pid=$(member_pid "$1") || return 1
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 1
+    as_root kill -STOP "$pid"
+}
+
 stop_member() { # stop_member NAME: a clean stop; false if it was not running
     case $1 in
         rabbitmq-*)

@@ -4,10 +4,12 @@
 # two can run side by side), runs three desktop clients, a Swift client and a
 # REST client through its load balancer (nimbus-faults --attach) while the
 # RabbitMQ node holding the request queue's leader, a metadata server and a
-# proxy are each stopped and started again, checks that nothing acknowledged
+# proxy are each stopped and started again, the other metadata server and
+# proxy are killed (SIGKILL) and started again, and another RabbitMQ node is
+# paused (SIGSTOP) and resumed, checks that nothing acknowledged
 # was lost and that the clients converged, and removes the cluster whatever
 # happened. Extra arguments go to nimbus-faults (--down-for 20, ...).
-# About 4 minutes; docs/operations.md, "Cluster".
+# About 6 minutes; docs/operations.md, "Cluster".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -41,6 +43,10 @@ scripts/cluster-down.sh --purge
 scripts/cluster-up.sh
 . "$cluster_dir/cluster.env"
 leader=$(request_queue_leader) || die "no RabbitMQ node names a leader of the request queue"
-say "the request queue's leader is on $leader: that is the RabbitMQ node stopped"
+# Paused: another node, which the restart of the first leaves holding the
+# leader or a follower the new leader waits on.
+paused=rabbitmq-$((${leader##*-} % 3 + 1))
+say "the request queue's leader is on $leader: that node is stopped, $paused paused"
 "$bin/nimbus-faults" --attach "$NIMBUS_CLUSTER_URL" \
-    --restart "$leader" --restart server-1 --restart proxy-1 "$@"
+    --restart "$leader" --restart server-1 --restart proxy-1 \
+    --restart server-2:kill --restart proxy-2:kill --restart "$paused":pause "$@"

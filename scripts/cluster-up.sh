@@ -160,6 +160,16 @@ start_haproxy() {
 }
 
 start_member() { # start_member NAME: start it unless it runs, and wait until it serves
+    if member_paused "$1"; then
+        say "resuming $1"
+        as_root kill -CONT "$(member_pid "$1")"
+        case $1 in
+            rabbitmq-*) await_rabbit "$1" ;;
+            haproxy) wait_for 30 HAProxy port_open 127.0.0.1 "$http_port" ;;
+            *) wait_for 60 "$1 (/readyz)" http_ok "http://127.0.0.1:${member_port[$1]}/readyz" ;;
+        esac
+        return 0
+    fi
     if member_running "$1"; then
         say "$1 already running"
         return 0

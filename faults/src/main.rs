@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 
-use crate::attach::Attached;
+use crate::attach::{Attached, Member};
 use crate::cluster::{Account, Cluster};
 use crate::desktop::{Device, Tree, differences, list};
 use crate::faults::{Injected, inject, restart_the_fallen, schedule};
@@ -63,10 +63,11 @@ struct Args {
     /// <cluster dir>/cluster.env` puts them; the run adds a user of its own.
     #[arg(long, value_name = "URL")]
     attach: Option<String>,
-    /// With --attach: a member to stop and start again (repeat it; they
-    /// go in turn).
+    /// With --attach: a member to take down and bring back (repeat it;
+    /// they go in turn): `NAME` is stopped cleanly, `NAME:kill` gets
+    /// SIGKILL, `NAME:pause` SIGSTOP (and SIGCONT to come back).
     #[arg(long = "restart", value_name = "MEMBER", requires = "attach")]
-    restart: Vec<String>,
+    restart: Vec<Member>,
     /// With --attach: the program that stops a member, given its name.
     #[arg(long, default_value = "scripts/cluster-down.sh")]
     stop_command: PathBuf,
@@ -219,10 +220,15 @@ async fn attached(
     let proxies = vec![cluster.url.clone()];
     let mut clients = Clients::start(bin, dir, &logs, &proxies, &account, ledger).await?;
     println!(
-        "[{:7.1}s] attached to {url} as {}: 3 devices, a Swift and a REST client writing; stopping and starting {} in turn, each down {} s",
+        "[{:7.1}s] attached to {url} as {}: 3 devices, a Swift and a REST client writing; taking down and bringing back {} in turn, each down {} s",
         ledger.at(),
         account.user,
-        cluster.members.join(", "),
+        cluster
+            .members
+            .iter()
+            .map(Member::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         args.down_for
     );
     let watch = |devices: &mut [Device]| {

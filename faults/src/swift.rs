@@ -137,10 +137,14 @@ impl Swift {
             let proxy = sent % self.proxies.len();
             sent += 1;
             self.uploading[proxy].fetch_add(1, Ordering::Relaxed);
+            // Said even for an empty body, which hyper would send without
+            // a length: Swift (and the proxy, like it) answers a PUT that
+            // has neither a length nor chunked encoding 411.
             let result = self
                 .http
                 .put(self.url(proxy, &key))
                 .header("X-Auth-Token", self.token())
+                .header(reqwest::header::CONTENT_LENGTH, body.len())
                 .body(body)
                 .send()
                 .await;
