@@ -421,6 +421,30 @@ macro_rules! stale_chunk {
     };
 }
 
+/// `column = ANY($param)` (a text array of names), also bounded by the
+/// array's least and greatest name. Alone, the condition on the array can be
+/// planned as a filter over every row of the container (a cached generic
+/// plan from when the table was small): each batch of a collection then
+/// compared its names with every row, a pass quadratic in the store. With
+/// the bounds, the index reads only the key range of the batch.
+macro_rules! names_in {
+    ($column:literal, $param:literal) => {
+        concat!(
+            " ",
+            $column,
+            " = ANY(",
+            $param,
+            ") AND ",
+            $column,
+            " BETWEEN (SELECT min(n COLLATE \"C\") FROM unnest(",
+            $param,
+            "::text[]) AS n) AND (SELECT max(n COLLATE \"C\") FROM unnest(",
+            $param,
+            "::text[]) AS n) "
+        )
+    };
+}
+
 #[async_trait]
 impl ObjectIndex for PgIndex {
     async fn ping(&self) -> Result<(), IndexError> {
@@ -1069,11 +1093,12 @@ impl ObjectIndex for PgIndex {
         if held.is_empty() {
             return Ok(None);
         }
-        let up_to: i64 = sqlx::query_scalar(
+        let up_to: i64 = sqlx::query_scalar(concat!(
             "UPDATE collected_chunks SET claim = (SELECT nextval('chunk_claims'))
-              WHERE account = $1 AND container = $2 AND name = ANY($3)
-              RETURNING claim",
-        )
+              WHERE account = $1 AND container = $2 AND",
+            names_in!("name", "$3"),
+            "RETURNING claim"
+        ))
         .bind(account)
         .bind(container)
         .bind(&held)
@@ -1092,10 +1117,10 @@ impl ObjectIndex for PgIndex {
         up_to: i64,
         names: &[String],
     ) -> Result<(), IndexError> {
-        sqlx::query(
-            "DELETE FROM collected_chunks
-              WHERE account = $1 AND container = $2 AND claim = $3 AND name = ANY($4)",
-        )
+        sqlx::query(concat!(
+            "DELETE FROM collected_chunks WHERE account = $1 AND container = $2 AND claim = $3 AND",
+            names_in!("name", "$4")
+        ))
         .bind(account)
         .bind(container)
         .bind(up_to)
@@ -1173,7 +1198,9 @@ impl ObjectIndex for PgIndex {
             "WITH fresh AS (SELECT nextval('chunk_claims') AS claim)
              INSERT INTO collected_chunks AS held (account, container, name, claim)
              SELECT o.account, o.container, o.name, fresh.claim FROM objects o, fresh
-              WHERE o.account = $2 AND o.container = $3 AND o.name = ANY($4) AND ",
+              WHERE o.account = $2 AND o.container = $3 AND",
+            names_in!("o.name", "$4"),
+            "AND",
             stale_chunk!(),
             " ORDER BY o.name
              ON CONFLICT (account, container, name)
@@ -1220,7 +1247,9 @@ impl ObjectIndex for PgIndex {
         let (held, dropped) = (at_claim_of(claimed), at_claim_of(unclaimed));
         let deleted: Vec<(String, i64, Option<String>)> = sqlx::query_as(concat!(
             "DELETE FROM objects o
-              WHERE account = $2 AND container = $3 AND name = ANY($4) AND ",
+              WHERE account = $2 AND container = $3 AND",
+            names_in!("name", "$4"),
+            "AND",
             stale_chunk!(),
             " RETURNING name, size, blob_key"
         ))
@@ -1232,9 +1261,10 @@ impl ObjectIndex for PgIndex {
         .await?;
         // No server holds these under this claim: a later confirmation has
         // nothing to lift.
-        sqlx::query(
-            "DELETE FROM collected_chunks WHERE account = $1 AND container = $2 AND name = ANY($3)",
-        )
+        sqlx::query(concat!(
+            "DELETE FROM collected_chunks WHERE account = $1 AND container = $2 AND",
+            names_in!("name", "$3")
+        ))
         .bind(account)
         .bind(container)
         .bind(&dropped)
@@ -1288,10 +1318,11 @@ async fn lock_objects(
     (account, container): (&str, &str),
     names: &[String],
 ) -> Result<Vec<String>, IndexError> {
-    Ok(sqlx::query_scalar(
-        "SELECT name FROM objects WHERE account = $1 AND container = $2 AND name = ANY($3)
-          ORDER BY name FOR UPDATE",
-    )
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT name FROM objects WHERE account = $1 AND container = $2 AND",
+        names_in!("name", "$3"),
+        "ORDER BY name FOR UPDATE"
+    ))
     .bind(account)
     .bind(container)
     .bind(names)
@@ -1307,12 +1338,11 @@ async fn lock_collected(
     names: &[String],
     claim: Option<i64>,
 ) -> Result<Vec<String>, IndexError> {
-    Ok(sqlx::query_scalar(
-        "SELECT name FROM collected_chunks
-          WHERE account = $1 AND container = $2 AND name = ANY($3)
-            AND ($4::bigint IS NULL OR claim = $4)
-          ORDER BY name FOR UPDATE",
-    )
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT name FROM collected_chunks WHERE account = $1 AND container = $2 AND",
+        names_in!("name", "$3"),
+        "AND ($4::bigint IS NULL OR claim = $4) ORDER BY name FOR UPDATE"
+    ))
     .bind(account)
     .bind(container)
     .bind(names)
