@@ -72,6 +72,11 @@ pub struct Settings {
     pub chunk_grace_secs: u64,
     /// How often, in seconds, to collect unreferenced chunks.
     pub chunk_collection_interval_secs: u64,
+    /// How often, in seconds, to look for versions of converted folders
+    /// still under another workspace's keys ([`crate::rekey`]); a
+    /// conversion also starts a pass at once. 0: this proxy does not
+    /// re-key (another proxy of the deployment does).
+    pub rekey_interval_secs: u64,
     /// Seconds an unfinished upload of the web UI lasts after its last
     /// progress; then it is deleted with the bytes it held.
     pub upload_session_ttl_secs: u64,
@@ -136,6 +141,7 @@ impl Default for Settings {
             sweep_interval_secs: 3600,
             chunk_grace_secs: 24 * 3600,
             chunk_collection_interval_secs: 3600,
+            rekey_interval_secs: 600,
             upload_session_ttl_secs: 24 * 3600,
             tempurl_allow_sha1: false,
             header_timeout_secs: 10,
@@ -185,6 +191,10 @@ impl Settings {
 
     pub fn chunk_collection_interval(&self) -> Duration {
         Duration::from_secs(self.chunk_collection_interval_secs)
+    }
+
+    pub fn rekey_interval(&self) -> Duration {
+        Duration::from_secs(self.rekey_interval_secs)
     }
 
     pub fn upload_session_ttl(&self) -> Duration {

@@ -22,7 +22,9 @@ use nimbus_chunks::{
     Chunker, ChunkerParams, ContentHasher, SealedChunk, WorkspaceKeys, open_chunk,
 };
 use nimbus_protocol::RpcClient;
-use nimbus_protocol::rpc::{ChunkRef, Content, EncryptionMode, WorkspaceInfo};
+use nimbus_protocol::rpc::{
+    ChunkPlace, ChunkRef, Content, EncryptionMode, ItemState, WorkspaceInfo,
+};
 use tokio::sync::mpsc;
 
 use crate::blobs::BlobStore;
@@ -44,6 +46,32 @@ pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
         }
         EncryptionMode::Client => Err(RestError::EncryptedWorkspace(workspace.name.clone())),
     }
+}
+
+/// Where the chunks of `item`, a file version of `workspace`, are read,
+/// and the keys that open them: the workspace's own, or, while the version
+/// is one of a converted folder not re-keyed yet
+/// ([`ItemState::chunk_workspace`]), those of the workspace whose keys made
+/// them, in its container. That one is always plain: conversion refuses
+/// end-to-end encrypted workspaces.
+pub fn reader_for(
+    app: &AppState,
+    workspace: &WorkspaceInfo,
+    item: &ItemState,
+) -> Result<(ChunkStore, WorkspaceKeys), RestError> {
+    let keys = keys_for(workspace)?;
+    Ok(match &item.chunk_workspace {
+        Some(place) => place_reader(app, place),
+        None => (ChunkStore::new(app, workspace), keys),
+    })
+}
+
+/// The chunks of `place` with its plain keys.
+pub fn place_reader(app: &AppState, place: &ChunkPlace) -> (ChunkStore, WorkspaceKeys) {
+    (
+        ChunkStore::in_container(app, &place.storage_account, &place.container),
+        WorkspaceKeys::plain(place.workspace_id),
+    )
 }
 
 /// Where a workspace's chunks live.
@@ -79,7 +107,7 @@ impl ChunkStore {
     /// Stores `chunk` unless the container has it; returns whether it was
     /// new. Either way the chunk is confirmed ([`chunk_collection::confirm`]),
     /// as the upload will commit a version listing it.
-    async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
+    pub async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
         let id = chunk.id.clone();
         let stored = self.store(chunk).await?;
         chunk_collection::confirm(
@@ -397,27 +425,36 @@ pub fn download(
     keys: WorkspaceKeys,
     content: &Content,
 ) -> impl Stream<Item = Result<Bytes, RestError>> + 'static {
-    stream::iter(content.chunks.clone())
-        .map(move |chunk| {
-            let store = store.clone();
-            let keys = keys.clone();
-            async move {
-                let sealed = store.get(&chunk.id).await?;
-                let id = chunk.id.clone();
-                let plain = tokio::task::spawn_blocking(move || open_chunk(&keys, &id, &sealed))
-                    .await
-                    .map_err(|e| RestError::Internal(format!("the chunk decoder stopped: {e}")))?
-                    .map_err(|e| RestError::Internal(format!("chunk {}: {e}", chunk.id)))?;
-                if plain.len() != chunk.size as usize {
-                    return Err(RestError::Internal(format!(
-                        "chunk {} has {} bytes, the version lists {}",
-                        chunk.id,
-                        plain.len(),
-                        chunk.size
-                    )));
-                }
-                Ok(Bytes::from(plain))
+    let chunks = content
+        .chunks
+        .iter()
+        .map(|chunk| (store.clone(), keys.clone(), chunk.clone()))
+        .collect();
+    download_chunks(chunks)
+}
+
+/// The plaintext of `chunks`, each read from its own store with its own
+/// keys (the files of a zip need not all be under the same keys).
+pub fn download_chunks(
+    chunks: Vec<(ChunkStore, WorkspaceKeys, ChunkRef)>,
+) -> impl Stream<Item = Result<Bytes, RestError>> + 'static {
+    stream::iter(chunks)
+        .map(move |(store, keys, chunk)| async move {
+            let sealed = store.get(&chunk.id).await?;
+            let id = chunk.id.clone();
+            let plain = tokio::task::spawn_blocking(move || open_chunk(&keys, &id, &sealed))
+                .await
+                .map_err(|e| RestError::Internal(format!("the chunk decoder stopped: {e}")))?
+                .map_err(|e| RestError::Internal(format!("chunk {}: {e}", chunk.id)))?;
+            if plain.len() != chunk.size as usize {
+                return Err(RestError::Internal(format!(
+                    "chunk {} has {} bytes, the version lists {}",
+                    chunk.id,
+                    plain.len(),
+                    chunk.size
+                )));
             }
+            Ok(Bytes::from(plain))
         })
         .buffered(DOWNLOAD_AHEAD)
 }
@@ -443,6 +480,7 @@ mod tests {
             mount_parent: None,
             is_default: false,
             key_check: (encryption == EncryptionMode::Client).then(|| "ab".repeat(16)),
+            converted_from: None,
         }
     }
 

@@ -85,6 +85,7 @@ pub mod health;
 pub mod index;
 pub mod metrics;
 pub mod oauth;
+pub mod rekey;
 pub mod request_id;
 pub mod rest;
 pub mod routes;

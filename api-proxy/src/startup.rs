@@ -15,6 +15,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::{RpcClient, Topology};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing_actix_web::TracingLogger;
 
@@ -24,6 +25,7 @@ use crate::config::Settings;
 use crate::index::ObjectIndex;
 use crate::index::postgres::PgIndex;
 use crate::metrics::{self, ProxyMetrics};
+use crate::rekey::Rekeyer;
 use crate::request_id;
 use crate::sign_in_rate::{FailedSignIns, limit_failed_sign_ins};
 use crate::stamp::stamp_response;
@@ -57,6 +59,8 @@ pub struct Application {
     upload_expiry: BoxFuture<'static, ()>,
     /// Deletes chunks no version references.
     chunk_collection: BoxFuture<'static, ()>,
+    /// Re-keys the chunks of converted folders.
+    rekeying: BoxFuture<'static, ()>,
 }
 
 impl Application {
@@ -113,10 +117,12 @@ impl Application {
             Arc::clone(&index),
             settings.token_cache_ttl(),
         ));
+        let rekey_wake = Arc::new(Notify::new());
         let invalidations = invalidation::run(
             settings.amqp_url.clone(),
             Topology::new(settings.queue_prefix.clone()),
             Arc::clone(&auth),
+            Arc::clone(&rekey_wake),
         )
         .boxed();
         let sweeper = sweeper::run(
@@ -150,6 +156,14 @@ impl Application {
             settings.chunk_grace(),
             settings.chunk_collection_interval(),
         )
+        .boxed();
+        let rekeying = Rekeyer {
+            index: Arc::clone(&index),
+            blobs: Arc::clone(&blobs),
+            rpc: rpc.clone(),
+            inline_max: settings.inline_object_max_bytes,
+        }
+        .run(settings.rekey_interval(), rekey_wake)
         .boxed();
         // One table for all workers: the limit is per session, not per worker.
         let live_streams = web::Data::new(LiveStreams::default());
@@ -206,6 +220,7 @@ impl Application {
             invalidations,
             upload_expiry,
             chunk_collection,
+            rekeying,
         })
     }
 
@@ -226,6 +241,7 @@ impl Application {
         background.spawn(self.invalidations);
         background.spawn(self.upload_expiry);
         background.spawn(self.chunk_collection);
+        background.spawn(self.rekeying);
         let mut server = std::pin::pin!(self.server);
         tokio::select! {
             result = &mut server => return result,

@@ -78,8 +78,26 @@ impl Tree {
     }
 
     fn apply(&mut self, items: Vec<ItemState>) {
+        let mut converted = Vec::new();
         for item in items {
+            if item.moved_to.is_some() {
+                converted.push(item.id);
+            }
             self.items.insert(item.id, item);
+        }
+        // A folder turned into a workspace took its contents along, which
+        // the delta does not show: only the folder, deleted with `moved_to`.
+        let gone: Vec<Uuid> = self
+            .items
+            .keys()
+            .copied()
+            .filter(|id| {
+                !converted.contains(id)
+                    && converted.iter().any(|folder| self.is_within(*id, *folder))
+            })
+            .collect();
+        for id in gone {
+            self.items.remove(&id);
         }
     }
 }
@@ -185,6 +203,8 @@ mod tests {
             device_id: Uuid::nil(),
             modified_at: 0,
             committed_at: 0,
+            moved_to: None,
+            chunk_workspace: None,
             content: Content::default(),
         }
     }

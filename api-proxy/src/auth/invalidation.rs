@@ -22,13 +22,21 @@ use nimbus_protocol::Topology;
 use nimbus_protocol::client::redact_url;
 use nimbus_protocol::notify::{Push, UserEvent};
 use nimbus_protocol::rpc::Role;
+use tokio::sync::Notify;
 
 use super::Authenticator;
 
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 
-/// Listens until dropped, reconnecting with backoff.
-pub async fn run(amqp_url: String, topology: Topology, authenticator: Arc<Authenticator>) {
+/// Listens until dropped, reconnecting with backoff. A workspace with a new
+/// owner (a converted folder, a transfer) also wakes `rekey_wake`, the
+/// re-keying job ([`crate::rekey`]).
+pub async fn run(
+    amqp_url: String,
+    topology: Topology,
+    authenticator: Arc<Authenticator>,
+    rekey_wake: Arc<Notify>,
+) {
     let mut delay = Duration::from_millis(100);
     loop {
         match listen(&amqp_url, &topology).await {
@@ -38,6 +46,15 @@ pub async fn run(amqp_url: String, topology: Topology, authenticator: Arc<Authen
                 tracing::debug!("listening for access changes");
                 while let Some(Ok(delivery)) = consumer.next().await {
                     if let Ok(Push::User(event)) = serde_json::from_slice(&delivery.data) {
+                        if matches!(
+                            event,
+                            UserEvent::Access {
+                                role: Some(Role::Owner),
+                                ..
+                            }
+                        ) {
+                            rekey_wake.notify_one();
+                        }
                         forget(&authenticator, event);
                     }
                 }

@@ -117,13 +117,13 @@ pub fn stream_content(
     workspace: &nimbus_protocol::rpc::WorkspaceInfo,
     item: &ItemState,
 ) -> Result<HttpResponse, RestError> {
-    let keys = content::keys_for(workspace)?;
+    let (store, keys) = content::reader_for(app, workspace, item)?;
     let mimetype = if item.content.size == 0 {
         EMPTY_MIMETYPE
     } else {
         mimetype(&item.name)
     };
-    let body = content::download(chunk_store(app, workspace), keys, &item.content);
+    let body = content::download(store, keys, &item.content);
     Ok(HttpResponse::Ok()
         .content_type(mimetype)
         .insert_header((header::CACHE_CONTROL, "private, no-cache"))

@@ -113,6 +113,8 @@ impl Item {
             device_id: uuid::Uuid::nil(),
             modified_at: item.modified_at,
             committed_at: item.modified_at,
+            moved_to: None,
+            chunk_workspace: None,
             content: item.content.clone(),
         })
     }

@@ -122,8 +122,7 @@ pub fn serve_item(
             item.name
         )));
     }
-    let keys = content::keys_for(&opened.workspace)?;
-    let store = ChunkStore::new(app, &opened.workspace);
+    let (store, keys) = content::reader_for(app, &opened.workspace, item)?;
     Ok(stream_file(req, store, keys, item, attachment))
 }
 

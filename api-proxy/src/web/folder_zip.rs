@@ -25,7 +25,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use bytes::{Bytes, BytesMut};
 use futures::{StreamExt, stream};
 use nimbus_chunks::WorkspaceKeys;
-use nimbus_protocol::rpc::{Content, ItemState, TimestampMillis};
+use nimbus_protocol::rpc::{ChunkPlace, ChunkRef, Content, ItemState, TimestampMillis};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -84,6 +84,9 @@ pub struct ZipPlan {
     entries: Vec<Entry>,
     /// The chunks of every file, file after file.
     content: Content,
+    /// For each of those chunks, where it is when not in the workspace's
+    /// own container under its keys ([`ItemState::chunk_workspace`]).
+    places: Vec<Option<ChunkPlace>>,
 }
 
 impl ZipPlan {
@@ -106,6 +109,7 @@ impl ZipPlan {
         let mut plan = ZipPlan {
             entries: Vec::new(),
             content: Content::default(),
+            places: Vec::new(),
         };
         let mut bytes = 0u64;
         // Items still to write, each with the path of its folder.
@@ -142,6 +146,9 @@ impl ZipPlan {
                 plan.content
                     .chunks
                     .extend(item.content.chunks.iter().cloned());
+                plan.places.extend(
+                    std::iter::repeat_n(&item.chunk_workspace, item.content.chunks.len()).cloned(),
+                );
                 EntryKind::File {
                     chunks: item.content.chunks.len(),
                     size,
@@ -219,8 +226,7 @@ impl ZipPlan {
 /// Writes the zip of `plan` to `to`, reading its files' chunks from `store`;
 /// it must come to `announced` bytes.
 async fn write_zip(
-    store: ChunkStore,
-    keys: WorkspaceKeys,
+    chunks: Vec<(ChunkStore, WorkspaceKeys, ChunkRef)>,
     plan: ZipPlan,
     announced: u64,
     to: &mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -234,7 +240,7 @@ async fn write_zip(
     let mut written = Vec::with_capacity(plan.entries.len());
     // One stream over all the files' chunks, so reading ahead crosses from
     // one small file to the next.
-    let mut chunks = std::pin::pin!(content::download(store, keys, &plan.content));
+    let mut chunks = std::pin::pin!(content::download_chunks(chunks));
     for entry in &plan.entries {
         let head = entry.zip_entry();
         let offset = sink.written + sink.pending.len() as u64;
@@ -287,16 +293,27 @@ async fn write_zip(
 /// computed from the plan. `what` names the folder in the log if the zip is
 /// cut off.
 pub fn respond(
-    store: ChunkStore,
-    keys: WorkspaceKeys,
-    plan: ZipPlan,
+    app: &AppState,
+    (store, keys): (ChunkStore, WorkspaceKeys),
+    mut plan: ZipPlan,
     name: &str,
     what: String,
 ) -> HttpResponse {
     let length = plan.len();
+    let chunks = std::mem::take(&mut plan.places)
+        .iter()
+        .zip(&plan.content.chunks)
+        .map(|(place, chunk)| {
+            let (store, keys) = place.as_ref().map_or_else(
+                || (store.clone(), keys.clone()),
+                |place| content::place_reader(app, place),
+            );
+            (store, keys, chunk.clone())
+        })
+        .collect();
     let (sender, receiver) = mpsc::channel(SENT_AHEAD);
     tokio::spawn(async move {
-        match write_zip(store, keys, plan, length, &sender).await {
+        match write_zip(chunks, plan, length, &sender).await {
             Ok(()) => {}
             Err(Cut::ClientGone) => tracing::info!(zip = %what, "a zip download was cancelled"),
             Err(cause) => {
@@ -343,7 +360,7 @@ fn zip_of(
         ),
         None => (&opened.workspace.name, format!("workspace {workspace_id}")),
     };
-    Ok(respond(store, keys, plan, name, what))
+    Ok(respond(app, (store, keys), plan, name, what))
 }
 
 /// `GET /files/{workspace}/zip`: the whole workspace as a zip.
@@ -405,6 +422,8 @@ mod tests {
             device_id: Uuid::nil(),
             modified_at: 1_700_000_000_000,
             committed_at: 1_700_000_000_000,
+            moved_to: None,
+            chunk_workspace: None,
             content: Content {
                 size: chunks.iter().map(|c| u64::from(c.size)).sum(),
                 chunks,

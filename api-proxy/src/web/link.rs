@@ -38,7 +38,7 @@ use super::folder_zip::{self, ZipLimits, ZipPlan};
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::session::CookiePolicy;
-use crate::content::ChunkStore;
+use crate::content::{self, ChunkStore};
 use crate::routes::Route;
 use crate::state::AppState;
 use crate::state::RestState;
@@ -291,7 +291,11 @@ async fn visit(
         )
         .await?;
     }
-    let (store, keys) = link_store(app, &opened)?;
+    let own = link_store(app, &opened)?;
+    let (store, keys) = item
+        .chunk_workspace
+        .as_ref()
+        .map_or(own, |place| content::place_reader(app, place));
     Ok(stream_file(req, store, keys, &item, true))
 }
 
@@ -339,7 +343,7 @@ async fn zip_visit(
             "This link shows a file, not a folder: open the link to download it.".into(),
         )));
     }
-    let (store, keys) = link_store(app, &opened)?;
+    let own = link_store(app, &opened)?;
     let root = opened.item.as_ref().map(|item| item.id);
     let plan = ZipPlan::of(&opened.children, root, limits).map_err(Refusal::Other)?;
     open(
@@ -352,7 +356,7 @@ async fn zip_visit(
     .await?;
     let name = opened.item.as_ref().map_or(&opened.name, |item| &item.name);
     let what = format!("link {}", opened.link_id);
-    Ok(folder_zip::respond(store, keys, plan, name, what))
+    Ok(folder_zip::respond(app, own, plan, name, what))
 }
 
 fn folder_page(

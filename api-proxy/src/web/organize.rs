@@ -249,6 +249,8 @@ mod tests {
             device_id: Uuid::nil(),
             modified_at: 0,
             committed_at: 0,
+            moved_to: None,
+            chunk_workspace: None,
             content: Content::default(),
         }
     }

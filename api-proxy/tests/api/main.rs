@@ -10,6 +10,7 @@ mod client_broker_user;
 mod clients;
 mod collection;
 mod containers;
+mod conversion;
 mod durability;
 mod full_disk;
 mod health;

@@ -23,6 +23,7 @@ mod change_password;
 mod chunks_stored;
 mod collect_chunks;
 mod commit;
+mod convert_folder;
 mod create_link;
 mod create_workspace;
 mod decline_proposal;
@@ -53,6 +54,7 @@ mod prune_chunk_claims;
 mod purge_item;
 mod referenced_chunks;
 mod register_device;
+mod rekey;
 mod remove_member;
 mod report_missing_content;
 mod revoke_device;
@@ -211,6 +213,14 @@ pub async fn dispatch(
             require_service(amqp, sender)?;
             return prune_chunk_claims::run(state, floor).await;
         }
+        Operation::ListVersionsToRekey { after, limit } => {
+            require_service(amqp, sender)?;
+            return rekey::list(state, after, limit).await;
+        }
+        Operation::RekeyVersion(args) => {
+            require_service(amqp, sender)?;
+            return rekey::rekey(state, request_id, args).await;
+        }
         // Administration without a token: the command line, as the services.
         Operation::AdminDeleteUser(args) if token.is_none() => {
             require_service(amqp, sender)?;
@@ -229,7 +239,12 @@ pub async fn dispatch(
         | Operation::OpenLink(_)
         | Operation::CollectChunks { .. }
         | Operation::ChunksStored { .. }
-        | Operation::PruneChunkClaims { .. } => unreachable!("handled before authentication"),
+        | Operation::PruneChunkClaims { .. }
+        | Operation::ListVersionsToRekey { .. }
+        | Operation::RekeyVersion(_) => unreachable!("handled before authentication"),
+        Operation::ConvertFolder(args) => {
+            convert_folder::run(state, amqp, &caller, request_id, args).await
+        }
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,
