@@ -28,9 +28,10 @@
 //!   faster than hashing; one digest per chunk, on as many threads as the
 //!   machine has cores.
 //! * **fs durable**: a plain program storing each chunk as the proxy's blob
-//!   store does (a temporary file, written, fsynced, renamed into place), on
-//!   the same file system, [`CONCURRENCY`] threads. What durable storage
-//!   costs without HTTP, authorization or an index.
+//!   store does (a temporary file, written, fsynced, renamed into place, the
+//!   directory fsynced so that the rename survives a crash), on the same
+//!   file system, [`CONCURRENCY`] threads. What durable storage costs
+//!   without HTTP, authorization or an index.
 //! * **client**: the CPU the desktop client spends producing the chunks
 //!   (FastCDC cut, BLAKE3 ids and content hash, zstd, and for an end-to-end
 //!   encrypted workspace XChaCha20-Poly1305), on one thread as it does. The
@@ -391,7 +392,7 @@ fn md5_round(chunks: &ClientChunks, cores: usize) -> anyhow::Result<Measured> {
 }
 
 /// Every chunk stored durably by a plain program, as the blob store does:
-/// a temporary file, written, fsynced, renamed into `dir`.
+/// a temporary file, written, fsynced, renamed into `dir`, `dir` fsynced.
 fn durable_round(chunks: &ClientChunks, dir: &Path) -> anyhow::Result<Measured> {
     let partial = dir.join("tmp");
     std::fs::create_dir_all(&partial)?;
@@ -402,6 +403,7 @@ fn durable_round(chunks: &ClientChunks, dir: &Path) -> anyhow::Result<Measured> 
         file.write_all(sealed)?;
         file.sync_all()?;
         std::fs::rename(&temporary, dir.join(id))?;
+        std::fs::File::open(dir)?.sync_all()?;
         Ok(())
     })
 }

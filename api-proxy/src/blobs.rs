@@ -7,16 +7,20 @@
 //!
 //! A blob appears under its key only once complete and durable: on `fs` it is
 //! written to a temporary file in `atomic_write_dir` (by default `tmp/` inside
-//! the root, on the same file system), fsynced, and renamed into place; remote
-//! services publish an upload only when it completes. Temporary files a
+//! the root, on the same file system), fsynced, and renamed into place, and
+//! the directory it went into is fsynced too, so that the rename survives a
+//! crash ([`FileWriter`]); remote services publish an upload only when it
+//! completes. Temporary files a
 //! crashed proxy left behind (on Swift: the segments of a large blob whose
 //! manifest was never written) are removed by
 //! [`BlobStore::remove_partial_uploads`], complete blobs nothing refers to by
 //! the [`crate::sweeper`].
 
-use std::io;
+use std::fs::File;
+use std::io::{self, IoSlice, Write};
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
@@ -159,7 +163,7 @@ fn is_file_written_before(metadata: &opendal::Metadata, cutoff: SystemTime) -> b
 const FILE_READ_CHUNK: usize = 1024 * 1024;
 
 /// The kinds of opendal services, which want different write and read styles.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 enum Backend {
     /// Remote services (S3): multipart uploads of [`REMOTE_PART_SIZE`].
     Remote,
@@ -167,13 +171,9 @@ enum Backend {
     /// several parts as a static large object whose segments live beside it
     /// under [`SWIFT_SEGMENTS_DIR`], and deleting the manifest leaves them.
     Swift,
-    /// `fs`. Writes use opendal's streaming file writer: its default
-    /// (positional) one calls the blocking `fsync` on the async worker thread,
-    /// stalling every other request of that worker for the length of the
-    /// flush, while the streaming one (opendal's append mode, which for a new
-    /// key writes the same temporary file and renames it) flushes through
-    /// tokio's blocking pool.
-    File,
+    /// `fs`: reads, listings and deletes through opendal, writes through a
+    /// [`FileWriter`] of its own.
+    File(Arc<FileDirs>),
     /// `memory`, for tests.
     Memory,
 }
@@ -193,10 +193,10 @@ impl OpendalBlobStore {
     pub fn from_settings(settings: &StorageSettings) -> Result<Self, BlobError> {
         let mut options = settings.options.clone();
         let mut partial_uploads = None;
+        let mut file_dirs = None;
         if settings.scheme == "fs"
             && let Some(root) = options.get("root").cloned()
         {
-            // Without it, opendal's fs writes in place and cannot abort.
             let dir = options
                 .entry("atomic_write_dir".to_owned())
                 .or_insert_with(|| {
@@ -206,12 +206,20 @@ impl OpendalBlobStore {
                         .to_string()
                 })
                 .clone();
-            partial_uploads = Some(Operator::via_iter("fs", [("root".to_owned(), dir)])?);
+            partial_uploads = Some(Operator::via_iter(
+                "fs",
+                [("root".to_owned(), dir.clone())],
+            )?);
+            file_dirs = Some(Arc::new(FileDirs {
+                root: root.into(),
+                partial: dir.into(),
+            }));
         }
-        let backend = match settings.scheme.as_str() {
-            "fs" => Backend::File,
-            "memory" => Backend::Memory,
-            "swift" => Backend::Swift,
+        let backend = match (settings.scheme.as_str(), file_dirs) {
+            ("fs", Some(dirs)) => Backend::File(dirs),
+            ("memory", _) => Backend::Memory,
+            ("swift", _) => Backend::Swift,
+            // Also `fs` without a root, which opendal refuses below.
             _ => Backend::Remote,
         };
         let mut operator = Operator::via_iter(&settings.scheme, options)?;
@@ -323,6 +331,181 @@ impl BlobWriter for OpendalWriter {
     }
 }
 
+/// Where `fs` keeps blobs and uploads in progress.
+struct FileDirs {
+    root: PathBuf,
+    partial: PathBuf,
+}
+
+/// Bytes a [`FileWriter`] gathers before writing them out: a chunk (up to
+/// about 1 MiB sealed) is written whole when it is finished.
+const FILE_WRITE_BATCH: usize = 2 * 1024 * 1024;
+
+/// A new blob on `fs`, written with the standard library from tokio's
+/// blocking pool, never blocking an async worker. opendal's streaming
+/// writer went through that pool about ten times per blob (directories, an
+/// existence check, the open, each write, the flush, the sync, the rename, a
+/// stat) and copied every write into a buffer of its own. Here the parts a
+/// request body arrived in are written as they are, in one vectored write
+/// per [`FILE_WRITE_BATCH`], and a chunk costs two trips: creating its
+/// temporary file, then writing, syncing and renaming it.
+struct FileWriter {
+    dirs: Arc<FileDirs>,
+    key: String,
+    partial: PathBuf,
+    /// `None` only while a blocking call holds it.
+    file: Option<File>,
+    pending: Vec<Bytes>,
+    pending_len: usize,
+}
+
+impl FileWriter {
+    async fn create(dirs: &Arc<FileDirs>, key: &str) -> Result<Self, BlobError> {
+        // Keys are the store's own, never a client's name: the checked shape
+        // keeps every path under the root.
+        if !is_blob_key(key) {
+            return Err(
+                opendal::Error::new(opendal::ErrorKind::Unexpected, "not a blob key").into(),
+            );
+        }
+        let partial_dir = dirs.partial.clone();
+        let partial = partial_dir.join(key.replace('/', "-"));
+        let path = partial.clone();
+        let file = blocking(move || match File::create_new(&path) {
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(&partial_dir)?;
+                File::create_new(&path)
+            }
+            opened => opened,
+        })
+        .await?;
+        Ok(Self {
+            dirs: Arc::clone(dirs),
+            key: key.to_owned(),
+            partial,
+            file: Some(file),
+            pending: Vec::new(),
+            pending_len: 0,
+        })
+    }
+
+    /// Writes what is pending, from the blocking pool.
+    async fn write_pending(&mut self) -> Result<(), BlobError> {
+        let parts = std::mem::take(&mut self.pending);
+        self.pending_len = 0;
+        let file = self.file.take().ok_or_else(interrupted)?;
+        self.file = Some(
+            blocking(move || {
+                write_parts(&file, &parts)?;
+                Ok(file)
+            })
+            .await?,
+        );
+        Ok(())
+    }
+}
+
+/// The error of a writer that a failed blocking call left without its file.
+fn interrupted() -> BlobError {
+    opendal::Error::new(opendal::ErrorKind::Unexpected, "an earlier write failed").into()
+}
+
+/// Runs `work` on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<T, BlobError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(done) => done.map_err(file_error),
+        Err(error) => Err(file_error(io::Error::other(error))),
+    }
+}
+
+/// A file system error as opendal's `fs` service reports it, keeping the
+/// system's error as its source ([`BlobError::is_storage_full`] looks there).
+fn file_error(error: io::Error) -> BlobError {
+    let kind = match error.kind() {
+        io::ErrorKind::NotFound => opendal::ErrorKind::NotFound,
+        io::ErrorKind::PermissionDenied => opendal::ErrorKind::PermissionDenied,
+        io::ErrorKind::AlreadyExists => opendal::ErrorKind::AlreadyExists,
+        _ => opendal::ErrorKind::Unexpected,
+    };
+    opendal::Error::new(kind, error.kind().to_string())
+        .set_source(error)
+        .into()
+}
+
+/// Writes all of `parts` to `file`, as few system calls as it takes.
+fn write_parts(mut file: &File, parts: &[Bytes]) -> io::Result<()> {
+    let mut all: Vec<IoSlice<'_>> = parts.iter().map(|part| IoSlice::new(part)).collect();
+    let mut slices = all.as_mut_slice();
+    IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(written) => IoSlice::advance_slices(&mut slices, written),
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
+}
+
+/// Makes the rename of a blob into `dir` durable, and `dir` itself when it
+/// was just made (a fan-out directory's first blob).
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[async_trait]
+impl BlobWriter for FileWriter {
+    async fn write(&mut self, chunk: Bytes) -> Result<(), BlobError> {
+        self.pending_len += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_len >= FILE_WRITE_BATCH {
+            self.write_pending().await?;
+        }
+        Ok(())
+    }
+
+    async fn finish(mut self: Box<Self>) -> Result<(), BlobError> {
+        let parts = std::mem::take(&mut self.pending);
+        let file = self.file.take().ok_or_else(interrupted)?;
+        let (root, target) = (self.dirs.root.clone(), self.dirs.root.join(&self.key));
+        let partial = self.partial.clone();
+        let finished = blocking(move || {
+            write_parts(&file, &parts)?;
+            file.sync_all()?;
+            drop(file);
+            let dir = target.parent().unwrap_or(&root);
+            if let Err(error) = std::fs::rename(&partial, &target) {
+                if error.kind() != io::ErrorKind::NotFound || dir.exists() {
+                    return Err(error);
+                }
+                std::fs::create_dir_all(dir)?;
+                sync_dir(&root)?;
+                std::fs::rename(&partial, &target)?;
+            }
+            sync_dir(dir)
+        })
+        .await;
+        if finished.is_err() {
+            let partial = self.partial.clone();
+            // Gone already if the rename happened; a leftover is the
+            // sweeper's.
+            let _ = blocking(move || std::fs::remove_file(partial)).await;
+        }
+        finished
+    }
+
+    async fn abort(mut self: Box<Self>) {
+        drop(self.file.take());
+        let partial = self.partial.clone();
+        if let Err(error) = blocking(move || std::fs::remove_file(partial)).await {
+            tracing::warn!(%error, "aborting a blob upload failed");
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for OpendalBlobStore {
     async fn check(&self) -> Result<(), BlobError> {
@@ -331,10 +514,9 @@ impl BlobStore for OpendalBlobStore {
 
     async fn create(&self, key: &str) -> Result<Box<dyn BlobWriter>, BlobError> {
         let writer = self.operator.writer_with(key);
-        let writer = match self.backend {
+        let writer = match &self.backend {
             Backend::Remote | Backend::Swift => writer.chunk(REMOTE_PART_SIZE),
-            // Keys are fresh, so nothing is ever appended to.
-            Backend::File => writer.append(true),
+            Backend::File(dirs) => return Ok(Box::new(FileWriter::create(dirs, key).await?)),
             Backend::Memory => writer,
         };
         Ok(Box::new(OpendalWriter {
@@ -349,11 +531,11 @@ impl BlobStore for OpendalBlobStore {
         let reader = self.operator.reader_with(key);
         let reader = match self.backend {
             // The next chunk is read while the current one is sent.
-            Backend::File if range.end - range.start > FILE_READ_CHUNK as u64 => {
+            Backend::File(_) if range.end - range.start > FILE_READ_CHUNK as u64 => {
                 reader.chunk(FILE_READ_CHUNK).concurrent(2)
             }
             // One read of a small file; one streamed request to a service.
-            Backend::File | Backend::Remote | Backend::Swift | Backend::Memory => reader,
+            Backend::File(_) | Backend::Remote | Backend::Swift | Backend::Memory => reader,
         };
         let stream = reader.await?.into_bytes_stream(range).await?;
         Ok(stream.boxed())
@@ -407,7 +589,7 @@ impl BlobStore for OpendalBlobStore {
         }
         match self.backend {
             Backend::Swift => self.remove_orphaned_segments(written_before).await,
-            Backend::File | Backend::Remote | Backend::Memory => Ok(0),
+            Backend::File(_) | Backend::Remote | Backend::Memory => Ok(0),
         }
     }
 }

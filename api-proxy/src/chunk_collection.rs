@@ -94,15 +94,45 @@ pub async fn confirm(
         return;
     }
     let lifted = match index.confirm_chunk(account, container, name).await {
-        Ok(false) => Ok(()),
-        Ok(true) => lift(index, rpc, (account, container), &[name.to_owned()])
-            .await
-            .map(drop),
+        Ok(claim_held) => lift_if_held(index, rpc, (account, container, name), claim_held).await,
         Err(error) => Err(error.into()),
     };
     if let Err(error) = lifted {
         tracing::warn!(%error, account, container, chunk = name, "could not confirm a chunk");
     }
+}
+
+/// What [`confirm`] does for chunk `name` that a client's write has just
+/// stored: the write itself keeps collection away for the grace period
+/// (its `modified_us`), and read in the same round trip whether a claim may
+/// hold it ([`crate::index::PutResult::claim_held`]), so only that claim is
+/// left to lift. Best effort, as [`confirm`].
+pub async fn stored(
+    index: &dyn ObjectIndex,
+    rpc: &RpcClient,
+    (account, container, name): (&str, &str, &str),
+    claim_held: bool,
+) {
+    if !is_valid_chunk_id(name) {
+        return;
+    }
+    if let Err(error) = lift_if_held(index, rpc, (account, container, name), claim_held).await {
+        tracing::warn!(%error, account, container, chunk = name, "could not lift a claim on a stored chunk");
+    }
+}
+
+async fn lift_if_held(
+    index: &dyn ObjectIndex,
+    rpc: &RpcClient,
+    (account, container, name): (&str, &str, &str),
+    claim_held: bool,
+) -> Result<(), CollectionError> {
+    if !claim_held {
+        return Ok(());
+    }
+    lift(index, rpc, (account, container), &[name.to_owned()])
+        .await
+        .map(drop)
 }
 
 /// Lifts the claims on those of `names` of `container` that exist: first

@@ -109,17 +109,24 @@ impl ChunkStore {
     /// as the upload will commit a version listing it.
     pub async fn put(&self, chunk: SealedChunk) -> Result<bool, RestError> {
         let id = chunk.id.clone();
-        let stored = self.store(chunk).await?;
-        chunk_collection::confirm(
-            self.index.as_ref(),
-            &self.rpc,
-            (&self.account, &self.container, &id),
-        )
-        .await;
-        Ok(stored)
+        let path = (self.account.as_str(), self.container.as_str(), id.as_str());
+        let index = self.index.as_ref();
+        match self.store(chunk).await? {
+            Some(claim_held) => {
+                chunk_collection::stored(index, &self.rpc, path, claim_held).await;
+                Ok(true)
+            }
+            None => {
+                chunk_collection::confirm(index, &self.rpc, path).await;
+                Ok(false)
+            }
+        }
     }
 
-    async fn store(&self, chunk: SealedChunk) -> Result<bool, RestError> {
+    /// Stores `chunk` unless the container has it (`None`); when stored,
+    /// whether a collection claim may hold it
+    /// ([`crate::index::PutResult::claim_held`]).
+    async fn store(&self, chunk: SealedChunk) -> Result<Option<bool>, RestError> {
         // Checking first spares writing a blob; a chunk bound for the index
         // row is refused by the insert itself, one round trip fewer.
         let inline = chunk.sealed.len() as u64 <= self.inline_max;
@@ -130,7 +137,7 @@ impl ChunkStore {
                 .await?
                 .is_some()
         {
-            return Ok(false);
+            return Ok(None);
         }
         let sealed = stream::iter([Ok(Bytes::from(chunk.sealed))]);
         let stored = body::store(self.blobs.as_ref(), sealed, MAX_FILE_SIZE, self.inline_max)
@@ -155,10 +162,11 @@ impl ChunkStore {
         if !matches!(&result, Ok(put) if put.outcome == PutOutcome::Stored) {
             body::discard(self.blobs.as_ref(), &record.content).await;
         }
-        match result?.outcome {
-            PutOutcome::Stored => Ok(true),
+        let result = result?;
+        match result.outcome {
+            PutOutcome::Stored => Ok(Some(result.claim_held)),
             // Stored meanwhile by another upload: same id, same content.
-            PutOutcome::AlreadyExists => Ok(false),
+            PutOutcome::AlreadyExists => Ok(None),
             PutOutcome::ContainerMissing => Err(RestError::Internal(format!(
                 "the container of workspace chunks {} is missing",
                 self.container

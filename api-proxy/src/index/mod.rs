@@ -110,6 +110,9 @@ pub struct ContainerAcl {
 pub struct UploadLimits {
     pub account_quotas: Metadata,
     pub container_meta: Metadata,
+    /// Whether the object asked about exists (and has not expired); `false`
+    /// when none was asked about.
+    pub object_exists: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -262,6 +265,23 @@ pub enum PutOutcome {
 pub struct PutResult {
     pub outcome: PutOutcome,
     pub replaced_blob: Option<String>,
+    /// Whether the metadata servers may hold the stored object claimed for
+    /// collection (it has a row of `collected_chunks`), read in the same
+    /// round trip as the write: a chunk stored again must then have that
+    /// claim lifted (`chunk_collection::lift_stored`). A stored object needs
+    /// no other confirmation: it was written just now.
+    pub claim_held: bool,
+}
+
+impl PutResult {
+    /// Nothing stored (`outcome` other than [`PutOutcome::Stored`]).
+    pub fn unstored(outcome: PutOutcome) -> Self {
+        Self {
+            outcome,
+            replaced_blob: None,
+            claim_held: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,11 +315,13 @@ pub trait ObjectIndex: Send + Sync {
         quotas: &MetadataUpdate,
     ) -> Result<(), IndexError>;
     /// The quotas that bound a write into the container, or `None` when the
-    /// container does not exist.
+    /// container does not exist; with whether `object` exists, when given
+    /// (a `PUT` with `If-None-Match: *` asks in the same round trip).
     async fn upload_limits(
         &self,
         account: &str,
         container: &str,
+        object: Option<&str>,
     ) -> Result<Option<UploadLimits>, IndexError>;
     /// Containers with their object counts and bytes.
     async fn list_containers(

@@ -11,7 +11,7 @@ use sqlx::migrate::MigrateDatabase;
 use sqlx::postgres::{PgArguments, PgPoolOptions};
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{PgPool, Postgres, Row, Transaction};
+use sqlx::{FromRow, PgPool, Postgres, Row, Transaction};
 
 use super::Archive;
 use super::acl_cache::AclCache;
@@ -325,19 +325,19 @@ impl PgIndex {
         Ok(result.rows_affected() == 1)
     }
 
-    /// Inserts `object` unless its name is taken: whether it was inserted,
-    /// `None` when the container does not exist.
+    /// Inserts `object` unless its name is taken; `None` when the container
+    /// does not exist.
     async fn insert_object(
         executor: impl sqlx::PgExecutor<'_>,
         account: &str,
         container: &str,
         object: &ObjectRecord,
-    ) -> Result<Option<bool>, IndexError> {
+    ) -> Result<Option<Insertion>, IndexError> {
         match bind_object(sqlx::query(INSERT_OBJECT), account, container, object)
-            .execute(executor)
+            .fetch_one(executor)
             .await
         {
-            Ok(done) => Ok(Some(done.rows_affected() == 1)),
+            Ok(row) => Ok(Some(Insertion::from_row(&row)?)),
             Err(e) if violates_foreign_key(&e) => Ok(None),
             Err(e) => Err(e.into()),
         }
@@ -391,6 +391,15 @@ impl PgIndex {
         .fetch_optional(executor)
         .await?)
     }
+}
+
+/// What [`INSERT_OBJECT`] did.
+#[derive(sqlx::FromRow)]
+struct Insertion {
+    /// Whether the object was inserted (its name was free).
+    inserted: bool,
+    /// See [`PutResult::claim_held`].
+    claim_held: bool,
 }
 
 /// An object row locked for a versioned write.
@@ -549,19 +558,26 @@ impl ObjectIndex for PgIndex {
         &self,
         account: &str,
         container: &str,
+        object: Option<&str>,
     ) -> Result<Option<UploadLimits>, IndexError> {
-        let row: Option<(Json<Metadata>, Json<Metadata>)> = sqlx::query_as(
-            "SELECT a.quotas, c.meta
+        let row: Option<(Json<Metadata>, Json<Metadata>, bool)> = sqlx::query_as(
+            "SELECT a.quotas, c.meta,
+                    EXISTS (SELECT 1 FROM objects o
+                             WHERE o.account = $1 AND o.container = $2 AND o.name = $3
+                               AND (o.delete_at IS NULL OR o.delete_at > $4))
                FROM containers c JOIN accounts a ON a.name = c.account
               WHERE c.account = $1 AND c.name = $2",
         )
         .bind(account)
         .bind(container)
+        .bind(object)
+        .bind(unix_now())
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.map(|(quotas, meta)| UploadLimits {
+        Ok(row.map(|(quotas, meta, object_exists)| UploadLimits {
             account_quotas: quotas.0,
             container_meta: meta.0,
+            object_exists,
         }))
     }
 
@@ -765,30 +781,22 @@ impl ObjectIndex for PgIndex {
         // checks that the container exists and keeps it from being deleted
         // until the insert commits.
         loop {
-            let inserted = bind_object(sqlx::query(INSERT_OBJECT), account, container, object)
-                .execute(&self.pool)
-                .await;
-            match inserted {
-                Ok(done) if done.rows_affected() == 1 => {
+            match Self::insert_object(&self.pool, account, container, object).await? {
+                Some(Insertion {
+                    inserted: true,
+                    claim_held,
+                }) => {
                     return Ok(PutResult {
                         outcome: PutOutcome::Stored,
                         replaced_blob: None,
+                        claim_held,
                     });
                 }
-                Ok(_) if !overwrite => {
-                    return Ok(PutResult {
-                        outcome: PutOutcome::AlreadyExists,
-                        replaced_blob: None,
-                    });
+                Some(_) if !overwrite => {
+                    return Ok(PutResult::unstored(PutOutcome::AlreadyExists));
                 }
-                Ok(_) => {}
-                Err(e) if violates_foreign_key(&e) => {
-                    return Ok(PutResult {
-                        outcome: PutOutcome::ContainerMissing,
-                        replaced_blob: None,
-                    });
-                }
-                Err(e) => return Err(e.into()),
+                Some(_) => {}
+                None => return Ok(PutResult::unstored(PutOutcome::ContainerMissing)),
             }
             // The name exists: replace that version. The subquery locks the
             // row and reads its newest blob key (NULL for inline bytes),
@@ -805,19 +813,21 @@ impl ObjectIndex for PgIndex {
                           FOR UPDATE) previous
                   WHERE o.account = previous.account AND o.container = previous.container
                     AND o.name = previous.name
-                  RETURNING previous.blob_key",
+                  RETURNING previous.blob_key,
+                            EXISTS (SELECT 1 FROM collected_chunks c
+                                     WHERE c.account = $1 AND c.container = $2
+                                       AND c.name = $3)",
             );
-            let replaced: Option<Option<String>> =
-                bind_object(replaced, account, container, object)
-                    .fetch_optional(&self.pool)
-                    .await?
-                    .map(|row| row.try_get(0))
-                    .transpose()?;
+            let replaced = bind_object(replaced, account, container, object)
+                .fetch_optional(&self.pool)
+                .await?;
             // None: deleted since the insert was refused; insert again.
-            if let Some(replaced_blob) = replaced {
+            if let Some(row) = replaced {
+                let (replaced_blob, claim_held) = (row.try_get(0)?, row.try_get(1)?);
                 return Ok(PutResult {
                     outcome: PutOutcome::Stored,
                     replaced_blob,
+                    claim_held,
                 });
             }
         }
@@ -853,10 +863,7 @@ impl ObjectIndex for PgIndex {
             let mut replaced_blob = None;
             match current {
                 Some(_) if !overwrite => {
-                    return Ok(Some(PutResult {
-                        outcome: PutOutcome::AlreadyExists,
-                        replaced_blob: None,
-                    }));
+                    return Ok(Some(PutResult::unstored(PutOutcome::AlreadyExists)));
                 }
                 Some(current) if current.is_live() => {
                     let archived = (archive.name)(Timestamp::from_micros(current.modified_us));
@@ -881,21 +888,20 @@ impl ObjectIndex for PgIndex {
                 None => {}
             }
             match Self::insert_object(&mut *tx, account, container, object).await? {
-                Some(true) => {
+                Some(Insertion {
+                    inserted: true,
+                    claim_held,
+                }) => {
                     tx.commit().await?;
                     return Ok(Some(PutResult {
                         outcome: PutOutcome::Stored,
                         replaced_blob,
+                        claim_held,
                     }));
                 }
                 // Created since the lock found nothing: lock it this time.
-                Some(false) => continue,
-                None => {
-                    return Ok(Some(PutResult {
-                        outcome: PutOutcome::ContainerMissing,
-                        replaced_blob: None,
-                    }));
-                }
+                Some(_) => continue,
+                None => return Ok(Some(PutResult::unstored(PutOutcome::ContainerMissing))),
             }
         }
     }
@@ -918,7 +924,8 @@ impl ObjectIndex for PgIndex {
                 return Ok(None);
             }
         }
-        if Self::insert_object(&mut *tx, account, archive.container, marker).await? != Some(true) {
+        let inserted = Self::insert_object(&mut *tx, account, archive.container, marker).await?;
+        if !inserted.is_some_and(|insertion| insertion.inserted) {
             return Ok(None);
         }
         tx.commit().await?;
@@ -1352,12 +1359,19 @@ async fn lock_collected(
 }
 
 /// Inserts an object unless its name is taken; bound by [`bind_object`].
-const INSERT_OBJECT: &str = "INSERT INTO objects (account, container, name, blob_key, inline_data,
-                                                  size, etag, content_type, meta, modified_us,
-                                                  dlo_manifest, slo_manifest_size,
-                                                  slo_manifest_etag, delete_at, symlink)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-     ON CONFLICT (account, container, name) DO NOTHING";
+/// Answers an [`Insertion`]: whether it was inserted, and in the same round
+/// trip whether a collection claim may hold the name, which a chunk PUT
+/// otherwise asked in one more (its confirmation).
+const INSERT_OBJECT: &str = "WITH inserted AS (
+         INSERT INTO objects (account, container, name, blob_key, inline_data, size, etag,
+                              content_type, meta, modified_us, dlo_manifest, slo_manifest_size,
+                              slo_manifest_etag, delete_at, symlink)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+         ON CONFLICT (account, container, name) DO NOTHING
+         RETURNING 1)
+     SELECT EXISTS (SELECT 1 FROM inserted) AS inserted,
+            EXISTS (SELECT 1 FROM collected_chunks
+                     WHERE account = $1 AND container = $2 AND name = $3) AS claim_held";
 
 /// Binds an object's columns as `$1`–`$15`, in the order of the `objects`
 /// table, to a statement that inserts or replaces it ([`INSERT_OBJECT`]).

@@ -482,16 +482,13 @@ fn read_dynamic_manifest(context: &RequestContext) -> Result<Option<String>, Swi
     Ok(Some(decoded))
 }
 
-/// Stores the body of a new object of `declared` bytes (0: unknown) bound
-/// for `destination` (account, container), up to Swift's size limit and
-/// the room its quotas leave.
+/// Stores the body of a new object, up to Swift's size limit and the
+/// `room` its destination's quotas leave ([`quota::upload_room`]).
 async fn store_body(
     context: &RequestContext,
-    destination: (&str, &str),
-    declared: u64,
+    room: u64,
     body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
 ) -> Result<StoredBody, SwiftError> {
-    let room = quota::upload_room(context, destination, declared).await?;
     body::store(
         context.state.blobs.as_ref(),
         body,
@@ -507,13 +504,15 @@ async fn store_body(
 
 /// Makes a stored body visible as `record` (archiving the version it
 /// replaces in a versioned container), or removes its blob if that fails.
+/// Returns whether a collection claim may hold it
+/// ([`crate::index::PutResult::claim_held`]).
 async fn commit(
     context: &RequestContext,
     account: &str,
     container: &str,
     record: &ObjectRecord,
     overwrite: bool,
-) -> Result<(), SwiftError> {
+) -> Result<bool, SwiftError> {
     let blobs = context.state.blobs.as_ref();
     let result = match versioning::put_object(context, account, container, record, overwrite).await
     {
@@ -528,7 +527,7 @@ async fn commit(
             if let Some(replaced) = result.replaced_blob {
                 body::discard(blobs, &Content::Blob(replaced)).await;
             }
-            Ok(())
+            Ok(result.claim_held)
         }
         PutOutcome::ContainerMissing => {
             body::discard(blobs, &record.content).await;
@@ -660,19 +659,19 @@ async fn put(
     let meta = metadata::read_object_metadata(context.req.headers())?;
     let delete_at = requested_delete_at(context)?;
     let overwrite = may_overwrite(context)?;
+    let destination = (context.account.as_str(), container);
     // Refusing early spares writing a blob; a body bound for the index row
-    // is refused by the insert itself, one round trip fewer.
+    // is refused by the insert itself. Asked with the quotas, in one round
+    // trip.
     let inline = content_length
         .is_some_and(|length| length <= context.state.settings.inline_object_max_bytes);
-    if !overwrite
-        && !inline
-        && context
-            .state
-            .index
-            .object(&context.account, container, object)
-            .await?
-            .is_some()
-    {
+    let checked = (!overwrite && !inline).then_some(object);
+    let limits = context
+        .state
+        .index
+        .upload_limits(&context.account, container, checked)
+        .await?;
+    if limits.as_ref().is_some_and(|limits| limits.object_exists) {
         confirm_chunk(context, container, object).await;
         return Err(SwiftError::PreconditionFailed("The object already exists."));
     }
@@ -683,15 +682,9 @@ async fn put(
         .or_else(|| link.as_ref().map(|link| link.content_type.clone()))
         .unwrap_or_else(|| guess_content_type(object).to_owned());
     let expected_etag = expected_etag(context);
-    let destination = (context.account.as_str(), container);
     let declared = content_length.unwrap_or(0);
-    let stored = store_body(
-        context,
-        destination,
-        declared,
-        payload.map_err(SwiftError::from),
-    )
-    .await?;
+    let room = quota::room_within(context, destination, limits.as_ref(), declared).await?;
+    let stored = store_body(context, room, payload.map_err(SwiftError::from)).await?;
     if expected_etag.is_some_and(|expected| expected != stored.etag) {
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
         return Err(SwiftError::EtagMismatch);
@@ -716,8 +709,14 @@ async fn put(
     let committed = commit(context, &context.account, container, &record, overwrite).await;
     // Stored, or found there by a conditional PUT: either way the device
     // will commit versions that list it.
-    if matches!(committed, Ok(()) | Err(SwiftError::PreconditionFailed(_))) {
-        confirm_chunk(context, container, object).await;
+    match &committed {
+        Ok(claim_held) => {
+            let chunk = (context.account.as_str(), container, object);
+            let state = &context.state;
+            chunk_collection::stored(state.index.as_ref(), &state.rpc, chunk, *claim_held).await;
+        }
+        Err(SwiftError::PreconditionFailed(_)) => confirm_chunk(context, container, object).await,
+        Err(_) => {}
     }
     committed?;
     Ok(created(&record, &record.etag).finish())
@@ -797,9 +796,9 @@ async fn copy_object(
     let stored = match &rechecked {
         Some(manifest) => {
             let json = Bytes::from(manifest.json.clone());
-            let declared = json.len() as u64;
+            let room = quota::upload_room(context, (account, container), json.len() as u64).await?;
             let bytes = futures::stream::iter([Ok::<_, SwiftError>(json)]);
-            store_body(context, (account, container), declared, bytes).await?
+            store_body(context, room, bytes).await?
         }
         None => {
             let copied = if copy_manifest {
@@ -808,10 +807,11 @@ async fn copy_object(
                 copied_range(context, &resolved)?
             };
             let declared = copied.end - copied.start;
+            let room = quota::upload_room(context, (account, container), declared).await?;
             let bytes =
                 body::stream_range(Arc::clone(&context.state.blobs), &resolved.pieces, copied)
                     .map_err(SwiftError::ReadFailed);
-            store_body(context, (account, container), declared, bytes).await?
+            store_body(context, room, bytes).await?
         }
     };
     // A manifest copied as itself keeps what it stands for.

@@ -25,7 +25,7 @@ use actix_web::http::header::HeaderMap;
 use super::RequestContext;
 use super::listing::STORAGE_POLICY;
 use crate::error::SwiftError;
-use crate::index::{Metadata, MetadataUpdate};
+use crate::index::{Metadata, MetadataUpdate, UploadLimits};
 
 /// The container metadata keys that hold its quotas.
 const CONTAINER_QUOTA_BYTES: &str = "quota-bytes";
@@ -155,8 +155,24 @@ pub async fn upload_room(
     (account, container): (&str, &str),
     declared: u64,
 ) -> Result<u64, SwiftError> {
+    let limits = context
+        .state
+        .index
+        .upload_limits(account, container, None)
+        .await?;
+    room_within(context, (account, container), limits.as_ref(), declared).await
+}
+
+/// [`upload_room`] with the container's `limits` already read (`None`: the
+/// container is missing).
+pub async fn room_within(
+    context: &RequestContext,
+    (account, container): (&str, &str),
+    limits: Option<&UploadLimits>,
+    declared: u64,
+) -> Result<u64, SwiftError> {
     let index = &context.state.index;
-    let Some(limits) = index.upload_limits(account, container).await? else {
+    let Some(limits) = limits else {
         return Ok(u64::MAX);
     };
     let mut left = u64::MAX;

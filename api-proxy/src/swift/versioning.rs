@@ -183,7 +183,14 @@ pub async fn put_object(
     overwrite: bool,
 ) -> Result<PutResult, SwiftError> {
     let index = &context.state.index;
-    let Some((versions, _)) = versioning_of(context, account, container).await? else {
+    // A write that may not replace an object archives nothing: the
+    // container's versioning does not matter, and is not read.
+    let versioning = if overwrite {
+        versioning_of(context, account, container).await?
+    } else {
+        None
+    };
+    let Some((versions, _)) = versioning else {
         return Ok(index
             .put_object(account, container, record, overwrite)
             .await?);
