@@ -239,6 +239,30 @@ pub enum Operation {
     /// change: it and everything below it, with all their versions. Refused
     /// for an item that is not in the trash. Reply: [`PurgedItem`].
     PurgeItem { item_id: Uuid },
+    /// Turns a live folder of the caller's default workspace into a
+    /// workspace of its own (same item ids and history), mounted where the
+    /// folder was, so that it can be shared. The folder shows in the source
+    /// workspace's delta as deleted with [`ItemState::moved_to`]: a device
+    /// hands its copy over to the new mount instead of deleting it. Re-sent
+    /// with the same ids after it succeeded, it answers the same.
+    /// Reply: [`ConvertedFolder`].
+    ConvertFolder(ConvertFolderArgs),
+    /// Service call (the proxy's re-keying job, as the services' RabbitMQ
+    /// user): file versions whose chunks are still under another
+    /// workspace's keys ([`ItemState::chunk_workspace`]), in plain
+    /// workspaces only, ordered by (item id, version), after `after`, at
+    /// most `limit` (at most [`MAX_REKEY_PAGE`]). Reply: `Vec<VersionToRekey>`.
+    ListVersionsToRekey {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<RekeyCursor>,
+        limit: u32,
+    },
+    /// Service call: the version's chunks now exist under its own
+    /// workspace's keys in its container; replaces its chunk list and
+    /// content hash and clears its `chunk_workspace`, only if that still
+    /// names `chunk_workspace` (compare-and-set). Bumps the item's
+    /// revision, not its version. Reply: [`RekeyOutcome`].
+    RekeyVersion(RekeyVersionArgs),
     /// What a public link shows, for the proxy serving `/s/{token}`. Needs no
     /// device token: the link's token is the credential. Reply: [`OpenedLink`].
     OpenLink(OpenLinkArgs),
@@ -310,6 +334,9 @@ impl Operation {
             Operation::ListLinks => "listLinks",
             Operation::RevokeLink { .. } => "revokeLink",
             Operation::PurgeItem { .. } => "purgeItem",
+            Operation::ConvertFolder(_) => "convertFolder",
+            Operation::ListVersionsToRekey { .. } => "listVersionsToRekey",
+            Operation::RekeyVersion(_) => "rekeyVersion",
             Operation::OpenLink(_) => "openLink",
             Operation::AdminDeleteUser(_) => "adminDeleteUser",
             Operation::AdminListUsers => "adminListUsers",
@@ -531,6 +558,92 @@ pub struct WorkspaceInfo {
     /// device can refuse a mistyped passphrase before syncing anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_check: Option<String>,
+    /// For a workspace that `convertFolder` made of a folder: where that
+    /// folder was. Its owner's devices mount it at `mount_parent` under
+    /// `name`, inside the sync folder of `workspace_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted_from: Option<ConvertedFrom>,
+}
+
+/// The folder a workspace was made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertedFrom {
+    /// The workspace that held the folder (its owner's default one).
+    pub workspace_id: Uuid,
+    /// The folder's item id, deleted there with `moved_to`.
+    pub folder_id: Uuid,
+}
+
+/// `convertFolder`: a folder of the caller's default workspace, and the id
+/// of the workspace it becomes (chosen by the device, a random UUID, so a
+/// re-sent request finds the conversion done).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertFolderArgs {
+    pub item_id: Uuid,
+    pub workspace_id: Uuid,
+}
+
+/// What `convertFolder` made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConvertedFolder {
+    /// The new workspace as its owner sees it (`converted_from` set).
+    pub workspace: WorkspaceInfo,
+    /// The revision of the source workspace at which the folder was
+    /// deleted with `moved_to`.
+    pub source_revision: Revision,
+}
+
+/// Where a version's chunks are: the workspace whose keys cut, named (and
+/// hashed) them, and the container that holds them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChunkPlace {
+    pub workspace_id: Uuid,
+    pub storage_account: String,
+    pub container: String,
+}
+
+/// Largest page of `listVersionsToRekey`.
+pub const MAX_REKEY_PAGE: u32 = 1000;
+
+/// Position in the list of versions to re-key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyCursor {
+    pub item_id: Uuid,
+    pub version: u64,
+}
+
+/// A file version whose chunks are under another workspace's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VersionToRekey {
+    pub item_id: Uuid,
+    pub version: u64,
+    /// The item's workspace: the keys and container to re-key into.
+    pub target: ChunkPlace,
+    /// Where the chunks are now.
+    pub source: ChunkPlace,
+    pub content: Content,
+}
+
+/// `rekeyVersion`: the version's content under its own workspace's keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RekeyVersionArgs {
+    pub item_id: Uuid,
+    pub version: u64,
+    /// The workspace the version's chunks were read from: the change
+    /// applies only if the version still names it.
+    pub chunk_workspace: Uuid,
+    /// Same size; the new chunk list and content hash.
+    pub content: Content,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum RekeyOutcome {
+    /// Recorded at this revision of the item's workspace.
+    Rekeyed { revision: Revision },
+    /// The version no longer names that workspace (re-keyed already, or
+    /// removed): nothing changed.
+    Stale,
 }
 
 /// Length of a key check: 16 bytes as lowercase hexadecimal digits.
@@ -905,6 +1018,18 @@ pub struct ItemState {
     pub committed_at: TimestampMillis,
     #[serde(flatten)]
     pub content: Content,
+    /// On a folder deleted by `convertFolder`: the workspace it became. Its
+    /// items live on there with the same ids, versions and hashes; a device
+    /// hands its copy to that workspace's mount instead of deleting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<Uuid>,
+    /// Set while this version's chunks are still cut, named and hashed
+    /// under another workspace's keys and stored in its container (a
+    /// converted folder's versions until the re-keying job has run);
+    /// `None`: the item's own workspace. Read them from there with that
+    /// workspace's keys.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_workspace: Option<ChunkPlace>,
 }
 
 /// An item and the workspace it lives in.
@@ -1224,6 +1349,33 @@ mod tests {
             serde_json::to_value(ErrorCode::OwnerQuotaExceeded).unwrap(),
             "owner_quota_exceeded"
         );
+    }
+
+    #[test]
+    fn conversion_fields_are_optional_on_the_wire() {
+        let json = serde_json::json!({
+            "id": Uuid::nil(), "parent_id": null, "name": "Photos", "is_folder": true,
+            "deleted": true, "version": 2, "status": "DELETED", "revision": 7,
+            "device_id": Uuid::nil(), "modified_at": 0, "committed_at": 0,
+            "size": 0, "content_hash": null, "chunks": [], "chunker": null,
+        });
+        let old: ItemState = serde_json::from_value(json).unwrap();
+        assert_eq!((old.moved_to, old.chunk_workspace.clone()), (None, None));
+        let encoded = serde_json::to_value(&old).unwrap();
+        assert!(encoded.get("moved_to").is_none() && encoded.get("chunk_workspace").is_none());
+        let moved = ItemState {
+            moved_to: Some(Uuid::from_u128(9)),
+            ..old
+        };
+        let encoded = serde_json::to_value(&moved).unwrap();
+        assert_eq!(encoded["moved_to"], Uuid::from_u128(9).to_string());
+        let request: Request = serde_json::from_str(
+            r#"{"request_id":"00000000-0000-0000-0000-000000000000","token":"t",
+                "op":"convertFolder","item_id":"00000000-0000-0000-0000-000000000001",
+                "workspace_id":"00000000-0000-0000-0000-000000000002"}"#,
+        )
+        .unwrap();
+        assert_eq!(request.operation.name(), "convertFolder");
     }
 
     #[test]
