@@ -163,6 +163,8 @@ fn snapshot(stored: &[Stored]) -> Snapshot {
             device_id: Uuid::nil(),
             modified_at: 0,
             committed_at: 0,
+            moved_to: None,
+            chunk_workspace: None,
             content,
         };
         items.insert(

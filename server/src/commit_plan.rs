@@ -311,6 +311,8 @@ impl Planner {
             device_id: Uuid::nil(),
             modified_at: item.modified_at,
             committed_at: 0,
+            moved_to: None,
+            chunk_workspace: None,
             content: Content {
                 chunks: Vec::new(),
                 ..content.clone()
@@ -464,6 +466,8 @@ mod tests {
             device_id: Uuid::nil(),
             modified_at: 0,
             committed_at: 0,
+            moved_to: None,
+            chunk_workspace: None,
             content: item.content.clone(),
         };
         (

@@ -23,6 +23,7 @@ mod change_password;
 mod chunks_stored;
 mod collect_chunks;
 mod commit;
+mod convert_folder;
 mod create_link;
 mod create_workspace;
 mod decline_proposal;
@@ -52,6 +53,7 @@ mod propose_share;
 mod purge_item;
 mod referenced_chunks;
 mod register_device;
+mod rekey;
 mod remove_member;
 mod report_missing_content;
 mod revoke_device;
@@ -206,6 +208,14 @@ pub async fn dispatch(
             return chunks_stored::run(state, (&storage_account, &container), up_to, chunk_ids)
                 .await;
         }
+        Operation::ListVersionsToRekey { after, limit } => {
+            require_service(amqp, sender)?;
+            return rekey::list(state, after, limit).await;
+        }
+        Operation::RekeyVersion(args) => {
+            require_service(amqp, sender)?;
+            return rekey::rekey(state, request_id, args).await;
+        }
         // Administration without a token: the command line, as the services.
         Operation::AdminDeleteUser(args) if token.is_none() => {
             require_service(amqp, sender)?;
@@ -223,7 +233,12 @@ pub async fn dispatch(
         | Operation::OauthAuthenticate { .. }
         | Operation::OpenLink(_)
         | Operation::CollectChunks { .. }
-        | Operation::ChunksStored { .. } => unreachable!("handled before authentication"),
+        | Operation::ChunksStored { .. }
+        | Operation::ListVersionsToRekey { .. }
+        | Operation::RekeyVersion(_) => unreachable!("handled before authentication"),
+        Operation::ConvertFolder(args) => {
+            convert_folder::run(state, amqp, &caller, request_id, args).await
+        }
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,

@@ -10,9 +10,10 @@ pub mod postgres;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, CommitArgs, CommitReply, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
-    ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList,
-    ProposalStatus, RetentionPolicy, Revision, Role, TimestampMillis, WorkspaceInfo,
+    Changes, CommitArgs, CommitReply, ConvertedFolder, CreateWorkspaceArgs, DeviceArgs, DeviceInfo,
+    EncryptionMode, ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal,
+    ProposalList, ProposalStatus, RekeyCursor, RekeyOutcome, RekeyVersionArgs, RetentionPolicy,
+    Revision, Role, TimestampMillis, VersionToRekey, WorkspaceInfo,
 };
 use thiserror::Error;
 use uuid::Uuid;
@@ -358,6 +359,17 @@ pub struct Mount<'a> {
     pub name: &'a str,
     /// A live folder of the user's default workspace; `None`: the top.
     pub parent: Option<Uuid>,
+}
+
+/// A folder of the owner's default workspace to turn into workspace
+/// `workspace_id` (`convertFolder`); the deletion of the folder is
+/// recorded as made by `device_id`.
+#[derive(Debug, Clone)]
+pub struct Conversion {
+    pub owner_id: Uuid,
+    pub device_id: Uuid,
+    pub folder_id: Uuid,
+    pub workspace_id: Uuid,
 }
 
 /// A new public link; the token itself is never stored.
@@ -755,6 +767,21 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// The containers stored in `account` whose workspaces are now owned by
     /// users of other accounts (ownership was transferred).
     async fn transferred_containers(&self, account: &str) -> StoreResult<Vec<String>>;
+    /// Turns a folder into a workspace, in one transaction under the source
+    /// workspace's lock; answers an earlier conversion by the same request
+    /// again (docs/sharing.md). Every rule the caller could break is a
+    /// [`StoreError::Refused`].
+    async fn convert_folder(&self, conversion: &Conversion) -> StoreResult<ConvertedFolder>;
+    /// File versions of plain workspaces whose chunks are under another
+    /// workspace's keys, after `after`, at most `limit`.
+    async fn versions_to_rekey(
+        &self,
+        after: Option<RekeyCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<VersionToRekey>>;
+    /// Records a version's re-keyed content if it still names
+    /// `args.chunk_workspace`.
+    async fn rekey_version(&self, args: &RekeyVersionArgs) -> StoreResult<RekeyOutcome>;
     /// Remembers a queue `subscribe` bound for the device.
     async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()>;
     /// The queues recorded for the user's devices.

@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use nimbus_protocol::rpc::{
-    Changes, ChunkRef, CommitArgs, CommitReply, Content, CreateWorkspaceArgs, DeviceArgs,
-    DeviceInfo, EncryptionMode, ItemOutcome, ItemResult, ItemState, LinkInfo, Member,
-    OAuthTokenInfo, PageCursor, Proposal, ProposalList, ProposalStatus, RetentionPolicy, Revision,
-    Role, VersionStatus, WorkspaceInfo,
+    Changes, ChunkPlace, ChunkRef, CommitArgs, CommitReply, Content, ConvertedFolder,
+    ConvertedFrom, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode, ItemOutcome,
+    ItemResult, ItemState, LinkInfo, Member, OAuthTokenInfo, PageCursor, Proposal, ProposalList,
+    ProposalStatus, RekeyCursor, RekeyOutcome, RekeyVersionArgs, RetentionPolicy, Revision, Role,
+    VersionStatus, VersionToRekey, WorkspaceInfo,
 };
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::types::Json;
@@ -23,7 +24,7 @@ use sqlx::{FromRow, PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{
-    AccessToken, Audit, AuditFilter, AuditRecord, Caller, CommitContext, CommitOutcome,
+    AccessToken, Audit, AuditFilter, AuditRecord, Caller, CommitContext, CommitOutcome, Conversion,
     DeletedUser, LinkRecord, MetadataStore, Mount, NewDevice, NewLink, NewProposals, NewUser,
     OAuthConsumer, Removal, Removed, RequestToken, StoreError, StoreResult, User, UserDeletion,
     UserRef, UserUsage, WorkspaceRecord,
@@ -97,8 +98,23 @@ macro_rules! item_columns {
             "i.id, i.workspace_id, i.parent_id, i.name, i.is_folder, i.deleted, \
              i.latest_version, v.status, i.revision, v.device_id, v.modified_at, ",
             millis!("v.committed_at"),
-            " AS committed_at, v.size, v.content_hash, v.chunker"
+            " AS committed_at, v.size, v.content_hash, v.chunker, ",
+            version_place_columns!()
         )
+    };
+}
+
+/// Of `item_versions v`: the workspace a converted folder became, and where
+/// the version's chunks are when another workspace's keys made them
+/// ([`ItemRow::chunk_workspace`]).
+macro_rules! version_place_columns {
+    () => {
+        "v.moved_to, v.chunk_workspace, \
+         (SELECT cw.container FROM workspaces cw WHERE cw.id = v.chunk_workspace) \
+             AS chunk_container, \
+         (SELECT coalesce(cw.container_account, co.account) FROM workspaces cw \
+             JOIN users co ON co.id = cw.owner_id WHERE cw.id = v.chunk_workspace) \
+             AS chunk_account"
     };
 }
 
@@ -205,13 +221,28 @@ struct ItemRow {
     size: i64,
     content_hash: Option<String>,
     chunker: Option<String>,
+    moved_to: Option<Uuid>,
+    chunk_workspace: Option<Uuid>,
+    chunk_container: Option<String>,
+    chunk_account: Option<String>,
 }
 
 impl ItemRow {
+    /// `None` also when the workspace named is gone (its user deleted):
+    /// the chunks went with its container.
+    fn chunk_workspace(&self) -> Option<ChunkPlace> {
+        Some(ChunkPlace {
+            workspace_id: self.chunk_workspace?,
+            storage_account: storage_account(self.chunk_account.as_deref()?),
+            container: self.chunk_container.clone()?,
+        })
+    }
+
     fn into_snapshot_item(self) -> StoreResult<SnapshotItem> {
         let status = VersionStatus::parse(&self.status).ok_or_else(|| {
             StoreError::Corrupt(format!("unknown version status {}", self.status))
         })?;
+        let chunk_workspace = self.chunk_workspace();
         Ok(SnapshotItem {
             workspace_id: self.workspace_id,
             state: ItemState {
@@ -226,6 +257,8 @@ impl ItemRow {
                 device_id: self.device_id,
                 modified_at: self.modified_at,
                 committed_at: self.committed_at,
+                moved_to: self.moved_to,
+                chunk_workspace,
                 content: Content {
                     size: to_u64(self.size),
                     content_hash: self.content_hash,
@@ -250,10 +283,20 @@ struct WorkspaceRow {
     mount_parent: Option<Uuid>,
     is_default: bool,
     key_check: Option<String>,
+    converted_from_workspace: Option<Uuid>,
+    converted_from_folder: Option<Uuid>,
 }
 
 impl WorkspaceRow {
+    fn converted_from(&self) -> Option<ConvertedFrom> {
+        Some(ConvertedFrom {
+            workspace_id: self.converted_from_workspace?,
+            folder_id: self.converted_from_folder?,
+        })
+    }
+
     fn into_info(self) -> StoreResult<WorkspaceInfo> {
+        let converted_from = self.converted_from();
         Ok(WorkspaceInfo {
             workspace_id: self.id,
             name: self.mount_name,
@@ -266,6 +309,7 @@ impl WorkspaceRow {
             mount_parent: self.mount_parent,
             is_default: self.is_default,
             key_check: self.key_check,
+            converted_from,
         })
     }
 }
@@ -276,7 +320,8 @@ macro_rules! member_workspaces {
     () => {
         "SELECT w.id, m.mount_name, w.owner_id, m.role, w.encryption, w.revision, w.container, \
                 coalesce(w.container_account, o.account) AS owner_account, m.mount_parent, \
-                (w.is_default AND w.owner_id = m.user_id) AS is_default, w.key_check \
+                (w.is_default AND w.owner_id = m.user_id) AS is_default, w.key_check, \
+                w.converted_from_workspace, w.converted_from_folder \
          FROM workspace_members m \
          JOIN workspaces w ON w.id = m.workspace_id \
          JOIN users o ON o.id = w.owner_id \
@@ -360,15 +405,24 @@ async fn fill_chunks(
     connection: &mut PgConnection,
     states: Vec<&mut ItemState>,
 ) -> StoreResult<()> {
-    let mut files: HashMap<(Uuid, u64), &mut ItemState> = states
+    let files: HashMap<(Uuid, u64), &mut Content> = states
         .into_iter()
         .filter(|s| !s.is_folder && !s.deleted)
-        .map(|s| ((s.id, s.version), s))
+        .map(|s| ((s.id, s.version), &mut s.content))
         .collect();
-    if files.is_empty() {
+    fill_contents(connection, files).await
+}
+
+/// Fills in the ordered chunk lists of the versions (item id, version)
+/// of `contents`, in one query.
+async fn fill_contents(
+    connection: &mut PgConnection,
+    mut contents: HashMap<(Uuid, u64), &mut Content>,
+) -> StoreResult<()> {
+    if contents.is_empty() {
         return Ok(());
     }
-    let (ids, numbers): (Vec<Uuid>, Vec<i64>) = files
+    let (ids, numbers): (Vec<Uuid>, Vec<i64>) = contents
         .keys()
         .map(|(id, version)| (*id, to_i64(*version)))
         .unzip();
@@ -383,8 +437,8 @@ async fn fill_chunks(
     .fetch_all(&mut *connection)
     .await?;
     for (item_id, version, id, size) in rows {
-        if let Some(state) = files.get_mut(&(item_id, to_u64(version))) {
-            state.content.chunks.push(ChunkRef {
+        if let Some(content) = contents.get_mut(&(item_id, to_u64(version))) {
+            content.chunks.push(ChunkRef {
                 id,
                 size: u32::try_from(size).unwrap_or(0),
             });
@@ -532,11 +586,18 @@ async fn write_plan(
         .map(|w| w.content.chunker.as_deref())
         .collect();
     let modified: Vec<i64> = writes.iter().map(|w| w.modified_at).collect();
+    // Content an earlier version has under another workspace's keys (a
+    // restore of a converted folder's version not re-keyed yet) stays read
+    // from there, and is re-keyed like it.
     sqlx::query(
         "INSERT INTO item_versions (item_id, version, device_id, status, parent_id, name, deleted, \
-                                    size, content_hash, chunker, modified_at, revision) \
+                                    size, content_hash, chunker, modified_at, revision, \
+                                    chunk_workspace) \
          SELECT u.item_id, u.version, $1, u.status, u.parent_id, u.name, u.deleted, u.size, \
-                u.content_hash, u.chunker, u.modified_at, $2 \
+                u.content_hash, u.chunker, u.modified_at, $2, \
+                (SELECT o.chunk_workspace FROM item_versions o \
+                 WHERE o.item_id = u.item_id AND o.content_hash = u.content_hash \
+                   AND o.chunk_workspace IS NOT NULL LIMIT 1) \
          FROM UNNEST($3::uuid[], $4::bigint[], $5::text[], $6::uuid[], $7::text[], $8::bool[], \
                      $9::bigint[], $10::text[], $11::text[], $12::bigint[]) \
               AS u(item_id, version, status, parent_id, name, deleted, size, content_hash, chunker, modified_at)",
@@ -1369,9 +1430,15 @@ impl MetadataStore for PgStore {
     ) -> StoreResult<Vec<String>> {
         // Exactly the chunks of the versions the retention policy still
         // keeps: removed versions take their chunk rows with them.
+        // Versions of a converted folder not re-keyed yet need the chunks
+        // of the workspace they came from.
         Ok(sqlx::query_scalar(
-            "SELECT DISTINCT c.chunk_id FROM version_chunks c JOIN items i ON i.id = c.item_id \
-             WHERE i.workspace_id = $1 AND c.chunk_id = ANY($2) ORDER BY c.chunk_id",
+            "SELECT c.chunk_id FROM version_chunks c JOIN items i ON i.id = c.item_id \
+             WHERE i.workspace_id = $1 AND c.chunk_id = ANY($2) \
+             UNION \
+             SELECT c.chunk_id FROM version_chunks c JOIN item_versions v \
+                 ON v.item_id = c.item_id AND v.version = c.version \
+             WHERE v.chunk_workspace = $1 AND c.chunk_id = ANY($2) ORDER BY 1",
         )
         .bind(workspace_id)
         .bind(chunk_ids)
@@ -1394,13 +1461,17 @@ impl MetadataStore for PgStore {
             .execute(&mut *tx)
             .await?;
         // Any version row counts, whatever retention keeps: a version that
-        // still exists may be restored or downloaded. Claims only grow, and
+        // still exists may be restored or downloaded, also one of a
+        // converted folder still under this workspace's keys. Claims only grow, and
         // never at or below what was lifted (docs/operations.md).
         let mut collected: Vec<String> = sqlx::query_scalar(
             "INSERT INTO collected_chunks AS held (workspace_id, chunk_id, claim) \
              SELECT DISTINCT $1::uuid, wanted.id, $3 FROM unnest($2::text[]) AS wanted(id) \
               WHERE NOT EXISTS (SELECT 1 FROM version_chunks c JOIN items i ON i.id = c.item_id \
                                  WHERE i.workspace_id = $1 AND c.chunk_id = wanted.id) \
+                AND NOT EXISTS (SELECT 1 FROM version_chunks c JOIN item_versions v \
+                                    ON v.item_id = c.item_id AND v.version = c.version \
+                                 WHERE v.chunk_workspace = $1 AND c.chunk_id = wanted.id) \
               ORDER BY wanted.id \
              ON CONFLICT (workspace_id, chunk_id) \
              DO UPDATE SET claim = excluded.claim, collected_at = now() \
@@ -1514,8 +1585,9 @@ impl MetadataStore for PgStore {
             "SELECT i.id, i.workspace_id, v.parent_id, v.name, i.is_folder, v.deleted, \
                     v.version AS latest_version, v.status, v.revision, v.device_id, v.modified_at, ",
             millis!("v.committed_at"),
-            " AS committed_at, v.size, v.content_hash, v.chunker \
-              FROM items i JOIN item_versions v ON v.item_id = i.id \
+            " AS committed_at, v.size, v.content_hash, v.chunker, ",
+            version_place_columns!(),
+            " FROM items i JOIN item_versions v ON v.item_id = i.id \
               WHERE i.id = $1 ORDER BY v.version DESC"
         ))
         .bind(item_id)
@@ -1814,6 +1886,22 @@ impl MetadataStore for PgStore {
         self.transferred_containers_impl(account).await
     }
 
+    async fn convert_folder(&self, conversion: &Conversion) -> StoreResult<ConvertedFolder> {
+        self.convert_folder_impl(conversion).await
+    }
+
+    async fn versions_to_rekey(
+        &self,
+        after: Option<RekeyCursor>,
+        limit: u32,
+    ) -> StoreResult<Vec<VersionToRekey>> {
+        self.versions_to_rekey_impl(after, limit).await
+    }
+
+    async fn rekey_version(&self, args: &RekeyVersionArgs) -> StoreResult<RekeyOutcome> {
+        self.rekey_version_impl(args).await
+    }
+
     async fn record_device_queue(&self, device_id: Uuid, queue: &str) -> StoreResult<()> {
         self.record_device_queue_impl(device_id, queue).await
     }
@@ -1878,6 +1966,7 @@ impl MetadataStore for PgStore {
 }
 
 mod audit;
+mod conversion;
 mod deletion;
 mod links;
 

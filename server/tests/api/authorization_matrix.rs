@@ -18,10 +18,10 @@ use std::time::Duration;
 use nimbus_protocol::admin::{AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs};
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, CreateLinkArgs,
-    CreateWorkspaceArgs, CreatedLink, DeviceArgs, DeviceToken, EncryptionMode, ErrorCode,
-    GetChangesArgs, LinkToken, OpenLinkArgs, Operation, Password, ProposeShareArgs, Role,
-    UpdateMountArgs, WorkspaceInfo,
+    AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, Content, ConvertFolderArgs,
+    CreateLinkArgs, CreateWorkspaceArgs, CreatedLink, DeviceArgs, DeviceToken, EncryptionMode,
+    ErrorCode, GetChangesArgs, LinkToken, OpenLinkArgs, Operation, Password, ProposeShareArgs,
+    RekeyVersionArgs, Role, UpdateMountArgs, WorkspaceInfo,
 };
 use nimbus_protocol::{ClientError, RpcClient, Topology};
 use uuid::Uuid;
@@ -113,9 +113,10 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         // Service calls: every caller here is a device, publishing as the
         // clients' broker user, whatever its token (the services' own user
         // is checked after the callers).
-        Operation::CollectChunks { .. } | Operation::ChunksStored { .. } => {
-            Refused(ErrorCode::Forbidden)
-        }
+        Operation::CollectChunks { .. }
+        | Operation::ChunksStored { .. }
+        | Operation::ListVersionsToRekey { .. }
+        | Operation::RekeyVersion(_) => Refused(ErrorCode::Forbidden),
         // Administration: nobody here is an administrator, and without a
         // token it is a service call, which a device's broker user may not
         // make.
@@ -159,6 +160,10 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::TransferOwnership { .. }
         | Operation::UnshareWorkspace { .. } => only(&[Owner]),
         Operation::AcceptProposal(_) | Operation::DeclineProposal { .. } => only(&[Invitee]),
+        // Only the owner converts, and only folders of the default
+        // workspace: the scene's file is in a shared one (nesting).
+        Operation::ConvertFolder(_) if caller == Owner => Refused(ErrorCode::BadRequest),
+        Operation::ConvertFolder(_) => Refused(ErrorCode::Forbidden),
         // The owner hands the workspace over instead.
         Operation::LeaveWorkspace { .. } if caller == Owner => Refused(ErrorCode::BadRequest),
         Operation::LeaveWorkspace { .. } => only(&[Editor, Viewer]),
@@ -510,6 +515,21 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         Operation::PurgeItem {
             item_id: scene.trashed[usize::from(caller != Caller::Owner)],
         },
+        Operation::ConvertFolder(ConvertFolderArgs {
+            item_id: scene.file,
+            workspace_id: Uuid::new_v4(),
+        }),
+        Operation::ListVersionsToRekey {
+            after: None,
+            limit: 10,
+        },
+        // Its chunks are under its own keys: the swap finds nothing to do.
+        Operation::RekeyVersion(RekeyVersionArgs {
+            item_id: scene.file,
+            version: 1,
+            chunk_workspace: Uuid::new_v4(),
+            content: Content::default(),
+        }),
         // Looking changes nothing; counting a download would.
         Operation::OpenLink(OpenLinkArgs {
             link_token: scene.link_token.clone(),
@@ -655,6 +675,8 @@ fn is_service_call(operation: &Operation) -> bool {
         operation,
         Operation::CollectChunks { .. }
             | Operation::ChunksStored { .. }
+            | Operation::ListVersionsToRekey { .. }
+            | Operation::RekeyVersion(_)
             | Operation::AdminDeleteUser(_)
     )
 }

@@ -12,6 +12,7 @@ mod changes;
 mod chunks;
 mod cli;
 mod commit;
+mod conversion;
 mod faults;
 mod items;
 mod links;

@@ -18,7 +18,11 @@ use uuid::Uuid;
 use crate::cli::{nimbus_server, stdout};
 use crate::helpers::{TestApp, new_file, new_folder, spawn_app};
 
-async fn call<T: DeserializeOwned>(app: &TestApp, token: &DeviceToken, op: Operation) -> T {
+pub(crate) async fn call<T: DeserializeOwned>(
+    app: &TestApp,
+    token: &DeviceToken,
+    op: Operation,
+) -> T {
     let name = op.name();
     app.client
         .call(Some(token), op)
@@ -27,7 +31,7 @@ async fn call<T: DeserializeOwned>(app: &TestApp, token: &DeviceToken, op: Opera
 }
 
 /// The refusal of `op`.
-async fn refused(app: &TestApp, token: &DeviceToken, op: Operation) -> RpcError {
+pub(crate) async fn refused(app: &TestApp, token: &DeviceToken, op: Operation) -> RpcError {
     let name = op.name();
     match app.client.call::<serde_json::Value>(Some(token), op).await {
         Err(ClientError::Rpc(error)) => error,
