@@ -9,7 +9,7 @@ use indicatif::MultiProgress;
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::names::validate_name;
 use nimbus_protocol::rpc::{
-    CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ErrorCode, LoginArgs, Password,
+    CreateWorkspaceArgs, DeviceArgs, EncryptionMode, ErrorCode, LoginArgs, Password, Role,
 };
 use nimbus_protocol::{RpcClient, Topology};
 
@@ -164,6 +164,7 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
             let target = Target {
                 workspace,
                 passphrase: passphrase_source(passphrase_stdin),
+                ..Target::default()
             };
             sync(&config_dir, &dir, once, &target, progress).await
         }
@@ -514,6 +515,12 @@ pub async fn folder_status(store: &SqliteStore) -> anyhow::Result<String> {
                 out,
                 "  {path}: a share whose access ended, not synced. Keep its files as your own: \
                  `nimbus share adopt \"{path}\"`; or delete them: `nimbus share delete \"{path}\"`"
+            )?;
+        } else if mount.role == Role::Owner {
+            writeln!(
+                out,
+                "  a workspace of yours (a folder you shared): {}",
+                path.display()
             )?;
         } else {
             writeln!(

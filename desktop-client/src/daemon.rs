@@ -96,6 +96,8 @@ pub struct Target {
     /// The workspace by name (the caller's name for it). `None`: the
     /// workspace the folder is linked to, or the default one for a new link.
     pub workspace: Option<String>,
+    /// The workspace by id, before `workspace` (a mount names its own).
+    pub workspace_id: Option<Uuid>,
     /// Asked only when the workspace is end-to-end encrypted.
     pub passphrase: PassphraseSource,
 }
@@ -104,6 +106,7 @@ impl Default for Target {
     fn default() -> Self {
         Self {
             workspace: None,
+            workspace_id: None,
             passphrase: PassphraseSource::Unavailable,
         }
     }
@@ -188,14 +191,7 @@ pub async fn open_target(
             std::fs::create_dir_all(&state_dir)
                 .map_err(|e| Error::config(format!("{}: {e}", state_dir.display())))?;
             let store = SqliteStore::open(&state_file).await?;
-            let id = Uuid::new_v4();
-            RealFs::link(&root, id)
-                .map_err(|e| Error::config(format!("cannot link {}: {e}", root.display())))?;
-            store.put("root", &root.to_string_lossy()).await?;
-            store
-                .put("workspace_id", &workspace.workspace_id.to_string())
-                .await?;
-            store.put("link_id", &id.to_string()).await?;
+            let id = link(&store, &root, workspace.workspace_id).await?;
             tracing::info!(folder = %root.display(), workspace = %workspace.name, "linked");
             (store, id)
         }
@@ -206,6 +202,7 @@ pub async fn open_target(
     // Known mounts are hidden from the first scan on, also in `--once`
     // runs, which do not mount: their files must never reach this workspace.
     let mount_names = mounts::names(&store).await?;
+    let handoffs = loaded.handoffs;
     let mut engine = Engine::new(
         fs,
         remote,
@@ -219,6 +216,7 @@ pub async fn open_target(
     );
     // A viewer's edits stay on this disk: the server would refuse them.
     engine.read_only = !workspace.role.can_write();
+    engine.handoffs = handoffs;
     // The mounts' engines and this one: deletions wait for the others'
     // uploads, so a file moved between them is copied before it is deleted.
     let mounts = workspace.is_default.then(|| {
@@ -248,6 +246,23 @@ pub async fn open_target(
     })
 }
 
+/// Links the folder `root` to `workspace_id` with the state `store`:
+/// the marker on disk, then the link in the state, the link id last (a
+/// state without it is not linked yet). Returns the link id.
+pub(crate) async fn link(
+    store: &SqliteStore,
+    root: &Path,
+    workspace_id: Uuid,
+) -> Result<Uuid, Error> {
+    let id = Uuid::new_v4();
+    RealFs::link(root, id)
+        .map_err(|e| Error::config(format!("cannot link {}: {e}", root.display())))?;
+    store.put("root", &root.to_string_lossy()).await?;
+    store.put("workspace_id", &workspace_id.to_string()).await?;
+    store.put("link_id", &id.to_string()).await?;
+    Ok(id)
+}
+
 /// The object-store account URL of `workspace`: a shared workspace's
 /// container lives in its owner's account, not in the member's.
 fn storage_url(account: &Account, workspace: &WorkspaceInfo) -> Result<String, Error> {
@@ -266,7 +281,7 @@ fn storage_url(account: &Account, workspace: &WorkspaceInfo) -> Result<String, E
 }
 
 /// `own_url` (the URL of `own_account`) turned into the URL of `account`.
-fn account_url(own_url: &str, own_account: &str, account: &str) -> Option<String> {
+pub(crate) fn account_url(own_url: &str, own_account: &str, account: &str) -> Option<String> {
     if account == own_account {
         return Some(own_url.to_owned());
     }
@@ -286,6 +301,24 @@ fn choose_workspace(
     target: &Target,
 ) -> Result<WorkspaceInfo, Error> {
     let wanted = target.workspace.as_deref();
+    if let Some(id) = target.workspace_id {
+        if linked.is_some_and(|linked| linked != id) {
+            return Err(Error::config(format!(
+                "{} is linked to another workspace; move it away and it is synced anew",
+                root.display()
+            )));
+        }
+        return workspaces
+            .iter()
+            .find(|w| w.workspace_id == id)
+            .cloned()
+            .ok_or_else(|| {
+                Error::config(format!(
+                    "{} belongs to a workspace you are no longer a member of",
+                    root.display()
+                ))
+            });
+    }
     if let Some(linked) = linked {
         let workspace = workspaces
             .iter()
@@ -452,6 +485,10 @@ pub async fn run(
             () = &mut shutdown => break Ok(()),
         };
         report_missing_content(session).await;
+        // A folder became a workspace: its mount takes it over at once.
+        if !session.engine.handoffs.is_empty() {
+            reconcile(&mut mounts, session).await;
+        }
         match outcome {
             Ok(round) => {
                 backoff = Duration::from_secs(1);
@@ -656,7 +693,7 @@ async fn restore_content(session: &Session, item_id: Uuid) {
 }
 
 /// Mounts and unmounts the shared workspaces, when `session` has any.
-async fn reconcile(mounts: &mut Option<Mounts>, session: &Session) {
+async fn reconcile(mounts: &mut Option<Mounts>, session: &mut Session) {
     if let Some(mounts) = mounts
         && let Err(error) = mounts.reconcile(session).await
     {

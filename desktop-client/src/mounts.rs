@@ -16,9 +16,16 @@
 //! workspace) or deletes it (`nimbus share delete`). A failed `getWorkspaces`
 //! changes nothing: an unreachable server is never taken for an ended share.
 //!
-//! A mount is placed at the top of the sync folder; a name the parent's own
-//! workspace already uses there (or an unlinked folder in the way) is not
+//! A mount is placed at its `mount_parent` (a folder of the parent's
+//! workspace; the top when unset) under its name; a place the parent's own
+//! workspace already uses (or an unlinked folder in the way) is not
 //! mounted, so that nothing of the user's own is mixed into the share.
+//!
+//! The user's own workspaces that were folders of the parent
+//! (`converted_from`, made by `nimbus share FOLDER`) are mounted the same
+//! way, where the folder was. The parent's engine hands the folder's nodes
+//! over ([`crate::engine::handoff`]); [`Mounts::reconcile`] seeds the
+//! mount's state with them before it plans, so the mount starts in sync.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -32,7 +39,7 @@ use uuid::Uuid;
 
 use crate::config::ConfigDir;
 use crate::daemon::{self, Session, Target};
-use crate::engine::{Ignore, SiblingGroup};
+use crate::engine::{Handoff, Ignore, SiblingGroup, StateStore};
 use crate::error::Error;
 use crate::filter;
 use crate::fs::META_DIR;
@@ -47,7 +54,8 @@ pub const ACCESS_ENDED_KEY: &str = "access_ended";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MountRecord {
     pub workspace_id: Uuid,
-    /// The folder's name at the top of the sync folder.
+    /// The folder's path in the sync folder (`docs/Photos`; at the top,
+    /// its name).
     pub name: String,
     pub role: Role,
     /// Access ended: not synced, kept on disk, ignored by the parent.
@@ -69,7 +77,7 @@ pub async fn save_records(store: &SqliteStore, records: &[MountRecord]) -> Resul
     store.put(MOUNTS_KEY, &json).await
 }
 
-/// Names at the top of the parent folder that its engine leaves alone.
+/// The paths of the mounts in the parent folder, which its engine leaves alone.
 pub type MountNames = Arc<RwLock<BTreeSet<String>>>;
 
 /// The names of the mounts recorded in the parent state `store`.
@@ -91,18 +99,27 @@ fn publish(names: &MountNames, records: &[MountRecord]) {
     }
 }
 
+/// Whether `path` is the mount at `mount` or inside it.
+fn within(mount: &str, path: &str) -> bool {
+    path.strip_prefix(mount)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// The ignore rules of the folder `root` ([`filter::load`]), plus
-/// everything in its mounts: the folders `names` holds, and any folder at
-/// its top that is linked itself (has a `.nimbus` marker), such as a mount
-/// the user renamed, so that a share never slips into the user's own
+/// everything in its mounts: the folders `names` holds, and any folder
+/// that is linked itself (has a `.nimbus` marker), such as a mount the
+/// user renamed, so that a share never slips into the user's own
 /// workspace under another name.
 pub fn ignoring_mounts(root: &Path, names: MountNames) -> Ignore {
     let base = filter::load(root);
     let root = root.to_owned();
     Arc::new(move |path: &str, is_folder: bool| {
-        let (top, nested) = path.split_once('/').unwrap_or((path, ""));
-        let linked = is_folder && nested.is_empty() && root.join(top).join(META_DIR).is_dir();
-        linked || names.read().is_ok_and(|names| names.contains(top)) || base(path, is_folder)
+        let linked = is_folder && root.join(path).join(META_DIR).is_dir();
+        linked
+            || names
+                .read()
+                .is_ok_and(|names| names.iter().any(|mount| within(mount, path)))
+            || base(path, is_folder)
     })
 }
 
@@ -139,8 +156,11 @@ impl Mounts {
         }
     }
 
-    /// Starts and stops mounts to match the user's memberships.
-    pub async fn reconcile(&mut self, parent: &Session) -> Result<(), Error> {
+    /// Starts and stops mounts to match the user's memberships, after
+    /// giving the folders the parent handed off to their mounts.
+    pub async fn reconcile(&mut self, parent: &mut Session) -> Result<(), Error> {
+        self.take_handoffs(parent).await?;
+        let parent = &*parent;
         let mut records = records(&parent.store).await?;
         // Hidden from the parent before anything else, also after a restart.
         publish(&self.names, &records);
@@ -158,6 +178,7 @@ impl Mounts {
             &mut records,
             &workspaces,
             self.user_id,
+            |workspace| place(parent, workspace),
             |records, workspace| in_the_way(parent, records, workspace),
         );
         for change in &changes {
@@ -187,12 +208,37 @@ impl Mounts {
         Ok(())
     }
 
+    /// Seeds the state of each folder the parent's engine handed off (its
+    /// nodes, cursor 0) and records it as a mount, so that the parent keeps
+    /// ignoring it; only then does the parent forget the hand-off. A crash
+    /// on the way leaves the hand-off with the parent, and this runs again
+    /// (a state seeded already is kept as it is).
+    async fn take_handoffs(&mut self, parent: &mut Session) -> Result<(), Error> {
+        for handoff in parent.engine.handoffs.clone() {
+            let root = parent.root.join(&handoff.path);
+            seed(&self.config_dir, &root, &handoff).await?;
+            let mut records = records(&parent.store).await?;
+            records.retain(|r| r.name != handoff.path);
+            records.push(MountRecord {
+                workspace_id: handoff.workspace_id,
+                name: handoff.path.clone(),
+                role: Role::Owner,
+                ended: false,
+            });
+            save_records(&parent.store, &records).await?;
+            publish(&self.names, &records);
+            parent.engine.handoff_taken(handoff.workspace_id).await?;
+            tracing::info!(folder = %root.display(), "a folder became a workspace of its own; synced as such from now on");
+        }
+        Ok(())
+    }
+
     /// Opens the mount's folder and syncs it in a task of its own. A mount
     /// that cannot be opened now is tried again at the next reconcile.
     async fn start(&mut self, parent: &Session, record: &MountRecord) {
         let root = parent.root.join(&record.name);
         let target = Target {
-            workspace: Some(record.name.clone()),
+            workspace_id: Some(record.workspace_id),
             ..Target::default()
         };
         let mut session = match daemon::open_target(&self.config_dir, &root, None, &target).await {
@@ -279,32 +325,52 @@ pub enum MountChange {
 /// Matches the mount `records` to `workspaces` (the user's memberships, as
 /// `getWorkspaces` lists them) and returns what to do, in order: the
 /// memberships gone end their mounts, new ones start mounts, a role change
-/// or a membership back after an end restarts the same folder. A new mount
-/// that `in_the_way` finds a reason against is left out until it is not.
-/// A pure decision: the simulation runs it as the daemon does.
+/// or a membership back after an end restarts the same folder. Mounted are
+/// the workspaces of others shared with the user and the user's own that
+/// were folders of the parent (`converted_from`), each at the path `place`
+/// gives (`None`: not known yet, e.g. its parent folder not fetched; a
+/// known mount then runs on where it is). A new mount that `in_the_way`
+/// finds a reason against is left out until it is not. A pure decision:
+/// the simulation runs it as the daemon does.
 pub fn plan(
     records: &mut Vec<MountRecord>,
     workspaces: &[WorkspaceInfo],
     user_id: Uuid,
+    place: impl Fn(&WorkspaceInfo) -> Option<String>,
     in_the_way: impl Fn(&[MountRecord], &WorkspaceInfo) -> Option<String>,
 ) -> Vec<MountChange> {
-    let shared: BTreeMap<Uuid, &WorkspaceInfo> = workspaces
+    let mounted: BTreeMap<Uuid, &WorkspaceInfo> = workspaces
         .iter()
-        .filter(|w| !w.is_default && w.owner_id != user_id)
+        .filter(|w| !w.is_default && (w.owner_id != user_id || w.converted_from.is_some()))
         .map(|w| (w.workspace_id, w))
         .collect();
     let mut changes = Vec::new();
     for record in records.iter_mut().filter(|r| !r.ended) {
-        if !shared.contains_key(&record.workspace_id) {
+        if !mounted.contains_key(&record.workspace_id) {
             record.ended = true;
             changes.push(MountChange::End(record.clone()));
         }
     }
-    for workspace in shared.values() {
+    for workspace in mounted.values() {
         let id = workspace.workspace_id;
+        let Some(path) = place(workspace) else {
+            // Where it goes is not known now: a running mount goes on.
+            if let Some(record) = records
+                .iter_mut()
+                .find(|r| r.workspace_id == id && !r.ended)
+            {
+                let restart = record.role != workspace.role;
+                record.role = workspace.role;
+                changes.push(MountChange::Run {
+                    record: record.clone(),
+                    restart,
+                });
+            }
+            continue;
+        };
         let known = records
             .iter()
-            .position(|r| r.workspace_id == id && r.name == workspace.name);
+            .position(|r| r.workspace_id == id && r.name == path);
         if let Some(index) = known {
             // Back after an end (accepted again), or a role change.
             let record = &mut records[index];
@@ -317,7 +383,7 @@ pub fn plan(
             });
             continue;
         }
-        // Renamed on another device: the old folder is kept, not synced.
+        // Renamed or moved on another device: the old folder is kept, not synced.
         for record in records
             .iter_mut()
             .filter(|r| r.workspace_id == id && !r.ended)
@@ -334,7 +400,7 @@ pub fn plan(
         }
         let record = MountRecord {
             workspace_id: id,
-            name: workspace.name.clone(),
+            name: path,
             role: workspace.role,
             ended: false,
         };
@@ -344,26 +410,44 @@ pub fn plan(
     changes
 }
 
-/// Why `workspace` cannot be mounted under its name now, if it cannot.
+/// The path of `workspace`'s mount in the parent folder: under its mount
+/// parent (a folder of the parent's workspace, found by the parent's
+/// engine), else at the top.
+fn place(parent: &Session, workspace: &WorkspaceInfo) -> Option<String> {
+    parent
+        .engine
+        .trees
+        .remote
+        .path_at(workspace.mount_parent, &workspace.name)
+}
+
+/// Why `workspace` cannot be mounted at its place now, if it cannot.
 fn in_the_way(
     parent: &Session,
     records: &[MountRecord],
     workspace: &WorkspaceInfo,
 ) -> Option<String> {
-    let name = &workspace.name;
-    if records.iter().any(|r| &r.name == name && r.ended) {
+    let path = place(parent, workspace)?;
+    if records.iter().any(|r| r.name == path && r.ended) {
         return Some(format!(
-            "the folder \"{name}\" of an ended share is still there; adopt or delete it \
+            "the folder \"{path}\" of an ended share is still there; adopt or delete it \
              (`nimbus status` says how)"
         ));
     }
     let trees = &parent.engine.trees;
-    if trees.remote.child(None, name).is_some() || trees.synced.child(None, name).is_some() {
+    if let Some(from) = workspace.converted_from
+        && (trees.remote.contains(&from.folder_id) || trees.synced.contains(&from.folder_id))
+    {
         return Some(format!(
-            "your own workspace has \"{name}\" at the top of the sync folder; rename that one"
+            "\"{path}\" is still a folder of yours here; this device hands it over at its next fetch"
         ));
     }
-    let root = parent.root.join(name);
+    if trees.remote.id_at(&path).is_some() || trees.synced.id_at(&path).is_some() {
+        return Some(format!(
+            "your own workspace has \"{path}\" in the sync folder; rename that one"
+        ));
+    }
+    let root = parent.root.join(&path);
     if root.exists() && !root.join(META_DIR).is_dir() {
         return Some(format!(
             "{} is in the way; move it elsewhere and it will be mounted",
@@ -373,37 +457,61 @@ fn in_the_way(
     None
 }
 
-/// The parent folder of the mount at `path`, with its record.
+/// Gives the folder `root`, handed off by its parent's engine, the state
+/// its mount's engine starts from: the handed nodes at cursor 0, linked to
+/// the new workspace. A folder linked already (seeded before a crash) is
+/// left as it is.
+async fn seed(config_dir: &ConfigDir, root: &Path, handoff: &Handoff) -> Result<(), Error> {
+    let state_dir = config_dir.folder_dir(root);
+    std::fs::create_dir_all(&state_dir)
+        .map_err(|e| Error::config(format!("{}: {e}", state_dir.display())))?;
+    let store = SqliteStore::open(&state_dir.join("state.db")).await?;
+    let seeded = async {
+        if store.get("link_id").await?.is_some() {
+            return Ok(());
+        }
+        store.save(&mut handoff.trees(), 0).await?;
+        daemon::link(&store, root, handoff.workspace_id)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    store.close().await;
+    seeded
+}
+
+/// The parent folder of the ended mount at `path` (the nearest folder
+/// above it whose state records it), with its records and its index.
 pub async fn find(
     config_dir: &ConfigDir,
     path: &Path,
 ) -> Result<(SqliteStore, Vec<MountRecord>, usize, PathBuf), Error> {
     let mount =
         std::path::absolute(path).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
-    let not_a_mount = || {
-        Error::config(format!(
-            "{} is not the folder of a share whose access ended; `nimbus status` lists them",
-            mount.display()
-        ))
-    };
-    let parent = mount.parent().ok_or_else(not_a_mount)?;
-    let name = mount
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(not_a_mount)?;
-    let state = config_dir.folder_dir(parent).join("state.db");
-    if !state.is_file() {
-        return Err(not_a_mount());
-    }
-    let store = SqliteStore::open(&state).await?;
-    let records = records(&store).await?;
-    match records.iter().position(|r| r.name == name && r.ended) {
-        Some(index) => Ok((store, records, index, mount)),
-        None => {
-            store.close().await;
-            Err(not_a_mount())
+    for parent in mount.ancestors().skip(1) {
+        let state = config_dir.folder_dir(parent).join("state.db");
+        let Some(name) = mount
+            .strip_prefix(parent)
+            .ok()
+            .and_then(|relative| relative.to_str())
+        else {
+            continue;
+        };
+        if !state.is_file() {
+            continue;
         }
+        let name = name.replace('\\', "/");
+        let store = SqliteStore::open(&state).await?;
+        let records = records(&store).await?;
+        if let Some(index) = records.iter().position(|r| r.name == name && r.ended) {
+            return Ok((store, records, index, mount));
+        }
+        store.close().await;
     }
+    Err(Error::config(format!(
+        "{} is not the folder of a share whose access ended; `nimbus status` lists them",
+        mount.display()
+    )))
 }
 
 /// Unlinks an ended mount's folder: its state and marker go, its files stay.
@@ -450,7 +558,7 @@ pub async fn delete(config_dir: &ConfigDir, path: &Path) -> Result<PathBuf, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nimbus_protocol::rpc::EncryptionMode;
+    use nimbus_protocol::rpc::{ConvertedFrom, EncryptionMode};
 
     fn membership(id: u128, name: &str, role: Role) -> WorkspaceInfo {
         WorkspaceInfo {
@@ -465,6 +573,7 @@ mod tests {
             mount_parent: None,
             is_default: false,
             key_check: None,
+            converted_from: None,
         }
     }
 
@@ -496,7 +605,8 @@ mod tests {
             membership(7, "Blocked", Role::Viewer),
             membership(8, "New", Role::Viewer),
         ];
-        let changes = plan(&mut records, &workspaces, me, |_, w| {
+        let at_top = |w: &WorkspaceInfo| Some(w.name.clone());
+        let changes = plan(&mut records, &workspaces, me, at_top, |_, w| {
             (w.name == "Blocked").then(|| "in the way".to_owned())
         });
         assert_eq!(
@@ -518,7 +628,7 @@ mod tests {
         );
         assert_eq!(records.len(), 6, "{records:#?}");
         // Nothing changed: everything runs on, nothing restarts.
-        let again = plan(&mut records, &workspaces, me, |_, _| None);
+        let again = plan(&mut records, &workspaces, me, at_top, |_, _| None);
         assert!(
             again
                 .iter()
@@ -526,6 +636,60 @@ mod tests {
                     || matches!(c, MountChange::Start(r) if r.name == "Blocked")),
             "{again:#?}"
         );
+    }
+
+    #[test]
+    fn own_converted_folders_are_mounted_where_they_were() {
+        let me = Uuid::from_u128(1);
+        let own = |id: u128, name: &str, converted: bool| {
+            let mut w = membership(id, name, Role::Owner);
+            w.owner_id = me;
+            w.mount_parent = Some(Uuid::from_u128(50));
+            w.converted_from = converted.then_some(ConvertedFrom {
+                workspace_id: Uuid::from_u128(60),
+                folder_id: Uuid::from_u128(id + 100),
+            });
+            w
+        };
+        // "Synced elsewhere" was made by `workspace create`: synced in a
+        // folder of its own, never mounted.
+        let workspaces = [own(2, "Photos", true), own(3, "Synced elsewhere", false)];
+        let in_docs = |w: &WorkspaceInfo| Some(format!("docs/{}", w.name));
+        // Handed off on this device: recorded at its place, runs on.
+        let mut records = vec![record(2, "docs/Photos", Role::Owner, false)];
+        let changes = plan(&mut records, &workspaces, me, in_docs, |_, _| None);
+        assert_eq!(
+            changes,
+            [MountChange::Run {
+                record: record(2, "docs/Photos", Role::Owner, false),
+                restart: false
+            }]
+        );
+        // Another device of the owner's, which never had the folder.
+        let mut records = Vec::new();
+        let changes = plan(&mut records, &workspaces, me, in_docs, |_, _| None);
+        assert_eq!(
+            changes,
+            [MountChange::Start(record(
+                2,
+                "docs/Photos",
+                Role::Owner,
+                false
+            ))]
+        );
+        // Its parent folder not known here yet: a known mount goes on, none
+        // is ended or started.
+        let unknown = |_: &WorkspaceInfo| None;
+        let changes = plan(&mut records, &workspaces, me, unknown, |_, _| None);
+        assert_eq!(
+            changes,
+            [MountChange::Run {
+                record: record(2, "docs/Photos", Role::Owner, false),
+                restart: false
+            }]
+        );
+        let mut none = Vec::new();
+        assert!(plan(&mut none, &workspaces, me, unknown, |_, _| None).is_empty());
     }
 
     #[test]
@@ -551,8 +715,22 @@ mod tests {
         assert!(!ignored("Family photos", true));
         assert!(!ignored("docs/Family", true));
         assert!(ignored("docs/a.tmp", false));
-        // A linked folder at the top, whatever its name.
+        // A linked folder, whatever its name and depth.
         assert!(ignored("Renamed share", true));
+        std::fs::create_dir_all(root.path().join("docs/Photos").join(META_DIR)).unwrap();
+        assert!(ignored("docs/Photos", true));
+        // A mount inside a folder, and what it holds.
+        publish(
+            &names,
+            &[MountRecord {
+                workspace_id: Uuid::nil(),
+                name: "notes/Shared".into(),
+                role: Role::Owner,
+                ended: false,
+            }],
+        );
+        assert!(ignored("notes/Shared", true) && ignored("notes/Shared/a.txt", false));
+        assert!(!ignored("notes/Shared 2", true) && !ignored("notes", true));
         assert!(!ignored("docs/sub", true) && !ignored("docs/x.txt", false));
     }
 }

@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 
 use async_trait::async_trait;
-use nimbus_protocol::rpc::{CommitItem, CommitReply, Content, ItemState, Revision};
+use nimbus_protocol::rpc::{ChunkPlace, CommitItem, CommitReply, Content, ItemState, Revision};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -51,9 +51,12 @@ pub trait Remote: Send + Sync {
     async fn upload(&self, reader: Box<dyn Read + Send>) -> Result<Content, RemoteError>;
     /// Writes a version's bytes, verified, to `writer`, and flushes it
     /// (which makes a temporary file durable, see [`crate::fs::Fs::commit_temp`]).
+    /// `place`: the chunks are under that workspace's keys, in its
+    /// container (`None`: this workspace's).
     async fn download(
         &self,
         content: &Content,
+        place: Option<&ChunkPlace>,
         writer: Box<dyn Write + Send>,
     ) -> Result<(), RemoteError>;
     /// The content hash (as recorded on the server) of the bytes of `reader`.

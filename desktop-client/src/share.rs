@@ -12,8 +12,8 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, DeviceToken, Member, Operation, Proposal, ProposalList, ProposalStatus,
-    ProposeShareArgs, Role, WorkspaceInfo,
+    AcceptProposalArgs, ConvertFolderArgs, ConvertedFolder, DeviceToken, Member, Operation,
+    Proposal, ProposalList, ProposalStatus, ProposeShareArgs, Role, WorkspaceInfo,
 };
 use nimbus_protocol::{RpcClient, names::validate_name};
 use uuid::Uuid;
@@ -176,8 +176,20 @@ impl Connection {
     }
 
     /// The workspace `folder` names: the one a synced folder is linked to,
-    /// else the one with that name.
+    /// else the one with that name, else the one a folder of the default
+    /// workspace became (`nimbus share` on it).
     pub async fn resolve(&self, folder: &str) -> anyhow::Result<WorkspaceInfo> {
+        self.resolve_or_convert(folder, false).await
+    }
+
+    /// [`Connection::resolve`]; with `convert`, a folder of the default
+    /// workspace not converted yet becomes a workspace of its own
+    /// (`convertFolder`), kept where it is on every device.
+    async fn resolve_or_convert(
+        &self,
+        folder: &str,
+        convert: bool,
+    ) -> anyhow::Result<WorkspaceInfo> {
         let workspaces = self.workspaces().await?;
         let inside = match synced_folder(&self.config_dir, Path::new(folder)).await? {
             SyncedFolder::Root(workspace_id) => {
@@ -198,12 +210,9 @@ impl Connection {
             return Ok(found.clone());
         }
         if let Some(root) = inside {
-            bail!(
-                "{folder} is a folder inside {}, and only whole workspaces can be shared so far; \
-                 create a workspace for it (`nimbus workspace create NAME`), sync it into a \
-                 folder of its own, move the files there, and share that",
-                root.display()
-            );
+            return self
+                .folder_workspace(&workspaces, &root, folder, convert)
+                .await;
         }
         let names: Vec<&str> = workspaces.iter().map(|w| w.name.as_str()).collect();
         bail!(
@@ -211,6 +220,59 @@ impl Connection {
              name a folder you sync with `nimbus sync` or a workspace from `nimbus workspace list`",
             names.join(", ")
         )
+    }
+
+    /// The workspace the folder `folder` inside the synced folder `root`
+    /// became, made now if `convert` allows. Only a folder of the default
+    /// workspace that the server knows can become one.
+    async fn folder_workspace(
+        &self,
+        workspaces: &[WorkspaceInfo],
+        root: &Path,
+        folder: &str,
+        convert: bool,
+    ) -> anyhow::Result<WorkspaceInfo> {
+        let (root_workspace, item_id) = folder_item(&self.config_dir, root, folder).await?;
+        let holder = workspaces.iter().find(|w| w.workspace_id == root_workspace);
+        if let Some(holder) = holder.filter(|w| !w.is_default) {
+            bail!(
+                "{folder} is a folder inside the workspace \"{}\" ({}); shares do not nest: \
+                 share that workspace as a whole instead",
+                holder.name,
+                root.display()
+            );
+        }
+        let Some(item_id) = item_id else {
+            bail!(
+                "{folder} has not reached the server yet (or is not a folder); let `nimbus sync` \
+                 upload it, then share it"
+            );
+        };
+        if let Some(converted) = workspaces
+            .iter()
+            .find(|w| w.converted_from.is_some_and(|c| c.folder_id == item_id))
+        {
+            return Ok(converted.clone());
+        }
+        if !convert {
+            bail!(
+                "{folder} is a folder inside {}, not a workspace of its own; sharing it makes \
+                 it one: nimbus share {folder} --with USERS --role editor|viewer",
+                root.display()
+            );
+        }
+        // The new id is chosen here: a request re-sent after a lost answer
+        // finds the conversion done and gets the same answer.
+        let converted: ConvertedFolder = self
+            .call(Operation::ConvertFolder(ConvertFolderArgs {
+                item_id,
+                workspace_id: Uuid::new_v4(),
+            }))
+            .await
+            .with_context(|| {
+                format!("{folder} could not become a workspace of its own; nothing was shared")
+            })?;
+        Ok(converted.workspace)
     }
 
     /// Offers `folder`'s workspace to `addressees` with `role`.
@@ -229,7 +291,7 @@ impl Connection {
         if addressees.is_empty() {
             bail!("name at least one user to share with: --with alice,bob@example.org");
         }
-        let workspace = self.resolve(folder).await?;
+        let workspace = self.resolve_or_convert(folder, true).await?;
         if workspace.is_default {
             bail!(
                 "\"{}\" is your default workspace, which cannot be shared; create one for what \
@@ -470,6 +532,35 @@ async fn synced_folder(config_dir: &ConfigDir, path: &Path) -> anyhow::Result<Sy
     id.and_then(|id| id.parse::<Uuid>().ok())
         .map(SyncedFolder::Root)
         .with_context(|| format!("the state of {} is damaged", root.display()))
+}
+
+/// The workspace of the synced folder `root` and the item id of its folder
+/// at `folder` (inside it), as this device last synced it (`None`: not on
+/// the server yet, or not a folder).
+async fn folder_item(
+    config_dir: &ConfigDir,
+    root: &Path,
+    folder: &str,
+) -> anyhow::Result<(Uuid, Option<Uuid>)> {
+    let path = std::path::absolute(folder)?;
+    let relative = path
+        .strip_prefix(root)
+        .ok()
+        .and_then(|r| r.to_str())
+        .with_context(|| format!("{folder} is not a folder name this device can sync"))?
+        .replace('\\', "/");
+    let store = SqliteStore::open(&config_dir.folder_dir(root).join("state.db")).await?;
+    let workspace = store.get("workspace_id").await;
+    let loaded = store.load().await;
+    store.close().await;
+    let workspace = workspace?
+        .and_then(|id| id.parse::<Uuid>().ok())
+        .with_context(|| format!("the state of {} is damaged", root.display()))?;
+    let synced = loaded?.trees.synced;
+    let item = synced
+        .id_at(&relative)
+        .filter(|id| synced.get(id).is_some_and(|n| n.is_folder));
+    Ok((workspace, item))
 }
 
 /// Runs `nimbus share …`.

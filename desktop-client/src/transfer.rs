@@ -34,8 +34,8 @@ use nimbus_chunks::{
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceToken, EncryptionMode, ErrorCode,
-    GetChangesArgs, ItemState, Revision, Role, WorkspaceInfo,
+    ChunkPlace, ChunkRef, CommitArgs, CommitItem, CommitReply, Content, DeviceToken,
+    EncryptionMode, ErrorCode, GetChangesArgs, ItemState, Revision, Role, WorkspaceInfo,
 };
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -79,6 +79,10 @@ pub struct NimbusRemote {
     http: reqwest::Client,
     /// `{storage_url}/{container}`.
     container_url: String,
+    /// The account URL of the workspace and its account, to reach the
+    /// containers of [`ChunkPlace`]s.
+    storage_url: String,
+    storage_account: String,
     /// Chunk requests in flight per file.
     pub concurrency: usize,
     stored: Arc<Mutex<HashSet<String>>>,
@@ -147,6 +151,8 @@ impl NimbusRemote {
                 storage_url.trim_end_matches('/'),
                 workspace.container
             ),
+            storage_url: storage_url.to_owned(),
+            storage_account: workspace.storage_account.clone(),
             concurrency: 8,
             stored: Arc::default(),
             stats: Arc::default(),
@@ -331,10 +337,46 @@ impl NimbusRemote {
         Ok(stored)
     }
 
-    async fn fetch_chunk(&self, chunk: &ChunkRef) -> Result<Vec<u8>, RemoteError> {
+    /// Where the chunks of a version are and the keys that open them: this
+    /// workspace's, or those of `place` (a converted folder's versions not
+    /// yet re-keyed: a plain workspace's keys derive from its id).
+    fn chunk_source(&self, place: Option<&ChunkPlace>) -> Result<ChunkSource, RemoteError> {
+        let Some(place) = place.filter(|p| p.workspace_id != self.workspace_id) else {
+            return Ok(ChunkSource {
+                container_url: self.container_url.clone(),
+                keys: self.keys.clone(),
+            });
+        };
+        if self.keys.is_encrypted() {
+            return Err(RemoteError::Corrupt(
+                "an encrypted workspace's version lists another workspace's chunks".into(),
+            ));
+        }
+        let account = crate::daemon::account_url(
+            &self.storage_url,
+            &self.storage_account,
+            &place.storage_account,
+        )
+        .ok_or_else(|| {
+            RemoteError::Unavailable(format!(
+                "the storage URL {} does not end with the account {}",
+                self.storage_url, self.storage_account
+            ))
+        })?;
+        Ok(ChunkSource {
+            container_url: format!("{}/{}", account.trim_end_matches('/'), place.container),
+            keys: WorkspaceKeys::plain(place.workspace_id),
+        })
+    }
+
+    async fn fetch_chunk(
+        &self,
+        chunk: &ChunkRef,
+        source: &ChunkSource,
+    ) -> Result<Vec<u8>, RemoteError> {
         let response = self
             .http
-            .get(self.chunk_url(&chunk.id))
+            .get(format!("{}/{}", source.container_url, chunk.id))
             .header("X-Auth-Token", &self.token.0)
             .send()
             .await
@@ -357,7 +399,7 @@ impl NimbusRemote {
         self.stats
             .bytes_got
             .fetch_add(sealed.len() as u64, Ordering::Relaxed);
-        let keys = self.keys.clone();
+        let keys = source.keys.clone();
         let id = chunk.id.clone();
         let plain = tokio::task::spawn_blocking(move || open_chunk(&keys, &id, &sealed))
             .await
@@ -373,6 +415,12 @@ impl NimbusRemote {
         }
         Ok(plain)
     }
+}
+
+/// The container of a version's chunks and the keys that open them.
+struct ChunkSource {
+    container_url: String,
+    keys: WorkspaceKeys,
 }
 
 /// A reader over byte blocks sent from another thread: lets the keyed
@@ -519,8 +567,10 @@ impl Remote for NimbusRemote {
     async fn download(
         &self,
         content: &Content,
+        place: Option<&ChunkPlace>,
         mut writer: Box<dyn Write + Send>,
     ) -> Result<(), RemoteError> {
+        let source = self.chunk_source(place)?;
         let listed: u64 = content.chunks.iter().map(|c| u64::from(c.size)).sum();
         if listed != content.size {
             return Err(RemoteError::Corrupt(format!(
@@ -532,7 +582,7 @@ impl Remote for NimbusRemote {
         // Each chunk is checked against its id when opened; the whole file
         // is checked against the version's content hash alongside.
         let (blocks, received) = std::sync::mpsc::sync_channel::<Vec<u8>>(4);
-        let keys = self.keys.clone();
+        let keys = source.keys.clone();
         let hashing = tokio::task::spawn_blocking(move || {
             content_hash_reader(
                 &keys,
@@ -545,7 +595,10 @@ impl Remote for NimbusRemote {
         });
         let written: Result<(), RemoteError> = async {
             let mut fetched = futures::stream::iter(content.chunks.clone())
-                .map(|chunk| async move { self.fetch_chunk(&chunk).await })
+                .map(|chunk| {
+                    let source = &source;
+                    async move { self.fetch_chunk(&chunk, source).await }
+                })
                 .buffered(self.concurrency.max(1));
             while let Some(plain) = fetched.next().await {
                 let plain = plain?;

@@ -8,6 +8,7 @@
 //! persists the trees through a [`StateStore`] so that a crash at any point
 //! resumes without loss or duplicate uploads.
 
+pub mod handoff;
 pub mod names;
 pub mod observe;
 pub mod planner;
@@ -21,7 +22,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::StreamExt;
 use nimbus_protocol::rpc::{
-    CommitItem, CommitReply, Content, ItemOutcome, MAX_COMMIT_ITEMS, RefusalCode, Revision,
+    ChunkPlace, CommitItem, CommitReply, Content, ItemOutcome, MAX_COMMIT_ITEMS, RefusalCode,
+    Revision,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,6 +31,7 @@ use uuid::Uuid;
 use crate::error::Error;
 use crate::fs::{Expect, Fs, FsError, Scan, Stat};
 use crate::remote::{Clock, Remote, RemoteError};
+pub use handoff::Handoff;
 pub use planner::{CaseClash, Op, PlanContext, Upload, plan};
 pub use siblings::{Sibling, SiblingGroup};
 pub use tree::{ItemId, Node, Tree, Trees};
@@ -47,6 +50,11 @@ pub trait StateStore: Send + Sync {
     /// Writes the nodes changed since the last save, and the cursor.
     async fn save(&self, trees: &mut Trees, cursor: Revision) -> Result<(), Error>;
     async fn set_pending(&self, pending: Option<&PendingCommit>) -> Result<(), Error>;
+    /// Records the hand-offs not yet taken by their mounts; written before
+    /// the trees they left, so that a crash between the two writes finds
+    /// the folder in the trees, fetches its deletion again and hands it
+    /// off again, never neither.
+    async fn set_handoffs(&self, handoffs: &[Handoff]) -> Result<(), Error>;
     /// Records a status line (last sync, errors) for `nimbus status`.
     async fn set_status(&self, key: &str, value: &str) -> Result<(), Error>;
 }
@@ -127,6 +135,9 @@ pub struct Engine<F: Fs, R: Remote> {
     /// The other engines of this sync folder (its own workspace's and its
     /// mounts'), whose new files this one's deletions wait for.
     pub siblings: Option<Sibling>,
+    /// Folders converted into workspaces of their own, handed off and not
+    /// yet taken by their mounts: left alone on disk, never synced here.
+    pub handoffs: Vec<Handoff>,
     refusals: BTreeMap<ItemId, u32>,
     /// Something on disk differed from what was planned on: scan again.
     pub need_scan: bool,
@@ -193,6 +204,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             missing_content: BTreeSet::new(),
             read_only: false,
             siblings: None,
+            handoffs: Vec::new(),
             refusals: BTreeMap::new(),
             need_scan: true,
             scan_hints: BTreeSet::new(),
@@ -211,7 +223,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// Scans the disk into the local tree. Returns whether anything changed.
     pub async fn observe_local(&mut self) -> Result<bool, Error> {
         let stamp = self.siblings.as_ref().map(Sibling::scan_started);
-        let ignore = self.ignore.clone();
+        let ignore = self.ignored();
         let scan = self.fs.scan(&*ignore)?;
         self.scan_hints.clear();
         self.need_scan = false;
@@ -251,7 +263,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             }
             paths.insert(path);
         }
-        let ignore = self.ignore.clone();
+        let ignore = self.ignored();
         let mut scan = Scan::default();
         let mut scope = Vec::new();
         for path in paths {
@@ -318,16 +330,47 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         Ok(changed)
     }
 
-    /// Fetches the delta since the cursor into the remote tree.
+    /// What is not synced: the ignore rules and the folders handed off.
+    fn ignored(&self) -> Ignore {
+        if self.handoffs.is_empty() {
+            return self.ignore.clone();
+        }
+        let rules = self.ignore.clone();
+        let handoffs = self.handoffs.clone();
+        Arc::new(move |path: &str, is_folder: bool| {
+            handoffs.iter().any(|h| h.covers(path)) || rules(path, is_folder)
+        })
+    }
+
+    /// Fetches the delta since the cursor into the remote tree. A folder
+    /// deleted with `moved_to` is handed off ([`handoff`]), not deleted.
     pub async fn fetch_remote(&mut self) -> Result<bool, Error> {
         let (items, revision) = self.remote.changes(self.cursor).await?;
         let changed = !items.is_empty() || revision != self.cursor;
+        let mut handed_off = false;
         for item in &items {
             if item.deleted {
+                if let Some(workspace_id) = item.moved_to {
+                    handed_off = true;
+                    if let Some(handoff) = handoff::take(&mut self.trees, item.id, workspace_id) {
+                        tracing::info!(
+                            folder = %handoff.path,
+                            %workspace_id,
+                            "a folder became a workspace of its own; its mount syncs it from now on"
+                        );
+                        self.handoffs.retain(|h| h.workspace_id != workspace_id);
+                        self.handoffs.push(handoff);
+                    }
+                }
                 self.trees.remote.remove(&item.id);
             } else {
-                self.trees.remote.insert(Node::from_item(item));
+                let node = Node::from_item(item);
+                self.follow_rekeying(&node);
+                self.trees.remote.insert(node);
             }
+        }
+        if handed_off {
+            self.store.set_handoffs(&self.handoffs).await?;
         }
         self.cursor = revision;
         self.need_fetch = false;
@@ -337,6 +380,48 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             self.save().await?;
         }
         Ok(changed)
+    }
+
+    /// A version's content described anew without a new version: its
+    /// chunks were re-keyed into this workspace (or are found under
+    /// another workspace's keys). The bytes are the same, so the synced
+    /// node takes the new description, and so does the local one when it
+    /// held those bytes (its hash, made under the old keys, becomes the new
+    /// one without reading the file): not an edit, nothing to transfer. A
+    /// local copy that differs stays a local change.
+    fn follow_rekeying(&mut self, r: &Node) {
+        let Some(s) = self.trees.synced.get(&r.id) else {
+            return;
+        };
+        if r.is_folder
+            || s.version != r.version
+            || (s.hash == r.hash
+                && s.chunks == r.chunks
+                && s.chunker == r.chunker
+                && s.chunk_workspace == r.chunk_workspace)
+        {
+            return;
+        }
+        let mut s = s.clone();
+        if let Some(l) = self.trees.local.get(&r.id)
+            && l.same_content(&s)
+        {
+            let mut l = l.clone();
+            l.hash = r.hash.clone();
+            self.trees.local.insert(l);
+        }
+        s.hash = r.hash.clone();
+        s.chunks = r.chunks.clone();
+        s.chunker = r.chunker.clone();
+        s.chunk_workspace = r.chunk_workspace.clone();
+        self.trees.synced.insert(s);
+    }
+
+    /// The mount of a handed-off folder has taken its nodes: stop
+    /// ignoring its place here (the mount records now hide it).
+    pub async fn handoff_taken(&mut self, workspace_id: Uuid) -> Result<(), Error> {
+        self.handoffs.retain(|h| h.workspace_id != workspace_id);
+        self.store.set_handoffs(&self.handoffs).await
     }
 
     /// Re-sends a commit a crash interrupted. A read-only engine drops it
@@ -435,7 +520,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .filter(|(_, failed)| failed.retry_at_ms > now_ms)
             .map(|(id, _)| id);
         let stuck: BTreeSet<ItemId> = self.stuck.keys().chain(backing_off).copied().collect();
-        let ignore = self.ignore.clone();
+        let ignore = self.ignored();
         let ignored = move |p: &str, f: bool| ignore(p, f);
         f(&PlanContext {
             device: &self.device,
@@ -528,7 +613,15 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             .path(&id)
             .unwrap_or_else(|| id.to_string());
         tracing::warn!(%path, %error, failures, retry_in = ?wait, "download failed");
-        if matches!(error, Error::Remote(RemoteError::ContentMissing(_))) {
+        // Chunks still under another workspace's keys are not lost: they
+        // arrive when re-keyed, which no device's upload would speed up.
+        if matches!(error, Error::Remote(RemoteError::ContentMissing(_)))
+            && self
+                .trees
+                .remote
+                .get(&id)
+                .is_some_and(|r| r.chunk_workspace.is_none())
+        {
             self.missing_content.insert(id);
         }
         let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
@@ -548,7 +641,12 @@ impl<F: Fs, R: Remote> Engine<F, R> {
     /// the server's latest version (same content hash as last scanned):
     /// what a device needs to upload that version's chunks again.
     pub fn local_copy_of_latest(&self, id: ItemId) -> Option<(String, Content)> {
-        let remote = self.trees.remote.get(&id).filter(|r| !r.is_folder)?;
+        // Chunks under another workspace's keys cannot be made again here.
+        let remote = self
+            .trees
+            .remote
+            .get(&id)
+            .filter(|r| !r.is_folder && r.chunk_workspace.is_none())?;
         let local = self.trees.local.get(&id)?;
         if remote.hash.is_none() || local.hash != remote.hash {
             return None;
@@ -786,7 +884,10 @@ impl<F: Fs, R: Remote> Engine<F, R> {
             futures::stream::iter(prepared.into_iter().map(|p| async move {
                 let result = async {
                     let (temp, writer) = fs.create_temp()?;
-                    match remote.download(&p.r.content(), writer).await {
+                    match remote
+                        .download(&p.r.content(), p.r.chunk_workspace.as_ref(), writer)
+                        .await
+                    {
                         Ok(()) => Ok(temp),
                         Err(error) => {
                             fs.discard_temp(&temp);
@@ -994,6 +1095,17 @@ impl<F: Fs, R: Remote> Engine<F, R> {
         items
     }
 
+    /// Where the chunks of a committed item are: a content committed as
+    /// the server had it (a move or rename) stays where it was, maybe
+    /// under another workspace's keys; new content is this workspace's.
+    fn kept_chunk_workspace(&self, item: &CommitItem) -> Option<ChunkPlace> {
+        self.trees
+            .remote
+            .get(&item.id)
+            .filter(|r| r.hash == item.content.content_hash && r.chunks == item.content.chunks)
+            .and_then(|r| r.chunk_workspace.clone())
+    }
+
     /// Takes a commit's answer into the trees. When the changes cursor is
     /// already at or past the commit's revision (a reply re-sent after a
     /// fetch), the remote tree is newer than the reply and is left alone.
@@ -1036,6 +1148,7 @@ impl<F: Fs, R: Remote> Engine<F, R> {
                             inode: 0,
                             chunks: item.content.chunks.clone(),
                             chunker: item.content.chunker.clone(),
+                            chunk_workspace: self.kept_chunk_workspace(item),
                         };
                         if !remote_is_newer {
                             self.trees.remote.insert(node.clone());
@@ -1139,6 +1252,7 @@ fn local_node(r: &Node, parent: Option<ItemId>, name: &str, stat: Stat) -> Node 
         inode: stat.inode,
         chunks: Vec::new(),
         chunker: None,
+        chunk_workspace: None,
     }
 }
 

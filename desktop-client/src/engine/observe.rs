@@ -172,6 +172,7 @@ pub fn reconcile(
             inode: stat.inode,
             chunks: Vec::new(),
             chunker: None,
+            chunk_workspace: None,
         });
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use nimbus_protocol::rpc::{ChunkRef, Content, ItemState};
+use nimbus_protocol::rpc::{ChunkPlace, ChunkRef, Content, ItemState};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -35,6 +35,11 @@ pub struct Node {
     /// Remote and synced trees: how the chunks were cut.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chunker: Option<String>,
+    /// Remote and synced trees: where the chunks are and whose keys cut,
+    /// named and hashed them, when that is another workspace (a converted
+    /// folder's versions until they are re-keyed); `None`: this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_workspace: Option<ChunkPlace>,
 }
 
 impl Node {
@@ -63,6 +68,7 @@ impl Node {
             inode: 0,
             chunks: item.content.chunks.clone(),
             chunker: item.content.chunker.clone(),
+            chunk_workspace: item.chunk_workspace.clone(),
         }
     }
 
@@ -392,6 +398,7 @@ mod tests {
             inode: 0,
             chunks: Vec::new(),
             chunker: None,
+            chunk_workspace: None,
         }
     }
 

@@ -13,7 +13,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{Row, SqliteConnection};
 
-use crate::engine::{ItemId, PendingCommit, StateStore, Tree, Trees};
+use crate::engine::{Handoff, ItemId, PendingCommit, StateStore, Tree, Trees};
 use crate::error::{Error, is_sqlite_full};
 
 const SCHEMA: &[&str] = &[
@@ -25,6 +25,9 @@ const SCHEMA: &[&str] = &[
     )",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
 ];
+
+/// The meta key of the hand-offs not yet taken ([`Handoff`]).
+const HANDOFFS_KEY: &str = "handoffs";
 
 /// The state database of one linked folder.
 #[derive(Clone)]
@@ -38,6 +41,8 @@ pub struct Loaded {
     pub trees: Trees,
     pub cursor: Revision,
     pub pending: Option<PendingCommit>,
+    /// Folders handed off and not yet taken by their mounts.
+    pub handoffs: Vec<Handoff>,
 }
 
 impl SqliteStore {
@@ -95,10 +100,16 @@ impl SqliteStore {
             Some(json) => serde_json::from_str(&json).ok(),
             None => None,
         };
+        let handoffs = match self.get(HANDOFFS_KEY).await? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| self.fail(sqlx::Error::Decode(Box::new(e))))?,
+            None => Vec::new(),
+        };
         Ok(Loaded {
             trees,
             cursor,
             pending,
+            handoffs,
         })
     }
 
@@ -229,6 +240,15 @@ impl StateStore for SqliteStore {
         }
     }
 
+    async fn set_handoffs(&self, handoffs: &[Handoff]) -> Result<(), Error> {
+        if handoffs.is_empty() {
+            return self.delete(HANDOFFS_KEY).await;
+        }
+        let json = serde_json::to_string(handoffs)
+            .map_err(|e| self.fail(sqlx::Error::Encode(Box::new(e))))?;
+        self.put(HANDOFFS_KEY, &json).await
+    }
+
     async fn set_status(&self, key: &str, value: &str) -> Result<(), Error> {
         self.put(&format!("status.{key}"), value).await
     }
@@ -258,6 +278,7 @@ mod tests {
             inode: 9,
             chunks: vec![],
             chunker: None,
+            chunk_workspace: None,
         };
         trees.remote.insert(node.clone());
         trees.synced.insert(node.clone());

@@ -149,6 +149,7 @@ fn file_node(name: String) -> Node {
         inode: 1,
         chunks: vec![],
         chunker: None,
+        chunk_workspace: None,
     }
 }
 

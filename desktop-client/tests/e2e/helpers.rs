@@ -232,6 +232,18 @@ impl Cluster {
             .collect()
     }
 
+    /// How many item versions the metadata server holds: every commit of
+    /// a change adds one.
+    pub async fn item_versions(&self) -> i64 {
+        let mut db = PgConnection::connect(&database_url(&self.databases[0]))
+            .await
+            .expect("connect to the metadata database");
+        sqlx::query_scalar("SELECT count(*) FROM item_versions")
+            .fetch_one(&mut db)
+            .await
+            .expect("count the versions")
+    }
+
     /// Stops the server and the proxy and drops their databases.
     pub async fn stop(mut self) {
         for stop in self.stops.drain(..) {

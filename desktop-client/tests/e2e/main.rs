@@ -11,6 +11,7 @@
 
 mod case_insensitive;
 mod chunk_heal;
+mod conversion;
 mod encrypted;
 mod faults;
 mod full_disk;

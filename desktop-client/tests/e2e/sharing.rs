@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::helpers::{Cluster, DEADLINE, Outcome, deadline_wait, list_files, run};
 
 /// Runs `nimbus ARGS` and fails the test unless it succeeds.
-async fn ok(config: &Path, args: &[&str]) -> String {
+pub(crate) async fn ok(config: &Path, args: &[&str]) -> String {
     let outcome = run(config, args, "").await;
     assert!(
         outcome.success,
@@ -21,7 +21,7 @@ async fn ok(config: &Path, args: &[&str]) -> String {
 }
 
 /// Runs `nimbus ARGS` and fails the test unless it fails.
-async fn refused(config: &Path, args: &[&str]) -> Outcome {
+pub(crate) async fn refused(config: &Path, args: &[&str]) -> Outcome {
     let outcome = run(config, args, "").await;
     assert!(
         !outcome.success,
@@ -32,7 +32,7 @@ async fn refused(config: &Path, args: &[&str]) -> Outcome {
 }
 
 /// The id `share list` prints on the line that has every one of `words`.
-fn offer_id(list: &str, words: &[&str]) -> String {
+pub(crate) fn offer_id(list: &str, words: &[&str]) -> String {
     list.lines()
         .find(|line| words.iter().all(|w| line.contains(w)))
         .and_then(|line| line.split_whitespace().next())

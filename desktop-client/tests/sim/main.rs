@@ -41,7 +41,7 @@ use async_trait::async_trait;
 use futures::executor::block_on;
 use nimbus_client::Error;
 use nimbus_client::engine::{
-    Engine, Ignore, Op, PendingCommit, PlanContext, StateStore, Tree, Trees, plan,
+    Engine, Handoff, Ignore, Op, PendingCommit, PlanContext, StateStore, Tree, Trees, plan,
 };
 use nimbus_client::fs::{Fs, MemFs, case_fold};
 use nimbus_client::mounts::{self, MountChange, MountRecord};
@@ -99,6 +99,7 @@ struct Saved {
     trees: Trees,
     cursor: Revision,
     pending: Option<PendingCommit>,
+    handoffs: Vec<Handoff>,
 }
 
 #[derive(Clone, Default)]
@@ -114,6 +115,10 @@ impl StateStore for MemStore {
     }
     async fn set_pending(&self, pending: Option<&PendingCommit>) -> Result<(), Error> {
         self.0.lock().unwrap().pending = pending.cloned();
+        Ok(())
+    }
+    async fn set_handoffs(&self, handoffs: &[Handoff]) -> Result<(), Error> {
+        self.0.lock().unwrap().handoffs = handoffs.to_vec();
         Ok(())
     }
     async fn set_status(&self, _key: &str, _value: &str) -> Result<(), Error> {
@@ -192,6 +197,7 @@ fn engine(
         saved.pending,
     );
     engine.read_only = read_only;
+    engine.handoffs = saved.handoffs;
     engine.upload_concurrency = 1;
     // Several commits per batch of uploads, as with many files.
     engine.commit_batch = 3;
@@ -286,6 +292,7 @@ impl Device {
             &mut records,
             &workspaces,
             server::user_id(self.user),
+            |workspace| Some(workspace.name.clone()),
             |_, _| None,
         );
         for change in &changes {

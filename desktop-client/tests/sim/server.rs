@@ -16,8 +16,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use nimbus_client::remote::{Remote, RemoteError};
 use nimbus_protocol::rpc::{
-    ChunkRef, CommitItem, CommitReply, Content, EncryptionMode, ItemOutcome, ItemResult, ItemState,
-    Revision, Role, WorkspaceInfo,
+    ChunkPlace, ChunkRef, CommitItem, CommitReply, Content, EncryptionMode, ItemOutcome,
+    ItemResult, ItemState, Revision, Role, WorkspaceInfo,
 };
 use nimbus_server::commit_plan::{Snapshot, SnapshotItem, plan_commit};
 use uuid::Uuid;
@@ -353,6 +353,8 @@ impl Remote for SimRemote {
                             device_id: self.device,
                             modified_at: write.modified_at,
                             committed_at: 0,
+                            moved_to: None,
+                            chunk_workspace: None,
                             content: write.content,
                         },
                     );
@@ -417,6 +419,7 @@ impl Remote for SimRemote {
     async fn download(
         &self,
         content: &Content,
+        _place: Option<&ChunkPlace>,
         mut writer: Box<dyn Write + Send>,
     ) -> Result<(), RemoteError> {
         let mut data = Vec::new();
