@@ -60,6 +60,7 @@ mod revoke_oauth_token;
 mod set_member_role;
 mod subscribe;
 mod transfer_ownership;
+mod transferred_containers;
 mod unshare_workspace;
 mod update_device;
 mod update_mount;
@@ -206,6 +207,10 @@ pub async fn dispatch(
             return chunks_stored::run(state, (&storage_account, &container), up_to, chunk_ids)
                 .await;
         }
+        Operation::TransferredContainers { storage_account } => {
+            require_service(amqp, sender)?;
+            return transferred_containers::run(state, &storage_account).await;
+        }
         // Administration without a token: the command line, as the services.
         Operation::AdminDeleteUser(args) if token.is_none() => {
             require_service(amqp, sender)?;
@@ -223,7 +228,8 @@ pub async fn dispatch(
         | Operation::OauthAuthenticate { .. }
         | Operation::OpenLink(_)
         | Operation::CollectChunks { .. }
-        | Operation::ChunksStored { .. } => unreachable!("handled before authentication"),
+        | Operation::ChunksStored { .. }
+        | Operation::TransferredContainers { .. } => unreachable!("handled before authentication"),
         Operation::Logout => logout::run(state, amqp, &caller).await,
         Operation::ChangePassword(args) => change_password::run(state, amqp, &caller, args).await,
         Operation::RegisterDevice(args) => register_device::run(state, &caller, args).await,

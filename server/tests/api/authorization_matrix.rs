@@ -113,9 +113,9 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         // Service calls: every caller here is a device, publishing as the
         // clients' broker user, whatever its token (the services' own user
         // is checked after the callers).
-        Operation::CollectChunks { .. } | Operation::ChunksStored { .. } => {
-            Refused(ErrorCode::Forbidden)
-        }
+        Operation::CollectChunks { .. }
+        | Operation::ChunksStored { .. }
+        | Operation::TransferredContainers { .. } => Refused(ErrorCode::Forbidden),
         // Administration: nobody here is an administrator, and without a
         // token it is a service call, which a device's broker user may not
         // make.
@@ -493,6 +493,9 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             up_to: 1,
             chunk_ids: vec!["0".repeat(64)],
         },
+        Operation::TransferredContainers {
+            storage_account: scene.workspace.storage_account.clone(),
+        },
         Operation::ReportMissingContent {
             item_id: scene.file,
         },
@@ -655,6 +658,7 @@ fn is_service_call(operation: &Operation) -> bool {
         operation,
         Operation::CollectChunks { .. }
             | Operation::ChunksStored { .. }
+            | Operation::TransferredContainers { .. }
             | Operation::AdminDeleteUser(_)
     )
 }
