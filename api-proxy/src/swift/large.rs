@@ -332,18 +332,23 @@ async fn readable_segment(
     context: &RequestContext,
     account: &str,
     path: &str,
-    readable: &mut HashMap<String, bool>,
+    readable: &mut HashMap<String, Option<&'static str>>,
 ) -> Result<Reached, String> {
     let (container, object) = split_segment_path(path)?;
     if !readable.contains_key(container) {
-        let allowed = context
+        // A missing container is 404 to those who could read it.
+        let refusal = match context
             .authorize_container_in(account, container, Access::Read)
             .await
-            .is_ok();
-        readable.insert(container.to_owned(), allowed);
+        {
+            Ok(()) => None,
+            Err(SwiftError::NotFound) => Some("404 Not Found"),
+            Err(_) => Some("403 Forbidden"),
+        };
+        readable.insert(container.to_owned(), refusal);
     }
-    if readable.get(container) != Some(&true) {
-        return Err("403 Forbidden".into());
+    if let Some(Some(refusal)) = readable.get(container) {
+        return Err((*refusal).into());
     }
     let record = context
         .state
