@@ -187,6 +187,7 @@ mod tests {
             mount_parent: None,
             is_default: false,
             key_check,
+            converted_from: None,
         }
     }
 

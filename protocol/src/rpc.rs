@@ -227,6 +227,12 @@ pub enum Operation {
     /// go: none of them changes an answer any more. The floor only rises.
     /// Reply: `u64`, the records removed.
     PruneChunkClaims { floor: i64 },
+    /// Service call: the containers of `storage_account` that hold a
+    /// workspace another account owns now (its ownership was transferred;
+    /// the container stays where its bytes are). They open by workspace
+    /// membership only: not to the account's administrators, its account
+    /// ACL or its TempURL keys. Reply: `Vec<String>`, sorted.
+    TransferredContainers { storage_account: String },
     /// The caller's device could not download the latest version of a file:
     /// chunks of it are missing from the object store. The server pushes a
     /// `content_missing` event ([`crate::notify::WorkspaceEvent`]) to the
@@ -336,6 +342,7 @@ impl Operation {
             Operation::CollectChunks { .. } => "collectChunks",
             Operation::ChunksStored { .. } => "chunksStored",
             Operation::PruneChunkClaims { .. } => "pruneChunkClaims",
+            Operation::TransferredContainers { .. } => "transferredContainers",
             Operation::ReportMissingContent { .. } => "reportMissingContent",
             Operation::CreateLink(_) => "createLink",
             Operation::ListLinks => "listLinks",

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::rpc::{
-    Account, DeviceArgs, DeviceToken, ErrorCode, LoginArgs, Password, Role, WorkspaceInfo,
+    Account, DeviceArgs, DeviceToken, ErrorCode, LoginArgs, Operation, Password, Role,
+    WorkspaceInfo,
 };
 use uuid::Uuid;
 
@@ -111,6 +112,12 @@ struct CachedIdentity {
     forced_refresh: Arc<tokio::sync::Mutex<Option<Instant>>>,
 }
 
+/// An account's containers that hold a transferred workspace, as last asked.
+struct CachedTransfers {
+    containers: Arc<[String]>,
+    valid_until: Instant,
+}
+
 /// Above this many cached tokens, expired entries are swept on insert.
 const CACHE_SWEEP_THRESHOLD: usize = 10_000;
 
@@ -126,6 +133,8 @@ pub struct Authenticator {
     index: Arc<dyn ObjectIndex>,
     cache_ttl: Duration,
     cache: Mutex<HashMap<String, CachedIdentity>>,
+    /// By account: see [`Self::transferred_containers`].
+    transfers: Mutex<HashMap<String, CachedTransfers>>,
     /// Bumped by every invalidation, so that an identity fetched before one
     /// is not cached after it (see [`Self::forget_user`]).
     generation: AtomicU64,
@@ -149,6 +158,7 @@ impl Authenticator {
             index,
             cache_ttl,
             cache: Mutex::default(),
+            transfers: Mutex::default(),
             generation: AtomicU64::new(0),
         }
     }
@@ -175,6 +185,69 @@ impl Authenticator {
         let mut cache = self.cache.lock().expect("token cache lock poisoned");
         self.generation.fetch_add(1, Ordering::AcqRel);
         cache.clear();
+        drop(cache);
+        self.transfers
+            .lock()
+            .expect("transfer cache lock poisoned")
+            .clear();
+    }
+
+    /// The containers of `account` that hold a workspace transferred to
+    /// another account, which open by membership only: not to the account's
+    /// administrators (their identities say so, [`Identity::membership_only`]),
+    /// but neither to its account ACL, its listing or its TempURL keys, where
+    /// no identity of the account tells. Asked of the metadata servers as a
+    /// service call and cached like identities: a change of owner drops the
+    /// cache on every proxy ([`invalidation`]).
+    pub async fn transferred_containers(&self, account: &str) -> Result<Arc<[String]>, SwiftError> {
+        let now = Instant::now();
+        if let Some(entry) = self
+            .transfers
+            .lock()
+            .expect("transfer cache lock poisoned")
+            .get(account)
+            .filter(|entry| entry.valid_until > now)
+        {
+            return Ok(Arc::clone(&entry.containers));
+        }
+        let read_at = self.generation.load(Ordering::Acquire);
+        let containers: Vec<String> = self
+            .rpc
+            .call(
+                None,
+                Operation::TransferredContainers {
+                    storage_account: account.to_owned(),
+                },
+            )
+            .await
+            .map_err(SwiftError::RpcUnavailable)?;
+        let containers: Arc<[String]> = containers.into();
+        let mut transfers = self.transfers.lock().expect("transfer cache lock poisoned");
+        // As for identities: an answer read before an owner change serves
+        // this request only.
+        if self.generation.load(Ordering::Acquire) == read_at {
+            if transfers.len() >= CACHE_SWEEP_THRESHOLD {
+                transfers.retain(|_, entry| entry.valid_until > now);
+            }
+            transfers.insert(
+                account.to_owned(),
+                CachedTransfers {
+                    containers: Arc::clone(&containers),
+                    valid_until: now + self.cache_ttl,
+                },
+            );
+        }
+        Ok(containers)
+    }
+
+    /// Whether `container` of `account` holds a transferred workspace (see
+    /// [`Self::transferred_containers`]).
+    pub async fn is_transferred(&self, account: &str, container: &str) -> Result<bool, SwiftError> {
+        Ok(self
+            .transferred_containers(account)
+            .await?
+            .iter()
+            .any(|c| c == container))
     }
 
     /// TempAuth: logs `user` in and checks that the user belongs to

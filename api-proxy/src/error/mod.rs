@@ -38,6 +38,9 @@ pub enum SwiftError {
     /// container names).
     #[error("bad request: {0}")]
     BadRequestPage(String),
+    /// The body of an archive extraction is not an archive of that kind.
+    #[error("invalid archive: {0}")]
+    InvalidArchive(String),
     #[error("container not empty")]
     ContainerNotEmpty,
     /// The object is a chunk that a retained file version needs: only the
@@ -110,6 +113,41 @@ impl SwiftError {
         matches!(self, SwiftError::Blob(error) if error.is_storage_full())
     }
 
+    /// The plain-text body of the answer to this error, where it has one.
+    fn plain_text(&self) -> Option<String> {
+        match self {
+            SwiftError::BadRequest(message) => Some(message.clone()),
+            SwiftError::InvalidArchive(reason) => Some(format!("Invalid Tar File: {reason}")),
+            SwiftError::LengthRequired => Some("Missing Content-Length header.".to_owned()),
+            SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
+            SwiftError::TempUrlInvalid => Some("401 Unauthorized: Temp URL invalid\n".to_owned()),
+            SwiftError::QuotaExceeded => Some("Upload exceeds quota.".to_owned()),
+            SwiftError::SymlinkConflict(message) => Some(message.clone()),
+            SwiftError::ChunkInUse(chunk) => Some(format!(
+                "{chunk} is a chunk of a file stored in this workspace, needed by the file or \
+             its version history, so it cannot be deleted, overwritten or set to expire \
+             through the Swift API; nothing was changed. Delete the file (and let its \
+             versions expire) with a Nimbus client instead: Nimbus removes chunks once no \
+             version needs them."
+            )),
+            _ => None,
+        }
+    }
+
+    /// The status and text of this error as a summary in a body shows it
+    /// (`Response Status`, `Response Body`), after the headers went out.
+    pub fn summary(&self) -> (StatusCode, String) {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, cause = ?std::error::Error::source(self), "request failed");
+        }
+        let text = self.plain_text().unwrap_or_else(|| {
+            let (title, text) = self.title_and_text();
+            format!("{title}\n{text}")
+        });
+        (status, text)
+    }
+
     fn title_and_text(&self) -> (&'static str, &'static str) {
         match self {
             error if error.is_storage_full() => (
@@ -161,6 +199,7 @@ impl SwiftError {
             SwiftError::AtSymlinkTarget { error, .. } => error.title_and_text(),
             SwiftError::BadRequest(_)
             | SwiftError::BadRequestPage(_)
+            | SwiftError::InvalidArchive(_)
             | SwiftError::LengthRequired
             | SwiftError::PreconditionFailed(_)
             | SwiftError::Index(_)
@@ -184,7 +223,9 @@ impl ResponseError for SwiftError {
             SwiftError::Forbidden => StatusCode::FORBIDDEN,
             SwiftError::NotFound => StatusCode::NOT_FOUND,
             SwiftError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            SwiftError::BadRequest(_) | SwiftError::BadRequestPage(_) => StatusCode::BAD_REQUEST,
+            SwiftError::BadRequest(_)
+            | SwiftError::BadRequestPage(_)
+            | SwiftError::InvalidArchive(_) => StatusCode::BAD_REQUEST,
             SwiftError::ContainerNotEmpty
             | SwiftError::SegmentInvalid(_)
             | SwiftError::SymlinkConflict(_)
@@ -222,23 +263,7 @@ impl ResponseError for SwiftError {
         if status.is_server_error() {
             tracing::error!(error = %self, cause = ?std::error::Error::source(self), "request failed");
         }
-        let plain_text = match self {
-            SwiftError::BadRequest(message) => Some(message.clone()),
-            SwiftError::LengthRequired => Some("Missing Content-Length header.".to_owned()),
-            SwiftError::PreconditionFailed(message) => Some((*message).to_owned()),
-            SwiftError::TempUrlInvalid => Some("401 Unauthorized: Temp URL invalid\n".to_owned()),
-            SwiftError::QuotaExceeded => Some("Upload exceeds quota.".to_owned()),
-            SwiftError::SymlinkConflict(message) => Some(message.clone()),
-            SwiftError::ChunkInUse(chunk) => Some(format!(
-                "{chunk} is a chunk of a file stored in this workspace, needed by the file or \
-                 its version history, so it cannot be deleted, overwritten or set to expire \
-                 through the Swift API; nothing was changed. Delete the file (and let its \
-                 versions expire) with a Nimbus client instead: Nimbus removes chunks once no \
-                 version needs them."
-            )),
-            _ => None,
-        };
-        if let Some(text) = plain_text {
+        if let Some(text) = self.plain_text() {
             return response.content_type(ContentType::plaintext()).body(text);
         }
         if let SwiftError::BadRequestPage(message) = self {

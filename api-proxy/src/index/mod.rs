@@ -323,11 +323,13 @@ pub trait ObjectIndex: Send + Sync {
         container: &str,
         object: Option<&str>,
     ) -> Result<Option<UploadLimits>, IndexError>;
-    /// Containers with their object counts and bytes.
+    /// Containers with their object counts and bytes, but for those named
+    /// in `hidden`.
     async fn list_containers(
         &self,
         account: &str,
         range: &ListRange,
+        hidden: &[String],
     ) -> Result<Vec<ContainerInfo>, IndexError>;
 
     /// Creates the container unless it exists, leaving an existing one as it

@@ -219,7 +219,7 @@ macro_rules! container_scan {
                       WHERE o.account = c.account AND o.container = c.name) AS object_count,
                     (SELECT coalesce(sum(o.size), 0)::bigint FROM objects o
                       WHERE o.account = c.account AND o.container = c.name) AS bytes_used
-               FROM containers c WHERE c.account = $7",
+               FROM containers c WHERE c.account = $7 AND c.name <> ALL($8)",
             $order
         )
     };
@@ -585,6 +585,7 @@ impl ObjectIndex for PgIndex {
         &self,
         account: &str,
         range: &ListRange,
+        hidden: &[String],
     ) -> Result<Vec<ContainerInfo>, IndexError> {
         let sql = if range.reverse {
             container_scan!("DESC")
@@ -600,6 +601,7 @@ impl ObjectIndex for PgIndex {
             .bind(upper_inclusive)
             .bind(as_sql_limit(range.limit))
             .bind(account)
+            .bind(hidden)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(ContainerInfo::from).collect())
@@ -651,7 +653,7 @@ impl ObjectIndex for PgIndex {
             reverse: false,
             limit: 1,
         };
-        Ok(self.list_containers(account, &range).await?.pop())
+        Ok(self.list_containers(account, &range, &[]).await?.pop())
     }
 
     async fn container_meta(

@@ -1,13 +1,13 @@
-//! `/v1/{account}`: HEAD and GET (container listing), POST (metadata), and
-//! bulk delete (`POST` or `DELETE` with `?bulk-delete`). Accounts are created
-//! implicitly; PUT and DELETE of an account are not allowed.
+//! `/v1/{account}`: HEAD and GET (container listing) and POST (metadata).
+//! Accounts are created implicitly; PUT and DELETE of an account are not
+//! allowed.
 
 use actix_web::http::Method;
-use actix_web::{HttpResponse, HttpResponseBuilder, web};
+use actix_web::{HttpResponse, HttpResponseBuilder};
 
 use super::listing::{self, ListingParams};
 use super::metadata::{self, Scope};
-use super::{RequestContext, bulk, info, quota, tempurl};
+use super::{RequestContext, info, quota, tempurl};
 use crate::auth::acl::AccountAcl;
 use crate::error::SwiftError;
 use crate::index::AccountInfo;
@@ -15,16 +15,8 @@ use crate::timestamp::Timestamp;
 
 const ACCESS_CONTROL: &str = "x-account-access-control";
 
-pub async fn handle(
-    context: &RequestContext,
-    payload: web::Payload,
-) -> Result<HttpResponse, SwiftError> {
+pub async fn handle(context: &RequestContext) -> Result<HttpResponse, SwiftError> {
     let method = context.req.method().clone();
-    if context.query_value("bulk-delete").is_some()
-        && (method == Method::POST || method == Method::DELETE)
-    {
-        return bulk::delete(context, payload).await;
-    }
     match method {
         Method::HEAD | Method::GET => read(context, method == Method::GET).await,
         Method::POST => {
@@ -130,8 +122,18 @@ async fn read(context: &RequestContext, with_listing: bool) -> Result<HttpRespon
             .content_type(params.format.content_type())
             .finish());
     }
+    // The containers of workspaces transferred to other accounts stay in
+    // this one but are not its own any more: its administrators and ACL
+    // users can neither open nor change them, so they are not listed.
+    let transferred = context
+        .state
+        .auth
+        .transferred_containers(&context.account)
+        .await?;
     let entries = listing::collect(&params, async |range| {
-        index.list_containers(&context.account, &range).await
+        index
+            .list_containers(&context.account, &range, &transferred)
+            .await
     })
     .await?;
     Ok(listing::render(

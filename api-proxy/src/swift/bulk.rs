@@ -6,11 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::http::header;
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use futures::StreamExt;
-use serde_json::json;
 
+use super::heartbeat::{self, ResultFormat};
 use super::{RequestContext, body, chunk_guard, path, versioning};
 use crate::auth::acl::Access;
 use crate::error::SwiftError;
@@ -37,7 +37,7 @@ impl Report {
         match outcome {
             Ok(true) => self.deleted += 1,
             Ok(false) | Err(SwiftError::NotFound) => self.not_found += 1,
-            Err(error) => self.errors.push((path.to_owned(), status_line(&error))),
+            Err(error) => self.errors.push((path.to_owned(), error_status(&error))),
         }
     }
 
@@ -45,42 +45,59 @@ impl Report {
         self.errors.len() >= MAX_FAILED_DELETES
     }
 
-    /// The reply: JSON when the client accepts it, else plain text.
+    /// The reply: `200 OK` with the summary in the format `Accept` picks.
     pub fn respond(&self, context: &RequestContext) -> HttpResponse {
         let status = if self.errors.is_empty() {
-            "200 OK"
+            StatusCode::OK
         } else {
-            "400 Bad Request"
+            StatusCode::BAD_REQUEST
         };
-        let wants_json = context
-            .header(header::ACCEPT.as_str())
-            .is_some_and(|accept| accept.contains("json"));
-        if wants_json {
-            let body = json!({
-                "Number Deleted": self.deleted,
-                "Number Not Found": self.not_found,
-                "Response Body": "",
-                "Response Status": status,
-                "Errors": self.errors.iter().map(|(p, s)| json!([p, s])).collect::<Vec<_>>(),
-            });
-            return HttpResponse::Ok()
-                .content_type("application/json; charset=utf-8")
-                .body(body.to_string());
-        }
-        let mut text = format!(
-            "Number Deleted: {}\nNumber Not Found: {}\nResponse Body: \nResponse Status: {status}\nErrors:\n",
-            self.deleted, self.not_found
-        );
-        for (path, status) in &self.errors {
-            text.push_str(&format!("{path}, {status}\n"));
-        }
-        HttpResponse::Ok()
-            .content_type("text/plain; charset=utf-8")
-            .body(text)
+        let fields = [
+            ("Number Deleted", self.deleted.into()),
+            ("Number Not Found", self.not_found.into()),
+            ("Response Body", "".into()),
+            ("Response Status", heartbeat::status_line(status).into()),
+        ];
+        let errors: Vec<(String, String)> = self
+            .errors
+            .iter()
+            .map(|(path, status)| (path.clone(), (*status).to_owned()))
+            .collect();
+        summary_response(context, &fields, &errors, "delete")
     }
 }
 
-fn status_line(error: &SwiftError) -> &'static str {
+/// `200 OK` with a summary in the format `Accept` picks, or, when it
+/// accepts none of them, a plain-text one saying `406 Not Acceptable`
+/// instead (Swift's bulk answers so, its status line sent before it looks).
+pub fn summary_response(
+    context: &RequestContext,
+    fields: &[(&str, serde_json::Value)],
+    errors: &[(String, String)],
+    root: &str,
+) -> HttpResponse {
+    match ResultFormat::from_request(context) {
+        Some(format) => HttpResponse::Ok()
+            .content_type(format.content_type())
+            .body(format.render(fields, errors, root)),
+        None => HttpResponse::Ok()
+            .content_type(ResultFormat::Text.content_type())
+            .body(ResultFormat::Text.render(&not_acceptable(), &[], root)),
+    }
+}
+
+/// The summary of a request whose `Accept` takes none of the formats.
+pub fn not_acceptable() -> Vec<(&'static str, serde_json::Value)> {
+    vec![
+        ("Response Body", "".into()),
+        (
+            "Response Status",
+            heartbeat::status_line(StatusCode::NOT_ACCEPTABLE).into(),
+        ),
+    ]
+}
+
+fn error_status(error: &SwiftError) -> &'static str {
     match error {
         SwiftError::Unauthorized { .. } => "401 Unauthorized",
         SwiftError::Forbidden => "403 Forbidden",

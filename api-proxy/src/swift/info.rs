@@ -7,13 +7,14 @@ use serde_json::json;
 
 use super::body::MAX_FILE_SIZE;
 use super::bulk::{MAX_DELETES_PER_REQUEST, MAX_FAILED_DELETES};
+use super::extract::{MAX_CONTAINERS_PER_EXTRACTION, MAX_FAILED_EXTRACTIONS};
 use super::large::{MAX_MANIFEST_SEGMENTS, MAX_MANIFEST_SIZE, MIN_SEGMENT_SIZE};
 use super::listing::{LISTING_LIMIT, STORAGE_POLICY};
 use super::metadata::{
     MAX_META_COUNT, MAX_META_NAME_LENGTH, MAX_META_OVERALL_SIZE, MAX_META_VALUE_LENGTH,
 };
 use super::path::{MAX_ACCOUNT_NAME_LENGTH, MAX_CONTAINER_NAME_LENGTH, MAX_OBJECT_NAME_LENGTH};
-use super::{symlink, tempurl, versioning};
+use super::{heartbeat, symlink, tempurl, versioning};
 use crate::config::Settings;
 use crate::state::AppState;
 
@@ -58,6 +59,11 @@ pub fn document(settings: &Settings) -> serde_json::Value {
             "max_manifest_segments": MAX_MANIFEST_SEGMENTS,
             "max_manifest_size": MAX_MANIFEST_SIZE,
             "min_segment_size": MIN_SEGMENT_SIZE,
+            "yield_frequency": heartbeat::YIELD_FREQUENCY.as_secs(),
+        },
+        "bulk_upload": {
+            "max_containers_per_extraction": MAX_CONTAINERS_PER_EXTRACTION,
+            "max_failed_extractions": MAX_FAILED_EXTRACTIONS,
         },
         "bulk_delete": {
             "max_deletes_per_request": MAX_DELETES_PER_REQUEST,

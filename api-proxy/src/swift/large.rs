@@ -332,18 +332,23 @@ async fn readable_segment(
     context: &RequestContext,
     account: &str,
     path: &str,
-    readable: &mut HashMap<String, bool>,
+    readable: &mut HashMap<String, Option<&'static str>>,
 ) -> Result<Reached, String> {
     let (container, object) = split_segment_path(path)?;
     if !readable.contains_key(container) {
-        let allowed = context
+        // A missing container is 404 to those who could read it.
+        let refusal = match context
             .authorize_container_in(account, container, Access::Read)
             .await
-            .is_ok();
-        readable.insert(container.to_owned(), allowed);
+        {
+            Ok(()) => None,
+            Err(SwiftError::NotFound) => Some("404 Not Found"),
+            Err(_) => Some("403 Forbidden"),
+        };
+        readable.insert(container.to_owned(), refusal);
     }
-    if readable.get(container) != Some(&true) {
-        return Err("403 Forbidden".into());
+    if let Some(Some(refusal)) = readable.get(container) {
+        return Err((*refusal).into());
     }
     let record = context
         .state
@@ -452,7 +457,8 @@ fn slice_pieces(pieces: Vec<Piece>, range: std::ops::Range<u64>) -> Vec<Piece> {
     sliced
 }
 
-async fn read_body(mut payload: web::Payload) -> Result<Vec<u8>, SwiftError> {
+/// Reads the body of `PUT ?multipart-manifest=put`.
+pub async fn read_manifest_body(mut payload: web::Payload) -> Result<Vec<u8>, SwiftError> {
     let mut body = Vec::new();
     while let Some(chunk) = payload.next().await {
         body.extend_from_slice(&chunk?);
@@ -471,15 +477,81 @@ pub struct NewManifest {
     pub etag: String,
 }
 
-/// Reads and checks the body of `PUT ?multipart-manifest=put` for the
-/// object `target` (container, object) of this request's account.
-pub async fn read_new_manifest(
-    context: &RequestContext,
-    target: (&str, &str),
-    payload: web::Payload,
-) -> Result<NewManifest, SwiftError> {
-    let body = read_body(payload).await?;
-    check_new_manifest(context, &context.account, target, &body).await
+/// A segment of a manifest being stored, its form checked.
+pub enum NewSegment {
+    /// Inline bytes: their base64 as sent, the hex MD5 and length of the bytes.
+    Data {
+        encoded: String,
+        md5: String,
+        len: u64,
+    },
+    Object {
+        path: String,
+        etag: Option<String>,
+        size_bytes: Option<u64>,
+        range: Option<String>,
+    },
+}
+
+/// A segment that cannot go into the manifest: its path as sent, and why.
+pub type SegmentProblem = (String, String);
+
+/// Parses a manifest as clients send it and checks its form (what can be
+/// told without looking at the segments).
+pub fn parse_new_manifest(body: &[u8]) -> Result<Vec<NewSegment>, SwiftError> {
+    let requests: Vec<SegmentRequest> = serde_json::from_slice(body)
+        .map_err(|e| SwiftError::BadRequest(format!("Manifest must be valid JSON.\n{e}")))?;
+    if requests.is_empty() {
+        return Err(SwiftError::BadRequest(
+            "Manifest must have at least one segment.".into(),
+        ));
+    }
+    if requests.len() > MAX_MANIFEST_SEGMENTS {
+        return Err(SwiftError::BadRequest(format!(
+            "Too many segments; max {MAX_MANIFEST_SEGMENTS}."
+        )));
+    }
+    let mut errors = Vec::new();
+    let mut segments = Vec::with_capacity(requests.len());
+    for (index, request) in requests.into_iter().enumerate() {
+        match (request.path, request.data) {
+            (Some(path), None) => segments.push(NewSegment::Object {
+                path,
+                etag: request.etag,
+                size_bytes: request.size_bytes,
+                range: request.range,
+            }),
+            (None, Some(data)) if request.etag.is_none() && request.size_bytes.is_none() => {
+                match BASE64.decode(&data) {
+                    Ok(bytes) if !bytes.is_empty() => segments.push(NewSegment::Data {
+                        md5: hex::encode(Md5::digest(&bytes)),
+                        len: bytes.len() as u64,
+                        encoded: data,
+                    }),
+                    _ => errors.push(format!("Index {index}: Invalid data segment")),
+                }
+            }
+            _ => errors.push(format!(
+                "Index {index}: expected either \"path\" or \"data\", not both"
+            )),
+        }
+    }
+    if !errors.is_empty() {
+        return Err(SwiftError::BadRequest(format!(
+            "Errors:\n{}\n",
+            errors.join("\n")
+        )));
+    }
+    Ok(segments)
+}
+
+/// The answer to a manifest with segments that cannot go into it.
+pub fn segment_problems_error(problems: &[SegmentProblem]) -> SwiftError {
+    let lines: Vec<String> = problems
+        .iter()
+        .map(|(path, reason)| format!("{path}, {reason}"))
+        .collect();
+    SwiftError::BadRequest(format!("Errors:\n{}\n", lines.join("\n")))
 }
 
 /// An SLO's manifest (`record`, whose JSON is `manifest_size` bytes) copied
@@ -501,72 +573,58 @@ pub async fn manifest_for_account(
         .map(StoredSegment::raw)
         .collect();
     let body = serde_json::to_vec(&raw).expect("a manifest serializes");
-    check_new_manifest(context, account, target, &body).await
+    let segments = parse_new_manifest(&body)?;
+    check_new_manifest(context, account, target, segments)
+        .await
+        .map_err(|problems| segment_problems_error(&problems))
 }
 
-/// Checks a manifest as clients send it, for `target` in `account`, whose
-/// containers its segment paths name.
-async fn check_new_manifest(
+/// Checks the segments of a manifest for `target` in `account`, whose
+/// containers its segment paths name: each must exist, be readable by the
+/// caller and match what the manifest says of it.
+pub async fn check_new_manifest(
     context: &RequestContext,
     account: &str,
     target: (&str, &str),
-    body: &[u8],
-) -> Result<NewManifest, SwiftError> {
-    let requests: Vec<SegmentRequest> = serde_json::from_slice(body)
-        .map_err(|e| SwiftError::BadRequest(format!("Manifest must be valid JSON.\n{e}")))?;
-    if requests.is_empty() {
-        return Err(SwiftError::BadRequest(
-            "Manifest must have at least one segment.".into(),
-        ));
-    }
-    if requests.len() > MAX_MANIFEST_SEGMENTS {
-        return Err(SwiftError::BadRequest(format!(
-            "Too many segments; max {MAX_MANIFEST_SEGMENTS}."
-        )));
-    }
+    segments: Vec<NewSegment>,
+) -> Result<NewManifest, Vec<SegmentProblem>> {
     let mut readable = HashMap::new();
-    let mut errors = Vec::new();
-    let mut stored = Vec::with_capacity(requests.len());
+    let mut problems = Vec::new();
+    let mut stored = Vec::with_capacity(segments.len());
     let (mut size, mut md5) = (0, Md5::new());
-    for (index, request) in requests.into_iter().enumerate() {
-        let path = match (request.path, request.data) {
-            (Some(path), None) => path,
-            (None, Some(data)) if request.etag.is_none() && request.size_bytes.is_none() => {
-                match BASE64.decode(&data) {
-                    Ok(bytes) if !bytes.is_empty() => {
-                        md5.update(hex::encode(Md5::digest(&bytes)));
-                        size += bytes.len() as u64;
-                        stored.push(StoredSegment::Data { data });
-                    }
-                    _ => errors.push(format!("Index {index}: Invalid data segment")),
-                }
+    for segment in segments {
+        let (path, etag, size_bytes, range) = match segment {
+            NewSegment::Data {
+                encoded,
+                md5: data_md5,
+                len,
+            } => {
+                md5.update(data_md5);
+                size += len;
+                stored.push(StoredSegment::Data { data: encoded });
                 continue;
             }
-            _ => {
-                errors.push(format!(
-                    "Index {index}: expected either \"path\" or \"data\", not both"
-                ));
-                continue;
-            }
+            NewSegment::Object {
+                path,
+                etag,
+                size_bytes,
+                range,
+            } => (path, etag, size_bytes, range),
         };
         let name = format!("/{}", path.trim_start_matches('/'));
         if split_segment_path(&path).is_ok_and(|segment| segment == target) {
-            errors.push(format!("{path}, Manifest cannot reference itself"));
+            problems.push((path, "Manifest cannot reference itself".into()));
             continue;
         }
         let record = match readable_segment(context, account, &path, &mut readable).await {
             Ok(reached) => reached.record,
             Err(reason) => {
-                errors.push(format!("{path}, {reason}"));
+                problems.push((path, reason));
                 continue;
             }
         };
-        let expected_etag = request.etag.as_deref().map(|e| e.trim_matches('"'));
-        let range = match request
-            .range
-            .as_deref()
-            .map(|r| segment_range(r, record.size))
-        {
+        let expected_etag = etag.as_deref().map(|e| e.trim_matches('"'));
+        let range = match range.as_deref().map(|r| segment_range(r, record.size)) {
             Some(None) => Err("Invalid Range"),
             Some(Some(range)) => Ok(Some(range)),
             None => Ok(None),
@@ -575,13 +633,13 @@ async fn check_new_manifest(
             Some("Too small; each segment must be at least 1 byte.")
         } else if expected_etag.is_some_and(|e| !e.is_empty() && e != record.etag) {
             Some("Etag Mismatch")
-        } else if request.size_bytes.is_some_and(|s| s != record.size) {
+        } else if size_bytes.is_some_and(|s| s != record.size) {
             Some("Size Mismatch")
         } else {
             range.as_ref().err().copied()
         };
         if let Some(problem) = problem {
-            errors.push(format!("{path}, {problem}"));
+            problems.push((path, problem.into()));
             continue;
         }
         let range = range.ok().flatten();
@@ -599,11 +657,8 @@ async fn check_new_manifest(
             sub_slo: matches!(record.manifest, Some(Manifest::Static { .. })),
         });
     }
-    if !errors.is_empty() {
-        return Err(SwiftError::BadRequest(format!(
-            "Errors:\n{}\n",
-            errors.join("\n")
-        )));
+    if !problems.is_empty() {
+        return Err(problems);
     }
     Ok(NewManifest {
         json: serde_json::to_vec(&stored).expect("a manifest serializes"),

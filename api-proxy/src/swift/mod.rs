@@ -8,6 +8,8 @@ pub mod bulk;
 pub mod chunk_guard;
 pub mod container;
 pub mod cors;
+pub mod extract;
+pub mod heartbeat;
 pub mod info;
 pub mod large;
 pub mod listing;
@@ -41,6 +43,8 @@ use path::Target;
 pub const METHODS: [&str; 7] = ["HEAD", "GET", "PUT", "POST", "COPY", "OPTIONS", "DELETE"];
 
 /// One Swift request: who asks, about which account, with which parameters.
+/// Cloned only to run on in a response body ([`heartbeat::body`]).
+#[derive(Clone)]
 pub struct RequestContext {
     pub req: HttpRequest,
     pub state: web::Data<AppState>,
@@ -257,6 +261,14 @@ impl RequestContext {
         let mut acl = self.state.index.container_acl(account, container).await?;
         let mut allowed = decide(self.identity.as_deref(), acl.as_ref())
             || self.account_acl_allows(account, container, access).await?;
+        // A TempURL's account key does not reach the segments or link
+        // targets of a transferred workspace's container either.
+        if allowed
+            && self.temp_url.is_some()
+            && self.state.auth.is_transferred(account, container).await?
+        {
+            return Err(self.denied());
+        }
         if !allowed
             && let (Some(token), Some(identity)) = (token(&self.req), &self.identity)
             && let Some(fresh) = self
@@ -371,12 +383,24 @@ pub async fn dispatch(
     if context.req.method() == Method::OPTIONS {
         return cors::preflight(&context, container.as_deref()).await;
     }
-    let mut response = match target {
-        Target::Account { .. } => account::handle(&context, payload).await,
-        Target::Container { container, .. } => container::handle(&context, &container).await,
-        Target::Object {
-            container, object, ..
-        } => object::handle(&context, &container, &object, payload).await,
+    let method = context.req.method();
+    // Swift's bulk middleware takes these at any path of the account.
+    let mut response = if context.query_value("bulk-delete").is_some()
+        && (method == Method::POST || method == Method::DELETE)
+    {
+        bulk::delete(&context, payload).await
+    } else if method == Method::PUT
+        && let Some(kind) = context.query_value("extract-archive")
+    {
+        extract::extract(&context, &target, kind, payload).await
+    } else {
+        match target {
+            Target::Account { .. } => account::handle(&context).await,
+            Target::Container { container, .. } => container::handle(&context, &container).await,
+            Target::Object {
+                container, object, ..
+            } => object::handle(&context, &container, &object, payload).await,
+        }
     }?;
     if let Some(grant) = &context.temp_url {
         tempurl::decorate(grant, context.req.method(), &mut response);

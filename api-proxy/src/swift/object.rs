@@ -18,6 +18,7 @@ use percent_encoding::utf8_percent_encode;
 use uuid::Uuid;
 
 use super::body::{self, MAX_FILE_SIZE, StoredBody};
+use super::heartbeat::{self, ResultFormat};
 use super::large::{self, Resolved};
 use super::metadata::{self, Scope};
 use super::path::{self, URL_QUOTE, check_container_name};
@@ -27,7 +28,9 @@ use crate::auth::acl::Access;
 use crate::blobs::{self, ByteStream};
 use crate::chunk_collection;
 use crate::error::{SwiftError, accepted_page, html_page};
-use crate::index::{Content, Manifest, ObjectRecord, ObjectUpdate, PutOutcome};
+use crate::index::{
+    Content, Manifest, Metadata, ObjectRecord, ObjectUpdate, PutOutcome, SymlinkTarget,
+};
 use crate::timestamp::Timestamp;
 
 pub async fn handle(
@@ -357,7 +360,7 @@ fn part_range(parts: &[u64], requested: &str) -> Result<std::ops::Range<u64>, Pa
 
 /// Content type by file extension, for PUTs that name none (the common
 /// entries of Python's `mimetypes`, which Swift uses).
-fn guess_content_type(name: &str) -> &'static str {
+pub fn guess_content_type(name: &str) -> &'static str {
     let extension = name
         .rsplit_once('.')
         .map(|(_, ext)| ext.to_ascii_lowercase())
@@ -402,7 +405,7 @@ fn guess_content_type(name: &str) -> &'static str {
     }
 }
 
-fn requested_content_type(context: &RequestContext, object: &str) -> Option<String> {
+pub fn requested_content_type(context: &RequestContext, object: &str) -> Option<String> {
     let detect = context
         .header("x-detect-content-type")
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -421,7 +424,7 @@ const MAX_DELETE_AT: u64 = 9_999_999_999;
 
 /// When the object of a PUT or POST expires: `X-Delete-At` (Unix seconds) or
 /// `X-Delete-After` (seconds from now), which must not lie in the past.
-fn requested_delete_at(context: &RequestContext) -> Result<Option<u64>, SwiftError> {
+pub fn requested_delete_at(context: &RequestContext) -> Result<Option<u64>, SwiftError> {
     let now = Timestamp::now().as_micros() / 1_000_000;
     let now = u64::try_from(now).unwrap_or(0);
     if let Some(after) = context.header("x-delete-after") {
@@ -550,20 +553,113 @@ fn created(record: &ObjectRecord, etag: &str) -> HttpResponseBuilder {
     response
 }
 
-/// `PUT ?multipart-manifest=put`: stores a static large object.
+/// What a manifest `PUT` asks for besides its segments, read before they
+/// are checked.
+struct ManifestWrite {
+    meta: Metadata,
+    delete_at: Option<u64>,
+    overwrite: bool,
+    content_type: String,
+    expected_etag: Option<String>,
+}
+
+/// `PUT ?multipart-manifest=put`: stores a static large object. With
+/// `?heartbeat=on`, once the manifest parses, the answer is `202 Accepted`
+/// at once and the outcome follows in its body ([`heartbeat`]), spaces
+/// keeping the connection alive while the segments are checked.
 async fn put_static_manifest(
     context: &RequestContext,
     container: &str,
     object: &str,
     payload: web::Payload,
 ) -> Result<HttpResponse, SwiftError> {
-    let meta = metadata::read_object_metadata(context.req.headers())?;
-    let delete_at = requested_delete_at(context)?;
-    let overwrite = may_overwrite(context)?;
-    let content_type = requested_content_type(context, object)
-        .unwrap_or_else(|| guess_content_type(object).to_owned());
-    let manifest = large::read_new_manifest(context, (container, object), payload).await?;
-    if expected_etag(context).is_some_and(|expected| expected != manifest.etag) {
+    let write = ManifestWrite {
+        meta: metadata::read_object_metadata(context.req.headers())?,
+        delete_at: requested_delete_at(context)?,
+        overwrite: may_overwrite(context)?,
+        content_type: requested_content_type(context, object)
+            .unwrap_or_else(|| guess_content_type(object).to_owned()),
+        expected_etag: expected_etag(context),
+    };
+    let body = large::read_manifest_body(payload).await?;
+    let segments = large::parse_new_manifest(&body)?;
+    if !heartbeat::is_on(context.query_value("heartbeat")) {
+        let record = store_static_manifest(context, (container, object), segments, write)
+            .await?
+            .map_err(|problems| large::segment_problems_error(&problems))?;
+        return Ok(created(&record, &format!("\"{}\"", record.etag)).finish());
+    }
+    let format = heartbeat::ResultFormat::from_request(context).unwrap_or(ResultFormat::Text);
+    let (context, container, object) = (context.clone(), container.to_owned(), object.to_owned());
+    let summary = async move {
+        let outcome = store_static_manifest(&context, (&container, &object), segments, write).await;
+        let (fields, problems) = match outcome {
+            Ok(Ok(record)) => (
+                vec![
+                    (
+                        "Response Status",
+                        heartbeat::status_line(StatusCode::CREATED).into(),
+                    ),
+                    ("Response Body", "".into()),
+                    ("Etag", format!("\"{}\"", record.etag).into()),
+                    (
+                        "Last Modified",
+                        record.modified.http_date().to_string().into(),
+                    ),
+                ],
+                Vec::new(),
+            ),
+            Ok(Err(problems)) => (
+                vec![
+                    (
+                        "Response Status",
+                        heartbeat::status_line(StatusCode::BAD_REQUEST).into(),
+                    ),
+                    ("Response Body", BAD_REQUEST_TEXT.into()),
+                ],
+                problems,
+            ),
+            Err(error) => {
+                let (status, text) = error.summary();
+                (
+                    vec![
+                        ("Response Status", heartbeat::status_line(status).into()),
+                        ("Response Body", text.into()),
+                    ],
+                    Vec::new(),
+                )
+            }
+        };
+        format.render(&fields, &problems, "upload")
+    };
+    Ok(HttpResponse::Accepted()
+        .content_type(format.content_type())
+        .streaming(heartbeat::body(format, true, summary)))
+}
+
+/// The body Swift gives a `400` of its own, which heartbeat summaries show.
+const BAD_REQUEST_TEXT: &str = "Bad Request\nThe server could not comply with the request \
+                                since it is either malformed or otherwise incorrect.";
+
+/// Checks the segments of a manifest and stores it as `target`; `Ok(Err)`
+/// lists the segments that cannot go into it.
+async fn store_static_manifest(
+    context: &RequestContext,
+    (container, object): (&str, &str),
+    segments: Vec<large::NewSegment>,
+    write: ManifestWrite,
+) -> Result<Result<ObjectRecord, Vec<large::SegmentProblem>>, SwiftError> {
+    let manifest =
+        match large::check_new_manifest(context, &context.account, (container, object), segments)
+            .await
+        {
+            Ok(manifest) => manifest,
+            Err(problems) => return Ok(Err(problems)),
+        };
+    if write
+        .expected_etag
+        .is_some_and(|expected| expected != manifest.etag)
+    {
         return Err(SwiftError::EtagMismatch);
     }
     let stored = large::store_manifest(context, &manifest).await?;
@@ -572,18 +668,25 @@ async fn put_static_manifest(
         content: stored.content,
         size: manifest.size,
         etag: manifest.etag,
-        content_type,
-        meta,
+        content_type: write.content_type,
+        meta: write.meta,
         modified: Timestamp::now(),
         manifest: Some(Manifest::Static {
             manifest_size: stored.size,
             manifest_etag: Some(stored.etag),
         }),
-        delete_at,
+        delete_at: write.delete_at,
         symlink: None,
     };
-    commit(context, &context.account, container, &record, overwrite).await?;
-    Ok(created(&record, &format!("\"{}\"", record.etag)).finish())
+    commit(
+        context,
+        &context.account,
+        container,
+        &record,
+        write.overwrite,
+    )
+    .await?;
+    Ok(Ok(record))
 }
 
 async fn put(
@@ -681,16 +784,56 @@ async fn put(
     let content_type = requested_content_type(context, object)
         .or_else(|| link.as_ref().map(|link| link.content_type.clone()))
         .unwrap_or_else(|| guess_content_type(object).to_owned());
-    let expected_etag = expected_etag(context);
+    let new = NewObject {
+        content_type,
+        meta,
+        delete_at,
+        overwrite,
+        expected_etag: expected_etag(context),
+        manifest,
+        symlink: link.map(|link| link.target),
+    };
     let declared = content_length.unwrap_or(0);
     let room = quota::room_within(context, destination, limits.as_ref(), declared).await?;
-    let stored = store_body(context, room, payload.map_err(SwiftError::from)).await?;
-    if expected_etag.is_some_and(|expected| expected != stored.etag) {
+    let body = payload.map_err(SwiftError::from);
+    let record = store_object(context, (container, object), room, body, new).await?;
+    Ok(created(&record, &record.etag).finish())
+}
+
+/// What an object write stores besides its body.
+pub struct NewObject {
+    pub content_type: String,
+    pub meta: Metadata,
+    pub delete_at: Option<u64>,
+    /// Whether an object of that name may be replaced.
+    pub overwrite: bool,
+    /// The MD5 the body must have.
+    pub expected_etag: Option<String>,
+    pub manifest: Option<Manifest>,
+    /// A symlink's target; the body must be empty.
+    pub symlink: Option<SymlinkTarget>,
+}
+
+/// Stores `body` as `object` of `container` of this request's account, up
+/// to the `room` its quotas leave ([`quota::upload_room`]), and makes it
+/// visible. The write must have been authorized and passed the chunk guard.
+pub async fn store_object(
+    context: &RequestContext,
+    (container, object): (&str, &str),
+    room: u64,
+    body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
+    new: NewObject,
+) -> Result<ObjectRecord, SwiftError> {
+    let stored = store_body(context, room, body).await?;
+    if new
+        .expected_etag
+        .is_some_and(|expected| expected != stored.etag)
+    {
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
         return Err(SwiftError::EtagMismatch);
     }
     // A chunked body can only be measured.
-    if link.is_some() && stored.size > 0 {
+    if new.symlink.is_some() && stored.size > 0 {
         body::discard(context.state.blobs.as_ref(), &stored.content).await;
         return Err(symlink::zero_body_required());
     }
@@ -699,14 +842,14 @@ async fn put(
         content: stored.content,
         size: stored.size,
         etag: stored.etag,
-        content_type,
-        meta,
+        content_type: new.content_type,
+        meta: new.meta,
         modified: Timestamp::now(),
-        manifest,
-        delete_at,
-        symlink: link.map(|link| link.target),
+        manifest: new.manifest,
+        delete_at: new.delete_at,
+        symlink: new.symlink,
     };
-    let committed = commit(context, &context.account, container, &record, overwrite).await;
+    let committed = commit(context, &context.account, container, &record, new.overwrite).await;
     // Stored, or found there by a conditional PUT: either way the device
     // will commit versions that list it.
     match &committed {
@@ -719,7 +862,7 @@ async fn put(
         Err(_) => {}
     }
     committed?;
-    Ok(created(&record, &record.etag).finish())
+    Ok(record)
 }
 
 /// See [`chunk_collection::confirm`].

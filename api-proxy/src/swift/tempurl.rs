@@ -282,6 +282,12 @@ pub async fn verify(
     } else {
         &[method.as_str()]
     };
+    // The container of a workspace transferred to another account opens by
+    // membership only: the keys of the account it stays in, and container
+    // keys set before the move, no longer reach it.
+    if state.auth.is_transferred(account, container).await? {
+        return Err(invalid());
+    }
     let keys = keys(state, account, container).await?;
     let scope = signed_methods
         .iter()

@@ -32,6 +32,7 @@ mod small_disk;
 mod snapshot;
 mod startup;
 mod swift_account_acls;
+mod swift_bulk_upload;
 mod swift_conformance;
 mod swift_quotas;
 mod swift_symlinks;

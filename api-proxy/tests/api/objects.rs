@@ -606,6 +606,101 @@ async fn info_advertises_what_is_implemented() {
     assert_eq!(info["symlink"]["symloop_max"], 2);
 }
 
+/// A manifest `PUT` with `?heartbeat=on`: the body of its `202`, split
+/// into the whitespace sent at once and the summary after `\r\n\r\n`.
+async fn heartbeat_put(
+    app: &TestApp,
+    alice: &Session,
+    manifest: &serde_json::Value,
+    accept: &str,
+) -> String {
+    let response = alice
+        .request(
+            &app.client,
+            "PUT",
+            "c/beating?multipart-manifest=put&heartbeat=on",
+        )
+        .header("Accept", accept)
+        .json(manifest)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    assert!(!response.headers().contains_key("content-length"));
+    let body = response.text().await.unwrap();
+    let (beats, summary) = body
+        .split_once("\r\n\r\n")
+        .expect("beats, then the summary");
+    assert!(!beats.is_empty() && beats.trim().is_empty(), "{beats:?}");
+    summary.to_owned()
+}
+
+#[tokio::test]
+async fn a_heartbeat_manifest_put_answers_at_once_and_ends_with_its_outcome() {
+    let (app, alice) = app_with_container().await;
+    for (name, part) in [("s1", "hello "), ("s2", "world!")] {
+        let put = alice
+            .request(&app.client, "PUT", &format!("c/{name}"))
+            .body(part)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 201);
+    }
+    let manifest = serde_json::json!([{"path": "c/s1"}, {"path": "c/s2"}]);
+    let summary = heartbeat_put(&app, &alice, &manifest, "text/plain").await;
+    let etag = format!(
+        "\"{}\"",
+        md5_hex(format!("{}{}", md5_hex(b"hello "), md5_hex(b"world!")).as_bytes())
+    );
+    let lines: Vec<&str> = summary.lines().collect();
+    assert_eq!(lines[0], format!("Etag: {etag}"));
+    assert!(lines[1].starts_with("Last Modified: "), "{summary}");
+    assert_eq!(
+        lines[2..],
+        ["Response Body: ", "Response Status: 201 Created", "Errors:"]
+    );
+    let get = alice
+        .request(&app.client, "GET", "c/beating")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.text().await.unwrap(), "hello world!");
+
+    // A missing segment: 400 in the summary, nothing stored.
+    let bad = serde_json::json!([{"path": "c/s1"}, {"path": "c/missing"}]);
+    let summary = heartbeat_put(&app, &alice, &bad, "application/json").await;
+    let summary: serde_json::Value = serde_json::from_str(&summary).unwrap();
+    assert_eq!(
+        summary,
+        serde_json::json!({
+            "Response Status": "400 Bad Request",
+            "Response Body": "Bad Request\nThe server could not comply with the request since \
+                              it is either malformed or otherwise incorrect.",
+            "Errors": [["c/missing", "404 Not Found"]],
+        })
+    );
+    let kept = alice
+        .request(&app.client, "GET", "c/beating")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.text().await.unwrap(), "hello world!");
+
+    // A manifest that does not parse is refused before any heartbeat.
+    let refused = alice
+        .request(
+            &app.client,
+            "PUT",
+            "c/beating?multipart-manifest=put&heartbeat=on",
+        )
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+}
+
 #[tokio::test]
 async fn static_large_objects_put_get_and_delete() {
     let (app, alice) = app_with_container().await;

@@ -17,6 +17,7 @@ use uuid::Uuid;
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::oauth::{Signing, api_request, grant};
 use crate::rest::{call as rest, names, try_upload as upload};
+use crate::swift_tempurl::{in_a_day, sign, temp_request};
 
 /// How long an access event may take from the metadata server's reply to
 /// the proxies on a local broker. The proxies cache identities for 30 s
@@ -316,6 +317,174 @@ async fn a_former_owner_removed_after_a_transfer_loses_the_container_in_their_ac
         status(&app.client, "PUT", &own, &alice.swift_token).await,
         201
     );
+}
+
+/// The names a GET of the account at `storage_url` lists.
+async fn listed_containers(app: &TestApp, storage_url: &str, token: &str) -> Vec<String> {
+    let response = app
+        .client
+        .get(storage_url)
+        .header("X-Auth-Token", token)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(Into::into)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_transferred_container_is_out_of_reach_of_its_former_accounts_administrators_acls_and_keys()
+ {
+    let app = spawn_app().await;
+    let (alice, bob, workspace, container) = shared_workspace(&app).await;
+    // A second administrator of alice's account.
+    app.add_user("dave", Some("alice"), true).await;
+    let dave = app.login("alice:dave").await;
+    let bob_id = bob.rpc.get_account(&bob.token).await.unwrap().user_id;
+    let object_path = format!(
+        "/v1/{}/{}/chunk",
+        workspace.storage_account, workspace.container
+    );
+    let set_key = async |url: &str, header: &str, key: &str| {
+        let response = app
+            .client
+            .post(url)
+            .header("X-Auth-Token", &alice.swift_token)
+            .header(header, key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 204, "{header}");
+    };
+    set_key(
+        &alice.storage_url,
+        "X-Account-Meta-Temp-URL-Key",
+        "account-key",
+    )
+    .await;
+    set_key(&container, "X-Container-Meta-Temp-URL-Key", "container-key").await;
+    let expires_at = in_a_day();
+    let expires = expires_at.to_string();
+    let temp_get = async |key: &str| {
+        let signature = sign("GET", expires_at, &object_path, key);
+        let signature = signature.as_str();
+        temp_request(
+            &app,
+            "GET",
+            &object_path,
+            &[("temp_url_sig", signature), ("temp_url_expires", &expires)],
+        )
+        .send()
+        .await
+        .unwrap()
+        .status()
+    };
+    // Before the transfer, both keys open the object, and alice's account
+    // lists the container.
+    for key in ["account-key", "container-key"] {
+        assert_eq!(temp_get(key).await, 200, "{key}");
+    }
+    assert!(
+        listed_containers(&app, &alice.storage_url, &alice.swift_token)
+            .await
+            .contains(&workspace.container)
+    );
+
+    share(&alice, &workspace, &bob, "bob", Role::Editor).await;
+    owner_call(
+        &alice,
+        Operation::TransferOwnership {
+            workspace_id: workspace.workspace_id,
+            user_id: bob_id,
+        },
+    )
+    .await;
+    tokio::time::sleep(BROADCAST).await;
+
+    // Neither key opens it any more: the URLs made before are 401.
+    for key in ["account-key", "container-key"] {
+        assert_eq!(temp_get(key).await, 401, "{key}");
+    }
+    // Alice (an editor now) and dave administer the account it stays in, but
+    // may not change the container: not its metadata, not its ACLs (which
+    // would let anyone back in), not its existence.
+    for token in [&alice.swift_token, &dave.token] {
+        for (method, header, value) in [
+            ("POST", "X-Container-Meta-Color", "red"),
+            ("POST", "X-Container-Read", ".r:*"),
+            ("POST", "X-Container-Write", "alice:dave"),
+            ("PUT", "X-Container-Read", ".r:*"),
+            ("POST", "X-Container-Meta-Temp-URL-Key", "new-key"),
+            ("DELETE", "X-Container-Meta-Color", "red"),
+        ] {
+            let response = app
+                .client
+                .request(method.parse().unwrap(), &container)
+                .header("X-Auth-Token", token)
+                .header(header, value)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 403, "{method} {header}");
+        }
+        // Nor does their account list it.
+        assert!(
+            !listed_containers(&app, &alice.storage_url, token)
+                .await
+                .contains(&workspace.container)
+        );
+    }
+    // Nothing of it changed: no ACL opens it anonymously.
+    assert_eq!(
+        app.client
+            .get(format!("{container}/chunk"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    // The new owner reads and writes as before; alice, an editor, writes
+    // objects by her membership.
+    assert_eq!(
+        object_body(&app, &format!("{container}/chunk"), &bob.swift_token).await,
+        "owner bytes"
+    );
+    assert_eq!(
+        status(
+            &app.client,
+            "PUT",
+            &format!("{container}/by-bob"),
+            &bob.swift_token
+        )
+        .await,
+        201
+    );
+    assert_eq!(
+        object_body(&app, &format!("{container}/by-bob"), &alice.swift_token).await,
+        "member bytes"
+    );
+    // Alice's other containers and keys are hers as before.
+    let own = format!("{}/own", alice.container_url);
+    assert_eq!(
+        status(&app.client, "PUT", &own, &alice.swift_token).await,
+        201
+    );
+    let own_path = own.trim_start_matches(&app.address).to_owned();
+    let signature = sign("GET", expires_at, &own_path, "account-key");
+    let own_get = temp_request(
+        &app,
+        "GET",
+        &own_path,
+        &[("temp_url_sig", &signature), ("temp_url_expires", &expires)],
+    );
+    assert_eq!(own_get.send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]

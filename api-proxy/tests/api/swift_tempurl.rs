@@ -41,7 +41,7 @@ pub(crate) fn sign(method: &str, expires: u64, path: &str, key: &str) -> String 
 }
 
 /// `method` on `path` (`/v1/...`) with these TempURL parameters, no token.
-fn temp_request(
+pub(crate) fn temp_request(
     app: &TestApp,
     method: &str,
     path: &str,

@@ -131,6 +131,7 @@ impl SimServer {
                     mount_parent: None,
                     is_default: w.is_default,
                     key_check: None,
+                    converted_from: None,
                 })
             })
             .collect()

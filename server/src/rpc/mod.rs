@@ -63,6 +63,7 @@ mod revoke_oauth_token;
 mod set_member_role;
 mod subscribe;
 mod transfer_ownership;
+mod transferred_containers;
 mod unshare_workspace;
 mod update_device;
 mod update_mount;
@@ -221,6 +222,10 @@ pub async fn dispatch(
             require_service(amqp, sender)?;
             return rekey::rekey(state, request_id, args).await;
         }
+        Operation::TransferredContainers { storage_account } => {
+            require_service(amqp, sender)?;
+            return transferred_containers::run(state, &storage_account).await;
+        }
         // Administration without a token: the command line, as the services.
         Operation::AdminDeleteUser(args) if token.is_none() => {
             require_service(amqp, sender)?;
@@ -241,7 +246,8 @@ pub async fn dispatch(
         | Operation::ChunksStored { .. }
         | Operation::PruneChunkClaims { .. }
         | Operation::ListVersionsToRekey { .. }
-        | Operation::RekeyVersion(_) => unreachable!("handled before authentication"),
+        | Operation::RekeyVersion(_)
+        | Operation::TransferredContainers { .. } => unreachable!("handled before authentication"),
         Operation::ConvertFolder(args) => {
             convert_folder::run(state, amqp, &caller, request_id, args).await
         }

@@ -371,7 +371,7 @@ fn parse_encryption(mode: &str) -> StoreResult<EncryptionMode> {
     }
 }
 
-const STORAGE_ACCOUNT_PREFIX: &str = "AUTH_";
+pub(crate) const STORAGE_ACCOUNT_PREFIX: &str = "AUTH_";
 
 /// The Swift account name of a tenant.
 pub fn storage_account(account: &str) -> String {

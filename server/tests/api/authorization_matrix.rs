@@ -117,7 +117,8 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::ChunksStored { .. }
         | Operation::PruneChunkClaims { .. }
         | Operation::ListVersionsToRekey { .. }
-        | Operation::RekeyVersion(_) => Refused(ErrorCode::Forbidden),
+        | Operation::RekeyVersion(_)
+        | Operation::TransferredContainers { .. } => Refused(ErrorCode::Forbidden),
         // Administration: nobody here is an administrator, and without a
         // token it is a service call, which a device's broker user may not
         // make.
@@ -500,6 +501,9 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             chunk_ids: vec!["0".repeat(64)],
         },
         Operation::PruneChunkClaims { floor: 1 },
+        Operation::TransferredContainers {
+            storage_account: scene.workspace.storage_account.clone(),
+        },
         Operation::ReportMissingContent {
             item_id: scene.file,
         },
@@ -680,6 +684,7 @@ fn is_service_call(operation: &Operation) -> bool {
             | Operation::PruneChunkClaims { .. }
             | Operation::ListVersionsToRekey { .. }
             | Operation::RekeyVersion(_)
+            | Operation::TransferredContainers { .. }
             | Operation::AdminDeleteUser(_)
     )
 }

@@ -360,7 +360,7 @@ async fn source_chunks_stay_needed_until_each_version_is_rekeyed_once() {
         },
     )
     .await;
-    assert_eq!(referenced, [source_chunk.clone()]);
+    assert_eq!(referenced, std::slice::from_ref(&source_chunk));
     let claimed: Vec<String> = app.client.call(None, collect(1)).await.unwrap();
     assert!(claimed.is_empty(), "{claimed:?}");
 

@@ -1,6 +1,6 @@
 //! The Swift API's rows: every method of `swift::METHODS` on the owner's
 //! account, on a workspace container and on an object in it, plus bulk
-//! delete and server-side copies; then TempAuth and `/info`
+//! delete, archive extraction and server-side copies; then TempAuth and `/info`
 //! (`startup::ROUTES`) and the probes and metrics (`health::ROUTES`), open
 //! to every caller. A method the API answers without listing it in
 //! `METHODS` is caught too: every other method must get 405.
@@ -15,6 +15,7 @@ use reqwest::RequestBuilder;
 use super::{Caller, Cast, Expect, READERS, Scene, WRITERS, check, only};
 use crate::helpers::{device, spawn_app};
 use crate::sharing::{create_workspace, share};
+use crate::swift_bulk_upload::archive;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
@@ -33,6 +34,8 @@ enum Variant {
     BulkDeleteContainer,
     /// `PUT` with `X-Copy-From` the row's object.
     CopyFrom,
+    /// `PUT ?extract-archive=tar` of an archive holding one file.
+    ExtractArchive,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +62,7 @@ fn rows() -> Vec<Row> {
         (Level::Account, "DELETE", Variant::BulkDeleteObject),
         (Level::Account, "POST", Variant::BulkDeleteContainer),
         (Level::Object, "PUT", Variant::CopyFrom),
+        (Level::Container, "PUT", Variant::ExtractArchive),
     ] {
         rows.push(Row {
             level,
@@ -74,7 +78,7 @@ fn rows() -> Vec<Row> {
 fn expected(row: &Row, caller: Caller) -> Expect {
     use Caller::{Anonymous, ExpiredToken, Owner, RevokedDevice};
     use Level::{Account, Container, Object};
-    use Variant::{BulkDeleteContainer, BulkDeleteObject, CopyFrom, Plain};
+    use Variant::{BulkDeleteContainer, BulkDeleteObject, CopyFrom, ExtractArchive, Plain};
     let unauthorized = Expect::Refused(401);
     // A token the metadata servers no longer accept is refused first.
     if matches!(caller, RevokedDevice | ExpiredToken) {
@@ -103,6 +107,9 @@ fn expected(row: &Row, caller: Caller) -> Expect {
         }
         // Never deleted: not empty for the owner, not theirs for the others.
         (Account, "POST", BulkDeleteContainer) => with_token(Expect::Refused(200)),
+        // Each file is authorized as its PUT; the outcome, a refusal
+        // included (401 without a token), is in the body of a 200.
+        (Container, "PUT", ExtractArchive) => only(WRITERS, caller, 200, 200),
         (Container, "HEAD", Plain) => with_token(only(READERS, caller, 204, 403)),
         (Container, "GET", Plain) => with_token(only(READERS, caller, 200, 403)),
         (Container, "PUT", Plain) => with_token(only(&[Owner], caller, 202, 403)),
@@ -131,6 +138,7 @@ fn request(cast: &Cast, scene: &Scene, row: &Row, caller: Caller) -> RequestBuil
             format!("{account_url}?bulk-delete")
         }
         (Level::Object, Variant::CopyFrom) => object_url("copied.txt"),
+        (_, Variant::ExtractArchive) => format!("{}?extract-archive=tar", scene.container_url),
         (Level::Account, _) => account_url.clone(),
         (Level::Container, _) => scene.container_url.clone(),
         (Level::Object, _) => object_url(OBJECT),
@@ -154,6 +162,7 @@ fn request(cast: &Cast, scene: &Scene, row: &Row, caller: Caller) -> RequestBuil
         (_, Variant::BulkDeleteObject) => request
             .header("Content-Type", "text/plain")
             .body(format!("/{container}/{OBJECT}\n")),
+        (_, Variant::ExtractArchive) => request.body(archive(&[("extracted.txt", b"bytes")], &[])),
         (_, Variant::BulkDeleteContainer) => request
             .header("Content-Type", "text/plain")
             .body(format!("/{container}\n")),

@@ -44,7 +44,7 @@ impl PgStore {
         };
         // The lock a commit takes: the conversion is one step of the
         // source's history, and a re-sent request waits for the first.
-        if lock_workspace(&mut *tx, source_id).await? != Some(conversion.owner_id) {
+        if lock_workspace(&mut tx, source_id).await? != Some(conversion.owner_id) {
             return Err(StoreError::Refused(
                 "only the owner of a folder's workspace can turn it into a shared workspace".into(),
             ));
@@ -193,7 +193,7 @@ impl PgStore {
             .bind(source_revision)
             .execute(&mut *tx)
             .await?;
-        let workspace = member_workspace(&mut *tx, conversion.owner_id, conversion.workspace_id)
+        let workspace = member_workspace(&mut tx, conversion.owner_id, conversion.workspace_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("the converted workspace vanished".into()))?;
         tx.commit().await?;
@@ -257,7 +257,7 @@ impl PgStore {
         };
         // The commit's lock: the item's revision below is the next one of
         // its workspace, and a concurrent run of the job waits here.
-        lock_workspace(&mut *tx, workspace_id).await?;
+        lock_workspace(&mut tx, workspace_id).await?;
         let size: Option<i64> = sqlx::query_scalar(
             "SELECT size FROM item_versions \
              WHERE item_id = $1 AND version = $2 AND chunk_workspace = $3 FOR UPDATE",
