@@ -177,9 +177,9 @@ async fn an_administrator_manages_users_and_reads_the_service_from_the_pages() {
     assert!(!health.contains("<strong>0</strong> consuming"), "{health}");
 }
 
-/// Whether the metadata store still has `username`.
+/// Whether `username` is a user (deleted users are not listed).
 async fn exists(app: &TestApp, username: &str) -> bool {
-    app.metadata.user_by_name(username).await.unwrap().is_some()
+    quota_of(app, username).await.is_some()
 }
 
 async fn post_pairs(
