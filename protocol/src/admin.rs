@@ -2,10 +2,12 @@
 //! administrator of the installation (`is_admin`) may make them; the
 //! metadata server checks it on every request.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::rpc::{LinkInfo, Password, Proposal, TimestampMillis};
+use crate::rpc::{LinkInfo, Member, Password, Proposal, TimestampMillis, WorkspaceInfo};
 
 /// A user to delete, with the administrator's decision for every workspace
 /// the user owns that others are members of: handed to one of its members,
@@ -137,4 +139,48 @@ pub struct ServiceHealth {
     pub queued_requests: u32,
     /// Whether the answering server reached its database just now.
     pub database_ok: bool,
+}
+
+/// A workspace of the user an administrator looks at before deleting them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminWorkspace {
+    /// As the user sees it (their name for it, their role).
+    pub workspace: WorkspaceInfo,
+    /// Bytes charged to its owner for it.
+    pub usage_bytes: u64,
+    /// Everyone in it, the user included.
+    pub members: Vec<Member>,
+}
+
+/// `adminUserWorkspaces`: what a user owns and what they are a member of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserWorkspaces {
+    pub owned: Vec<AdminWorkspace>,
+    pub member_of: Vec<AdminWorkspace>,
+}
+
+/// `adminAddOauthApp`: an OAuth application to register.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddOAuthAppArgs {
+    pub name: String,
+    /// Where the authorize page sends the user back; `None`: out of band only.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+}
+
+/// A newly registered OAuth application with its consumer secret, which
+/// is told this once only. Its `Debug` never prints the secret.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewOAuthApplication {
+    pub application: OAuthApplication,
+    pub consumer_secret: String,
+}
+
+impl fmt::Debug for NewOAuthApplication {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewOAuthApplication")
+            .field("application", &self.application)
+            .field("consumer_secret", &"<redacted>")
+            .finish()
+    }
 }

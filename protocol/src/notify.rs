@@ -43,8 +43,9 @@ pub struct Notification {
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum UserEvent {
     /// A proposal to or from the user was made or changed state: to the
-    /// invitee when it is made, cancelled or expires; to the proposer when
-    /// it is accepted or declined. Read it with `listProposals`.
+    /// invitee when it is made, cancelled, expires or declined (their other
+    /// devices and pages follow; accepting sends them `Access`); to the
+    /// proposer when it is accepted or declined. Read it with `listProposals`.
     Proposal {
         proposal_id: Uuid,
         workspace_id: Uuid,

@@ -17,7 +17,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::admin::{AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs};
+use crate::admin::{
+    AddOAuthAppArgs, AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs,
+};
 use crate::oauth1::OAuthRequest;
 use crate::trace::TraceId;
 
@@ -297,6 +299,19 @@ pub enum Operation {
     /// Administration: the metadata servers consuming the request queue and
     /// its depth, as the answering server sees them. Reply: [`ServiceHealth`].
     AdminHealth,
+    /// Administration: the workspaces a user owns (with their members and
+    /// size) and those they are a member of, what deleting them decides
+    /// about. Reply: [`crate::admin::AdminUserWorkspaces`].
+    AdminUserWorkspaces { username: String },
+    /// Administration: registers an OAuth application with a new key and
+    /// secret. Reply: [`crate::admin::NewOAuthApplication`], the only time
+    /// the secret is told.
+    AdminAddOauthApp(AddOAuthAppArgs),
+    /// Administration: removes an OAuth application and ends every token
+    /// issued to it. Reply: `null`.
+    AdminRemoveOauthApp { consumer_key: String },
+    /// Administration: ends any user's public link at once. Reply: [`LinkInfo`].
+    AdminRevokeLink { link_id: Uuid },
 }
 
 impl Operation {
@@ -359,6 +374,10 @@ impl Operation {
             Operation::AdminAuditLog(_) => "adminAuditLog",
             Operation::AdminOverview => "adminOverview",
             Operation::AdminHealth => "adminHealth",
+            Operation::AdminUserWorkspaces { .. } => "adminUserWorkspaces",
+            Operation::AdminAddOauthApp(_) => "adminAddOauthApp",
+            Operation::AdminRemoveOauthApp { .. } => "adminRemoveOauthApp",
+            Operation::AdminRevokeLink { .. } => "adminRevokeLink",
         }
     }
 }

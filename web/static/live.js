@@ -5,6 +5,10 @@
 // and, on a change, swaps in the page's list (`#listing`) again with htmx,
 // keeping the focus where it was (rows carry a `data-key`). The browser reconnects a lost stream by itself and
 // sends the last revision it saw, from which the server catches up.
+// Pages without a workspace listen to `/events` instead. Both streams say
+// when the user's invitations changed, and the navigation's badge asks for
+// its count again at once; while no stream is open (a session's tabs hold
+// at most four) the badge asks every minute instead.
 
 /** @type {EventSource | null} */
 let source = null;
@@ -16,6 +20,16 @@ let shown = 0;
 let announced = 0;
 let refreshing = false;
 let refreshAgain = false;
+/** Whether the badge shows what the page was rendered with (no stream has opened since). */
+let badgeFresh = true;
+/** @type {ReturnType<typeof setInterval> | null} the badge's polling while no stream is open */
+let badgePolling = null;
+const BADGE_POLL_MS = 60_000;
+
+/** Asks the server for the navigation's invitations badge again (`hx-trigger="invitations"`). */
+function refreshBadge() {
+  document.getElementById('invitation-badge')?.dispatchEvent(new Event('invitations'));
+}
 
 /** @param {'open' | 'closed'} state shown on <html data-live-state> for tests and styles */
 function mark(state) {
@@ -41,6 +55,9 @@ function stop() {
   source = null;
   streamPath = '';
   mark('closed');
+  if (badgePolling === null && document.getElementById('invitation-badge')) {
+    badgePolling = setInterval(refreshBadge, BADGE_POLL_MS);
+  }
 }
 
 /**
@@ -137,10 +154,13 @@ async function refresh() {
   }
 }
 
-/** Opens the stream of the workspace on the page, keeping one already open. */
+/**
+ * Opens the stream of the workspace on the page, or the user's own stream
+ * on a page of no workspace, keeping one already open.
+ */
 function connect() {
   const view = document.querySelector('#main [data-live]');
-  const url = view?.getAttribute('data-live');
+  const url = view?.getAttribute('data-live') ?? (document.getElementById('invitation-badge') ? '/events' : null);
   if (!url) {
     stop();
     return;
@@ -155,7 +175,18 @@ function connect() {
   streamPath = path;
   const stream = new EventSource(url);
   source = stream;
-  stream.addEventListener('open', () => mark('open'));
+  stream.addEventListener('open', () => {
+    mark('open');
+    if (badgePolling !== null) {
+      clearInterval(badgePolling);
+      badgePolling = null;
+    }
+    // A reconnection, or another stream after navigating: an invitation
+    // may have changed while none was open.
+    if (!badgeFresh) refreshBadge();
+    badgeFresh = false;
+  });
+  stream.addEventListener('invitations', refreshBadge);
   stream.addEventListener('change', (event) => {
     announced = Math.max(announced, Number(/** @type {MessageEvent} */ (event).lastEventId));
     refresh();

@@ -6,7 +6,9 @@
 //!
 //! * `/admin`: users with logical and stored usage, quota and state; add a
 //!   user, disable or enable one, set a quota, set a new password;
-//! * `/admin/overview`: OAuth applications, share proposals, public links;
+//! * `/admin/users/{name}/delete`: deleting a user ([`super::admin_delete`]);
+//! * `/admin/overview`: OAuth applications, share proposals, public links
+//!   ([`super::admin_overview`]);
 //! * `/admin/audit`: the audit log, filtered by user;
 //! * `/admin/health`: the metadata servers consuming the request queue and
 //!   its depth.
@@ -15,8 +17,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use nimbus_protocol::admin::{
-    AdminAddUserArgs, AdminOverview, AdminUpdateUserArgs, AdminUser, AuditEntry, AuditQuery,
-    ServiceHealth,
+    AdminAddUserArgs, AdminUpdateUserArgs, AdminUser, AuditEntry, AuditQuery, ServiceHealth,
 };
 use nimbus_protocol::rpc::{Operation, Password};
 use serde::Deserialize;
@@ -24,7 +25,6 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
-use super::links::status_text;
 use super::session::WebSession;
 use super::sharing::{DoneQuery, with_done};
 use crate::state::RestState;
@@ -33,7 +33,7 @@ use crate::state::RestState;
 const AUDIT_PAGE: u32 = 200;
 
 /// Calls an administration operation for the page at `here`.
-async fn admin_call<T: serde::de::DeserializeOwned>(
+pub(super) async fn admin_call<T: serde::de::DeserializeOwned>(
     state: &RestState,
     session: &WebSession,
     operation: Operation,
@@ -198,93 +198,6 @@ fn gib(text: &str) -> Result<u64, WebError> {
                 "{text:?} is not a quota: give a whole number of GiB, e.g. 10"
             ))
         })
-}
-
-struct ProposalRow {
-    workspace: String,
-    from: String,
-    to: String,
-    role: String,
-    status: String,
-    expires: String,
-}
-
-struct LinkRow {
-    name: String,
-    creator: String,
-    status: &'static str,
-    has_password: bool,
-    downloads: u64,
-    created: String,
-}
-
-struct ApplicationRow {
-    name: String,
-    key: String,
-    callback: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin_overview.html")]
-struct OverviewPage {
-    layout: Layout,
-    applications: Vec<ApplicationRow>,
-    proposals: Vec<ProposalRow>,
-    links: Vec<LinkRow>,
-}
-
-/// `GET /admin/overview`.
-pub async fn overview(
-    session: WebSession,
-    state: web::Data<RestState>,
-) -> Result<HttpResponse, WebError> {
-    let overview: AdminOverview = admin_call(
-        &state,
-        &session,
-        Operation::AdminOverview,
-        "/admin/overview",
-    )
-    .await?;
-    let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
-    render(
-        StatusCode::OK,
-        &OverviewPage {
-            layout: Layout::of(&session),
-            applications: overview
-                .applications
-                .into_iter()
-                .map(|a| ApplicationRow {
-                    name: a.name,
-                    key: a.consumer_key,
-                    callback: a.callback_url.unwrap_or_else(|| "out of band only".into()),
-                })
-                .collect(),
-            proposals: overview
-                .proposals
-                .into_iter()
-                .map(|p| ProposalRow {
-                    role: lower(&p.role),
-                    status: lower(&p.status),
-                    expires: human_time(p.expires_at),
-                    workspace: p.workspace_name,
-                    from: p.proposer_name,
-                    to: p.invitee_name,
-                })
-                .collect(),
-            links: overview
-                .links
-                .into_iter()
-                .map(|l| LinkRow {
-                    status: status_text(l.link.status),
-                    has_password: l.link.has_password,
-                    downloads: l.link.downloads,
-                    created: human_time(l.link.created_at),
-                    name: l.link.name,
-                    creator: l.creator,
-                })
-                .collect(),
-        },
-    )
 }
 
 #[derive(Deserialize)]

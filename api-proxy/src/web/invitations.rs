@@ -23,7 +23,7 @@ use super::browse::workspaces_of;
 use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
 use super::layout::{Layout, render, see_other};
-use super::mounts::{MountChoice, choices, chosen_parent};
+use super::mounts::{MountOptions, choices, chosen_parent};
 use super::organize::CsrfForm;
 use super::session::WebSession;
 use super::sharing::{DoneQuery, pending_invitations, proposals, sharing_url, with_done};
@@ -40,6 +40,8 @@ struct InvitationRow {
     sent_iso: String,
     expires: String,
     expires_iso: String,
+    /// Where the workspace's folder goes: the top until the user chooses.
+    folders: MountOptions,
 }
 
 struct SentRow {
@@ -54,17 +56,11 @@ struct SentRow {
 struct OwnedRow {
     workspace_id: Uuid,
     name: String,
-    /// The folder it is mounted in (`None`: the top).
-    mount_parent: Option<Uuid>,
+    /// Where its folder is, chosen in its list.
+    folders: MountOptions,
     sharing_href: String,
     role: &'static str,
     is_default: bool,
-}
-
-impl OwnedRow {
-    fn is_mounted_in(&self, folder: &MountChoice) -> bool {
-        self.mount_parent == Some(folder.id)
-    }
 }
 
 #[derive(Template)]
@@ -74,12 +70,10 @@ struct InvitationsPage {
     invitations: Vec<InvitationRow>,
     sent: Vec<SentRow>,
     workspaces: Vec<OwnedRow>,
-    /// The folders of the default workspace a workspace's folder may go in.
-    folders: Vec<MountChoice>,
     done: Option<&'static str>,
 }
 
-fn invitation_row(p: &Proposal) -> InvitationRow {
+fn invitation_row(p: &Proposal, folders: MountOptions) -> InvitationRow {
     InvitationRow {
         proposal_id: p.proposal_id,
         workspace_name: p.workspace_name.clone(),
@@ -91,6 +85,7 @@ fn invitation_row(p: &Proposal) -> InvitationRow {
         sent_iso: iso_time(p.created_at),
         expires: human_time(p.expires_at),
         expires_iso: iso_time(p.expires_at),
+        folders,
     }
 }
 
@@ -105,7 +100,13 @@ pub async fn page(
         workspaces_of(&state, &session, "/sharing"),
     )?;
     let pending = |p: &&Proposal| p.status == ProposalStatus::Pending;
-    let invitations = list.incoming.iter().filter(pending).map(invitation_row);
+    let folders = choices(&state, &session, &workspaces).await?;
+    let at_top = MountOptions::of(&folders, "", None);
+    let invitations = list
+        .incoming
+        .iter()
+        .filter(pending)
+        .map(|p| invitation_row(p, at_top.clone()));
     let sent = list.outgoing.iter().filter(pending).map(|p| SentRow {
         proposal_id: p.proposal_id,
         workspace_name: p.workspace_name.clone(),
@@ -114,11 +115,10 @@ pub async fn page(
         addressed_as: p.addressed_as.clone(),
         role: role_name(p.role),
     });
-    let folders = choices(&state, &session, &workspaces).await?;
     let workspaces = workspaces.iter().map(|w: &WorkspaceInfo| OwnedRow {
         workspace_id: w.workspace_id,
         name: w.name.clone(),
-        mount_parent: w.mount_parent,
+        folders: MountOptions::of(&folders, "", w.mount_parent),
         sharing_href: sharing_url(w.workspace_id),
         role: role_name(w.role),
         is_default: w.is_default,
@@ -130,7 +130,6 @@ pub async fn page(
             invitations: invitations.collect(),
             sent: sent.collect(),
             workspaces: workspaces.collect(),
-            folders,
             done: query.message(),
         },
     )

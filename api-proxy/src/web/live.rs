@@ -1,5 +1,9 @@
 //! `GET /files/{workspace}/events`: live updates of an open folder page, as
-//! server-sent events (`web/static/live.js` listens and refreshes the list).
+//! server-sent events (`web/static/live.js` listens and refreshes the list);
+//! `GET /events`: the same stream without a workspace, for every other page.
+//! Both tell the page when the user's invitations changed (a `proposal`
+//! event of theirs, or an `access` one when they accepted one), so that
+//! the navigation's badge follows at once.
 //!
 //! Each browser session is a device, so the proxy listens on its behalf as a
 //! desktop client does: it declares a server-named queue on its own broker
@@ -141,67 +145,49 @@ pub async fn events(
 ) -> Result<HttpResponse, WebError> {
     let since = last_seen(&req, &query)?;
     let workspace = find_workspace(&state, &session, &path, req.path()).await?;
-    let slot = streams.acquire(session.account.device_id).ok_or_else(|| {
-        WebError::TooManyRequests(format!(
-            "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
-             close a tab, and this page will show changes when reloaded"
-        ))
-    })?;
-    let listener = state
-        .rpc
-        .listen(&session.token)
-        .await
-        .map_err(|e| WebError::from_rpc(e, req.path()))?;
+    let mut live = Live::open(session, &req, state, &streams).await?;
     // Read after subscribing: a commit made since is in this revision or
     // will be heard.
-    let tree = state
+    let tree = live
+        .state
         .trees
-        .load(&state.rpc, &session.token, workspace.workspace_id)
+        .load(&live.state.rpc, &live.token, workspace.workspace_id)
         .await?;
+    live.workspace_id = Some(workspace.workspace_id);
+    live.last = tree.revision;
     let first = if since.is_some_and(|seen| seen < tree.revision) {
         Event::Change(tree.revision)
     } else {
-        Event::Ready(tree.revision)
+        Event::Ready(Some(tree.revision))
     };
-    let expires = session.account.token_expires_at.map(|at| {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_millis();
-        let left = u64::try_from(i128::from(at) - now as i128).unwrap_or(0);
-        tokio::time::Instant::now() + Duration::from_millis(left)
-    });
-    let live = Live {
-        listener,
-        state: state.clone(),
-        token: session.token,
-        user_id: session.account.user_id,
-        device_id: session.account.device_id,
-        workspace_id: workspace.workspace_id,
-        last: tree.revision,
-        expires,
-        checked: tokio::time::Instant::now(),
-        _slot: slot,
-    };
-    let opening = format!("retry: {RECONNECT_AFTER_MS}\n{}", first.encode());
-    Ok(HttpResponse::Ok()
-        .content_type("text/event-stream")
-        // Proxies in front must pass each event on as it comes.
-        .insert_header(("x-accel-buffering", "no"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .streaming(
-            stream::once(async { Ok::<_, Infallible>(Bytes::from(opening)) })
-                .chain(live.into_stream()),
-        ))
+    Ok(live.respond(first))
+}
+
+/// `GET /events`: the stream of a page that shows no workspace, which
+/// tells it when the user's invitations change. The page asks for the
+/// badge again when the browser reconnects, so nothing missed meanwhile
+/// is lost.
+pub async fn user_events(
+    session: WebSession,
+    req: HttpRequest,
+    state: web::Data<RestState>,
+    streams: web::Data<LiveStreams>,
+) -> Result<HttpResponse, WebError> {
+    let live = Live::open(session, &req, state, &streams).await?;
+    Ok(live.respond(Event::Ready(None)))
 }
 
 /// What the stream sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Event {
-    /// Connected; nothing changed since what the browser saw.
-    Ready(Revision),
+    /// Connected; nothing changed since what the browser saw (the
+    /// workspace's revision, on a workspace's stream).
+    Ready(Option<Revision>),
     /// The workspace is at this revision: refresh.
     Change(Revision),
+    /// The user's invitations changed: count them again. No id, so that
+    /// the browser's `Last-Event-ID` stays the workspace's revision.
+    Invitations,
     /// Nothing to say; keeps the connection (and its check) alive.
     KeepAlive,
     /// The stream ends, for this reason.
@@ -211,9 +197,11 @@ enum Event {
 impl Event {
     fn encode(&self) -> String {
         match self {
-            Event::Ready(revision) => {
+            Event::Ready(Some(revision)) => {
                 format!("id: {revision}\nevent: ready\ndata: {{\"revision\":{revision}}}\n\n")
             }
+            Event::Ready(None) => "event: ready\ndata: {}\n\n".into(),
+            Event::Invitations => "event: invitations\ndata: {}\n\n".into(),
             Event::Change(revision) => {
                 format!("id: {revision}\nevent: change\ndata: {{\"revision\":{revision}}}\n\n")
             }
@@ -230,7 +218,8 @@ struct Live {
     token: DeviceToken,
     user_id: Uuid,
     device_id: Uuid,
-    workspace_id: Uuid,
+    /// The workspace whose commits the stream announces; `None`: none.
+    workspace_id: Option<Uuid>,
     /// The last revision announced.
     last: Revision,
     expires: Option<tokio::time::Instant>,
@@ -240,6 +229,61 @@ struct Live {
 }
 
 impl Live {
+    /// A stream of the session's, subscribed to what its user may hear, or
+    /// a refusal when the session holds [`MAX_STREAMS_PER_SESSION`].
+    async fn open(
+        session: WebSession,
+        req: &HttpRequest,
+        state: web::Data<RestState>,
+        streams: &LiveStreams,
+    ) -> Result<Self, WebError> {
+        let slot = streams.acquire(session.account.device_id).ok_or_else(|| {
+            WebError::TooManyRequests(format!(
+                "this session already has {MAX_STREAMS_PER_SESSION} live pages open; \
+                 close a tab, and this page will show changes when reloaded"
+            ))
+        })?;
+        let listener = state
+            .rpc
+            .listen(&session.token)
+            .await
+            .map_err(|e| WebError::from_rpc(e, req.path()))?;
+        let expires = session.account.token_expires_at.map(|at| {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_millis();
+            let left = u64::try_from(i128::from(at) - now as i128).unwrap_or(0);
+            tokio::time::Instant::now() + Duration::from_millis(left)
+        });
+        Ok(Live {
+            listener,
+            state,
+            token: session.token,
+            user_id: session.account.user_id,
+            device_id: session.account.device_id,
+            workspace_id: None,
+            last: 0,
+            expires,
+            checked: tokio::time::Instant::now(),
+            _slot: slot,
+        })
+    }
+
+    /// The response: `first`, then the stream's events.
+    fn respond(self, first: Event) -> HttpResponse {
+        let opening = format!("retry: {RECONNECT_AFTER_MS}\n{}", first.encode());
+        HttpResponse::Ok()
+            .content_type("text/event-stream")
+            // Proxies in front must pass each event on as it comes.
+            .insert_header(("x-accel-buffering", "no"))
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .streaming(
+                stream::once(async { Ok::<_, Infallible>(Bytes::from(opening)) })
+                    .chain(self.into_stream()),
+            )
+    }
+
     fn into_stream(self) -> impl Stream<Item = Result<Bytes, Infallible>> {
         stream::unfold(Some(self), |live| async move {
             let mut live = live?;
@@ -278,7 +322,8 @@ impl Live {
     fn on_push(&mut self, push: Push) -> Option<Event> {
         match push {
             Push::Commit(commit)
-                if commit.workspace_id == self.workspace_id && commit.revision > self.last =>
+                if Some(commit.workspace_id) == self.workspace_id
+                    && commit.revision > self.last =>
             {
                 self.last = commit.revision;
                 Some(Event::Change(commit.revision))
@@ -287,13 +332,21 @@ impl Live {
                 user_id,
                 workspace_id,
                 role,
-            }) if user_id == self.user_id && workspace_id == self.workspace_id => {
+            }) if user_id == self.user_id && Some(workspace_id) == self.workspace_id => {
                 Some(match role {
                     None => Event::End("your access to this workspace has ended"),
                     // What the page offers (changing or only viewing) changed.
                     Some(_) => Event::Change(self.last),
                 })
             }
+            // An invitation made, answered or withdrawn; or one accepted
+            // (the invitee hears their new access, not the proposal).
+            Push::User(UserEvent::Proposal { .. }) => Some(Event::Invitations),
+            Push::User(UserEvent::Access {
+                user_id,
+                role: Some(_),
+                ..
+            }) if user_id == self.user_id => Some(Event::Invitations),
             Push::User(UserEvent::DeviceRevoked { device_id }) if device_id == self.device_id => {
                 Some(Event::End("this session has ended"))
             }
@@ -327,9 +380,15 @@ mod tests {
             "id: 42\nevent: change\ndata: {\"revision\":42}\n\n"
         );
         assert!(
-            Event::Ready(7)
+            Event::Ready(Some(7))
                 .encode()
                 .starts_with("id: 7\nevent: ready\n")
+        );
+        assert!(!Event::Ready(None).encode().contains("id:"));
+        assert_eq!(
+            Event::Invitations.encode(),
+            "event: invitations\ndata: {}\n\n",
+            "no id: the browser's Last-Event-ID stays a revision"
         );
         assert!(Event::KeepAlive.encode().starts_with(':'));
         assert_eq!(Event::End("gone").encode(), "event: end\ndata: gone\n\n");

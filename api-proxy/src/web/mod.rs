@@ -15,20 +15,25 @@
 //! * [`versions`]: a file's versions, download and restore;
 //! * [`conflicts`]: conflicted copies, keep one, the other or both;
 //! * [`account`]: `/account`, device and application revocation, password;
-//! * [`live`]: `/files/{workspace}/events`, live updates as server-sent events.
+//! * [`live`]: `/files/{workspace}/events` and `/events`, live updates as
+//!   server-sent events.
 //! * [`link`]: public links, `/s/{token}`, for anyone holding the token.
 //! * [`sharing`]: `/files/{workspace}/sharing`, members and sharing a
 //!   workspace; [`members`]: roles, removing, leaving, handing over;
 //!   [`invitations`]: `/sharing`, invitations to accept or decline;
 //!   [`mounts`]: naming and placing one's folder of a workspace;
 //!   [`links`]: `/links`, making and revoking public links.
-//! * [`admin`]: `/admin`, the administration pages (administrators only).
+//! * [`admin`]: `/admin`, the administration pages (administrators only);
+//!   [`admin_delete`]: deleting a user; [`admin_overview`]: applications,
+//!   invitations and links.
 //!
 //! Every response carries the security headers of [`headers`]. The design
 //! and what is left: `docs/web-ui.md`.
 
 pub mod account;
 pub mod admin;
+pub mod admin_delete;
+pub mod admin_overview;
 pub mod assets;
 pub mod browse;
 pub mod conflicts;
@@ -67,6 +72,7 @@ crate::routes::route_table! {
     // Before `/files/{workspace}/{folder}`, which would answer its POST with 405.
     POST "/files/{workspace}/new-folder" => organize::new_folder,
     GET "/files/{workspace}/events" => live::events,
+    GET "/events" => live::user_events,
     GET "/files/{workspace}/trash" => trash::page,
     GET "/files/{workspace}/conflicts" => conflicts::page,
     GET "/files/{workspace}/zip" => folder_zip::workspace,
@@ -108,6 +114,7 @@ crate::routes::route_table! {
     POST "/workspaces/{workspace}/mount" => mounts::update,
     GET "/sharing" => invitations::page,
     GET "/sharing/badge" => invitations::badge,
+    GET "/sharing/folders" => mounts::search,
     POST "/sharing/{proposal}/accept" => invitations::accept,
     POST "/sharing/{proposal}/decline" => invitations::decline,
     POST "/sharing/{proposal}/cancel" => invitations::cancel,
@@ -118,7 +125,12 @@ crate::routes::route_table! {
     GET "/admin" => admin::users,
     POST "/admin/users" => admin::add_user,
     POST "/admin/users/{name}" => admin::update_user,
-    GET "/admin/overview" => admin::overview,
+    GET "/admin/users/{name}/delete" => admin_delete::confirm,
+    POST "/admin/users/{name}/delete" => admin_delete::delete,
+    GET "/admin/overview" => admin_overview::overview,
+    POST "/admin/applications" => admin_overview::add_application,
+    POST "/admin/applications/{key}/remove" => admin_overview::remove_application,
+    POST "/admin/links/{id}/revoke" => admin_overview::revoke_link,
     GET "/admin/audit" => admin::audit,
     GET "/admin/health" => admin::health,
     GET "/assets/{hash}/{path:.*}" => assets::serve,

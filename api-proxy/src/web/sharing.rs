@@ -62,7 +62,7 @@ pub fn sharing_url(workspace_id: Uuid) -> String {
 
 /// What was just done (`?done=…`), for the status line of the page it
 /// returns to: one of these fixed texts, so nothing of the URL is echoed.
-fn done_message(done: &str) -> Option<&'static str> {
+pub(super) fn done_message(done: &str) -> Option<&'static str> {
     Some(match done {
         "proposed" => {
             "Sent. Each person sees the invitation under Sharing and becomes a member when \
@@ -89,6 +89,11 @@ fn done_message(done: &str) -> Option<&'static str> {
         }
         "user-enabled" => "The user was enabled again: their devices work again.",
         "quota-set" => "The quota was set.",
+        "user-deleted" => {
+            "The user was deleted: their devices and sessions ended, and each workspace they \
+             shared went where you chose."
+        }
+        "app-removed" => "The application was removed: every token issued to it stopped working.",
         "password-reset" => {
             "The password was set: every device and session of the user was signed out."
         }

@@ -2,7 +2,8 @@
 //! committed by another device reaches an open stream as an event whose id
 //! is the workspace revision; a reconnection catches up from
 //! `Last-Event-ID`; the stream is the session's and the workspace member's
-//! only, and ends when the session or the access does.
+//! only, and ends when the session or the access does. Invitations made or
+//! answered reach the invitee's open pages (`GET /events` too) at once.
 
 use std::time::{Duration, Instant};
 
@@ -407,4 +408,87 @@ async fn a_session_holds_a_bounded_number_of_streams_freed_when_the_browser_goes
     for events in &mut streams {
         events.expect("change", revision).await;
     }
+}
+
+/// Opens the user's own stream (`GET /events`), of pages showing no workspace.
+async fn open_user_stream(browser: &mut Browser) -> Response {
+    let request = browser.client.get(format!("{}/events", browser.address));
+    browser.send(request).await
+}
+
+/// Waits for the next `invitations` event, skipping nothing else.
+async fn expect_invitations(events: &mut Events) -> Duration {
+    let started = Instant::now();
+    let event = events.next().await.expect("an event");
+    assert_eq!(event.kind, "invitations", "{event:?}");
+    assert_eq!(event.id, None, "Last-Event-ID stays the page's revision");
+    started.elapsed()
+}
+
+#[tokio::test]
+async fn invitations_reach_every_open_page_of_the_invitee_at_once() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alice = device(&app, "alice").await;
+    let bobs = device(&app, "bob").await;
+    let mut bob = signed_in(&app, "bob").await;
+
+    // No session: to the sign-in page, like every page.
+    let mut nobody = Browser::new(&app);
+    let refused = open_user_stream(&mut nobody).await;
+    assert_eq!(refused.status(), 303);
+
+    // A page of no workspace, and one of his folder.
+    let mut account_page = Events::new(open_user_stream(&mut bob).await);
+    let ready = account_page.next().await.expect("ready");
+    assert_eq!((ready.kind.as_str(), ready.id), ("ready", None));
+    let folder_workspace = bobs.workspace.workspace_id;
+    let mut folder_page = Events::new(open(&mut bob, folder_workspace, "", &[]).await);
+    assert_eq!(folder_page.next().await.unwrap().kind, "ready");
+
+    let team = create_workspace(&alice, "Team").await;
+    let propose = |workspace_id| {
+        Operation::ProposeShare(nimbus_protocol::rpc::ProposeShareArgs {
+            workspace_id,
+            addressees: vec!["bob".into()],
+            role: Role::Editor,
+            message: None,
+        })
+    };
+    let started = Instant::now();
+    let proposals: Vec<nimbus_protocol::rpc::Proposal> = alice
+        .rpc
+        .call(Some(&alice.token), propose(team.workspace_id))
+        .await
+        .unwrap();
+    expect_invitations(&mut account_page).await;
+    let heard = started.elapsed();
+    expect_invitations(&mut folder_page).await;
+    println!("proposal reply to the invitee's page hearing it: {heard:?}");
+    assert!(heard < Duration::from_secs(2), "{heard:?}");
+
+    // Declining on another device: his open pages hear that too.
+    let _: nimbus_protocol::rpc::Proposal = bobs
+        .rpc
+        .call(
+            Some(&bobs.token),
+            Operation::DeclineProposal {
+                proposal_id: proposals[0].proposal_id,
+            },
+        )
+        .await
+        .unwrap();
+    expect_invitations(&mut account_page).await;
+    expect_invitations(&mut folder_page).await;
+    // The folder page's stream still announces its commits by revision.
+    let revision = commit_folder(&bobs, folder_workspace, "after the invitation").await;
+    folder_page.expect("change", revision).await;
+
+    // The user's streams count against the session's limit with the others.
+    let mut streams = Vec::new();
+    for _ in 2..MAX_STREAMS_PER_SESSION {
+        streams.push(Events::new(open_user_stream(&mut bob).await));
+    }
+    assert_eq!(open_user_stream(&mut bob).await.status(), 429);
 }

@@ -489,7 +489,7 @@ async fn a_shared_workspace_is_mounted_where_its_member_chooses_and_moved_later(
     // Every page's navigation loads the badge; it counts Bob's invitation.
     let (_, account) = bob.html("/account").await;
     assert!(
-        account.contains("hx-get=\"/sharing/badge\" hx-trigger=\"load, every 60s\""),
+        account.contains("hx-get=\"/sharing/badge\" hx-trigger=\"load, invitations\""),
         "{account}"
     );
     let (status, badge) = bob.html("/sharing/badge").await;
@@ -593,5 +593,99 @@ async fn a_shared_workspace_is_mounted_where_its_member_chooses_and_moved_later(
     assert_eq!(
         mount_of(&bobs_device, &workspace).await,
         ("Plans".into(), None)
+    );
+}
+
+#[tokio::test]
+async fn any_of_thousands_of_folders_is_found_for_a_mount_by_searching_on_the_server() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let bobs_device = device(&app, "bob").await;
+    let (mut alice, alice_csrf) = browser_of(&app, "alice").await;
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+    // More folders than the old list held (1,000), under one parent.
+    let archive = crate::web::folder("Archive", None);
+    let mut folders = vec![archive.clone()];
+    folders.extend((0..1200).map(|n| crate::web::folder(&format!("Box {n:04}"), Some(archive.id))));
+    let last = folders.last().unwrap().clone();
+    let early = folders[4].clone(); // Archive, then Box 0000 …
+    commit(&bobs_device, folders).await;
+
+    let created = alice
+        .post("/workspaces", &[("csrf", &alice_csrf), ("name", "Team")])
+        .await;
+    let workspace = location(&created)
+        .trim_start_matches("/files/")
+        .trim_end_matches("/sharing")
+        .to_owned();
+    alice
+        .post(
+            &format!("/files/{workspace}/sharing/propose"),
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+
+    // The page offers the first folders and says how many more there are.
+    let (_, page) = bob.html("/sharing").await;
+    assert!(page.contains("Archive/Box 0003"), "{page}");
+    assert!(!page.contains("Archive/Box 1199"), "{page}");
+    assert!(
+        page.contains("1151 more folders: type part of the name"),
+        "{page}"
+    );
+
+    // A search finds the last one, any case; the chosen folder stays chosen.
+    let (status, options) = bob.html("/sharing/folders?q=box%201199").await;
+    assert_eq!(status, 200);
+    assert!(
+        options.contains(&format!(
+            "<option value=\"{}\">Archive/Box 1199</option>",
+            last.id
+        )),
+        "{options}"
+    );
+    assert!(!options.contains("Box 0003") && !options.contains(" more folder"));
+    let (_, kept) = bob
+        .html(&format!(
+            "/sharing/folders?q=box%201199&parent={}",
+            early.id
+        ))
+        .await;
+    assert!(
+        kept.contains(&format!(
+            "<option value=\"{}\" selected>Archive/Box 0003</option>",
+            early.id
+        )),
+        "{kept}"
+    );
+    let (status, _) = bob.html("/sharing/folders?q=x&parent=nonsense").await;
+    assert_eq!(status, 400);
+    let mut nobody = Browser::new(&app);
+    assert_eq!(nobody.get("/sharing/folders?q=box").await.status(), 303);
+
+    // Accepted into the folder the search found.
+    let proposal = proposal_in(&page, "accept");
+    let last_id = last.id.to_string();
+    let accepted = bob
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[("csrf", &bob_csrf), ("q", "box 1199"), ("parent", &last_id)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    assert_eq!(mount_of(&bobs_device, &workspace).await.1, Some(last.id));
+    // Its form keeps it chosen, though it is not among the first folders.
+    let (_, page) = bob.html("/sharing").await;
+    assert!(
+        page.contains(&format!(
+            "<option value=\"{}\" selected>Archive/Box 1199</option>",
+            last.id
+        )),
+        "{page}"
     );
 }

@@ -24,6 +24,8 @@ pub async fn run(
             &Audit::by(caller, AuditAction::ShareDecline),
         )
         .await?;
-    let event = (proposal.proposer_id, proposal_event(&proposal));
-    Ok(Reply::json(proposal)?.with_events([event]))
+    // The invitee's other devices and pages too: their invitation is answered.
+    let events =
+        [proposal.proposer_id, proposal.invitee_id].map(|user| (user, proposal_event(&proposal)));
+    Ok(Reply::json(proposal)?.with_events(events))
 }

@@ -10,13 +10,17 @@
 //! [`Amqp`] ([`bindings`]).
 
 mod accept_proposal;
+mod admin_add_oauth_app;
 mod admin_add_user;
 mod admin_audit_log;
 mod admin_delete_user;
 mod admin_health;
 mod admin_list_users;
 mod admin_overview;
+mod admin_remove_oauth_app;
+mod admin_revoke_link;
 mod admin_update_user;
+mod admin_user_workspaces;
 mod bindings;
 mod cancel_proposal;
 mod change_password;
@@ -348,6 +352,22 @@ pub async fn dispatch(
         Operation::AdminHealth => {
             require_admin(&caller)?;
             admin_health::run(state, amqp).await
+        }
+        Operation::AdminUserWorkspaces { username } => {
+            require_admin(&caller)?;
+            admin_user_workspaces::run(state, &username).await
+        }
+        Operation::AdminAddOauthApp(args) => {
+            let actor = require_admin(&caller)?;
+            admin_add_oauth_app::run(state, &actor, args).await
+        }
+        Operation::AdminRemoveOauthApp { consumer_key } => {
+            let actor = require_admin(&caller)?;
+            admin_remove_oauth_app::run(state, &actor, &consumer_key).await
+        }
+        Operation::AdminRevokeLink { link_id } => {
+            let actor = require_admin(&caller)?;
+            admin_revoke_link::run(state, &actor, link_id).await
         }
     }
 }

@@ -15,7 +15,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use nimbus_protocol::admin::{AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs};
+use nimbus_protocol::admin::{
+    AddOAuthAppArgs, AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs,
+};
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
     AcceptProposalArgs, ChangePasswordArgs, CommitArgs, CommitItem, Content, ConvertFolderArgs,
@@ -175,7 +177,11 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::AdminUpdateUser(_)
         | Operation::AdminAuditLog(_)
         | Operation::AdminOverview
-        | Operation::AdminHealth => Refused(ErrorCode::Forbidden),
+        | Operation::AdminHealth
+        | Operation::AdminUserWorkspaces { .. }
+        | Operation::AdminAddOauthApp(_)
+        | Operation::AdminRemoveOauthApp { .. }
+        | Operation::AdminRevokeLink { .. } => Refused(ErrorCode::Forbidden),
     }
 }
 
@@ -566,6 +572,19 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
         }),
         Operation::AdminOverview,
         Operation::AdminHealth,
+        Operation::AdminUserWorkspaces {
+            username: Caller::Owner.username().unwrap().into(),
+        },
+        Operation::AdminAddOauthApp(AddOAuthAppArgs {
+            name: "Added by a non-administrator".into(),
+            callback_url: None,
+        }),
+        Operation::AdminRemoveOauthApp {
+            consumer_key: "ock_that_nobody_registered".into(),
+        },
+        Operation::AdminRevokeLink {
+            link_id: scene.link_id,
+        },
         // Of the stranger, with no shared workspace: nothing would stop it
         // but the caller not being an administrator. Last: the services'
         // own call, after every caller, deletes the stranger.

@@ -391,6 +391,32 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             vec![("change", "disable".into())],
             not_admin(),
         ),
+        ("GET", "/admin/users/{name}/delete") => {
+            get("/admin/users/mallory/delete".into(), not_admin())
+        }
+        ("POST", "/admin/users/{name}/delete") => post(
+            "/admin/users/mallory/delete".into(),
+            vec![("confirm", "mallory".into())],
+            not_admin(),
+        ),
+        ("POST", "/admin/applications") => post(
+            "/admin/applications".into(),
+            vec![("name", format!("registered by {tag}"))],
+            not_admin(),
+        ),
+        ("POST", "/admin/applications/{key}/remove") => post(
+            "/admin/applications/ock_that_nobody_registered/remove".into(),
+            Vec::new(),
+            not_admin(),
+        ),
+        ("POST", "/admin/links/{id}/revoke") => post(
+            format!("/admin/links/{}/revoke", target.file_link_id),
+            Vec::new(),
+            not_admin(),
+        ),
+        // The user's own stream and folder search: every signed-in user's.
+        ("GET", "/events") => get("/events".into(), own(200)),
+        ("GET", "/sharing/folders") => get("/sharing/folders?q=a".into(), own(200)),
         ("GET", "/assets/{hash}/{path:.*}") => get(target.asset.clone(), Expect::Allowed(200)),
         ("POST", "/uploads") => upload(
             "POST",

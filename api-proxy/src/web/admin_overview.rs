@@ -1,0 +1,216 @@
+//! `/admin/overview`: every OAuth application, share invitation and public
+//! link (`adminOverview`), and what an administrator does with them:
+//! register an application (its consumer secret is shown in the answer,
+//! once: the servers keep it for signatures but never tell it again),
+//! remove one (every token issued to it ends), and revoke any user's link.
+//! The links can be narrowed to one creator (`?user=NAME`). Each form is
+//! one `admin*` call that the servers refuse unless the caller is an
+//! administrator, and that they write to the audit log.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use nimbus_protocol::admin::{AddOAuthAppArgs, AdminOverview, NewOAuthApplication};
+use nimbus_protocol::rpc::{LinkInfo, LinkStatus, Operation};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::admin::admin_call;
+use super::error::WebError;
+use super::format::{human_time, iso_time};
+use super::layout::{Layout, render, see_other};
+use super::links::status_text;
+use super::organize::CsrfForm;
+use super::session::WebSession;
+use super::sharing::done_message;
+use crate::state::RestState;
+
+const HERE: &str = "/admin/overview";
+
+struct ProposalRow {
+    workspace: String,
+    from: String,
+    to: String,
+    role: String,
+    status: String,
+    expires: String,
+}
+
+struct LinkRow {
+    link_id: Uuid,
+    name: String,
+    creator: String,
+    status: &'static str,
+    active: bool,
+    has_password: bool,
+    downloads: u64,
+    created: String,
+    created_iso: String,
+}
+
+struct ApplicationRow {
+    name: String,
+    key: String,
+    callback: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_overview.html")]
+struct OverviewPage {
+    layout: Layout,
+    applications: Vec<ApplicationRow>,
+    proposals: Vec<ProposalRow>,
+    links: Vec<LinkRow>,
+    /// The creator the links are narrowed to; empty: everyone's.
+    user: String,
+    done: Option<&'static str>,
+    /// The application just registered, with its secret: this once only.
+    created: Option<NewOAuthApplication>,
+}
+
+#[derive(Deserialize)]
+pub struct OverviewQuery {
+    #[serde(default)]
+    user: String,
+    done: Option<String>,
+}
+
+/// `GET /admin/overview[?user=NAME]`.
+pub async fn overview(
+    session: WebSession,
+    query: web::Query<OverviewQuery>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let query = query.into_inner();
+    let done = query.done.as_deref().and_then(done_message);
+    page(&state, &session, query.user.trim(), done, None).await
+}
+
+async fn page(
+    state: &RestState,
+    session: &WebSession,
+    user: &str,
+    done: Option<&'static str>,
+    created: Option<NewOAuthApplication>,
+) -> Result<HttpResponse, WebError> {
+    let overview: AdminOverview =
+        admin_call(state, session, Operation::AdminOverview, HERE).await?;
+    let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
+    let link_row = |link: LinkInfo, creator: String| LinkRow {
+        link_id: link.link_id,
+        status: status_text(link.status),
+        active: link.status == LinkStatus::Active,
+        has_password: link.has_password,
+        downloads: link.downloads,
+        created: human_time(link.created_at),
+        created_iso: iso_time(link.created_at),
+        name: link.name,
+        creator,
+    };
+    render(
+        if created.is_some() {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        &OverviewPage {
+            layout: Layout::of(session),
+            applications: overview
+                .applications
+                .into_iter()
+                .map(|a| ApplicationRow {
+                    name: a.name,
+                    key: a.consumer_key,
+                    callback: a.callback_url.unwrap_or_else(|| "out of band only".into()),
+                })
+                .collect(),
+            proposals: overview
+                .proposals
+                .into_iter()
+                .map(|p| ProposalRow {
+                    role: lower(&p.role),
+                    status: lower(&p.status),
+                    expires: human_time(p.expires_at),
+                    workspace: p.workspace_name,
+                    from: p.proposer_name,
+                    to: p.invitee_name,
+                })
+                .collect(),
+            links: overview
+                .links
+                .into_iter()
+                .filter(|l| user.is_empty() || l.creator == user)
+                .map(|l| link_row(l.link, l.creator))
+                .collect(),
+            user: user.to_owned(),
+            done,
+            created,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ApplicationForm {
+    csrf: Option<String>,
+    #[serde(default)]
+    name: String,
+    /// Empty: the application shows the user a code instead (out of band).
+    #[serde(default)]
+    callback: String,
+}
+
+/// `POST /admin/applications`: the overview with the new application's
+/// key and secret (`201`).
+pub async fn add_application(
+    req: HttpRequest,
+    session: WebSession,
+    form: web::Form<ApplicationForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&req, form.csrf.as_deref())?;
+    let form = form.into_inner();
+    let callback = form.callback.trim();
+    let add = Operation::AdminAddOauthApp(AddOAuthAppArgs {
+        name: form.name,
+        callback_url: (!callback.is_empty()).then(|| callback.to_owned()),
+    });
+    let created: NewOAuthApplication = admin_call(&state, &session, add, HERE).await?;
+    page(&state, &session, "", None, Some(created)).await
+}
+
+/// `POST /admin/applications/{key}/remove`.
+pub async fn remove_application(
+    req: HttpRequest,
+    session: WebSession,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&req, form.csrf.as_deref())?;
+    let remove = Operation::AdminRemoveOauthApp {
+        consumer_key: path.into_inner(),
+    };
+    admin_call::<()>(&state, &session, remove, HERE).await?;
+    Ok(see_other("/admin/overview?done=app-removed"))
+}
+
+/// `POST /admin/links/{id}/revoke`: any user's link.
+pub async fn revoke_link(
+    req: HttpRequest,
+    session: WebSession,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&req, form.csrf.as_deref())?;
+    let link_id = Uuid::parse_str(&path)
+        .map_err(|_| WebError::NotFound(format!("there is no link {:?}", path.as_str())))?;
+    let _: LinkInfo = admin_call(
+        &state,
+        &session,
+        Operation::AdminRevokeLink { link_id },
+        HERE,
+    )
+    .await?;
+    Ok(see_other("/admin/overview?done=revoked"))
+}
