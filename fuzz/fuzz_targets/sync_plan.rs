@@ -130,6 +130,7 @@ fn trees(input: &Input) -> Trees {
             inode: 0,
             chunks: Vec::new(),
             chunker: None,
+            chunk_workspace: None,
         };
         if item.synced {
             synced.push(base.clone());
