@@ -602,6 +602,11 @@ pub async fn run(
         }
         if access {
             reconcile(&mut mounts, session).await;
+            // A conversion comes with an access event, and its commit in this
+            // workspace is dropped as this device's own when `nimbus share`
+            // ran with this device's identity: fetching is what hands the
+            // folder over to its mount.
+            session.engine.need_fetch = true;
         }
         for item_id in missing {
             restore_content(session, item_id).await;

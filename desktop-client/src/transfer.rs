@@ -612,7 +612,16 @@ impl Remote for NimbusRemote {
             }
             Ok(())
         }
-        .await;
+        .await
+        .map_err(|error| match error {
+            // A member has no grant on the container of the owner's folder
+            // the workspace was converted from: the version arrives once the
+            // proxies have re-keyed it into the workspace's own container.
+            RemoteError::Unauthenticated(why) if place.is_some() => RemoteError::Unavailable(
+                format!("{why}; its chunks are still being moved into the shared folder"),
+            ),
+            other => other,
+        });
         drop(blocks);
         bar.finish_and_clear();
         let hashed = hashing
