@@ -212,12 +212,7 @@ pub fn body(
     } else {
         BEAT
     };
-    let start = tokio::time::Instant::now()
-        + if at_once {
-            Duration::ZERO
-        } else {
-            YIELD_FREQUENCY
-        };
+    let start = tokio::time::Instant::now() + YIELD_FREQUENCY;
     let mut ticks = tokio::time::interval_at(start, YIELD_FREQUENCY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let work = Box::pin(work);
@@ -227,6 +222,11 @@ pub fn body(
             let State::Working { mut work, beats } = state else {
                 return None;
             };
+            // Sent before the work is first polled, which may finish it.
+            if at_once && beats == 0 {
+                let working = State::Working { work, beats: 1 };
+                return Some((Ok(Bytes::from_static(first_beat)), (working, ticks)));
+            }
             // Biased: a summary ready at a beat goes out without it.
             tokio::select! {
                 biased;
