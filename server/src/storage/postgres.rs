@@ -1648,6 +1648,13 @@ impl MetadataStore for PgStore {
         context: &CommitContext,
         args: &CommitArgs,
     ) -> StoreResult<CommitOutcome> {
+        // A re-sent request can wait on the workspace lock while its twin
+        // commits: the row lock is re-checked, but the joined answer was read
+        // before the wait, so both go on and the second one's answer collides.
+        // Run again, it finds the twin's answer and replays it.
+        let mut retried = false;
+        loop {
+            let attempt: StoreResult<CommitOutcome> = async {
         let mut tx = self.pool.begin().await?;
         // Lock the workspace and look for an earlier answer in one round trip;
         // the lock also serialises re-sends of one request.
@@ -1793,6 +1800,15 @@ impl MetadataStore for PgStore {
             written_revision,
             replayed: false,
         })
+            }
+            .await;
+            match attempt {
+                Err(StoreError::Database(error)) if !retried && unique_violation(&error) => {
+                    retried = true;
+                }
+                other => return other,
+            }
+        }
     }
 
     async fn purge_item(&self, workspace_id: Uuid, item_id: Uuid) -> StoreResult<Removed> {
