@@ -52,7 +52,7 @@ use crate::state::RestState;
 /// Open streams one session may hold. Browsers allow six HTTP/1.1
 /// connections per site, so more live tabs would starve the pages' own
 /// requests anyway.
-pub const MAX_STREAMS_PER_SESSION: usize = 4;
+pub const MAX_STREAMS_PER_SESSION: usize = 16;
 /// How often an idle stream sends a comment. actix notices a browser that
 /// has gone only when a write fails, so this bounds how long a gone
 /// browser's consumer lives (two writes: the first only draws the reset).
