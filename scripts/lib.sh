@@ -148,14 +148,17 @@ start_process() {
 }
 
 # stop_process PID_FILE: SIGTERM the process it names and wait (15 s) for it
-# to end; false if it was not running.
+# to end; false if it was not running. One that outlives the wait is a bug:
+# it is SIGKILLed (so that nothing is left holding ports and databases) and
+# the script fails.
 stop_process() {
     [ -f "$1" ] || return 1
     local pid; pid=$(cat "$1")
     rm -f "$1"
     kill "$pid" 2>/dev/null || return 1
     for _ in $(seq 30); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
-    die "process $pid (of $1) did not stop within 15 s"
+    kill -KILL "$pid" 2>/dev/null || true
+    die "process $pid (of $1) did not stop within 15 s of SIGTERM; it was killed"
 }
 
 # A Python virtual environment for the test clients written in Python

@@ -36,6 +36,9 @@ use crate::upload_sessions::{self, UploadSessions};
 use crate::web::live::LiveStreams;
 use crate::{body_timeout, chunk_collection, health, sweeper, swift};
 
+/// Seconds a stopping proxy gives the requests in flight.
+const SHUTDOWN_GRACE_SECS: u64 = 10;
+
 crate::routes::route_table! {
     GET "/info" => swift::info::get,
     GET "/auth/v1.0" => tempauth::get_token,
@@ -209,6 +212,12 @@ impl Application {
         // Without it, small responses wait for the client's delayed ACK (~40 ms).
         .tcp_nodelay(true)
         .client_request_timeout(header_timeout)
+        // A stop lets requests in flight finish for this long, then closes
+        // what is left (a browser's live stream never finishes by itself).
+        // Below the 15 s the scripts wait and a service manager's default;
+        // a client whose upload was cut retries it, and nothing unfinished
+        // was acknowledged.
+        .shutdown_timeout(SHUTDOWN_GRACE_SECS)
         .listen(listener)?
         .disable_signals()
         .run();

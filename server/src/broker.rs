@@ -13,7 +13,10 @@
 //!   after a pause, for this or another server to retry;
 //! * a lost broker connection is re-established with backoff;
 //! * on shutdown the server stops consuming, finishes the requests in flight,
-//!   and only then closes the connection.
+//!   and only then closes the connection; every step of that is bounded
+//!   ([`DRAIN_DEADLINE`], [`BROKER_GOODBYE_TIMEOUT`]), so a broker that stopped
+//!   answering cannot keep a stopping server alive. A request abandoned
+//!   unacknowledged is redelivered, as after a crash.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -46,6 +49,13 @@ const RETRY_PAUSE: Duration = Duration::from_secs(1);
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
 /// How many dead-lettered requests the dead-letter queue keeps.
 const DEAD_LETTERS_KEPT: u32 = 10_000;
+/// How long a stopping server lets the requests in flight finish. Shorter than
+/// the 15 s the scripts wait before they give up on a stop, so that a request
+/// stuck on an unresponsive broker costs a redelivery, not a SIGKILL.
+const DRAIN_DEADLINE: Duration = Duration::from_secs(8);
+/// How long a stopping server waits for the broker to confirm the consumer's
+/// cancel and the connection's close.
+const BROKER_GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub struct BrokerSettings {
     pub amqp_url: String,
@@ -114,13 +124,13 @@ pub async fn run(
                     state.broker_connected.store(false, Ordering::Relaxed);
                     // No new deliveries; those prefetched but not started go back
                     // to the queue when the channel closes.
-                    let _ = session
+                    let cancel = session
                         .consume_channel
-                        .basic_cancel(session.consumer_tag.as_str().into(), BasicCancelOptions::default())
-                        .await;
-                    tracker.close();
-                    tracker.wait().await;
-                    let _ = session.connection.close(200, "shutting down".into()).await;
+                        .basic_cancel(session.consumer_tag.as_str().into(), BasicCancelOptions::default());
+                    stop_step("cancelling the request consumer", BROKER_GOODBYE_TIMEOUT, cancel).await;
+                    finish_in_flight(&tracker).await;
+                    let close = session.connection.close(200, "shutting down".into());
+                    stop_step("closing the broker connection", BROKER_GOODBYE_TIMEOUT, close).await;
                     break 'serving;
                 }
                 next = session.consumer.next() => match next {
@@ -153,13 +163,35 @@ pub async fn run(
             }
         }
     }
-    tracker.close();
-    tracker.wait().await;
+    finish_in_flight(&tracker).await;
     tracing::info!(
         requests = state.requests_handled.load(Ordering::Relaxed),
         "stopped"
     );
     Ok(())
+}
+
+/// Waits, up to [`DRAIN_DEADLINE`], for the requests in flight.
+async fn finish_in_flight(tracker: &TaskTracker) {
+    tracker.close();
+    let in_flight = tracker.len();
+    if in_flight > 0 {
+        tracing::info!(in_flight, "finishing the requests in flight");
+    }
+    stop_step(
+        "finishing the requests in flight",
+        DRAIN_DEADLINE,
+        tracker.wait(),
+    )
+    .await;
+}
+
+/// One step of a stop, given up after `limit` (its outcome does not matter
+/// any more: the server is going away either way).
+async fn stop_step<T>(step: &str, limit: Duration, work: impl Future<Output = T>) {
+    if tokio::time::timeout(limit, work).await.is_err() {
+        tracing::warn!(step, ?limit, "gave up waiting while stopping");
+    }
 }
 
 async fn open_session(settings: &BrokerSettings) -> lapin::Result<Session> {
