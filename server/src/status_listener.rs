@@ -38,6 +38,9 @@ pub fn serve(listener: TcpListener, state: Arc<ServerState>) -> std::io::Result<
             .route("/metrics", web::get().to(metrics))
     })
     .workers(1)
+    // Its answers are instant; what a stop would wait for is a scraper's idle
+    // keep-alive connection (actix's default wait is 30 s).
+    .shutdown_timeout(1)
     .listen(listener)?
     .disable_signals()
     .run())
