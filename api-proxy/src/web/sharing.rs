@@ -18,7 +18,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use nimbus_protocol::rpc::{
     CreateWorkspaceArgs, EncryptionMode, Member, Operation, Proposal, ProposalList, ProposalStatus,
-    ProposeShareArgs, Role, WorkspaceInfo,
+    Role, WorkspaceInfo,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;

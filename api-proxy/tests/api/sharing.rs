@@ -14,10 +14,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
-use crate::oauth::{Signing, api_request, grant};
 use crate::helpers::noise;
+use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::oauth::Grant;
+use crate::oauth::{Signing, api_request, grant};
 use crate::rest::{call as rest, download, names, try_upload as upload};
 use crate::swift_tempurl::{in_a_day, sign, temp_request};
 
@@ -887,11 +887,22 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
     let (status, notes) = upload(&app, &alice, "notes.txt", &trip, "pack the tent").await;
     assert_eq!(status, 201, "{notes}");
     let notes = notes["id"].as_str().unwrap().to_owned();
-    let (_, before) = rest(&app, &alice, "GET", &format!("/v1/folder/{trip}"), &[], None).await;
+    let (_, before) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}"),
+        &[],
+        None,
+    )
+    .await;
     let trip_children = names_and_ids(&before);
     assert_eq!(
         trip_children,
-        [("Day 1".to_owned(), day.clone()), ("notes.txt".into(), notes.clone())]
+        [
+            ("Day 1".to_owned(), day.clone()),
+            ("notes.txt".into(), notes.clone())
+        ]
     );
 
     // Refused, and nothing changes: another user's folder id reads as
@@ -899,13 +910,25 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
     // folder is converted.
     let (status, refused) = share_rest(&app, &carol, &trip, json!(["carol"])).await;
     assert_eq!(status, 404, "{refused}");
-    let (status, refused) =
-        share_rest(&app, &alice, &trip, json!({"users": ["bob"], "role": "owner"})).await;
+    let (status, refused) = share_rest(
+        &app,
+        &alice,
+        &trip,
+        json!({"users": ["bob"], "role": "owner"}),
+    )
+    .await;
     assert_eq!(status, 400, "{refused}");
     let (status, refused) = share_rest(&app, &alice, &trip, json!([])).await;
     assert_eq!(status, 400, "{refused}");
-    let (status, unchanged) =
-        rest(&app, &alice, "GET", &format!("/v1/folder/{trip}"), &[], None).await;
+    let (status, unchanged) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(names_and_ids(&unchanged), trip_children);
 
@@ -931,7 +954,15 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
     );
     // The owner's items keep their ids and contents: the folder's children
     // are the workspace's top, everything below where it was.
-    let (_, top) = rest(&app, &alice, "GET", &format!("/v1/folder/{workspace}"), &[], None).await;
+    let (_, top) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(names_and_ids(&top), trip_children);
     let (_, below) = rest(&app, &alice, "GET", &format!("/v1/folder/{day}"), &[], None).await;
     assert_eq!(
@@ -943,7 +974,15 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
 
     // Bob accepts and reads the same files with the same bytes.
     accept_rest(&app, &bob, &workspace, None).await;
-    let (_, seen) = rest(&app, &bob, "GET", &format!("/v1/folder/{workspace}"), &[], None).await;
+    let (_, seen) = rest(
+        &app,
+        &bob,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(names_and_ids(&seen), trip_children);
     let (status, bytes, _) = download(&app, &bob, &photo).await;
     assert_eq!((status, bytes == photo_bytes), (StatusCode::OK, true));
@@ -952,12 +991,24 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
 
     // The folder's old id names the share: its members, and a second
     // share, to carol as a viewer, converts nothing again.
-    let (status, members) =
-        rest(&app, &alice, "GET", &format!("/v1/folder/{trip}/members"), &[], None).await;
+    let (status, members) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}/members"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(status, 200, "{members}");
     assert_eq!(members.as_array().unwrap().len(), 2);
-    let (status, again) =
-        share_rest(&app, &alice, &trip, json!({"users": ["carol"], "role": "viewer"})).await;
+    let (status, again) = share_rest(
+        &app,
+        &alice,
+        &trip,
+        json!({"users": ["carol"], "role": "viewer"}),
+    )
+    .await;
     assert_eq!(status, 201, "{again}");
     assert_eq!(again["folder"]["id"], workspace);
     let inbox = new_folder(&app, &carol, "Inbox", "0").await;
@@ -985,9 +1036,24 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
         holding.to_string().contains("move that mount out first"),
         "{holding}"
     );
-    let (_, inbox_listing) =
-        rest(&app, &carol, "GET", &format!("/v1/folder/{inbox}"), &[], None).await;
+    let (_, inbox_listing) = rest(
+        &app,
+        &carol,
+        "GET",
+        &format!("/v1/folder/{inbox}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(inbox_listing["is_folder"], true);
-    let (_, seen) = rest(&app, &carol, "GET", &format!("/v1/folder/{workspace}"), &[], None).await;
+    let (_, seen) = rest(
+        &app,
+        &carol,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
     assert_eq!(names_and_ids(&seen), trip_children);
 }

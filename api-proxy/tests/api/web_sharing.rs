@@ -727,21 +727,33 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
     let stolen = carol
         .post(
             &share,
-            &[("csrf", &carol_csrf), ("addressees", "carol"), ("role", "editor")],
+            &[
+                ("csrf", &carol_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(stolen.status(), 404);
     let nobody = alice
         .post(
             &share,
-            &[("csrf", &alice_csrf), ("addressees", " ; "), ("role", "editor")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", " ; "),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(nobody.status(), 400);
     let owner = alice
         .post(
             &share,
-            &[("csrf", &alice_csrf), ("addressees", "bob"), ("role", "owner")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "owner"),
+            ],
         )
         .await;
     assert_eq!(owner.status(), 400);
@@ -777,7 +789,10 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
     // It stays where it was in alice's list, shown as shared, and opens the
     // workspace, whose items keep their ids.
     let (_, top) = alice.html(&format!("/files/{default}")).await;
-    assert!(top.contains(&format!("href=\"/files/{workspace}\"")), "{top}");
+    assert!(
+        top.contains(&format!("href=\"/files/{workspace}\"")),
+        "{top}"
+    );
     assert!(top.contains(">Trip</a>"), "{top}");
     assert!(top.contains("<span class=\"badge\">shared</span>"), "{top}");
     assert!(!top.contains(&format!("href=\"{share}\"")), "{top}");
@@ -794,7 +809,11 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
     let twice = alice
         .post(
             &share,
-            &[("csrf", &alice_csrf), ("addressees", "carol"), ("role", "editor")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
         )
         .await;
     assert_eq!(twice.status(), 303);
@@ -814,7 +833,11 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
     let refused = alice
         .post(
             &nested,
-            &[("csrf", &alice_csrf), ("addressees", "carol"), ("role", "viewer")],
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "viewer"),
+            ],
         )
         .await;
     assert_eq!(refused.status(), 400);
@@ -838,6 +861,8 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
         .await;
     assert_eq!(opened.status(), 200);
     assert_eq!(opened.bytes().await.unwrap(), &b"pack the tent"[..]);
-    let (_, bobs_top) = bob.html(&format!("/files/{}", bobs_device.workspace.workspace_id)).await;
+    let (_, bobs_top) = bob
+        .html(&format!("/files/{}", bobs_device.workspace.workspace_id))
+        .await;
     assert!(bobs_top.contains("shared with you"), "{bobs_top}");
 }
