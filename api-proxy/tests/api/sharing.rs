@@ -1046,6 +1046,27 @@ async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keepin
     )
     .await;
     assert_eq!(inbox_listing["is_folder"], true);
+    // An unknown addressee is refused by the servers only after the
+    // conversion: the folder stays a workspace of its own, where it was,
+    // and the answer says that nobody was invited.
+    let album = new_folder(&app, &alice, "Album", "0").await;
+    let (status, unknown) = share_rest(&app, &alice, &album, json!(["nobody-such"])).await;
+    assert_eq!(status, 400, "{unknown}");
+    assert!(
+        unknown.to_string().contains("nobody was invited"),
+        "{unknown}"
+    );
+    let (status, members) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{album}/members"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(members.as_array().unwrap().len(), 1);
     let (_, seen) = rest(
         &app,
         &carol,
