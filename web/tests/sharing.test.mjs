@@ -4,12 +4,14 @@
 // accepts and sees the file; alice makes him a viewer and his upload is
 // refused; alice removes him and the workspace is gone for him. Then a
 // public link to the workspace is made, copied, opened by an anonymous
-// visitor and revoked. Accessibility (axe-core), phone width in dark mode,
+// visitor and revoked. Alice shares a folder of her own files: it stays
+// where it was (marked shared), her desktop keeps its copy without
+// downloading it again, and bob accepts and opens a file of it. Accessibility (axe-core), phone width in dark mode,
 // and no Content-Security-Policy violation. run.sh starts the servers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -214,6 +216,80 @@ test('a public link is made, copied, opened by anyone and revoked', async () => 
   const gone = await visitor.reload();
   assert.equal(gone?.status(), 404);
   await visitor.context().close();
+});
+
+/** Waits up to `seconds` for `check` to hold, polling every 200 ms. */
+async function eventually(what, check, seconds = 30) {
+  for (let waited = 0; waited < seconds * 1000; waited += 200) {
+    if (check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.fail(`${what} within ${seconds} s`);
+}
+
+test('alice shares a folder of her files: it stays in place, her desktop keeps its copy, bob opens a file', async () => {
+  const page = alicePage;
+  const trip = `Trip ${tag}`;
+  await page.goto(`${url}/`);
+  await page.locator('a.workspace').first().click();
+  const filesPath = new URL(page.url()).pathname;
+  await page.getByText('New folder', { exact: true }).click();
+  await page.getByLabel('Name of the new folder').fill(trip);
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('link', { name: trip, exact: true }).click();
+  await page.getByRole('heading', { name: trip }).waitFor();
+  await pick(page, 'route.txt');
+  await page.locator('a.item', { hasText: 'route.txt' }).waitFor();
+  // The desktop syncing alice's files has the folder before it is shared.
+  const onDesktop = join(process.env.NIMBUS_SYNC_DIR, trip, 'route.txt');
+  await eventually('the desktop downloads route.txt', () => existsSync(onDesktop));
+  const downloaded = statSync(onDesktop);
+
+  await page.getByRole('link', { name: 'Share this folder' }).click();
+  await page.getByRole('heading', { name: `Share ${trip}` }).waitFor();
+  await page.screenshot({ path: `${screenshots}/share-folder-desktop.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await page.getByLabel('User names or e-mail addresses').fill(bob);
+  await page.getByLabel('Viewer: can only see and download').check();
+  await page.getByRole('button', { name: 'Send invitation' }).click();
+  await page.getByRole('status').filter({ hasText: 'now a shared workspace' }).waitFor();
+  await page.getByRole('heading', { name: `Sharing of ${trip}` }).waitFor();
+
+  // Where it was in her files, marked as shared, opening the shared workspace.
+  await page.goto(`${url}${filesPath}`);
+  const row = page.locator('tr', { has: page.getByRole('link', { name: trip, exact: true }) });
+  await row.locator('.badge', { hasText: 'shared' }).waitFor();
+  await page.screenshot({ path: `${screenshots}/shared-folder-in-place.png`, fullPage: true });
+  assert.deepEqual(await accessibilityProblems(page), []);
+  await row.getByRole('link', { name: trip, exact: true }).click();
+  await page.getByRole('heading', { name: trip }).waitFor();
+  await page.locator('a.item', { hasText: 'route.txt' }).waitFor();
+
+  // Her desktop mounts the new workspace on the folder it has and keeps
+  // the file it holds: the same file, not downloaded again.
+  await eventually('the desktop mounts the shared folder in place',
+    () => existsSync(join(process.env.NIMBUS_SYNC_DIR, trip, '.nimbus', 'root-id')));
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  const kept = statSync(onDesktop);
+  assert.equal(kept.ino, downloaded.ino, 'route.txt was not written again');
+  assert.equal(kept.mtimeMs, downloaded.mtimeMs);
+
+  // Bob accepts and opens the file.
+  await bobPage.goto(`${url}/sharing`);
+  const card = bobPage.locator('.cards li', { hasText: trip });
+  await card.getByRole('button', { name: /^Accept/ }).click();
+  await bobPage.getByRole('heading', { name: trip }).waitFor();
+  const [opened] = await Promise.all([
+    bobPage.waitForEvent('popup'),
+    bobPage.locator('a.item', { hasText: 'route.txt' }).click(),
+  ]);
+  await opened.waitForLoadState();
+  assert.equal((await opened.locator('body').innerText()).trim(), 'route.txt by the sharing test');
+  await opened.close();
+  await bobPage.goto(`${url}/`);
+  await bobPage.locator('a.workspace').first().click();
+  await bobPage.locator('tr', { hasText: trip }).locator('.badge', { hasText: 'shared with you' }).waitFor();
+  await bobPage.screenshot({ path: `${screenshots}/shared-folder-member.png`, fullPage: true });
 });
 
 test('phone width and dark mode: the sharing pages fit and stay accessible', async () => {

@@ -46,8 +46,23 @@ fn folder_parameter() -> Value {
 fn workspace_parameter() -> Value {
     json!({
         "name": "id", "in": "path", "required": true,
-        "description": "A workspace id, which names the workspace's top as a folder (`0`: the \
-            default workspace, which is never shared).",
+        "description": "A workspace id, which names the workspace's top as a folder, or the id \
+            of a folder that became that workspace when it was shared (`0`: the default \
+            workspace, which is never shared).",
+        "schema": folder_id_schema()
+    })
+}
+
+fn share_parameter() -> Value {
+    json!({
+        "name": "id", "in": "path", "required": true,
+        "description": "What to share: a workspace id (its top), or the id of a folder of the \
+            default workspace, which first becomes a workspace of its own (same item ids and \
+            version history, in the same place for its owner and the owner's devices) whose \
+            id the answer's `folder.id` gives; the folder's id keeps naming that workspace. \
+            `0`, the default workspace, is never shared; a folder inside any other workspace \
+            is refused (400, shares do not nest), as is a folder holding a mount of another \
+            workspace or one of an end-to-end encrypted workspace.",
         "schema": folder_id_schema()
     })
 }
@@ -177,12 +192,15 @@ fn sharing_document() -> Value {
     json!({
         "paths": {
             "/v1/folder/{id}/share": {
-                "post": with_body(operation("Propose the workspace whose top {id} is to users (nobody joins until they accept)",
-                    vec![workspace_parameter()],
-                    json!({"201": {"description": "The addressees and the proposals made.",
+                "post": with_body(operation("Share the folder {id} with users: a workspace, or a folder of the default workspace made a workspace of its own first, in one call (nobody joins until they accept; only the owner shares)",
+                    vec![share_parameter()],
+                    json!({"201": {"description": "The addressees, the proposals made, and the shared workspace's top as the owner sees it.",
                         "content": {"application/json": {"schema": {"type": "object",
                             "properties": {"shared_to": {"type": "array", "items": {"$ref": "#/components/schemas/Addressee"}},
-                                "proposals": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}}}}}}}})),
+                                "proposals": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}},
+                                "folder": {"$ref": "#/components/schemas/WorkspaceFolder"}}}}}},
+                        "400": error_response("Malformed body, nobody named, the role owner, an unknown addressee, the default workspace, a file, or a folder that cannot become a workspace: inside another workspace (shares do not nest), holding a mount, end-to-end encrypted, or named like one of the caller's mounts. Nothing is converted when the body is refused."),
+                        "403": error_response("The caller is not the workspace's owner (editors and viewers do not share).")})),
                     json!({"required": true, "content": {"application/json": {"schema": {"oneOf": [
                             {"type": "array", "items": {"type": "string"}, "description": "User names or e-mail addresses; they are proposed the editor role (StackSync)."},
                             {"type": "object", "required": ["users"], "properties": {
@@ -215,7 +233,8 @@ fn sharing_document() -> Value {
             },
             "/v1/proposals/{id}/accept": {
                 "post": with_body(operation("Join the proposed workspace", vec![proposal_parameter()],
-                    json!({"200": {"description": "The workspace's top, as the caller names it: {id, filename, is_folder, is_root, parent_id, role}."}})),
+                    json!({"200": {"description": "The workspace's top, as the caller names it.",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceFolder"}}}}})),
                     json!({"required": false, "content": {"application/json": {"schema": {
                             "type": "object", "properties": {
                                 "name": {"type": "string", "description": "Mount name (default: the owner's name; ' (2)' is added on a clash)."},
@@ -230,6 +249,17 @@ fn sharing_document() -> Value {
                 "Addressee": {
                     "type": "object",
                     "properties": {"name": {"type": "string"}, "email": {"type": ["string", "null"]}}
+                },
+                "WorkspaceFolder": {
+                    "type": "object",
+                    "description": "A workspace as the folder a member sees: its top, named by the workspace's id.",
+                    "required": ["id", "filename", "is_folder", "is_root", "role"],
+                    "properties": {
+                        "id": {"type": "string", "format": "uuid"},
+                        "filename": {"type": "string", "description": "The member's name for it."},
+                        "is_folder": {"const": true}, "is_root": {"const": true},
+                        "parent_id": {"type": ["string", "null"], "description": "The folder of the member's default workspace it is in (null: the top)."},
+                        "role": {"enum": ["owner", "editor", "viewer"]}}
                 },
                 "Member": {
                     "type": "object",

@@ -5,15 +5,21 @@
 //!
 //! The unit of sharing is a whole workspace: `{id}` is the workspace's id,
 //! which also addresses its top as a folder (see the module docs of
-//! [`super`]). A folder inside a workspace cannot be shared yet, and the
-//! default workspace (`0`) never is. Unlike StackSync, sharing makes
-//! proposals: nobody becomes a member until they accept. Every call is
-//! authorized by the metadata servers, as the caller's device.
+//! [`super`]). Sharing a folder of the caller's default workspace first
+//! makes it a workspace of its own (`convertFolder`: same item ids and
+//! history, mounted where the folder was), then proposes that, in one call
+//! ([`share_folder`], which the web UI uses too); the folder's old id keeps
+//! naming the share. A folder inside any other workspace is refused (shares
+//! do not nest), and the default workspace (`0`) is never shared. Unlike
+//! StackSync, sharing makes proposals: nobody becomes a member until they
+//! accept. Every call is authorized by the metadata servers, as the
+//! caller's device: the proxy sends the folder's id, and the servers decide
+//! which workspace holds it and whether the caller may convert it.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, Member, Operation, Proposal, ProposalList, ProposeShareArgs, Role,
-    WorkspaceInfo,
+    AcceptProposalArgs, ConvertFolderArgs, ConvertedFolder, DeviceToken, Member, Operation,
+    Proposal, ProposalList, ProposeShareArgs, Role, WorkspaceInfo,
 };
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -76,33 +82,81 @@ fn parse_body<T: DeserializeOwned>(body: &[u8], shape: &str) -> Result<T, RestEr
         .map_err(|e| RestError::BadRequest(format!("the body must be JSON {shape}: {e}")))
 }
 
-/// The workspace whose top `raw_id` names, among the caller's: 400 for an
-/// item inside one, 404 for an id that names nothing of theirs (as every
-/// other item call).
+/// What the `{id}` of a sharing call names.
+enum Target {
+    /// A workspace of the caller's: its top, or a folder that became it.
+    Workspace(WorkspaceInfo),
+    /// A live folder of the caller's default workspace, not shared yet.
+    Folder { id: Uuid, name: String },
+}
+
+/// The workspace the folder `folder_id` became (`convertFolder`), if it did.
+pub fn converted_from_folder(
+    workspaces: &[WorkspaceInfo],
+    folder_id: Uuid,
+) -> Option<&WorkspaceInfo> {
+    workspaces
+        .iter()
+        .find(|w| w.converted_from.is_some_and(|c| c.folder_id == folder_id))
+}
+
+/// Refuses sharing a folder of a workspace other than the default one.
+pub fn nesting_refused(folder_id: Uuid, holder: &WorkspaceInfo) -> RestError {
+    RestError::BadRequest(format!(
+        "shares do not nest: {folder_id} is inside the workspace {:?}, which is shared only as \
+         a whole; share that workspace (folder id {}) instead",
+        holder.name, holder.workspace_id
+    ))
+}
+
+/// What `raw_id` names among the caller's things: 400 for an item inside a
+/// workspace other than the default one (shares do not nest) and for a
+/// file, 404 for an id that names nothing of theirs (as every other item
+/// call).
+async fn target(state: &RestState, session: &Session, raw_id: &str) -> Result<Target, RestError> {
+    let id = match parse_id(raw_id)? {
+        Parent::Root => return session.default_workspace().cloned().map(Target::Workspace),
+        Parent::Folder(id) => id,
+    };
+    if let Some(workspace) = session
+        .workspace_top(id)
+        .or_else(|| converted_from_folder(&session.workspaces, id))
+    {
+        return Ok(Target::Workspace(workspace.clone()));
+    }
+    let located = session.locate(state, id).await?;
+    if !located.workspace.is_default {
+        return Err(nesting_refused(id, &located.workspace));
+    }
+    let item = located.item();
+    if !item.is_folder {
+        return Err(RestError::BadRequest(format!(
+            "{id} is a file: folders and workspaces are shared, files by public links \
+             (POST /v1/link)"
+        )));
+    }
+    if item.deleted {
+        return Err(RestError::NotFound(format!("the folder {id} is deleted")));
+    }
+    Ok(Target::Folder {
+        id,
+        name: item.name.clone(),
+    })
+}
+
+/// The shared workspace `raw_id` names, for the calls on a share.
 async fn workspace_of(
     state: &RestState,
     session: &Session,
     raw_id: &str,
 ) -> Result<WorkspaceInfo, RestError> {
-    let id = match parse_id(raw_id)? {
-        Parent::Root => return session.default_workspace().cloned(),
-        Parent::Folder(id) => id,
-    };
-    if let Some(workspace) = session.workspace_top(id) {
-        return Ok(workspace.clone());
+    match target(state, session, raw_id).await? {
+        Target::Workspace(workspace) => Ok(workspace),
+        Target::Folder { id, name } => Err(RestError::BadRequest(format!(
+            "{name:?} ({id}) is a folder that is not shared: POST /v1/folder/{id}/share makes \
+             it a workspace of its own and shares it"
+        ))),
     }
-    let located = session.locate(state, id).await?;
-    if !located.workspace.is_default {
-        return Err(RestError::BadRequest(format!(
-            "shares do not nest: {id} is inside the workspace {:?}, which is shared only as \
-             a whole; share that workspace (folder id {}) instead",
-            located.workspace.name, located.workspace.workspace_id
-        )));
-    }
-    Err(RestError::BadRequest(format!(
-        "{id} is not the id of one of your workspaces: a whole workspace is shared, \
-         addressed by its id (sharing a folder of your own workspace is not available yet)"
-    )))
 }
 
 async fn rpc<T: DeserializeOwned>(
@@ -117,8 +171,130 @@ async fn rpc<T: DeserializeOwned>(
         .map_err(RestError::from_rpc)
 }
 
-/// `POST /v1/folder/{id}/share`: proposes the workspace to the addressees.
-/// 201 with `{"shared_to": [{"name", "email"}], "proposals": [...]}`.
+/// A share to propose: to whom, with which role, and an optional message.
+pub struct Offer {
+    /// User names or e-mail addresses.
+    pub addressees: Vec<String>,
+    pub role: Role,
+    pub message: Option<String>,
+}
+
+impl Offer {
+    /// Refuses, before a folder is converted, what the servers would refuse
+    /// only when proposing.
+    fn check(&self) -> Result<(), RestError> {
+        if self.addressees.iter().all(|a| a.trim().is_empty()) {
+            return Err(RestError::BadRequest(
+                "nobody was named, so nothing was shared: name at least one user or e-mail \
+                 address"
+                    .into(),
+            ));
+        }
+        if self.role == Role::Owner {
+            return Err(RestError::BadRequest(
+                "a share is offered as editor or viewer; ownership moves only by handing it \
+                 over to a member"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `proposeShare` of `workspace_id` as the device `token`.
+    pub async fn propose(
+        self,
+        state: &RestState,
+        token: &DeviceToken,
+        workspace_id: Uuid,
+    ) -> Result<Vec<Proposal>, RestError> {
+        state
+            .rpc
+            .call(
+                Some(token),
+                Operation::ProposeShare(ProposeShareArgs {
+                    workspace_id,
+                    addressees: self.addressees,
+                    role: self.role,
+                    message: self.message,
+                }),
+            )
+            .await
+            .map_err(RestError::from_rpc)
+    }
+}
+
+/// Shares the folder `folder_id` (named `folder_name`) of the caller's
+/// default workspace as the device `token`: the servers make it a
+/// workspace of its own (`convertFolder`: same item ids and history, its
+/// owner's devices keep it in place, nothing downloaded again), then it is
+/// proposed. The servers decide which workspace holds the folder and refuse
+/// what cannot be converted (not the owner, a folder holding a mount, an
+/// end-to-end encrypted workspace, a name taken among the mounts) in their
+/// own words; the offer is checked first, so a refusal of the offer changes
+/// nothing.
+pub async fn share_folder(
+    state: &RestState,
+    token: &DeviceToken,
+    folder_id: Uuid,
+    folder_name: &str,
+    offer: Offer,
+) -> Result<(WorkspaceInfo, Vec<Proposal>), RestError> {
+    offer.check()?;
+    // A new workspace id per call: a call repeated after a lost answer
+    // finds the folder converted (`converted_from_folder`) and proposes
+    // that workspace instead of converting again.
+    let converted: ConvertedFolder = state
+        .rpc
+        .call(
+            Some(token),
+            Operation::ConvertFolder(ConvertFolderArgs {
+                item_id: folder_id,
+                workspace_id: Uuid::new_v4(),
+            }),
+        )
+        .await
+        .map_err(RestError::from_rpc)?;
+    let proposals = offer
+        .propose(state, token, converted.workspace.workspace_id)
+        .await
+        .map_err(|error| nobody_invited(error, folder_name))?;
+    Ok((converted.workspace, proposals))
+}
+
+/// A proposal refused after its folder was converted: the conversion
+/// stands (nothing was lost or moved), and the message says so.
+fn nobody_invited(error: RestError, folder_name: &str) -> RestError {
+    let note = |message: String| {
+        format!(
+            "{folder_name:?} is now a workspace of its own, in the same place, but nobody was \
+             invited: {message}"
+        )
+    };
+    match error {
+        RestError::BadRequest(message) => RestError::BadRequest(note(message)),
+        RestError::Forbidden(message) => RestError::Forbidden(note(message)),
+        RestError::NotFound(message) => RestError::NotFound(note(message)),
+        other => other,
+    }
+}
+
+/// A workspace as the folder its member sees: its top, named by the
+/// workspace's id, under the member's mount name and place.
+fn workspace_folder(workspace: &WorkspaceInfo) -> serde_json::Value {
+    json!({
+        "id": workspace.workspace_id.to_string(),
+        "filename": workspace.name,
+        "is_folder": true,
+        "is_root": true,
+        "parent_id": workspace.mount_parent.map(|p| p.to_string()),
+        "role": workspace.role,
+    })
+}
+
+/// `POST /v1/folder/{id}/share`: proposes the workspace `{id}` names to the
+/// addressees; a folder of the default workspace becomes a workspace of its
+/// own first ([`share_folder`]). 201 with `{"shared_to": [{"name",
+/// "email"}], "proposals": [...], "folder": the workspace's top}`.
 pub async fn share(
     req: HttpRequest,
     path: web::Path<String>,
@@ -126,27 +302,30 @@ pub async fn share(
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, RestError> {
     let session = Session::start(&state, &req, None).await?;
-    let workspace = workspace_of(&state, &session, &path).await?;
-    let (addressees, role, message) =
-        match parse_body(&body, "[\"user or e-mail\", …] or {\"users\", \"role\"}")? {
-            ShareRequest::Addressees(addressees) => (addressees, Role::Editor, None),
-            ShareRequest::Detailed {
-                users,
-                role,
-                message,
-            } => (users, role, message),
-        };
-    let proposals: Vec<Proposal> = rpc(
-        &state,
-        &session,
-        Operation::ProposeShare(ProposeShareArgs {
-            workspace_id: workspace.workspace_id,
+    let offer = match parse_body(&body, "[\"user or e-mail\", …] or {\"users\", \"role\"}")? {
+        ShareRequest::Addressees(addressees) => Offer {
             addressees,
+            role: Role::Editor,
+            message: None,
+        },
+        ShareRequest::Detailed {
+            users,
             role,
             message,
-        }),
-    )
-    .await?;
+        } => Offer {
+            addressees: users,
+            role,
+            message,
+        },
+    };
+    let token = &session.caller.device_token;
+    let (workspace, proposals) = match target(&state, &session, &path).await? {
+        Target::Workspace(workspace) => {
+            let proposals = offer.propose(&state, token, workspace.workspace_id).await?;
+            (workspace, proposals)
+        }
+        Target::Folder { id, name } => share_folder(&state, token, id, &name, offer).await?,
+    };
     let shared_to: Vec<Addressee> = proposals
         .iter()
         .map(|p| Addressee {
@@ -157,6 +336,7 @@ pub async fn share(
     Ok(HttpResponse::Created().json(json!({
         "shared_to": shared_to,
         "proposals": proposals,
+        "folder": workspace_folder(&workspace),
     })))
 }
 
@@ -317,14 +497,7 @@ pub async fn accept(
         }),
     )
     .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "id": workspace.workspace_id.to_string(),
-        "filename": workspace.name,
-        "is_folder": true,
-        "is_root": true,
-        "parent_id": workspace.mount_parent.map(|p| p.to_string()),
-        "role": workspace.role,
-    })))
+    Ok(HttpResponse::Ok().json(workspace_folder(&workspace)))
 }
 
 /// `POST /v1/proposals/{id}/decline`: the proposal, declined.

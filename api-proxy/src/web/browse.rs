@@ -117,6 +117,10 @@ pub async fn home(
 pub struct Opened {
     pub workspace: WorkspaceInfo,
     pub tree: Arc<Tree>,
+    /// In the default workspace: the caller's other workspaces that their
+    /// devices mount inside it (shares, and folders of theirs that became
+    /// workspaces when shared), each at its `mount_parent`.
+    pub mounted: Vec<WorkspaceInfo>,
 }
 
 fn parse_uuid(raw: &str, what: &str) -> Result<Uuid, WebError> {
@@ -147,16 +151,38 @@ pub async fn find_workspace(
     raw_id: &str,
     next: &str,
 ) -> Result<WorkspaceInfo, WebError> {
+    Ok(find_among_workspaces(state, session, raw_id, next).await?.0)
+}
+
+/// [`find_workspace`], with all the caller's workspaces.
+async fn find_among_workspaces(
+    state: &RestState,
+    session: &WebSession,
+    raw_id: &str,
+    next: &str,
+) -> Result<(WorkspaceInfo, Vec<WorkspaceInfo>), WebError> {
     let id = parse_uuid(raw_id, "workspace")?;
-    let workspace = workspaces_of(state, session, next)
-        .await?
-        .into_iter()
+    let workspaces = workspaces_of(state, session, next).await?;
+    let workspace = workspaces
+        .iter()
         .find(|w| w.workspace_id == id)
+        .cloned()
         .ok_or_else(no_workspace)?;
     match locked_reason(&workspace) {
         Some(reason) => Err(WebError::Forbidden(format!("{}: {reason}", workspace.name))),
-        None => Ok(workspace),
+        None => Ok((workspace, workspaces)),
     }
+}
+
+/// The workspaces a user's devices mount inside their default workspace,
+/// as the desktop client decides (`mounts::plan`): others' shares, and
+/// their own folders that became workspaces. Workspaces they made as such
+/// sync on their own and are not among them.
+fn mounted_in_default(workspaces: Vec<WorkspaceInfo>, user_id: Uuid) -> Vec<WorkspaceInfo> {
+    workspaces
+        .into_iter()
+        .filter(|w| !w.is_default && (w.owner_id != user_id || w.converted_from.is_some()))
+        .collect()
 }
 
 /// Finds the caller's workspace `raw_id` ([`find_workspace`]) and loads its tree.
@@ -166,12 +192,21 @@ pub async fn open_workspace(
     raw_id: &str,
     next: &str,
 ) -> Result<Opened, WebError> {
-    let workspace = find_workspace(state, session, raw_id, next).await?;
+    let (workspace, workspaces) = find_among_workspaces(state, session, raw_id, next).await?;
     let tree = state
         .trees
         .load(&state.rpc, &session.token, workspace.workspace_id)
         .await?;
-    Ok(Opened { workspace, tree })
+    let mounted = if workspace.is_default {
+        mounted_in_default(workspaces, session.account.user_id)
+    } else {
+        Vec::new()
+    };
+    Ok(Opened {
+        workspace,
+        tree,
+        mounted,
+    })
 }
 
 impl Opened {
@@ -251,25 +286,72 @@ impl SortKey {
     }
 }
 
+/// A row of a folder: an item of the workspace, or another workspace
+/// mounted there (a folder whose contents are that workspace's).
+#[derive(Clone, Copy)]
+enum Entry<'a> {
+    Item(&'a ItemState),
+    Mount(&'a WorkspaceInfo),
+}
+
+impl Entry<'_> {
+    fn id(&self) -> Uuid {
+        match self {
+            Entry::Item(item) => item.id,
+            Entry::Mount(workspace) => workspace.workspace_id,
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Entry::Item(item) => &item.name,
+            Entry::Mount(workspace) => &workspace.name,
+        }
+    }
+
+    fn is_folder(&self) -> bool {
+        match self {
+            Entry::Item(item) => item.is_folder,
+            Entry::Mount(_) => true,
+        }
+    }
+
+    /// A mount has no size or time of its own here (its workspace's top
+    /// is no item): it sorts as empty and oldest.
+    fn size(&self) -> u64 {
+        match self {
+            Entry::Item(item) => item.content.size,
+            Entry::Mount(_) => 0,
+        }
+    }
+
+    fn modified_at(&self) -> i64 {
+        match self {
+            Entry::Item(item) => item.modified_at,
+            Entry::Mount(_) => 0,
+        }
+    }
+}
+
 /// Folders first, then by the key, then by name and id so pages are stable.
-fn compare(a: &ItemState, b: &ItemState, key: SortKey, order: SortOrder) -> Ordering {
+fn compare(a: Entry<'_>, b: Entry<'_>, key: SortKey, order: SortOrder) -> Ordering {
     let by_name = || {
-        a.name
+        a.name()
             .to_lowercase()
-            .cmp(&b.name.to_lowercase())
-            .then_with(|| a.name.cmp(&b.name))
+            .cmp(&b.name().to_lowercase())
+            .then_with(|| a.name().cmp(b.name()))
     };
     let ordered = match key {
         SortKey::Name => by_name(),
-        SortKey::Size => a.content.size.cmp(&b.content.size).then_with(by_name),
-        SortKey::Modified => a.modified_at.cmp(&b.modified_at).then_with(by_name),
+        SortKey::Size => a.size().cmp(&b.size()).then_with(by_name),
+        SortKey::Modified => a.modified_at().cmp(&b.modified_at()).then_with(by_name),
     }
-    .then_with(|| a.id.cmp(&b.id));
+    .then_with(|| a.id().cmp(&b.id()));
     let ordered = match order {
         SortOrder::Asc => ordered,
         SortOrder::Desc => ordered.reverse(),
     };
-    b.is_folder.cmp(&a.is_folder).then(ordered)
+    b.is_folder().cmp(&a.is_folder()).then(ordered)
 }
 
 struct Crumb {
@@ -291,6 +373,11 @@ struct Row {
     modified_iso: String,
     /// In search results: the folder the item is in.
     location: Option<String>,
+    /// A mount of another workspace: "shared" (the caller's own) or
+    /// "shared with you", and its sharing page. Its actions are there.
+    mount: Option<(&'static str, String)>,
+    /// A folder of the default workspace: the page that shares it.
+    share_href: Option<String>,
 }
 
 struct SortLink {
@@ -331,6 +418,9 @@ struct FolderPage {
     conflicts_href: String,
     /// This folder (or the whole workspace) as a zip.
     zip_href: String,
+    /// The workspace's sharing page, or in the default workspace (never
+    /// shared as a whole) the page that shares the folder shown.
+    sharing: (&'static str, String),
 }
 
 /// `GET /files/{workspace}`: the top of a workspace.
@@ -365,6 +455,65 @@ pub async fn folder(
     folder_page(&session, &opened, Some(item.id), &query)
 }
 
+fn item_row(opened: &Opened, item: &ItemState, searching: bool, shares_folders: bool) -> Row {
+    let workspace_id = opened.workspace.workspace_id;
+    let location = searching.then(|| {
+        let path: Vec<&str> = opened
+            .ancestry(item.parent_id)
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        format!("{}/{}", opened.workspace.name, path.join("/"))
+    });
+    let content = format!("/files/{workspace_id}/{}", item.id);
+    Row {
+        id: item.id,
+        item_url: content.clone(),
+        name: item.name.clone(),
+        is_folder: item.is_folder,
+        href: if item.is_folder {
+            content.clone()
+        } else {
+            format!("{content}/content")
+        },
+        download: (!item.is_folder).then(|| format!("{content}/download")),
+        size: if item.is_folder {
+            String::new()
+        } else {
+            human_size(item.content.size)
+        },
+        modified: human_time(item.modified_at),
+        modified_iso: super::format::iso_time(item.modified_at),
+        location,
+        mount: None,
+        share_href: (item.is_folder && shares_folders).then(|| format!("{content}/share")),
+    }
+}
+
+/// A workspace mounted in the folder shown: opens as its own top.
+fn mount_row(workspace: &WorkspaceInfo) -> Row {
+    let top = format!("/files/{}", workspace.workspace_id);
+    let badge = if workspace.role == Role::Owner {
+        "shared"
+    } else {
+        "shared with you"
+    };
+    Row {
+        id: workspace.workspace_id,
+        name: workspace.name.clone(),
+        is_folder: true,
+        href: top.clone(),
+        download: None,
+        size: String::new(),
+        modified: String::new(),
+        modified_iso: String::new(),
+        location: None,
+        mount: Some((badge, format!("{top}/sharing"))),
+        share_href: None,
+        item_url: top,
+    }
+}
+
 fn folder_page(
     session: &WebSession,
     opened: &Opened,
@@ -385,8 +534,19 @@ fn folder_page(
         .chars()
         .take(MAX_SEARCH_CHARS)
         .collect();
-    let mut items: Vec<&ItemState> = if search.is_empty() {
-        opened.tree.children(folder, false)
+    let mut entries: Vec<Entry<'_>> = if search.is_empty() {
+        let mounts = opened
+            .mounted
+            .iter()
+            .filter(|w| w.mount_parent == folder)
+            .map(Entry::Mount);
+        opened
+            .tree
+            .children(folder, false)
+            .into_iter()
+            .map(Entry::Item)
+            .chain(mounts)
+            .collect()
     } else {
         let needle = search.to_lowercase();
         opened
@@ -396,10 +556,11 @@ fn folder_page(
             .filter(|item| !item.deleted && item.name.to_lowercase().contains(&needle))
             // Items in deleted folders are gone with them.
             .filter(|item| opened.ancestry(item.parent_id).iter().all(|a| !a.deleted))
+            .map(Entry::Item)
             .collect()
     };
-    items.sort_by(|a, b| compare(a, b, query.sort, query.order));
-    let total = items.len();
+    entries.sort_by(|a, b| compare(*a, *b, query.sort, query.order));
+    let total = entries.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = query.page.unwrap_or(1).clamp(1, pages);
     let href = |sort: SortKey, order: SortOrder, page: usize| {
@@ -423,41 +584,14 @@ fn folder_page(
             format!("{base}?{params}")
         }
     };
-    let rows = items
+    let shares_folders = opened.workspace.is_default;
+    let rows = entries
         .iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .map(|item| {
-            let location = (!search.is_empty()).then(|| {
-                let path: Vec<&str> = opened
-                    .ancestry(item.parent_id)
-                    .iter()
-                    .map(|a| a.name.as_str())
-                    .collect();
-                format!("{}/{}", opened.workspace.name, path.join("/"))
-            });
-            let content = format!("/files/{workspace_id}/{}", item.id);
-            Row {
-                id: item.id,
-                item_url: content.clone(),
-                name: item.name.clone(),
-                is_folder: item.is_folder,
-                href: if item.is_folder {
-                    content
-                } else {
-                    format!("{content}/content")
-                },
-                download: (!item.is_folder)
-                    .then(|| format!("/files/{workspace_id}/{}/download", item.id)),
-                size: if item.is_folder {
-                    String::new()
-                } else {
-                    human_size(item.content.size)
-                },
-                modified: human_time(item.modified_at),
-                modified_iso: super::format::iso_time(item.modified_at),
-                location,
-            }
+        .map(|entry| match entry {
+            Entry::Item(item) => item_row(opened, item, !search.is_empty(), shares_folders),
+            Entry::Mount(workspace) => mount_row(workspace),
         })
         .collect();
     let sort_links = [
@@ -530,6 +664,13 @@ fn folder_page(
             zip_href: match folder {
                 Some(id) => format!("/files/{workspace_id}/{id}/zip"),
                 None => format!("/files/{workspace_id}/zip"),
+            },
+            sharing: match folder {
+                Some(id) if opened.workspace.is_default => (
+                    "Share this folder",
+                    format!("/files/{workspace_id}/{id}/share"),
+                ),
+                _ => ("Sharing", format!("/files/{workspace_id}/sharing")),
             },
             crumbs,
             search,

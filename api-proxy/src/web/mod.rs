@@ -19,7 +19,7 @@
 //!   server-sent events.
 //! * [`link`]: public links, `/s/{token}`, for anyone holding the token.
 //! * [`sharing`]: `/files/{workspace}/sharing`, members and sharing a
-//!   workspace; [`members`]: roles, removing, leaving, handing over;
+//!   workspace, and `/files/{workspace}/{folder}/share`, sharing a folder; [`members`]: roles, removing, leaving, handing over;
 //!   [`invitations`]: `/sharing`, invitations to accept or decline;
 //!   [`mounts`]: naming and placing one's folder of a workspace;
 //!   [`links`]: `/links`, making and revoking public links.
@@ -83,6 +83,8 @@ crate::routes::route_table! {
     GET "/files/{workspace}/{item}/content" => download::open,
     GET "/files/{workspace}/{item}/download" => download::download,
     GET "/files/{workspace}/{folder}/zip" => folder_zip::folder,
+    GET "/files/{workspace}/{folder}/share" => sharing::folder_page,
+    POST "/files/{workspace}/{folder}/share" => sharing::share_folder_form,
     POST "/files/{workspace}/{item}/rename" => organize::rename,
     POST "/files/{workspace}/{item}/delete" => organize::delete,
     POST "/uploads" => upload::create,

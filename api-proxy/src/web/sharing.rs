@@ -1,8 +1,11 @@
 //! `/files/{workspace}/sharing`: who a workspace is shared with, and sharing
 //! it: the members with their roles, the offers waiting for an answer, and
 //! (for the owner) the form that proposes it to users by name or e-mail.
-//! Also `POST /workspaces`, which makes a workspace to share (the default
-//! one never is).
+//! `/files/{workspace}/{folder}/share`: sharing a folder of the default
+//! workspace, which becomes a workspace of its own in the same place
+//! (`convertFolder`, then `proposeShare`: [`crate::rest::sharing::share_folder`],
+//! which the REST API uses too). Also `POST /workspaces`, which makes a
+//! workspace to share (the default one is never shared as a whole).
 //!
 //! The page decides nothing: every change is a metadata RPC made with the
 //! session's device token, and the servers say who may (only the owner
@@ -15,17 +18,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use nimbus_protocol::rpc::{
     CreateWorkspaceArgs, EncryptionMode, Member, Operation, Proposal, ProposalList, ProposalStatus,
-    ProposeShareArgs, Role, WorkspaceInfo,
+    Role, WorkspaceInfo,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use super::browse::{find_workspace, role_name};
+use super::browse::{Opened, find_workspace, open_workspace, role_name};
 use super::error::WebError;
 use super::format::{human_time, iso_time};
 use super::layout::{Layout, render, see_other};
 use super::session::WebSession;
+use crate::rest::sharing::{Offer, converted_from_folder, nesting_refused, share_folder};
 use crate::state::RestState;
 
 /// A metadata RPC as the session's device: the servers authorize it.
@@ -67,6 +71,11 @@ pub(super) fn done_message(done: &str) -> Option<&'static str> {
         "proposed" => {
             "Sent. Each person sees the invitation under Sharing and becomes a member when \
              they accept."
+        }
+        "folder-shared" => {
+            "The folder is now a shared workspace, in the same place for you and your devices. \
+             Each person sees the invitation under Sharing and becomes a member when they \
+             accept."
         }
         "cancelled" => "The invitation was cancelled.",
         "role-changed" => "The role was changed; it applies at once on every device.",
@@ -149,6 +158,8 @@ struct SharingPage {
     members: Vec<MemberRow>,
     waiting: Vec<WaitingRow>,
     done: Option<&'static str>,
+    /// Where the form proposing the workspace posts.
+    share_action: String,
 }
 
 fn member_row(member: Member, me: Uuid) -> MemberRow {
@@ -203,6 +214,7 @@ pub async fn page(
             members: members.into_iter().map(|m| member_row(m, me)).collect(),
             waiting,
             done: query.message(),
+            share_action: format!("/files/{workspace_id}/sharing/propose"),
             workspace_name: workspace.name,
         },
     )
@@ -230,6 +242,29 @@ fn split_addressees(typed: &str) -> Vec<String> {
         .collect()
 }
 
+impl ProposeForm {
+    /// The share the form asks for; refused when it names nobody or no role.
+    fn offer(&self) -> Result<Offer, WebError> {
+        let addressees = split_addressees(&self.addressees);
+        if addressees.is_empty() {
+            return Err(WebError::BadRequest(
+                "nobody was named, so nothing was shared: type at least one user name or e-mail \
+                 address"
+                    .into(),
+            ));
+        }
+        let role = self.role.ok_or_else(|| {
+            WebError::BadRequest("choose a role (editor or viewer), so nothing was shared".into())
+        })?;
+        let message = Some(self.message.trim().to_owned()).filter(|m| !m.is_empty());
+        Ok(Offer {
+            addressees,
+            role,
+            message,
+        })
+    }
+}
+
 /// `POST /files/{workspace}/sharing/propose` with `addressees`, `role` and
 /// an optional `message`.
 pub async fn propose(
@@ -241,32 +276,107 @@ pub async fn propose(
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&req, form.csrf.as_deref())?;
     let workspace = find_workspace(&state, &session, &path, "/").await?;
-    let addressees = split_addressees(&form.addressees);
-    if addressees.is_empty() {
-        return Err(WebError::BadRequest(
-            "nobody was named, so nothing was shared: type at least one user name or e-mail \
-             address"
-                .into(),
-        ));
-    }
-    let role = form.role.ok_or_else(|| {
-        WebError::BadRequest("choose a role (editor or viewer), so nothing was shared".into())
-    })?;
-    let message = Some(form.message.trim().to_owned()).filter(|m| !m.is_empty());
-    let _: Vec<Proposal> = call(
-        &state,
-        &session,
-        Operation::ProposeShare(ProposeShareArgs {
-            workspace_id: workspace.workspace_id,
-            addressees,
-            role,
-            message,
-        }),
-    )
-    .await?;
+    let _: Vec<Proposal> = form
+        .offer()?
+        .propose(&state, &session.token, workspace.workspace_id)
+        .await?;
     Ok(see_other(&with_done(
         &sharing_url(workspace.workspace_id),
         "proposed",
+    )))
+}
+
+#[derive(Template)]
+#[template(path = "share_folder.html")]
+struct ShareFolderPage {
+    layout: Layout,
+    folder_name: String,
+    folder_href: String,
+    /// A folder of a workspace other than the default one: that workspace's
+    /// name and sharing page, which is what can be shared instead.
+    nested_in: Option<(String, String)>,
+    share_action: String,
+}
+
+/// The workspace the folder `raw_id` of `opened` became when it was shared.
+fn converted(opened: &Opened, raw_id: &str) -> Option<Uuid> {
+    let id = Uuid::parse_str(raw_id).ok()?;
+    converted_from_folder(&opened.mounted, id).map(|w| w.workspace_id)
+}
+
+/// `GET /files/{workspace}/{folder}/share`: the form that shares a folder
+/// of the default workspace; a folder of another workspace says why it is
+/// not shared alone, and a folder shared already is its workspace's
+/// sharing page.
+pub async fn folder_page(
+    req: HttpRequest,
+    session: WebSession,
+    path: web::Path<(String, String)>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    let (workspace, folder) = path.into_inner();
+    let opened = open_workspace(&state, &session, &workspace, req.path()).await?;
+    if let Some(shared) = converted(&opened, &folder) {
+        return Ok(see_other(&sharing_url(shared)));
+    }
+    let item = opened.live_item(&folder)?;
+    if !item.is_folder {
+        return Err(WebError::NotFound(format!(
+            "{:?} is a file: folders are shared, files by public links",
+            item.name
+        )));
+    }
+    let workspace_id = opened.workspace.workspace_id;
+    let folder_href = format!("/files/{workspace_id}/{}", item.id);
+    render(
+        StatusCode::OK,
+        &ShareFolderPage {
+            layout: Layout::of(&session),
+            folder_name: item.name.clone(),
+            nested_in: (!opened.workspace.is_default)
+                .then(|| (opened.workspace.name.clone(), sharing_url(workspace_id))),
+            share_action: format!("{folder_href}/share"),
+            folder_href,
+        },
+    )
+}
+
+/// `POST /files/{workspace}/{folder}/share` with `addressees`, `role` and
+/// an optional `message`: the folder becomes a workspace of its own, in
+/// the same place, and is proposed; then its sharing page. The folder is
+/// looked up in the caller's own tree (another user's reads as not found);
+/// which workspace holds it, and whether it may be converted, the servers
+/// decide.
+pub async fn share_folder_form(
+    req: HttpRequest,
+    session: WebSession,
+    path: web::Path<(String, String)>,
+    form: web::Form<ProposeForm>,
+    state: web::Data<RestState>,
+) -> Result<HttpResponse, WebError> {
+    session.check_csrf(&req, form.csrf.as_deref())?;
+    let offer = form.offer()?;
+    let (workspace, folder) = path.into_inner();
+    let opened = open_workspace(&state, &session, &workspace, "/").await?;
+    // Sent twice (a second click, a reload): the folder is that workspace now.
+    if let Some(shared) = converted(&opened, &folder) {
+        let _: Vec<Proposal> = offer.propose(&state, &session.token, shared).await?;
+        return Ok(see_other(&with_done(&sharing_url(shared), "proposed")));
+    }
+    let item = opened.live_item(&folder)?;
+    if !item.is_folder {
+        return Err(WebError::BadRequest(format!(
+            "{:?} is a file: folders are shared, files by public links; nothing was shared",
+            item.name
+        )));
+    }
+    if !opened.workspace.is_default {
+        return Err(nesting_refused(item.id, &opened.workspace).into());
+    }
+    let (shared, _) = share_folder(&state, &session.token, item.id, &item.name, offer).await?;
+    Ok(see_other(&with_done(
+        &sharing_url(shared.workspace_id),
+        "folder-shared",
     )))
 }
 

@@ -63,7 +63,11 @@ pub(crate) async fn try_upload(
     (status, response.json().await.unwrap())
 }
 
-async fn download(app: &TestApp, grant: &Grant, id: &str) -> (StatusCode, Vec<u8>, String) {
+pub(crate) async fn download(
+    app: &TestApp,
+    grant: &Grant,
+    id: &str,
+) -> (StatusCode, Vec<u8>, String) {
     fetch_bytes(app, grant, &format!("/v1/file/{id}/data")).await
 }
 

@@ -14,9 +14,11 @@ use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::helpers::noise;
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
+use crate::oauth::Grant;
 use crate::oauth::{Signing, api_request, grant};
-use crate::rest::{call as rest, names, try_upload as upload};
+use crate::rest::{call as rest, download, names, try_upload as upload};
 use crate::swift_tempurl::{in_a_day, sign, temp_request};
 
 /// How long an access event may take from the metadata server's reply to
@@ -790,4 +792,289 @@ async fn an_editors_rest_upload_over_the_owners_quota_is_refused_as_the_owners()
     assert!(names(&top).is_empty(), "nothing was written");
     let (status, _) = upload(&app, &bob, "small.txt", &id, "fits").await;
     assert_eq!(status, 201);
+}
+
+/// `POST /v1/folder` of `name` in `parent`: the new folder's id.
+async fn new_folder(app: &TestApp, grant: &Grant, name: &str, parent: &str) -> String {
+    let (status, folder) = rest(
+        app,
+        grant,
+        "POST",
+        "/v1/folder",
+        &[],
+        Some(json!({"name": name, "parent": parent})),
+    )
+    .await;
+    assert_eq!(status, 201, "{folder}");
+    folder["id"].as_str().unwrap().to_owned()
+}
+
+/// A listing's children as (name, id), by name.
+fn names_and_ids(listing: &serde_json::Value) -> Vec<(String, String)> {
+    let mut children: Vec<(String, String)> = listing["contents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["filename"].as_str().unwrap().to_owned(),
+                i["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    children.sort();
+    children
+}
+
+/// `POST /v1/folder/{id}/share` with `body`.
+async fn share_rest(
+    app: &TestApp,
+    grant: &Grant,
+    id: &str,
+    body: serde_json::Value,
+) -> (StatusCode, serde_json::Value) {
+    rest(
+        app,
+        grant,
+        "POST",
+        &format!("/v1/folder/{id}/share"),
+        &[],
+        Some(body),
+    )
+    .await
+}
+
+/// `user` accepts the proposal of `workspace` to them, mounted in `parent`.
+async fn accept_rest(app: &TestApp, grant: &Grant, workspace: &str, parent: Option<&str>) {
+    let (_, proposals) = rest(app, grant, "GET", "/v1/proposals", &[], None).await;
+    let proposal = proposals["incoming"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["workspace_id"] == workspace && p["status"] == "pending")
+        .unwrap_or_else(|| panic!("no proposal of {workspace}: {proposals}"));
+    let (status, mount) = rest(
+        app,
+        grant,
+        "POST",
+        &format!(
+            "/v1/proposals/{}/accept",
+            proposal["proposal_id"].as_str().unwrap()
+        ),
+        &[],
+        parent.map(|parent| json!({"parent": parent})),
+    )
+    .await;
+    assert_eq!(status, 200, "{mount}");
+    assert_eq!(mount["id"], workspace);
+}
+
+#[tokio::test]
+async fn a_folder_of_the_default_workspace_is_shared_through_the_rest_api_keeping_its_ids() {
+    let app = spawn_app().await;
+    for user in ["alice", "bob", "carol"] {
+        app.add_user(user, None, true).await;
+    }
+    let alice = grant(&app, "alice").await;
+    let bob = grant(&app, "bob").await;
+    let carol = grant(&app, "carol").await;
+    let trip = new_folder(&app, &alice, "Trip", "0").await;
+    let day = new_folder(&app, &alice, "Day 1", &trip).await;
+    let photo_bytes = noise(700_000, 7);
+    let (status, photo) = upload(&app, &alice, "photo.raw", &day, photo_bytes.clone()).await;
+    assert_eq!(status, 201, "{photo}");
+    let photo = photo["id"].as_str().unwrap().to_owned();
+    let (status, notes) = upload(&app, &alice, "notes.txt", &trip, "pack the tent").await;
+    assert_eq!(status, 201, "{notes}");
+    let notes = notes["id"].as_str().unwrap().to_owned();
+    let (_, before) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}"),
+        &[],
+        None,
+    )
+    .await;
+    let trip_children = names_and_ids(&before);
+    assert_eq!(
+        trip_children,
+        [
+            ("Day 1".to_owned(), day.clone()),
+            ("notes.txt".into(), notes.clone())
+        ]
+    );
+
+    // Refused, and nothing changes: another user's folder id reads as
+    // missing; the owner role and nobody named are refused before the
+    // folder is converted.
+    let (status, refused) = share_rest(&app, &carol, &trip, json!(["carol"])).await;
+    assert_eq!(status, 404, "{refused}");
+    let (status, refused) = share_rest(
+        &app,
+        &alice,
+        &trip,
+        json!({"users": ["bob"], "role": "owner"}),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, refused) = share_rest(&app, &alice, &trip, json!([])).await;
+    assert_eq!(status, 400, "{refused}");
+    let (status, unchanged) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(names_and_ids(&unchanged), trip_children);
+
+    // One call: the folder becomes a workspace of its own and bob is invited.
+    let (status, shared) = share_rest(
+        &app,
+        &alice,
+        &trip,
+        json!({"users": ["bob"], "role": "editor", "message": "our trip"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{shared}");
+    assert_eq!(shared["shared_to"], json!([{"name": "bob", "email": null}]));
+    let workspace = shared["folder"]["id"].as_str().unwrap().to_owned();
+    assert_ne!(workspace, trip);
+    assert_eq!(
+        (
+            &shared["folder"]["filename"],
+            &shared["folder"]["role"],
+            &shared["folder"]["parent_id"]
+        ),
+        (&json!("Trip"), &json!("owner"), &json!(null))
+    );
+    // The owner's items keep their ids and contents: the folder's children
+    // are the workspace's top, everything below where it was.
+    let (_, top) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(names_and_ids(&top), trip_children);
+    let (_, below) = rest(&app, &alice, "GET", &format!("/v1/folder/{day}"), &[], None).await;
+    assert_eq!(
+        names_and_ids(&below),
+        [("photo.raw".to_owned(), photo.clone())]
+    );
+    let (status, bytes, _) = download(&app, &alice, &photo).await;
+    assert_eq!((status, bytes == photo_bytes), (StatusCode::OK, true));
+
+    // Bob accepts and reads the same files with the same bytes.
+    accept_rest(&app, &bob, &workspace, None).await;
+    let (_, seen) = rest(
+        &app,
+        &bob,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(names_and_ids(&seen), trip_children);
+    let (status, bytes, _) = download(&app, &bob, &photo).await;
+    assert_eq!((status, bytes == photo_bytes), (StatusCode::OK, true));
+    let (_, bytes, _) = download(&app, &bob, &notes).await;
+    assert_eq!(bytes, b"pack the tent");
+
+    // The folder's old id names the share: its members, and a second
+    // share, to carol as a viewer, converts nothing again.
+    let (status, members) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{trip}/members"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(members.as_array().unwrap().len(), 2);
+    let (status, again) = share_rest(
+        &app,
+        &alice,
+        &trip,
+        json!({"users": ["carol"], "role": "viewer"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["folder"]["id"], workspace);
+    let inbox = new_folder(&app, &carol, "Inbox", "0").await;
+    accept_rest(&app, &carol, &workspace, Some(&inbox)).await;
+
+    // Nobody grants more than they have: the viewer shares nothing, the
+    // editor neither (only the owner proposes).
+    let (status, refused) = share_rest(&app, &carol, &workspace, json!(["bob"])).await;
+    assert_eq!(status, 403, "{refused}");
+    let (status, refused) = share_rest(&app, &bob, &workspace, json!(["carol"])).await;
+    assert_eq!(status, 403, "{refused}");
+    // Shares do not nest: a folder inside the shared workspace (for its
+    // owner and for a member), and a folder holding a mount of it.
+    for who in [&alice, &bob, &carol] {
+        let (status, nested) = share_rest(&app, who, &day, json!(["dave"])).await;
+        assert_eq!(status, 400, "{nested}");
+        assert!(
+            nested.to_string().contains("shares do not nest"),
+            "{nested}"
+        );
+    }
+    let (status, holding) = share_rest(&app, &carol, &inbox, json!(["bob"])).await;
+    assert_eq!(status, 400, "{holding}");
+    assert!(
+        holding.to_string().contains("move that mount out first"),
+        "{holding}"
+    );
+    let (_, inbox_listing) = rest(
+        &app,
+        &carol,
+        "GET",
+        &format!("/v1/folder/{inbox}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(inbox_listing["is_folder"], true);
+    // An unknown addressee is refused by the servers only after the
+    // conversion: the folder stays a workspace of its own, where it was,
+    // and the answer says that nobody was invited.
+    let album = new_folder(&app, &alice, "Album", "0").await;
+    let (status, unknown) = share_rest(&app, &alice, &album, json!(["nobody-such"])).await;
+    assert_eq!(status, 400, "{unknown}");
+    assert!(
+        unknown.to_string().contains("nobody was invited"),
+        "{unknown}"
+    );
+    let (status, members) = rest(
+        &app,
+        &alice,
+        "GET",
+        &format!("/v1/folder/{album}/members"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{members}");
+    assert_eq!(members.as_array().unwrap().len(), 1);
+    let (_, seen) = rest(
+        &app,
+        &carol,
+        "GET",
+        &format!("/v1/folder/{workspace}"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(names_and_ids(&seen), trip_children);
 }

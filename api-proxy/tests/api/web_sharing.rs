@@ -9,7 +9,7 @@
 use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
 
 use crate::helpers::{Device, TestApp, device, spawn_app};
-use crate::web::{Browser, commit, file, location};
+use crate::web::{Browser, commit, file, folder, location};
 
 /// A signed-in browser of `user` with its CSRF token.
 async fn browser_of(app: &TestApp, user: &str) -> (Browser, String) {
@@ -688,4 +688,181 @@ async fn any_of_thousands_of_folders_is_found_for_a_mount_by_searching_on_the_se
         )),
         "{page}"
     );
+}
+
+#[tokio::test]
+async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_place() {
+    let app = spawn_app().await;
+    for user in ["alice", "bob", "carol"] {
+        app.add_user(user, None, true).await;
+    }
+    let laptop = device(&app, "alice").await;
+    let bobs_device = device(&app, "bob").await;
+    let trip = folder("Trip", None);
+    let day = folder("Day 1", Some(trip.id));
+    let notes = file(&app, &laptop, "notes.txt", Some(trip.id), b"pack the tent").await;
+    commit(&laptop, vec![trip.clone(), day.clone(), notes.clone()]).await;
+    let default = laptop.workspace.workspace_id;
+    let (mut alice, alice_csrf) = browser_of(&app, "alice").await;
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+    let (mut carol, carol_csrf) = browser_of(&app, "carol").await;
+
+    // The folder's row and its page lead to its share form.
+    let share = format!("/files/{default}/{}/share", trip.id);
+    let (_, top) = alice.html(&format!("/files/{default}")).await;
+    assert!(top.contains(&format!("href=\"{share}\"")), "{top}");
+    let (_, page) = alice.html(&format!("/files/{default}/{}", trip.id)).await;
+    assert!(page.contains(&format!("href=\"{share}\"")), "{page}");
+    let (status, form) = alice.html(&share).await;
+    assert_eq!(status, 200);
+    assert!(form.contains(&format!("action=\"{share}\"")), "{form}");
+    assert!(form.contains("stays where it is"), "{form}");
+
+    // Refused, and nothing is converted or proposed: no CSRF token, another
+    // user's folder, nobody named, a role of owner.
+    let forged = alice
+        .post(&share, &[("addressees", "bob"), ("role", "viewer")])
+        .await;
+    assert_eq!(forged.status(), 403);
+    let stolen = carol
+        .post(
+            &share,
+            &[
+                ("csrf", &carol_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(stolen.status(), 404);
+    let nobody = alice
+        .post(
+            &share,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", " ; "),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(nobody.status(), 400);
+    let owner = alice
+        .post(
+            &share,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "owner"),
+            ],
+        )
+        .await;
+    assert_eq!(owner.status(), 400);
+    let workspaces = laptop.rpc.get_workspaces(&laptop.token).await.unwrap();
+    assert_eq!(workspaces.len(), 1, "{workspaces:?}");
+    assert!(proposals_of(&bobs_device).await.incoming.is_empty());
+
+    // One form: the folder becomes a workspace and bob is invited.
+    let shared = alice
+        .post(
+            &share,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "bob"),
+                ("role", "viewer"),
+                ("message", "the photos"),
+            ],
+        )
+        .await;
+    assert_eq!(shared.status(), 303);
+    let done = location(&shared);
+    let workspace = done
+        .strip_prefix("/files/")
+        .and_then(|rest| rest.strip_suffix("/sharing?done=folder-shared"))
+        .unwrap_or_else(|| panic!("{done}"))
+        .to_owned();
+    let (_, sharing) = alice.html(&done).await;
+    assert!(sharing.contains("now a shared workspace"), "{sharing}");
+    assert!(
+        sharing.contains("Invitations waiting for an answer"),
+        "{sharing}"
+    );
+    // It stays where it was in alice's list, shown as shared, and opens the
+    // workspace, whose items keep their ids.
+    let (_, top) = alice.html(&format!("/files/{default}")).await;
+    assert!(
+        top.contains(&format!("href=\"/files/{workspace}\"")),
+        "{top}"
+    );
+    assert!(top.contains(">Trip</a>"), "{top}");
+    assert!(top.contains("<span class=\"badge\">shared</span>"), "{top}");
+    assert!(!top.contains(&format!("href=\"{share}\"")), "{top}");
+    let (_, inside) = alice.html(&format!("/files/{workspace}")).await;
+    for id in [notes.id, day.id] {
+        assert!(
+            inside.contains(&format!("/files/{workspace}/{id}")),
+            "{inside}"
+        );
+    }
+    // The old form again (a second click) offers the workspace, converted once.
+    let again = alice.get(&share).await;
+    assert_eq!(location(&again), format!("/files/{workspace}/sharing"));
+    let twice = alice
+        .post(
+            &share,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "editor"),
+            ],
+        )
+        .await;
+    assert_eq!(twice.status(), 303);
+    assert_eq!(
+        location(&twice),
+        format!("/files/{workspace}/sharing?done=proposed")
+    );
+    let workspaces = laptop.rpc.get_workspaces(&laptop.token).await.unwrap();
+    assert_eq!(workspaces.len(), 2, "{workspaces:?}");
+
+    // Shares do not nest: a folder inside the new workspace is not shared alone.
+    let nested = format!("/files/{workspace}/{}/share", day.id);
+    let (status, page) = alice.html(&nested).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("shares do not nest"), "{page}");
+    assert!(!page.contains("Send invitation"), "{page}");
+    let refused = alice
+        .post(
+            &nested,
+            &[
+                ("csrf", &alice_csrf),
+                ("addressees", "carol"),
+                ("role", "viewer"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status(), 400);
+    assert!(
+        refused.text().await.unwrap().contains("shares do not nest"),
+        "nested share"
+    );
+
+    // Bob accepts and opens the file, the same bytes.
+    let (_, invitations) = bob.html("/sharing").await;
+    let proposal = proposal_in(&invitations, "accept");
+    let accepted = bob
+        .post(
+            &format!("/sharing/{proposal}/accept"),
+            &[("csrf", &bob_csrf)],
+        )
+        .await;
+    assert_eq!(accepted.status(), 303);
+    let opened = bob
+        .get(&format!("/files/{workspace}/{}/content", notes.id))
+        .await;
+    assert_eq!(opened.status(), 200);
+    assert_eq!(opened.bytes().await.unwrap(), &b"pack the tent"[..]);
+    let (_, bobs_top) = bob
+        .html(&format!("/files/{}", bobs_device.workspace.workspace_id))
+        .await;
+    assert!(bobs_top.contains("shared with you"), "{bobs_top}");
 }

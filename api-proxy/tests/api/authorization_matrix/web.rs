@@ -286,6 +286,20 @@ fn entry(route: &Route, target: &Target, caller: Caller) -> Option<Call> {
             owners(),
         ),
         ("GET", "/files/{workspace}/sharing") => get(format!("/files/{workspace}/sharing"), read()),
+        // The scene's workspace is a shared one: its folders are never
+        // shared alone (shares do not nest), for every member alike.
+        ("GET", "/files/{workspace}/{folder}/share") => {
+            get(format!("/files/{workspace}/{folder}/share"), read())
+        }
+        ("POST", "/files/{workspace}/{folder}/share") => post(
+            format!("/files/{workspace}/{folder}/share"),
+            vec![("addressees", "mallory".into()), ("role", "viewer".into())],
+            match caller {
+                _ if caller.is_dead() => SIGN_IN,
+                _ if READERS.contains(&caller) => Expect::Refused(400),
+                _ => Expect::Refused(404),
+            },
+        ),
         ("POST", "/files/{workspace}/sharing/propose") => post(
             format!("/files/{workspace}/sharing/propose"),
             vec![("addressees", "mallory".into()), ("role", "viewer".into())],
