@@ -479,6 +479,9 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Creates a user with a default workspace and its membership, atomically.
     async fn create_user(&self, new_user: NewUser, audit: &Audit) -> StoreResult<User>;
+    /// The user of this name unless deleted. A deleted user's row stays (see
+    /// [`MetadataStore::delete_user`]), but to sign-ins, sharing and
+    /// administration they are nobody.
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
     /// Every user not deleted, by name, with their usage.
     async fn list_users(&self) -> StoreResult<Vec<UserUsage>>;

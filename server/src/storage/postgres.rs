@@ -686,10 +686,24 @@ impl MetadataStore for PgStore {
         let user = match inserted {
             Ok(row) => User::from(row),
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(format!(
-                    "a user named {:?} already exists",
-                    new_user.username
-                )));
+                drop(tx);
+                // The row of a deleted user stays and keeps its name, which is
+                // not given out again (the audit log's names stay unambiguous).
+                let deleted: bool = sqlx::query_scalar(
+                    "SELECT deleted_at IS NOT NULL FROM users WHERE username = $1",
+                )
+                .bind(&new_user.username)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(false);
+                return Err(StoreError::AlreadyExists(if deleted {
+                    format!(
+                        "the name {:?} belonged to a deleted user and is not given out again",
+                        new_user.username
+                    )
+                } else {
+                    format!("a user named {:?} already exists", new_user.username)
+                }));
             }
             Err(e) => return Err(e.into()),
         };
@@ -722,7 +736,7 @@ impl MetadataStore for PgStore {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE username = $1"
+            " FROM users WHERE username = $1 AND deleted_at IS NULL"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
