@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::error::WebError;
 use super::format::{human_size, human_time};
-use super::layout::{Layout, render};
+use super::layout::{Layout, Pager, render};
 use super::session::WebSession;
 use crate::state::RestState;
 use crate::tree::Tree;
@@ -311,11 +311,8 @@ struct FolderPage {
     search: String,
     sort_links: Vec<SortLink>,
     rows: Vec<Row>,
-    /// "201–400 of 10000", or empty when everything fits on a page.
-    range: String,
     total: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     parent: Option<String>,
     /// Whether the caller may change this workspace.
     can_write: bool,
@@ -496,16 +493,6 @@ fn folder_page(
     let title = ancestry
         .last()
         .map_or_else(|| opened.workspace.name.clone(), |f| f.name.clone());
-    let first = (page - 1) * PAGE_SIZE;
-    let range = if total > PAGE_SIZE {
-        format!(
-            "{}–{} of {total}",
-            first + 1,
-            (first + PAGE_SIZE).min(total)
-        )
-    } else {
-        String::new()
-    };
     render(
         StatusCode::OK,
         &FolderPage {
@@ -515,10 +502,10 @@ fn folder_page(
             search_action: base.clone(),
             sort_links,
             rows,
-            range,
             total,
-            previous: (page > 1).then(|| href(query.sort, query.order, page - 1)),
-            next: (page < pages).then(|| href(query.sort, query.order, page + 1)),
+            pager: Pager::new(page, PAGE_SIZE, total, |page| {
+                href(query.sort, query.order, page)
+            }),
             parent: folder.map(|id| folder_href(opened.tree.get(id).and_then(|f| f.parent_id))),
             can_write: opened.workspace.role.can_write(),
             new_folder_action: format!("/files/{workspace_id}/new-folder"),

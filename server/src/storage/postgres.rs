@@ -1989,6 +1989,19 @@ impl MetadataStore for PgStore {
         self.all_links_impl().await
     }
 
+    async fn count_links(&self, creator: Option<&str>) -> StoreResult<u64> {
+        self.count_links_impl(creator).await
+    }
+
+    async fn links_page(
+        &self,
+        creator: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LinkRecord>> {
+        self.links_page_impl(creator, offset, limit).await
+    }
+
     async fn revoke_link(
         &self,
         link_id: Uuid,
