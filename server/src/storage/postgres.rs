@@ -62,6 +62,26 @@ fn unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
 
+/// `result`, with a violated unique key reported as `refusal()`, which says
+/// what the clash means to the caller, instead of as a database error.
+fn refuse_duplicate<T>(
+    result: Result<T, sqlx::Error>,
+    refusal: impl FnOnce() -> StoreError,
+) -> StoreResult<T> {
+    result.map_err(|e| {
+        if unique_violation(&e) {
+            refusal()
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// The refusal of a mount name the user already has for another workspace.
+fn mount_name_taken(name: &str) -> String {
+    format!("you already have a workspace named {name:?}; choose another name")
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -1311,16 +1331,9 @@ impl MetadataStore for PgStore {
         .bind(&args.name)
         .execute(&mut *tx)
         .await;
-        match membership {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(format!(
-                    "you already have a workspace named {:?}; choose another name",
-                    args.name
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(membership, || {
+            StoreError::AlreadyExists(mount_name_taken(&args.name))
+        })?;
         let created = member_workspace(&mut tx, owner_id, args.workspace_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a workspace vanished while created".into()))?;
