@@ -174,6 +174,18 @@ pub async fn open_workspace(
     Ok(Opened { workspace, tree })
 }
 
+/// [`open_workspace`] for a change: refused unless the caller may write in it.
+pub async fn open_writable(
+    state: &RestState,
+    session: &WebSession,
+    raw_id: &str,
+    next: &str,
+) -> Result<Opened, WebError> {
+    let opened = open_workspace(state, session, raw_id, next).await?;
+    crate::rest::require_write(&opened.workspace)?;
+    Ok(opened)
+}
+
 impl Opened {
     /// The live updates of this workspace from the revision its tree shows
     /// (`web/static/live.js` listens to them on pages that carry it).
