@@ -20,8 +20,9 @@ use super::browse::{Opened, open_workspace, open_writable};
 use super::error::WebError;
 use super::format::{human_size, human_time};
 use super::layout::{Layout, render, see_other};
-use super::organize::{checked_name, commit, folder_url, next_version};
+use super::organize::{checked_name, commit, folder_url};
 use super::session::WebSession;
+use crate::rest::next_version;
 use crate::state::RestState;
 
 struct FileSummary {

@@ -19,8 +19,9 @@ use uuid::Uuid;
 use super::browse::{Opened, open_writable};
 use super::error::WebError;
 use super::layout::{Layout, render, see_other};
-use super::organize::{checked_name, commit, folder_url, free_name, next_version};
+use super::organize::{checked_name, commit, folder_url, free_name};
 use super::session::WebSession;
+use crate::rest::next_version;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
 
