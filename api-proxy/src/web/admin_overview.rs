@@ -15,15 +15,15 @@ use askama::Template;
 use nimbus_protocol::admin::{
     ADMIN_LINKS_PAGE, AddOAuthAppArgs, AdminOverview, AdminOverviewQuery, NewOAuthApplication,
 };
-use nimbus_protocol::rpc::{LinkInfo, LinkStatus, Operation};
+use nimbus_protocol::rpc::{LinkInfo, Operation};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::admin::admin_call;
 use super::error::WebError;
-use super::format::{human_time, iso_time};
+use super::format::human_time;
 use super::layout::{Layout, Pager, render, see_other};
-use super::links::status_text;
+use super::links::{LinkRow, link_row};
 use super::organize::CsrfForm;
 use super::session::WebSession;
 use super::sharing::done_message;
@@ -38,18 +38,6 @@ struct ProposalRow {
     role: String,
     status: String,
     expires: String,
-}
-
-struct LinkRow {
-    link_id: Uuid,
-    name: String,
-    creator: String,
-    status: &'static str,
-    active: bool,
-    has_password: bool,
-    downloads: u64,
-    created: String,
-    created_iso: String,
 }
 
 struct ApplicationRow {
@@ -133,17 +121,6 @@ async fn page(
         |page| links_href(user, page),
     );
     let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
-    let link_row = |link: LinkInfo, creator: String| LinkRow {
-        link_id: link.link_id,
-        status: status_text(link.status),
-        active: link.status == LinkStatus::Active,
-        has_password: link.has_password,
-        downloads: link.downloads,
-        created: human_time(link.created_at),
-        created_iso: iso_time(link.created_at),
-        name: link.name,
-        creator,
-    };
     render(
         if created.is_some() {
             StatusCode::CREATED
@@ -176,7 +153,7 @@ async fn page(
             links: overview
                 .links
                 .into_iter()
-                .map(|l| link_row(l.link, l.creator))
+                .map(|l| link_row(l.link, Some(l.creator), "/admin/links"))
                 .collect(),
             pager,
             user: user.to_owned(),
