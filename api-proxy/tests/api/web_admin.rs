@@ -353,22 +353,8 @@ async fn an_administrator_registers_and_removes_applications_and_revokes_any_lin
     assert_eq!(root.post(&remove, &[("csrf", &csrf)]).await.status(), 400);
 
     // Alice's link, listed by creator and revoked by the administrator.
-    let link: CreatedLink = alices
-        .rpc
-        .call(
-            Some(&alices.token),
-            Operation::CreateLink(CreateLinkArgs {
-                workspace_id: alices.workspace.workspace_id,
-                item_id: None,
-                expires_at: None,
-                password: None,
-                max_downloads: None,
-            }),
-        )
-        .await
-        .unwrap();
+    let link = make_link(&alices).await;
     let url = format!("{}/s/{}", app.address, link.token.0);
-    nimbus_server::test_log::record_secret("link token", &link.token.0);
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
     let revoke = format!("/admin/links/{}/revoke", link.link.link_id);
     let (_, hers) = root.html("/admin/overview?user=alice").await;
@@ -393,8 +379,8 @@ async fn an_administrator_registers_and_removes_applications_and_revokes_any_lin
     assert!(!audit.contains(&secret));
 }
 
-/// A link to the whole of `device`'s default workspace; its id.
-async fn make_link(device: &Device) -> String {
+/// A link to the whole of `device`'s default workspace.
+async fn make_link(device: &Device) -> CreatedLink {
     let created: CreatedLink = device
         .rpc
         .call(
@@ -410,7 +396,7 @@ async fn make_link(device: &Device) -> String {
         .await
         .unwrap();
     nimbus_server::test_log::record_secret("link token", &created.token.0);
-    created.link.link_id.to_string()
+    created
 }
 
 #[tokio::test]
@@ -423,9 +409,9 @@ async fn an_administrator_pages_through_the_public_links() {
     let bobs = device(&app, "bob").await;
     let mut alices_links = Vec::new();
     for _ in 0..204 {
-        alices_links.push(make_link(&alices).await);
+        alices_links.push(make_link(&alices).await.link.link_id.to_string());
     }
-    let bobs_link = make_link(&bobs).await;
+    let bobs_link = make_link(&bobs).await.link.link_id.to_string();
     let mut root = Browser::new(&app);
     root.sign_in("root").await;
     let links_on = |page: &str| page.matches("/admin/links/").count();
