@@ -120,13 +120,33 @@ pub struct AdminLink {
     pub creator: String,
 }
 
+/// Public links one page of the overview shows.
+pub const ADMIN_LINKS_PAGE: u32 = 100;
+
+/// Which page of the overview's public links to read. Without fields (as
+/// before links were paged): the first page of everyone's.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AdminOverviewQuery {
+    /// Only the links this user made.
+    pub links_creator: Option<String>,
+    /// From 1; past the last page, the last page.
+    pub links_page: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdminOverview {
     pub applications: Vec<OAuthApplication>,
     /// Newest first.
     pub proposals: Vec<Proposal>,
-    /// Newest first.
+    /// One page of at most [`ADMIN_LINKS_PAGE`] links, newest first.
     pub links: Vec<AdminLink>,
+    /// The page `links` is, from 1.
+    #[serde(default)]
+    pub links_page: u32,
+    /// How many links there are on all pages.
+    #[serde(default)]
+    pub links_total: u64,
 }
 
 /// The request queue as the answering metadata server sees it.

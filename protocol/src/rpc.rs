@@ -18,7 +18,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::admin::{
-    AddOAuthAppArgs, AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs,
+    AddOAuthAppArgs, AdminAddUserArgs, AdminOverviewQuery, AdminUpdateUserArgs, AuditQuery,
+    DeleteUserArgs,
 };
 use crate::oauth1::OAuthRequest;
 use crate::trace::TraceId;
@@ -293,9 +294,9 @@ pub enum Operation {
     AdminUpdateUser(AdminUpdateUserArgs),
     /// Administration: the audit log, newest first. Reply: `Vec<AuditEntry>`.
     AdminAuditLog(AuditQuery),
-    /// Administration: every OAuth application, proposal and public link.
-    /// Reply: [`AdminOverview`].
-    AdminOverview,
+    /// Administration: every OAuth application and proposal, and one page of
+    /// the public links. Reply: [`AdminOverview`].
+    AdminOverview(AdminOverviewQuery),
     /// Administration: the metadata servers consuming the request queue and
     /// its depth, as the answering server sees them. Reply: [`ServiceHealth`].
     AdminHealth,
@@ -372,7 +373,7 @@ impl Operation {
             Operation::AdminAddUser(_) => "adminAddUser",
             Operation::AdminUpdateUser(_) => "adminUpdateUser",
             Operation::AdminAuditLog(_) => "adminAuditLog",
-            Operation::AdminOverview => "adminOverview",
+            Operation::AdminOverview(_) => "adminOverview",
             Operation::AdminHealth => "adminHealth",
             Operation::AdminUserWorkspaces { .. } => "adminUserWorkspaces",
             Operation::AdminAddOauthApp(_) => "adminAddOauthApp",

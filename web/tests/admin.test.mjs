@@ -6,28 +6,18 @@
 // A user who is not an administrator sees no link to them and is refused.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  accessibilityProblems, launch, newPage, screenshots, signIn, url, violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const admin = process.env.NIMBUS_ADMIN_USER;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** @type {import('playwright-core').Browser} */
 let browser;
-const violations = [];
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
+  browser = await launch();
 });
 
 after(async () => {
@@ -35,25 +25,9 @@ after(async () => {
 });
 
 async function signedIn(name, viewport = { width: 1280, height: 800 }) {
-  const context = await browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(name);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  const page = await newPage(browser, { viewport });
+  await signIn(page, name);
   return page;
-}
-
-async function accessibilityProblems(page) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
 }
 
 test('an administrator adds a user, sets a quota and reads the log and the health', async () => {

@@ -13,18 +13,12 @@
 // violation.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  accessibilityProblems, launch, lookAt, newPage, password, signIn, url, violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const admin = process.env.NIMBUS_ADMIN_USER;
-const password = process.env.NIMBUS_PASSWORD;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const tag = randomBytes(3).toString('hex');
 const erin = `erin${tag}`;
 const finn = `finn${tag}`;
@@ -38,50 +32,6 @@ let adminPage;
 let erinPage;
 /** @type {import('playwright-core').Page} */
 let finnPage;
-const violations = [];
-
-async function newPage(options = {}) {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, ...options,
-  });
-  const page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-  return page;
-}
-
-async function signIn(page, user) {
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
-}
-
-async function accessibilityProblems(page) {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/** Screenshots of the page in light and dark mode and at phone width, each checked. */
-async function lookAt(page, name) {
-  assert.deepEqual(await accessibilityProblems(page), [], name);
-  await page.screenshot({ path: `${screenshots}/${name}.png`, fullPage: true });
-  await page.emulateMedia({ colorScheme: 'dark' });
-  assert.deepEqual(await accessibilityProblems(page), [], `${name} in dark mode`);
-  await page.screenshot({ path: `${screenshots}/${name}-dark.png`, fullPage: true });
-  await page.setViewportSize({ width: 375, height: 740 });
-  const width = await page.evaluate(() => document.documentElement.scrollWidth);
-  assert.ok(width <= 376, `${name} fits a phone (${width} px wide)`);
-  await page.screenshot({ path: `${screenshots}/${name}-phone-dark.png`, fullPage: true });
-  await page.emulateMedia({ colorScheme: 'light' });
-  await page.screenshot({ path: `${screenshots}/${name}-phone.png`, fullPage: true });
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
 
 /** The user's default workspace id, from the home page's first workspace. */
 async function defaultWorkspace(page) {
@@ -91,11 +41,8 @@ async function defaultWorkspace(page) {
 }
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  adminPage = await newPage();
+  browser = await launch();
+  adminPage = await newPage(browser);
   await signIn(adminPage, admin);
   for (const user of [erin, finn]) {
     await adminPage.goto(`${url}/admin`);
@@ -105,9 +52,9 @@ before(async () => {
     await form.getByRole('button', { name: 'Add user' }).click();
     await adminPage.getByRole('status').filter({ hasText: 'was added' }).waitFor();
   }
-  erinPage = await newPage();
+  erinPage = await newPage(browser);
   await signIn(erinPage, erin);
-  finnPage = await newPage();
+  finnPage = await newPage(browser);
   await signIn(finnPage, finn);
 });
 
@@ -263,7 +210,7 @@ test("an administrator revokes finn's public link", async () => {
   await finnPage.goto(`${url}/links/new?workspace=${workspace}&item=`);
   await finnPage.getByRole('button', { name: 'Make the link' }).click();
   const link = await finnPage.getByLabel('Address of the new link').inputValue();
-  const visitor = await newPage();
+  const visitor = await newPage(browser);
   assert.equal((await visitor.goto(link))?.status(), 200);
 
   const page = adminPage;

@@ -9,18 +9,14 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  accessibilityProblems, item, launch, newFolder, newPage, openTop, screenshots, signIn, url,
+  violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
 const synced = process.env.NIMBUS_FOLDER;
 const syncDir = process.env.NIMBUS_SYNC_DIR;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const mine = 'Organize test';
 const target = 'Organize target';
@@ -29,45 +25,16 @@ const target = 'Organize target';
 let browser;
 /** @type {import('playwright-core').Page} */
 let page;
-/** Content-Security-Policy violations the pages reported. */
-const violations = [];
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1 });
-  page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  browser = await launch();
+  page = await newPage(browser);
+  await signIn(page, user);
 });
 
 after(async () => {
   await browser?.close();
 });
-
-/** Serious or critical axe violations of the current page. */
-async function accessibilityProblems() {
-  await page.evaluate(axeSource);
-  const result = await page.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
-
-/** Opens the default workspace's top folder. */
-async function top() {
-  await page.goto(`${url}/`);
-  await page.locator('a.workspace').first().click();
-  await page.getByRole('button', { name: 'Search' }).waitFor();
-}
 
 /** Reloads until `locator` is there (a desktop client may still be syncing). */
 async function eventually(locator) {
@@ -78,29 +45,18 @@ async function eventually(locator) {
   await locator.first().waitFor();
 }
 
-function item(name) {
-  return page.getByRole('link', { name, exact: true });
-}
-
-async function newFolder(name) {
-  await page.getByText('New folder', { exact: true }).click();
-  await page.getByLabel('Name of the new folder').fill(name);
-  await page.getByRole('button', { name: 'Create' }).click();
-  await item(name).waitFor();
-}
-
 test('a file is copied with the folder chooser, renamed, moved, deleted and restored from the trash', async () => {
-  await top();
-  await newFolder(mine);
-  await item(mine).click();
+  await openTop(page);
+  await newFolder(page, mine);
+  await item(page, mine).click();
   await page.getByRole('heading', { name: mine }).waitFor();
-  await newFolder(target);
+  await newFolder(page, target);
 
   // Copy the synced hello.txt into this test's folder, choosing it.
-  await top();
-  await eventually(item(synced));
-  await item(synced).click();
-  await eventually(item('hello.txt'));
+  await openTop(page);
+  await eventually(item(page, synced));
+  await item(page, synced).click();
+  await eventually(item(page, 'hello.txt'));
   await page.getByLabel('Actions for hello.txt').click();
   await page.getByRole('link', { name: 'Move or copy' }).click();
   await page.getByRole('heading', { name: 'Move or copy hello.txt' }).waitFor();
@@ -108,15 +64,15 @@ test('a file is copied with the folder chooser, renamed, moved, deleted and rest
   await chooser.getByRole('link', { name: mine, exact: true }).click();
   await chooser.locator('[aria-current="location"]', { hasText: mine }).waitFor();
   await page.screenshot({ path: `${screenshots}/organize-chooser.png` });
-  assert.deepEqual(await accessibilityProblems(), []);
+  assert.deepEqual(await accessibilityProblems(page), []);
   await page.getByRole('button', { name: `Copy here to ${mine}` }).click();
   await page.getByRole('heading', { name: mine }).waitFor();
-  await item('hello.txt').waitFor();
+  await item(page, 'hello.txt').waitFor();
 
   await page.getByLabel('Actions for hello.txt').click();
   await page.getByLabel('New name for hello.txt').fill('greeting.txt');
   await page.getByRole('button', { name: 'Rename' }).click();
-  await item('greeting.txt').waitFor();
+  await item(page, 'greeting.txt').waitFor();
 
   // Move it into the target; the chooser will not put a folder into itself.
   await page.getByLabel(`Actions for ${target}`).click();
@@ -131,31 +87,31 @@ test('a file is copied with the folder chooser, renamed, moved, deleted and rest
   await page.locator('#chooser [aria-current="location"]', { hasText: target }).waitFor();
   await page.getByRole('button', { name: `Move here to ${target}` }).click();
   await page.getByRole('heading', { name: target }).waitFor();
-  await item('greeting.txt').waitFor();
+  await item(page, 'greeting.txt').waitFor();
 
   await page.getByLabel('Actions for greeting.txt').click();
   await page.getByRole('button', { name: 'Delete file' }).click();
-  await item('greeting.txt').waitFor({ state: 'detached' });
+  await item(page, 'greeting.txt').waitFor({ state: 'detached' });
 
   await page.getByRole('link', { name: 'Trash' }).click();
   await page.getByRole('heading', { name: /^Trash of / }).waitFor();
   const row = page.getByRole('row').filter({ hasText: 'greeting.txt' });
   assert.match(await row.innerText(), new RegExp(`${mine}/${target}`));
   await page.screenshot({ path: `${screenshots}/organize-trash.png`, fullPage: true });
-  assert.deepEqual(await accessibilityProblems(), []);
+  assert.deepEqual(await accessibilityProblems(page), []);
   await row.getByRole('button', { name: 'Restore greeting.txt' }).click();
   await page.getByRole('heading', { name: target }).waitFor();
-  const href = await item('greeting.txt').getAttribute('href');
+  const href = await item(page, 'greeting.txt').getAttribute('href');
   const response = await page.request.get(`${url}${href}`);
   assert.equal(await response.text(), 'hello from the desktop\n');
 });
 
 test('keys rename, close and delete to the trash; ? shows them; a folder is copied whole', async () => {
-  await top();
-  await item(mine).click();
+  await openTop(page);
+  await item(page, mine).click();
   await page.getByRole('heading', { name: mine }).waitFor();
   // F2 on the focused item opens its name field, the name selected.
-  await item(target).focus();
+  await item(page, target).focus();
   await page.keyboard.press('F2');
   const field = page.getByLabel(`New name for ${target}`);
   const selected = await page.evaluate(() => {
@@ -166,9 +122,9 @@ test('keys rename, close and delete to the trash; ? shows them; a folder is copi
   assert.equal(selected, target);
   await field.fill('Keyed folder');
   await field.press('Enter');
-  await item('Keyed folder').waitFor();
+  await item(page, 'Keyed folder').waitFor();
   // Escape closes the menu F2 opened and gives the focus back to the item.
-  await item('Keyed folder').focus();
+  await item(page, 'Keyed folder').focus();
   await page.keyboard.press('F2');
   await page.keyboard.press('Escape');
   assert.equal(await page.locator('details.actions[open]').count(), 0);
@@ -178,7 +134,7 @@ test('keys rename, close and delete to the trash; ? shows them; a folder is copi
   const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
   await help.waitFor();
   await page.screenshot({ path: `${screenshots}/organize-keys.png` });
-  assert.deepEqual(await accessibilityProblems(), []);
+  assert.deepEqual(await accessibilityProblems(page), []);
   await page.setViewportSize({ width: 375, height: 740 });
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.screenshot({ path: `${screenshots}/organize-keys-phone-dark.png` });
@@ -194,17 +150,17 @@ test('keys rename, close and delete to the trash; ? shows them; a folder is copi
   await page.locator('#chooser [aria-current="location"]', { hasText: mine }).waitFor();
   await page.getByRole('button', { name: `Copy here to ${mine}` }).click();
   await page.getByRole('heading', { name: mine }).waitFor();
-  await item('Keyed folder (copy)').click();
+  await item(page, 'Keyed folder (copy)').click();
   await page.getByRole('heading', { name: 'Keyed folder (copy)' }).waitFor();
-  const href = await item('greeting.txt').getAttribute('href');
+  const href = await item(page, 'greeting.txt').getAttribute('href');
   assert.equal(await (await page.request.get(`${url}${href}`)).text(), 'hello from the desktop\n');
   // Delete on the focused item moves it to the trash, no question asked.
   await page.keyboard.press('Backspace');
   await page.getByRole('heading', { name: mine }).waitFor();
-  await item('Keyed folder (copy)').focus();
+  await item(page, 'Keyed folder (copy)').focus();
   await page.keyboard.press('Delete');
-  await item('Keyed folder (copy)').waitFor({ state: 'detached' });
-  await item('Keyed folder').waitFor();
+  await item(page, 'Keyed folder (copy)').waitFor({ state: 'detached' });
+  await item(page, 'Keyed folder').waitFor();
   await page.getByRole('link', { name: 'Trash' }).click();
   await page.getByRole('row').filter({ hasText: 'Keyed folder (copy)' }).waitFor();
   assert.deepEqual(violations, [], 'no Content-Security-Policy violation');
@@ -214,10 +170,10 @@ test('a version of a file the desktop changed is restored', async () => {
   const dir = `${syncDir}/Organize sync`;
   await mkdir(dir, { recursive: true });
   await writeFile(`${dir}/draft.txt`, 'first draft\n');
-  await top();
-  await eventually(item('Organize sync'));
-  await item('Organize sync').click();
-  await eventually(item('draft.txt'));
+  await openTop(page);
+  await eventually(item(page, 'Organize sync'));
+  await item(page, 'Organize sync').click();
+  await eventually(item(page, 'draft.txt'));
   // The second draft, once the first is synced.
   await writeFile(`${dir}/draft.txt`, 'second draft, longer\n');
   await page.getByLabel('Actions for draft.txt').click();
@@ -225,11 +181,11 @@ test('a version of a file the desktop changed is restored', async () => {
   await page.getByRole('heading', { name: 'Versions of draft.txt' }).waitFor();
   await eventually(page.getByText('2 · changed'));
   await page.screenshot({ path: `${screenshots}/organize-versions.png`, fullPage: true });
-  assert.deepEqual(await accessibilityProblems(), []);
+  assert.deepEqual(await accessibilityProblems(page), []);
   await page.getByRole('button', { name: 'Restore version 1' }).click();
   await page.getByText('3 · changed').waitFor();
   await page.getByRole('link', { name: '← Back to the folder' }).click();
-  const href = await item('draft.txt').getAttribute('href');
+  const href = await item(page, 'draft.txt').getAttribute('href');
   const response = await page.request.get(`${url}${href}`);
   assert.equal(await response.text(), 'first draft\n');
   // The desktop client receives the restored version.

@@ -183,15 +183,23 @@ fn unix_now() -> i64 {
     Timestamp::now().as_micros() / 1_000_000
 }
 
-/// Splits a [`ListRange`] into the bind values of the range-scan queries:
-/// `$2`/`$3` lower bound and inclusiveness, `$4`/`$5` upper bound.
-fn bounds(range: &ListRange) -> (Option<&str>, bool, Option<&str>, bool) {
-    (
-        range.lower.as_ref().map(|b| b.name.as_str()),
-        range.lower.as_ref().is_some_and(|b| b.inclusive),
-        range.upper.as_ref().map(|b| b.name.as_str()),
-        range.upper.as_ref().is_some_and(|b| b.inclusive),
-    )
+/// A [`range_scan!`] query with the [`ListRange`] bound: `$1` the prefix,
+/// `$2`/`$3` lower bound and inclusiveness, `$4`/`$5` upper bound, `$6` the
+/// limit. The caller binds the scope.
+fn range_query<'q, O>(
+    sql: &'static str,
+    range: &'q ListRange,
+) -> sqlx::query::QueryAs<'q, Postgres, O, PgArguments>
+where
+    O: for<'r> FromRow<'r, sqlx::postgres::PgRow>,
+{
+    sqlx::query_as(sql)
+        .bind(&range.prefix)
+        .bind(range.lower.as_ref().map(|b| b.name.as_str()))
+        .bind(range.lower.as_ref().is_some_and(|b| b.inclusive))
+        .bind(range.upper.as_ref().map(|b| b.name.as_str()))
+        .bind(range.upper.as_ref().is_some_and(|b| b.inclusive))
+        .bind(as_sql_limit(range.limit))
 }
 
 /// A scan in `$order` over names starting with `$1`, between the bounds
@@ -592,14 +600,7 @@ impl ObjectIndex for PgIndex {
         } else {
             container_scan!("ASC")
         };
-        let (lower, lower_inclusive, upper, upper_inclusive) = bounds(range);
-        let rows: Vec<ContainerRow> = sqlx::query_as(sql)
-            .bind(&range.prefix)
-            .bind(lower)
-            .bind(lower_inclusive)
-            .bind(upper)
-            .bind(upper_inclusive)
-            .bind(as_sql_limit(range.limit))
+        let rows: Vec<ContainerRow> = range_query(sql, range)
             .bind(account)
             .bind(hidden)
             .fetch_all(&self.pool)
@@ -734,14 +735,7 @@ impl ObjectIndex for PgIndex {
         } else {
             object_scan!("ASC")
         };
-        let (lower, lower_inclusive, upper, upper_inclusive) = bounds(range);
-        let rows: Vec<ObjectRow> = sqlx::query_as(sql)
-            .bind(&range.prefix)
-            .bind(lower)
-            .bind(lower_inclusive)
-            .bind(upper)
-            .bind(upper_inclusive)
-            .bind(as_sql_limit(range.limit))
+        let rows: Vec<ObjectRow> = range_query(sql, range)
             .bind(account)
             .bind(container)
             .bind(unix_now())

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::json::{EMPTY_MIMETYPE, Item, mimetype};
-use super::{Located, NameAndParent, Session, parse_id, parse_item_id};
+use super::{Located, NameAndParent, Session, next_version, parse_id, parse_item_id};
 use crate::content::{self, ChunkStore};
 use crate::error::rest::RestError;
 use crate::state::AppState;
@@ -190,16 +190,10 @@ pub async fn renamed(
             }
         },
     };
-    Ok(CommitItem {
-        id: current.id,
-        base_version: current.version,
-        parent_id,
-        name,
-        is_folder: current.is_folder,
-        deleted: false,
-        modified_at: current.modified_at,
-        content: current.content.clone(),
-    })
+    Ok(next_version(current, |next| {
+        next.parent_id = parent_id;
+        next.name = name;
+    }))
 }
 
 /// Why a move across workspaces is refused, and what to do instead: the
@@ -248,16 +242,7 @@ pub async fn delete(
     let session = Session::start(&state, &req, None).await?;
     let located = session.locate_live(&state, id, false).await?;
     let current = located.item();
-    let item = CommitItem {
-        id,
-        base_version: current.version,
-        parent_id: current.parent_id,
-        name: current.name.clone(),
-        is_folder: false,
-        deleted: true,
-        modified_at: current.modified_at,
-        content: current.content.clone(),
-    };
+    let item = next_version(current, |next| next.deleted = true);
     let outcome = session
         .commit(&state, &located.workspace, vec![item.clone()])
         .await?;

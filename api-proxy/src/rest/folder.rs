@@ -1,12 +1,12 @@
 //! `/v1/folder`: create, contents, rename/move, delete.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use nimbus_protocol::rpc::{CommitItem, Content, VersionStatus};
+use nimbus_protocol::rpc::{CommitItem, Content, ItemState, VersionStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::json::{FOLDER_MIMETYPE, Item, Root};
-use super::{NameAndParent, Parent, Session, parse_id, parse_item_id};
+use super::{NameAndParent, Parent, Session, next_version, parse_id, parse_item_id};
 use crate::error::rest::RestError;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
@@ -172,16 +172,7 @@ pub async fn delete(
     let id = parse_item_id(&path)?;
     let session = Session::start(&state, &req, None).await?;
     let located = session.locate_live(&state, id, true).await?;
-    let deleted = |item: &nimbus_protocol::rpc::ItemState| CommitItem {
-        id: item.id,
-        base_version: item.version,
-        parent_id: item.parent_id,
-        name: item.name.clone(),
-        is_folder: item.is_folder,
-        deleted: true,
-        modified_at: item.modified_at,
-        content: item.content.clone(),
-    };
+    let deleted = |item: &ItemState| next_version(item, |next| next.deleted = true);
     // Parents first throughout: folder deletions are applied last-listed first.
     let mut items = vec![deleted(located.item())];
     items.extend(located.tree.live_descendants(id).into_iter().map(deleted));

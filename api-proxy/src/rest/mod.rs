@@ -421,16 +421,28 @@ pub fn require_write(workspace: &WorkspaceInfo) -> Result<(), RestError> {
     )))
 }
 
+/// The next version of `item`, in its place, unchanged but for `change`
+/// (the REST API's and the web pages' renames, moves, deletions, new
+/// contents).
+pub fn next_version(item: &ItemState, change: impl FnOnce(&mut CommitItem)) -> CommitItem {
+    let mut next = CommitItem {
+        id: item.id,
+        base_version: item.version,
+        parent_id: item.parent_id,
+        name: item.name.clone(),
+        is_folder: item.is_folder,
+        deleted: false,
+        modified_at: item.modified_at,
+        content: item.content.clone(),
+    };
+    change(&mut next);
+    next
+}
+
 /// A new version of the file `current` with `content`, in its current place.
 pub fn with_new_content(current: &ItemState, content: Content) -> CommitItem {
-    CommitItem {
-        id: current.id,
-        base_version: current.version,
-        parent_id: current.parent_id,
-        name: current.name.clone(),
-        is_folder: false,
-        deleted: false,
-        modified_at: now_millis(),
-        content,
-    }
+    next_version(current, |next| {
+        next.modified_at = now_millis();
+        next.content = content;
+    })
 }

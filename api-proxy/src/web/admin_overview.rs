@@ -3,23 +3,27 @@
 //! register an application (its consumer secret is shown in the answer,
 //! once: the servers keep it for signatures but never tell it again),
 //! remove one (every token issued to it ends), and revoke any user's link.
-//! The links can be narrowed to one creator (`?user=NAME`). Each form is
-//! one `admin*` call that the servers refuse unless the caller is an
-//! administrator, and that they write to the audit log.
+//! The links come a page at a time (`?page=N`; the servers cut the page, as
+//! an installation has many) and can be narrowed to one creator
+//! (`?user=NAME`). Each form is one `admin*` call that the servers refuse
+//! unless the caller is an administrator, and that they write to the audit
+//! log.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use nimbus_protocol::admin::{AddOAuthAppArgs, AdminOverview, NewOAuthApplication};
-use nimbus_protocol::rpc::{LinkInfo, LinkStatus, Operation};
+use nimbus_protocol::admin::{
+    ADMIN_LINKS_PAGE, AddOAuthAppArgs, AdminOverview, AdminOverviewQuery, NewOAuthApplication,
+};
+use nimbus_protocol::rpc::{LinkInfo, Operation};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::admin::admin_call;
 use super::error::WebError;
-use super::format::{human_time, iso_time};
-use super::layout::{Layout, render, see_other};
-use super::links::status_text;
+use super::format::human_time;
+use super::layout::{Layout, Pager, render, see_other};
+use super::links::{LinkRow, link_row};
 use super::organize::CsrfForm;
 use super::session::WebSession;
 use super::sharing::done_message;
@@ -36,18 +40,6 @@ struct ProposalRow {
     expires: String,
 }
 
-struct LinkRow {
-    link_id: Uuid,
-    name: String,
-    creator: String,
-    status: &'static str,
-    active: bool,
-    has_password: bool,
-    downloads: u64,
-    created: String,
-    created_iso: String,
-}
-
 struct ApplicationRow {
     name: String,
     key: String,
@@ -61,6 +53,7 @@ struct OverviewPage {
     applications: Vec<ApplicationRow>,
     proposals: Vec<ProposalRow>,
     links: Vec<LinkRow>,
+    pager: Pager,
     /// The creator the links are narrowed to; empty: everyone's.
     user: String,
     done: Option<&'static str>,
@@ -72,10 +65,12 @@ struct OverviewPage {
 pub struct OverviewQuery {
     #[serde(default)]
     user: String,
+    /// Of the links, from 1.
+    page: Option<u32>,
     done: Option<String>,
 }
 
-/// `GET /admin/overview[?user=NAME]`.
+/// `GET /admin/overview[?user=NAME&page=N]`.
 pub async fn overview(
     session: WebSession,
     query: web::Query<OverviewQuery>,
@@ -83,30 +78,49 @@ pub async fn overview(
 ) -> Result<HttpResponse, WebError> {
     let query = query.into_inner();
     let done = query.done.as_deref().and_then(done_message);
-    page(&state, &session, query.user.trim(), done, None).await
+    let links_page = query.page.unwrap_or(1);
+    page(&state, &session, query.user.trim(), links_page, done, None).await
+}
+
+/// The address of a page of the links.
+fn links_href(user: &str, page: usize) -> String {
+    let mut params = form_urlencoded::Serializer::new(String::new());
+    if !user.is_empty() {
+        params.append_pair("user", user);
+    }
+    if page > 1 {
+        params.append_pair("page", &page.to_string());
+    }
+    let params = params.finish();
+    if params.is_empty() {
+        HERE.to_owned()
+    } else {
+        format!("{HERE}?{params}")
+    }
 }
 
 async fn page(
     state: &RestState,
     session: &WebSession,
     user: &str,
+    links_page: u32,
     done: Option<&'static str>,
     created: Option<NewOAuthApplication>,
 ) -> Result<HttpResponse, WebError> {
-    let overview: AdminOverview =
-        admin_call(state, session, Operation::AdminOverview, HERE).await?;
-    let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
-    let link_row = |link: LinkInfo, creator: String| LinkRow {
-        link_id: link.link_id,
-        status: status_text(link.status),
-        active: link.status == LinkStatus::Active,
-        has_password: link.has_password,
-        downloads: link.downloads,
-        created: human_time(link.created_at),
-        created_iso: iso_time(link.created_at),
-        name: link.name,
-        creator,
+    let query = AdminOverviewQuery {
+        links_creator: Some(user.to_owned()).filter(|u| !u.is_empty()),
+        links_page,
     };
+    let overview: AdminOverview =
+        admin_call(state, session, Operation::AdminOverview(query), HERE).await?;
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let pager = Pager::new(
+        to_usize(overview.links_page.max(1).into()),
+        to_usize(ADMIN_LINKS_PAGE.into()),
+        to_usize(overview.links_total),
+        |page| links_href(user, page),
+    );
+    let lower = |value: &dyn std::fmt::Debug| format!("{value:?}").to_lowercase();
     render(
         if created.is_some() {
             StatusCode::CREATED
@@ -139,9 +153,9 @@ async fn page(
             links: overview
                 .links
                 .into_iter()
-                .filter(|l| user.is_empty() || l.creator == user)
-                .map(|l| link_row(l.link, l.creator))
+                .map(|l| link_row(l.link, Some(l.creator), "/admin/links"))
                 .collect(),
+            pager,
             user: user.to_owned(),
             done,
             created,
@@ -175,7 +189,7 @@ pub async fn add_application(
         callback_url: (!callback.is_empty()).then(|| callback.to_owned()),
     });
     let created: NewOAuthApplication = admin_call(&state, &session, add, HERE).await?;
-    page(&state, &session, "", None, Some(created)).await
+    page(&state, &session, "", 1, None, Some(created)).await
 }
 
 /// `POST /admin/applications/{key}/remove`.

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::error::WebError;
 use super::format::{human_size, human_time};
-use super::layout::{Layout, render};
+use super::layout::{Layout, Pager, render};
 use super::session::WebSession;
 use crate::state::RestState;
 use crate::tree::Tree;
@@ -207,6 +207,18 @@ pub async fn open_workspace(
         tree,
         mounted,
     })
+}
+
+/// [`open_workspace`] for a change: refused unless the caller may write in it.
+pub async fn open_writable(
+    state: &RestState,
+    session: &WebSession,
+    raw_id: &str,
+    next: &str,
+) -> Result<Opened, WebError> {
+    let opened = open_workspace(state, session, raw_id, next).await?;
+    crate::rest::require_write(&opened.workspace)?;
+    Ok(opened)
 }
 
 impl Opened {
@@ -398,11 +410,8 @@ struct FolderPage {
     search: String,
     sort_links: Vec<SortLink>,
     rows: Vec<Row>,
-    /// "201–400 of 10000", or empty when everything fits on a page.
-    range: String,
     total: usize,
-    previous: Option<String>,
-    next: Option<String>,
+    pager: Pager,
     parent: Option<String>,
     /// Whether the caller may change this workspace.
     can_write: bool,
@@ -630,16 +639,6 @@ fn folder_page(
     let title = ancestry
         .last()
         .map_or_else(|| opened.workspace.name.clone(), |f| f.name.clone());
-    let first = (page - 1) * PAGE_SIZE;
-    let range = if total > PAGE_SIZE {
-        format!(
-            "{}–{} of {total}",
-            first + 1,
-            (first + PAGE_SIZE).min(total)
-        )
-    } else {
-        String::new()
-    };
     render(
         StatusCode::OK,
         &FolderPage {
@@ -649,10 +648,10 @@ fn folder_page(
             search_action: base.clone(),
             sort_links,
             rows,
-            range,
             total,
-            previous: (page > 1).then(|| href(query.sort, query.order, page - 1)),
-            next: (page < pages).then(|| href(query.sort, query.order, page + 1)),
+            pager: Pager::new(page, PAGE_SIZE, total, |page| {
+                href(query.sort, query.order, page)
+            }),
             parent: folder.map(|id| folder_href(opened.tree.get(id).and_then(|f| f.parent_id))),
             can_write: opened.workspace.role.can_write(),
             new_folder_action: format!("/files/{workspace_id}/new-folder"),

@@ -16,12 +16,13 @@ use nimbus_protocol::names::{
 use nimbus_protocol::rpc::ItemState;
 use serde::Deserialize;
 
-use super::browse::{Opened, open_workspace};
+use super::browse::{Opened, open_workspace, open_writable};
 use super::error::WebError;
 use super::format::{human_size, human_time};
 use super::layout::{Layout, render, see_other};
-use super::organize::{checked_name, commit, folder_url, next_version};
+use super::organize::{checked_name, commit, folder_url};
 use super::session::WebSession;
+use crate::rest::next_version;
 use crate::state::RestState;
 
 struct FileSummary {
@@ -164,8 +165,7 @@ pub async fn resolve(
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&req, form.csrf.as_deref())?;
     let (workspace, item) = path.into_inner();
-    let opened = open_workspace(&state, &session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(&state, &session, &workspace, "/").await?;
     let copy = opened.live_item(&item)?;
     let original_name = conflict_original(&copy.name)
         .filter(|_| !copy.is_folder)

@@ -24,6 +24,33 @@ pub struct Layout {
     pub is_admin: bool,
 }
 
+/// The links under a list shown a page at a time (`pager.html`): "← Previous",
+/// "201–400 of 10000", "Next →".
+pub struct Pager {
+    pub previous: Option<String>,
+    /// Empty when everything fits on one page.
+    pub range: String,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// For `page` (from 1, not past the last) of `total` rows, `size` a
+    /// page; `href` is the address of a page.
+    pub fn new(page: usize, size: usize, total: usize, href: impl Fn(usize) -> String) -> Self {
+        let pages = total.div_ceil(size).max(1);
+        let first = (page - 1) * size;
+        Self {
+            previous: (page > 1).then(|| href(page - 1)),
+            range: if total > size {
+                format!("{}–{} of {total}", first + 1, (first + size).min(total))
+            } else {
+                String::new()
+            },
+            next: (page < pages).then(|| href(page + 1)),
+        }
+    }
+}
+
 impl Layout {
     pub fn anonymous() -> Self {
         Self {

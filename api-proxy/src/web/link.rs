@@ -211,6 +211,13 @@ fn checked_token(token: String) -> Result<LinkToken, Refusal> {
     Ok(LinkToken(token))
 }
 
+/// The link and the item of `/s/{token}/{item}[/zip]`; either malformed is
+/// a link that does not exist.
+fn item_path((token, item): (String, String)) -> Result<(LinkToken, Uuid), Refusal> {
+    let item = Uuid::parse_str(&item).map_err(|_| Refusal::NotFound)?;
+    Ok((checked_token(token)?, item))
+}
+
 /// `GET /s/{token}`: the link's file or folder.
 async fn open_target(
     req: HttpRequest,
@@ -226,9 +233,7 @@ async fn open_inside(
     path: web::Path<(String, String)>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, Refusal> {
-    let (token, item) = path.into_inner();
-    let token = checked_token(token)?;
-    let item = Uuid::parse_str(&item).map_err(|_| Refusal::NotFound)?;
+    let (token, item) = item_path(path.into_inner())?;
     visit(&req, &app, token, Some(item)).await
 }
 
@@ -314,9 +319,7 @@ async fn zip_inside(
     path: web::Path<(String, String)>,
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, Refusal> {
-    let (token, item) = path.into_inner();
-    let token = checked_token(token)?;
-    let item = Uuid::parse_str(&item).map_err(|_| Refusal::NotFound)?;
+    let (token, item) = item_path(path.into_inner())?;
     zip_visit(&req, &app, token, Some(item)).await
 }
 

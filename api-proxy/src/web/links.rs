@@ -33,17 +33,22 @@ use crate::timestamp::now_millis;
 const MAX_EXPIRY_DAYS: u32 = 3650;
 const DAY_MILLIS: i64 = 24 * 3600 * 1000;
 
-struct LinkRow {
-    link_id: Uuid,
-    name: String,
-    is_folder: bool,
-    status: &'static str,
-    active: bool,
-    has_password: bool,
-    created: String,
-    created_iso: String,
-    expires: Option<String>,
-    downloads: String,
+/// A link as `link_card.html` shows it, here and on the administration's
+/// overview.
+pub(super) struct LinkRow {
+    pub(super) name: String,
+    pub(super) is_folder: bool,
+    /// Shown when the page lists other users' links too.
+    pub(super) creator: Option<String>,
+    pub(super) status: &'static str,
+    pub(super) active: bool,
+    pub(super) has_password: bool,
+    pub(super) created: String,
+    pub(super) created_iso: String,
+    pub(super) expires: Option<String>,
+    pub(super) downloads: String,
+    /// Where its "Revoke" form posts.
+    pub(super) revoke_action: String,
 }
 
 #[derive(Template)]
@@ -81,9 +86,12 @@ pub(super) fn status_text(status: LinkStatus) -> &'static str {
     }
 }
 
-fn link_row(link: LinkInfo) -> LinkRow {
+/// `link`'s card; `revoke_in` is where its revoke form's path starts
+/// (`/links` or `/admin/links`).
+pub(super) fn link_row(link: LinkInfo, creator: Option<String>, revoke_in: &str) -> LinkRow {
     LinkRow {
-        link_id: link.link_id,
+        revoke_action: format!("{revoke_in}/{}/revoke", link.link_id),
+        creator,
         status: status_text(link.status),
         active: link.status == LinkStatus::Active,
         has_password: link.has_password,
@@ -111,7 +119,10 @@ async fn links_page(
         status,
         &LinksPage {
             layout: Layout::of(session),
-            links: links.into_iter().map(link_row).collect(),
+            links: links
+                .into_iter()
+                .map(|link| link_row(link, None, "/links"))
+                .collect(),
             created,
             done,
         },

@@ -16,11 +16,12 @@ use nimbus_protocol::rpc::{CommitItem, ItemState};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::browse::{Opened, open_workspace};
+use super::browse::{Opened, open_writable};
 use super::error::WebError;
 use super::layout::{Layout, render, see_other};
-use super::organize::{checked_name, commit, folder_url, free_name, next_version};
+use super::organize::{checked_name, commit, folder_url, free_name};
 use super::session::WebSession;
+use crate::rest::next_version;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
 
@@ -76,6 +77,21 @@ fn target_folder(opened: &Opened, raw: &str) -> Result<Option<Uuid>, WebError> {
     Ok(Some(folder.id))
 }
 
+/// The live item `raw_id` and the folder `parent` (empty: the top) it is
+/// to move or be copied into, refused when it cannot go there.
+fn placement<'a>(
+    opened: &'a Opened,
+    raw_id: &str,
+    parent: &str,
+) -> Result<(&'a ItemState, Option<Uuid>), WebError> {
+    let item = opened.live_item(raw_id)?;
+    let target = target_folder(opened, parent)?;
+    if let Some(reason) = move_refusal(opened, item, target) {
+        return Err(WebError::BadRequest(reason));
+    }
+    Ok((item, target))
+}
+
 /// Why `item` cannot move or be copied into `target`, if it cannot.
 fn move_refusal(opened: &Opened, item: &ItemState, target: Option<Uuid>) -> Option<String> {
     let target = target?;
@@ -97,8 +113,7 @@ pub async fn chooser(
     state: web::Data<RestState>,
 ) -> Result<HttpResponse, WebError> {
     let (workspace, item) = path.into_inner();
-    let opened = open_workspace(&state, &session, &workspace, req.path()).await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(&state, &session, &workspace, req.path()).await?;
     let item = opened.live_item(&item)?;
     let target = target_folder(&opened, query.to.as_deref().unwrap_or_default())?;
     let base = format!("/files/{}/{}", opened.workspace.workspace_id, item.id);
@@ -161,13 +176,8 @@ pub async fn move_item(
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&req, form.csrf.as_deref())?;
     let (workspace, item) = path.into_inner();
-    let opened = open_workspace(&state, &session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
-    let item = opened.live_item(&item)?;
-    let target = target_folder(&opened, &form.parent)?;
-    if let Some(reason) = move_refusal(&opened, item, target) {
-        return Err(WebError::BadRequest(reason));
-    }
+    let opened = open_writable(&state, &session, &workspace, "/").await?;
+    let (item, target) = placement(&opened, &item, &form.parent)?;
     if target != item.parent_id {
         checked_name(&item.name, &opened, target)?;
         let moved = next_version(item, |next| next.parent_id = target);
@@ -236,13 +246,8 @@ pub async fn copy(
 ) -> Result<HttpResponse, WebError> {
     session.check_csrf(&req, form.csrf.as_deref())?;
     let (workspace, item) = path.into_inner();
-    let opened = open_workspace(&state, &session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
-    let item = opened.live_item(&item)?;
-    let target = target_folder(&opened, &form.parent)?;
-    if let Some(reason) = move_refusal(&opened, item, target) {
-        return Err(WebError::BadRequest(reason));
-    }
+    let opened = open_writable(&state, &session, &workspace, "/").await?;
+    let (item, target) = placement(&opened, &item, &form.parent)?;
     let items = copied(&opened, item, target)?;
     commit(&state, &session, &opened, items).await?;
     Ok(see_other(&folder_url(&opened, target)))

@@ -1,7 +1,7 @@
 //! New folder, rename and delete, committed through the metadata servers as
 //! any device's changes are (so desktops receive them by push). Deleting
 //! keeps every version: a deleted file's content stays restorable. The
-//! helpers here (`commit`, `next_version`, names) serve the other organizing
+//! helpers here (`commit`, names) serve the other organizing
 //! pages too: [`super::moving`], [`super::trash`], [`super::versions`] and
 //! [`super::conflicts`].
 
@@ -18,6 +18,7 @@ use super::error::WebError;
 use super::layout::see_other;
 use super::session::WebSession;
 use crate::error::rest::RestError;
+use crate::rest::next_version;
 use crate::state::RestState;
 use crate::timestamp::now_millis;
 use crate::tree::Tree;
@@ -157,22 +158,6 @@ pub async fn new_folder(
     };
     commit(&state, &session, &opened, vec![item]).await?;
     Ok(see_other(&folder_url(&opened, parent)))
-}
-
-/// The next version of `item`, in its place, unchanged but for `change`.
-pub fn next_version(item: &ItemState, change: impl FnOnce(&mut CommitItem)) -> CommitItem {
-    let mut next = CommitItem {
-        id: item.id,
-        base_version: item.version,
-        parent_id: item.parent_id,
-        name: item.name.clone(),
-        is_folder: item.is_folder,
-        deleted: false,
-        modified_at: item.modified_at,
-        content: item.content.clone(),
-    };
-    change(&mut next);
-    next
 }
 
 /// `POST /files/{workspace}/{item}/rename` with the new `name`.

@@ -20,7 +20,7 @@ use askama::Template;
 use futures::{StreamExt, TryStreamExt, stream};
 use nimbus_protocol::rpc::{CommitItem, Content, ItemState, Operation, PurgedItem};
 
-use super::browse::{Opened, open_workspace};
+use super::browse::{Opened, open_workspace, open_writable};
 use super::error::WebError;
 use super::format::{human_time, iso_time};
 use super::layout::{Layout, render, see_other};
@@ -242,8 +242,7 @@ async fn trashed_item(
 ) -> Result<(Opened, ItemState), WebError> {
     session.check_csrf(req, form.csrf.as_deref())?;
     let (workspace, item) = path.into_inner();
-    let opened = open_workspace(state, session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(state, session, &workspace, "/").await?;
     let item = opened.any_item(&item)?.clone();
     if !item.deleted {
         return Err(WebError::NotFound(format!(

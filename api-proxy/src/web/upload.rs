@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::browse::{Opened, open_workspace, workspaces_of};
+use super::browse::{Opened, open_workspace, open_writable, workspaces_of};
 use super::error::WebError;
 use super::organize::commit;
 use super::session::WebSession;
@@ -374,8 +374,7 @@ pub async fn create(
     app: web::Data<AppState>,
 ) -> Result<HttpResponse, UploadError> {
     let session = checked(&req, session)?;
-    let opened = open_workspace(&state, &session, &body.workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(&state, &session, &body.workspace, "/").await?;
     let parent = destination(&opened, &body.parent)?;
     let names = path_names(&body.path)?;
     let target = target(&opened, parent, &names)?;
@@ -627,8 +626,7 @@ pub async fn finish(
             row.offset(),
         ));
     }
-    let opened = open_workspace(&state, &session, &row.workspace_id.to_string(), "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(&state, &session, &row.workspace_id.to_string(), "/").await?;
     let content = stored_content(&app, &opened, &row).await?;
     // Uploads of one folder finish side by side, and each creates the folders
     // of its path that are missing: when another one created them (or took

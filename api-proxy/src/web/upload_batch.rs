@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::browse::{Opened, open_workspace};
+use super::browse::{Opened, open_writable};
 use super::error::WebError;
 use super::organize::commit;
 use super::session::WebSession;
@@ -71,8 +71,7 @@ async fn writable(
     session: &WebSession,
     workspace: &str,
 ) -> Result<Opened, UploadError> {
-    let opened = open_workspace(state, session, workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(state, session, workspace, "/").await?;
     Ok(opened)
 }
 

@@ -11,7 +11,7 @@ use askama::Template;
 use nimbus_protocol::rpc::{DeviceInfo, ItemState, Operation, VersionStatus};
 use uuid::Uuid;
 
-use super::browse::{Opened, open_workspace};
+use super::browse::{Opened, open_workspace, open_writable};
 use super::download::serve_item;
 use super::error::WebError;
 use super::format::{human_size, human_time, iso_time};
@@ -175,8 +175,7 @@ pub async fn restore(
     session.check_csrf(&req, form.csrf.as_deref())?;
     let (workspace, item, number) = path.into_inner();
     let number = parse_version(&number)?;
-    let opened = open_workspace(&state, &session, &workspace, "/").await?;
-    crate::rest::require_write(&opened.workspace)?;
+    let opened = open_writable(&state, &session, &workspace, "/").await?;
     let history = history_of(&state, &session, &opened, &item).await?;
     let version = with_content(history.version(number)?)?;
     let current = history.current();

@@ -12,7 +12,7 @@ use nimbus_protocol::rpc::{CreateLinkArgs, CreatedLink, Operation, Role};
 use nimbus_server::admin;
 use nimbus_server::storage::Actor;
 
-use crate::helpers::{TestApp, device, spawn_app};
+use crate::helpers::{Device, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
 use crate::web::{Browser, location, value_of};
 
@@ -353,22 +353,8 @@ async fn an_administrator_registers_and_removes_applications_and_revokes_any_lin
     assert_eq!(root.post(&remove, &[("csrf", &csrf)]).await.status(), 400);
 
     // Alice's link, listed by creator and revoked by the administrator.
-    let link: CreatedLink = alices
-        .rpc
-        .call(
-            Some(&alices.token),
-            Operation::CreateLink(CreateLinkArgs {
-                workspace_id: alices.workspace.workspace_id,
-                item_id: None,
-                expires_at: None,
-                password: None,
-                max_downloads: None,
-            }),
-        )
-        .await
-        .unwrap();
+    let link = make_link(&alices).await;
     let url = format!("{}/s/{}", app.address, link.token.0);
-    nimbus_server::test_log::record_secret("link token", &link.token.0);
     assert_eq!(app.client.get(&url).send().await.unwrap().status(), 200);
     let revoke = format!("/admin/links/{}/revoke", link.link.link_id);
     let (_, hers) = root.html("/admin/overview?user=alice").await;
@@ -391,4 +377,75 @@ async fn an_administrator_registers_and_removes_applications_and_revokes_any_lin
         assert!(audit.contains(&format!(">{action}<")), "{action}: {audit}");
     }
     assert!(!audit.contains(&secret));
+}
+
+/// A link to the whole of `device`'s default workspace.
+async fn make_link(device: &Device) -> CreatedLink {
+    let created: CreatedLink = device
+        .rpc
+        .call(
+            Some(&device.token),
+            Operation::CreateLink(CreateLinkArgs {
+                workspace_id: device.workspace.workspace_id,
+                item_id: None,
+                expires_at: None,
+                password: None,
+                max_downloads: None,
+            }),
+        )
+        .await
+        .unwrap();
+    nimbus_server::test_log::record_secret("link token", &created.token.0);
+    created
+}
+
+#[tokio::test]
+async fn an_administrator_pages_through_the_public_links() {
+    let app = spawn_app().await;
+    app.add_admin("root").await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alices = device(&app, "alice").await;
+    let bobs = device(&app, "bob").await;
+    let mut alices_links = Vec::new();
+    for _ in 0..204 {
+        alices_links.push(make_link(&alices).await.link.link_id.to_string());
+    }
+    let bobs_link = make_link(&bobs).await.link.link_id.to_string();
+    let mut root = Browser::new(&app);
+    root.sign_in("root").await;
+    let links_on = |page: &str| page.matches("/admin/links/").count();
+
+    // Everyone's, newest first, 100 a page: bob's (the newest) leads.
+    let (status, first) = root.html("/admin/overview").await;
+    assert_eq!(status, 200);
+    assert_eq!(links_on(&first), 100);
+    assert!(first.contains(&bobs_link) && first.contains("1–100 of 205"));
+    assert!(first.contains("href=\"/admin/overview?page=2\" rel=\"next\""));
+    assert!(!first.contains("rel=\"prev\""));
+    let (_, last) = root.html("/admin/overview?page=3").await;
+    assert_eq!(links_on(&last), 5);
+    assert!(last.contains(&alices_links[0]) && !last.contains(&bobs_link));
+    assert!(last.contains("201–205 of 205"));
+    assert!(last.contains("href=\"/admin/overview?page=2\" rel=\"prev\""));
+    assert!(!last.contains("rel=\"next\""));
+    // Past the last page: the last page.
+    let (_, past) = root.html("/admin/overview?page=9").await;
+    assert_eq!(links_on(&past), 5);
+    assert!(past.contains("201–205 of 205"));
+
+    // One creator's, paged as well; the pages keep the creator.
+    let (_, hers) = root.html("/admin/overview?user=alice&page=2").await;
+    assert_eq!(links_on(&hers), 100);
+    assert!(hers.contains("101–200 of 204") && !hers.contains(&bobs_link));
+    // The template escapes the `&` between the parameters.
+    assert!(
+        hers.contains("href=\"/admin/overview?user=alice&#38;page=3\" rel=\"next\""),
+        "{hers}"
+    );
+    assert!(hers.contains("href=\"/admin/overview?user=alice\" rel=\"prev\""));
+    let (_, his) = root.html("/admin/overview?user=bob").await;
+    assert_eq!(links_on(&his), 1);
+    assert!(his.contains(&bobs_link) && !his.contains(" of 1<"));
+    assert!(!his.contains("rel=\"next\"") && !his.contains("rel=\"prev\""));
 }

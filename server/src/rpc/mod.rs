@@ -345,9 +345,9 @@ pub async fn dispatch(
             require_admin(&caller)?;
             admin_audit_log::run(state, query).await
         }
-        Operation::AdminOverview => {
+        Operation::AdminOverview(query) => {
             require_admin(&caller)?;
-            admin_overview::run(state).await
+            admin_overview::run(state, query).await
         }
         Operation::AdminHealth => {
             require_admin(&caller)?;

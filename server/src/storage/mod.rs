@@ -479,6 +479,9 @@ pub trait MetadataStore: Send + Sync + 'static {
 
     /// Creates a user with a default workspace and its membership, atomically.
     async fn create_user(&self, new_user: NewUser, audit: &Audit) -> StoreResult<User>;
+    /// The user of this name unless deleted. A deleted user's row stays (see
+    /// [`MetadataStore::delete_user`]), but to sign-ins, sharing and
+    /// administration they are nobody.
     async fn user_by_name(&self, username: &str) -> StoreResult<Option<User>>;
     /// Every user not deleted, by name, with their usage.
     async fn list_users(&self) -> StoreResult<Vec<UserUsage>>;
@@ -806,6 +809,16 @@ pub trait MetadataStore: Send + Sync + 'static {
     async fn links_of(&self, creator_id: Uuid) -> StoreResult<Vec<LinkInfo>>;
     /// Every link, newest first (administration).
     async fn all_links(&self) -> StoreResult<Vec<LinkRecord>>;
+    /// How many links `creator` (a user name; `None`: anybody) made.
+    async fn count_links(&self, creator: Option<&str>) -> StoreResult<u64>;
+    /// At most `limit` of the links `creator` made (`None`: anybody's),
+    /// newest first, after skipping `offset` of them (administration).
+    async fn links_page(
+        &self,
+        creator: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LinkRecord>>;
     /// Revokes a link (only one of `creator_id`'s, when given); `None` when
     /// there is no such link.
     async fn revoke_link(

@@ -61,6 +61,26 @@ fn unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
 }
 
+/// `result`, with a violated unique key reported as `refusal()`, which says
+/// what the clash means to the caller, instead of as a database error.
+fn refuse_duplicate<T>(
+    result: Result<T, sqlx::Error>,
+    refusal: impl FnOnce() -> StoreError,
+) -> StoreResult<T> {
+    result.map_err(|e| {
+        if unique_violation(&e) {
+            refusal()
+        } else {
+            e.into()
+        }
+    })
+}
+
+/// The refusal of a mount name the user already has for another workspace.
+fn mount_name_taken(name: &str) -> String {
+    format!("you already have a workspace named {name:?}; choose another name")
+}
+
 fn to_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
 }
@@ -484,10 +504,24 @@ impl MetadataStore for PgStore {
         let user = match inserted {
             Ok(row) => User::from(row),
             Err(e) if unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(format!(
-                    "a user named {:?} already exists",
-                    new_user.username
-                )));
+                drop(tx);
+                // The row of a deleted user stays and keeps its name, which is
+                // not given out again (the audit log's names stay unambiguous).
+                let deleted: bool = sqlx::query_scalar(
+                    "SELECT deleted_at IS NOT NULL FROM users WHERE username = $1",
+                )
+                .bind(&new_user.username)
+                .fetch_optional(&self.pool)
+                .await?
+                .unwrap_or(false);
+                return Err(StoreError::AlreadyExists(if deleted {
+                    format!(
+                        "the name {:?} belonged to a deleted user and is not given out again",
+                        new_user.username
+                    )
+                } else {
+                    format!("a user named {:?} already exists", new_user.username)
+                }));
             }
             Err(e) => return Err(e.into()),
         };
@@ -520,7 +554,7 @@ impl MetadataStore for PgStore {
         let row: Option<UserRow> = sqlx::query_as(concat!(
             "SELECT ",
             user_columns!(),
-            " FROM users WHERE username = $1"
+            " FROM users WHERE username = $1 AND deleted_at IS NULL"
         ))
         .bind(username)
         .fetch_optional(&self.pool)
@@ -1095,16 +1129,9 @@ impl MetadataStore for PgStore {
         .bind(&args.name)
         .execute(&mut *tx)
         .await;
-        match membership {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(format!(
-                    "you already have a workspace named {:?}; choose another name",
-                    args.name
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(membership, || {
+            StoreError::AlreadyExists(mount_name_taken(&args.name))
+        })?;
         let created = member_workspace(&mut tx, owner_id, args.workspace_id)
             .await?
             .ok_or_else(|| StoreError::Corrupt("a workspace vanished while created".into()))?;
@@ -1621,6 +1648,19 @@ impl MetadataStore for PgStore {
 
     async fn all_links(&self) -> StoreResult<Vec<LinkRecord>> {
         self.all_links_impl().await
+    }
+
+    async fn count_links(&self, creator: Option<&str>) -> StoreResult<u64> {
+        self.count_links_impl(creator).await
+    }
+
+    async fn links_page(
+        &self,
+        creator: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LinkRecord>> {
+        self.links_page_impl(creator, offset, limit).await
     }
 
     async fn revoke_link(

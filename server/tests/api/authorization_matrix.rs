@@ -16,7 +16,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use nimbus_protocol::admin::{
-    AddOAuthAppArgs, AdminAddUserArgs, AdminUpdateUserArgs, AuditQuery, DeleteUserArgs,
+    AddOAuthAppArgs, AdminAddUserArgs, AdminOverviewQuery, AdminUpdateUserArgs, AuditQuery,
+    DeleteUserArgs,
 };
 use nimbus_protocol::client::ClientOptions;
 use nimbus_protocol::rpc::{
@@ -176,7 +177,7 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         | Operation::AdminAddUser(_)
         | Operation::AdminUpdateUser(_)
         | Operation::AdminAuditLog(_)
-        | Operation::AdminOverview
+        | Operation::AdminOverview(_)
         | Operation::AdminHealth
         | Operation::AdminUserWorkspaces { .. }
         | Operation::AdminAddOauthApp(_)
@@ -570,7 +571,7 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             since: None,
             limit: 10,
         }),
-        Operation::AdminOverview,
+        Operation::AdminOverview(AdminOverviewQuery::default()),
         Operation::AdminHealth,
         Operation::AdminUserWorkspaces {
             username: Caller::Owner.username().unwrap().into(),

@@ -3,8 +3,13 @@
 //! become collectable.
 
 use nimbus_protocol::ClientError;
-use nimbus_protocol::admin::{DeleteUserArgs, DeletedUserReply};
-use nimbus_protocol::rpc::{DeviceToken, ErrorCode, Operation, ProposalList, Role};
+use nimbus_protocol::admin::{
+    AdminAddUserArgs, AdminUpdateUserArgs, AdminUserWorkspaces, DeleteUserArgs, DeletedUserReply,
+    WorkspaceTransfer,
+};
+use nimbus_protocol::rpc::{
+    DeviceToken, ErrorCode, Operation, Password, ProposalList, ProposeShareArgs, Role,
+};
 use nimbus_server::storage::AuditFilter;
 
 use crate::cli::{nimbus_server_of, stdout};
@@ -127,7 +132,8 @@ async fn deleting_a_user_makes_the_administrator_choose_for_each_shared_workspac
         .client
         .login(login_args("alice", PASSWORD, "again"))
         .await;
-    assert!(matches!(login, Err(ClientError::Rpc(e)) if e.code == ErrorCode::AccountDisabled));
+    // A deleted user is nobody: refused as an unknown name is.
+    assert!(matches!(login, Err(ClientError::Rpc(e)) if e.code == ErrorCode::InvalidCredentials));
     // Bob owns the project, with its file; carol lost the photos; dave's
     // offer is withdrawn; bob's own workspace has no alice any more.
     let bobs_view = app.client.get_workspaces(&bob).await.unwrap();
@@ -232,5 +238,114 @@ async fn an_administrator_deletes_from_a_device_and_not_themselves() {
         .call::<DeletedUserReply>(Some(&root), delete_op("erin"))
         .await;
     assert!(matches!(again, Err(ClientError::Rpc(e)) if e.code == ErrorCode::BadRequest));
+    app.stop().await;
+}
+
+/// The refusal's code and message, or a panic naming what was let through.
+async fn refusal(app: &TestApp, token: &DeviceToken, op: Operation) -> (ErrorCode, String) {
+    let name = op.name();
+    match app.client.call::<serde_json::Value>(Some(token), op).await {
+        Err(ClientError::Rpc(e)) => (e.code, e.message),
+        other => panic!("{name} for a deleted user was not refused: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_deleted_user_is_nobody_to_sign_in_sharing_and_administration() {
+    let app = spawn_app().await;
+    let root = add_admin(&app, "root").await;
+    let (erin, _) = app.user_with_device("erin").await;
+    let (frank, _) = app.user_with_device("frank").await;
+    let project = create_workspace(&app, &frank, "Project").await;
+    let _: DeletedUserReply = app
+        .client
+        .call(Some(&root), delete_op("erin"))
+        .await
+        .unwrap();
+    assert!(app.client.get_account(&erin).await.is_err());
+
+    // Signing in with the right password is refused as for an unknown name:
+    // neither "disabled" nor a failed attempt counted on the dead row.
+    let signed_in = app
+        .client
+        .login(login_args("erin", PASSWORD, "old laptop"))
+        .await;
+    assert!(
+        matches!(&signed_in, Err(ClientError::Rpc(e)) if e.code == ErrorCode::InvalidCredentials),
+        "{signed_in:?}"
+    );
+
+    let propose = Operation::ProposeShare(ProposeShareArgs {
+        workspace_id: project.workspace_id,
+        addressees: vec!["erin".into()],
+        role: Role::Editor,
+        message: None,
+    });
+    let (code, message) = refusal(&app, &frank, propose).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(message.contains("erin"), "{message}");
+
+    let workspaces = Operation::AdminUserWorkspaces {
+        username: "erin".into(),
+    };
+    let (code, message) = refusal(&app, &root, workspaces).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(message.contains("no user named \"erin\""), "{message}");
+
+    let enable = Operation::AdminUpdateUser(AdminUpdateUserArgs {
+        username: "erin".into(),
+        disabled: Some(false),
+        quota_bytes: None,
+        password: None,
+    });
+    let (code, message) = refusal(&app, &root, enable).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(message.contains("no user named \"erin\""), "{message}");
+
+    let (code, message) = refusal(&app, &root, delete_op("erin")).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(message.contains("no user named \"erin\""), "{message}");
+
+    // Nor can a workspace be handed to them.
+    let (grace, _) = app.user_with_device("grace").await;
+    let shared = create_workspace(&app, &frank, "Shared").await;
+    share(&app, &frank, &shared, ("grace", &grace), Role::Editor).await;
+    let hand_to_erin = Operation::AdminDeleteUser(DeleteUserArgs {
+        username: "frank".into(),
+        transfers: vec![WorkspaceTransfer {
+            workspace_id: shared.workspace_id,
+            to: "erin".into(),
+        }],
+        delete_shared: Vec::new(),
+    });
+    let (code, message) = refusal(&app, &root, hand_to_erin).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(
+        message.contains("no user named \"erin\" to hand"),
+        "{message}"
+    );
+    let frank_still: AdminUserWorkspaces = app
+        .client
+        .call(
+            Some(&root),
+            Operation::AdminUserWorkspaces {
+                username: "frank".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(frank_still.owned.len(), 3, "nothing of frank was deleted");
+
+    // The name is not given out again (the audit log names stay unambiguous).
+    let recreate = Operation::AdminAddUser(AdminAddUserArgs {
+        username: "erin".into(),
+        password: Password(PASSWORD.into()),
+        email: None,
+        quota_bytes: 1 << 30,
+        is_admin: false,
+    });
+    let (code, message) = refusal(&app, &root, recreate).await;
+    assert_eq!(code, ErrorCode::BadRequest);
+    assert!(message.contains("deleted user"), "{message}");
     app.stop().await;
 }

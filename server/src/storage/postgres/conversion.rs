@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::sharing::lock_workspace;
 use super::{
-    PgStore, fill_contents, member_workspace, storage_account, to_i64, to_u64, unique_violation,
+    PgStore, fill_contents, member_workspace, refuse_duplicate, storage_account, to_i64, to_u64,
 };
 use crate::storage::{Conversion, StoreError, StoreResult};
 
@@ -130,16 +130,12 @@ impl PgStore {
         .bind(conversion.folder_id)
         .execute(&mut *tx)
         .await;
-        match created {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::AlreadyExists(format!(
-                    "the workspace id {} is already in use; retry with a new random id",
-                    conversion.workspace_id
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(created, || {
+            StoreError::AlreadyExists(format!(
+                "the workspace id {} is already in use; retry with a new random id",
+                conversion.workspace_id
+            ))
+        })?;
         // Mounted where the folder was, so the owner's devices keep it in place.
         let mounted = sqlx::query(
             "INSERT INTO workspace_members (workspace_id, user_id, role, mount_name, mount_parent) \
@@ -151,17 +147,13 @@ impl PgStore {
         .bind(folder.parent_id)
         .execute(&mut *tx)
         .await;
-        match mounted {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Refused(format!(
-                    "you already have a workspace or share named {:?}; rename the folder or \
-                     that mount first",
-                    folder.name
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(mounted, || {
+            StoreError::Refused(format!(
+                "you already have a workspace or share named {:?}; rename the folder or \
+                 that mount first",
+                folder.name
+            ))
+        })?;
         move_subtree(&mut tx, conversion, source_id, &subtree).await?;
 
         let source_revision = revision + 1;

@@ -184,6 +184,36 @@ impl PgStore {
         rows.into_iter().map(LinkRow::into_record).collect()
     }
 
+    pub(super) async fn count_links_impl(&self, creator: Option<&str>) -> StoreResult<u64> {
+        let count: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM public_links l JOIN users u ON u.id = l.creator_id \
+             WHERE $1::text IS NULL OR u.username = $1",
+        )
+        .bind(creator)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(to_u64(count))
+    }
+
+    pub(super) async fn links_page_impl(
+        &self,
+        creator: Option<&str>,
+        offset: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LinkRecord>> {
+        let rows: Vec<LinkRow> = sqlx::query_as(concat!(
+            links!(),
+            "WHERE $1::text IS NULL OR u.username = $1 \
+             ORDER BY l.created_at DESC, l.id OFFSET $2 LIMIT $3"
+        ))
+        .bind(creator)
+        .bind(to_i64(offset))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(LinkRow::into_record).collect()
+    }
+
     pub(super) async fn revoke_link_impl(
         &self,
         link_id: Uuid,

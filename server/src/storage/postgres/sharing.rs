@@ -11,7 +11,8 @@ use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
 use super::{
-    PgStore, insert_audit, member_workspace, parse_encryption, parse_role, to_u64, unique_violation,
+    PgStore, insert_audit, member_workspace, mount_name_taken, parse_encryption, parse_role,
+    refuse_duplicate, to_u64,
 };
 use crate::storage::{
     Audit, Mount, NewProposals, Removal, StoreError, StoreResult, UserRef, WorkspaceRecord,
@@ -508,17 +509,13 @@ impl PgStore {
         .bind(&addressed_as)
         .execute(&mut *tx)
         .await;
-        match inserted {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Refused(
-                    "a proposal of this workspace to one of these users is still pending; \
-                     cancel it first or wait for an answer"
-                        .into(),
-                ));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(inserted, || {
+            StoreError::Refused(
+                "a proposal of this workspace to one of these users is still pending; \
+                 cancel it first or wait for an answer"
+                    .into(),
+            )
+        })?;
         let mut proposals = proposals_by_id(&mut tx, &ids).await?;
         proposals.sort_by_key(|p| ids.iter().position(|id| *id == p.proposal_id));
         for proposal in &proposals {
@@ -779,16 +776,9 @@ impl PgStore {
         .bind(mount.parent)
         .execute(&mut *tx)
         .await;
-        match updated {
-            Ok(_) => {}
-            Err(e) if unique_violation(&e) => {
-                return Err(StoreError::Refused(format!(
-                    "you already have a workspace named {:?}; choose another name",
-                    mount.name
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        refuse_duplicate(updated, || {
+            StoreError::Refused(mount_name_taken(mount.name))
+        })?;
         let workspace = member_workspace(&mut tx, mount.user_id, mount.workspace_id)
             .await?
             .ok_or_else(|| StoreError::Refused("you are not a member of this workspace".into()))?;
