@@ -14,7 +14,8 @@ use nimbus_server::storage::Actor;
 
 use crate::helpers::{TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, location, value_of};
+use crate::browser::{Browser, value_of};
+use crate::web::location;
 
 async fn quota_of(app: &TestApp, username: &str) -> Option<u64> {
     app.metadata

@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, commit, file, folder, location};
+use crate::browser::Browser;
+use crate::web::{commit, file, folder, location};
 
 /// Every version of `id`, newest first, as the metadata servers keep them.
 async fn history(laptop: &Device, id: Uuid) -> Vec<ItemState> {

@@ -9,7 +9,8 @@
 use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
 
 use crate::helpers::{Device, TestApp, device, spawn_app};
-use crate::web::{Browser, commit, file, location};
+use crate::browser::Browser;
+use crate::web::{commit, file, location};
 
 /// A signed-in browser of `user` with its CSRF token.
 async fn browser_of(app: &TestApp, user: &str) -> (Browser, String) {

@@ -18,7 +18,7 @@ use crate::collection::Collector;
 use crate::helpers::{
     Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
 };
-use crate::web::Browser;
+use crate::browser::Browser;
 
 const MIB: usize = 1024 * 1024;
 
