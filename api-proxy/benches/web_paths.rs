@@ -229,7 +229,14 @@ async fn upload(
                     item,
                 });
             } else {
-                swift_put(app, device, &swift_container, &format!("big-{round}"), &data).await?;
+                swift_put(
+                    app,
+                    device,
+                    &swift_container,
+                    &format!("big-{round}"),
+                    &data,
+                )
+                .await?;
                 swift_took = started.elapsed();
             }
         }

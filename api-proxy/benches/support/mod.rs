@@ -160,10 +160,7 @@ pub fn folder_item(name: &str, parent: Option<Uuid>) -> CommitItem {
 
 /// Commits `items` to the device's default workspace as a desktop client
 /// does, in commits of at most 500; returns the last revision.
-pub async fn commit(
-    device: &helpers::Device,
-    items: Vec<CommitItem>,
-) -> anyhow::Result<Revision> {
+pub async fn commit(device: &helpers::Device, items: Vec<CommitItem>) -> anyhow::Result<Revision> {
     let mut revision = 0;
     for batch in items.chunks(500) {
         let reply = device

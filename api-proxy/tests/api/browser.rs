@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use nimbus_protocol::rpc::Revision;
-use reqwest::{Response, StatusCode};
 use reqwest::redirect::Policy;
+use reqwest::{Response, StatusCode};
 
 use super::helpers::{PASSWORD, TestApp};
 
@@ -204,4 +204,3 @@ impl Events {
         );
     }
 }
-

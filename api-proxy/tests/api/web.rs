@@ -14,10 +14,10 @@ use nimbus_protocol::rpc::{
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
+use crate::browser::{Browser, value_of, with_form};
 use crate::helpers::{
     Device, PASSWORD, TestApp, device, noise, spawn_app, spawn_app_with, upload_chunks,
 };
-use crate::browser::{Browser, value_of, with_form};
 use crate::oauth;
 
 pub(crate) fn location(response: &Response) -> String {

@@ -12,9 +12,9 @@ use nimbus_protocol::rpc::{CreateLinkArgs, CreatedLink, Operation, Role};
 use nimbus_server::admin;
 use nimbus_server::storage::Actor;
 
+use crate::browser::{Browser, value_of};
 use crate::helpers::{TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::browser::{Browser, value_of};
 use crate::web::location;
 
 async fn quota_of(app: &TestApp, username: &str) -> Option<u64> {

@@ -14,9 +14,9 @@ use nimbus_proxy::web::live::MAX_STREAMS_PER_SESSION;
 use reqwest::Response;
 use uuid::Uuid;
 
+use crate::browser::{Browser, Events, WAIT};
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::browser::{Browser, Events, WAIT};
 use crate::web::{devices, folder, location};
 
 /// Opens the events of `workspace` with `headers`.

@@ -8,8 +8,8 @@
 
 use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
 
-use crate::helpers::{Device, TestApp, device, spawn_app};
 use crate::browser::Browser;
+use crate::helpers::{Device, TestApp, device, spawn_app};
 use crate::web::{commit, file, location};
 
 /// A signed-in browser of `user` with its CSRF token.
