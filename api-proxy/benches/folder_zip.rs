@@ -23,168 +23,13 @@
 //! 8 at once; for `big` the one file. The fastest of
 //! `NIMBUS_BENCH_ROUNDS` (3) rounds of each is printed.
 
-use std::time::{Duration, Instant};
+use anyhow::ensure;
+use nimbus_protocol::rpc::{CreateLinkArgs, CreatedLink, Operation};
 
-use anyhow::{Context, ensure};
-use futures::StreamExt;
-use nimbus_chunks::{ChunkerParams, WorkspaceKeys};
-use nimbus_protocol::rpc::{
-    CommitArgs, CommitItem, Content, CreateLinkArgs, CreatedLink, ItemOutcome, Operation,
-};
-use uuid::Uuid;
+mod support;
+use support::{Timed, fastest, folder_item, helpers, setting, stored_file, timed, timed_files};
 
-// The integration tests' `spawn_app()`; the bench uses only part of it.
-#[allow(dead_code)]
-#[path = "../tests/api/helpers.rs"]
-mod helpers;
-
-const MIB: f64 = 1024.0 * 1024.0;
 const CONCURRENCY: usize = 8;
-
-fn setting(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// One download: when its first body byte came, how long all took, how many bytes.
-#[derive(Clone, Copy)]
-struct Timed {
-    first_byte: Duration,
-    total: Duration,
-    bytes: u64,
-}
-
-impl Timed {
-    fn mib_per_sec(&self) -> f64 {
-        self.bytes as f64 / MIB / self.total.as_secs_f64()
-    }
-}
-
-/// GETs `url`, reading the body as it comes.
-async fn timed_get(client: &reqwest::Client, url: &str) -> anyhow::Result<Timed> {
-    let started = Instant::now();
-    let response = client.get(url).send().await?;
-    ensure!(response.status() == 200, "{url}: {}", response.status());
-    let mut body = response.bytes_stream();
-    let mut first_byte = None;
-    let mut bytes = 0u64;
-    while let Some(piece) = body.next().await {
-        let piece = piece.context("the body was cut off")?;
-        if first_byte.is_none() && !piece.is_empty() {
-            first_byte = Some(started.elapsed());
-        }
-        bytes += piece.len() as u64;
-    }
-    Ok(Timed {
-        first_byte: first_byte.unwrap_or_default(),
-        total: started.elapsed(),
-        bytes,
-    })
-}
-
-/// GETs every URL, `at_once` at a time; the first byte is the first of all.
-async fn timed_files(
-    client: &reqwest::Client,
-    urls: &[String],
-    at_once: usize,
-) -> anyhow::Result<Timed> {
-    let started = Instant::now();
-    let each: Vec<Timed> = futures::stream::iter(urls)
-        .map(|url| timed_get(client, url))
-        .buffer_unordered(at_once)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<anyhow::Result<_>>()?;
-    Ok(Timed {
-        first_byte: each.iter().map(|t| t.first_byte).min().unwrap_or_default(),
-        total: started.elapsed(),
-        bytes: each.iter().map(|t| t.bytes).sum(),
-    })
-}
-
-/// The fastest of `rounds` runs of `run`.
-async fn fastest<F, Fut>(rounds: usize, run: F) -> anyhow::Result<Timed>
-where
-    F: Fn() -> Fut,
-    Fut: Future<Output = anyhow::Result<Timed>>,
-{
-    let mut best: Option<Timed> = None;
-    for _ in 0..rounds {
-        let timed = run().await?;
-        if best.is_none_or(|b| timed.total < b.total) {
-            best = Some(timed);
-        }
-    }
-    best.context("no rounds")
-}
-
-/// A file of `data` stored as a desktop client stores it, to commit.
-async fn stored_file(
-    app: &helpers::TestApp,
-    device: &helpers::Device,
-    parent: Uuid,
-    name: String,
-    data: &[u8],
-) -> CommitItem {
-    let keys = WorkspaceKeys::plain(device.workspace.workspace_id);
-    let (chunks, content_hash, size) = helpers::upload_chunks(
-        &app.client,
-        &device.container_url,
-        &device.swift_token,
-        &keys,
-        data,
-    )
-    .await;
-    CommitItem {
-        content: Content {
-            size,
-            content_hash: Some(content_hash),
-            chunks,
-            chunker: Some(ChunkerParams::DEFAULT.describe()),
-        },
-        is_folder: false,
-        ..folder_item(&name, Some(parent))
-    }
-}
-
-fn folder_item(name: &str, parent: Option<Uuid>) -> CommitItem {
-    CommitItem {
-        id: Uuid::now_v7(),
-        base_version: 0,
-        parent_id: parent,
-        name: name.into(),
-        is_folder: true,
-        deleted: false,
-        modified_at: 1_700_000_000_000,
-        content: Content::default(),
-    }
-}
-
-async fn commit(device: &helpers::Device, items: Vec<CommitItem>) -> anyhow::Result<()> {
-    for batch in items.chunks(500) {
-        let reply = device
-            .rpc
-            .commit(
-                &device.token,
-                Uuid::new_v4(),
-                CommitArgs {
-                    workspace_id: device.workspace.workspace_id,
-                    items: batch.to_vec(),
-                },
-            )
-            .await?;
-        for result in reply.results {
-            ensure!(
-                matches!(result.outcome, ItemOutcome::Committed { .. }),
-                "{result:?}"
-            );
-        }
-    }
-    Ok(())
-}
 
 fn row(label: &str, timed: Timed) {
     println!(
@@ -232,7 +77,7 @@ async fn main() -> anyhow::Result<()> {
     let big_id = big_file.id;
     drop(big_data);
     items.push(big_file);
-    commit(&device, items).await?;
+    support::commit(&device, items).await?;
 
     let link: CreatedLink = device
         .rpc
@@ -254,10 +99,10 @@ async fn main() -> anyhow::Result<()> {
     let small_urls: Vec<String> = small_ids.iter().map(|id| format!("{base}/{id}")).collect();
     let big_url = vec![format!("{base}/{big_id}")];
 
-    let zip_many = fastest(rounds, || timed_get(&client, &many_zip)).await?;
+    let zip_many = fastest(rounds, || timed(client.get(&many_zip))).await?;
     let plain_many = fastest(rounds, || timed_files(&client, &small_urls, 1)).await?;
     let plain_many_8 = fastest(rounds, || timed_files(&client, &small_urls, CONCURRENCY)).await?;
-    let zip_big = fastest(rounds, || timed_get(&client, &big_zip)).await?;
+    let zip_big = fastest(rounds, || timed(client.get(&big_zip))).await?;
     let plain_big = fastest(rounds, || timed_files(&client, &big_url, 1)).await?;
     ensure!(zip_many.bytes > (files * file_kib * 1024) as u64);
     ensure!(zip_big.bytes > (big_mib as u64) << 20);

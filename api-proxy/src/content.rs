@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use actix_web::error::PayloadError;
 use bytes::Bytes;
+use futures::stream::FuturesOrdered;
 use futures::{Stream, StreamExt, TryStreamExt, stream};
 use nimbus_chunks::{
     Chunker, ChunkerParams, ContentHasher, SealedChunk, WorkspaceKeys, open_chunk,
@@ -37,6 +38,10 @@ use crate::timestamp::Timestamp;
 
 /// Chunks fetched ahead of the one being sent.
 const DOWNLOAD_AHEAD: usize = 4;
+/// Chunks of an upload stored at once. Storing one is mostly waiting (an
+/// index lookup, a blob written and fsynced, its index row committed), so
+/// that they overlap, as a desktop client's chunk `PUT`s do.
+const STORES_IN_FLIGHT: usize = 8;
 
 /// The chunk keys of a workspace whose content the proxy may handle.
 pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
@@ -320,7 +325,7 @@ impl Unstored {
 /// `hasher`, when given, hashes the bytes of the stored chunks.
 ///
 /// Memory is bounded whatever the size: the chunker's buffer, two bounded
-/// channels and the last chunk held back.
+/// channels, the chunks being stored and the last chunk held back.
 pub async fn store_piece(
     store: &ChunkStore,
     keys: WorkspaceKeys,
@@ -380,31 +385,68 @@ pub async fn store_piece(
         Ok::<_, RestError>(file_end.is_none_or(|end| received == end))
     };
     let mut chunks = Vec::new();
-    let store_one = async |chunk: SealedChunk, chunks: &mut Vec<ChunkRef>| {
-        let len = chunk.plain_len;
-        let reference = ChunkRef {
-            id: chunk.id.clone(),
-            size: len,
-        };
-        store.put(chunk).await?;
-        chunks.push(reference);
+    // A stored chunk's bytes leave the unstored ones for the hasher, in
+    // file order.
+    let record = |reference: ChunkRef, chunks: &mut Vec<ChunkRef>| {
         unstored_ref
             .borrow_mut()
-            .take(len as usize, &mut hasher_ref.borrow_mut());
-        Ok::<_, RestError>(())
+            .take(reference.size as usize, &mut hasher_ref.borrow_mut());
+        chunks.push(reference);
     };
-    let store_one = &store_one;
+    let store_one = async |chunk: SealedChunk| {
+        let reference = ChunkRef {
+            id: chunk.id.clone(),
+            size: chunk.plain_len,
+        };
+        store.put(chunk).await.map(|_| reference)
+    };
+    let (record, store_one) = (&record, &store_one);
     let chunks_ref = &mut chunks;
     let consume = async move {
-        // Each chunk is stored once the next one shows it was not the last.
+        // Each chunk is stored once the next one shows it was not the last,
+        // [`STORES_IN_FLIGHT`] at a time, and recorded in file order.
         let mut held: Option<SealedChunk> = None;
-        while let Some(chunk) = chunk_rx.recv().await {
-            let chunk = chunk.map_err(|e| RestError::Internal(format!("chunking: {e}")))?;
-            if let Some(previous) = held.replace(chunk) {
-                store_one(previous, chunks_ref).await?;
+        let mut storing = FuturesOrdered::new();
+        let mut failure = None;
+        loop {
+            tokio::select! {
+                Some(stored) = storing.next(), if !storing.is_empty() => match stored {
+                    Ok(reference) => record(reference, chunks_ref),
+                    Err(error) => {
+                        failure = Some(error);
+                        break;
+                    }
+                },
+                chunk = chunk_rx.recv(), if storing.len() < STORES_IN_FLIGHT => match chunk {
+                    None => break,
+                    Some(Err(error)) => {
+                        failure = Some(RestError::Internal(format!("chunking: {error}")));
+                        break;
+                    }
+                    Some(Ok(chunk)) => {
+                        if let Some(previous) = held.replace(chunk) {
+                            storing.push_back(store_one(previous));
+                        }
+                    }
+                },
             }
         }
-        Ok::<_, RestError>(held)
+        // The stores under way finish (none is cut off halfway); those
+        // after a failure are not recorded, so the chunks kept stay a
+        // prefix of the file.
+        while let Some(stored) = storing.next().await {
+            match stored {
+                Ok(reference) if failure.is_none() => record(reference, chunks_ref),
+                Ok(_) => {}
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(held),
+        }
     };
     let (fed, held) = futures::join!(feed, consume);
     let chunked = chunker
@@ -414,7 +456,13 @@ pub async fn store_piece(
         (Err(error), _, _) | (_, Err(error), _) | (_, _, Err(error)) => Some(error),
         (Ok(_), Ok(_), Ok(false)) => Some(RestError::Internal("the chunker stopped early".into())),
         (Ok(complete), Ok(held), Ok(true)) => match held {
-            Some(last) if complete => store_one(last, &mut chunks).await.err(),
+            Some(last) if complete => match store_one(last).await {
+                Ok(reference) => {
+                    record(reference, &mut chunks);
+                    None
+                }
+                Err(error) => Some(error),
+            },
             _ => None,
         },
     };

@@ -5,6 +5,7 @@ mod auth;
 mod authorization_matrix;
 mod backup_restore;
 mod body_limits;
+mod browser;
 mod chunk_guard;
 mod client_broker_user;
 mod clients;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use nimbus_server::test_log::process_log;
 use uuid::Uuid;
 
+use crate::browser::{Browser, value_of, with_form};
 use crate::helpers::{PASSWORD, spawn_app};
-use crate::web::{Browser, value_of, with_form};
 
 /// The lines of this process's test log holding `trace_id=<id>`, once one
 /// is from the proxy's request span and one from a server's RPC span: the

@@ -3,7 +3,6 @@
 //! (no session, an expired or revoked one, a missing or wrong CSRF token,
 //! another user's ids).
 
-use std::collections::HashMap;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 
@@ -12,136 +11,14 @@ use nimbus_protocol::rpc::{
     CommitArgs, CommitItem, Content, CreateWorkspaceArgs, DeviceArgs, DeviceInfo, EncryptionMode,
     LoginArgs, Operation, Password,
 };
-use reqwest::redirect::Policy;
 use reqwest::{Response, StatusCode};
 use uuid::Uuid;
 
+use crate::browser::{Browser, value_of, with_form};
 use crate::helpers::{
     Device, PASSWORD, TestApp, device, noise, spawn_app, spawn_app_with, upload_chunks,
 };
 use crate::oauth;
-
-/// A browser: remembers cookies, follows no redirects.
-pub(crate) struct Browser {
-    pub(crate) address: String,
-    pub(crate) client: reqwest::Client,
-    pub(crate) cookies: HashMap<String, String>,
-}
-
-impl Browser {
-    pub(crate) fn new(app: &TestApp) -> Self {
-        Self {
-            address: app.address.clone(),
-            client: reqwest::Client::builder()
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            cookies: HashMap::new(),
-        }
-    }
-
-    pub fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn remember(&mut self, response: &Response) {
-        for set in response.headers().get_all("set-cookie") {
-            let set = set.to_str().unwrap();
-            let pair = set.split(';').next().unwrap();
-            let (name, value) = pair.split_once('=').unwrap();
-            let removed = set.to_ascii_lowercase().contains("max-age=0");
-            if removed || value.is_empty() {
-                self.cookies.remove(name);
-            } else {
-                if name == "nimbus_session" {
-                    nimbus_server::test_log::record_secret("session cookie", value);
-                }
-                self.cookies.insert(name.into(), value.into());
-            }
-        }
-    }
-
-    pub(crate) async fn send(&mut self, request: reqwest::RequestBuilder) -> Response {
-        let response = request
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.remember(&response);
-        response
-    }
-
-    pub(crate) async fn get(&mut self, path: &str) -> Response {
-        let request = self.client.get(format!("{}{path}", self.address));
-        self.send(request).await
-    }
-
-    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Response {
-        let request = self.client.post(format!("{}{path}", self.address));
-        self.send(with_form(request, form)).await
-    }
-
-    /// Signs in through the form; returns the page's CSRF token.
-    pub(crate) async fn sign_in(&mut self, user: &str) -> String {
-        let response = self.sign_in_with(user, PASSWORD).await;
-        assert_eq!(response.status(), 303, "sign-in of {user}");
-        self.csrf().await
-    }
-
-    pub(crate) async fn sign_in_with(&mut self, user: &str, password: &str) -> Response {
-        let form = self.get("/signin").await.text().await.unwrap();
-        let nonce = value_of(&form, "name=\"nonce\" value=\"");
-        self.post(
-            "/signin",
-            &[
-                ("username", user),
-                ("password", password),
-                ("nonce", &nonce),
-                ("next", "/"),
-            ],
-        )
-        .await
-    }
-
-    async fn csrf(&mut self) -> String {
-        let home = self.get("/").await;
-        assert_eq!(home.status(), 200);
-        value_of(
-            &home.text().await.unwrap(),
-            "name=\"csrf-token\" content=\"",
-        )
-    }
-
-    pub(crate) async fn html(&mut self, path: &str) -> (StatusCode, String) {
-        let response = self.get(path).await;
-        (response.status(), response.text().await.unwrap())
-    }
-}
-
-pub(crate) fn with_form(
-    request: reqwest::RequestBuilder,
-    form: &[(&str, &str)],
-) -> reqwest::RequestBuilder {
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    request
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body)
-}
-
-/// The text after `marker` up to the next quote.
-pub(crate) fn value_of(html: &str, marker: &str) -> String {
-    let start = html
-        .find(marker)
-        .unwrap_or_else(|| panic!("{marker} in {html}"))
-        + marker.len();
-    html[start..].split('"').next().unwrap().to_owned()
-}
 
 pub(crate) fn location(response: &Response) -> String {
     response.headers()["location"].to_str().unwrap().to_owned()

@@ -12,9 +12,10 @@ use nimbus_protocol::rpc::{CreateLinkArgs, CreatedLink, Operation, Role};
 use nimbus_server::admin;
 use nimbus_server::storage::Actor;
 
+use crate::browser::{Browser, value_of};
 use crate::helpers::{Device, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, location, value_of};
+use crate::web::location;
 
 async fn quota_of(app: &TestApp, username: &str) -> Option<u64> {
     app.metadata

@@ -14,80 +14,10 @@ use nimbus_proxy::web::live::MAX_STREAMS_PER_SESSION;
 use reqwest::Response;
 use uuid::Uuid;
 
+use crate::browser::{Browser, Events, WAIT};
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, devices, folder, location};
-
-/// How long an event may take to arrive before the test fails.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// One server-sent event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Event {
-    id: Option<String>,
-    kind: String,
-    data: String,
-}
-
-/// An open event stream, read as a browser's `EventSource` does.
-struct Events {
-    response: Response,
-    buffer: String,
-}
-
-impl Events {
-    fn new(response: Response) -> Self {
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["content-type"], "text/event-stream");
-        Self {
-            response,
-            buffer: String::new(),
-        }
-    }
-
-    /// The next event, comments skipped; `None` when the stream ended.
-    async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(end) = self.buffer.find("\n\n") {
-                let block: String = self.buffer.drain(..end + 2).collect();
-                let mut event = Event {
-                    id: None,
-                    kind: "message".into(),
-                    data: String::new(),
-                };
-                let mut any = false;
-                for line in block.lines() {
-                    let (field, value) = line.split_once(": ").unwrap_or((line, ""));
-                    match field {
-                        "id" => event.id = Some(value.into()),
-                        "event" => event.kind = value.into(),
-                        "data" => event.data = value.into(),
-                        _ => continue,
-                    }
-                    any = true;
-                }
-                if any {
-                    return Some(event);
-                }
-                continue;
-            }
-            let chunk = tokio::time::timeout(WAIT, self.response.chunk())
-                .await
-                .expect("an event in time")
-                .expect("the stream reads");
-            self.buffer.push_str(std::str::from_utf8(&chunk?).unwrap());
-        }
-    }
-
-    async fn expect(&mut self, kind: &str, revision: Revision) {
-        let event = self.next().await.expect("an event");
-        assert_eq!(
-            (event.kind.as_str(), event.id.as_deref()),
-            (kind, Some(revision.to_string().as_str())),
-            "{event:?}"
-        );
-    }
-}
+use crate::web::{devices, folder, location};
 
 /// Opens the events of `workspace` with `headers`.
 async fn open(

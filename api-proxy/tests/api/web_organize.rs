@@ -6,9 +6,10 @@
 use nimbus_protocol::rpc::{CommitItem, ItemHistory, ItemState, Operation, Role};
 use uuid::Uuid;
 
+use crate::browser::Browser;
 use crate::helpers::{Device, PASSWORD, TestApp, device, spawn_app};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, commit, file, folder, location};
+use crate::web::{commit, file, folder, location};
 
 /// Every version of `id`, newest first, as the metadata servers keep them.
 async fn history(laptop: &Device, id: Uuid) -> Vec<ItemState> {

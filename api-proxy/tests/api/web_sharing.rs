@@ -8,8 +8,9 @@
 
 use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
 
+use crate::browser::Browser;
 use crate::helpers::{Device, TestApp, device, spawn_app};
-use crate::web::{Browser, commit, file, folder, location};
+use crate::web::{commit, file, folder, location};
 
 /// A signed-in browser of `user` with its CSRF token.
 async fn browser_of(app: &TestApp, user: &str) -> (Browser, String) {

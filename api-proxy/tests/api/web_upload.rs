@@ -14,11 +14,11 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
 
+use crate::browser::Browser;
 use crate::collection::Collector;
 use crate::helpers::{
     Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
 };
-use crate::web::Browser;
 
 const MIB: usize = 1024 * 1024;
 

@@ -17,9 +17,10 @@ use nimbus_protocol::rpc::{
 use nimbus_server::test_log::record_secret;
 use uuid::Uuid;
 
+use crate::browser::Browser;
 use crate::helpers::{Device, TestApp, device, files_under, noise, spawn_app, spawn_app_with};
 use crate::sharing::{create_workspace, share};
-use crate::web::{Browser, commit, file, folder};
+use crate::web::{commit, file, folder};
 
 /// What `unzip` made of a zip: the directory it unpacked into, and the
 /// names it listed.
