@@ -105,15 +105,6 @@ pub enum WorkspaceCommand {
     List,
 }
 
-/// Where a command that may need a passphrase reads it from.
-fn passphrase_source(from_stdin: bool) -> PassphraseSource {
-    if from_stdin {
-        PassphraseSource::Stdin
-    } else {
-        PassphraseSource::Terminal
-    }
-}
-
 impl Cli {
     pub fn config_dir(&self) -> anyhow::Result<ConfigDir> {
         Ok(ConfigDir::new(match &self.config_dir {
@@ -150,7 +141,7 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
                 encrypted,
                 passphrase_stdin,
             } => {
-                let passphrase = encrypted.then(|| passphrase_source(passphrase_stdin));
+                let passphrase = encrypted.then(|| PassphraseSource::asking(passphrase_stdin));
                 create_workspace(&config_dir, &name, passphrase).await
             }
             WorkspaceCommand::List => list_workspaces(&config_dir).await,
@@ -163,7 +154,7 @@ pub async fn run(cli: Cli, progress: MultiProgress) -> anyhow::Result<()> {
         } => {
             let target = Target {
                 workspace,
-                passphrase: passphrase_source(passphrase_stdin),
+                passphrase: PassphraseSource::asking(passphrase_stdin),
                 ..Target::default()
             };
             sync(&config_dir, &dir, once, &target, progress).await

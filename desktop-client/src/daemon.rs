@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use indicatif::MultiProgress;
+use nimbus_chunks::WorkspaceKeys;
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::notify::{Push, UserEvent, WorkspaceEvent};
 use nimbus_protocol::rpc::{Account, DeviceToken, Operation, WorkspaceInfo};
@@ -93,6 +94,9 @@ pub struct Session {
 /// Which workspace a folder syncs, and where its passphrase comes from.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The workspace's keys when they are at hand already (a mount's, which
+    /// its parent's [`Mounts`] unlocked): `passphrase` is then not asked.
+    pub keys: Option<WorkspaceKeys>,
     /// The workspace by name (the caller's name for it). `None`: the
     /// workspace the folder is linked to, or the default one for a new link.
     pub workspace: Option<String>,
@@ -108,6 +112,7 @@ impl Default for Target {
             workspace: None,
             workspace_id: None,
             passphrase: PassphraseSource::Unavailable,
+            keys: None,
         }
     }
 }
@@ -169,7 +174,10 @@ pub async fn open_target(
     };
     let linked_workspace = linked.as_ref().map(|(_, _, id)| *id);
     let workspace = choose_workspace(&workspaces, &root, linked_workspace, target)?;
-    let keys = passphrase::unlock(&workspace, &target.passphrase).await?;
+    let keys = match &target.keys {
+        Some(keys) => keys.clone(),
+        None => passphrase::unlock(&workspace, &target.passphrase).await?,
+    };
     let mut remote = NimbusRemote::connect(
         rpc.clone(),
         token.clone(),
@@ -227,6 +235,7 @@ pub async fn open_target(
             config.user_id,
             mount_names.clone(),
             siblings,
+            target.passphrase.clone(),
         )
     });
     // Small files are dominated by request latency: keep more in flight.

@@ -21,6 +21,16 @@
 //! workspace already uses (or an unlinked folder in the way) is not
 //! mounted, so that nothing of the user's own is mixed into the share.
 //!
+//! A mount of an end-to-end encrypted workspace needs its passphrase: the
+//! parent's source gives it (`nimbus sync`: asked on the terminal when the
+//! mount starts, or the first line of standard input with
+//! `--passphrase-stdin`, which then serves every encrypted mount). It is
+//! checked against the workspace's key check and its keys kept in memory
+//! for this run only, like those of a folder linked to an encrypted
+//! workspace: no device stores a passphrase or a key. A mount whose
+//! passphrase is missing or wrong is not synced (and not asked again) until
+//! `nimbus sync` starts again; nothing is written to it meanwhile.
+//!
 //! The user's own workspaces that were folders of the parent
 //! (`converted_from`, made by `nimbus share FOLDER`) are mounted the same
 //! way, where the folder was. The parent's engine hands the folder's nodes
@@ -31,7 +41,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use nimbus_protocol::rpc::{Role, WorkspaceInfo};
+use nimbus_chunks::WorkspaceKeys;
+use nimbus_protocol::rpc::{EncryptionMode, Role, WorkspaceInfo};
 use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -43,6 +54,7 @@ use crate::engine::{Handoff, Ignore, SiblingGroup, StateStore};
 use crate::error::Error;
 use crate::filter;
 use crate::fs::META_DIR;
+use crate::passphrase::{self, PassphraseSource};
 use crate::state::SqliteStore;
 
 /// The parent state's key of the mount records.
@@ -138,6 +150,12 @@ pub struct Mounts {
     /// The parent's engine and those of the mounts.
     siblings: SiblingGroup,
     running: BTreeMap<Uuid, RunningMount>,
+    /// Where the passphrases of encrypted mounts come from.
+    passphrase: PassphraseSource,
+    /// The keys of the encrypted mounts unlocked in this run.
+    unlocked: BTreeMap<Uuid, WorkspaceKeys>,
+    /// Encrypted mounts whose passphrase was missing or wrong in this run.
+    locked: BTreeSet<Uuid>,
 }
 
 impl Mounts {
@@ -146,6 +164,7 @@ impl Mounts {
         user_id: Uuid,
         names: MountNames,
         siblings: SiblingGroup,
+        passphrase: PassphraseSource,
     ) -> Self {
         Self {
             config_dir,
@@ -153,6 +172,9 @@ impl Mounts {
             names,
             siblings,
             running: BTreeMap::new(),
+            passphrase,
+            unlocked: BTreeMap::new(),
+            locked: BTreeSet::new(),
         }
     }
 
@@ -192,17 +214,21 @@ impl Mounts {
             publish(&self.names, &records);
         }
         for change in changes {
-            match change {
-                MountChange::End(_) => {}
-                MountChange::Run { record, restart } => {
-                    if restart {
-                        self.stop_one(record.workspace_id).await;
-                    }
-                    if !self.running.contains_key(&record.workspace_id) {
-                        self.start(parent, &record).await;
-                    }
-                }
-                MountChange::Start(record) => self.start(parent, &record).await,
+            let (record, restart) = match change {
+                MountChange::End(_) => continue,
+                MountChange::Run { record, restart } => (record, restart),
+                MountChange::Start(record) => (record, false),
+            };
+            if restart {
+                self.stop_one(record.workspace_id).await;
+            }
+            let workspace = workspaces
+                .iter()
+                .find(|w| w.workspace_id == record.workspace_id);
+            if let Some(workspace) = workspace
+                && !self.running.contains_key(&record.workspace_id)
+            {
+                self.start(parent, &record, workspace).await;
             }
         }
         Ok(())
@@ -235,10 +261,14 @@ impl Mounts {
 
     /// Opens the mount's folder and syncs it in a task of its own. A mount
     /// that cannot be opened now is tried again at the next reconcile.
-    async fn start(&mut self, parent: &Session, record: &MountRecord) {
+    async fn start(&mut self, parent: &Session, record: &MountRecord, workspace: &WorkspaceInfo) {
         let root = parent.root.join(&record.name);
+        let Some(keys) = self.keys(&root, workspace).await else {
+            return;
+        };
         let target = Target {
             workspace_id: Some(record.workspace_id),
+            keys: Some(keys),
             ..Target::default()
         };
         let mut session = match daemon::open_target(&self.config_dir, &root, None, &target).await {
@@ -257,6 +287,44 @@ impl Mounts {
         let task = spawn_sync(session, stopped);
         self.running
             .insert(record.workspace_id, RunningMount { stop, task });
+    }
+
+    /// The keys to sync `workspace` with at `root`; for an encrypted one,
+    /// unlocked once per run (`None`, said once in the log, when its
+    /// passphrase is missing or wrong).
+    async fn keys(&mut self, root: &Path, workspace: &WorkspaceInfo) -> Option<WorkspaceKeys> {
+        let id = workspace.workspace_id;
+        if workspace.encryption != EncryptionMode::Client {
+            return Some(WorkspaceKeys::plain(id));
+        }
+        if let Some(keys) = self.unlocked.get(&id) {
+            return Some(keys.clone());
+        }
+        if self.locked.contains(&id) {
+            return None;
+        }
+        // Standard input has one first line: read once, it serves every mount.
+        if matches!(self.passphrase, PassphraseSource::Stdin)
+            && let Ok(given) = self.passphrase.existing(&workspace.name)
+        {
+            self.passphrase = PassphraseSource::Given(given);
+        }
+        match passphrase::unlock(workspace, &self.passphrase).await {
+            Ok(keys) => {
+                self.unlocked.insert(id, keys.clone());
+                Some(keys)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    folder = %root.display(),
+                    %error,
+                    "an end-to-end encrypted shared folder is not synced until `nimbus sync` \
+                     starts again with its passphrase"
+                );
+                self.locked.insert(id);
+                None
+            }
+        }
     }
 
     /// Access to the mount ended: stop syncing it and keep its files.

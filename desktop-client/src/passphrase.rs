@@ -61,6 +61,16 @@ pub enum PassphraseSource {
 }
 
 impl PassphraseSource {
+    /// Where a command asks: standard input when `from_stdin` (its
+    /// `--passphrase-stdin` option), else the terminal.
+    pub fn asking(from_stdin: bool) -> Self {
+        if from_stdin {
+            PassphraseSource::Stdin
+        } else {
+            PassphraseSource::Terminal
+        }
+    }
+
     /// The passphrase of an existing workspace: asked once.
     pub fn existing(&self, workspace_name: &str) -> Result<Passphrase, Error> {
         let prompt = format!("Passphrase of workspace \"{workspace_name}\": ");
@@ -147,25 +157,44 @@ pub async fn unlock(
             Ok(WorkspaceKeys::plain(workspace.workspace_id))
         }
         EncryptionMode::Client => {
-            let expected = workspace.key_check.as_deref().ok_or_else(|| {
-                Error::config(format!(
-                    "workspace \"{}\" is end-to-end encrypted but the server lists no key check \
-                     for it, so a wrong passphrase could not be detected; nothing was synced",
-                    workspace.name
-                ))
-            })?;
-            let passphrase = source.existing(&workspace.name)?;
-            let keys = derive_keys(workspace.workspace_id, &passphrase).await?;
-            if keys.key_check().as_deref() != Some(expected) {
-                return Err(Error::config(format!(
-                    "the passphrase does not match workspace \"{}\"; nothing was synced. \
-                     Check it and try again",
-                    workspace.name
-                )));
-            }
-            Ok(keys)
+            checked_keys(
+                workspace.workspace_id,
+                &workspace.name,
+                workspace.key_check.as_deref(),
+                source,
+                "nothing was synced",
+            )
+            .await
         }
     }
+}
+
+/// The keys of the end-to-end encrypted workspace `workspace_id` (named
+/// `name`) from the passphrase `source` gives, refused unless they match
+/// `key_check` (the workspace's, as the server lists it). `unchanged` says
+/// in the error what the refusal left as it was.
+pub async fn checked_keys(
+    workspace_id: Uuid,
+    name: &str,
+    key_check: Option<&str>,
+    source: &PassphraseSource,
+    unchanged: &str,
+) -> Result<WorkspaceKeys, Error> {
+    let expected = key_check.ok_or_else(|| {
+        Error::config(format!(
+            "workspace \"{name}\" is end-to-end encrypted but the server lists no key check \
+             for it, so a wrong passphrase could not be detected; {unchanged}"
+        ))
+    })?;
+    let passphrase = source.existing(name)?;
+    let keys = derive_keys(workspace_id, &passphrase).await?;
+    if keys.key_check().as_deref() != Some(expected) {
+        return Err(Error::config(format!(
+            "the passphrase does not match workspace \"{name}\"; {unchanged}. \
+             Check it and try again"
+        )));
+    }
+    Ok(keys)
 }
 
 #[cfg(test)]

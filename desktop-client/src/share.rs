@@ -12,14 +12,15 @@ use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand, ValueEnum};
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ConvertFolderArgs, ConvertedFolder, DeviceToken, Member, Operation,
-    Proposal, ProposalList, ProposalStatus, ProposeShareArgs, Role, WorkspaceInfo,
+    AcceptProposalArgs, ConvertFolderArgs, ConvertedFolder, DeviceToken, EncryptionMode, Member,
+    Operation, Proposal, ProposalList, ProposalStatus, ProposeShareArgs, Role, WorkspaceInfo,
 };
 use nimbus_protocol::{RpcClient, names::validate_name};
 use uuid::Uuid;
 
 use crate::config::ConfigDir;
 use crate::mounts;
+use crate::passphrase::{self, PassphraseSource};
 use crate::state::SqliteStore;
 
 /// `nimbus share FOLDER --with USERS --role ROLE`, or one of the subcommands.
@@ -52,13 +53,18 @@ pub enum ShareCommand {
     /// Offers to you and offers you made, with their state.
     List,
     /// Joins the workspace of an offer to you; it appears as a folder in your
-    /// sync folder.
+    /// sync folder. An end-to-end encrypted one asks for its passphrase
+    /// (from its owner) and refuses a wrong one before anything changes.
     Accept {
         /// The offer's id (or its start) from `nimbus share list`.
         id: String,
         /// Your name for its folder (default: the owner's name for it).
         #[arg(long = "as", value_name = "NAME")]
         mount_name: Option<String>,
+        /// Read the passphrase of an encrypted workspace from the first line
+        /// of standard input instead of asking on the terminal.
+        #[arg(long)]
+        passphrase_stdin: bool,
     },
     /// Turns down an offer to you (it may be offered again).
     Decline { id: String },
@@ -311,20 +317,40 @@ impl Connection {
     }
 
     /// Accepts the offer `id` names, mounted as `mount_name` (default: the
-    /// owner's name for it).
+    /// owner's name for it). An end-to-end encrypted workspace's passphrase
+    /// comes from `passphrase` and is checked here against the workspace's
+    /// key check before the server is asked: a wrong one changes nothing.
+    /// The server accepts only with the key check, which proves it.
     pub async fn accept(
         &self,
         id: &str,
         mount_name: Option<String>,
+        passphrase: &PassphraseSource,
     ) -> anyhow::Result<WorkspaceInfo> {
         if let Some(name) = &mount_name {
             validate_name(name).with_context(|| format!("{name:?} cannot name a folder"))?;
         }
         let proposal = self.find_proposal(id, Direction::Incoming).await?;
+        // An offer no longer pending is the server's to refuse: no passphrase for it.
+        let key_check = match proposal.encryption {
+            EncryptionMode::Client if proposal.status == ProposalStatus::Pending => {
+                passphrase::checked_keys(
+                    proposal.workspace_id,
+                    &proposal.workspace_name,
+                    proposal.key_check.as_deref(),
+                    passphrase,
+                    "nothing was accepted",
+                )
+                .await?
+                .key_check()
+            }
+            _ => None,
+        };
         self.call(Operation::AcceptProposal(AcceptProposalArgs {
             proposal_id: proposal.proposal_id,
             mount_name,
             mount_parent: None,
+            key_check,
         }))
         .await
         .context("the offer was not accepted")
@@ -611,8 +637,14 @@ async fn online(connection: &Connection, command: ShareCommand) -> anyhow::Resul
             let list = connection.proposals().await?;
             print!("{}", format_proposals(&list));
         }
-        ShareCommand::Accept { id, mount_name } => {
-            let workspace = connection.accept(&id, mount_name).await?;
+        ShareCommand::Accept {
+            id,
+            mount_name,
+            passphrase_stdin,
+        } => {
+            let workspace = connection
+                .accept(&id, mount_name, &PassphraseSource::asking(passphrase_stdin))
+                .await?;
             println!(
                 "You are now {} of \"{}\". It syncs as the folder \"{}\" of your sync folder on \
                  your devices that run `nimbus sync`.",
@@ -623,6 +655,13 @@ async fn online(connection: &Connection, command: ShareCommand) -> anyhow::Resul
                 workspace.name,
                 workspace.name
             );
+            if workspace.encryption == EncryptionMode::Client {
+                println!(
+                    "It is end-to-end encrypted: `nimbus sync` asks each device for its \
+                     passphrase when it mounts it (on the terminal, or from standard input \
+                     with --passphrase-stdin); no device stores it."
+                );
+            }
         }
         ShareCommand::Decline { id } => {
             let proposal = connection.decline(&id).await?;
@@ -710,9 +749,14 @@ pub fn format_proposals(list: &ProposalList) -> String {
             };
             let _ = writeln!(
                 out,
-                "  {}  \"{}\" {who} as {}  {}",
+                "  {}  \"{}\"{} {who} as {}  {}",
                 short_id(p.proposal_id),
                 p.workspace_name,
+                if p.encryption == EncryptionMode::Client {
+                    " (end-to-end encrypted)"
+                } else {
+                    ""
+                },
                 role_name(p.role),
                 match p.status {
                     ProposalStatus::Pending =>
@@ -800,8 +844,18 @@ mod tests {
             .share;
         assert!(matches!(
             accept.command,
-            Some(ShareCommand::Accept { ref id, mount_name: Some(ref name) })
+            Some(ShareCommand::Accept { ref id, mount_name: Some(ref name), passphrase_stdin: false })
                 if id == "3f2a" && name == "Family"
+        ));
+        let stdin = Cli::try_parse_from(["share", "accept", "3f2a", "--passphrase-stdin"])
+            .unwrap()
+            .share;
+        assert!(matches!(
+            stdin.command,
+            Some(ShareCommand::Accept {
+                passphrase_stdin: true,
+                ..
+            })
         ));
         // An offer names its users and role: nobody is granted editing by default.
         assert!(Cli::try_parse_from(["share", "Photos", "--with", "alice"]).is_err());

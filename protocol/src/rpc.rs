@@ -546,10 +546,11 @@ pub struct PurgedItem {
     pub revision: Revision,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EncryptionMode {
     /// Plain chunks (still compressed).
+    #[default]
     None,
     /// Encrypted at rest with a server key; the web UI can read it.
     Server,
@@ -765,6 +766,16 @@ pub struct Proposal {
     /// that the invitee knows what accepting brings to their devices.
     #[serde(default)]
     pub workspace_size: u64,
+    /// The workspace's encryption mode (`none` from servers that predate it).
+    #[serde(default)]
+    pub encryption: EncryptionMode,
+    /// For an end-to-end encrypted workspace, in the invitee's own list
+    /// (`listProposals`' `incoming`) only: its key check, which the
+    /// invitee's device compares with the keys of the passphrase typed
+    /// before accepting, and sends back with [`AcceptProposalArgs`]. Members
+    /// see it in `getWorkspaces` anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 /// `listProposals`: offers to the caller's user and offers it made.
@@ -785,6 +796,12 @@ pub struct AcceptProposalArgs {
     /// the top of the sync folder).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mount_parent: Option<Uuid>,
+    /// Required for an end-to-end encrypted workspace, and equal to its key
+    /// check: the invitee's device proves it derived the workspace's keys
+    /// from the right passphrase (the web UI and REST, which must never see
+    /// a passphrase, cannot, and are refused). Ignored for other modes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_check: Option<String>,
 }
 
 /// A member's own name and place for a workspace's folder.
@@ -1376,6 +1393,7 @@ mod tests {
             accept.operation,
             Operation::AcceptProposal(AcceptProposalArgs {
                 mount_name: None,
+                key_check: None,
                 ..
             })
         ));
@@ -1383,6 +1401,36 @@ mod tests {
             serde_json::to_value(ErrorCode::OwnerQuotaExceeded).unwrap(),
             "owner_quota_exceeded"
         );
+    }
+
+    #[test]
+    fn a_proposal_from_an_older_server_reads_as_plain_and_key_checks_are_optional() {
+        let json = serde_json::json!({
+            "proposal_id": Uuid::nil(), "workspace_id": Uuid::nil(), "workspace_name": "Photos",
+            "proposer_id": Uuid::nil(), "proposer_name": "alice", "invitee_id": Uuid::nil(),
+            "invitee_name": "bob", "addressed_as": "bob", "role": "editor",
+            "status": "pending", "created_at": 0, "expires_at": 0,
+        });
+        let old: Proposal = serde_json::from_value(json).unwrap();
+        assert_eq!((old.encryption, old.key_check.clone()), (EncryptionMode::None, None));
+        let encoded = serde_json::to_value(&old).unwrap();
+        assert_eq!(encoded["encryption"], "none");
+        assert!(encoded.get("key_check").is_none());
+        let encrypted = Proposal {
+            encryption: EncryptionMode::Client,
+            key_check: Some("0f".repeat(16)),
+            ..old
+        };
+        let encoded = serde_json::to_value(&encrypted).unwrap();
+        assert_eq!((&encoded["encryption"], &encoded["key_check"]), (&serde_json::json!("client"), &serde_json::json!("0f".repeat(16))));
+        let accept = serde_json::to_value(AcceptProposalArgs {
+            proposal_id: Uuid::nil(),
+            mount_name: None,
+            mount_parent: None,
+            key_check: Some("0f".repeat(16)),
+        })
+        .unwrap();
+        assert_eq!(accept["key_check"], "0f".repeat(16));
     }
 
     #[test]

@@ -494,6 +494,7 @@ pub async fn accept(
             proposal_id,
             mount_name: request.name,
             mount_parent: request.parent,
+            key_check: None,
         }),
     )
     .await?;

@@ -1,7 +1,9 @@
 //! `/sharing`: the invitations to the caller (who asks, which workspace,
 //! how large, the role and the message), to accept under a name of their
 //! choosing or decline; the invitations they sent that wait for an answer,
-//! to cancel; their workspaces with the way to each one's sharing page, and
+//! to cancel (an end-to-end encrypted workspace is accepted from a desktop
+//! client only: this page cannot ask for its passphrase without sending it
+//! to the server); their workspaces with the way to each one's sharing page, and
 //! a form making a new workspace to share.
 //!
 //! A proposal id is only ever acted on by the servers, for the session's
@@ -12,7 +14,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use nimbus_protocol::ClientError;
 use nimbus_protocol::rpc::{
-    AcceptProposalArgs, ErrorCode, Operation, Proposal, ProposalStatus, WorkspaceInfo,
+    AcceptProposalArgs, EncryptionMode, ErrorCode, Operation, Proposal, ProposalStatus,
+    WorkspaceInfo,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -42,6 +45,9 @@ struct InvitationRow {
     expires_iso: String,
     /// Where the workspace's folder goes: the top until the user chooses.
     folders: MountOptions,
+    /// End to end: accepted only from a desktop client, which checks the
+    /// passphrase (the servers refuse an accept without its key check).
+    encrypted: bool,
 }
 
 struct SentRow {
@@ -86,6 +92,7 @@ fn invitation_row(p: &Proposal, folders: MountOptions) -> InvitationRow {
         expires: human_time(p.expires_at),
         expires_iso: iso_time(p.expires_at),
         folders,
+        encrypted: p.encryption == EncryptionMode::Client,
     }
 }
 
@@ -212,6 +219,7 @@ pub async fn accept(
             proposal_id: proposal_id(&path)?,
             mount_name: (!name.is_empty()).then(|| name.to_owned()),
             mount_parent: chosen_parent(&form.parent)?,
+            key_check: None,
         }),
     )
     .await?;

@@ -122,6 +122,7 @@ async fn bob_joins(app: &TestApp, alice: &Device, workspace: &WorkspaceInfo) -> 
                 proposal_id: proposals.pop().unwrap().proposal_id,
                 mount_name: None,
                 mount_parent: None,
+                key_check: None,
             }),
         )
         .await

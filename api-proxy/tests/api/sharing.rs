@@ -71,6 +71,7 @@ pub(crate) async fn share(
                 proposal_id: proposals[0].proposal_id,
                 mount_name: None,
                 mount_parent: None,
+                key_check: None,
             }),
         )
         .await

@@ -5,11 +5,19 @@
 //! servers refuse (a viewer's writes, an editor sharing, a role of owner, an
 //! unknown user) is shown as they word it and changes nothing, another
 //! user's ids are not found, a form without its CSRF token does nothing.
+//! An invitation to an end-to-end encrypted workspace is accepted from a
+//! desktop client only, which checks its passphrase.
 
-use nimbus_protocol::rpc::{LinkInfo, Operation, ProposalList};
+use nimbus_protocol::rpc::{
+    CreateWorkspaceArgs, EncryptionMode, LinkInfo, Operation, Proposal, ProposalList,
+    ProposalStatus, ProposeShareArgs, Role,
+};
+use uuid::Uuid;
 
 use crate::browser::Browser;
 use crate::helpers::{Device, TestApp, device, spawn_app};
+use crate::oauth::grant;
+use crate::rest::call as rest;
 use crate::web::{commit, file, folder, location};
 
 /// A signed-in browser of `user` with its CSRF token.
@@ -866,4 +874,97 @@ async fn a_folder_of_the_default_workspace_is_shared_from_its_page_and_stays_in_
         .html(&format!("/files/{}", bobs_device.workspace.workspace_id))
         .await;
     assert!(bobs_top.contains("shared with you"), "{bobs_top}");
+}
+
+#[tokio::test]
+async fn an_encrypted_invitation_is_accepted_only_from_a_desktop_client() {
+    let app = spawn_app().await;
+    for user in ["alice", "bob"] {
+        app.add_user(user, None, true).await;
+    }
+    let alices_device = device(&app, "alice").await;
+    let bobs_device = device(&app, "bob").await;
+    let secrets = alices_device
+        .rpc
+        .create_workspace(
+            &alices_device.token,
+            CreateWorkspaceArgs {
+                workspace_id: Uuid::new_v4(),
+                name: "Secrets".into(),
+                encryption: EncryptionMode::Client,
+                key_check: Some("ab".repeat(16)),
+            },
+        )
+        .await
+        .unwrap();
+    let proposals: Vec<Proposal> = alices_device
+        .rpc
+        .call(
+            Some(&alices_device.token),
+            Operation::ProposeShare(ProposeShareArgs {
+                workspace_id: secrets.workspace_id,
+                addressees: vec!["bob".into()],
+                role: Role::Editor,
+                message: None,
+            }),
+        )
+        .await
+        .unwrap();
+    let id = proposals[0].proposal_id;
+
+    // The invitation shows its lock and where to accept it; no accept form.
+    let (mut bob, bob_csrf) = browser_of(&app, "bob").await;
+    let (status, invitations) = bob.html("/sharing").await;
+    assert_eq!(status, 200);
+    for text in [
+        "Secrets",
+        "lock.svg",
+        "end-to-end encrypted",
+        &format!("<code>nimbus share accept {id}</code>"),
+        &format!("/sharing/{id}/decline\""),
+    ] {
+        assert!(invitations.contains(text), "{text:?} in {invitations}");
+    }
+    assert!(
+        !invitations.contains(&format!("/sharing/{id}/accept\"")),
+        "{invitations}"
+    );
+
+    // A forged accept, through the page or REST: the servers refuse it
+    // without the key check, and nothing changes.
+    let forged = bob
+        .post(&format!("/sharing/{id}/accept"), &[("csrf", &bob_csrf)])
+        .await;
+    assert_eq!(forged.status(), 400);
+    let page = forged.text().await.unwrap();
+    assert!(
+        page.contains("accept it from the desktop client") && page.contains("nothing was accepted"),
+        "{page}"
+    );
+    let bobs_grant = grant(&app, "bob").await;
+    let (status, refusal) = rest(
+        &app,
+        &bobs_grant,
+        "POST",
+        &format!("/v1/proposals/{id}/accept"),
+        &[],
+        None,
+    )
+    .await;
+    assert_eq!(status, 400, "{refusal}");
+    assert!(
+        refusal.to_string().contains(&format!("nimbus share accept {id}")),
+        "{refusal}"
+    );
+    let listed = proposals_of(&bobs_device).await;
+    assert_eq!(listed.incoming[0].status, ProposalStatus::Pending);
+    let workspaces = bobs_device
+        .rpc
+        .get_workspaces(&bobs_device.token)
+        .await
+        .unwrap();
+    assert!(
+        workspaces.iter().all(|w| w.workspace_id != secrets.workspace_id),
+        "{workspaces:?}"
+    );
 }

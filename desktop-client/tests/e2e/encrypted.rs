@@ -2,11 +2,15 @@
 //! created with `nimbus workspace create --encrypted`, two devices that know
 //! the passphrase sync it, the proxy stores only ciphertext, a wrong
 //! passphrase or another workspace for a linked folder changes nothing, and
-//! the default workspace syncs as before.
+//! the default workspace syncs as before. Shared with another user, it is
+//! accepted only with its passphrase: a wrong one changes nothing, the
+//! right one mounts it, and the share syncs both ways in ciphertext.
 
 use std::path::Path;
+use std::time::Duration;
 
-use crate::helpers::{Cluster, Outcome, list_files, random_bytes, run};
+use crate::helpers::{Cluster, DEADLINE, Outcome, deadline_wait, list_files, random_bytes, run};
+use crate::sharing::{ok, offer_id};
 
 const PASSPHRASE: &str = "Grüße aus dem verschlüsselten Arbeitsbereich";
 /// Written into the files; must never show in the stored objects.
@@ -177,5 +181,122 @@ async fn devices_with_the_passphrase_sync_an_encrypted_workspace_the_proxy_canno
     );
     assert!(!b.root.join("photo.raw").exists());
     assert!(stored_bytes_contain(&cluster, MARKER).await);
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
+    let cluster = Cluster::spawn().await;
+    cluster.add_user("alice").await;
+    cluster.add_user("bob").await;
+    let alice = cluster.device("alice", "laptop").await;
+    let bob = cluster.device("bob", "desktop").await;
+    let (alice_config, bob_config) = (alice.config.path.as_path(), bob.config.path.as_path());
+    let created = run(
+        alice_config,
+        &[
+            "workspace",
+            "create",
+            "Secrets",
+            "--encrypted",
+            "--passphrase-stdin",
+        ],
+        PASSPHRASE,
+    )
+    .await;
+    assert!(created.success, "{}", created.stderr);
+    let secrets = alice.root.with_file_name("Secrets");
+    std::fs::create_dir_all(secrets.join("letters")).unwrap();
+    let mut notes = b"dear bob, ".to_vec();
+    notes.extend_from_slice(MARKER);
+    std::fs::write(secrets.join("letters/notes.txt"), &notes).unwrap();
+    std::fs::write(secrets.join("photo.raw"), marked_random_file(4)).unwrap();
+    let synced = sync_once(alice_config, &secrets, Some("Secrets"), PASSPHRASE).await;
+    assert!(synced.success, "{}", synced.stderr);
+    // An encrypted workspace of one's own is shared like any other.
+    let offered = ok(
+        alice_config,
+        &["share", "Secrets", "--with", "bob", "--role", "editor"],
+    )
+    .await;
+    assert!(offered.contains("Offered \"Secrets\" to bob"), "{offered}");
+    let list = ok(bob_config, &["share", "list"]).await;
+    let offer = offer_id(&list, &["\"Secrets\" (end-to-end encrypted) from alice", "pending"]);
+
+    // Bob's desktop runs, with the right passphrase at hand: a membership
+    // made by mistake would be mounted at once.
+    std::fs::write(bob.root.join("own.txt"), b"bob's own").unwrap();
+    bob.sync().await;
+    let mut running = bob.start_with_passphrase(PASSPHRASE).await;
+    running.first_round().await;
+    let folder_before = list_files(&bob.root);
+    let states_before = bob.config.folder_dirs();
+
+    let wrong = run(
+        bob_config,
+        &["share", "accept", &offer, "--passphrase-stdin"],
+        "a wrong guess",
+    )
+    .await;
+    assert!(!wrong.success, "{}", wrong.stdout);
+    assert!(
+        wrong
+            .stderr
+            .contains("the passphrase does not match workspace \"Secrets\"; nothing was accepted"),
+        "{}",
+        wrong.stderr
+    );
+    let list = ok(bob_config, &["share", "list"]).await;
+    assert_eq!(offer_id(&list, &["\"Secrets\"", "pending"]), offer, "{list}");
+    let workspaces = ok(bob_config, &["workspace", "list"]).await;
+    assert!(!workspaces.contains("Secrets"), "{workspaces}");
+    // Time for a mount to show, were there one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(list_files(&bob.root), folder_before);
+    assert_eq!(bob.config.folder_dirs(), states_before);
+
+    // The right passphrase: the mount appears with alice's files.
+    let accepted = run(
+        bob_config,
+        &["share", "accept", &offer, "--passphrase-stdin"],
+        PASSPHRASE,
+    )
+    .await;
+    assert!(accepted.success, "{}", accepted.stderr);
+    assert!(
+        accepted.stdout.contains("end-to-end encrypted"),
+        "{}",
+        accepted.stdout
+    );
+    let mount = bob.root.join("Secrets");
+    let alice_files = list_files(&secrets);
+    deadline_wait("the encrypted share is mounted with alice's files", || {
+        list_files(&mount) == alice_files
+    })
+    .await;
+
+    // Bob's edit reaches alice, sealed on the way.
+    let mut reply = b"dear alice, ".to_vec();
+    reply.extend_from_slice(MARKER);
+    std::fs::write(mount.join("letters/reply.txt"), &reply).unwrap();
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let synced = sync_once(alice_config, &secrets, None, PASSPHRASE).await;
+        assert!(synced.success, "{}", synced.stderr);
+        if std::fs::read(secrets.join("letters/reply.txt")).ok() == Some(reply.clone()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "bob's edit never reached alice"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    running.stop().await;
+    assert_eq!(list_files(&mount), list_files(&secrets));
+    assert!(
+        !stored_bytes_contain(&cluster, MARKER).await,
+        "plaintext of a shared encrypted workspace reached the object store"
+    );
     cluster.stop().await;
 }

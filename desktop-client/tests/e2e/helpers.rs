@@ -9,7 +9,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use nimbus_client::config::ConfigDir;
-use nimbus_client::daemon;
+use nimbus_client::daemon::{self, Target};
+use nimbus_client::passphrase::{Passphrase, PassphraseSource};
 use nimbus_proxy::config::{Settings as ProxySettings, StorageSettings};
 use nimbus_server::admin::{AddUser, add_user};
 use nimbus_server::storage::MetadataStore;
@@ -301,7 +302,22 @@ impl Device {
 
     /// Runs `nimbus sync`'s loop for `root`, a folder already linked.
     pub async fn start_at(&self, root: &Path) -> Running {
-        let mut session = daemon::open(&self.config, root, None)
+        self.start_target(root, &Target::default()).await
+    }
+
+    /// Runs `nimbus sync`'s loop with `passphrase` at hand, as
+    /// `nimbus sync --passphrase-stdin` has it: its encrypted mounts use it.
+    pub async fn start_with_passphrase(&self, passphrase: &str) -> Running {
+        record_secret("passphrase", passphrase);
+        let target = Target {
+            passphrase: PassphraseSource::Given(Passphrase::new(passphrase).unwrap()),
+            ..Target::default()
+        };
+        self.start_target(&self.root, &target).await
+    }
+
+    async fn start_target(&self, root: &Path, target: &Target) -> Running {
+        let mut session = daemon::open_target(&self.config, root, None, target)
             .await
             .expect("open the folder");
         let (stop, stopped) = oneshot::channel::<()>();

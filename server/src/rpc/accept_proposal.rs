@@ -3,7 +3,8 @@
 //!
 //! The default name is the owner's name for the workspace; a name the
 //! invitee already uses gets ` (2)`, ` (3)`, … An expired proposal is
-//! refused. The new member's device queues are bound to the workspace at
+//! refused, and so is an end-to-end encrypted workspace without its key
+//! check (only a device that typed the right passphrase knows it). The new member's device queues are bound to the workspace at
 //! once, so their devices hear its commits without subscribing again; an
 //! `access` event tells their devices (and the proxies) of the new role, a
 //! `proposal` event tells the proposer, and a `members` event the members.
@@ -39,6 +40,7 @@ pub async fn run(
             args.proposal_id,
             args.mount_name.as_deref(),
             args.mount_parent,
+            args.key_check.as_deref(),
             &Audit::by(caller, AuditAction::ShareAccept),
         )
         .await?;

@@ -10,7 +10,7 @@
 //! its history stay the owner's.
 
 use nimbus_protocol::notify::UserEvent;
-use nimbus_protocol::rpc::{EncryptionMode, Proposal, Role};
+use nimbus_protocol::rpc::{Proposal, Role};
 use uuid::Uuid;
 
 use super::{Amqp, ServerState, bindings};
@@ -39,19 +39,13 @@ pub(super) async fn require_owner(
     }
 }
 
-/// Refuses the workspaces that cannot have members (yet).
+/// Refuses the workspaces that cannot have members. End-to-end encrypted
+/// ones can: the invitee's device checks the passphrase before accepting.
 pub(super) fn require_shareable(workspace: &WorkspaceRecord) -> Result<(), OperationError> {
     if workspace.is_default {
         return Err(OperationError::BadRequest(
             "your default workspace cannot be shared; create a workspace (createWorkspace) \
              for what you want to share"
-                .into(),
-        ));
-    }
-    if workspace.encryption == EncryptionMode::Client {
-        return Err(OperationError::BadRequest(
-            "end-to-end encrypted workspaces cannot be shared yet: members would need the \
-             passphrase, which this server never sees"
                 .into(),
         ));
     }

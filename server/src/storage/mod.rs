@@ -723,12 +723,14 @@ pub trait MetadataStore: Send + Sync + 'static {
     /// Makes the invitee of a pending, unexpired proposal a member with the
     /// proposed role, mounted under `mount_name` (default: the owner's name
     /// for the workspace), with ` (2)`, ` (3)`, … when the invitee already
-    /// uses that name.
+    /// uses that name. An end-to-end encrypted workspace is refused unless
+    /// `key_check` is its key check.
     async fn accept_proposal(
         &self,
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        key_check: Option<&str>,
         audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)>;
     /// Ends a pending, unexpired proposal as `Declined` or `Cancelled`.

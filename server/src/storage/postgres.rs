@@ -1540,9 +1540,10 @@ impl MetadataStore for PgStore {
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        key_check: Option<&str>,
         audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)> {
-        self.accept_proposal_impl(proposal_id, mount_name, mount_parent, audit)
+        self.accept_proposal_impl(proposal_id, mount_name, mount_parent, key_check, audit)
             .await
     }
 

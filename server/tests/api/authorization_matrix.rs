@@ -462,6 +462,7 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             proposal_id: scene.proposal,
             mount_name: None,
             mount_parent: None,
+            key_check: None,
         }),
         Operation::DeclineProposal {
             proposal_id: scene.proposal,

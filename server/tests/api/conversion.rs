@@ -203,6 +203,7 @@ async fn conversions_that_would_nest_or_are_not_the_owners_are_refused_and_chang
             proposal_id: proposal.proposal_id,
             mount_name: None,
             mount_parent: Some(holder.id),
+            key_check: None,
         }),
     )
     .await;

@@ -81,10 +81,17 @@ pub(crate) async fn propose(
 }
 
 pub(crate) fn accept_op(proposal: &Proposal) -> Operation {
+    accept_with_key_check(proposal, None)
+}
+
+/// `acceptProposal` sending `key_check`, as a device that derived the keys
+/// of an end-to-end encrypted workspace does.
+fn accept_with_key_check(proposal: &Proposal, key_check: Option<&str>) -> Operation {
     Operation::AcceptProposal(AcceptProposalArgs {
         proposal_id: proposal.proposal_id,
         mount_name: None,
         mount_parent: None,
+        key_check: key_check.map(str::to_owned),
     })
 }
 
@@ -350,19 +357,6 @@ async fn bad_proposals_are_refused_and_write_nothing() {
     let (alice, default) = app.user_with_device("alice").await;
     let (bob, _) = app.user_with_device("bob").await;
     let project = create_workspace(&app, &alice, "Project").await;
-    let secrets = app
-        .client
-        .create_workspace(
-            &alice,
-            CreateWorkspaceArgs {
-                workspace_id: Uuid::new_v4(),
-                name: "Secrets".into(),
-                encryption: EncryptionMode::Client,
-                key_check: Some("ab".repeat(16)),
-            },
-        )
-        .await
-        .unwrap();
 
     let unknown = refused(
         &app,
@@ -384,8 +378,6 @@ async fn bad_proposals_are_refused_and_write_nothing() {
         defaulted.message.contains("default workspace"),
         "{defaulted:?}"
     );
-    let encrypted = refused(&app, &alice, propose_op(&secrets, &["bob"], Role::Viewer)).await;
-    assert!(encrypted.message.contains("encrypted"), "{encrypted:?}");
     // Bob cannot share alice's workspace: it is not even his to see.
     let foreign = refused(&app, &bob, propose_op(&project, &["alice"], Role::Viewer)).await;
     assert_eq!(foreign.code, ErrorCode::Forbidden);
@@ -394,6 +386,96 @@ async fn bad_proposals_are_refused_and_write_nothing() {
         let listed: ProposalList = call(&app, token, Operation::ListProposals).await;
         assert_eq!(listed, ProposalList::default());
     }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_encrypted_workspace_is_accepted_only_with_its_key_check() {
+    let app = spawn_app().await;
+    let (alice, _) = app.user_with_device("alice").await;
+    let (bob, _) = app.user_with_device("bob").await;
+    let key_check = "ab".repeat(16);
+    let secrets = app
+        .client
+        .create_workspace(
+            &alice,
+            CreateWorkspaceArgs {
+                workspace_id: Uuid::new_v4(),
+                name: "Secrets".into(),
+                encryption: EncryptionMode::Client,
+                key_check: Some(key_check.clone()),
+            },
+        )
+        .await
+        .unwrap();
+    let other = create_workspace(&app, &alice, "Other").await;
+    let proposal = propose(&app, &alice, &secrets, "bob", Role::Editor).await;
+    // The key check is for the invitee's device only.
+    assert_eq!(
+        (proposal.encryption, proposal.key_check.as_deref()),
+        (EncryptionMode::Client, None)
+    );
+    let incoming: ProposalList = call(&app, &bob, Operation::ListProposals).await;
+    assert_eq!(
+        (
+            incoming.incoming[0].encryption,
+            incoming.incoming[0].key_check.as_deref()
+        ),
+        (EncryptionMode::Client, Some(key_check.as_str()))
+    );
+    let outgoing: ProposalList = call(&app, &alice, Operation::ListProposals).await;
+    assert_eq!(outgoing.outgoing[0].key_check, None);
+    let mut bob_hears = app.client.listen(&bob).await.unwrap();
+
+    // Without a key check (the web UI, REST) or with another one: refused,
+    // and nothing changes.
+    let missing = refused(&app, &bob, accept_op(&proposal)).await;
+    assert_eq!(missing.code, ErrorCode::BadRequest);
+    assert!(
+        missing.message.contains(&format!(
+            "accept it from the desktop client (`nimbus share accept {}`)",
+            proposal.proposal_id
+        )) && missing.message.contains("nothing was accepted"),
+        "{missing:?}"
+    );
+    let wrong = refused(&app, &bob, accept_with_key_check(&proposal, Some(&"cd".repeat(16)))).await;
+    assert_eq!(wrong.code, ErrorCode::BadRequest);
+    assert!(
+        wrong.message.contains("not the passphrase") && wrong.message.contains("nothing"),
+        "{wrong:?}"
+    );
+    let listed: ProposalList = call(&app, &bob, Operation::ListProposals).await;
+    assert_eq!(listed.incoming[0].status, ProposalStatus::Pending);
+    assert_eq!(app.client.get_workspaces(&bob).await.unwrap().len(), 1);
+    assert_eq!(
+        members(&app, &alice, secrets.workspace_id).await,
+        [("alice".into(), Role::Owner)]
+    );
+    // No binding either: alice's commit is published before the marker
+    // proposal, so a bound queue would deliver it first.
+    app.commit(&alice, &secrets, vec![new_file(None, "sealed", 1, 10)])
+        .await;
+    let marker = propose(&app, &alice, &other, "bob", Role::Viewer).await;
+    assert_eq!(
+        next_push(&mut bob_hears).await,
+        Push::User(UserEvent::Proposal {
+            proposal_id: marker.proposal_id,
+            workspace_id: other.workspace_id,
+            status: ProposalStatus::Pending,
+        })
+    );
+
+    // The right key check makes bob an editor who sees the workspace's check.
+    let mount: WorkspaceInfo = call(&app, &bob, accept_with_key_check(&proposal, Some(&key_check))).await;
+    assert_eq!(
+        (mount.role, mount.encryption, mount.key_check.as_deref()),
+        (Role::Editor, EncryptionMode::Client, Some(key_check.as_str()))
+    );
+    let seen = app
+        .changes_since(&bob, secrets.workspace_id, 0)
+        .await
+        .unwrap();
+    assert_eq!(seen.items[0].name, "sealed");
     app.stop().await;
 }
 
@@ -833,6 +915,7 @@ async fn each_member_names_and_places_their_own_mount() {
             proposal_id: proposal.proposal_id,
             mount_name: Some("Alice's plans".into()),
             mount_parent: Some(shared.id),
+            key_check: None,
         }),
     )
     .await;

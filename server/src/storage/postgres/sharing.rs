@@ -209,7 +209,7 @@ macro_rules! proposals {
             millis!("p.expires_at"),
             " AS expires_at, ",
             retained_bytes!(),
-            " AS workspace_size \
+            " AS workspace_size, w.encryption, w.key_check \
              FROM share_proposals p \
              JOIN workspaces w ON w.id = p.workspace_id \
              LEFT JOIN workspace_members om \
@@ -236,10 +236,21 @@ struct ProposalRow {
     created_at: i64,
     expires_at: i64,
     workspace_size: i64,
+    encryption: String,
+    key_check: Option<String>,
 }
 
 impl ProposalRow {
+    /// The proposal without the workspace's key check, which only its
+    /// invitee's list carries ([`Self::into_incoming`]).
     fn into_proposal(self) -> StoreResult<Proposal> {
+        Ok(Proposal {
+            key_check: None,
+            ..self.into_incoming()?
+        })
+    }
+
+    fn into_incoming(self) -> StoreResult<Proposal> {
         Ok(Proposal {
             proposal_id: self.id,
             workspace_id: self.workspace_id,
@@ -255,6 +266,8 @@ impl ProposalRow {
             created_at: self.created_at,
             expires_at: self.expires_at,
             workspace_size: to_u64(self.workspace_size),
+            encryption: parse_encryption(&self.encryption)?,
+            key_check: self.key_check,
         })
     }
 }
@@ -320,6 +333,41 @@ pub(super) async fn lock_workspace(
             .fetch_optional(connection)
             .await?,
     )
+}
+
+/// Refuses to accept an end-to-end encrypted workspace without its key
+/// check: only a device that derived the keys from the right passphrase
+/// knows it, so neither the web UI nor REST (which must never see a
+/// passphrase) nor a mistyped passphrase can make someone a member who
+/// could not read a byte of it.
+async fn require_key_check(
+    connection: &mut PgConnection,
+    proposal: &Proposal,
+    sent: Option<&str>,
+) -> StoreResult<()> {
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT key_check FROM workspaces WHERE id = $1 AND encryption = 'client'")
+            .bind(proposal.workspace_id)
+            .fetch_optional(connection)
+            .await?
+            .flatten();
+    let Some(stored) = stored else {
+        return Ok(());
+    };
+    match sent {
+        None => Err(StoreError::Refused(format!(
+            "\"{}\" is end-to-end encrypted: accept it from the desktop client \
+             (`nimbus share accept {}`), which asks for its passphrase and checks it on your \
+             device; nothing was accepted",
+            proposal.workspace_name, proposal.proposal_id
+        ))),
+        Some(sent) if sent != stored => Err(StoreError::Refused(format!(
+            "that is not the passphrase of the end-to-end encrypted workspace \"{}\" (its key \
+             check differs); nothing was accepted",
+            proposal.workspace_name
+        ))),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Refuses a mount parent that is not a live folder of the user's default
@@ -533,10 +581,15 @@ impl PgStore {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        let (incoming, outgoing) = into_proposals(rows)?
-            .into_iter()
-            .partition(|p| p.invitee_id == user_id);
-        Ok(ProposalList { incoming, outgoing })
+        let (incoming, outgoing): (Vec<_>, Vec<_>) =
+            rows.into_iter().partition(|p| p.invitee_id == user_id);
+        Ok(ProposalList {
+            incoming: incoming
+                .into_iter()
+                .map(ProposalRow::into_incoming)
+                .collect::<StoreResult<_>>()?,
+            outgoing: into_proposals(outgoing)?,
+        })
     }
 
     pub(super) async fn proposal_impl(&self, proposal_id: Uuid) -> StoreResult<Option<Proposal>> {
@@ -551,6 +604,7 @@ impl PgStore {
         proposal_id: Uuid,
         mount_name: Option<&str>,
         mount_parent: Option<Uuid>,
+        key_check: Option<&str>,
         audit: &Audit,
     ) -> StoreResult<(Proposal, WorkspaceInfo)> {
         let mut tx = self.pool.begin().await?;
@@ -568,6 +622,7 @@ impl PgStore {
             .pop()
             .ok_or_else(|| StoreError::Corrupt("a locked proposal vanished".into()))?;
         require_pending(&proposal)?;
+        require_key_check(&mut tx, &proposal, key_check).await?;
         check_mount_parent(&mut tx, proposal.invitee_id, mount_parent).await?;
         let name = free_mount_name(
             &mut tx,
