@@ -1412,7 +1412,10 @@ mod tests {
             "status": "pending", "created_at": 0, "expires_at": 0,
         });
         let old: Proposal = serde_json::from_value(json).unwrap();
-        assert_eq!((old.encryption, old.key_check.clone()), (EncryptionMode::None, None));
+        assert_eq!(
+            (old.encryption, old.key_check.clone()),
+            (EncryptionMode::None, None)
+        );
         let encoded = serde_json::to_value(&old).unwrap();
         assert_eq!(encoded["encryption"], "none");
         assert!(encoded.get("key_check").is_none());
@@ -1422,7 +1425,13 @@ mod tests {
             ..old
         };
         let encoded = serde_json::to_value(&encrypted).unwrap();
-        assert_eq!((&encoded["encryption"], &encoded["key_check"]), (&serde_json::json!("client"), &serde_json::json!("0f".repeat(16))));
+        assert_eq!(
+            (&encoded["encryption"], &encoded["key_check"]),
+            (
+                &serde_json::json!("client"),
+                &serde_json::json!("0f".repeat(16))
+            )
+        );
         let accept = serde_json::to_value(AcceptProposalArgs {
             proposal_id: Uuid::nil(),
             mount_name: None,

@@ -953,7 +953,9 @@ async fn an_encrypted_invitation_is_accepted_only_from_a_desktop_client() {
     .await;
     assert_eq!(status, 400, "{refusal}");
     assert!(
-        refusal.to_string().contains(&format!("nimbus share accept {id}")),
+        refusal
+            .to_string()
+            .contains(&format!("nimbus share accept {id}")),
         "{refusal}"
     );
     let listed = proposals_of(&bobs_device).await;
@@ -964,7 +966,9 @@ async fn an_encrypted_invitation_is_accepted_only_from_a_desktop_client() {
         .await
         .unwrap();
     assert!(
-        workspaces.iter().all(|w| w.workspace_id != secrets.workspace_id),
+        workspaces
+            .iter()
+            .all(|w| w.workspace_id != secrets.workspace_id),
         "{workspaces:?}"
     );
 }

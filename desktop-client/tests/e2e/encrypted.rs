@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::helpers::{Cluster, DEADLINE, Outcome, deadline_wait, list_files, random_bytes, run};
-use crate::sharing::{ok, offer_id};
+use crate::sharing::{offer_id, ok};
 
 const PASSPHRASE: &str = "Grüße aus dem verschlüsselten Arbeitsbereich";
 /// Written into the files; must never show in the stored objects.
@@ -221,7 +221,10 @@ async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
     .await;
     assert!(offered.contains("Offered \"Secrets\" to bob"), "{offered}");
     let list = ok(bob_config, &["share", "list"]).await;
-    let offer = offer_id(&list, &["\"Secrets\" (end-to-end encrypted) from alice", "pending"]);
+    let offer = offer_id(
+        &list,
+        &["\"Secrets\" (end-to-end encrypted) from alice", "pending"],
+    );
 
     // Bob's desktop runs, with the right passphrase at hand: a membership
     // made by mistake would be mounted at once.
@@ -247,7 +250,11 @@ async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
         wrong.stderr
     );
     let list = ok(bob_config, &["share", "list"]).await;
-    assert_eq!(offer_id(&list, &["\"Secrets\"", "pending"]), offer, "{list}");
+    assert_eq!(
+        offer_id(&list, &["\"Secrets\"", "pending"]),
+        offer,
+        "{list}"
+    );
     let workspaces = ok(bob_config, &["workspace", "list"]).await;
     assert!(!workspaces.contains("Secrets"), "{workspaces}");
     // Time for a mount to show, were there one.

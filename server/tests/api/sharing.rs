@@ -438,7 +438,12 @@ async fn an_encrypted_workspace_is_accepted_only_with_its_key_check() {
         )) && missing.message.contains("nothing was accepted"),
         "{missing:?}"
     );
-    let wrong = refused(&app, &bob, accept_with_key_check(&proposal, Some(&"cd".repeat(16)))).await;
+    let wrong = refused(
+        &app,
+        &bob,
+        accept_with_key_check(&proposal, Some(&"cd".repeat(16))),
+    )
+    .await;
     assert_eq!(wrong.code, ErrorCode::BadRequest);
     assert!(
         wrong.message.contains("not the passphrase") && wrong.message.contains("nothing"),
@@ -466,10 +471,19 @@ async fn an_encrypted_workspace_is_accepted_only_with_its_key_check() {
     );
 
     // The right key check makes bob an editor who sees the workspace's check.
-    let mount: WorkspaceInfo = call(&app, &bob, accept_with_key_check(&proposal, Some(&key_check))).await;
+    let mount: WorkspaceInfo = call(
+        &app,
+        &bob,
+        accept_with_key_check(&proposal, Some(&key_check)),
+    )
+    .await;
     assert_eq!(
         (mount.role, mount.encryption, mount.key_check.as_deref()),
-        (Role::Editor, EncryptionMode::Client, Some(key_check.as_str()))
+        (
+            Role::Editor,
+            EncryptionMode::Client,
+            Some(key_check.as_str())
+        )
     );
     let seen = app
         .changes_since(&bob, secrets.workspace_id, 0)

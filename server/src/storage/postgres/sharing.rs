@@ -345,12 +345,13 @@ async fn require_key_check(
     proposal: &Proposal,
     sent: Option<&str>,
 ) -> StoreResult<()> {
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT key_check FROM workspaces WHERE id = $1 AND encryption = 'client'")
-            .bind(proposal.workspace_id)
-            .fetch_optional(connection)
-            .await?
-            .flatten();
+    let stored: Option<String> = sqlx::query_scalar(
+        "SELECT key_check FROM workspaces WHERE id = $1 AND encryption = 'client'",
+    )
+    .bind(proposal.workspace_id)
+    .fetch_optional(connection)
+    .await?
+    .flatten();
     let Some(stored) = stored else {
         return Ok(());
     };
