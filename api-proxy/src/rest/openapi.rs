@@ -232,7 +232,7 @@ fn sharing_document() -> Value {
                             "outgoing": {"type": "array", "items": {"$ref": "#/components/schemas/Proposal"}}}}}}}}))
             },
             "/v1/proposals/{id}/accept": {
-                "post": with_body(operation("Join the proposed workspace", vec![proposal_parameter()],
+                "post": with_body(operation("Join the proposed workspace (not an end-to-end encrypted one: that needs its passphrase, checked by a desktop client)", vec![proposal_parameter()],
                     json!({"200": {"description": "The workspace's top, as the caller names it.",
                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkspaceFolder"}}}}})),
                     json!({"required": false, "content": {"application/json": {"schema": {
@@ -284,7 +284,10 @@ fn sharing_document() -> Value {
                         "role": {"enum": ["editor", "viewer"]},
                         "message": {"type": "string"},
                         "status": {"enum": ["pending", "accepted", "declined", "cancelled", "expired"]},
-                        "created_at": {"type": "integer"}, "expires_at": {"type": "integer"}
+                        "created_at": {"type": "integer"}, "expires_at": {"type": "integer"},
+                        "workspace_size": {"type": "integer", "description": "Bytes of the workspace's live files."},
+                        "encryption": {"enum": ["none", "server", "client"]},
+                        "key_check": {"type": "string", "description": "Incoming proposals of end-to-end encrypted (client) workspaces only: the check a desktop client compares with its passphrase's keys. Such a proposal is accepted only from a desktop client; accepting it here is refused (400)."}
                     }
                 }
         }
