@@ -263,12 +263,18 @@ impl Mounts {
     /// that cannot be opened now is tried again at the next reconcile.
     async fn start(&mut self, parent: &Session, record: &MountRecord, workspace: &WorkspaceInfo) {
         let root = parent.root.join(&record.name);
-        let Some(keys) = self.keys(&root, workspace).await else {
-            return;
+        // Other modes need no secret: the mount's session makes their keys.
+        let keys = if workspace.encryption == EncryptionMode::Client {
+            let Some(keys) = self.encrypted_keys(&root, workspace).await else {
+                return;
+            };
+            Some(keys)
+        } else {
+            None
         };
         let target = Target {
             workspace_id: Some(record.workspace_id),
-            keys: Some(keys),
+            keys,
             ..Target::default()
         };
         let mut session = match daemon::open_target(&self.config_dir, &root, None, &target).await {
@@ -289,14 +295,15 @@ impl Mounts {
             .insert(record.workspace_id, RunningMount { stop, task });
     }
 
-    /// The keys to sync `workspace` with at `root`; for an encrypted one,
+    /// The keys of the end-to-end encrypted `workspace`, mounted at `root`,
     /// unlocked once per run (`None`, said once in the log, when its
     /// passphrase is missing or wrong).
-    async fn keys(&mut self, root: &Path, workspace: &WorkspaceInfo) -> Option<WorkspaceKeys> {
+    async fn encrypted_keys(
+        &mut self,
+        root: &Path,
+        workspace: &WorkspaceInfo,
+    ) -> Option<WorkspaceKeys> {
         let id = workspace.workspace_id;
-        if workspace.encryption != EncryptionMode::Client {
-            return Some(WorkspaceKeys::plain(id));
-        }
         if let Some(keys) = self.unlocked.get(&id) {
             return Some(keys.clone());
         }

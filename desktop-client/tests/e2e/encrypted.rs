@@ -232,6 +232,10 @@ async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
     bob.sync().await;
     let mut running = bob.start_with_passphrase(PASSPHRASE).await;
     running.first_round().await;
+    // His phone runs without the passphrase.
+    let bob_phone = cluster.device("bob", "phone").await;
+    let mut phone = bob_phone.start().await;
+    phone.first_round().await;
     let folder_before = list_files(&bob.root);
     let states_before = bob.config.folder_dirs();
 
@@ -301,6 +305,19 @@ async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
     }
     running.stop().await;
     assert_eq!(list_files(&mount), list_files(&secrets));
+
+    // The phone has no passphrase: it mounts nothing and writes nothing
+    // there. Started again with it, it mounts the share like the desktop.
+    let phone_mount = bob_phone.root.join("Secrets");
+    assert!(!phone_mount.exists(), "{:?}", list_files(&bob_phone.root));
+    phone.stop().await;
+    let phone = bob_phone.start_with_passphrase(PASSPHRASE).await;
+    let alice_files = list_files(&secrets);
+    deadline_wait("the phone mounts the share with the passphrase", || {
+        list_files(&phone_mount) == alice_files
+    })
+    .await;
+    phone.stop().await;
     assert!(
         !stored_bytes_contain(&cluster, MARKER).await,
         "plaintext of a shared encrypted workspace reached the object store"
