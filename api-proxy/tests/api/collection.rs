@@ -355,7 +355,11 @@ async fn only_objects_named_as_chunk_ids_are_collected() {
     for name in &not_chunk_ids {
         let found = app
             .client
-            .head(format!("{}/{}", laptop.container_url, utf8_percent_encode(name)))
+            .head(format!(
+                "{}/{}",
+                laptop.container_url,
+                utf8_percent_encode(name)
+            ))
             .header("X-Auth-Token", &laptop.swift_token)
             .send()
             .await

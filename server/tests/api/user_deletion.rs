@@ -194,7 +194,10 @@ async fn deleting_a_user_makes_the_administrator_choose_for_each_shared_workspac
     for workspace in [&home, &photos, &private] {
         let container = workspace.workspace_id.to_string();
         let offered = vec![chunk(1), chunk(3), chunk(9)];
-        assert_eq!(unreferenced(&app, &container, offered.clone()).await, offered);
+        assert_eq!(
+            unreferenced(&app, &container, offered.clone()).await,
+            offered
+        );
         assert_eq!(collect(&app, &container, offered.clone()).await, offered);
     }
     let project_container = project.workspace_id.to_string();
