@@ -33,11 +33,12 @@
 //! anywhere, the next one finishes the job (a blob left without its row is
 //! the sweeper's).
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use nimbus_protocol::RpcClient;
 use nimbus_protocol::client::ClientError;
 use nimbus_protocol::names::is_valid_chunk_id;
@@ -54,6 +55,9 @@ const BLOB_DELETES_AT_ONCE: usize = 16;
 
 /// Objects read from the index in one query.
 const CANDIDATES_PER_QUERY: usize = 1000;
+
+/// Batches of candidates collected at once.
+const BATCHES_AT_ONCE: usize = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CollectionError {
@@ -189,45 +193,80 @@ pub async fn collect_unlocked(
     metrics: &ProxyMetrics,
     grace: Duration,
 ) -> Result<CollectionReport, CollectionError> {
-    let mut report = CollectionReport::default();
     // Every claim of this pass is above it.
     let floor = index.claim_floor().await?;
     let grace_us = i64::try_from(grace.as_micros()).unwrap_or(i64::MAX);
     let cutoff_us = Timestamp::now().as_micros().saturating_sub(grace_us);
-    let mut after: Option<(String, String, String)> = None;
+    // The candidates in key order, a page at a time, as batches of one
+    // container's names. Batches are disjoint, and each locks its rows in
+    // name order, so several run at once: a batch spends most of its time
+    // waiting (for the metadata servers, for its transactions' commits).
+    let mut report = CollectionReport::default();
+    let mut in_flight = FuturesUnordered::new();
+    let mut queued = VecDeque::new();
+    // The key after which the next page starts; `None` once all are read.
+    let mut next_page = Some(None);
     loop {
-        let page = index
-            .collection_candidates(
-                cutoff_us,
-                after
-                    .as_ref()
-                    .map(|(a, c, n)| (a.as_str(), c.as_str(), n.as_str())),
-                CANDIDATES_PER_QUERY,
-            )
-            .await?;
-        for same_container in page
-            .candidates
-            .chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1))
-        {
-            let (account, container, _) = &same_container[0];
-            for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
-                let names: Vec<String> = batch.iter().map(|(_, _, name)| name.clone()).collect();
-                let batch =
-                    collect_batch(index, blobs, rpc, (account, container), &names, cutoff_us)
-                        .await?;
-                metrics.observe_collection(batch.chunks, batch.bytes);
-                report.chunks += batch.chunks;
-                report.bytes += batch.bytes;
-                report.kept += batch.kept;
+        while in_flight.len() < BATCHES_AT_ONCE {
+            if let Some((container, names)) = queued.pop_front() {
+                in_flight.push(collect_owned_batch(
+                    index, blobs, rpc, container, names, cutoff_us,
+                ));
+            } else if let Some(after) = next_page.take() {
+                let page = index
+                    .collection_candidates(cutoff_us, key_of(&after), CANDIDATES_PER_QUERY)
+                    .await?;
+                queued.extend(batches_of(page.candidates));
+                next_page = page.next.map(Some);
+            } else {
+                break;
             }
         }
-        if page.next.is_none() {
+        let Some(batch) = in_flight.next().await else {
             break;
-        }
-        after = page.next;
+        };
+        let batch = batch?;
+        metrics.observe_collection(batch.chunks, batch.bytes);
+        report.chunks += batch.chunks;
+        report.bytes += batch.bytes;
+        report.kept += batch.kept;
     }
     report.pruned = prune_claims(index, rpc, floor).await?;
     Ok(report)
+}
+
+/// A batch: one container's candidate names.
+type Batch = ((String, String), Vec<String>);
+
+/// A page of candidates (in key order) as batches.
+fn batches_of(candidates: Vec<(String, String, String)>) -> Vec<Batch> {
+    let mut batches = Vec::new();
+    for same_container in candidates.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
+        let (account, container, _) = &same_container[0];
+        for batch in same_container.chunks(MAX_REFERENCED_CHUNKS_QUERY) {
+            let names = batch.iter().map(|(_, _, name)| name.clone()).collect();
+            batches.push(((account.clone(), container.clone()), names));
+        }
+    }
+    batches
+}
+
+async fn collect_owned_batch(
+    index: &dyn ObjectIndex,
+    blobs: &dyn BlobStore,
+    rpc: &RpcClient,
+    (account, container): (String, String),
+    names: Vec<String>,
+    cutoff_us: i64,
+) -> Result<CollectionReport, CollectionError> {
+    collect_batch(index, blobs, rpc, (&account, &container), &names, cutoff_us).await
+}
+
+/// A page's last key, as the index takes it.
+fn key_of(after: &Option<(String, String, String)>) -> Option<(&str, &str, &str)> {
+    after
+        .as_ref()
+        .map(|(a, c, n)| (a.as_str(), c.as_str(), n.as_str()))
 }
 
 /// Retires every claim below `floor` (docs/operations.md, "Pruning the
@@ -246,13 +285,7 @@ async fn prune_claims(
     let mut after: Option<(String, String, String)> = None;
     loop {
         let page = index
-            .lingering_claims(
-                floor,
-                after
-                    .as_ref()
-                    .map(|(a, c, n)| (a.as_str(), c.as_str(), n.as_str())),
-                CANDIDATES_PER_QUERY,
-            )
+            .lingering_claims(floor, key_of(&after), CANDIDATES_PER_QUERY)
             .await?;
         for same_container in page.chunk_by(|a, b| (&a.0, &a.1) == (&b.0, &b.1)) {
             let (account, container, _) = &same_container[0];
@@ -272,9 +305,9 @@ async fn prune_claims(
     Ok(lifted + forgotten)
 }
 
-/// Claims `names` in the index, asks the servers to claim those no
-/// version references, deletes what they claimed and is still stale, and
-/// lifts the rest of their claim.
+/// Of `names`, claims in the index those no version references now, asks
+/// the servers to claim them, deletes what they claimed and is still
+/// stale, and lifts the rest of their claim.
 async fn collect_batch(
     index: &dyn ObjectIndex,
     blobs: &dyn BlobStore,
@@ -284,7 +317,27 @@ async fn collect_batch(
     cutoff_us: i64,
 ) -> Result<CollectionReport, CollectionError> {
     let mut report = CollectionReport::default();
-    let Some((claim, recorded)) = index.claim_chunks(container, names, cutoff_us).await? else {
+    // Most chunks of a store are referenced: asking first spares a claim
+    // row written, locked and removed again for each of them. A chunk
+    // referenced now is only left for a later pass; one unreferenced now
+    // may be referenced by the time of the claim, which decides.
+    let unreferenced: Vec<String> = rpc
+        .call(
+            None,
+            Operation::UnreferencedChunks {
+                storage_account: container.0.to_owned(),
+                container: container.1.to_owned(),
+                chunk_ids: names.to_vec(),
+            },
+        )
+        .await?;
+    if unreferenced.is_empty() {
+        return Ok(report);
+    }
+    let Some((claim, recorded)) = index
+        .claim_chunks(container, &unreferenced, cutoff_us)
+        .await?
+    else {
         return Ok(report);
     };
     let claimed: Vec<String> = rpc

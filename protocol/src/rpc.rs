@@ -195,6 +195,20 @@ pub enum Operation {
         chunk_ids: Vec<String>,
     },
     /// Service call (the proxy's collection of unreferenced chunks, sent
+    /// as the services' RabbitMQ user): which of `chunk_ids` of the
+    /// workspace whose chunks are `container` of `storage_account` no
+    /// version references now. Claims nothing: the collection asks it first
+    /// so that it records claims (in the index, then with
+    /// [`Operation::CollectChunks`], which decides again) only for chunks
+    /// that may go. At most [`MAX_REFERENCED_CHUNKS_QUERY`] ids. Reply:
+    /// `Vec<String>`, sorted (none when no workspace keeps its chunks in
+    /// that container, all when its workspace was deleted).
+    UnreferencedChunks {
+        storage_account: String,
+        container: String,
+        chunk_ids: Vec<String>,
+    },
+    /// Service call (the proxy's collection of unreferenced chunks, sent
     /// as the services' RabbitMQ user, never with a device token): which of
     /// `chunk_ids` of the workspace whose chunks are `container` of
     /// `storage_account` no version references. In the same transaction the
@@ -355,6 +369,7 @@ impl Operation {
             Operation::UnshareWorkspace { .. } => "unshareWorkspace",
             Operation::UpdateMount(_) => "updateMount",
             Operation::ReferencedChunks { .. } => "referencedChunks",
+            Operation::UnreferencedChunks { .. } => "unreferencedChunks",
             Operation::CollectChunks { .. } => "collectChunks",
             Operation::ChunksStored { .. } => "chunksStored",
             Operation::PruneChunkClaims { .. } => "pruneChunkClaims",

@@ -105,7 +105,23 @@ impl From<PayloadError> for SwiftError {
     }
 }
 
+/// `Retry-After` of a 503: about a database restart; a client that is
+/// refused again waits longer by itself.
+const RETRY_AFTER_SECS: u32 = 5;
+
 impl SwiftError {
+    /// Whether a service the proxy needs is away for now (the metadata
+    /// servers, the index database): Swift's `503 Service Unavailable`,
+    /// with `Retry-After`. Nothing was changed, and the same request
+    /// succeeds once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SwiftError::RpcUnavailable(_) => true,
+            SwiftError::Index(error) => error.is_unavailable(),
+            _ => false,
+        }
+    }
+
     /// Whether the object store ran out of room: Swift's `507 Insufficient
     /// Storage`. Nothing was stored (see [`crate::swift::body::store`]), and
     /// the same request succeeds once space is freed.
@@ -192,12 +208,14 @@ impl SwiftError {
                 "Request Timeout",
                 "The server has waited too long for the request to be sent by the client.",
             ),
-            SwiftError::RpcUnavailable(_) => (
+            error if error.is_unavailable() => (
                 "Service Unavailable",
                 "The server is currently unavailable. Please try again at a later time.",
             ),
             SwiftError::AtSymlinkTarget { error, .. } => error.title_and_text(),
-            SwiftError::BadRequest(_)
+            // Unavailable, above.
+            SwiftError::RpcUnavailable(_)
+            | SwiftError::BadRequest(_)
             | SwiftError::BadRequestPage(_)
             | SwiftError::InvalidArchive(_)
             | SwiftError::LengthRequired
@@ -217,6 +235,7 @@ impl ResponseError for SwiftError {
     fn status_code(&self) -> StatusCode {
         match self {
             error if error.is_storage_full() => StatusCode::INSUFFICIENT_STORAGE,
+            error if error.is_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             SwiftError::Unauthorized { .. } | SwiftError::TempUrlInvalid => {
                 StatusCode::UNAUTHORIZED
             }
@@ -262,6 +281,9 @@ impl ResponseError for SwiftError {
         let mut response = HttpResponse::build(status);
         if status.is_server_error() {
             tracing::error!(error = %self, cause = ?std::error::Error::source(self), "request failed");
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
         }
         if let Some(text) = self.plain_text() {
             return response.content_type(ContentType::plaintext()).body(text);

@@ -178,7 +178,11 @@ impl From<PayloadError> for RestError {
 
 impl From<IndexError> for RestError {
     fn from(error: IndexError) -> Self {
-        RestError::Internal(error.to_string())
+        if error.is_unavailable() {
+            RestError::Unavailable(error.to_string())
+        } else {
+            RestError::Internal(error.to_string())
+        }
     }
 }
 

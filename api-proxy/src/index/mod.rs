@@ -23,6 +23,28 @@ pub type Metadata = BTreeMap<String, String>;
 #[error("object index: {0}")]
 pub struct IndexError(#[from] sqlx::Error);
 
+impl IndexError {
+    /// Whether the database could not be reached or went away under the
+    /// statement: a restart or failover (`57P01`–`57P03`, a lost or refused
+    /// connection), a connection exception (class `08`), no connection to
+    /// be had (`53300`, the pool's wait ran out). The same request succeeds
+    /// once it is back, so the answer is 503, as for the metadata servers,
+    /// not 500. A connection the restart killed while idle is replaced
+    /// before use; one killed under a statement fails that statement.
+    pub fn is_unavailable(&self) -> bool {
+        match &self.0 {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+                code.starts_with("08") || ["57P01", "57P02", "57P03", "53300"].contains(&&*code)
+            }),
+            _ => false,
+        }
+    }
+}
+
 /// Keys to set and keys to drop, as account and container POSTs send them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MetadataUpdate {

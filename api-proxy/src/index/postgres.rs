@@ -1156,10 +1156,13 @@ impl ObjectIndex for PgIndex {
         // query reads `limit` rows in key order, however few of them are
         // candidates, so a pass reads the index once (filtering first
         // made the planner scan and sort the whole table for every page).
+        // A chunk id is 64 lowercase hexadecimal digits, tested without
+        // `~ '^[0-9a-f]{64}$'`: PostgreSQL's regex engine took about 15 µs
+        // a name with the bounded repeat, as long as reading the page.
         let rows: Vec<(String, String, String, bool)> = sqlx::query_as(concat!(
             "SELECT account, container, name, (",
             stale_chunk!(),
-            "   AND name ~ '^[0-9a-f]{64}$'
+            "   AND octet_length(name) = 64 AND name !~ '[^0-9a-f]'
                 AND NOT EXISTS (SELECT 1 FROM upload_session_chunks c
                                   JOIN upload_sessions s ON s.id = c.session_id
                                  WHERE c.chunk_id = o.name AND s.expires_at > now()))

@@ -314,6 +314,64 @@ async fn confirmed_chunks_and_objects_outside_workspaces_stay() {
     assert_eq!(outside.status(), 200, "not a workspace's chunk");
 }
 
+#[tokio::test]
+async fn only_objects_named_as_chunk_ids_are_collected() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let put = |name: &str| {
+        app.client
+            .put(format!("{}/{name}", laptop.container_url))
+            .header("X-Auth-Token", &laptop.swift_token)
+            .body(noise(1000, 6))
+            .send()
+    };
+    let container = app
+        .client
+        .put(&laptop.container_url)
+        .header("X-Auth-Token", &laptop.swift_token)
+        .send()
+        .await
+        .unwrap();
+    assert!(container.status().is_success());
+    let unreferenced_chunk = "b".repeat(64);
+    // Near misses of a chunk id (64 lowercase hexadecimal digits), in the
+    // workspace's container: a user's own objects, never collected.
+    let not_chunk_ids = [
+        "A".repeat(64),
+        "a".repeat(63),
+        "a".repeat(65),
+        format!("g{}", "a".repeat(63)),
+        format!("é{}", "a".repeat(63)),
+    ];
+    for name in std::iter::once(&unreferenced_chunk).chain(&not_chunk_ids) {
+        assert_eq!(put(&utf8_percent_encode(name)).await.unwrap().status(), 201);
+    }
+    age_objects(&app, 2 * HOUR).await;
+
+    let report = Collector::of(&app).await.pass(HOUR).await;
+
+    assert_eq!(report.chunks, 1, "the one unreferenced chunk");
+    for name in &not_chunk_ids {
+        let found = app
+            .client
+            .head(format!(
+                "{}/{}",
+                laptop.container_url,
+                utf8_percent_encode(name)
+            ))
+            .header("X-Auth-Token", &laptop.swift_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(found.status(), 200, "{name:?} stays");
+    }
+}
+
+fn utf8_percent_encode(name: &str) -> String {
+    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
 /// Stores a chunk as the desktop client does: `HEAD`, and `PUT` only when
 /// missing, or `PUT` unconditionally when told the chunk was collected.
 async fn store_chunk(app: &TestApp, laptop: &Device, id: &str, sealed: &[u8], skip_if_found: bool) {

@@ -12,6 +12,7 @@ mod clients;
 mod collection;
 mod containers;
 mod conversion;
+mod database_restart;
 mod durability;
 mod full_disk;
 mod health;

@@ -11,32 +11,28 @@
 //! commit a version that needs it without storing it again
 //! (docs/operations.md, "Collecting unreferenced chunks").
 
+use std::collections::HashSet;
+
+use uuid::Uuid;
+
 use super::referenced_chunks::validate_chunk_ids;
 use super::{Reply, ServerState};
 use crate::error::OperationError;
 
 pub async fn run(
     state: &ServerState,
-    (storage_account, container): (&str, &str),
+    container: (&str, &str),
     claim: i64,
     chunk_ids: Vec<String>,
 ) -> Result<Reply, OperationError> {
     validate_chunk_ids(&chunk_ids)?;
     validate_claim(claim)?;
-    // A container that holds no workspace holds a Swift user's own objects,
-    // whatever their names: never collected; unless it held a workspace
-    // deleted with its user, which no version can reference any more: all
-    // of its chunks go, and no claim needs recording against a commit.
-    let Some(workspace_id) = state
-        .store
-        .workspace_of_container(storage_account, container)
-        .await?
-    else {
-        let deleted = state
-            .store
-            .is_deleted_container(storage_account, container)
-            .await?;
-        return Reply::json(if deleted { chunk_ids } else { Vec::new() });
+    let workspace_id = match holder(state, container).await? {
+        Holder::Workspace(workspace_id) => workspace_id,
+        // No claim needs recording against a commit: no version can
+        // reference them any more.
+        Holder::DeletedWorkspace => return Reply::json(chunk_ids),
+        Holder::Nobody => return Reply::json(Vec::<String>::new()),
     };
     let chunk_ids = state
         .store
@@ -46,6 +42,66 @@ pub async fn run(
         tracing::info!(%workspace_id, claim, chunks = chunk_ids.len(), "chunks claimed for collection");
     }
     Reply::json(chunk_ids)
+}
+
+/// `unreferencedChunks`: which of `chunk_ids` [`run`] would claim now, if
+/// nothing changed meanwhile; claims nothing. The collection asks it first,
+/// so that the index and the servers record claims only on chunks that may
+/// go (most of a store is referenced). Its answer decides nothing: `run`
+/// decides again under the workspace's lock.
+pub async fn unreferenced(
+    state: &ServerState,
+    container: (&str, &str),
+    mut chunk_ids: Vec<String>,
+) -> Result<Reply, OperationError> {
+    validate_chunk_ids(&chunk_ids)?;
+    let referenced = match holder(state, container).await? {
+        Holder::Workspace(workspace_id) => state
+            .store
+            .referenced_chunks(workspace_id, &chunk_ids)
+            .await?
+            .into_iter()
+            .collect(),
+        Holder::DeletedWorkspace => HashSet::new(),
+        Holder::Nobody => return Reply::json(Vec::<String>::new()),
+    };
+    chunk_ids.retain(|id| !referenced.contains(id));
+    chunk_ids.sort_unstable();
+    chunk_ids.dedup();
+    Reply::json(chunk_ids)
+}
+
+/// Whose chunks a container holds.
+enum Holder {
+    Workspace(Uuid),
+    /// A workspace deleted with its user: no version references them.
+    DeletedWorkspace,
+    /// A Swift user's own objects, whatever their names: never collected.
+    Nobody,
+}
+
+async fn holder(
+    state: &ServerState,
+    (storage_account, container): (&str, &str),
+) -> Result<Holder, OperationError> {
+    if let Some(workspace_id) = state
+        .store
+        .workspace_of_container(storage_account, container)
+        .await?
+    {
+        return Ok(Holder::Workspace(workspace_id));
+    }
+    Ok(
+        if state
+            .store
+            .is_deleted_container(storage_account, container)
+            .await?
+        {
+            Holder::DeletedWorkspace
+        } else {
+            Holder::Nobody
+        },
+    )
 }
 
 /// Claim numbers come from the index's sequence: positive.

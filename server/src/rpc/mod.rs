@@ -194,6 +194,15 @@ pub async fn dispatch(
         // The link's token is the credential.
         Operation::OpenLink(args) => return open_link::run(state, args).await,
         // Service calls: authorized by the broker user, not by a token.
+        Operation::UnreferencedChunks {
+            storage_account,
+            container,
+            chunk_ids,
+        } => {
+            require_service(amqp, sender)?;
+            return collect_chunks::unreferenced(state, (&storage_account, &container), chunk_ids)
+                .await;
+        }
         Operation::CollectChunks {
             storage_account,
             container,
@@ -246,6 +255,7 @@ pub async fn dispatch(
         | Operation::OauthAccessToken { .. }
         | Operation::OauthAuthenticate { .. }
         | Operation::OpenLink(_)
+        | Operation::UnreferencedChunks { .. }
         | Operation::CollectChunks { .. }
         | Operation::ChunksStored { .. }
         | Operation::PruneChunkClaims { .. }

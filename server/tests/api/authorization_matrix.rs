@@ -116,7 +116,8 @@ fn expected(operation: &Operation, caller: Caller) -> Expect {
         // Service calls: every caller here is a device, publishing as the
         // clients' broker user, whatever its token (the services' own user
         // is checked after the callers).
-        Operation::CollectChunks { .. }
+        Operation::UnreferencedChunks { .. }
+        | Operation::CollectChunks { .. }
         | Operation::ChunksStored { .. }
         | Operation::PruneChunkClaims { .. }
         | Operation::ListVersionsToRekey { .. }
@@ -496,6 +497,11 @@ fn every_operation(fixture: &Fixture, scene: &Scene, caller: Caller) -> Vec<Oper
             container: scene.workspace.container.clone(),
             chunk_ids: vec!["0".repeat(64)],
         },
+        Operation::UnreferencedChunks {
+            storage_account: scene.workspace.storage_account.clone(),
+            container: scene.workspace.container.clone(),
+            chunk_ids: vec!["0".repeat(64)],
+        },
         Operation::CollectChunks {
             storage_account: scene.workspace.storage_account.clone(),
             container: scene.workspace.container.clone(),
@@ -700,7 +706,8 @@ async fn every_operation_answers_every_caller_as_the_matrix_says_and_refusals_ch
 fn is_service_call(operation: &Operation) -> bool {
     matches!(
         operation,
-        Operation::CollectChunks { .. }
+        Operation::UnreferencedChunks { .. }
+            | Operation::CollectChunks { .. }
             | Operation::ChunksStored { .. }
             | Operation::PruneChunkClaims { .. }
             | Operation::ListVersionsToRekey { .. }

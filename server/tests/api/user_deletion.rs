@@ -48,6 +48,21 @@ async fn collect(app: &TestApp, container: &str, chunk_ids: Vec<String>) -> Vec<
         .unwrap()
 }
 
+/// What the collection asks before it claims (claims nothing).
+async fn unreferenced(app: &TestApp, container: &str, chunk_ids: Vec<String>) -> Vec<String> {
+    app.client
+        .call(
+            None,
+            Operation::UnreferencedChunks {
+                storage_account: "AUTH_alice".into(),
+                container: container.into(),
+                chunk_ids,
+            },
+        )
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn deleting_a_user_makes_the_administrator_choose_for_each_shared_workspace() {
     let app = spawn_app().await;
@@ -179,9 +194,17 @@ async fn deleting_a_user_makes_the_administrator_choose_for_each_shared_workspac
     for workspace in [&home, &photos, &private] {
         let container = workspace.workspace_id.to_string();
         let offered = vec![chunk(1), chunk(3), chunk(9)];
+        assert_eq!(
+            unreferenced(&app, &container, offered.clone()).await,
+            offered
+        );
         assert_eq!(collect(&app, &container, offered.clone()).await, offered);
     }
     let project_container = project.workspace_id.to_string();
+    assert_eq!(
+        unreferenced(&app, &project_container, vec![chunk(9), chunk(2)]).await,
+        [chunk(9)]
+    );
     assert!(
         collect(&app, &project_container, vec![chunk(2)])
             .await
