@@ -9,33 +9,22 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  launch, newPage, screenshots, signIn, url, violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
 const syncDir = process.env.NIMBUS_SYNC_DIR;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
 const folder = 'Live updates';
 
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** @type {import('playwright-core').BrowserContext} */
-let context;
 /** @type {import('playwright-core').Page} */
 let page;
-const violations = [];
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
+  browser = await launch();
+  page = await newPage(browser);
 });
 
 after(async () => {
@@ -57,11 +46,7 @@ function median(values) {
 }
 
 test('a folder the desktop client syncs appears in the open page without a reload', async () => {
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  await signIn(page, user);
   await page.locator('a.workspace').first().click();
   await page.locator('html[data-live-state="open"]').waitFor({ state: 'attached' });
   await markDocument(page);
@@ -87,7 +72,7 @@ test('changes committed elsewhere show within a second, keeping the focus', asyn
 
   // Another tab of the same browser creates folders here: each POST
   // answers once its commit is done.
-  const tab = await context.newPage();
+  const tab = await page.context().newPage();
   await tab.goto(page.url());
   const csrf = await tab.locator('meta[name="csrf-token"]').getAttribute('content');
   const parent = page.url().split('/').pop();
@@ -119,7 +104,7 @@ test('changes committed elsewhere show within a second, keeping the focus', asyn
 
 test('the trash page shows what another tab deletes, keeping the focus', async () => {
   const workspace = new URL(page.url()).pathname.split('/')[2];
-  const tab = await context.newPage();
+  const tab = await page.context().newPage();
   await tab.goto(page.url());
   const csrf = await tab.locator('meta[name="csrf-token"]').getAttribute('content');
   /** Deletes the folder `name` of the open folder from the other tab. */
@@ -156,7 +141,7 @@ test('the trash page shows what another tab deletes, keeping the focus', async (
 });
 
 test('signing out in another tab ends the live stream of the page', async () => {
-  const tab = await context.newPage();
+  const tab = await page.context().newPage();
   await tab.goto(`${url}/`);
   await tab.getByRole('button', { name: 'Sign out', exact: true }).click();
   await tab.waitForURL(/\/signin$/);

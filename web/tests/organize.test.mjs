@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, mkdir, writeFile } from 'node:fs/promises';
 import {
-  accessibilityProblems, item, launch, newFolder, newPage, openTop, screenshots, signIn, url,
+  accessibilityProblems, item, launch, newFolder, newPage, openTop, reloadUntil, screenshots, signIn, url,
   violations,
 } from './support.mjs';
 
@@ -38,10 +38,7 @@ after(async () => {
 
 /** Reloads until `locator` is there (a desktop client may still be syncing). */
 async function eventually(locator) {
-  for (let tries = 0; tries < 60 && !(await locator.count()); tries += 1) {
-    await page.waitForTimeout(1000);
-    await page.reload();
-  }
+  await reloadUntil(page, locator);
   await locator.first().waitFor();
 }
 

@@ -10,21 +10,16 @@
 // and no Content-Security-Policy violation. run.sh starts the servers.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  accessibilityProblems, launch, newPage, screenshots, signIn, url, violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const alice = process.env.NIMBUS_USER;
 const bob = process.env.NIMBUS_SECOND_USER;
-const password = process.env.NIMBUS_PASSWORD;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const tag = randomBytes(3).toString('hex');
 const team = `Team ${tag}`;
 const work = mkdtempSync(join(tmpdir(), 'nimbus-sharing-test-'));
@@ -37,38 +32,11 @@ let alicePage;
 let bobPage;
 /** The shared workspace's files page, `/files/{id}`. */
 let teamPath = '';
-const violations = [];
-
-function watch(p) {
-  p.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-}
-
-async function newPage(options = {}) {
-  const context = await browser.newContext({
-    viewport: { width: 1280, height: 800 }, deviceScaleFactor: 1, ...options,
-  });
-  const page = await context.newPage();
-  watch(page);
-  return page;
-}
-
-async function signIn(page, user) {
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
-}
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  alicePage = await newPage({ permissions: ['clipboard-read', 'clipboard-write'] });
-  bobPage = await newPage();
+  browser = await launch();
+  alicePage = await newPage(browser, { permissions: ['clipboard-read', 'clipboard-write'] });
+  bobPage = await newPage(browser);
   await signIn(alicePage, alice);
   await signIn(bobPage, bob);
 });
@@ -76,15 +44,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Serious or critical axe violations of the current page. */
-async function accessibilityProblems(p) {
-  await p.evaluate(axeSource);
-  const result = await p.evaluate(() => globalThis.axe.run(document, { resultTypes: ['violations'] }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 /** Picks a new file named `name` in the folder page's upload picker. */
 async function pick(page, name) {
@@ -204,7 +163,7 @@ test('a public link is made, copied, opened by anyone and revoked', async () => 
   await page.screenshot({ path: `${screenshots}/links-desktop.png`, fullPage: true });
   assert.deepEqual(await accessibilityProblems(page), []);
 
-  const visitor = await newPage();
+  const visitor = await newPage(browser);
   await visitor.goto(link);
   await visitor.getByRole('heading', { name: team }).waitFor();
   await visitor.locator('table.files', { hasText: 'plan.txt' }).waitFor();
@@ -293,7 +252,7 @@ test('alice shares a folder of her files: it stays in place, her desktop keeps i
 });
 
 test('phone width and dark mode: the sharing pages fit and stay accessible', async () => {
-  const phone = await newPage({
+  const phone = await newPage(browser, {
     viewport: { width: 375, height: 740 },
     isMobile: true,
     hasTouch: true,

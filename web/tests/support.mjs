@@ -94,3 +94,14 @@ export async function newFolder(page, name) {
   await page.getByRole('button', { name: 'Create' }).click();
   await item(page, name).waitFor();
 }
+
+/**
+ * Reloads `page` until `locator` matches at least `count` elements, for at
+ * most a minute: what a desktop client syncs may still be on its way.
+ */
+export async function reloadUntil(page, locator, count = 1) {
+  for (let tries = 0; tries < 60 && (await locator.count()) < count; tries += 1) {
+    await page.waitForTimeout(1000);
+    await page.reload();
+  }
+}

@@ -6,63 +6,27 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { chromium } from 'playwright-core';
+import {
+  accessibilityProblems, launch, newPage, password, reloadUntil, screenshots, url, violations, watch,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
 const folder = process.env.NIMBUS_FOLDER;
 const fixture = process.env.NIMBUS_FIXTURE;
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
-const axeSource = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** @type {import('playwright-core').BrowserContext} */
-let context;
 /** @type {import('playwright-core').Page} */
 let page;
-/** Content-Security-Policy violations the pages reported. */
-const violations = [];
-
-function watch(p) {
-  p.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-}
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  context = await browser.newContext({
-    viewport: { width: 1280, height: 800 },
-    deviceScaleFactor: 1,
-    acceptDownloads: true,
-  });
-  page = await context.newPage();
-  watch(page);
+  browser = await launch();
+  page = await newPage(browser, { acceptDownloads: true });
 });
 
 after(async () => {
   await browser?.close();
 });
-
-/** Serious or critical axe violations of the current page. */
-async function accessibilityProblems(p) {
-  // Evaluated over the DevTools protocol, so the page's CSP does not apply.
-  await p.evaluate(axeSource);
-  const result = await p.evaluate(() => globalThis.axe.run(document, {
-    resultTypes: ['violations'],
-  }));
-  return result.violations
-    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
-}
 
 test('signing in: a wrong password is explained, the right one opens the files', async () => {
   await page.goto(`${url}/`);
@@ -82,18 +46,11 @@ test('signing in: a wrong password is explained, the right one opens the files',
 
 test('browsing into a folder a desktop client synced, with the keyboard', async () => {
   await page.locator('a.workspace').first().click();
-  // The desktop client may still be uploading: reload until the folder is there.
   const link = page.getByRole('link', { name: folder, exact: true });
-  for (let tries = 0; tries < 60 && !(await link.count()); tries += 1) {
-    await page.waitForTimeout(1000);
-    await page.reload();
-  }
+  await reloadUntil(page, link);
   await link.click();
   await page.getByRole('heading', { name: folder }).waitFor();
-  for (let tries = 0; tries < 60 && (await page.locator('a.item').count()) < 2; tries += 1) {
-    await page.waitForTimeout(1000);
-    await page.reload();
-  }
+  await reloadUntil(page, page.locator('a.item'), 2);
   assert.ok(page.url().includes('/files/'), page.url());
   const names = await page.locator('a.item').allInnerTexts();
   assert.deepEqual(names.sort(), ['data.bin', 'hello.txt']);
@@ -167,10 +124,9 @@ test('phone width and dark mode: nothing overflows sideways', async () => {
     isMobile: true,
     hasTouch: true,
     colorScheme: 'dark',
-    storageState: await context.storageState(),
+    storageState: await page.context().storageState(),
   });
-  const small = await phone.newPage();
-  watch(small);
+  const small = watch(await phone.newPage());
   await small.goto(page.url().replace(/\/account$/, '/'));
   await small.locator('a.workspace').first().click();
   await small.getByRole('link', { name: folder, exact: true }).click();

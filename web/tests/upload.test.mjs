@@ -14,42 +14,26 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync, openSync, writeSync,
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  launch, newPage, password, screenshots, signIn, url, violations,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
 const syncDir = process.env.NIMBUS_SYNC_DIR;
 const bigMiB = Number(process.env.NIMBUS_UPLOAD_MIB ?? 64);
-const screenshots = process.env.SCREENSHOTS ?? '/tmp/nimbus-web-screenshots';
-mkdirSync(screenshots, { recursive: true });
 // Folder names of this file's own: the other browser tests share the user.
 const tag = `upload-${randomBytes(3).toString('hex')}`;
 const work = mkdtempSync(join(tmpdir(), 'nimbus-upload-test-'));
 
 /** @type {import('playwright-core').Browser} */
 let browser;
-/** @type {import('playwright-core').BrowserContext} */
-let context;
 /** @type {import('playwright-core').Page} */
 let page;
-const violations = [];
 
 before(async () => {
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  page = await context.newPage();
-  page.on('console', (message) => {
-    if (message.text().includes('Content Security Policy')) violations.push(message.text());
-  });
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  browser = await launch();
+  page = await newPage(browser);
+  await signIn(page, user);
 });
 
 after(async () => {

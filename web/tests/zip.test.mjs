@@ -9,11 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  launch, newPage, reloadUntil, signIn,
+} from './support.mjs';
 
-const url = process.env.NIMBUS_URL;
 const user = process.env.NIMBUS_USER;
-const password = process.env.NIMBUS_PASSWORD;
 const folder = process.env.NIMBUS_FOLDER;
 const fixture = process.env.NIMBUS_FIXTURE;
 
@@ -25,17 +25,9 @@ let work;
 
 before(async () => {
   work = await mkdtemp(join(tmpdir(), 'nimbus-zip-'));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox'],
-  });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, acceptDownloads: true });
-  page = await context.newPage();
-  await page.goto(`${url}/signin`);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByRole('heading', { name: 'Your files' }).waitFor();
+  browser = await launch();
+  page = await newPage(browser, { acceptDownloads: true });
+  await signIn(page, user);
 });
 
 after(async () => {
@@ -45,18 +37,11 @@ after(async () => {
 
 test('"Download as zip" saves the synced folder, which unzips byte for byte', async () => {
   await page.locator('a.workspace').first().click();
-  // The desktop client may still be uploading: reload until both files are there.
   const link = page.getByRole('link', { name: folder, exact: true });
-  for (let tries = 0; tries < 60 && !(await link.count()); tries += 1) {
-    await page.waitForTimeout(1000);
-    await page.reload();
-  }
+  await reloadUntil(page, link);
   await link.click();
   await page.getByRole('heading', { name: folder }).waitFor();
-  for (let tries = 0; tries < 60 && (await page.getByRole('link', { name: 'data.bin', exact: true }).count()) < 1; tries += 1) {
-    await page.waitForTimeout(1000);
-    await page.reload();
-  }
+  await reloadUntil(page, page.getByRole('link', { name: 'data.bin', exact: true }));
 
   const [download] = await Promise.all([
     page.waitForEvent('download'),
