@@ -33,7 +33,7 @@ use crate::chunk_collection;
 use crate::error::rest::RestError;
 use crate::index::{ContainerUpdate, ObjectIndex, ObjectRecord, PutOutcome};
 use crate::state::AppState;
-use crate::swift::body::{self, MAX_FILE_SIZE, Piece, Source};
+use crate::swift::body::{self, Piece, Source};
 use crate::timestamp::Timestamp;
 
 /// Chunks fetched ahead of the one being sent.
@@ -42,6 +42,12 @@ const DOWNLOAD_AHEAD: usize = 4;
 /// index lookup, a blob written and fsynced, its index row committed), so
 /// that they overlap, as a desktop client's chunk `PUT`s do.
 const STORES_IN_FLIGHT: usize = 8;
+/// Body bytes handed to the chunker's thread at once. A request body arrives
+/// in parts of some KiB; passing each alone woke that thread for every part,
+/// and on a busy machine each wake-up waits for a core.
+const FEED_BATCH: usize = 1024 * 1024;
+/// Batches queued for the chunker's thread.
+const FEED_QUEUE: usize = 4;
 
 /// The chunk keys of a workspace whose content the proxy may handle.
 pub fn keys_for(workspace: &WorkspaceInfo) -> Result<WorkspaceKeys, RestError> {
@@ -144,8 +150,8 @@ impl ChunkStore {
         {
             return Ok(None);
         }
-        let sealed = stream::iter([Ok(Bytes::from(chunk.sealed))]);
-        let stored = body::store(self.blobs.as_ref(), sealed, MAX_FILE_SIZE, self.inline_max)
+        let sealed = Bytes::from(chunk.sealed);
+        let stored = body::store_whole(self.blobs.as_ref(), sealed, self.inline_max)
             .await
             .map_err(|e| RestError::from_store(&format!("chunk {}", chunk.id), e))?;
         let record = ObjectRecord {
@@ -200,20 +206,29 @@ impl ChunkStore {
     }
 }
 
-/// Reads what the request handler feeds through a channel: parts of the
-/// body, then `None` at its end. A channel closed before that end is a body
-/// cut short, an error, so that its unfinished tail is not taken for the
-/// last chunk of a file.
+/// Reads what the request handler feeds through a channel: batches of
+/// parts of the body, then `None` at its end. A channel closed before that
+/// end is a body cut short, an error, so that its unfinished tail is not
+/// taken for the last chunk of a file.
 struct ChannelReader {
-    receiver: mpsc::Receiver<Option<Bytes>>,
+    receiver: mpsc::Receiver<Option<Vec<Bytes>>>,
+    /// The parts of the batch being read, last first.
+    batch: Vec<Bytes>,
     current: Bytes,
 }
 
 impl Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
+            if let Some(part) = self.batch.pop() {
+                self.current = part;
+                continue;
+            }
             match self.receiver.blocking_recv() {
-                Some(Some(bytes)) => self.current = bytes,
+                Some(Some(mut batch)) => {
+                    batch.reverse();
+                    self.batch = batch;
+                }
                 Some(None) => return Ok(0),
                 None => {
                     return Err(std::io::Error::new(
@@ -339,14 +354,17 @@ pub async fn store_piece(
     // The channel ends move into the tasks below, so that either one
     // stopping early closes its channel and stops the chunker.
     let (unstored_ref, hasher_ref) = (&unstored, &hasher);
-    let (bytes_tx, bytes_rx) = mpsc::channel::<Option<Bytes>>(8);
+    let (bytes_tx, bytes_rx) = mpsc::channel::<Option<Vec<Bytes>>>(FEED_QUEUE);
     let (chunk_tx, mut chunk_rx) = mpsc::channel(4);
     let chunker = tokio::task::spawn_blocking(move || {
         let reader = ChannelReader {
             receiver: bytes_rx,
+            batch: Vec::new(),
             current: Bytes::new(),
         };
-        let mut chunker = Chunker::new(reader, &keys, ChunkerParams::DEFAULT);
+        // The file's hash is `hasher`'s, over the stored chunks only.
+        let mut chunker =
+            Chunker::new(reader, &keys, ChunkerParams::DEFAULT).without_content_hash();
         for chunk in chunker.by_ref() {
             if chunk_tx.blocking_send(chunk).is_err() {
                 return false;
@@ -357,29 +375,44 @@ pub async fn store_piece(
     let feed = async move {
         let mut body = body;
         let mut received = 0u64;
-        let mut part = (!prefix.is_empty()).then_some(prefix);
+        let mut batch = Vec::new();
+        let mut batched = 0;
+        if !prefix.is_empty() {
+            batched = prefix.len();
+            unstored_ref.borrow_mut().parts.push_back(prefix.clone());
+            batch.push(prefix);
+        }
+        // Sends the batch gathered so far; false when the chunker stopped,
+        // whose error is then the one to report.
+        let send = async |batch: &mut Vec<Bytes>, batched: &mut usize| {
+            *batched = 0;
+            batch.is_empty() || bytes_tx.send(Some(std::mem::take(batch))).await.is_ok()
+        };
         loop {
-            let bytes = match part.take() {
-                Some(bytes) => bytes,
-                None => match body.next().await {
-                    Some(bytes) => {
-                        let bytes = bytes?;
-                        received += bytes.len() as u64;
-                        if file_end.is_some_and(|end| received > end) {
-                            return Err(RestError::BadRequest(
-                                "the body has more bytes than the file has left".into(),
-                            ));
-                        }
-                        bytes
-                    }
-                    None => break,
-                },
+            let bytes = match body.next().await {
+                Some(Ok(bytes)) => bytes,
+                // What arrived before the body broke off is still chunked.
+                Some(Err(error)) => {
+                    send(&mut batch, &mut batched).await;
+                    return Err(error.into());
+                }
+                None => break,
             };
+            received += bytes.len() as u64;
+            if file_end.is_some_and(|end| received > end) {
+                return Err(RestError::BadRequest(
+                    "the body has more bytes than the file has left".into(),
+                ));
+            }
+            batched += bytes.len();
             unstored_ref.borrow_mut().parts.push_back(bytes.clone());
-            if bytes_tx.send(Some(bytes)).await.is_err() {
-                // The chunker stopped; its error is the one to report.
+            batch.push(bytes);
+            if batched >= FEED_BATCH && !send(&mut batch, &mut batched).await {
                 return Ok(false);
             }
+        }
+        if !send(&mut batch, &mut batched).await {
+            return Ok(false);
         }
         let _ = bytes_tx.send(None).await;
         Ok::<_, RestError>(file_end.is_none_or(|end| received == end))

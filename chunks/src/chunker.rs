@@ -61,7 +61,9 @@ pub struct Chunker<R: Read> {
     end: usize,
     eof: bool,
     sealer: Option<Sealer>,
-    file_hasher: blake3::Hasher,
+    /// `None` when the caller hashes the file itself
+    /// ([`Self::without_content_hash`]).
+    file_hasher: Option<blake3::Hasher>,
     total: u64,
 }
 
@@ -91,9 +93,19 @@ impl<R: Read> Chunker<R> {
             end: 0,
             eof: false,
             sealer: None,
-            file_hasher: blake3::Hasher::new_keyed(keys.content_hash_key()),
+            file_hasher: Some(blake3::Hasher::new_keyed(keys.content_hash_key())),
             total: 0,
         }
+    }
+
+    /// Skips the content hash of the whole input, for a caller that sees
+    /// only part of a file (a resumable upload's request) and so keeps the
+    /// file's [`ContentHasher`] itself: one BLAKE3 pass over every byte
+    /// fewer. [`Self::finish`] then reports an empty hash.
+    #[must_use]
+    pub fn without_content_hash(mut self) -> Self {
+        self.file_hasher = None;
+        self
     }
 
     /// The parameters this chunker cuts with.
@@ -106,12 +118,15 @@ impl<R: Read> Chunker<R> {
     /// it), and the total size in bytes.
     ///
     /// Called earlier, or after an error, it covers only the bytes chunked so
-    /// far.
+    /// far; after [`Self::without_content_hash`] the hash is empty.
     pub fn finish(self) -> (String, u64) {
-        (
-            format!("blake3:{}", self.file_hasher.finalize().to_hex()),
-            self.total,
-        )
+        let hash = self
+            .file_hasher
+            .as_ref()
+            .map_or_else(String::new, |hasher| {
+                format!("blake3:{}", hasher.finalize().to_hex())
+            });
+        (hash, self.total)
     }
 
     /// Reads until at least one maximum chunk is buffered or the input ends.
@@ -161,7 +176,9 @@ impl<R: Read> Chunker<R> {
         let chunk = &self.buf[self.start..self.start + len];
         let sealer = self.sealer.as_mut().expect("created above");
         let sealed = sealer.seal(&self.keys, chunk)?;
-        self.file_hasher.update(chunk);
+        if let Some(hasher) = &mut self.file_hasher {
+            hasher.update(chunk);
+        }
         self.total += len as u64;
         self.start += len;
         Ok(Some(sealed))

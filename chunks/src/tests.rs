@@ -160,6 +160,17 @@ fn empty_input_has_no_chunks_and_the_empty_hash() {
 }
 
 #[test]
+fn without_the_content_hash_the_chunks_are_the_same() {
+    let keys = plain();
+    let data = text_bytes(5, 3_000_000);
+    let (hashed, _, size) = chunk_all(&keys, &data, ChunkerParams::DEFAULT);
+    let mut chunker = Chunker::new(&data[..], &keys, ChunkerParams::DEFAULT).without_content_hash();
+    let unhashed = chunker.by_ref().collect::<Result<Vec<_>, _>>().unwrap();
+    assert_eq!(unhashed, hashed);
+    assert_eq!(chunker.finish(), (String::new(), size));
+}
+
+#[test]
 fn header_layout_and_compression_choice() {
     let keys = plain();
     let text = text_bytes(3, 100_000);

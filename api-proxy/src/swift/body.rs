@@ -86,21 +86,25 @@ enum BodyHasher {
 }
 
 impl BodyHasher {
+    /// Hashes on a blocking thread, beside whatever the caller does next.
+    fn background(mut md5: Md5) -> Self {
+        let (parts, mut received) = mpsc::channel::<Bytes>(HASH_QUEUE);
+        let digest = tokio::task::spawn_blocking(move || {
+            while let Some(part) = received.blocking_recv() {
+                md5.update(&part);
+            }
+            md5
+        });
+        Self::Background { parts, digest }
+    }
+
     async fn update(&mut self, part: &Bytes, size_so_far: u64) {
         if let Self::Inline(md5) = self {
             if size_so_far <= INLINE_HASH_LIMIT {
                 md5.update(part);
                 return;
             }
-            let mut md5 = std::mem::take(md5);
-            let (parts, mut received) = mpsc::channel::<Bytes>(HASH_QUEUE);
-            let digest = tokio::task::spawn_blocking(move || {
-                while let Some(part) = received.blocking_recv() {
-                    md5.update(&part);
-                }
-                md5
-            });
-            *self = Self::Background { parts, digest };
+            *self = Self::background(std::mem::take(md5));
         }
         if let Self::Background { parts, .. } = self {
             // The receiver lives until the sender is dropped.
@@ -156,7 +160,7 @@ pub async fn store(
         if (head.len() + chunk.len()) as u64 > inline_max.min(max_size) {
             let start = [head.freeze(), chunk].into_iter().filter(|b| !b.is_empty());
             let body = stream::iter(start.map(Ok)).chain(body);
-            return store_blob(blobs, body, max_size).await;
+            return store_blob(blobs, body, max_size, BodyHasher::Inline(Md5::new())).await;
         }
         head.extend_from_slice(&chunk);
     }
@@ -168,14 +172,37 @@ pub async fn store(
     })
 }
 
+/// Stores `bytes`, a body already whole in memory (a sealed chunk), as
+/// [`store`] does, but a blob's MD5 is computed on a blocking thread from
+/// the first byte: a request storing several chunks at once would otherwise
+/// hash them one after another on its own task.
+pub async fn store_whole(
+    blobs: &dyn BlobStore,
+    bytes: Bytes,
+    inline_max: u64,
+) -> Result<StoredBody, SwiftError> {
+    let inline = bytes.len() as u64 <= inline_max;
+    let body = stream::iter([Ok(bytes)]);
+    if inline {
+        return store(blobs, body, MAX_FILE_SIZE, inline_max).await;
+    }
+    store_blob(
+        blobs,
+        body,
+        MAX_FILE_SIZE,
+        BodyHasher::background(Md5::new()),
+    )
+    .await
+}
+
 async fn store_blob(
     blobs: &dyn BlobStore,
     mut body: impl Stream<Item = Result<Bytes, SwiftError>> + Unpin,
     max_size: u64,
+    mut hasher: BodyHasher,
 ) -> Result<StoredBody, SwiftError> {
     let key = new_blob_key();
     let mut writer = blobs.create(&key).await?;
-    let mut hasher = BodyHasher::Inline(Md5::new());
     let size = match copy_into(writer.as_mut(), &mut body, &mut hasher, max_size).await {
         Ok(size) => size,
         Err(error) => {
