@@ -33,6 +33,24 @@ async fn sync_once(
 }
 
 /// Whether any object the proxy stores, in a file or inline, holds `needle`.
+/// Creates the end-to-end encrypted workspace "Secrets" with [`PASSPHRASE`].
+async fn create_secrets(config: &Path) -> Outcome {
+    let created = run(
+        config,
+        &[
+            "workspace",
+            "create",
+            "Secrets",
+            "--encrypted",
+            "--passphrase-stdin",
+        ],
+        PASSPHRASE,
+    )
+    .await;
+    assert!(created.success, "{}", created.stderr);
+    created
+}
+
 async fn stored_bytes_contain(cluster: &Cluster, needle: &[u8]) -> bool {
     cluster
         .stored_bodies()
@@ -59,19 +77,7 @@ async fn devices_with_the_passphrase_sync_an_encrypted_workspace_the_proxy_canno
     let a_secrets = folders.path().join("a-secrets");
     let b_secrets = folders.path().join("b-secrets");
 
-    let created = run(
-        &a.config.path,
-        &[
-            "workspace",
-            "create",
-            "Secrets",
-            "--encrypted",
-            "--passphrase-stdin",
-        ],
-        PASSPHRASE,
-    )
-    .await;
-    assert!(created.success, "{}", created.stderr);
+    let created = create_secrets(&a.config.path).await;
     assert!(
         created.stdout.contains("end-to-end encrypted"),
         "{}",
@@ -192,19 +198,7 @@ async fn a_shared_encrypted_workspace_is_accepted_only_with_its_passphrase() {
     let alice = cluster.device("alice", "laptop").await;
     let bob = cluster.device("bob", "desktop").await;
     let (alice_config, bob_config) = (alice.config.path.as_path(), bob.config.path.as_path());
-    let created = run(
-        alice_config,
-        &[
-            "workspace",
-            "create",
-            "Secrets",
-            "--encrypted",
-            "--passphrase-stdin",
-        ],
-        PASSPHRASE,
-    )
-    .await;
-    assert!(created.success, "{}", created.stderr);
+    create_secrets(alice_config).await;
     let secrets = alice.root.with_file_name("Secrets");
     std::fs::create_dir_all(secrets.join("letters")).unwrap();
     let mut notes = b"dear bob, ".to_vec();

@@ -129,6 +129,33 @@ async fn next_push(listener: &mut NotificationListener) -> Push {
         .expect("the listener is open")
 }
 
+/// Asserts that bob's queue is not bound to `workspace` of alice's: her
+/// commit there is published before a proposal of `other` to bob, so a
+/// queue still bound would deliver the commit first.
+async fn assert_not_bound(
+    app: &TestApp,
+    alice: &DeviceToken,
+    workspace: &WorkspaceInfo,
+    other: &WorkspaceInfo,
+    bob_hears: &mut NotificationListener,
+) {
+    app.commit(
+        alice,
+        workspace,
+        vec![new_file(None, "after unbinding", 3, 10)],
+    )
+    .await;
+    let marker = propose(app, alice, other, "bob", Role::Viewer).await;
+    assert_eq!(
+        next_push(bob_hears).await,
+        Push::User(UserEvent::Proposal {
+            proposal_id: marker.proposal_id,
+            workspace_id: other.workspace_id,
+            status: ProposalStatus::Pending,
+        })
+    );
+}
+
 /// The next user event, passing over commit notifications of other workspaces.
 async fn next_event(listener: &mut NotificationListener) -> UserEvent {
     loop {
@@ -456,19 +483,8 @@ async fn an_encrypted_workspace_is_accepted_only_with_its_key_check() {
         members(&app, &alice, secrets.workspace_id).await,
         [("alice".into(), Role::Owner)]
     );
-    // No binding either: alice's commit is published before the marker
-    // proposal, so a bound queue would deliver it first.
-    app.commit(&alice, &secrets, vec![new_file(None, "sealed", 1, 10)])
-        .await;
-    let marker = propose(&app, &alice, &other, "bob", Role::Viewer).await;
-    assert_eq!(
-        next_push(&mut bob_hears).await,
-        Push::User(UserEvent::Proposal {
-            proposal_id: marker.proposal_id,
-            workspace_id: other.workspace_id,
-            status: ProposalStatus::Pending,
-        })
-    );
+    // No binding either.
+    assert_not_bound(&app, &alice, &secrets, &other, &mut bob_hears).await;
 
     // The right key check makes bob an editor who sees the workspace's check.
     let mount: WorkspaceInfo = call(
@@ -489,7 +505,7 @@ async fn an_encrypted_workspace_is_accepted_only_with_its_key_check() {
         .changes_since(&bob, secrets.workspace_id, 0)
         .await
         .unwrap();
-    assert_eq!(seen.items[0].name, "sealed");
+    assert_eq!(seen.items[0].name, "after unbinding");
     app.stop().await;
 }
 
@@ -670,26 +686,14 @@ async fn a_removed_member_loses_access_and_push_at_once_and_nothing_is_deleted()
     .await;
     assert!(again.message.contains("not a member"), "{again:?}");
 
-    // Alice's commit is published before the proposal below; a queue still
-    // bound would deliver the commit first.
-    app.commit(&alice, &project, vec![new_file(None, "after.txt", 3, 10)])
-        .await;
-    let marker = propose(&app, &alice, &other, "bob", Role::Viewer).await;
-    assert_eq!(
-        next_push(&mut bob_hears).await,
-        Push::User(UserEvent::Proposal {
-            proposal_id: marker.proposal_id,
-            workspace_id: other.workspace_id,
-            status: ProposalStatus::Pending,
-        })
-    );
+    assert_not_bound(&app, &alice, &project, &other, &mut bob_hears).await;
 
     let owner_view = app
         .changes_since(&alice, project.workspace_id, 0)
         .await
         .unwrap();
     let names: Vec<&str> = owner_view.items.iter().map(|i| i.name.as_str()).collect();
-    assert_eq!(names, ["bob.txt", "after.txt"]);
+    assert_eq!(names, ["bob.txt", "after unbinding"]);
     assert_eq!(
         app.client.get_account(&alice).await.unwrap().quota_used,
         used_before + 10
