@@ -3,7 +3,7 @@
 # and those of the TempURL, symlink and versioned_writes middleware) against a
 # Nimbus proxy of its own, the conformance yardstick of docs/swift-compatibility.md.
 #
-#   scripts/swift-functional.sh [PYTEST_ARGS...]   Nimbus, known failures deselected (CI)
+#   scripts/swift-functional.sh [PYTEST_ARGS...]   Nimbus, the exceptions deselected (CI)
 #                                                  (test files or ids among the arguments,
 #                                                  test/functional/..., replace the list)
 #   scripts/swift-functional.sh --all [ARGS...]    Nimbus, nothing deselected

@@ -95,7 +95,7 @@ cargo test --locked -p nimbus-proxy --test api -- --ignored
 say "REST API and OAuth through requests-oauthlib"
 api-proxy/tests/python/run.sh
 
-# Known failures are deselected (scripts/swift-functional.known-failures,
+# The deliberate exceptions are deselected (scripts/swift-functional.known-failures,
 # explained in docs/swift-compatibility.md); its closing line is the count.
 say "OpenStack Swift's functional suite against the proxy"
 scripts/swift-functional.sh
