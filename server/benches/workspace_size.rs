@@ -122,17 +122,12 @@ async fn run(database: &mut BenchDatabase) -> anyhow::Result<()> {
         let items = workspace_items(&pool, device.workspace_id).await?;
         if target > items {
             let started = Instant::now();
-            next_folder = stage(
-                &pool,
-                device.workspace_id,
-                device_id,
-                next_folder,
-                target - items,
-            )
-            .await?;
+            let first = next_folder;
+            next_folder =
+                stage(&pool, device.workspace_id, device_id, first, target - items).await?;
             eprintln!(
-                "staged {} items in {:.1} s",
-                target - items,
+                "staged {} folders of {FOLDER_ITEMS} items in {:.1} s",
+                next_folder - first,
                 started.elapsed().as_secs_f64()
             );
         }
