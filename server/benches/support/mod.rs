@@ -2,6 +2,7 @@
 //! logged in over RabbitMQ, and reproducible random files to commit.
 
 pub mod cpu;
+pub mod process;
 
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -18,7 +19,7 @@ use uuid::Uuid;
 
 pub const PASSWORD: &str = "bench password, not secret";
 const CHUNK_SIZE: u64 = 64 * 1024;
-const CHUNKER: &str = "fastcdc-v2020-5.0.0:64k/256k/1m";
+pub const CHUNKER: &str = "fastcdc-v2020-5.0.0:64k/256k/1m";
 
 pub fn postgres_url() -> String {
     std::env::var("NIMBUS_TEST_POSTGRES_URL")

@@ -1157,10 +1157,10 @@ impl MetadataStore for PgStore {
         page: Option<PageCursor>,
         limit: u32,
     ) -> StoreResult<Changes> {
-        let mut tx = self.pool.begin().await?;
         // One snapshot for the items and the revision they add up to.
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .await?;
         let (revision, purged_revision): (i64, i64) =
             sqlx::query_as("SELECT revision, purged_revision FROM workspaces WHERE id = $1")

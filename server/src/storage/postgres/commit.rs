@@ -181,11 +181,16 @@ async fn load_snapshot(
     seeds.dedup();
     // `= ANY(ARRAY(...))` rather than a join with the CTE: PostgreSQL cannot
     // estimate the CTE's size and would hash-join a scan of the whole table.
+    // For the same reason each step up looks the parent's parent up by key
+    // in a scalar subquery: as a join, the step was planned as a hash join
+    // over every item of the database. A step past an id that is not stored
+    // (a folder new in this batch) adds an id that the final lookup skips.
     let mut rows: Vec<ItemRow> = sqlx::query_as(concat!(
         "WITH RECURSIVE tree AS ( \
            SELECT id, parent_id FROM items WHERE id = ANY($1) \
            UNION \
-           SELECT p.id, p.parent_id FROM items p JOIN tree t ON p.id = t.parent_id) \
+           SELECT t.parent_id, (SELECT p.parent_id FROM items p WHERE p.id = t.parent_id) \
+           FROM tree t WHERE t.parent_id IS NOT NULL) \
          SELECT ",
         item_columns!(),
         " FROM items i",
@@ -203,14 +208,19 @@ async fn load_snapshot(
         .map(|i| (i.parent_id.unwrap_or(Uuid::nil()), i.name.as_str()))
         .unzip();
     rows.extend(
+        // One probe of `items_live_names` per name, fenced by `OFFSET 0` so
+        // that the planner cannot turn it into a join: misled by statistics
+        // older than the workspace's growth, it read every live item of the
+        // workspace instead.
         sqlx::query_as::<_, ItemRow>(concat!(
-            "SELECT ",
+            "SELECT hit.* FROM UNNEST($2::uuid[], $3::text[]) AS wanted(parent_id, name) \
+             CROSS JOIN LATERAL (SELECT ",
             item_columns!(),
             " FROM items i",
             latest_version_join!(),
             "WHERE i.workspace_id = $1 AND NOT i.deleted \
-               AND (coalesce(i.parent_id, '00000000-0000-0000-0000-000000000000'), i.name) IN \
-                   (SELECT * FROM UNNEST($2::uuid[], $3::text[]))"
+               AND coalesce(i.parent_id, '00000000-0000-0000-0000-000000000000') = wanted.parent_id \
+               AND i.name = wanted.name OFFSET 0) AS hit"
         ))
         .bind(workspace_id)
         .bind(&parents)

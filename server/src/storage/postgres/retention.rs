@@ -13,6 +13,8 @@
 //! current version, so the device keeps its bytes as a conflicted copy).
 //! The current version of a live item is never removed.
 
+use std::collections::HashSet;
+
 use nimbus_protocol::rpc::{RetentionPolicy, Revision};
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
@@ -35,17 +37,28 @@ pub(super) async fn unreferenced_bytes(
     if chunk_ids.is_empty() {
         return Ok(0);
     }
-    Ok(sqlx::query_scalar(
-        "SELECT coalesce(sum(g.size), 0)::bigint \
-         FROM (SELECT DISTINCT chunk_id, size FROM UNNEST($2::text[], $3::int[]) AS u(chunk_id, size)) g \
-         WHERE NOT EXISTS (SELECT 1 FROM version_chunks c JOIN items i ON i.id = c.item_id \
-                           WHERE c.chunk_id = g.chunk_id AND i.workspace_id = $1)",
+    // Looks up exactly these ids in `version_chunks_by_chunk`, and each
+    // hit's workspace by its item's primary key in a scalar subquery, which
+    // the planner cannot turn into a join. Written as an anti-join, it was
+    // planned at some table sizes as a hash join over every chunk row of the
+    // database, a cost that grew with the tables (docs/scaling.md, issue #12).
+    let referenced: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT c.chunk_id FROM version_chunks c \
+         WHERE c.chunk_id = ANY($2) \
+           AND (SELECT i.workspace_id FROM items i WHERE i.id = c.item_id) = $1",
     )
     .bind(workspace_id)
     .bind(chunk_ids)
-    .bind(sizes)
-    .fetch_one(connection)
-    .await?)
+    .fetch_all(connection)
+    .await?;
+    let referenced: HashSet<&str> = referenced.iter().map(String::as_str).collect();
+    let mut counted = HashSet::new();
+    Ok(chunk_ids
+        .iter()
+        .zip(sizes)
+        .filter(|&(id, size)| !referenced.contains(id) && counted.insert((*id, *size)))
+        .map(|(_, size)| i64::from(*size))
+        .sum())
 }
 
 /// Chunk references a removal took away, to give their bytes back.
