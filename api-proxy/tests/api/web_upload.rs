@@ -859,3 +859,50 @@ async fn a_batch_makes_the_empty_folders_of_a_dropped_folder() {
     }
     assert_eq!(live_paths(&laptop).await, again, "nothing refused was made");
 }
+
+#[tokio::test]
+async fn two_finishes_of_one_session_racing_commit_it_once() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut first, first_csrf) = signed_in(&app, "alice").await;
+    let (mut second, second_csrf) = signed_in(&app, "alice").await;
+    let (code, original) =
+        upload(&mut first, &first_csrf, &laptop, "report.txt", b"v1", "ask").await;
+    assert_eq!(code, 201, "{original}");
+    let original = original["item"].as_str().unwrap().to_owned();
+
+    // A finish whose answer was lost sent again, or the same session
+    // finished from two tabs: both at once, each way a name clash can go
+    // that commits something.
+    for on_clash in ["replace", "keep-both"] {
+        let data = format!("{on_clash} of report.txt").into_bytes();
+        let (code, session) = create(
+            &mut first,
+            &first_csrf,
+            new_file(&laptop, "report.txt", data.len()),
+        )
+        .await;
+        assert_eq!(code, 201, "{session}");
+        let id = session["id"].as_str().unwrap().to_owned();
+        send_rest(&mut first, &first_csrf, &id, &data, MIB).await;
+        let ((code_a, a), (code_b, b)) = tokio::join!(
+            finish(&mut first, &first_csrf, &id, on_clash),
+            finish(&mut second, &second_csrf, &id, on_clash),
+        );
+        assert_eq!((code_a, code_b), (201, 201), "{on_clash}: {a} {b}");
+        assert_eq!(
+            a, b,
+            "{on_clash}: the later finish answers the first's result"
+        );
+        let committed = a["item"].as_str().unwrap().to_owned();
+        assert_eq!(download(&mut first, &laptop, &committed).await, data);
+    }
+    // One new version of the file, one copy beside it: nothing twice.
+    assert_eq!(item(&laptop, &original).await.version, 2);
+    let paths = live_paths(&laptop).await;
+    assert_eq!(
+        paths.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["report (2).txt", "report.txt"]
+    );
+}
