@@ -18,6 +18,12 @@
 //! Sessions expire [`UploadSessions::ttl`] after their last progress; expired
 //! ones are refused at once and deleted, with their unchunked bytes, by
 //! [`expire_periodically`].
+//!
+//! Finishing a session is exclusive ([`UploadSessions::claim`]): its row
+//! stays locked from before the commit until the result is recorded, so a
+//! second finish of the same session (a retry whose first answer was lost,
+//! or a second tab) waits, then answers the recorded result instead of
+//! committing the file again.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,8 +31,8 @@ use std::time::Duration;
 
 use nimbus_chunks::ContentHasher;
 use nimbus_protocol::rpc::ChunkRef;
-use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
+use sqlx::{PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 /// The most unchunked bytes a session keeps. After a clean request they are
@@ -74,6 +80,15 @@ impl SessionRow {
     pub fn offset(&self) -> u64 {
         self.chunked() + self.tail.len() as u64
     }
+}
+
+/// A session claimed for finishing: its row locked until the claim is
+/// recorded ([`UploadSessions::finished`], [`UploadSessions::skipped`]) or
+/// dropped (the transaction rolls back, and the next finish may try).
+pub struct FinishClaim {
+    tx: Transaction<'static, Postgres>,
+    /// The session as it is now that no other finish can change it.
+    pub row: SessionRow,
 }
 
 /// The columns of a [`SessionRow`], for `concat!` (queries are static text).
@@ -245,25 +260,67 @@ impl UploadSessions {
         Ok(true)
     }
 
-    /// Records that the session's file was committed as `item` named `name`,
-    /// dropping what it no longer needs; finishing again answers the same.
-    pub async fn finished(&self, id: Uuid, item: Uuid, name: &str) -> Result<(), sqlx::Error> {
+    /// Claims the unexpired session `id` of `user_id` for finishing, waiting
+    /// while another finish holds it; `None` when there is no such session
+    /// (any more). Another finish holds it for one commit to the metadata
+    /// servers; after 30 s of waiting this fails with PostgreSQL's
+    /// `lock_not_available` rather than hold the request longer.
+    pub async fn claim(&self, id: Uuid, user_id: Uuid) -> Result<Option<FinishClaim>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("SET LOCAL lock_timeout = '30s'")
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            columns!(),
+            " FROM upload_sessions WHERE id = $1 AND user_id = $2 AND expires_at > now() \
+             FOR UPDATE"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        Ok(row.map(|row| FinishClaim { tx, row }))
+    }
+
+    /// Records that the claimed session's file was committed as `item`
+    /// named `name`, dropping what it no longer needs, and ends the claim;
+    /// finishing again answers the same.
+    pub async fn finished(
+        &self,
+        claim: FinishClaim,
+        item: Uuid,
+        name: &str,
+    ) -> Result<(), sqlx::Error> {
+        let FinishClaim { mut tx, row } = claim;
         sqlx::query("DELETE FROM upload_session_chunks WHERE session_id = $1")
-            .bind(id)
+            .bind(row.id)
             .execute(&mut *tx)
             .await?;
         sqlx::query(
             "UPDATE upload_sessions SET finished_item = $2, finished_name = $3, tail = '\\x' \
              WHERE id = $1",
         )
-        .bind(id)
+        .bind(row.id)
         .bind(item)
         .bind(name)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        self.forget_hasher(id);
+        self.forget_hasher(row.id);
+        Ok(())
+    }
+
+    /// Ends the claimed session without committing its file (the user
+    /// skipped it).
+    pub async fn skipped(&self, claim: FinishClaim) -> Result<(), sqlx::Error> {
+        let FinishClaim { mut tx, row } = claim;
+        sqlx::query("DELETE FROM upload_sessions WHERE id = $1")
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        self.forget_hasher(row.id);
         Ok(())
     }
 

@@ -8,7 +8,9 @@
 // Pages without a workspace listen to `/events` instead. Both streams say
 // when the user's invitations changed, and the navigation's badge asks for
 // its count again at once; while no stream is open (a session's tabs hold
-// at most four) the badge asks every minute instead.
+// at most four) the badge asks every minute instead. `/events` also says
+// when the user's workspaces changed, and the workspaces list (`#listing`
+// of the home page) is swapped in again.
 
 /** @type {EventSource | null} */
 let source = null;
@@ -18,6 +20,9 @@ let streamPath = '';
 let shown = 0;
 /** The latest revision the stream announced. */
 let announced = 0;
+/** How many times the user's stream said their workspaces changed, and how many the list shows. */
+let workspacesNews = 0;
+let workspacesShown = 0;
 let refreshing = false;
 let refreshAgain = false;
 /** Whether the badge shows what the page was rendered with (no stream has opened since). */
@@ -117,7 +122,7 @@ function restoreFocus(place) {
 async function refresh() {
   const listing = document.getElementById('listing');
   // Rendered after the change (this browser's own, say): nothing to do.
-  if (!listing || announced <= shown) {
+  if (!listing || (announced <= shown && workspacesNews <= workspacesShown)) {
     return;
   }
   if (refreshing) {
@@ -130,6 +135,7 @@ async function refresh() {
   }
   refreshing = true;
   const target = announced;
+  const news = workspacesNews;
   const place = focusPlace(listing);
   try {
     // @ts-ignore htmx is the vendored global
@@ -141,6 +147,7 @@ async function refresh() {
     // Swapped (not held back below because the user started something).
     if (document.getElementById('listing') !== listing) {
       shown = Math.max(shown, target);
+      workspacesShown = Math.max(workspacesShown, news);
     }
     if (place !== null && document.activeElement === document.body) {
       restoreFocus(place);
@@ -168,6 +175,8 @@ function connect() {
   const [path, query] = url.split('?');
   shown = Number(new URLSearchParams(query).get('since') ?? 0);
   announced = shown;
+  workspacesNews = 0;
+  workspacesShown = 0;
   if (source && path === streamPath) {
     return;
   }
@@ -187,6 +196,11 @@ function connect() {
     badgeFresh = false;
   });
   stream.addEventListener('invitations', refreshBadge);
+  stream.addEventListener('workspaces', () => {
+    refreshBadge();
+    workspacesNews += 1;
+    refresh();
+  });
   stream.addEventListener('change', (event) => {
     announced = Math.max(announced, Number(/** @type {MessageEvent} */ (event).lastEventId));
     refresh();

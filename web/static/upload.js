@@ -1,6 +1,6 @@
 // @ts-check
 // Uploads from the folder page: the file and folder pickers and drag and
-// drop (folders keep their structure), through the proxy's resumable
+// drop (folders keep their structure, empty ones included), through the proxy's resumable
 // session API (`/uploads`, see api-proxy/src/web/upload.rs). Each file is
 // one session: its bytes go in requests of the size the proxy names, at the
 // offset the proxy names, so a cut connection resumes where the proxy's
@@ -98,29 +98,45 @@ async function call(method, url, options = {}) {
 
 /**
  * @typedef {{ file: File, path: string }} Entry  a file and its path below the target folder
+ * @typedef {{ files: Entry[], folders: string[] }} Tree  what to upload: files, and the
+ *   paths of empty folders, which no file's path would make
  */
 
-/** @param {FileSystemEntry} entry @param {string} prefix @returns {Promise<Entry[]>} */
-async function walk(entry, prefix) {
+/** Adds a dropped file or folder to `tree`.
+ * @param {FileSystemEntry} entry @param {string} prefix @param {Tree} tree */
+async function walkEntry(entry, prefix, tree) {
+  const path = prefix + entry.name;
   if (entry.isFile) {
     const file = await new Promise((resolve, reject) => {
       /** @type {FileSystemFileEntry} */ (entry).file(resolve, reject);
     });
-    return [{ file, path: prefix + entry.name }];
+    tree.files.push({ file, path });
+    return;
   }
   const reader = /** @type {FileSystemDirectoryEntry} */ (entry).createReader();
-  /** @type {Entry[]} */
-  const found = [];
+  let empty = true;
   // readEntries answers in batches until it answers none.
   for (;;) {
     /** @type {FileSystemEntry[]} */
     const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
     if (batch.length === 0) break;
-    for (const child of batch) {
-      found.push(...await walk(child, `${prefix}${entry.name}/`));
-    }
+    empty = false;
+    for (const child of batch) await walkEntry(child, `${path}/`, tree);
   }
-  return found;
+  if (empty) tree.folders.push(path);
+}
+
+/** Adds a picked folder (a File System Access handle) at `path` to `tree`.
+ * @param {any} folder a FileSystemDirectoryHandle @param {string} path @param {Tree} tree */
+async function walkHandle(folder, path, tree) {
+  let empty = true;
+  for await (const child of folder.values()) {
+    empty = false;
+    const childPath = `${path}/${child.name}`;
+    if (child.kind === 'file') tree.files.push({ file: await child.getFile(), path: childPath });
+    else await walkHandle(child, childPath, tree);
+  }
+  if (empty) tree.folders.push(path);
 }
 
 /** The upload panel: one row per file and a total, outside #main so that
@@ -314,11 +330,12 @@ function sendBatch(body, signal, onProgress) {
   });
 }
 
-/** Small files sent together: one request, one commit. */
+/** Small files, and empty folders, sent together: one request, one commit. */
 class Batch {
-  /** @param {Upload[]} uploads @param {string} workspace @param {string} parent */
-  constructor(uploads, workspace, parent) {
+  /** @param {Upload[]} uploads @param {string[]} folders @param {string} workspace @param {string} parent */
+  constructor(uploads, folders, workspace, parent) {
     this.uploads = uploads;
+    this.folders = folders;
     this.workspace = workspace;
     this.parent = parent;
     this.state = 'waiting';
@@ -351,17 +368,19 @@ class Batch {
     }
     /** @type {Map<string, string>} what to do about each taken name */
     const choices = new Map();
-    const { clashes } = await call('POST', '/uploads/clashes', {
-      signal: this.controller.signal,
-      json: { workspace: this.workspace, parent: this.parent,
-        paths: this.pending().map((u) => u.entry.path) },
-    });
-    await this.ask(clashes, choices);
+    const paths = this.pending().map((u) => u.entry.path);
+    if (paths.length > 0) {
+      const { clashes } = await call('POST', '/uploads/clashes', {
+        signal: this.controller.signal,
+        json: { workspace: this.workspace, parent: this.parent, paths },
+      });
+      await this.ask(clashes, choices);
+    }
     this.sending = true;
     let delay = BACKOFF_MS;
     for (let attempt = 0; ; attempt += 1) {
       const uploads = this.pending();
-      if (uploads.length === 0) return;
+      if (uploads.length === 0 && this.folders.length === 0) return;
       const signal = this.controller.signal;
       const manifest = JSON.stringify({
         workspace: this.workspace,
@@ -370,6 +389,7 @@ class Batch {
           path: entry.path, size: entry.file.size, modified: entry.file.lastModified,
           on_clash: choices.get(entry.path) ?? 'ask',
         })),
+        folders: this.folders,
       });
       const head = new Blob([manifest, '\n']);
       const body = new Blob([head, ...uploads.map((u) => u.entry.file)]);
@@ -460,25 +480,35 @@ class Queue {
     this.clashForAll = null;
     /** @type {Promise<unknown>} */
     this.asking = Promise.resolve();
+    /** Empty folders of failed batches, which have no row to say so. */
+    this.foldersFailed = 0;
   }
 
   /**
-   * @param {Entry[]} entries @param {string} workspace @param {string} parent
+   * @param {Tree} tree @param {string} workspace @param {string} parent
    * @param {{ smallFile: number, batchFiles: number, batchBytes: number }} limits
    */
-  add(entries, workspace, parent, limits) {
+  add(tree, workspace, parent, limits) {
     panel ??= new Panel();
     panel.show();
     this.clashForAll = null;
     /** @type {Upload[]} */
     let small = [];
+    /** @type {string[]} */
+    let folders = [];
     let smallBytes = 0;
     const flush = () => {
-      if (small.length > 0) this.jobs.push(new Batch(small, workspace, parent));
+      if (small.length + folders.length > 0) this.jobs.push(new Batch(small, folders, workspace, parent));
       small = [];
+      folders = [];
       smallBytes = 0;
     };
-    for (const entry of entries) {
+    // Empty folders ride with the first batch, each an item of its commit.
+    for (const folder of tree.folders) {
+      if (folders.length >= limits.batchFiles) flush();
+      folders.push(folder);
+    }
+    for (const entry of tree.files) {
       const upload = new Upload(entry, workspace, parent);
       this.uploads.push(upload);
       panel.list.append(upload.row);
@@ -487,7 +517,8 @@ class Queue {
         this.jobs.push(upload);
         continue;
       }
-      if (small.length >= limits.batchFiles || smallBytes + size > limits.batchBytes) flush();
+      if (small.length + folders.length >= limits.batchFiles
+        || smallBytes + size > limits.batchBytes) flush();
       small.push(upload);
       smallBytes += size;
     }
@@ -504,6 +535,7 @@ class Queue {
       next.run().catch((error) => {
         if (error instanceof Cancelled || next.state === 'cancelled') return;
         const failed = next instanceof Batch ? next.pending() : [next];
+        if (next instanceof Batch) this.foldersFailed += next.folders.length;
         for (const upload of failed) {
           upload.state = 'failed';
           upload.cancel.disabled = true;
@@ -529,7 +561,8 @@ class Queue {
     panel.totalBar.max = Math.max(size, 1);
     panel.totalBar.value = sent;
     panel.total.textContent = `${done} of ${live.length} files uploaded · `
-      + `${humanSize(sent)} of ${humanSize(size)}${failed ? ` · ${failed} failed` : ''}`;
+      + `${humanSize(sent)} of ${humanSize(size)}${failed ? ` · ${failed} failed` : ''}`
+      + `${this.foldersFailed ? ` · ${this.foldersFailed} empty folders not made` : ''}`;
   }
 
   /**
@@ -635,13 +668,38 @@ document.addEventListener('change', (event) => {
   if (!(input instanceof HTMLInputElement) || !input.closest('#upload') || !input.files) return;
   const where = destination();
   if (!where) return;
-  const entries = Array.from(input.files, (file) => ({
+  const files = Array.from(input.files, (file) => ({
     file,
     // A folder picker names each file by its path from the chosen folder.
     path: file.webkitRelativePath || file.name,
   }));
   input.value = '';
-  queue.add(entries, where.workspace, where.parent, where.limits);
+  // <input webkitdirectory> lists files only: a folder picked this way
+  // loses its empty folders (below, browsers that can pick otherwise do).
+  queue.add({ files, folders: [] }, where.workspace, where.parent, where.limits);
+});
+
+// Where the File System Access picker exists (Chromium), "Upload a folder"
+// opens it instead: it shows the empty folders, which the input's list of
+// files leaves out.
+document.addEventListener('click', async (event) => {
+  const input = event.target;
+  const picker = /** @type {any} */ (window).showDirectoryPicker;
+  if (!(input instanceof HTMLInputElement) || input.id !== 'upload-folder' || !picker) return;
+  const where = destination();
+  if (!where) return;
+  event.preventDefault();
+  let folder;
+  try {
+    folder = await picker.call(window, { id: 'nimbus-upload', mode: 'read' });
+  } catch (error) {
+    if (error instanceof DOMException && error.name === 'AbortError') return; // closed unpicked
+    throw error;
+  }
+  /** @type {Tree} */
+  const tree = { files: [], folders: [] };
+  await walkHandle(folder, folder.name, tree);
+  queue.add(tree, where.workspace, where.parent, where.limits);
 });
 
 document.addEventListener('dragover', (event) => {
@@ -664,16 +722,16 @@ document.addEventListener('drop', async (event) => {
   const items = Array.from(event.dataTransfer.items)
     .filter((item) => item.kind === 'file')
     .map((item) => ({ entry: item.webkitGetAsEntry(), file: item.getAsFile() }));
-  /** @type {Entry[]} */
-  const entries = [];
+  /** @type {Tree} */
+  const tree = { files: [], folders: [] };
   for (const { entry, file } of items) {
     if (entry) {
-      entries.push(...await walk(entry, ''));
+      await walkEntry(entry, '', tree);
     } else if (file) {
-      entries.push({ file, path: file.name });
+      tree.files.push({ file, path: file.name });
     }
   }
-  queue.add(entries, where.workspace, where.parent, where.limits);
+  queue.add(tree, where.workspace, where.parent, where.limits);
 });
 
 // Leaving while bytes are in flight loses nothing saved, but asks first.

@@ -1,5 +1,6 @@
 // Uploads in Debian's Chromium (web/static/upload.js): a folder by the
-// folder picker and one by drag and drop, structure kept; 300 small files
+// folder picker and one by drag and drop, structure kept, empty folders
+// included; 300 small files
 // in two batches and a big one beside them; a big file whose
 // connection is cut and which the page then reloads mid-way, resumed from
 // the proxy's offset, finished, and byte for byte the same when downloaded
@@ -72,24 +73,76 @@ async function downloaded(name) {
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
-test('a folder chosen with the folder picker is uploaded with its structure', async () => {
-  const root = join(work, `${tag}-picked`);
-  mkdirSync(join(root, 'sub', 'deeper'), { recursive: true });
-  writeFileSync(join(root, 'a.txt'), 'top file\n');
-  writeFileSync(join(root, 'sub', 'b.txt'), 'in sub\n');
+/** Waits until the current folder's page says it is empty. */
+async function isEmpty() {
+  await page.locator('p.empty', { hasText: 'This folder is empty.' }).waitFor();
+}
+
+/** Goes back up to the folder `name` by the breadcrumbs. */
+async function upTo(name) {
+  await page.getByRole('navigation', { name: 'Breadcrumbs' })
+    .getByRole('link', { name, exact: true }).click();
+  await page.getByRole('heading', { name, exact: true }).waitFor();
+}
+
+test('a folder chosen with the folder picker is uploaded with its structure, empty folders too', async () => {
+  const name = `${tag}-picked`;
   const binary = randomBytes(700_000);
-  writeFileSync(join(root, 'sub', 'deeper', 'c.bin'), binary);
   await openFiles();
-  await page.setInputFiles('#upload-folder', root);
+  // "Upload a folder" opens Chromium's File System Access picker, which
+  // Chromium refuses to show to a page driven over CDP (it aborts it as
+  // intercepted). So the test hands upload.js what the picker would: a
+  // real directory handle, of the origin's private file system, holding
+  // the tree (files, an empty folder, and an empty folder in a folder that
+  // holds nothing else).
+  await page.evaluate(async ({ name, base64 }) => {
+    const write = async (folder, fileName, bytes) => {
+      const writable = await (await folder.getFileHandle(fileName, { create: true })).createWritable();
+      await writable.write(bytes);
+      await writable.close();
+    };
+    const top = await (await navigator.storage.getDirectory()).getDirectoryHandle(name, { create: true });
+    const sub = await top.getDirectoryHandle('sub', { create: true });
+    const deeper = await sub.getDirectoryHandle('deeper', { create: true });
+    await write(top, 'a.txt', 'top file\n');
+    await write(sub, 'b.txt', 'in sub\n');
+    await write(deeper, 'c.bin', Uint8Array.from(atob(base64), (c) => c.charCodeAt(0)));
+    await top.getDirectoryHandle('empty', { create: true });
+    await (await sub.getDirectoryHandle('nested', { create: true }))
+      .getDirectoryHandle('empty too', { create: true });
+    window.showDirectoryPicker = async () => top;
+  }, { name, base64: binary.toString('base64') });
+  await page.locator('label[for="upload-folder"]').click();
   await uploaded(3);
   await page.screenshot({ path: `${screenshots}/upload-folder-picked.png` });
   // The listing refreshes itself once the queue is empty.
-  await into(`${tag}-picked`);
+  await into(name);
   assert.equal((await downloaded('a.txt')).toString(), 'top file\n');
+  await into('empty');
+  await isEmpty();
+  await upTo(name);
   await into('sub');
   assert.equal((await downloaded('b.txt')).toString(), 'in sub\n');
+  await into('nested');
+  await into('empty too');
+  await isEmpty();
+  await upTo('sub');
   await into('deeper');
   assert.equal(sha256(await downloaded('c.bin')), sha256(binary));
+});
+
+test('a folder picked by the file input keeps its files and their folders', async () => {
+  // Browsers without the File System Access picker use the input, which
+  // lists files only; Chromium uses it when a page sets its files.
+  const root = join(work, `${tag}-input`);
+  mkdirSync(join(root, 'sub'), { recursive: true });
+  writeFileSync(join(root, 'sub', 'b.txt'), 'in sub\n');
+  await openFiles();
+  await page.setInputFiles('#upload-folder', root);
+  await uploaded(1);
+  await into(`${tag}-input`);
+  await into('sub');
+  assert.equal((await downloaded('b.txt')).toString(), 'in sub\n');
 });
 
 test('a folder dropped on the page is uploaded with its structure', async () => {
@@ -110,7 +163,12 @@ test('a folder dropped on the page is uploaded with its structure', async () => 
         return { readEntries: (resolve) => { resolve(read ? [] : children); read = true; } };
       },
     });
-    const tree = folder(name, [file('one.txt', 'one\n'), folder('inside', [file('two.txt', 'two\n')])]);
+    const tree = folder(name, [
+      file('one.txt', 'one\n'),
+      folder('inside', [file('two.txt', 'two\n')]),
+      folder('empty', []),
+      folder('outer', [folder('inner', [])]),
+    ]);
     const dataTransfer = {
       types: ['Files'],
       items: [{ kind: 'file', webkitGetAsEntry: () => tree, getAsFile: () => null }],
@@ -124,6 +182,13 @@ test('a folder dropped on the page is uploaded with its structure', async () => 
   await uploaded(2);
   await into(name);
   assert.equal((await downloaded('one.txt')).toString(), 'one\n');
+  await into('empty');
+  await isEmpty();
+  await upTo(name);
+  await into('outer');
+  await into('inner');
+  await isEmpty();
+  await upTo(name);
   await into('inside');
   assert.equal((await downloaded('two.txt')).toString(), 'two\n');
 });

@@ -3,7 +3,9 @@
 //! `GET /events`: the same stream without a workspace, for every other page.
 //! Both tell the page when the user's invitations changed (a `proposal`
 //! event of theirs, or an `access` one when they accepted one), so that
-//! the navigation's badge follows at once.
+//! the navigation's badge follows at once. The user's own stream also says
+//! when their workspaces changed (one joined, left, unshared or removed, a
+//! role or a mount changed), so that the workspaces list follows.
 //!
 //! Each browser session is a device, so the proxy listens on its behalf as a
 //! desktop client does: it declares a server-named queue on its own broker
@@ -188,6 +190,9 @@ enum Event {
     /// The user's invitations changed: count them again. No id, so that
     /// the browser's `Last-Event-ID` stays the workspace's revision.
     Invitations,
+    /// The user's workspaces changed (on the user's own stream): list them
+    /// again, and count the invitations again (accepting one is this too).
+    Workspaces,
     /// Nothing to say; keeps the connection (and its check) alive.
     KeepAlive,
     /// The stream ends, for this reason.
@@ -202,6 +207,7 @@ impl Event {
             }
             Event::Ready(None) => "event: ready\ndata: {}\n\n".into(),
             Event::Invitations => "event: invitations\ndata: {}\n\n".into(),
+            Event::Workspaces => "event: workspaces\ndata: {}\n\n".into(),
             Event::Change(revision) => {
                 format!("id: {revision}\nevent: change\ndata: {{\"revision\":{revision}}}\n\n")
             }
@@ -339,6 +345,15 @@ impl Live {
                     Some(_) => Event::Change(self.last),
                 })
             }
+            // A page of no workspace lists the user's workspaces.
+            Push::User(UserEvent::Access { user_id, .. })
+                if user_id == self.user_id && self.workspace_id.is_none() =>
+            {
+                Some(Event::Workspaces)
+            }
+            Push::User(UserEvent::Mount { .. }) if self.workspace_id.is_none() => {
+                Some(Event::Workspaces)
+            }
             // An invitation made, answered or withdrawn; or one accepted
             // (the invitee hears their new access, not the proposal).
             Push::User(UserEvent::Proposal { .. }) => Some(Event::Invitations),
@@ -389,6 +404,10 @@ mod tests {
             Event::Invitations.encode(),
             "event: invitations\ndata: {}\n\n",
             "no id: the browser's Last-Event-ID stays a revision"
+        );
+        assert_eq!(
+            Event::Workspaces.encode(),
+            "event: workspaces\ndata: {}\n\n"
         );
         assert!(Event::KeepAlive.encode().starts_with(':'));
         assert_eq!(Event::End("gone").encode(), "event: end\ndata: gone\n\n");

@@ -598,11 +598,26 @@ fn finished_answer(item: Uuid, name: &str) -> HttpResponse {
     HttpResponse::Created().json(json!({ "item": item, "name": name, "skipped": false }))
 }
 
+/// A finish that waited too long for another finish of the same session.
+fn claim_failed(error: sqlx::Error) -> UploadError {
+    match &error {
+        sqlx::Error::Database(cause) if cause.code().as_deref() == Some("55P03") => {
+            WebError::Conflict(
+                "another request is finishing this upload: ask again in a moment".into(),
+            )
+            .into()
+        }
+        _ => database(error),
+    }
+}
+
 /// `POST /uploads/{id}/finish` with `{"on_clash": "ask" | "replace" |
 /// "keep-both" | "skip"}`: chunks what is left, then commits the file (and
 /// the folders of its path that are missing) in one commit. The session
 /// then records the result, so that finishing again answers it instead of
-/// committing twice.
+/// committing twice; finishes of one session racing (a retry whose answer
+/// was lost, another tab) take turns, and the later ones answer the first
+/// one's result.
 pub async fn finish(
     req: HttpRequest,
     session: Result<WebSession, WebError>,
@@ -627,7 +642,19 @@ pub async fn finish(
         ));
     }
     let opened = open_writable(&state, &session, &row.workspace_id.to_string(), "/").await?;
+    // Chunking the tail and hashing may run twice when finishes race:
+    // storing a chunk again stores nothing new.
     let content = stored_content(&app, &opened, &row).await?;
+    // One finish at a time commits; a later one waits here for its result.
+    let claim = app
+        .uploads
+        .claim(row.id, session.account.user_id)
+        .await
+        .map_err(claim_failed)?
+        .ok_or_else(no_session)?;
+    if let (Some(item), Some(name)) = (claim.row.finished_item, &claim.row.finished_name) {
+        return Ok(finished_answer(item, name));
+    }
     // Uploads of one folder finish side by side, and each creates the folders
     // of its path that are missing: when another one created them (or took
     // the name) first, the commit conflicts, and the place is looked up again.
@@ -635,13 +662,19 @@ pub async fn finish(
     let mut attempts = 0;
     let (item, name) = loop {
         attempts += 1;
-        match place_and_commit(&state, &session, &opened, &row, &content, body.on_clash).await {
+        let placed = place_and_commit(
+            &state,
+            &session,
+            &opened,
+            &claim.row,
+            &content,
+            body.on_clash,
+        )
+        .await;
+        match placed {
             Ok(Some(placed)) => break placed,
             Ok(None) => {
-                app.uploads
-                    .delete(row.id, session.account.user_id)
-                    .await
-                    .map_err(database)?;
+                app.uploads.skipped(claim).await.map_err(database)?;
                 return Ok(HttpResponse::Ok().json(json!({ "skipped": true })));
             }
             Err(error) if attempts < FINISH_ATTEMPTS && error.is_conflict() => {
@@ -652,7 +685,7 @@ pub async fn finish(
         }
     };
     app.uploads
-        .finished(row.id, item, &name)
+        .finished(claim, item, &name)
         .await
         .map_err(database)?;
     Ok(finished_answer(item, &name))

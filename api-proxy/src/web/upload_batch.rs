@@ -9,8 +9,9 @@
 //!   replace, keep both or skip for each.
 //! * `POST /uploads/batch`: the body is one line of JSON ([`Manifest`]: the
 //!   workspace, the folder, each file's path, size, date and choice on a
-//!   clash) then the files' bytes back to back, in the manifest's order.
-//!   Each file is read, chunked and stored in turn, then the files and the
+//!   clash, and the empty folders of a dropped or picked folder) then the
+//!   files' bytes back to back, in the manifest's order. Each file is read,
+//!   chunked and stored in turn, then the files, the empty folders and the
 //!   folders of their paths that are missing are one commit. `201
 //!   {files: [{path, item, name, outcome}]}`, or `409 name_taken` with the
 //!   paths taken meanwhile (`clashes`), nothing committed.
@@ -105,8 +106,8 @@ pub async fn clashes(
 
 fn too_many() -> WebError {
     WebError::BadRequest(format!(
-        "a batch holds at most {BATCH_FILES} files of at most {SMALL_FILE_BYTES} bytes each, \
-         {BATCH_BYTES} bytes in all: send bigger files one by one"
+        "a batch holds at most {BATCH_FILES} files and folders, files of at most \
+         {SMALL_FILE_BYTES} bytes each, {BATCH_BYTES} bytes in all: send bigger files one by one"
     ))
 }
 
@@ -185,18 +186,24 @@ struct Manifest {
     workspace: String,
     #[serde(default)]
     parent: String,
+    #[serde(default)]
     files: Vec<BatchFile>,
+    /// Paths of folders made even though no file goes in them: the empty
+    /// folders of a dropped or picked folder (a folder of a file's path is
+    /// made anyway). One that exists already is left as it is.
+    #[serde(default)]
+    folders: Vec<String>,
 }
 
 impl Manifest {
     fn check(&self) -> Result<u64, WebError> {
         let total = self.files.iter().map(|f| f.size).sum::<u64>();
-        if self.files.is_empty() {
+        if self.files.is_empty() && self.folders.is_empty() {
             return Err(WebError::BadRequest(
-                "a batch needs at least one file".into(),
+                "a batch needs at least one file or folder".into(),
             ));
         }
-        if self.files.len() > BATCH_FILES
+        if self.files.len() + self.folders.len() > BATCH_FILES
             || total > BATCH_BYTES
             || self.files.iter().any(|f| f.size > SMALL_FILE_BYTES)
         {
@@ -211,6 +218,9 @@ impl Manifest {
                     file.path
                 )));
             }
+        }
+        for folder in &self.folders {
+            path_names(folder)?;
         }
         Ok(total)
     }
@@ -322,40 +332,41 @@ struct Outcome {
     outcome: &'static str,
 }
 
-/// The commit of a batch on the workspace as `opened` shows it, and what
-/// becomes of each file.
-fn plan(
-    opened: &Opened,
-    parent: Option<Uuid>,
-    files: &[(BatchFile, Content)],
-) -> Result<(Vec<CommitItem>, Vec<Outcome>), UploadError> {
-    let mut siblings = Siblings::new(opened);
-    // Folders this commit creates, by their parent and name.
-    let mut created: HashMap<(Option<Uuid>, &str), Uuid> = HashMap::new();
-    // Names this commit gives, by folder.
-    let mut named: HashSet<(Option<Uuid>, String)> = HashSet::new();
-    let mut items = Vec::new();
-    let mut outcomes = Vec::new();
-    let mut asked = Vec::new();
-    for (file, content) in files {
-        let names = path_names(&file.path)?;
-        let (name, folders) = names.split_last().expect("a path has a name");
+/// The items of a batch's commit, as they are added.
+struct Plan<'a> {
+    siblings: Siblings<'a>,
+    /// Folders this commit creates, by their parent and name.
+    created: HashMap<(Option<Uuid>, &'a str), Uuid>,
+    /// Names this commit gives, by folder.
+    named: HashSet<(Option<Uuid>, String)>,
+    items: Vec<CommitItem>,
+}
+
+impl<'a> Plan<'a> {
+    /// The folder `folders` name below `parent`, made by this commit where
+    /// missing, and whether it is new (so nothing is in it yet).
+    fn folder(
+        &mut self,
+        parent: Option<Uuid>,
+        folders: &[&'a str],
+    ) -> Result<(Option<Uuid>, bool), WebError> {
         let mut folder = parent;
         let mut folder_is_new = false;
         for segment in folders {
-            if let Some(id) = created.get(&(folder, *segment)) {
+            if let Some(id) = self.created.get(&(folder, *segment)) {
                 folder = Some(*id);
+                folder_is_new = true;
                 continue;
             }
             match (!folder_is_new)
-                .then(|| siblings.child(folder, segment))
+                .then(|| self.siblings.child(folder, segment))
                 .flatten()
             {
                 Some(existing) if existing.is_folder => folder = Some(existing.id),
-                Some(_) => return Err(file_in_the_way(segment).into()),
+                Some(_) => return Err(file_in_the_way(segment)),
                 None => {
                     let id = Uuid::now_v7();
-                    items.push(CommitItem {
+                    self.items.push(CommitItem {
                         id,
                         base_version: 0,
                         parent_id: folder,
@@ -365,15 +376,42 @@ fn plan(
                         modified_at: crate::timestamp::now_millis(),
                         content: Content::default(),
                     });
-                    created.insert((folder, *segment), id);
-                    named.insert((folder, (*segment).to_owned()));
+                    self.created.insert((folder, *segment), id);
+                    self.named.insert((folder, (*segment).to_owned()));
                     folder = Some(id);
                     folder_is_new = true;
                 }
             }
         }
+        Ok((folder, folder_is_new))
+    }
+}
+
+/// The commit of a batch on the workspace as `opened` shows it, and what
+/// becomes of each file.
+fn plan<'a>(
+    opened: &'a Opened,
+    parent: Option<Uuid>,
+    files: &'a [(BatchFile, Content)],
+    folders: &'a [String],
+) -> Result<(Vec<CommitItem>, Vec<Outcome>), UploadError> {
+    let mut plan = Plan {
+        siblings: Siblings::new(opened),
+        created: HashMap::new(),
+        named: HashSet::new(),
+        items: Vec::new(),
+    };
+    for path in folders {
+        plan.folder(parent, &path_names(path)?)?;
+    }
+    let mut outcomes = Vec::new();
+    let mut asked = Vec::new();
+    for (file, content) in files {
+        let names = path_names(&file.path)?;
+        let (name, folders) = names.split_last().expect("a path has a name");
+        let (folder, folder_is_new) = plan.folder(parent, folders)?;
         let clash = (!folder_is_new)
-            .then(|| siblings.child(folder, name))
+            .then(|| plan.siblings.child(folder, name))
             .flatten();
         let unchanged = clash.is_some_and(|existing| {
             !existing.is_folder
@@ -391,8 +429,8 @@ fn plan(
             continue;
         }
         let mut taken = |candidate: &str| {
-            named.contains(&(folder, candidate.to_owned()))
-                || (!folder_is_new && siblings.child(folder, candidate).is_some())
+            plan.named.contains(&(folder, candidate.to_owned()))
+                || (!folder_is_new && plan.siblings.child(folder, candidate).is_some())
         };
         let placed = match placement(clash, file.on_clash, name, &mut taken) {
             Err(error) if error.is_name_taken() => {
@@ -418,8 +456,8 @@ fn plan(
             Placement::Replace { id, version } => (id, version, (*name).to_owned()),
             Placement::Renamed(name) => (Uuid::now_v7(), 0, name),
         };
-        named.insert((folder, name.clone()));
-        items.push(CommitItem {
+        plan.named.insert((folder, name.clone()));
+        plan.items.push(CommitItem {
             id,
             base_version,
             parent_id: folder,
@@ -445,7 +483,7 @@ fn plan(
             json!(asked),
         ));
     }
-    Ok((items, outcomes))
+    Ok((plan.items, outcomes))
 }
 
 /// `POST /uploads/batch`: a [`Manifest`] line, then the files' bytes.
@@ -492,7 +530,7 @@ pub async fn batch(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let (items, outcomes) = plan(&opened, parent, &files)?;
+        let (items, outcomes) = plan(&opened, parent, &files, &manifest.folders)?;
         let committed = if items.is_empty() {
             Ok(())
         } else {

@@ -12,9 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use nimbus_chunks::{ChunkerParams, WorkspaceKeys, open_chunk};
-use nimbus_protocol::rpc::{
-    CommitArgs, CommitItem, Content, GetChangesArgs, ItemOutcome, ItemState,
-};
+use nimbus_protocol::rpc::{CommitArgs, CommitItem, Content, ItemOutcome, ItemState};
 use nimbus_proxy::config::Settings;
 use nimbus_proxy::startup::Application;
 use nimbus_server::storage::MetadataStore;
@@ -26,8 +24,8 @@ use tokio::task::JoinHandle;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Device, TestApp, device, init_logging, metadata_server_settings, noise, proxy_settings,
-    upload_chunks,
+    Device, TestApp, device, init_logging, live_items, metadata_server_settings, noise,
+    proxy_settings, upload_chunks,
 };
 
 /// A running proxy and metadata server, and how to stop them.
@@ -234,32 +232,6 @@ async fn step(app: &TestApp, laptop: &Device, ledger: &mut Ledger, n: u64) {
         )
         .await;
         ledger.deleted.push((id, Instant::now()));
-    }
-}
-
-/// Every live item of the device's workspace, read page by page.
-async fn live_items(laptop: &Device) -> Vec<ItemState> {
-    let mut items = Vec::new();
-    let mut page = None;
-    loop {
-        let changes = laptop
-            .rpc
-            .get_changes(
-                &laptop.token,
-                GetChangesArgs {
-                    workspace_id: laptop.workspace.workspace_id,
-                    since: 0,
-                    page,
-                    limit: None,
-                },
-            )
-            .await
-            .unwrap();
-        items.extend(changes.items.into_iter().filter(|item| !item.deleted));
-        match changes.next_page {
-            Some(next) => page = Some(next),
-            None => return items,
-        }
     }
 }
 

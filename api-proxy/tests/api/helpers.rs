@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use nimbus_chunks::{Chunker, ChunkerParams, WorkspaceKeys};
 use nimbus_protocol::client::ClientOptions;
-use nimbus_protocol::rpc::{ChunkRef, DeviceArgs, DeviceToken, LoginArgs, Password, WorkspaceInfo};
+use nimbus_protocol::rpc::{
+    ChunkRef, DeviceArgs, DeviceToken, GetChangesArgs, ItemState, LoginArgs, Password,
+    WorkspaceInfo,
+};
 use nimbus_protocol::{RpcClient, Topology};
 use nimbus_proxy::config::{Settings, StorageSettings};
 use nimbus_proxy::startup::Application;
@@ -350,6 +353,32 @@ pub async fn device(app: &TestApp, user: &str) -> Device {
         swift_token: header("x-auth-token"),
         storage_url,
         container_url,
+    }
+}
+
+/// Every live item of the device's workspace, read page by page.
+pub async fn live_items(laptop: &Device) -> Vec<ItemState> {
+    let mut items = Vec::new();
+    let mut page = None;
+    loop {
+        let changes = laptop
+            .rpc
+            .get_changes(
+                &laptop.token,
+                GetChangesArgs {
+                    workspace_id: laptop.workspace.workspace_id,
+                    since: 0,
+                    page,
+                    limit: None,
+                },
+            )
+            .await
+            .unwrap();
+        items.extend(changes.items.into_iter().filter(|item| !item.deleted));
+        match changes.next_page {
+            Some(next) => page = Some(next),
+            None => return items,
+        }
     }
 }
 

@@ -3,7 +3,8 @@
 //! is the workspace revision; a reconnection catches up from
 //! `Last-Event-ID`; the stream is the session's and the workspace member's
 //! only, and ends when the session or the access does. Invitations made or
-//! answered reach the invitee's open pages (`GET /events` too) at once.
+//! answered reach the invitee's open pages (`GET /events` too) at once, and
+//! `GET /events` says when the user's workspaces change.
 
 use std::time::{Duration, Instant};
 
@@ -421,4 +422,66 @@ async fn invitations_reach_every_open_page_of_the_invitee_at_once() {
         streams.push(Events::new(open_user_stream(&mut bob).await));
     }
     assert_eq!(open_user_stream(&mut bob).await.status(), 429);
+}
+
+/// The kind of the next event.
+async fn next_kind(events: &mut Events) -> String {
+    events.next().await.expect("an event").kind
+}
+
+#[tokio::test]
+async fn the_users_own_stream_says_when_their_workspaces_change() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    app.add_user("bob", None, true).await;
+    let alice = device(&app, "alice").await;
+    let bobs = device(&app, "bob").await;
+    let bob_id = bobs.rpc.get_account(&bobs.token).await.unwrap().user_id;
+    let mut bob = signed_in(&app, "bob").await;
+    let mut home = Events::new(open_user_stream(&mut bob).await);
+    assert_eq!(next_kind(&mut home).await, "ready");
+    let folder_workspace = bobs.workspace.workspace_id;
+    let mut folder_page = Events::new(open(&mut bob, folder_workspace, "", &[]).await);
+    assert_eq!(next_kind(&mut folder_page).await, "ready");
+
+    // Invited, then accepting on his laptop: the home page hears the
+    // invitation, then that his workspaces changed, and lists the new one.
+    let team = create_workspace(&alice, "Team").await;
+    share(&alice, &team, &bobs, "bob", Role::Editor).await;
+    assert_eq!(next_kind(&mut home).await, "invitations");
+    assert_eq!(next_kind(&mut home).await, "workspaces");
+    assert!(bob.html("/").await.1.contains("Team"));
+
+    // His role changed, then his access ended.
+    for operation in [
+        Operation::SetMemberRole {
+            workspace_id: team.workspace_id,
+            user_id: bob_id,
+            role: Role::Viewer,
+        },
+        Operation::RemoveMember {
+            workspace_id: team.workspace_id,
+            user_id: bob_id,
+        },
+    ] {
+        alice
+            .rpc
+            .call::<serde_json::Value>(Some(&alice.token), operation)
+            .await
+            .unwrap();
+        assert_eq!(next_kind(&mut home).await, "workspaces");
+    }
+    assert!(!bob.html("/").await.1.contains("Team"));
+
+    // A page of one of his workspaces, which lists none, heard only the
+    // invitations (for the badge) before its next change.
+    let revision = commit_folder(&bobs, folder_workspace, "after the share").await;
+    loop {
+        let event = folder_page.next().await.expect("an event");
+        if event.kind == "change" {
+            assert_eq!(event.id, Some(revision.to_string()));
+            break;
+        }
+        assert_eq!(event.kind, "invitations", "{event:?}");
+    }
 }

@@ -5,6 +5,7 @@
 //! refused to other users and without the CSRF token; expiry, after which
 //! collection takes the session's chunk objects.
 
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use nimbus_chunks::WorkspaceKeys;
@@ -17,7 +18,7 @@ use tokio::io::AsyncWriteExt;
 use crate::browser::Browser;
 use crate::collection::Collector;
 use crate::helpers::{
-    Device, TestApp, device, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
+    Device, TestApp, device, live_items, noise, raw_connect, raw_head, spawn_app, spawn_app_with,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -516,6 +517,11 @@ async fn files_of_one_new_folder_finishing_side_by_side_all_land_in_it() {
 
 /// A batch's body: the manifest line, then the files' bytes back to back.
 fn batch_body(laptop: &Device, files: &[(&str, &[u8], &str)]) -> Vec<u8> {
+    batch_with_folders(laptop, files, &[])
+}
+
+/// A batch's body that also makes the empty `folders`.
+fn batch_with_folders(laptop: &Device, files: &[(&str, &[u8], &str)], folders: &[&str]) -> Vec<u8> {
     let manifest = json!({
         "workspace": laptop.workspace.workspace_id,
         "parent": "",
@@ -525,6 +531,7 @@ fn batch_body(laptop: &Device, files: &[(&str, &[u8], &str)]) -> Vec<u8> {
             "modified": 1_700_000_000_000i64,
             "on_clash": on_clash,
         })).collect::<Vec<_>>(),
+        "folders": folders,
     });
     let mut body = serde_json::to_vec(&manifest).unwrap();
     body.push(b'\n');
@@ -772,4 +779,130 @@ async fn batches_are_bounded_checked_and_their_makers_alone() {
         json!([])
     );
     assert_eq!(send_batch(&mut alice, &csrf, one).await.0, 201);
+}
+
+/// The paths of the workspace's live items, each with its revision, `/`
+/// after a folder's name.
+async fn live_paths(laptop: &Device) -> BTreeMap<String, u64> {
+    let items = live_items(laptop).await;
+    let by_id: HashMap<_, _> = items.iter().map(|item| (item.id, item)).collect();
+    let path = |item: &ItemState| {
+        let mut names = vec![item.name.clone()];
+        let mut parent = item.parent_id;
+        while let Some(above) = parent.and_then(|id| by_id.get(&id)) {
+            names.push(above.name.clone());
+            parent = above.parent_id;
+        }
+        names.reverse();
+        names.join("/")
+    };
+    items
+        .iter()
+        .map(|item| {
+            let slash = if item.is_folder { "/" } else { "" };
+            (format!("{}{slash}", path(item)), item.revision)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_batch_makes_the_empty_folders_of_a_dropped_folder() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut browser, csrf) = signed_in(&app, "alice").await;
+
+    // A file, an empty folder beside it and one in a folder of its own:
+    // every folder made once, all in one commit.
+    let body = batch_with_folders(
+        &laptop,
+        &[("dropped/a.txt", b"a", "ask")],
+        &["dropped/empty", "dropped/outer/inner"],
+    );
+    let (code, answer) = send_batch(&mut browser, &csrf, body).await;
+    assert_eq!(code, 201, "{answer}");
+    let paths = live_paths(&laptop).await;
+    let made = [
+        "dropped/",
+        "dropped/a.txt",
+        "dropped/empty/",
+        "dropped/outer/",
+        "dropped/outer/inner/",
+    ];
+    assert_eq!(paths.keys().map(String::as_str).collect::<Vec<_>>(), made);
+    let revision = paths["dropped/a.txt"];
+    assert!(
+        paths.values().all(|r| *r == revision),
+        "one commit: {paths:?}"
+    );
+
+    // Folders alone, some there already: those stay as they are.
+    let body = batch_with_folders(&laptop, &[], &["dropped/empty", "dropped/new"]);
+    let (code, answer) = send_batch(&mut browser, &csrf, body).await;
+    assert_eq!(code, 201, "{answer}");
+    let again = live_paths(&laptop).await;
+    assert_eq!(again.len(), made.len() + 1, "{again:?}");
+    assert_eq!(again["dropped/empty/"], revision);
+    assert!(again.contains_key("dropped/new/"));
+
+    // A folder where a file is, a path that is not one, or too many.
+    let many: Vec<String> = (0..251).map(|n| format!("f{n}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    for (what, folders, status) in [
+        ("through a file", vec!["dropped/a.txt/x"], 409),
+        ("a bad path", vec!["../x"], 400),
+        ("too many", many, 400),
+    ] {
+        let body = batch_with_folders(&laptop, &[], &folders);
+        let (code, answer) = send_batch(&mut browser, &csrf, body).await;
+        assert_eq!(code, status, "{what}: {answer}");
+    }
+    assert_eq!(live_paths(&laptop).await, again, "nothing refused was made");
+}
+
+#[tokio::test]
+async fn two_finishes_of_one_session_racing_commit_it_once() {
+    let app = spawn_app().await;
+    app.add_user("alice", None, true).await;
+    let laptop = device(&app, "alice").await;
+    let (mut first, first_csrf) = signed_in(&app, "alice").await;
+    let (mut second, second_csrf) = signed_in(&app, "alice").await;
+    let (code, original) =
+        upload(&mut first, &first_csrf, &laptop, "report.txt", b"v1", "ask").await;
+    assert_eq!(code, 201, "{original}");
+    let original = original["item"].as_str().unwrap().to_owned();
+
+    // A finish whose answer was lost sent again, or the same session
+    // finished from two tabs: both at once, each way a name clash can go
+    // that commits something.
+    for on_clash in ["replace", "keep-both"] {
+        let data = format!("{on_clash} of report.txt").into_bytes();
+        let (code, session) = create(
+            &mut first,
+            &first_csrf,
+            new_file(&laptop, "report.txt", data.len()),
+        )
+        .await;
+        assert_eq!(code, 201, "{session}");
+        let id = session["id"].as_str().unwrap().to_owned();
+        send_rest(&mut first, &first_csrf, &id, &data, MIB).await;
+        let ((code_a, a), (code_b, b)) = tokio::join!(
+            finish(&mut first, &first_csrf, &id, on_clash),
+            finish(&mut second, &second_csrf, &id, on_clash),
+        );
+        assert_eq!((code_a, code_b), (201, 201), "{on_clash}: {a} {b}");
+        assert_eq!(
+            a, b,
+            "{on_clash}: the later finish answers the first's result"
+        );
+        let committed = a["item"].as_str().unwrap().to_owned();
+        assert_eq!(download(&mut first, &laptop, &committed).await, data);
+    }
+    // One new version of the file, one copy beside it: nothing twice.
+    assert_eq!(item(&laptop, &original).await.version, 2);
+    let paths = live_paths(&laptop).await;
+    assert_eq!(
+        paths.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["report (2).txt", "report.txt"]
+    );
 }
