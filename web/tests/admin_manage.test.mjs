@@ -15,7 +15,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
-  accessibilityProblems, launch, lookAt, newPage, password, signIn, url, violations,
+  accessibilityProblems, addUser, launch, lookAt, newPage, signIn, url, violations,
 } from './support.mjs';
 
 const admin = process.env.NIMBUS_ADMIN_USER;
@@ -44,14 +44,7 @@ before(async () => {
   browser = await launch();
   adminPage = await newPage(browser);
   await signIn(adminPage, admin);
-  for (const user of [erin, finn]) {
-    await adminPage.goto(`${url}/admin`);
-    const form = adminPage.locator('section[aria-labelledby="add-heading"]');
-    await form.getByLabel('User name').fill(user);
-    await form.getByLabel('Password').fill(password);
-    await form.getByRole('button', { name: 'Add user' }).click();
-    await adminPage.getByRole('status').filter({ hasText: 'was added' }).waitFor();
-  }
+  for (const user of [erin, finn]) await addUser(adminPage, user);
   erinPage = await newPage(browser);
   await signIn(erinPage, erin);
   finnPage = await newPage(browser);

@@ -99,9 +99,11 @@ echo "$password" | "$bin/nimbus" --config-dir "$work/client" \
 pids+=($!)
 
 status=0
+# NIMBUS_CLI: the desktop client, for what only it does (an end-to-end
+# encrypted workspace); each test that runs it has a configuration of its own.
 (cd web/tests && NIMBUS_URL=$url NIMBUS_USER=ada NIMBUS_SECOND_USER=bob NIMBUS_ADMIN_USER=root NIMBUS_PASSWORD=$password \
     NIMBUS_FOLDER="Holiday photos" NIMBUS_FIXTURE="$work/expected.bin" NIMBUS_SYNC_DIR="$work/sync" \
-    node --test --test-reporter=spec "$@") || status=$?
+    NIMBUS_CLI="$bin/nimbus" node --test --test-reporter=spec "$@") || status=$?
 if [ "$status" -ne 0 ]; then
     echo "--- proxy log" >&2; tail -n 40 "${logs}proxy.log" >&2
     echo "--- server log" >&2; tail -n 40 "${logs}server.log" >&2

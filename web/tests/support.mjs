@@ -50,6 +50,16 @@ export async function signIn(page, user) {
   await page.getByRole('heading', { name: 'Your files' }).waitFor();
 }
 
+/** Adds the user `name`, with the run's password, from the administrator's `page`. */
+export async function addUser(page, name) {
+  await page.goto(`${url}/admin`);
+  const form = page.locator('section[aria-labelledby="add-heading"]');
+  await form.getByLabel('User name').fill(name);
+  await form.getByLabel('Password').fill(password);
+  await form.getByRole('button', { name: 'Add user' }).click();
+  await page.getByRole('status').filter({ hasText: 'was added' }).waitFor();
+}
+
 /** Serious or critical axe violations of `page` as it is now. */
 export async function accessibilityProblems(page) {
   await page.evaluate(axeSource);
