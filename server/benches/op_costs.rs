@@ -112,16 +112,7 @@ async fn run(database: &mut BenchDatabase) -> anyhow::Result<()> {
         let devices = devices.clone();
         move |worker: usize, seq: usize| {
             let devices = devices.clone();
-            async move {
-                let device = &devices[worker];
-                let mut rng = Rng::seeded(worker, seq as u64);
-                let items = (0..files)
-                    .map(|_| new_file(&mut rng, device.folder_id))
-                    .collect();
-                let (committed, _) = device.commit(items).await?;
-                ensure!(committed == files as u64, "a commit was refused");
-                Ok(committed)
-            }
+            async move { devices[worker].commit_new_files(worker, seq, files).await }
         }
     };
     let commit_one = measure(

@@ -291,15 +291,7 @@ async fn measure_at_size(
         let device = device.clone();
         move |worker: usize, seq: usize| {
             let device = device.clone();
-            async move {
-                let mut rng = Rng::seeded(worker, seq as u64);
-                let items = (0..files)
-                    .map(|_| new_file(&mut rng, device.folder_id))
-                    .collect();
-                let (committed, _) = device.commit(items).await?;
-                ensure!(committed == files as u64, "a commit was refused");
-                Ok(committed)
-            }
+            async move { device.commit_new_files(worker, seq, files).await }
         }
     };
     let label = "commit, 1 new file";

@@ -176,6 +176,24 @@ impl Device {
             .count() as u64;
         Ok((committed, reply.revision))
     }
+
+    /// Commits `files` new files of reproducible random content (seeded by
+    /// `worker` and `seq`) into the device's folder; fails unless every one
+    /// was committed. Returns how many were.
+    pub async fn commit_new_files(
+        &self,
+        worker: usize,
+        seq: usize,
+        files: usize,
+    ) -> anyhow::Result<u64> {
+        let mut rng = Rng::seeded(worker, seq as u64);
+        let items = (0..files)
+            .map(|_| new_file(&mut rng, self.folder_id))
+            .collect();
+        let (committed, _) = self.commit(items).await?;
+        anyhow::ensure!(committed == files as u64, "a commit was refused");
+        Ok(committed)
+    }
 }
 
 /// SplitMix64: enough randomness for sizes and hashes, reproducible per call.
